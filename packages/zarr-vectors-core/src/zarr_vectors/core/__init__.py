@@ -1,0 +1,1 @@
+"""Core machinery: storage backends, the store API and metadata."""

@@ -1,0 +1,91 @@
+"""The light description a backend plugin publishes through its entry point.
+
+A plugin's entry point in the ``zarr_vectors.backends`` group resolves to a
+:class:`BackendInfo`. Loading it must stay cheap: it names the backend class
+as a ``"module:attribute"`` string, and that module (which imports the heavy
+library: obstore, fsspec, a database driver) is imported only when a backend
+is actually constructed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+__all__ = ["BackendInfo", "hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("zarr_vectors")
+hookimpl = pluggy.HookimplMarker("zarr_vectors")
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the registry knows about a backend before importing it.
+
+    Attributes
+    ----------
+    name:
+        The name users pass as ``backend=`` (``"local"``, ``"obstore"``...).
+    schemes:
+        URL schemes the backend serves, lower case, without ``://``. The empty
+        string stands for a bare path.
+    factory:
+        ``"package.module:Class"`` (imported lazily) or a callable taking the URL
+        and the backend options and returning a backend.
+    priority:
+        Among backends serving the same scheme, the highest priority is chosen.
+    install_hint:
+        The command that installs this backend, shown in messages.
+    local_schemes, object_store_schemes:
+        The subsets of ``schemes`` that are local paths or object stores; they
+        populate :data:`SCHEMES_LOCAL` and :data:`SCHEMES_OBJECT_STORE`.
+    description:
+        One line for ``zarr-vectors backends``.
+    """
+
+    name: str
+    schemes: tuple[str, ...]
+    factory: str | Callable[..., Any]
+    priority: int = 0
+    install_hint: str = ""
+    local_schemes: tuple[str, ...] = ()
+    object_store_schemes: tuple[str, ...] = ()
+    description: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schemes", tuple(s.lower() for s in self.schemes))
+        object.__setattr__(self, "local_schemes", tuple(s.lower() for s in self.local_schemes))
+        object.__setattr__(
+            self, "object_store_schemes", tuple(s.lower() for s in self.object_store_schemes)
+        )
+
+    def load_factory(self) -> Callable[..., Any]:
+        """Import and return the backend constructor (this is where heavy imports happen)."""
+        if callable(self.factory):
+            return self.factory
+        module_name, _, attribute = self.factory.partition(":")
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            if part:
+                target = getattr(target, part)
+        if not callable(target):
+            raise TypeError(f"{self.factory!r} is not callable")
+        return target  # type: ignore[no-any-return]
+
+    @hookimpl
+    def zarr_vectors_backend_info(self) -> BackendInfo:
+        """pluggy hook: the registry collects every registered plugin's description."""
+        return self
+
+
+class BackendHookSpec:
+    """The hooks a backend plugin object answers (see :mod:`.registry`)."""
+
+    @hookspec
+    def zarr_vectors_backend_info(self) -> BackendInfo:  # type: ignore[empty-body]
+        """Return the plugin's :class:`BackendInfo`."""

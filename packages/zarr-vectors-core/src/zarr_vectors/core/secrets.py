@@ -1,0 +1,101 @@
+"""Keep credentials out of error messages, reprs and log lines.
+
+Backends receive secrets as URL parts (``https://user:pass@host``, SAS query
+strings, presigned URLs) and as options (``secret_access_key``, ``token``,
+``connection_string``...). Everything that formats a URL or options for a human
+goes through :func:`redact_url` or :func:`redact_options` first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = ["REDACTED", "is_secret_option", "redact_options", "redact_text", "redact_url"]
+
+REDACTED = "***"
+
+# Option names whose values are credentials. Matched as substrings of the lower-cased name.
+_SECRET_WORDS = (
+    "secret",
+    "password",
+    "passwd",
+    "token",
+    "sas",
+    "signature",
+    "credential",
+    "connection_string",
+    "account_key",
+    "access_key",
+    "private_key",
+    "client_key",
+    "api_key",
+    "apikey",
+    "auth",
+    "session",
+    "sig",
+)
+# Query parameters that carry credentials in presigned / SAS URLs.
+_SECRET_QUERY = re.compile(
+    r"^(sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|"
+    r"x-goog-credential|token|access_token|sv|se|sp|skoid|sktid|sks|skv|code|key|password)$",
+    re.IGNORECASE,
+)
+
+
+def is_secret_option(name: str) -> bool:
+    """Whether an option called ``name`` holds a credential."""
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with any password and credential-bearing query values replaced."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return REDACTED
+    if not parts.scheme or len(parts.scheme) == 1:  # a bare path or a Windows drive letter
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{REDACTED}@{host}" if ":" in userinfo else f"{REDACTED}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, REDACTED if _SECRET_QUERY.match(k) else v) for k, v in pairs], safe="*"
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``options`` with every credential value replaced by ``***``.
+
+    Nested mappings (``client_options``, ``credentials`` dicts) are redacted too.
+    """
+    redacted: dict[str, Any] = {}
+    for name, value in options.items():
+        if is_secret_option(str(name)):
+            redacted[name] = REDACTED
+        elif isinstance(value, Mapping):
+            redacted[name] = redact_options(value)
+        else:
+            redacted[name] = value
+    return redacted
+
+
+def redact_text(text: str, secrets: list[str] | tuple[str, ...]) -> str:
+    """Replace every occurrence of each known secret value in ``text``.
+
+    Used on messages that come from third-party libraries, which may echo a
+    credential they were given.
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text

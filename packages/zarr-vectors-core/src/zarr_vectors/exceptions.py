@@ -1,0 +1,85 @@
+"""Exceptions raised by zarr-vectors.
+
+Every error a user can cause has its own class here so that callers can catch
+exactly what they mean to handle, and every message says what was wrong and
+what to do about it. Messages never contain credentials: URLs and options are
+passed through :mod:`zarr_vectors.core.secrets` before they are formatted.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendOptionError",
+    "ConformanceError",
+    "FormatVersionError",
+    "InvalidKeyError",
+    "KeyConflictError",
+    "MissingKeyError",
+    "PluginError",
+    "ReadOnlyBackendError",
+    "StoreError",
+    "StoreExistsError",
+    "ValidationError",
+    "ZarrVectorsError",
+]
+
+
+class ZarrVectorsError(Exception):
+    """Base class of every error raised on purpose by zarr-vectors."""
+
+
+class StoreError(ZarrVectorsError):
+    """A store or backend could not be selected, reached, read or written."""
+
+
+class PluginError(StoreError):
+    """A backend plugin is broken (failed to load) or cannot be selected."""
+
+
+class BackendOptionError(StoreError, TypeError):
+    """A ``backend_kwargs`` option is not accepted by the chosen backend."""
+
+
+class ReadOnlyBackendError(StoreError):
+    """A write was attempted through a backend that can only read (HTTP, a read-only ZIP)."""
+
+
+class KeyConflictError(StoreError):
+    """A key cannot be stored because the backend keeps keys as a file hierarchy.
+
+    On a file system ``a`` cannot be both an object and the parent of ``a/b``.
+    """
+
+
+class StoreExistsError(StoreError):
+    """A write would overwrite an existing store and the caller did not ask for that."""
+
+
+class MissingKeyError(KeyError, ZarrVectorsError):
+    """A key does not exist in the store. Subclass of :class:`KeyError`."""
+
+    def __str__(self) -> str:  # KeyError's str() is the repr of its argument
+        return str(self.args[0]) if self.args else "missing key"
+
+
+class InvalidKeyError(ZarrVectorsError, ValueError):
+    """A key is not a valid store key; raised before any storage is touched."""
+
+
+class ValidationError(ZarrVectorsError, ValueError):
+    """Input data (positions, attributes, bounds, chunk shape) is not usable."""
+
+
+class FormatVersionError(ZarrVectorsError):
+    """A store was written in a format version this package cannot read."""
+
+
+class ConformanceError(ZarrVectorsError, AssertionError):
+    """A backend does not behave as the storage protocol says (raised by the kit)."""
+
+
+class BackendPluginWarning(UserWarning):
+    """A backend plugin is broken or conflicts with another one (discovery goes on)."""
+
+
+__all__ += ["BackendPluginWarning"]

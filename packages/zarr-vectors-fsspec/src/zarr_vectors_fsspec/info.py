@@ -1,0 +1,15 @@
+"""Entry-point target: the light description of the fsspec backend (no fsspec import)."""
+
+from zarr_vectors.core.backends.info import BackendInfo
+
+_CLOUD = ("s3", "gs", "gcs", "az", "azure", "abfs", "http", "https")
+
+FSSPEC = BackendInfo(
+    name="fsspec",
+    schemes=(*_CLOUD, "memory", "sftp", "ssh", "ftp", "hdfs", "webhdfs", "smb"),
+    object_store_schemes=_CLOUD,
+    factory="zarr_vectors_fsspec.backend:FsspecBackend",
+    priority=10,
+    install_hint='pip install "zarr-vectors-core[fsspec]"',
+    description="Anything fsspec reaches (cloud, SFTP, memory, custom file systems).",
+)

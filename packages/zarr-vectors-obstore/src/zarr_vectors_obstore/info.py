@@ -1,0 +1,15 @@
+"""Entry-point target: the light description of the obstore backend (no obstore import)."""
+
+from zarr_vectors.core.backends.info import BackendInfo
+
+_CLOUD = ("s3", "gs", "gcs", "az", "azure", "abfs", "http", "https")
+
+OBSTORE = BackendInfo(
+    name="obstore",
+    schemes=(*_CLOUD, "s3a", "abfss", "adl"),
+    object_store_schemes=(*_CLOUD, "s3a", "abfss", "adl"),
+    factory="zarr_vectors_obstore.backend:ObstoreBackend",
+    priority=50,
+    install_hint='pip install "zarr-vectors-core[obstore]"',
+    description="S3, GCS, Azure Blob and HTTP through obstore (Rust object_store), natively async.",
+)
