@@ -40,4 +40,8 @@ def backends(as_json: bool) -> None:
             "" if record.priority is None else str(record.priority),
             f"[{style}]{status}[/{style}]",
         )
-    Console().print(table)
+    import sys
+
+    # Piped output is for grep and logs: do not wrap rows at 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=240)
+    console.print(table)
