@@ -33,12 +33,10 @@ Semantics, held by every backend and checked by the conformance kit
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import ClassVar, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 from zarr_vectors.core.backends.keys import normalize_prefix, validate_key
 from zarr_vectors.core.secrets import redact_url
@@ -52,7 +50,21 @@ __all__ = [
     "missing_key",
 ]
 
+T = TypeVar("T")
+
 BatchItems = Mapping[str, bytes] | Iterable[tuple[str, bytes]]
+
+
+async def _to_thread(func: Callable[..., T], /, *args: Any) -> T:
+    """Run ``func`` on a worker thread.
+
+    asyncio is imported here rather than at module level: a coroutine only runs
+    once a loop exists, so it is loaded by then, and ``import zarr_vectors``
+    stays free of it.
+    """
+    import asyncio
+
+    return await asyncio.to_thread(func, *args)
 
 
 @runtime_checkable
@@ -241,6 +253,8 @@ class Backend:
             self._delete(key)
 
     def _get_many(self, keys: list[str]) -> dict[str, bytes]:
+        from concurrent.futures import ThreadPoolExecutor
+
         def fetch(key: str) -> tuple[str, bytes | None]:
             try:
                 return key, self._get(key)
@@ -255,6 +269,8 @@ class Backend:
         return {k: v for k, v in results if v is not None}
 
     def _put_many(self, items: list[tuple[str, bytes]]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         if len(items) <= 1:
             for key, data in items:
                 self._put(key, data)
@@ -268,27 +284,29 @@ class Backend:
 
     # -- primitives (async): default to the sync ones on a worker thread ------------------
     async def _aget(self, key: str) -> bytes:
-        return await asyncio.to_thread(self._get, key)
+        return await _to_thread(self._get, key)
 
     async def _aget_range(self, key: str, start: int, length: int | None) -> bytes:
-        return await asyncio.to_thread(self._get_range, key, start, length)
+        return await _to_thread(self._get_range, key, start, length)
 
     async def _aput(self, key: str, data: bytes) -> None:
-        await asyncio.to_thread(self._put, key, data)
+        await _to_thread(self._put, key, data)
 
     async def _aexists(self, key: str) -> bool:
-        return await asyncio.to_thread(self._exists, key)
+        return await _to_thread(self._exists, key)
 
     async def _adelete(self, key: str) -> None:
-        await asyncio.to_thread(self._delete, key)
+        await _to_thread(self._delete, key)
 
     async def _alist(self, prefix: str, recursive: bool) -> list[str]:
-        return await asyncio.to_thread(self._list, prefix, recursive)
+        return await _to_thread(self._list, prefix, recursive)
 
     async def _adelete_prefix(self, prefix: str) -> None:
-        await asyncio.to_thread(self._delete_prefix, prefix)
+        await _to_thread(self._delete_prefix, prefix)
 
     async def _aget_many(self, keys: list[str]) -> dict[str, bytes]:
+        import asyncio
+
         semaphore = asyncio.Semaphore(self.max_concurrency)
 
         async def fetch(key: str) -> tuple[str, bytes | None]:
@@ -302,6 +320,8 @@ class Backend:
         return {k: v for k, v in results if v is not None}
 
     async def _aput_many(self, items: list[tuple[str, bytes]]) -> None:
+        import asyncio
+
         semaphore = asyncio.Semaphore(self.max_concurrency)
 
         async def store(key: str, data: bytes) -> None:
@@ -311,7 +331,7 @@ class Backend:
         await asyncio.gather(*(store(k, d) for k, d in items))
 
     async def _aclose(self) -> None:
-        await asyncio.to_thread(self._close)
+        await _to_thread(self._close)
 
     # -- write guard ------------------------------------------------------------------------
     def _check_writable(self) -> None:
