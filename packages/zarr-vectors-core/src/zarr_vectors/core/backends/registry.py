@@ -32,7 +32,8 @@ import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property
+from typing import Any, Literal
 
 import importlib_metadata
 import pluggy
@@ -61,16 +62,28 @@ Status = Literal["ok", "broken", "shadowed", "disabled"]
 
 @dataclass
 class PluginRecord:
-    """One entry point of the ``zarr_vectors.backends`` group and what became of it."""
+    """One entry point of the ``zarr_vectors.backends`` group and what became of it.
+
+    The distribution's name and version are read from its metadata only when
+    asked for: parsing every plugin's METADATA at discovery would double the
+    cost of ``import zarr_vectors`` + resolving a URL.
+    """
 
     name: str
-    distribution: str
-    version: str
     target: str
     status: Status
+    dist: Any = field(default=None, repr=False)  # an importlib_metadata Distribution
     info: BackendInfo | None = None
     reason: str = ""
     error: BaseException | None = field(default=None, repr=False)
+
+    @cached_property
+    def distribution(self) -> str:
+        return self.dist.name if self.dist is not None else "(unknown)"
+
+    @cached_property
+    def version(self) -> str:
+        return self.dist.version if self.dist is not None else ""
 
     @property
     def schemes(self) -> tuple[str, ...]:
@@ -113,9 +126,11 @@ def _warn_once(kind: str, ident: str, message: str) -> None:
 class Registry:
     """The result of one discovery: every plugin record, the scheme table and install hints."""
 
-    def __init__(self, records: list[PluginRecord], install_hints: dict[str, str]) -> None:
+    def __init__(
+        self, records: list[PluginRecord], hint_entry_points: list[importlib_metadata.EntryPoint]
+    ) -> None:
         self.records = records
-        self.install_hints = install_hints
+        self._hint_entry_points = hint_entry_points
         self.plugin_manager = pluggy.PluginManager("zarr_vectors")
         self.plugin_manager.add_hookspecs(BackendHookSpec)
         self.by_name: dict[str, PluginRecord] = {}
@@ -124,6 +139,21 @@ class Registry:
             if record.status == "ok" and record.info is not None:
                 self.plugin_manager.register(record.info, name=record.name)
         self.scheme_table = self._build_scheme_table()
+
+    @cached_property
+    def install_hints(self) -> dict[str, str]:
+        """scheme -> install command, from ``zarr_vectors.install_hints`` entry points.
+
+        The entry point's value is the name of an extra of the distribution that
+        declares it (the core declares ``s3 = "obstore"``), read as metadata and
+        never loaded. Computed on first use: only error messages need it.
+        """
+        hints: dict[str, str] = {}
+        for ep in self._hint_entry_points:
+            scheme = ep.name.lower()
+            if ep.dist is not None and scheme not in hints:
+                hints[scheme] = f'pip install "{ep.dist.name}[{ep.value}]"'
+        return hints
 
     def _resolve_names(self) -> None:
         groups: dict[str, list[PluginRecord]] = {}
@@ -206,13 +236,8 @@ class Registry:
 
 
 def _load_record(entry_point: importlib_metadata.EntryPoint, disabled: set[str]) -> PluginRecord:
-    dist = entry_point.dist
     record = PluginRecord(
-        name=entry_point.name,
-        distribution=dist.name if dist is not None else "(unknown)",
-        version=dist.version if dist is not None else "",
-        target=entry_point.value,
-        status="ok",
+        name=entry_point.name, target=entry_point.value, status="ok", dist=entry_point.dist
     )
     if entry_point.name in disabled:
         record.status = "disabled"
@@ -256,19 +281,14 @@ def _broken(record: PluginRecord, reason: str, error: BaseException | None) -> P
 
 def _discover() -> Registry:
     disabled = {n.strip() for n in os.environ.get(DISABLE_ENV_VAR, "").split(",") if n.strip()}
-    entry_points: Iterable[importlib_metadata.EntryPoint] = importlib_metadata.entry_points(
+    # One scan of the installed distributions serves both groups.
+    everything = importlib_metadata.entry_points()
+    entry_points: Iterable[importlib_metadata.EntryPoint] = everything.select(
         group=BACKENDS_GROUP
     )
-    ordered = sorted(
-        entry_points,
-        key=lambda ep: (_normalise(ep.dist.name) if ep.dist else "", ep.name, ep.value),
-    )
+    ordered = sorted(entry_points, key=lambda ep: (ep.name, ep.value))
     records = [_load_record(ep, disabled) for ep in ordered]
-    hints: dict[str, str] = {}
-    for ep in importlib_metadata.entry_points(group=INSTALL_HINTS_GROUP):
-        if ep.dist is not None and ep.name not in hints:
-            hints[ep.name.lower()] = f'pip install "{ep.dist.name}[{ep.value}]"'
-    return Registry(records, hints)
+    return Registry(records, list(everything.select(group=INSTALL_HINTS_GROUP)))
 
 
 _registry: Registry | None = None
