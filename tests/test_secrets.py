@@ -1,0 +1,60 @@
+"""Credentials never reach messages: URL and option redaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from zarr_vectors.core.backends.local import LocalBackend
+from zarr_vectors.core.secrets import redact_options, redact_text, redact_url
+
+SECRET = "SECRETzv-12345"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://user:{SECRET}@example.test/store",
+        f"https://acct.blob.example.test/c/store?sv=2024&sig={SECRET}&se=2030",
+        f"https://bucket.example.test/k?X-Amz-Signature={SECRET}&X-Amz-Credential={SECRET}",
+        f"s3://bucket/store?token={SECRET}",
+    ],
+)
+def test_redact_url_removes_credentials(url: str) -> None:
+    redacted = redact_url(url)
+    assert SECRET not in redacted
+    assert "***" in redacted
+    assert redacted.split("://")[0] == url.split("://")[0]
+
+
+def test_redact_url_keeps_plain_urls_and_paths() -> None:
+    for url in ("s3://bucket/a/b", "/data/x", "C:\\data\\x", "https://host:8080/p?x=1"):
+        assert redact_url(url) == url
+
+
+def test_redact_options_nested() -> None:
+    options = {
+        "aws_secret_access_key": SECRET,
+        "access_key_id": "AKIAEXAMPLE",
+        "region": "eu-west-1",
+        "client_options": {"allow_http": True, "token": SECRET},
+        "connection_string": f"AccountKey={SECRET}",
+        "sas_token": SECRET,
+    }
+    redacted = redact_options(options)
+    assert SECRET not in repr(redacted)
+    assert redacted["region"] == "eu-west-1"
+    assert redacted["client_options"]["allow_http"] is True
+
+
+def test_redact_text_replaces_known_values() -> None:
+    assert redact_text(f"denied for key {SECRET}", [SECRET]) == "denied for key ***"
+
+
+def test_backend_repr_and_url_hide_credentials(tmp_path) -> None:
+    backend = LocalBackend(tmp_path)
+    assert repr(backend).startswith("LocalBackend(url='file://")
+
+    from zarr_vectors.core.backends.base import Backend
+
+    remote = Backend(f"https://user:{SECRET}@host/p?sig={SECRET}")
+    assert SECRET not in repr(remote) and SECRET not in remote.url
