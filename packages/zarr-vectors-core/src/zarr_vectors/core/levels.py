@@ -1,0 +1,361 @@
+"""Reading and encoding the cells of one resolution level.
+
+A level ``L`` holds ``L/vertices``, ``L/vertex_fragments`` and optionally
+``L/vertex_attributes/NAME`` cell arrays that share one chunk grid. This
+module turns grouped points into ``(key, bytes)`` items plus the array
+documents that list them, and fetches + decodes the cells a read needs in one
+concurrent batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from zarr_vectors.core.cells import CellCodec
+from zarr_vectors.core.fragments import decode_fragment_rows, encode_single_range
+from zarr_vectors.core.grid import CellGroups, cells_in_box, parse_world_key, world_key
+from zarr_vectors.core.metadata import cell_array_json
+from zarr_vectors.core.snapshot import Snapshot
+from zarr_vectors.exceptions import StoreError, ValidationError
+
+__all__ = [
+    "ATTRIBUTES",
+    "FRAGMENTS",
+    "VERTICES",
+    "EncodedLevel",
+    "LevelData",
+    "encode_level",
+    "read_level",
+]
+
+VERTICES = "vertices"
+FRAGMENTS = "vertex_fragments"
+ATTRIBUTES = "vertex_attributes"
+
+
+def le_dtype(name: str) -> np.dtype[Any]:
+    """Little-endian numpy dtype for a stored dtype name."""
+    dt = np.dtype(name)
+    return dt.newbyteorder("<") if dt.byteorder == ">" else dt
+
+
+def cell_key(array_path: str, world: Sequence[int], origin: Sequence[int]) -> str:
+    """Storage key of the chunk of ``array_path`` holding world cell ``world``."""
+    return f"{array_path}/c/" + "/".join(
+        str(int(w) - int(o)) for w, o in zip(world, origin, strict=True)
+    )
+
+
+@dataclass
+class LevelData:
+    """Points (and attributes) of a level as read, in cell order."""
+
+    positions: npt.NDArray[Any]
+    attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    cells_read: int = 0
+
+
+@dataclass
+class EncodedLevel:
+    """Everything a write puts for one level: chunk items, then node documents."""
+
+    chunks: list[tuple[str, bytes]]
+    docs: dict[str, dict[str, Any]]
+    nonempty: list[str]
+
+
+def encode_level(
+    level: str,
+    positions: npt.NDArray[Any],
+    groups: CellGroups,
+    attributes: Mapping[str, npt.NDArray[Any]],
+    *,
+    origin: Sequence[int],
+    grid_shape: Sequence[int],
+    codecs: Sequence[Mapping[str, Any]],
+    nonempty_extra: Sequence[str] = (),
+) -> EncodedLevel:
+    """Chunk items and array documents for ``positions`` grouped as ``groups``.
+
+    ``positions`` and ``attributes`` are already in their stored dtypes and in
+    input order; the grouping's ``order`` sorts them by cell. ``nonempty_extra``
+    lists world cells that hold data from before (appends) and stay listed.
+    """
+    codec = CellCodec(tuple(dict(c) for c in codecs))
+    chunks: list[tuple[str, bytes]] = []
+    sorted_pos = np.ascontiguousarray(positions[groups.order])
+    columns = {n: np.ascontiguousarray(a[groups.order]) for n, a in attributes.items()}
+    pos_buf = memoryview(sorted_pos.tobytes())
+    row_bytes = sorted_pos.shape[1] * sorted_pos.dtype.itemsize
+    col_bufs = {
+        n: (memoryview(c.tobytes()), (c.dtype.itemsize * int(np.prod(c.shape[1:], dtype=np.int64))))
+        for n, c in columns.items()
+    }
+    starts = groups.starts.tolist()
+    nonempty = set(nonempty_extra)
+    for i, world in enumerate(groups.world.tolist()):
+        s, e = starts[i], starts[i + 1]
+        nonempty.add(world_key(world))
+        chunks.append(
+            (
+                cell_key(f"{level}/{VERTICES}", world, origin),
+                codec.encode(pos_buf[s * row_bytes : e * row_bytes].tobytes()),
+            )
+        )
+        chunks.append(
+            (
+                cell_key(f"{level}/{FRAGMENTS}", world, origin),
+                codec.encode(encode_single_range(e - s)),
+            )
+        )
+        for name, (buf, rb) in col_bufs.items():
+            chunks.append(
+                (
+                    cell_key(f"{level}/{ATTRIBUTES}/{name}", world, origin),
+                    codec.encode(buf[s * rb : e * rb].tobytes()),
+                )
+            )
+    listed = sorted(nonempty)
+    docs = level_array_docs(
+        level,
+        dtype=str(positions.dtype),
+        attributes={n: (str(a.dtype), list(a.shape[1:])) for n, a in attributes.items()},
+        origin=origin,
+        grid_shape=grid_shape,
+        codecs=codecs,
+        nonempty=listed,
+    )
+    return EncodedLevel(chunks=chunks, docs=docs, nonempty=listed)
+
+
+def level_array_docs(
+    level: str,
+    *,
+    dtype: str,
+    attributes: Mapping[str, tuple[str, list[int]]],
+    origin: Sequence[int],
+    grid_shape: Sequence[int],
+    codecs: Sequence[Mapping[str, Any]],
+    nonempty: list[str],
+) -> dict[str, dict[str, Any]]:
+    """Node documents of a level's cell arrays (not the level group itself)."""
+    extra: dict[str, Any] = {}
+    if any(int(o) != 0 for o in origin):
+        extra["chunk_grid_origin"] = [int(o) for o in origin]
+    docs = {
+        f"{level}/{VERTICES}": cell_array_json(
+            grid_shape,
+            codecs,
+            {
+                "nonempty_chunks": nonempty,
+                **extra,
+                "zv_array": "vertices",
+                "dtype": dtype,
+                "encoding": "raw",
+            },
+        ),
+        f"{level}/{FRAGMENTS}": cell_array_json(
+            grid_shape,
+            codecs,
+            {
+                "nonempty_chunks": nonempty,
+                **extra,
+                "zv_array": "vertex_fragments",
+                "encoding": "fragment_index_v1",
+            },
+        ),
+    }
+    if attributes:
+        from zarr_vectors.core.metadata import group_json
+
+        docs[f"{level}/{ATTRIBUTES}"] = group_json()
+    for name, (adtype, row_shape) in attributes.items():
+        docs[f"{level}/{ATTRIBUTES}/{name}"] = cell_array_json(
+            grid_shape,
+            codecs,
+            {
+                "nonempty_chunks": nonempty,
+                **extra,
+                "zv_array": "attribute",
+                "name": name,
+                "dtype": adtype,
+                "row_shape": list(row_shape),
+            },
+        )
+    return docs
+
+
+def attribute_names(snap: Snapshot, level: int) -> list[str]:
+    """Names of the per-vertex attributes stored at ``level``."""
+    lm = snap.level_meta(level)
+    group = f"{level}/{ATTRIBUTES}"
+    if ATTRIBUTES not in lm.arrays_present and snap.node(group) is None:
+        return []
+    return snap.children(group)
+
+
+def read_level(
+    snap: Snapshot,
+    level: int,
+    *,
+    bbox: tuple[Sequence[float], Sequence[float]] | None = None,
+    attribute_names_: Sequence[str] | None = None,
+    progress: Any = None,
+) -> LevelData:
+    """Fetch and decode the cells of ``level`` (those meeting ``bbox``), honouring the journal."""
+    cells, dtype, layout = fetch_cells(
+        snap, level, bbox=bbox, attribute_names_=attribute_names_, progress=progress
+    )
+    ndim = snap.meta.ndim
+    positions = (
+        np.concatenate([c.positions for c in cells]) if cells else np.empty((0, ndim), dtype)
+    )
+    attrs = {
+        n: (
+            np.concatenate([c.attributes[n] for c in cells])
+            if cells
+            else np.empty((0, *layout[n][1]), layout[n][0])
+        )
+        for n in layout
+    }
+    if bbox is not None and len(positions):
+        lo = np.asarray(bbox[0], np.float64)
+        hi = np.asarray(bbox[1], np.float64)
+        p64 = positions.astype(np.float64, copy=False)
+        mask = np.all((p64 >= lo) & (p64 <= hi), axis=1)
+        if not mask.all():
+            positions = positions[mask]
+            attrs = {n: a[mask] for n, a in attrs.items()}
+    return LevelData(positions, attrs, cells_read=len(cells))
+
+
+@dataclass
+class Cell:
+    """The rows of one cell: world key, positions and attribute columns."""
+
+    key: str
+    positions: npt.NDArray[Any]
+    attributes: dict[str, npt.NDArray[Any]]
+
+
+def fetch_cells(
+    snap: Snapshot,
+    level: int,
+    *,
+    bbox: tuple[Sequence[float], Sequence[float]] | None = None,
+    only: set[str] | None = None,
+    attribute_names_: Sequence[str] | None = None,
+    progress: Any = None,
+) -> tuple[list[Cell], np.dtype[Any], dict[str, tuple[np.dtype[Any], tuple[int, ...]]]]:
+    """Cells of ``level`` meeting ``bbox`` (or whose world keys are in ``only``), decoded.
+
+    Returns the cells, the vertex dtype and each attribute's (dtype, row shape).
+    Cells touched by an unfinished append are cut back to their old rows.
+    """
+    lm = snap.level_meta(level)
+    ndim = snap.meta.ndim
+    names = list(attribute_names(snap, level) if attribute_names_ is None else attribute_names_)
+    paths = [
+        f"{level}/{VERTICES}",
+        f"{level}/{FRAGMENTS}",
+        *(f"{level}/{ATTRIBUTES}/{n}" for n in names),
+    ]
+    docs = snap.nodes(paths)
+    vdoc = docs[paths[0]]
+    if vdoc is None:
+        if lm.vertex_count == 0:
+            return [], np.dtype(np.float32), {n: (np.dtype(np.float32), ()) for n in names}
+        raise StoreError(f"level {level} has {lm.vertex_count} vertices but no vertices array")
+    missing = [n for n, p in zip(names, paths[2:], strict=True) if docs[p] is None]
+    if missing:
+        have = attribute_names(snap, level)
+        raise ValidationError(
+            f"attribute(s) {missing} do not exist at level {level}; stored attributes: {have}"
+        )
+    vattrs = vdoc.get("attributes", {})
+    dtype = le_dtype(vattrs.get("dtype", "float32"))
+    origin = [int(o) for o in vattrs.get("chunk_grid_origin", [0] * ndim)]
+    cs = snap.meta.chunk_shape
+    listed = vattrs.get("nonempty_chunks")
+    if listed is None:
+        keys = snap.kv.list(f"{level}/{VERTICES}/c/")
+        pre = len(f"{level}/{VERTICES}/c/")
+        world = np.array(
+            [[int(p) + o for p, o in zip(k[pre:].split("/"), origin, strict=True)] for k in keys],
+            dtype=np.int64,
+        ).reshape(-1, ndim)
+    else:
+        world = np.array([parse_world_key(k) for k in listed], dtype=np.int64).reshape(-1, ndim)
+    if bbox is not None and len(world):
+        world = world[cells_in_box(world, cs, bbox)]
+    if only is not None:
+        world = np.array(
+            [w for w in world.tolist() if world_key(w) in only], dtype=np.int64
+        ).reshape(-1, ndim)
+
+    pending = snap.pending
+    limits: dict[str, int] = {}
+    if pending and pending.get("mode") == "a" and str(pending.get("level")) == str(level):
+        limits = dict(zip(pending["cells"], pending["counts"], strict=True))
+    elif pending and pending.get("mode") == "w":
+        raise StoreError(
+            f"{snap.kv.describe()}: a write that replaces this store did not finish, so its "
+            "contents are incomplete; write the store again (mode='w')"
+        )
+
+    fdoc = docs[paths[1]]
+    need_rows = fdoc is not None and not lm.fragments_tile
+    world_list = [tuple(w) for w in world.tolist()]
+    if limits:
+        world_list = [w for w in world_list if limits.get(world_key(w), -1) != 0]
+    codecs = {p: CellCodec(tuple(docs[p]["codecs"])) for p in paths if docs[p] is not None}  # type: ignore[index]
+    wanted: list[str] = []
+    for w in world_list:
+        wanted.append(cell_key(paths[0], w, origin))
+        if need_rows:
+            wanted.append(cell_key(paths[1], w, origin))
+        wanted.extend(cell_key(p, w, origin) for p in paths[2:])
+    got = snap.kv.get_many(wanted)
+    if progress is not None:
+        progress(len(world_list))
+
+    out: list[Cell] = []
+    attr_layout = {
+        n: (
+            le_dtype(docs[p]["attributes"]["dtype"]),
+            tuple(docs[p]["attributes"].get("row_shape") or ()),
+        )  # type: ignore[index]
+        for n, p in zip(names, paths[2:], strict=True)
+    }
+    for w in world_list:
+        vkey = cell_key(paths[0], w, origin)
+        raw = got.get(vkey)
+        if raw is None:
+            continue
+        pts = np.frombuffer(codecs[paths[0]].decode(raw, vkey), dtype=dtype).reshape(-1, ndim)
+        rows: npt.NDArray[np.int64] | int = len(pts)
+        if need_rows:
+            fkey = cell_key(paths[1], w, origin)
+            fraw = got.get(fkey)
+            if fraw is not None:
+                rows = decode_fragment_rows(codecs[paths[1]].decode(fraw, fkey), fkey)
+        limit = limits.get(world_key(w))
+        if limit is not None:
+            rows = min(rows, limit) if isinstance(rows, int) else rows[rows < limit]
+        cell = Cell(world_key(w), pts[:rows] if isinstance(rows, int) else pts[rows], {})
+        out.append(cell)
+        for n, p in zip(names, paths[2:], strict=True):
+            akey = cell_key(p, w, origin)
+            araw = got.get(akey)
+            adt, rshape = attr_layout[n]
+            if araw is None:
+                raise StoreError(f"{akey}: attribute cell missing while its vertices cell exists")
+            col = np.frombuffer(codecs[p].decode(araw, akey), dtype=adt).reshape(-1, *rshape)
+            cell.attributes[n] = col[:rows] if isinstance(rows, int) else col[rows]
+
+    return out, dtype, attr_layout

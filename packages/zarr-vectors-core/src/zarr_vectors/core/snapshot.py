@@ -1,0 +1,130 @@
+"""What a reader knows about a store after reading its root ``zarr.json``.
+
+Opening a store costs one request: the root document. When it carries zarr v3
+consolidated metadata every other node document comes from it; otherwise node
+documents are fetched (batched) the first time they are needed.
+
+The root may also carry this package's write journal (``zarr_vectors_writer``
+-> ``pending``): a write in progress, or one that failed half way. Readers use
+it to show the store as it was before that write (see
+:mod:`zarr_vectors.core.journal`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zarr_vectors.core.kv import KV
+from zarr_vectors.core.metadata import WRITER_KEY, LevelMetadata, RootMetadata
+from zarr_vectors.exceptions import StoreError
+
+__all__ = ["ROOT_KEY", "Snapshot", "load_snapshot", "node_key"]
+
+ROOT_KEY = "zarr.json"
+
+
+def node_key(path: str) -> str:
+    """Key of the ``zarr.json`` of the node at ``path`` ("" is the root)."""
+    return f"{path}/zarr.json" if path else ROOT_KEY
+
+
+@dataclass
+class Snapshot:
+    """Root metadata plus on-demand access to the other node documents."""
+
+    kv: KV
+    root_doc: dict[str, Any]
+    meta: RootMetadata
+    consolidated: dict[str, dict[str, Any]] | None
+    _cache: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> dict[str, Any] | None:
+        """The unfinished write recorded in the root, if any."""
+        writer = self.root_doc.get("attributes", {}).get(WRITER_KEY) or {}
+        pending = writer.get("pending")
+        return dict(pending) if pending else None
+
+    def nodes(self, paths: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """Documents of the nodes at ``paths`` (``None`` where a node does not exist)."""
+        out: dict[str, dict[str, Any] | None] = {}
+        missing: list[str] = []
+        for p in paths:
+            if p in self._cache:
+                out[p] = self._cache[p]
+            elif self.consolidated is not None:
+                out[p] = self.consolidated.get(p)
+            else:
+                missing.append(p)
+        if missing:
+            got = self.kv.get_many([node_key(p) for p in missing])
+            for p in missing:
+                raw = got.get(node_key(p))
+                doc = None if raw is None else json.loads(raw)
+                self._cache[p] = doc
+                out[p] = doc
+        return out
+
+    def node(self, path: str) -> dict[str, Any] | None:
+        """Document of one node, ``None`` if it does not exist."""
+        return self.nodes([path])[path]
+
+    def level_meta(self, level: int) -> LevelMetadata:
+        """The metadata of one level (raises if the level does not exist)."""
+        name = str(level)
+        if name not in self.meta.levels:
+            from zarr_vectors.exceptions import ValidationError
+
+            raise ValidationError(
+                f"level {level} does not exist; this store has levels {', '.join(self.meta.levels)}"
+            )
+        doc = self.node(name)
+        if doc is None:
+            raise StoreError(
+                f"level {level} is listed in the root metadata but its group is missing"
+            )
+        return LevelMetadata.from_attributes(doc.get("attributes", {}), f"level {level}")
+
+    def children(self, path: str) -> list[str]:
+        """Names of the child nodes of the group at ``path``."""
+        prefix = f"{path}/"
+        if self.consolidated is not None:
+            names = {
+                k[len(prefix) :].split("/", 1)[0]
+                for k in self.consolidated
+                if k.startswith(prefix) and "/" not in k[len(prefix) :]
+            }
+            return sorted(names)
+
+        async def listdir() -> list[str]:
+            return [k.rstrip("/") async for k in self.kv.store.list_dir(prefix)]
+
+        return sorted(n for n in self.kv.run(listdir()) if n and n != "zarr.json")
+
+
+def load_snapshot(kv: KV) -> Snapshot:
+    """Read the root document (one request) and parse the store's metadata."""
+    raw = kv.get(ROOT_KEY)
+    where = kv.describe()
+    if raw is None:
+        raise StoreError(
+            f"no Zarr Vectors store at {where}: it has no root zarr.json "
+            "(check the path, or write points there first)"
+        )
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise StoreError(f"{where}: root zarr.json is not valid JSON ({exc})") from exc
+    if doc.get("zarr_format") != 3 or doc.get("node_type") != "group":
+        raise StoreError(f"{where}: root zarr.json is not a zarr v3 group")
+    meta = RootMetadata.from_attributes(doc.get("attributes") or {}, where)
+    cm = doc.get("consolidated_metadata")
+    consolidated = (
+        {str(k): dict(v) for k, v in cm["metadata"].items()}
+        if isinstance(cm, Mapping) and isinstance(cm.get("metadata"), Mapping)
+        else None
+    )
+    return Snapshot(kv=kv, root_doc=doc, meta=meta, consolidated=consolidated)
