@@ -1,0 +1,171 @@
+"""Lazy access to a store: :func:`open_zv` reads the root metadata and nothing else.
+
+Level metadata, arrays and chunks are fetched when they are first asked for,
+so opening a large remote store is one request (the root ``zarr.json``, which
+carries consolidated metadata when the store has it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from zarr_vectors.core.kv import KV, resolve_store
+from zarr_vectors.core.snapshot import Snapshot, load_snapshot
+from zarr_vectors.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    import zarr
+
+    from zarr_vectors.core.metadata import LevelMetadata, RootMetadata
+    from zarr_vectors.types.points import PointCloud
+
+__all__ = ["ZVLevel", "ZVStore", "open_zv"]
+
+
+def open_zv(path: Any, *, backend: Any = None, **backend_kwargs: Any) -> ZVStore:
+    """Open a store lazily (read-only). Raises if it is not a store this package reads."""
+    kv = KV(resolve_store(path, mode="r", backend=backend, backend_kwargs=backend_kwargs))
+    return ZVStore(load_snapshot(kv))
+
+
+class ZVStore:
+    """A Zarr Vectors store whose root metadata has been read."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snap = snapshot
+        self._levels: dict[int, ZVLevel] = {}
+
+    @property
+    def metadata(self) -> RootMetadata:
+        """Root metadata (chunk shape, bounds, axes, geometry types, capabilities)."""
+        return self._snap.meta
+
+    @property
+    def format_version(self) -> str:
+        return self._snap.meta.zv_version
+
+    @property
+    def consolidated(self) -> bool:
+        """Whether the root carries consolidated metadata."""
+        return self._snap.consolidated is not None
+
+    @property
+    def levels(self) -> list[int]:
+        """Resolution levels, finest (0) first."""
+        return [int(p) for p in self._snap.meta.levels]
+
+    def level(self, n: int = 0) -> ZVLevel:
+        """One resolution level (nothing fetched until its data is asked for)."""
+        if n not in self.levels:
+            raise ValidationError(f"level {n} does not exist; this store has levels {self.levels}")
+        if n not in self._levels:
+            self._levels[n] = ZVLevel(self._snap, n)
+        return self._levels[n]
+
+    def __getitem__(self, n: int) -> ZVLevel:
+        return self.level(n)
+
+    def read_points(
+        self,
+        *,
+        level: int = 0,
+        bbox: tuple[Sequence[float], Sequence[float]] | None = None,
+        attribute_names: Sequence[str] | None = None,
+    ) -> PointCloud:
+        """Same as :func:`zarr_vectors.types.points.read_points`, reusing this store's metadata."""
+        return self.level(level).read(bbox=bbox, attribute_names=attribute_names)
+
+    @cached_property
+    def group(self) -> zarr.Group:
+        """The root as a zarr-python group (read-only), opened on first use."""
+        import zarr
+
+        return zarr.open_group(
+            self._snap.kv.store,
+            mode="r",
+            zarr_format=3,
+            use_consolidated=True if self.consolidated else None,
+        )
+
+    def __repr__(self) -> str:
+        m = self.metadata
+        return (
+            f"ZVStore({self._snap.kv.describe()}, version={m.zv_version}, levels={self.levels}, "
+            f"chunk_shape={list(m.chunk_shape)})"
+        )
+
+
+class ZVLevel:
+    """One resolution level; metadata and cells are fetched when asked for."""
+
+    def __init__(self, snapshot: Snapshot, level: int) -> None:
+        self._snap = snapshot
+        self.index = level
+
+    @cached_property
+    def metadata(self) -> LevelMetadata:
+        return self._snap.level_meta(self.index)
+
+    @property
+    def vertex_count(self) -> int:
+        return self.metadata.vertex_count
+
+    @cached_property
+    def attribute_names(self) -> list[str]:
+        from zarr_vectors.core.levels import attribute_names
+
+        return attribute_names(self._snap, self.index)
+
+    @cached_property
+    def nonempty_chunks(self) -> list[tuple[int, ...]]:
+        """World coordinates of the cells holding points."""
+        doc = self._snap.node(f"{self.index}/vertices") or {}
+        keys = doc.get("attributes", {}).get("nonempty_chunks") or []
+        return [tuple(int(p) for p in k.split(".")) for k in keys]
+
+    def array(self, name: str = "vertices") -> zarr.Array:
+        """A cell array of this level (``vertices``, ``vertex_fragments``,
+        ``vertex_attributes/NAME``) as a zarr-python array."""
+        import zarr
+
+        return zarr.open_array(self._snap.kv.store, path=f"{self.index}/{name}", mode="r")
+
+    def read(
+        self,
+        *,
+        bbox: tuple[Sequence[float], Sequence[float]] | None = None,
+        attribute_names: Sequence[str] | None = None,
+    ) -> PointCloud:
+        """The level's points (those inside ``bbox``)."""
+        from zarr_vectors.core.levels import read_level
+        from zarr_vectors.types.points import PointCloud
+
+        data = read_level(self._snap, self.index, bbox=bbox, attribute_names_=attribute_names)
+        return PointCloud(data.positions, data.attributes, self.index)
+
+    def chunk(
+        self, coords: Sequence[int], attribute_names: Sequence[str] | None = None
+    ) -> PointCloud:
+        """The points of one cell, by world cell coordinates (``floor(position / chunk)``)."""
+        import numpy as np
+
+        from zarr_vectors.core.grid import world_key
+        from zarr_vectors.core.levels import fetch_cells
+        from zarr_vectors.types.points import PointCloud
+
+        key = world_key(coords)
+        cells, dtype, layout = fetch_cells(
+            self._snap, self.index, only={key}, attribute_names_=attribute_names
+        )
+        if not cells:
+            return PointCloud(
+                np.empty((0, self._snap.meta.ndim), dtype),
+                {n: np.empty((0, *shape), dt) for n, (dt, shape) in layout.items()},
+                self.index,
+            )
+        return PointCloud(cells[0].positions, cells[0].attributes, self.index)
+
+    def __repr__(self) -> str:
+        return f"ZVLevel({self.index})"
