@@ -257,6 +257,7 @@ def fetch_cells(
     Returns the cells, the vertex dtype and each attribute's (dtype, row shape).
     Cells touched by an unfinished append are cut back to their old rows.
     """
+    snap.check_complete()
     lm = snap.level_meta(level)
     ndim = snap.meta.ndim
     names = list(attribute_names(snap, level) if attribute_names_ is None else attribute_names_)
@@ -302,11 +303,6 @@ def fetch_cells(
     limits: dict[str, int] = {}
     if pending and pending.get("mode") == "a" and str(pending.get("level")) == str(level):
         limits = dict(zip(pending["cells"], pending["counts"], strict=True))
-    elif pending and pending.get("mode") == "w":
-        raise StoreError(
-            f"{snap.kv.describe()}: a write that replaces this store did not finish, so its "
-            "contents are incomplete; write the store again (mode='w')"
-        )
 
     fdoc = docs[paths[1]]
     need_rows = fdoc is not None and not lm.fragments_tile

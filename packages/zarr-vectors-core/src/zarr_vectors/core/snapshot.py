@@ -48,6 +48,15 @@ class Snapshot:
         pending = writer.get("pending")
         return dict(pending) if pending else None
 
+    def check_complete(self) -> None:
+        """Raise if a write that replaces the whole store did not finish."""
+        pending = self.pending
+        if pending and pending.get("mode") == "w":
+            raise StoreError(
+                f"{self.kv.describe()}: a write that replaces this store did not finish, so "
+                "its contents are incomplete; write the store again (mode='w')"
+            )
+
     def nodes(self, paths: Sequence[str]) -> dict[str, dict[str, Any] | None]:
         """Documents of the nodes at ``paths`` (``None`` where a node does not exist)."""
         out: dict[str, dict[str, Any] | None] = {}
@@ -107,8 +116,11 @@ class Snapshot:
 
 def load_snapshot(kv: KV) -> Snapshot:
     """Read the root document (one request) and parse the store's metadata."""
-    raw = kv.get(ROOT_KEY)
     where = kv.describe()
+    try:
+        raw = kv.get(ROOT_KEY)
+    except FileNotFoundError:
+        raw = None
     if raw is None:
         raise StoreError(
             f"no Zarr Vectors store at {where}: it has no root zarr.json "

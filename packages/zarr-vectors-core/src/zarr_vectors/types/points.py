@@ -227,24 +227,28 @@ def write_points(
     elif len(pos) == 0 and mode != "a":
         raise ValidationError("cannot take bounds from zero points: pass bounds=(min, max)")
     compress = codec_chain(compressor)
+    new_meta: RootMetadata | None = None
+    if cs is not None:
+        if bounds is None:
+            lo = pos.min(axis=0).astype(np.float64).tolist()
+            hi = pos.max(axis=0).astype(np.float64).tolist()
+            bounds = (lo, hi)
+        new_meta = RootMetadata.build(chunk_shape=cs, bounds=bounds, axes=axes).with_levels(levels)
+        if mode != "a":
+            _check_inside(pos, new_meta, append=False)
 
     kv = KV(resolve_store(store, mode="w", backend=backend, backend_kwargs=backend_kwargs))
     kv.check_writable()
     snap, existing = _existing(kv, mode)
     if mode == "a" and snap is not None:
         return _append(kv, snap, pos, attrs, cs, levels, consolidate, progress, compress, dtype)
-    if cs is None:  # appending to nothing: chunk shape is required after all
+    if new_meta is None:  # appending to nothing: a chunk shape is needed after all
         raise ValidationError(
             "chunk_shape is required to create a store, e.g. chunk_shape=(200.0,) * 3"
         )
-    if bounds is None:
-        lo = pos.min(axis=0).astype(np.float64).tolist()
-        hi = pos.max(axis=0).astype(np.float64).tolist()
-        bounds = (lo, hi)
-    meta = RootMetadata.build(chunk_shape=cs, bounds=bounds, axes=axes).with_levels(levels)
-    _check_inside(pos, meta, append=False)
+    _check_inside(pos, new_meta, append=False)
     generation = snap.meta.generation + 1 if snap is not None else 1
-    meta = replace(meta, generation=generation)
+    meta = replace(new_meta, generation=generation)
     return _write_fresh(kv, meta, pos, attrs, compress, existing, consolidate, progress, mode)
 
 
