@@ -71,6 +71,8 @@ class KV:
     async def _bounded(self, funcs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
         import asyncio
 
+        if not getattr(self.store, "_is_open", True):
+            await self.store._ensure_open()  # ZipStore and friends open lazily
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(f: Callable[[], Awaitable[T]]) -> T:
@@ -111,6 +113,8 @@ class KV:
 
     async def alist(self, prefix: str) -> list[str]:
         """Every key under ``prefix`` (recursively)."""
+        if not getattr(self.store, "_is_open", True):
+            await self.store._ensure_open()
         return [k async for k in self.store.list_prefix(prefix)]
 
     # -- sync conveniences --------------------------------------------------
