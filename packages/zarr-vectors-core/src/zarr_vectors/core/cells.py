@@ -26,7 +26,7 @@ _U32 = struct.Struct("<I")
 _FRAME_HEAD = struct.Struct("<II")
 
 
-def _frame(payload: bytes) -> bytes:
+def _frame(payload: bytes | memoryview) -> bytes:
     return _FRAME_HEAD.pack(1, len(payload)) + payload
 
 
@@ -41,7 +41,7 @@ def _unframe(data: bytes, where: str) -> bytes:
     (length,) = _U32.unpack_from(data, 4)
     if len(data) < 8 + length:
         raise StoreError(f"{where}: chunk is truncated ({len(data)} bytes, need {8 + length})")
-    return data[8 : 8 + length]
+    return memoryview(data)[8 : 8 + length]  # type: ignore[return-value]
 
 
 def _bytes_codec(spec: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
@@ -78,7 +78,7 @@ class CellCodec:
         steps = [_bytes_codec(c) for c in self.codecs[1:]]
         object.__setattr__(self, "_steps", steps)
 
-    def encode(self, payload: bytes) -> bytes:
+    def encode(self, payload: bytes | memoryview) -> bytes:
         """The chunk object for a cell whose element is ``payload``."""
         data = _frame(payload)
         for enc, _ in self._steps:  # type: ignore[attr-defined]

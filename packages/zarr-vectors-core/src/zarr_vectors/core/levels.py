@@ -88,38 +88,30 @@ def encode_level(
     """
     codec = CellCodec(tuple(dict(c) for c in codecs))
     chunks: list[tuple[str, bytes]] = []
-    sorted_pos = np.ascontiguousarray(positions[groups.order])
-    columns = {n: np.ascontiguousarray(a[groups.order]) for n, a in attributes.items()}
-    pos_buf = memoryview(sorted_pos.tobytes())
+    # np.take gathers whole rows ~3x faster than fancy indexing on (n, D) arrays.
+    sorted_pos = np.take(positions, groups.order, axis=0)
+    columns = {n: np.take(a, groups.order, axis=0) for n, a in attributes.items()}
+    pos_buf = memoryview(sorted_pos.reshape(-1)).cast("B")
     row_bytes = sorted_pos.shape[1] * sorted_pos.dtype.itemsize
     col_bufs = {
-        n: (memoryview(c.tobytes()), (c.dtype.itemsize * int(np.prod(c.shape[1:], dtype=np.int64))))
+        n: (
+            memoryview(np.ascontiguousarray(c).reshape(-1)).cast("B"),
+            c.dtype.itemsize * int(np.prod(c.shape[1:], dtype=np.int64)),
+        )
         for n, c in columns.items()
     }
     starts = groups.starts.tolist()
     nonempty = set(nonempty_extra)
+    vpath, fpath = f"{level}/{VERTICES}", f"{level}/{FRAGMENTS}"
+    apaths = {n: f"{level}/{ATTRIBUTES}/{n}" for n in col_bufs}
     for i, world in enumerate(groups.world.tolist()):
         s, e = starts[i], starts[i + 1]
         nonempty.add(world_key(world))
-        chunks.append(
-            (
-                cell_key(f"{level}/{VERTICES}", world, origin),
-                codec.encode(pos_buf[s * row_bytes : e * row_bytes].tobytes()),
-            )
-        )
-        chunks.append(
-            (
-                cell_key(f"{level}/{FRAGMENTS}", world, origin),
-                codec.encode(encode_single_range(e - s)),
-            )
-        )
+        grid = "/".join(str(w - o) for w, o in zip(world, origin, strict=True))
+        chunks.append((f"{vpath}/c/{grid}", codec.encode(pos_buf[s * row_bytes : e * row_bytes])))
+        chunks.append((f"{fpath}/c/{grid}", codec.encode(encode_single_range(e - s))))
         for name, (buf, rb) in col_bufs.items():
-            chunks.append(
-                (
-                    cell_key(f"{level}/{ATTRIBUTES}/{name}", world, origin),
-                    codec.encode(buf[s * rb : e * rb].tobytes()),
-                )
-            )
+            chunks.append((f"{apaths[name]}/c/{grid}", codec.encode(buf[s * rb : e * rb])))
     listed = sorted(nonempty)
     docs = level_array_docs(
         level,

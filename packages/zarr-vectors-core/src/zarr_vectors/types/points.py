@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from zarr_vectors.core import commit as _commit
 from zarr_vectors.core.cells import codec_chain
-from zarr_vectors.core.grid import group_by_cell, world_key
+from zarr_vectors.core.grid import column_extent, group_by_cell, world_key
 from zarr_vectors.core.kv import KV, resolve_store
 from zarr_vectors.core.levels import (
     ATTRIBUTES,
@@ -101,8 +101,8 @@ def _positions(positions: Any, dtype: Any) -> npt.NDArray[Any]:
                 f"dtype must be a floating type (float32, float64), got {out_dtype}"
             )
     out_dtype = out_dtype.newbyteorder("<") if out_dtype.byteorder == ">" else out_dtype
-    bad = ~np.isfinite(arr).all(axis=1) if arr.dtype.kind == "f" else np.zeros(len(arr), bool)
-    if bad.any():
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = ~np.isfinite(arr).all(axis=1)
         first = int(np.flatnonzero(bad)[0])
         raise ValidationError(
             f"{int(bad.sum())} of {len(arr)} points have NaN or infinite coordinates "
@@ -150,11 +150,16 @@ def _outside(positions: npt.NDArray[Any], lo: Sequence[float], hi: Sequence[floa
 
 def _check_inside(positions: npt.NDArray[Any], meta: RootMetadata, *, append: bool) -> None:
     lo, hi = meta.bounds
-    n_out = _outside(positions, lo, hi)
-    if not n_out:
+    if len(positions) == 0:
         return
-    dmin = positions.min(axis=0).astype(np.float64).tolist()
-    dmax = positions.max(axis=0).astype(np.float64).tolist()
+    emin, emax = column_extent(positions)
+    dmin = emin.astype(np.float64).tolist()
+    dmax = emax.astype(np.float64).tolist()
+    if all(a >= b for a, b in zip(dmin, lo, strict=True)) and all(
+        a <= b for a, b in zip(dmax, hi, strict=True)
+    ):
+        return
+    n_out = _outside(positions, lo, hi)
     need_lo = [min(a, b) for a, b in zip(lo, dmin, strict=True)]
     need_hi = [max(a, b) for a, b in zip(hi, dmax, strict=True)]
     how = (
@@ -230,9 +235,8 @@ def write_points(
     new_meta: RootMetadata | None = None
     if cs is not None:
         if bounds is None:
-            lo = pos.min(axis=0).astype(np.float64).tolist()
-            hi = pos.max(axis=0).astype(np.float64).tolist()
-            bounds = (lo, hi)
+            emin, emax = column_extent(pos)
+            bounds = (emin.astype(np.float64).tolist(), emax.astype(np.float64).tolist())
         new_meta = RootMetadata.build(chunk_shape=cs, bounds=bounds, axes=axes).with_levels(levels)
         if mode != "a":
             _check_inside(pos, new_meta, append=False)
@@ -246,7 +250,8 @@ def write_points(
         raise ValidationError(
             "chunk_shape is required to create a store, e.g. chunk_shape=(200.0,) * 3"
         )
-    _check_inside(pos, new_meta, append=False)
+    if mode == "a":
+        _check_inside(pos, new_meta, append=False)
     generation = snap.meta.generation + 1 if snap is not None else 1
     meta = replace(new_meta, generation=generation)
     return _write_fresh(kv, meta, pos, attrs, compress, existing, consolidate, progress, mode)
@@ -459,7 +464,11 @@ def _finish(kv: KV, snap: Snapshot, docs: dict[str, dict[str, Any]], consolidate
 
 
 def recover(kv: KV, snap: Snapshot) -> None:
-    """Undo an append that failed half way: cut touched cells back, drop new ones, clear the journal."""
+    """Undo an append that failed half way.
+
+    Touched cells are cut back to their old rows, cells the append created are
+    dropped, and the journal entry is cleared.
+    """
     pending = snap.pending or {}
     if pending.get("mode") == "w":
         raise StoreError(
