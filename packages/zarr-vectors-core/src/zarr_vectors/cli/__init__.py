@@ -1,24 +1,60 @@
 """The ``zarr-vectors`` command.
 
-Each sub-command lives in its own module and is attached to :data:`main` here,
-so that ``zarr-vectors --help`` stays fast: heavy imports (zarr, numpy) happen
-inside the commands that need them.
+Each sub-command lives in its own module, named in :data:`COMMANDS` and
+imported only when that command runs (or when ``--help`` lists it), so that
+``zarr-vectors backends`` never pays for zarr or numpy. A command whose module
+is missing is left out of the listing rather than breaking the others.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
 from zarr_vectors._version import __version__
-from zarr_vectors.cli.backends_cmd import backends
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]
+
+#: command name -> "module:attribute" of its :class:`click.Command`.
+COMMANDS: dict[str, str] = {
+    "backends": "zarr_vectors.cli.backends_cmd:backends",
+    "check-backend": "zarr_vectors.cli.check_backend_cmd:check_backend",
+    "write-points": "zarr_vectors.cli.points_cmd:write_points_cmd",
+    "read-points": "zarr_vectors.cli.points_cmd:read_points_cmd",
+    "info": "zarr_vectors.cli.info_cmd:info",
+    "demo": "zarr_vectors.cli.demo_cmd:demo",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _load(target: str) -> click.Command | None:
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:  # the command is not part of this build
+            return None
+        raise
+    command: click.Command = getattr(module, attr)
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names.update(n for n, t in COMMANDS.items() if _load(t) is not None)
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            return _load(COMMANDS[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zarr-vectors")
-def main() -> None:
+def main(**_: Any) -> None:
     """Store and read vector geometry (point clouds, ...) in Zarr v3 stores anywhere."""
-
-
-main.add_command(backends)
