@@ -1,0 +1,225 @@
+"""``zarr-vectors write-points`` and ``zarr-vectors read-points``.
+
+Thin wrappers over :func:`zarr_vectors.types.points.write_points` and
+:func:`~zarr_vectors.types.points.read_points`: the file formats live in
+:mod:`zarr_vectors.cli._io`, the option parsing in :mod:`zarr_vectors.cli._args`,
+and the mapping of errors to exit codes in :mod:`zarr_vectors.cli._errors`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from zarr_vectors.cli._args import BoxType, ChunkShapeType
+from zarr_vectors.cli._errors import InputError, handle_errors, secrets_of
+from zarr_vectors.cli._progress import spinner, write_progress
+from zarr_vectors.cli.options import parse_options
+from zarr_vectors.core.secrets import redact_url
+
+__all__ = ["backend_options", "read_points_cmd", "store_kwargs", "write_points_cmd"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def backend_options(func: F) -> F:
+    """``--backend NAME`` and repeated ``--option KEY=VALUE`` (shared by every store command)."""
+    func = click.option(
+        "--option",
+        "options",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Backend option, repeatable (e.g. --option region=us-east-1 "
+        "--option endpoint=http://127.0.0.1:8333). Values true/false/numbers/JSON are parsed.",
+    )(func)
+    func = click.option(
+        "--backend",
+        default=None,
+        metavar="NAME",
+        help="Backend to use instead of the one chosen from the URL (see 'zarr-vectors backends').",
+    )(func)
+    return func
+
+
+def store_kwargs(url: str, backend: str | None, options: tuple[str, ...]) -> dict[str, Any]:
+    """``backend=`` and backend options for the store API; remembers secrets for redaction."""
+    kwargs = parse_options(options)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta.setdefault("zv_secrets", []).extend(secrets_of(kwargs, [url]))
+    return {"backend": backend, **kwargs}
+
+
+def _full_chunk_shape(chunk: tuple[float, ...] | None, ndim: int) -> tuple[float, ...] | None:
+    if chunk is None or len(chunk) != 1:
+        return chunk
+    return chunk * ndim
+
+
+@click.command("write-points")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("url")
+@click.option(
+    "--chunk-shape",
+    type=ChunkShapeType(),
+    default=None,
+    help="Cell size per axis, e.g. 200 (all axes) or 200,200,100. Required unless --mode a.",
+)
+@click.option(
+    "--bounds",
+    type=BoxType(),
+    default=None,
+    help="Store bounds as MIN...,MAX... (e.g. 0,0,0,1000,1000,1000); default: the data's extent.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["w-", "w", "a"]),
+    default="w-",
+    show_default=True,
+    help="w- create (fail if a store exists), w replace, a append.",
+)
+@click.option(
+    "--consolidate/--no-consolidate",
+    default=True,
+    show_default=True,
+    help="Keep zarr v3 consolidated metadata in the root (one request to open remotely).",
+)
+@click.option(
+    "--levels",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Resolution levels; each coarser level bins points by twice the cell size.",
+)
+@click.option(
+    "--compressor",
+    type=click.Choice(["none", "zstd", "gzip"]),
+    default="none",
+    show_default=True,
+    help="Compression of the cell chunks.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    default=None,
+    help="Coordinate type to store (default: the file's floating type; integers -> float32).",
+)
+@backend_options
+@handle_errors
+def write_points_cmd(
+    input_path: Path,
+    url: str,
+    chunk_shape: tuple[float, ...] | None,
+    bounds: tuple[tuple[float, ...], tuple[float, ...]] | None,
+    mode: str,
+    consolidate: bool,
+    levels: int,
+    compressor: str,
+    dtype: str | None,
+    backend: str | None,
+    options: tuple[str, ...],
+) -> None:
+    """Write the points of INPUT (.npy, .csv or .ply) to a store at URL.
+
+    URL is a local path or any URL a backend serves (s3://, gs://, az://, ...).
+    Columns or PLY properties other than x, y, z are stored as per-point attributes.
+    """
+    from zarr_vectors.cli._io import read_point_file
+    from zarr_vectors.types.points import write_points
+
+    kwargs = store_kwargs(url, backend, options)
+    if chunk_shape is None and mode != "a":
+        raise InputError("--chunk-shape is required to create a store, e.g. --chunk-shape 200")
+    data = read_point_file(input_path)
+    ndim = data.positions.shape[1] if data.positions.ndim == 2 else 0
+    start = time.perf_counter()
+    with write_progress("writing cells") as progress:
+        summary = write_points(
+            url,
+            data.positions,
+            chunk_shape=_full_chunk_shape(chunk_shape, ndim),
+            bounds=bounds,
+            vertex_attributes=data.attributes or None,
+            dtype=dtype,
+            compressor=None if compressor == "none" else compressor,
+            mode=mode,
+            levels=levels,
+            consolidate=consolidate,
+            progress=progress,
+            **kwargs,
+        )
+    took = time.perf_counter() - start
+    attrs = f" with attributes {sorted(data.attributes)}" if data.attributes else ""
+    verb = "Appended" if mode == "a" else "Wrote"
+    click.echo(
+        f"{verb} {summary.points_written:,} {ndim}-D points{attrs} to {redact_url(url)} "
+        f"in {took:.2f} s: {summary.cells_written} cells, {summary.levels} level(s), "
+        f"{summary.vertex_count:,} points in the store."
+    )
+
+
+@click.command("read-points")
+@click.argument("url")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Output file: .npy (positions), .npz (positions and attributes) or .csv.",
+)
+@click.option(
+    "--bbox",
+    type=BoxType(),
+    default=None,
+    help="Only points inside this closed box, MIN...,MAX... (e.g. 0,0,0,500,500,500).",
+)
+@click.option("--level", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--attribute",
+    "attributes",
+    multiple=True,
+    metavar="NAME",
+    help="Attribute to read (repeatable); default: all of them.",
+)
+@click.option("--no-attributes", is_flag=True, help="Read positions only.")
+@backend_options
+@handle_errors
+def read_points_cmd(
+    url: str,
+    output: Path,
+    bbox: tuple[tuple[float, ...], tuple[float, ...]] | None,
+    level: int,
+    attributes: tuple[str, ...],
+    no_attributes: bool,
+    backend: str | None,
+    options: tuple[str, ...],
+) -> None:
+    """Read the points of a store at URL (all, or a bounding box) into a file."""
+    from zarr_vectors.cli._io import OUT_SUFFIXES, write_point_file
+    from zarr_vectors.lazy import open_zv
+
+    kwargs = store_kwargs(url, backend, options)
+    if output.suffix.lower() not in OUT_SUFFIXES:
+        raise InputError(
+            f"{output}: unknown output type {output.suffix!r}; use .npy (positions), "
+            ".npz (positions and attributes) or .csv"
+        )
+    if not output.parent.is_dir():
+        raise InputError(f"{output}: the directory {output.parent} does not exist")
+    names: list[str] | None = [] if no_attributes else (list(attributes) or None)
+    start = time.perf_counter()
+    with spinner("reading points"):
+        zv = open_zv(url, **kwargs)
+        cloud = zv.read_points(level=level, bbox=bbox, attribute_names=names)
+    took = time.perf_counter() - start
+    write_point_file(output, cloud.positions, cloud.vertex_attributes)
+    where = f" inside {list(bbox[0])}..{list(bbox[1])}" if bbox else ""
+    attrs = f" with attributes {sorted(cloud.vertex_attributes)}" if cloud.vertex_attributes else ""
+    click.echo(
+        f"Read {len(cloud):,} points{where} from level {level} of {redact_url(url)}{attrs} "
+        f"in {took:.2f} s; saved to {output}."
+    )
