@@ -125,7 +125,7 @@ class ZVLevel:
         keys = doc.get("attributes", {}).get("nonempty_chunks") or []
         return [tuple(int(p) for p in k.split(".")) for k in keys]
 
-    def array(self, name: str = "vertices") -> zarr.Array:
+    def array(self, name: str = "vertices") -> zarr.Array[Any]:
         """A cell array of this level (``vertices``, ``vertex_fragments``,
         ``vertex_attributes/NAME``) as a zarr-python array."""
         import zarr

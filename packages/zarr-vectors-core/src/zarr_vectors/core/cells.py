@@ -49,7 +49,7 @@ def _bytes_codec(spec: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callab
     name = spec.get("name")
     conf = spec.get("configuration") or {}
     if name == "zstd":
-        from numcodecs import Zstd
+        from numcodecs import Zstd  # type: ignore[import-untyped]
 
         z = Zstd(level=int(conf.get("level", 0)), checksum=bool(conf.get("checksum", False)))
         return (lambda b: bytes(z.encode(b))), (lambda b: bytes(z.decode(b)))

@@ -105,4 +105,5 @@ def cells_in_box(
     cs = np.asarray(chunk_shape, dtype=np.float64)
     lo = np.floor(np.asarray(box[0], np.float64) / cs)
     hi = np.floor(np.asarray(box[1], np.float64) / cs)
-    return np.all((cells >= lo) & (cells <= hi), axis=1)
+    inside: npt.NDArray[np.bool_] = np.all((cells >= lo) & (cells <= hi), axis=1)
+    return inside

@@ -18,6 +18,8 @@ from zarr_vectors.exceptions import ReadOnlyBackendError
 if TYPE_CHECKING:
     from zarr.abc.store import Store
 
+    from zarr_vectors.core.localio import LocalFiles
+
 __all__ = [
     "KV",
     "resolve_store",
@@ -192,7 +194,7 @@ class KV:
         return _sync(coro)
 
 
-def _local_files_type() -> type:
+def _local_files_type() -> type[LocalFiles]:
     from zarr_vectors.core.localio import LocalFiles
 
     return LocalFiles

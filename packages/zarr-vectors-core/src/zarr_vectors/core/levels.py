@@ -91,11 +91,11 @@ def encode_level(
     # np.take gathers whole rows ~3x faster than fancy indexing on (n, D) arrays.
     sorted_pos = np.take(positions, groups.order, axis=0)
     columns = {n: np.take(a, groups.order, axis=0) for n, a in attributes.items()}
-    pos_buf = memoryview(sorted_pos.reshape(-1)).cast("B")
+    pos_buf = sorted_pos.reshape(-1).data.cast("B")
     row_bytes = sorted_pos.shape[1] * sorted_pos.dtype.itemsize
     col_bufs = {
         n: (
-            memoryview(np.ascontiguousarray(c).reshape(-1)).cast("B"),
+            np.ascontiguousarray(c).reshape(-1).data.cast("B"),
             c.dtype.itemsize * int(np.prod(c.shape[1:], dtype=np.int64)),
         )
         for n, c in columns.items()
@@ -313,12 +313,12 @@ def fetch_cells(
         progress(len(world_list))
 
     out: list[Cell] = []
+    attr_docs = {
+        n: d for n, p in zip(names, paths[2:], strict=True) if (d := docs[p]) is not None
+    }  # every one is there: missing attributes were refused above
     attr_layout = {
-        n: (
-            le_dtype(docs[p]["attributes"]["dtype"]),
-            tuple(docs[p]["attributes"].get("row_shape") or ()),
-        )  # type: ignore[index]
-        for n, p in zip(names, paths[2:], strict=True)
+        n: (le_dtype(d["attributes"]["dtype"]), tuple(d["attributes"].get("row_shape") or ()))
+        for n, d in attr_docs.items()
     }
     for w in world_list:
         vkey = cell_key(paths[0], w, origin)

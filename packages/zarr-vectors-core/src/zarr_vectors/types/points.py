@@ -469,7 +469,7 @@ def recover(kv: KV, snap: Snapshot) -> None:
     Touched cells are cut back to their old rows, cells the append created are
     dropped, and the journal entry is cleared.
     """
-    pending = snap.pending or {}
+    pending: dict[str, Any] = snap.pending or {}
     if pending.get("mode") == "w":
         raise StoreError(
             f"{kv.describe()}: a write that replaces this store did not finish; write it "
@@ -516,7 +516,7 @@ def recover(kv: KV, snap: Snapshot) -> None:
                 doc = {**doc, "attributes": {**doc["attributes"], "nonempty_chunks": nonempty}}
                 docs[path] = doc
     ldoc = snap.node(level) or {}
-    lattrs = dict(ldoc.get("attributes", {}).get("zarr_vectors_level", {}))
+    lattrs: dict[str, Any] = dict(ldoc.get("attributes", {}).get("zarr_vectors_level", {}))
     lattrs["vertex_count"] = int(pending.get("vertex_count", lattrs.get("vertex_count", 0)))
     docs[level] = group_json({**ldoc.get("attributes", {}), "zarr_vectors_level": lattrs})
     kv.set_many([(f"{p}/zarr.json", _dump(d)) for p, d in docs.items()])
