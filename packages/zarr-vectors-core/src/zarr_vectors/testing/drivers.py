@@ -1,0 +1,127 @@
+"""One blocking interface over a backend's sync methods or its async twins.
+
+The state machine is written once against :class:`Driver`; :class:`SyncDriver`
+calls ``get_bytes`` and friends, :class:`AsyncDriver` calls ``aget_bytes`` and
+friends on an event loop of its own. A backend whose async twin disagrees with
+its sync method therefore fails one machine and not the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+__all__ = ["AsyncDriver", "Driver", "SyncDriver"]
+
+T = TypeVar("T")
+
+
+class Driver(Protocol):
+    """The operations the kit performs, each returning plain values."""
+
+    name: str
+
+    def get(self, key: Any) -> bytes: ...
+    def get_range(self, key: Any, start: int, length: int | None) -> bytes: ...
+    def put(self, key: Any, value: bytes) -> None: ...
+    def exists(self, key: Any) -> bool: ...
+    def delete(self, key: Any) -> None: ...
+    def delete_prefix(self, prefix: Any) -> None: ...
+    def ls(self, prefix: Any, recursive: bool) -> list[str]: ...
+    def get_many(self, keys: list[Any]) -> dict[str, bytes]: ...
+    def put_many(self, items: list[tuple[Any, bytes]]) -> None: ...
+    def close(self) -> None: ...
+
+
+class SyncDriver:
+    """Calls the blocking protocol."""
+
+    name = "sync"
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+
+    def get(self, key: Any) -> bytes:
+        return bytes(self.backend.get_bytes(key))
+
+    def get_range(self, key: Any, start: int, length: int | None) -> bytes:
+        return bytes(self.backend.get_range(key, start, length))
+
+    def put(self, key: Any, value: bytes) -> None:
+        self.backend.put_bytes(key, value)
+
+    def exists(self, key: Any) -> bool:
+        return bool(self.backend.exists(key))
+
+    def delete(self, key: Any) -> None:
+        self.backend.delete(key)
+
+    def delete_prefix(self, prefix: Any) -> None:
+        self.backend.delete_prefix(prefix)
+
+    def ls(self, prefix: Any, recursive: bool) -> list[str]:
+        return list(self.backend.list_prefix(prefix, recursive=recursive))
+
+    def get_many(self, keys: list[Any]) -> dict[str, bytes]:
+        return {k: bytes(v) for k, v in self.backend.get_many(keys).items()}
+
+    def put_many(self, items: list[tuple[Any, bytes]]) -> None:
+        self.backend.put_many(items)
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+class AsyncDriver:
+    """Calls the coroutine protocol, each call run to completion on a private loop."""
+
+    name = "async"
+
+    def __init__(self, backend: Any) -> None:
+        import asyncio
+
+        self.backend = backend
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, make: Callable[[], Awaitable[T]]) -> T:
+        async def call() -> T:
+            return await make()
+
+        return self.loop.run_until_complete(call())
+
+    def get(self, key: Any) -> bytes:
+        return bytes(self.run(lambda: self.backend.aget_bytes(key)))
+
+    def get_range(self, key: Any, start: int, length: int | None) -> bytes:
+        return bytes(self.run(lambda: self.backend.aget_range(key, start, length)))
+
+    def put(self, key: Any, value: bytes) -> None:
+        self.run(lambda: self.backend.aput_bytes(key, value))
+
+    def exists(self, key: Any) -> bool:
+        return bool(self.run(lambda: self.backend.aexists(key)))
+
+    def delete(self, key: Any) -> None:
+        self.run(lambda: self.backend.adelete(key))
+
+    def delete_prefix(self, prefix: Any) -> None:
+        self.run(lambda: self.backend.adelete_prefix(prefix))
+
+    def ls(self, prefix: Any, recursive: bool) -> list[str]:
+        async def collect() -> list[str]:
+            return [k async for k in self.backend.alist_prefix(prefix, recursive=recursive)]
+
+        return self.run(collect)
+
+    def get_many(self, keys: list[Any]) -> dict[str, bytes]:
+        found = self.run(lambda: self.backend.aget_many(keys))
+        return {k: bytes(v) for k, v in found.items()}
+
+    def put_many(self, items: list[tuple[Any, bytes]]) -> None:
+        self.run(lambda: self.backend.aput_many(items))
+
+    def close(self) -> None:
+        try:
+            self.run(self.backend.aclose)
+        finally:
+            self.loop.close()
