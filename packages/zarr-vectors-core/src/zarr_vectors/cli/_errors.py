@@ -10,6 +10,7 @@ library never reaches the terminal.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
@@ -69,10 +70,28 @@ def _differences(original: str, redacted: str) -> list[str]:
     return out
 
 
+_BOUNDS = re.compile(r"bounds=\(\[([^\]]*)\], \[([^\]]*)\]\)")
+_KEYWORDS = (
+    ("mode='w'", "--mode w"),
+    ("mode='a'", "--mode a"),
+    ("chunk_shape=", "--chunk-shape "),
+)
+
+
+def cli_wording(text: str) -> str:
+    """Say ``--mode w`` where the library's message says ``mode='w'`` (and so on)."""
+    text = _BOUNDS.sub(
+        lambda m: "--bounds " + ",".join(v.strip() for v in f"{m[1]},{m[2]}".split(",")), text
+    )
+    for api, cli in _KEYWORDS:
+        text = text.replace(api, cli)
+    return text
+
+
 def message_for(exc: BaseException, secrets: Iterable[str] = ()) -> str:
-    """The text shown for ``exc``, with secrets removed."""
+    """The text shown for ``exc``, in command-line wording, with secrets removed."""
     text = str(exc) or type(exc).__name__
-    return redact_text(text, list(secrets))
+    return redact_text(cli_wording(text), list(secrets))
 
 
 def handle_errors(func: F) -> F:

@@ -64,6 +64,7 @@ def _full_chunk_shape(chunk: tuple[float, ...] | None, ndim: int) -> tuple[float
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("url")
 @click.option(
+    "-c",
     "--chunk-shape",
     type=ChunkShapeType(),
     default=None,
