@@ -140,9 +140,12 @@ class ZVLevel:
     ) -> PointCloud:
         """The level's points (those inside ``bbox``)."""
         from zarr_vectors.core.levels import read_level
-        from zarr_vectors.types.points import PointCloud
+        from zarr_vectors.types.points import PointCloud, check_bbox
 
-        data = read_level(self._snap, self.index, bbox=bbox, attribute_names_=attribute_names)
+        box = None if bbox is None else check_bbox(bbox, self._snap.meta.ndim)
+        if isinstance(attribute_names, str):
+            attribute_names = [attribute_names]
+        data = read_level(self._snap, self.index, bbox=box, attribute_names_=attribute_names)
         return PointCloud(data.positions, data.attributes, self.index)
 
     def chunk(

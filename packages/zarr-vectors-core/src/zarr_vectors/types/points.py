@@ -40,7 +40,7 @@ from zarr_vectors.core.metadata import (
 from zarr_vectors.core.snapshot import ROOT_KEY, Snapshot, load_snapshot
 from zarr_vectors.exceptions import StoreError, StoreExistsError, ValidationError
 
-__all__ = ["PointCloud", "WriteSummary", "read_points", "write_points"]
+__all__ = ["PointCloud", "WriteSummary", "check_bbox", "read_points", "write_points"]
 
 Box = tuple[Sequence[float], Sequence[float]]
 Progress = Callable[[int, int], None]
@@ -540,19 +540,45 @@ def read_points(
     Points come back grouped by cell, not in the order they were written.
     """
     if bbox is not None:
-        snap0 = None
-        try:
-            lo = [float(v) for v in bbox[0]]
-            hi = [float(v) for v in bbox[1]]
-        except (TypeError, ValueError, IndexError) as exc:
-            raise ValidationError(f"bbox must be ((min...), (max...)), got {bbox!r}") from exc
-        bbox = (lo, hi)
-        del snap0
+        bbox = check_bbox(bbox)
     kv = KV(resolve_store(store, mode="r", backend=backend, backend_kwargs=backend_kwargs))
     snap = load_snapshot(kv)
-    if bbox is not None and (len(bbox[0]) != snap.meta.ndim or len(bbox[1]) != snap.meta.ndim):
-        raise ValidationError(f"bbox must have {snap.meta.ndim} values per corner for this store")
+    if bbox is not None:
+        bbox = check_bbox(bbox, snap.meta.ndim)
     if attribute_names is not None and isinstance(attribute_names, str):
         attribute_names = [attribute_names]
     data = read_level(snap, level, bbox=bbox, attribute_names_=attribute_names, progress=progress)
     return PointCloud(data.positions, data.attributes, level)
+
+
+def check_bbox(bbox: Any, ndim: int | None = None) -> tuple[list[float], list[float]]:
+    """``bbox`` as two float lists, refusing what would silently select nothing.
+
+    A box with NaN corners, or with a min above its max, matches no point; both
+    are caller mistakes, so they raise instead of returning an empty cloud.
+    With ``ndim``, each corner must have that many values.
+    """
+    try:
+        lo = [float(v) for v in bbox[0]]
+        hi = [float(v) for v in bbox[1]]
+        extra = len(bbox) != 2
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ValidationError(f"bbox must be ((min...), (max...)), got {bbox!r}") from exc
+    if extra or len(lo) != len(hi):
+        raise ValidationError(
+            f"bbox must be two corners of equal length ((min...), (max...)), got {bbox!r}"
+        )
+    if ndim is not None and len(lo) != ndim:
+        raise ValidationError(
+            f"bbox corners have {len(lo)} values but this store has {ndim} axes; "
+            f"give {ndim} values per corner"
+        )
+    if any(v != v for v in (*lo, *hi)):
+        raise ValidationError(f"bbox has NaN coordinates: {bbox!r}")
+    flipped = [i for i, (a, b) in enumerate(zip(lo, hi, strict=True)) if a > b]
+    if flipped:
+        raise ValidationError(
+            f"bbox min is above its max on axis {flipped}: ({lo}, {hi}); "
+            "give ((min...), (max...)) with min <= max"
+        )
+    return lo, hi

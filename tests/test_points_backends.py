@@ -1,0 +1,243 @@
+"""The same point-cloud calls on every kind of ``path`` and every backend.
+
+``write_points``, ``read_points``, ``open_zv``, ``create_store`` and
+``open_store`` are called identically on a local path (str and Path), a
+``file://`` URL, zarr-python stores (``MemoryStore``, ``LocalStore``, a
+read-only ``ZipStore``), an already made backend, and -- on real servers on
+127.0.0.1 -- ``s3://``, ``az://`` and ``gs://`` through obstore and
+``http://`` for reading.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import zarr
+import zarr.storage
+from zarr_vectors.core.backends.local import LocalBackend
+from zarr_vectors.core.store import consolidate_metadata, create_store, open_store
+from zarr_vectors.exceptions import (
+    ReadOnlyBackendError,
+    StoreExistsError,
+    ValidationError,
+)
+from zarr_vectors.lazy import open_zv
+from zarr_vectors.types.points import read_points, write_points
+
+BOUNDS = ((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0))
+CS = (200.0, 200.0, 200.0)
+BOX = ((100.0, 100.0, 100.0), (550.0, 600.0, 700.0))
+
+
+def points(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 1000, (n, 3)).astype(np.float32)
+
+
+def rows(a: np.ndarray) -> np.ndarray:
+    """Rows sorted lexicographically: point sets compare equal whatever the read order."""
+    a = np.asarray(a)
+    if a.ndim == 1:
+        a = a[:, None]
+    return a[np.lexsort(a.T[::-1])] if len(a) else a
+
+
+def assert_same_points(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(rows(got), rows(want))
+
+
+def in_box(pos: np.ndarray, box: tuple[Any, Any] = BOX) -> np.ndarray:
+    return pos[np.all((pos >= np.asarray(box[0])) & (pos <= np.asarray(box[1])), axis=1)]
+
+
+# -- path kinds that need no server ----------------------------------------------------------
+Target = Callable[[Path], Any]
+
+KINDS: dict[str, Target] = {
+    "str": lambda tmp: str(tmp / "store"),
+    "Path": lambda tmp: tmp / "store",
+    "file-url": lambda tmp: (tmp / "store").as_uri(),
+    "MemoryStore": lambda tmp: zarr.storage.MemoryStore(),
+    "LocalStore": lambda tmp: zarr.storage.LocalStore(tmp / "store"),
+    "backend": lambda tmp: LocalBackend(tmp / "store"),
+}
+
+
+@pytest.fixture(params=sorted(KINDS))
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    return KINDS[request.param](tmp_path)
+
+
+def exercise(target: Any, **kw: Any) -> None:
+    """Every entry point on one target, checking what each returns."""
+    first, second = points(1500, 1), points(900, 2)
+    ids = np.arange(1500, dtype=np.int64)
+    summary = write_points(
+        target, first, chunk_shape=CS, bounds=BOUNDS, vertex_attributes={"id": ids}, **kw
+    )
+    assert summary.points_written == 1500
+    with pytest.raises(StoreExistsError, match="mode='w'"):
+        write_points(target, first, chunk_shape=CS, **kw)
+
+    whole = read_points(target, **kw)
+    assert_same_points(whole.positions, first)
+    np.testing.assert_array_equal(first[whole.vertex_attributes["id"]], whole.positions)
+    assert_same_points(read_points(target, bbox=BOX, **kw).positions, in_box(first))
+
+    write_points(target, second, mode="a", vertex_attributes={"id": np.arange(900) + 1500}, **kw)
+    both = np.concatenate([first, second])
+    after = read_points(target, **kw)
+    assert after.vertex_count == 2400
+    assert_same_points(after.positions, both)
+
+    zv = open_zv(target, **kw)
+    assert zv.levels == [0] and zv.consolidated and zv[0].vertex_count == 2400
+    assert_same_points(zv.read_points(bbox=BOX).positions, in_box(both))
+
+    group = open_store(target, **kw)
+    assert isinstance(group, zarr.Group)
+    assert group["0"].attrs["zarr_vectors_level"]["vertex_count"] == 2400
+
+    pyramid = points(3000, 3)
+    write_points(target, pyramid, chunk_shape=CS, bounds=BOUNDS, mode="w", levels=2, **kw)
+    assert_same_points(read_points(target, **kw).positions, pyramid)
+    coarse = read_points(target, level=1, **kw)
+    assert 0 < coarse.vertex_count < 3000 and coarse.level == 1
+    assert np.all((coarse.positions >= 0) & (coarse.positions <= 1000))
+
+
+def exercise_create(target: Any, **kw: Any) -> None:
+    """create_store, then appends, on a fresh target."""
+    group = create_store(target, bounds=BOUNDS, chunk_shape=CS, axes=["x", "y", "z"], **kw)
+    assert group.attrs["zarr_vectors"]["chunk_shape"] == list(CS)
+    with pytest.raises(StoreExistsError):
+        create_store(target, bounds=BOUNDS, chunk_shape=CS, **kw)
+    assert read_points(target, **kw).vertex_count == 0
+    write_points(target, points(400, 4), mode="a", **kw)
+    write_points(target, points(600, 5), mode="a", **kw)
+    got = read_points(target, **kw)
+    assert got.vertex_count == 1000
+    assert_same_points(got.positions, np.concatenate([points(400, 4), points(600, 5)]))
+    assert open_zv(target, **kw)[0].vertex_count == 1000
+
+
+def test_every_entry_point_on_every_local_kind_of_path(target: Any) -> None:
+    exercise(target)
+
+
+def test_create_store_then_append_on_every_local_kind_of_path(target: Any) -> None:
+    exercise_create(target)
+
+
+def test_memory_store_takes_bounds_from_the_data() -> None:
+    pos = points(2000, 7) * np.float32(0.5) + np.float32(-100.0)
+    store = zarr.storage.MemoryStore()
+    write_points(store, pos, chunk_shape=(200.0, 200.0, 200.0))
+    zv = open_zv(store)
+    lo, hi = zv.metadata.bounds
+    np.testing.assert_allclose(lo, pos.min(axis=0), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(hi, pos.max(axis=0), rtol=0, atol=1e-4)
+    assert_same_points(read_points(store).positions, pos)
+
+
+def _zip_dir(src: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(dest, "w") as zf:
+        for f in sorted(src.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(src).as_posix())
+    return dest
+
+
+def test_zip_archives_read_by_path_and_as_a_zip_store(tmp_path: Path) -> None:
+    pos = points(1200, 8)
+    write_points(tmp_path / "s", pos, chunk_shape=CS, bounds=BOUNDS, levels=2)
+    archive = _zip_dir(tmp_path / "s", tmp_path / "s.zip")
+    for target in (
+        archive,
+        str(archive),
+        archive.as_uri(),
+        zarr.storage.ZipStore(archive, mode="r"),
+    ):
+        assert_same_points(read_points(target).positions, pos)
+        assert_same_points(read_points(target, bbox=BOX).positions, in_box(pos))
+        assert open_zv(target).levels == [0, 1]
+        assert read_points(target, level=1).vertex_count > 0
+        assert isinstance(open_store(target), zarr.Group)
+    before = archive.read_bytes()
+    with pytest.raises(ReadOnlyBackendError, match="ZIP archive"):
+        write_points(archive, pos, mode="a")
+    with pytest.raises(ReadOnlyBackendError):
+        open_store(archive, mode="r+")
+    assert archive.read_bytes() == before
+
+
+def test_bad_input_is_refused_before_the_store_is_touched(target: Any, tmp_path: Path) -> None:
+    pos = points(100)
+    bad_calls: list[Callable[[], Any]] = [
+        lambda: write_points(target, pos[:, :2].ravel(), chunk_shape=CS),
+        lambda: write_points(target, np.full((3, 3), np.nan), chunk_shape=CS),
+        lambda: write_points(target, pos, chunk_shape=(0.0, 1.0, 1.0)),
+        lambda: write_points(target, pos, chunk_shape=(-5.0, 1.0, 1.0)),
+        lambda: write_points(target, pos, chunk_shape=CS, vertex_attributes={"a": np.ones(5)}),
+        lambda: write_points(target, pos, chunk_shape=CS, bounds=((0, 0, 0), (10, 10, 10))),
+        lambda: write_points(target, pos, chunk_shape=CS, mode="x"),
+    ]
+    for call in bad_calls:
+        with pytest.raises(ValidationError):
+            call()
+    assert not (tmp_path / "store").exists()
+    if isinstance(target, zarr.storage.MemoryStore):
+        assert not target._store_dict
+
+
+def test_points_outside_the_bounds_say_how_many_and_how_to_widen(tmp_path: Path) -> None:
+    pos = points(100)
+    pos[:7, 0] = 1500.0
+    with pytest.raises(ValidationError) as err:
+        write_points(tmp_path / "s", pos, chunk_shape=CS, bounds=BOUNDS)
+    assert "7 of 100 points" in str(err.value) and "1500.0" in str(err.value)
+    assert not (tmp_path / "s").exists()
+    write_points(tmp_path / "s", points(50), chunk_shape=CS, bounds=BOUNDS)
+    with pytest.raises(ValidationError, match=r"7 of 100 points.*mode='w'"):
+        write_points(tmp_path / "s", pos, mode="a")
+    assert read_points(tmp_path / "s").vertex_count == 50
+
+
+def test_bbox_that_selects_nothing_by_mistake_is_an_error(tmp_path: Path) -> None:
+    write_points(tmp_path / "s", points(100), chunk_shape=CS, bounds=BOUNDS)
+    zv = open_zv(tmp_path / "s")
+    for box, match in [
+        (((500, 500, 500), (0, 0, 0)), "min is above its max"),
+        (((np.nan, 0, 0), (1, 1, 1)), "NaN"),
+        (((0, 0), (1, 1)), "3 axes"),
+        (((0, 0, 0), (1, 1)), "equal length"),
+    ]:
+        with pytest.raises(ValidationError, match=match):
+            read_points(tmp_path / "s", bbox=box)
+        with pytest.raises(ValidationError, match=match):
+            zv.read_points(bbox=box)
+
+
+def test_consolidated_metadata_written_later_is_refreshed_by_appends(tmp_path: Path) -> None:
+    """The published package reads 1000 of 2000 points here; this one reads all 2000."""
+    url = (tmp_path / "s").as_uri()
+    write_points(url, points(1000, 1), chunk_shape=CS, bounds=BOUNDS, consolidate=False)
+    consolidate_metadata(url)
+    write_points(url, points(1000, 2), mode="a")
+    assert read_points(url).vertex_count == 2000
+    group = zarr.open_group(tmp_path / "s", mode="r", use_consolidated=True)
+    cm = group.metadata.consolidated_metadata
+    assert cm is not None
+    flat = cm.flattened_metadata
+    assert flat["0"].attributes["zarr_vectors_level"]["vertex_count"] == 2000
+    on_disk = json.loads((tmp_path / "s" / "0" / "vertices" / "zarr.json").read_text())
+    assert (
+        flat["0/vertices"].attributes["nonempty_chunks"]
+        == (on_disk["attributes"]["nonempty_chunks"])
+    )
