@@ -485,7 +485,13 @@ class FsspecBackend(Backend):
         if self._async:
             self._run(self._co_put(key, data))
             return
-        self._sync_call("write", key, lambda: self.fs.pipe_file(self._path(key), data))
+        self._sync_call("write", key, lambda: self._sync_put(key, data))
+
+    def _sync_put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        if self.fs.isdir(path):  # memory:// would otherwise shadow the directory with a file
+            raise FileExistsError(path)
+        self.fs.pipe_file(path, data)
 
     def _exists(self, key: str) -> bool:
         if self._async:

@@ -1,0 +1,480 @@
+"""The fsspec backend: protocol semantics on memory:// and on real servers on 127.0.0.1.
+
+The same checks run through the sync and the async protocol on fsspec's memory
+file system (a sync file system: worker threads), and, marked ``servers``, on
+SeaweedFS through s3fs, Azurite through adlfs, fake-gcs-server through gcsfs
+and a read-only HTTP server (async file systems: their own coroutines).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from zarr_vectors.core.backends import make_backend, refresh_backends, resolve_backend_name
+from zarr_vectors.exceptions import (
+    BackendOptionError,
+    KeyConflictError,
+    ReadOnlyBackendError,
+    StoreError,
+)
+from zarr_vectors_fsspec.backend import FsspecBackend
+
+SECRET = "zv-Recognisable-Secret-7f3a9c"
+
+
+def _memory_url() -> str:
+    return f"memory://zv-tests/{uuid.uuid4().hex}"
+
+
+# -- the protocol, as one sequence of checks ------------------------------------------------------
+
+
+def check_sync(b: FsspecBackend) -> None:
+    """Every rule of the storage protocol, through the blocking API, on an empty root."""
+    assert list(b.list_prefix("")) == []
+    b.put_bytes("a/x", b"123")
+    b.put_bytes("a/y/z", b"45")
+    b.put_bytes("ab", b"9")
+    b.put_bytes("e", b"")
+    assert b.get_bytes("a/x") == b"123"
+    assert b.get_bytes("e") == b""
+    assert b.get_range("a/x", 1, 1) == b"2"
+    assert b.get_range("a/x", 1) == b"23"
+    assert b.get_range("a/x", 2, 10) == b"3"
+    assert b.get_range("a/x", 3, 1) == b""
+    assert b.get_range("a/x", 9) == b""
+    assert b.get_range("a/x", 0, 0) == b""
+    assert b.get_range("e", 0, 4) == b""
+    for read in (lambda: b.get_bytes("nope"), lambda: b.get_range("nope", 0, 1)):
+        with pytest.raises(KeyError, match="nope"):
+            read()
+    with pytest.raises(KeyError):
+        b.get_range("nope", 0, 0)
+    assert b.exists("a/x") and b.exists("e")
+    assert not b.exists("a") and not b.exists("a/y") and not b.exists("nope")
+    assert list(b.list_prefix("")) == ["a/", "ab", "e"]
+    assert list(b.list_prefix("a")) == ["a/x", "a/y/"]
+    assert list(b.list_prefix("a/")) == ["a/x", "a/y/"]
+    assert list(b.list_prefix("a/y")) == ["a/y/z"]
+    assert list(b.list_prefix("", recursive=True)) == ["a/x", "a/y/z", "ab", "e"]
+    assert list(b.list_prefix("a", recursive=True)) == ["a/x", "a/y/z"]
+    assert list(b.list_prefix("nothing")) == []
+    b.put_bytes("a/x", b"new")
+    assert b.get_bytes("a/x") == b"new"
+    assert b.get_many(["a/x", "nope", "ab", "a/x"]) == {"a/x": b"new", "ab": b"9"}
+    batch = {f"m/{i:02d}": bytes([i]) * i for i in range(1, 40)}
+    b.put_many(batch)
+    assert b.get_many(list(batch)) == batch
+    assert list(b.list_prefix("m", recursive=True)) == sorted(batch)
+    b.delete("nope")  # silent
+    b.delete("a/y/z")
+    assert not b.exists("a/y/z")
+    assert list(b.list_prefix("a", recursive=True)) == ["a/x"]
+    b.delete_prefix("a")  # never touches "ab"
+    assert list(b.list_prefix("", recursive=True)) == ["ab", "e", *sorted(batch)]
+    b.delete_prefix("m/")
+    assert list(b.list_prefix("", recursive=True)) == ["ab", "e"]
+    b.delete_prefix("")
+    assert list(b.list_prefix("", recursive=True)) == []
+
+
+async def check_async(b: FsspecBackend) -> None:
+    """The same rules through the coroutine API."""
+
+    async def listed(prefix: str, recursive: bool = False) -> list[str]:
+        return [k async for k in b.alist_prefix(prefix, recursive)]
+
+    assert await listed("") == []
+    await b.aput_bytes("a/x", b"123")
+    await b.aput_bytes("a/y/z", b"45")
+    await b.aput_bytes("ab", b"9")
+    assert await b.aget_bytes("a/x") == b"123"
+    assert await b.aget_range("a/x", 1, 1) == b"2"
+    assert await b.aget_range("a/x", 1) == b"23"
+    assert await b.aget_range("a/x", 5, 2) == b""
+    with pytest.raises(KeyError, match="nope"):
+        await b.aget_bytes("nope")
+    with pytest.raises(KeyError):
+        await b.aget_range("nope", 2, 3)
+    assert await b.aexists("a/x") and not await b.aexists("a") and not await b.aexists("nope")
+    assert await listed("") == ["a/", "ab"]
+    assert await listed("a") == ["a/x", "a/y/"]
+    assert await listed("", recursive=True) == ["a/x", "a/y/z", "ab"]
+    batch = {f"m/{i:03d}": bytes([i % 251]) * (i + 1) for i in range(120)}
+    await b.aput_many(batch)
+    got = await b.aget_many([*batch, "m/missing"])
+    assert got == batch
+    await b.adelete("nope")
+    await b.adelete("a/x")
+    assert not await b.aexists("a/x")
+    await b.adelete_prefix("a")
+    assert await b.aexists("ab")
+    assert await listed("a", recursive=True) == []
+    await b.adelete_prefix("")
+    assert await listed("", recursive=True) == []
+    await b.aclose()
+
+
+# -- memory:// (a sync file system) --------------------------------------------------------------
+
+
+@pytest.fixture
+def memory_backend() -> Iterator[FsspecBackend]:
+    backend = FsspecBackend(_memory_url())
+    yield backend
+    backend.delete_prefix("")
+    backend.close()
+
+
+def test_memory_sync_protocol(memory_backend: FsspecBackend) -> None:
+    check_sync(memory_backend)
+
+
+def test_memory_async_protocol() -> None:
+    backend = FsspecBackend(_memory_url(), max_concurrency=4)
+    asyncio.run(check_async(backend))
+
+
+def test_memory_async_protocol_from_several_loops() -> None:
+    """Successive asyncio.run() calls (new loops each time) use one backend safely."""
+    backend = FsspecBackend(_memory_url())
+    asyncio.run(backend.aput_bytes("k", b"1"))
+    assert asyncio.run(backend.aget_bytes("k")) == b"1"
+    backend.delete_prefix("")
+
+
+def test_memory_is_process_global_but_roots_are_separate() -> None:
+    root = _memory_url()
+    first, same = FsspecBackend(root), FsspecBackend(root)
+    other = FsspecBackend(_memory_url())
+    first.put_bytes("k", b"shared")
+    assert same.get_bytes("k") == b"shared"
+    assert not other.exists("k")
+    nested = FsspecBackend(root + "/sub")
+    nested.put_bytes("k", b"inner")
+    assert list(first.list_prefix("")) == ["k", "sub/"]
+    first.delete_prefix("")
+    assert not same.exists("k") and not nested.exists("k")
+
+
+def test_memory_keys_are_a_hierarchy(memory_backend: FsspecBackend) -> None:
+    memory_backend.put_bytes("a", b"1")
+    with pytest.raises(KeyConflictError, match="'a/b'"):
+        memory_backend.put_bytes("a/b", b"2")
+    memory_backend.put_bytes("d/e", b"3")
+    with pytest.raises(KeyConflictError):
+        memory_backend.put_bytes("d", b"4")
+    assert memory_backend.get_bytes("d/e") == b"3"
+    assert memory_backend.get_many(["d"]) == {}
+
+
+def test_memory_delete_leaves_no_empty_containers(memory_backend: FsspecBackend) -> None:
+    memory_backend.put_bytes("p/q/r", b"1")
+    memory_backend.put_bytes("s", b"2")
+    memory_backend.delete("p/q/r")
+    assert list(memory_backend.list_prefix("")) == ["s"]
+
+
+def test_local_files_through_fsspec(tmp_path: Path) -> None:
+    """fsspec's local file system (file://) also works when chosen explicitly."""
+    backend = make_backend(tmp_path.as_uri() + "/store", backend="fsspec")
+    assert isinstance(backend, FsspecBackend)
+    check_sync(backend)  # type: ignore[arg-type]
+
+
+# -- construction, options and resolution ---------------------------------------------------------
+
+
+def test_memory_resolves_to_fsspec() -> None:
+    assert resolve_backend_name("memory://x") == "fsspec"
+    backend = make_backend(_memory_url(), max_concurrency=3)
+    assert isinstance(backend, FsspecBackend)
+    assert backend.max_concurrency == 3
+
+
+@pytest.fixture
+def obstore_disabled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("ZARR_VECTORS_BACKEND", raising=False)
+    monkeypatch.setenv("ZARR_VECTORS_DISABLE_PLUGINS", "obstore")
+    refresh_backends()
+    yield
+    monkeypatch.undo()
+    refresh_backends()
+
+
+@pytest.mark.usefixtures("obstore_disabled")
+@pytest.mark.parametrize("url", ["s3://bucket/x", "gs://b/x", "az://c/x", "https://h/x"])
+def test_cloud_schemes_resolve_to_fsspec_without_obstore(url: str) -> None:
+    assert resolve_backend_name(url) == "fsspec"
+
+
+@pytest.mark.usefixtures("obstore_disabled")
+def test_backend_kwargs_become_storage_options() -> None:
+    backend = make_backend(
+        "s3://bucket/root",
+        key="AKIDEXAMPLE",
+        secret=SECRET,
+        endpoint_url="http://127.0.0.1:1",
+        client_kwargs={"region_name": "eu-west-1"},
+        timeout=7,
+    )
+    assert isinstance(backend, FsspecBackend)
+    assert backend.fs.key == "AKIDEXAMPLE"
+    assert backend.fs.secret == SECRET
+    assert backend.fs.endpoint_url == "http://127.0.0.1:1"
+    assert backend.fs.client_kwargs == {"region_name": "eu-west-1"}
+    assert backend.fs.config_kwargs["max_pool_connections"] == backend.max_concurrency
+    assert backend.timeout == 7.0
+    assert SECRET not in repr(backend) and SECRET not in backend.url
+
+
+def test_loop_options_are_refused() -> None:
+    with pytest.raises(BackendOptionError, match="asynchronous"):
+        FsspecBackend(_memory_url(), asynchronous=True)
+
+
+def test_bad_timeout_is_refused() -> None:
+    with pytest.raises(BackendOptionError, match="timeout"):
+        FsspecBackend(_memory_url(), timeout=0)
+
+
+def test_unknown_protocol_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="no-such-proto"):
+        FsspecBackend("no-such-proto://x/y")
+
+
+def test_object_store_url_must_name_a_bucket() -> None:
+    with pytest.raises(StoreError, match="bucket"):
+        FsspecBackend("s3://", anon=True)
+
+
+def test_closed_backend_refuses_calls() -> None:
+    backend = FsspecBackend(_memory_url())
+    backend.close()
+    with pytest.raises(StoreError, match="closed"):
+        backend.get_bytes("k")
+
+
+# -- unreachable and silent endpoints (real sockets on 127.0.0.1) ----------------------------------
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+                accepted.append(conn)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_silent_server_times_out_with_a_store_error(silent_server: str) -> None:
+    backend = FsspecBackend(
+        "s3://bucket/root", key="k", secret=SECRET, endpoint_url=silent_server, timeout=1.5
+    )
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"no answer within 1\.5 s") as info:
+        backend.get_bytes("k")
+    assert time.monotonic() - started < 20
+    assert SECRET not in str(info.value)
+    with pytest.raises(StoreError, match="no answer"):
+        asyncio.run(backend.aget_many(["a", "b"]))
+    backend.close()
+
+
+def test_unreachable_endpoint_is_a_store_error() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    backend = FsspecBackend("s3://bucket/root", anon=True, endpoint_url=url, timeout=2)
+    with pytest.raises(StoreError, match=r"s3://bucket/root"):
+        backend.put_bytes("k", b"1")
+
+
+# -- S3: SeaweedFS through s3fs --------------------------------------------------------------------
+
+
+def _s3_options(server: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "key": server.access_key,
+        "secret": server.secret_key,
+        "endpoint_url": server.endpoint,
+        "client_kwargs": {"region_name": server.region},
+        **extra,
+    }
+
+
+@pytest.mark.servers
+def test_s3_sync_protocol(s3_server: Any, s3_bucket: str) -> None:
+    backend = make_backend(f"s3://{s3_bucket}/root", backend="fsspec", **_s3_options(s3_server))
+    check_sync(backend)  # type: ignore[arg-type]
+    backend.close()
+
+
+@pytest.mark.servers
+def test_s3_async_protocol(s3_server: Any, s3_bucket: str) -> None:
+    backend = FsspecBackend(f"s3://{s3_bucket}", max_concurrency=8, **_s3_options(s3_server))
+    asyncio.run(check_async(backend))
+
+
+@pytest.mark.servers
+def test_s3_object_and_prefix_may_share_a_name(s3_server: Any, s3_bucket: str) -> None:
+    backend = FsspecBackend(f"s3://{s3_bucket}/r", **_s3_options(s3_server))
+    backend.put_bytes("a", b"obj")
+    backend.put_bytes("a/b", b"child")
+    assert backend.get_bytes("a") == b"obj"
+    assert list(backend.list_prefix("")) == ["a", "a/"]
+    backend.delete_prefix("a")
+    assert list(backend.list_prefix("", recursive=True)) == ["a"]
+
+
+@pytest.mark.servers
+def test_s3_wrong_credentials(
+    s3_server: Any, s3_bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = FsspecBackend(f"s3://{s3_bucket}/root", **_s3_options(s3_server))
+    good.put_bytes("k", b"1")
+    caplog.set_level(logging.DEBUG)
+    bad = FsspecBackend(
+        f"s3://{s3_bucket}/root", **_s3_options(s3_server, secret=SECRET), timeout=20
+    )
+    errors: list[StoreError] = []
+    for call in (
+        lambda: bad.get_bytes("k"),
+        lambda: bad.put_bytes("k", b"2"),
+        lambda: list(bad.list_prefix("")),
+        lambda: asyncio.run(bad.aget_bytes("k")),
+    ):
+        with pytest.raises(StoreError) as info:
+            call()
+        errors.append(info.value)
+    for error in errors:
+        text = str(error)
+        assert s3_bucket in text and "check the credentials" in text
+        assert SECRET not in text and SECRET not in repr(error)
+        assert not isinstance(error, KeyError)
+    assert SECRET not in repr(bad)
+    assert all(SECRET not in record.getMessage() for record in caplog.records)
+    assert good.get_bytes("k") == b"1"
+
+
+@pytest.mark.servers
+def test_s3_anonymous_may_read_but_not_write(s3_server: Any, s3_bucket: str) -> None:
+    FsspecBackend(f"s3://{s3_bucket}/pub", **_s3_options(s3_server)).put_bytes("k", b"open")
+    anonymous = FsspecBackend(f"s3://{s3_bucket}/pub", anon=True, endpoint_url=s3_server.endpoint)
+    assert anonymous.get_bytes("k") == b"open"
+    assert list(anonymous.list_prefix("")) == ["k"]
+    with pytest.raises(StoreError, match="refused"):
+        anonymous.put_bytes("k", b"changed")
+
+
+@pytest.mark.servers
+def test_s3_missing_bucket_is_a_store_error(s3_server: Any) -> None:
+    backend = FsspecBackend("s3://zv-no-such-bucket/x", **_s3_options(s3_server))
+    with pytest.raises(StoreError, match="bucket 'zv-no-such-bucket' does not exist") as info:
+        backend.get_bytes("k")
+    assert not isinstance(info.value, KeyError)
+    with pytest.raises(StoreError, match="does not exist"):
+        asyncio.run(backend.aget_many(["k"]))
+
+
+# -- Azure: Azurite through adlfs ------------------------------------------------------------------
+
+
+def _azure_options(server: Any, key: str | None = None) -> dict[str, Any]:
+    connection = (
+        f"DefaultEndpointsProtocol=http;AccountName={server.account};"
+        f"AccountKey={key or server.key};BlobEndpoint={server.endpoint};"
+    )
+    return {"connection_string": connection}
+
+
+@pytest.mark.servers
+def test_azure_sync_and_async_protocol(azure_server: Any, azure_container: str) -> None:
+    options = _azure_options(azure_server)
+    check_sync(FsspecBackend(f"az://{azure_container}/sync", **options))
+    asyncio.run(check_async(FsspecBackend(f"abfs://{azure_container}/async", **options)))
+
+
+@pytest.mark.servers
+def test_azure_wrong_key(azure_server: Any, azure_container: str) -> None:
+    import base64
+
+    wrong = base64.b64encode(SECRET.encode() * 2).decode()
+    backend = FsspecBackend(
+        f"az://{azure_container}/x", **_azure_options(azure_server, key=wrong), timeout=20
+    )
+    with pytest.raises(StoreError) as info:
+        backend.put_bytes("k", b"1")
+    assert wrong not in str(info.value) and SECRET not in str(info.value)
+    assert azure_container in str(info.value)
+
+
+# -- GCS: fake-gcs-server through gcsfs -----------------------------------------------------------
+
+
+@pytest.mark.servers
+def test_gcs_sync_and_async_protocol(gcs_server: Any, gcs_bucket: str) -> None:
+    options = {"endpoint_url": gcs_server.endpoint, "token": "anon", "project": "zv-test"}
+    check_sync(FsspecBackend(f"gs://{gcs_bucket}/sync", **options))
+    asyncio.run(check_async(FsspecBackend(f"gcs://{gcs_bucket}/async", **options)))
+
+
+# -- HTTP: read-only ----------------------------------------------------------------------------
+
+
+@pytest.mark.servers
+def test_http_reads_and_refused_writes(http_server: Any) -> None:
+    store = Path(http_server.root) / f"store-{uuid.uuid4().hex[:8]}"
+    (store / "a").mkdir(parents=True)
+    (store / "a" / "x").write_bytes(b"0123456789")
+    (store / "zarr.json").write_bytes(b"{}")
+    backend = FsspecBackend(f"{http_server.url}/{store.name}")
+    assert backend.get_bytes("a/x") == b"0123456789"
+    assert backend.get_range("a/x", 2, 3) == b"234"
+    assert backend.get_many(["a/x", "zarr.json", "nope"]) == {
+        "a/x": b"0123456789",
+        "zarr.json": b"{}",
+    }
+    assert asyncio.run(backend.aget_range("a/x", 8)) == b"89"
+    assert backend.exists("zarr.json") and not backend.exists("nope")
+    with pytest.raises(KeyError):
+        backend.get_bytes("nope")
+    with pytest.raises(ReadOnlyBackendError, match="read-only"):
+        backend.put_bytes("k", b"1")
+    with pytest.raises(ReadOnlyBackendError):
+        asyncio.run(backend.adelete("a/x"))
+    assert (store / "a" / "x").read_bytes() == b"0123456789"
