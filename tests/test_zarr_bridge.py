@@ -250,3 +250,43 @@ def test_as_zarr_store_opens_zip_archives_read_only(tmp_path: Path) -> None:
         as_zarr_store(str(tmp_path / "a.zip"), mode="w")
     with pytest.raises(StoreError, match="No ZIP archive"):
         as_zarr_store(tmp_path / "missing.zip", mode="r")
+
+
+# -- the same suite over a second backend with a flat, remote-style key space ------------------
+
+
+class _BackendBypass:
+    """``set``/``get`` for StoreTests through the backend itself, never through the store."""
+
+    buffer_cls = cpu.Buffer
+
+    async def set(self, store: BackendStore, key: str, value: Buffer) -> None:
+        await store.backend.aput_bytes(key, value.to_bytes())
+
+    async def get(self, store: BackendStore, key: str) -> Buffer:
+        return self.buffer_cls.from_bytes(await store.backend.aget_bytes(key))
+
+
+class TestBackendStoreOverFsspecMemory(_BackendBypass, StoreTests[BackendStore, cpu.Buffer]):
+    """zarr-python's store suite on the bridge over the fsspec plugin's ``memory://``."""
+
+    store_cls = BackendStore
+
+    @pytest.fixture
+    def store_kwargs(self) -> dict[str, Any]:
+        import uuid
+
+        from zarr_vectors.core.backends import make_backend
+
+        backend = make_backend(f"memory://bridge-{uuid.uuid4().hex}", backend="fsspec")
+        return {"backend": backend}
+
+    def test_store_repr(self, store: BackendStore) -> None:
+        assert repr(store).startswith("BackendStore('memory://")
+        assert "backend='fsspec'" in repr(store)
+
+    def test_store_supports_writes(self, store: BackendStore) -> None:
+        assert store.supports_writes
+
+    def test_store_supports_listing(self, store: BackendStore) -> None:
+        assert store.supports_listing
