@@ -26,6 +26,9 @@ from zarr_vectors.exceptions import (
     ReadOnlyBackendError,
     StoreError,
 )
+from zarr_vectors.testing.config import KitConfig
+from zarr_vectors.testing.suite import BackendConformance
+from zarr_vectors.testing.target import KitTarget
 from zarr_vectors_fsspec.backend import FsspecBackend
 
 SECRET = "zv-Recognisable-Secret-7f3a9c"
@@ -478,3 +481,29 @@ def test_http_reads_and_refused_writes(http_server: Any) -> None:
     with pytest.raises(ReadOnlyBackendError):
         asyncio.run(backend.adelete("a/x"))
     assert (store / "a" / "x").read_bytes() == b"0123456789"
+
+
+# -- the conformance kit -------------------------------------------------------------------------
+
+
+class TestFsspecMemoryConformance(BackendConformance):
+    """The kit on fsspec's memory file system (sync: worker threads, hierarchical keys)."""
+
+    backend_name = "fsspec"
+    kit_config = KitConfig.local().with_changes(max_examples=20, derandomize=True)
+
+    def make_url(self, tmp_path: Path) -> str:
+        return _memory_url()
+
+
+@pytest.mark.servers
+class TestFsspecS3Conformance(BackendConformance):
+    """The kit on SeaweedFS through s3fs (async: coroutines on fsspec's loop)."""
+
+    backend_name = "fsspec"
+    kit_config = KitConfig.remote().with_changes(max_examples=6, derandomize=True)
+
+    def make_target(self, request: pytest.FixtureRequest, tmp_path: Path) -> KitTarget:
+        server = request.getfixturevalue("s3_server")
+        bucket = request.getfixturevalue("s3_bucket")
+        return KitTarget.from_name("fsspec", f"s3://{bucket}/kit", **_s3_options(server))
