@@ -1,0 +1,368 @@
+"""The obstore backend against obstore's MemoryStore and real servers on 127.0.0.1.
+
+Each store is driven through both protocols (blocking and async) by the same
+scenario; the server-specific tests then cover credentials (right, wrong,
+none), missing buckets, unreachable and unresponsive endpoints, read-only
+HTTP, and that no secret reaches an error message or a repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from zarr_vectors.core.backends.resolve import make_backend
+from zarr_vectors.exceptions import (
+    BackendOptionError,
+    MissingKeyError,
+    StoreError,
+)
+from zarr_vectors_obstore.backend import ObstoreBackend
+
+from tests.servers import procs
+
+Factory = Callable[..., ObstoreBackend]
+
+
+# --------------------------------------------------------------------------- shared scenarios
+def exercise_sync(backend: ObstoreBackend) -> None:
+    """Every blocking method, with the protocol's edge cases."""
+    backend.put_bytes("a/k", b"0123456789")
+    backend.put_bytes("ab", b"x")
+    backend.put_bytes("a/sub/z", b"z")
+    assert backend.get_bytes("a/k") == b"0123456789"
+    assert backend.get_range("a/k", 2, 3) == b"234"
+    assert backend.get_range("a/k", 8, 10) == b"89"
+    assert backend.get_range("a/k", 4) == b"456789"
+    assert backend.get_range("a/k", 10) == b""
+    assert backend.get_range("a/k", 12, 4) == b""
+    assert backend.get_range("a/k", 3, 0) == b""
+    assert backend.exists("a/k") and not backend.exists("a/nope") and not backend.exists("a")
+    with pytest.raises(KeyError):
+        backend.get_bytes("a/nope")
+    with pytest.raises(MissingKeyError):
+        backend.get_range("a/nope", 0, 4)
+    assert list(backend.list_prefix("")) == ["a/", "ab"]
+    assert list(backend.list_prefix("a")) == ["a/k", "a/sub/"]
+    assert list(backend.list_prefix("a/", recursive=True)) == ["a/k", "a/sub/z"]
+    assert list(backend.list_prefix("nothing/")) == []
+    backend.put_bytes("a/k", b"new")
+    assert backend.get_bytes("a/k") == b"new"
+    backend.put_many({f"m/{i}": bytes([i]) * 100 for i in range(20)})
+    got = backend.get_many([f"m/{i}" for i in range(25)])
+    assert got == {f"m/{i}": bytes([i]) * 100 for i in range(20)}
+    backend.delete("ab")
+    backend.delete("ab")  # deleting a missing key is silent
+    assert not backend.exists("ab")
+    backend.delete_prefix("a")
+    assert list(backend.list_prefix("", recursive=True)) == [
+        f"m/{i}" for i in sorted(range(20), key=str)
+    ]
+    backend.delete_prefix("")
+    assert list(backend.list_prefix("", recursive=True)) == []
+
+
+async def exercise_async(backend: ObstoreBackend) -> None:
+    """The coroutine twins of :func:`exercise_sync`."""
+
+    async def listed(prefix: str, recursive: bool = False) -> list[str]:
+        return [k async for k in backend.alist_prefix(prefix, recursive)]
+
+    await backend.aput_bytes("a/k", b"0123456789")
+    await backend.aput_bytes("ab", b"x")
+    await backend.aput_bytes("a/sub/z", b"z")
+    assert await backend.aget_bytes("a/k") == b"0123456789"
+    assert await backend.aget_range("a/k", 2, 3) == b"234"
+    assert await backend.aget_range("a/k", 8, 10) == b"89"
+    assert await backend.aget_range("a/k", 4) == b"456789"
+    assert await backend.aget_range("a/k", 10, 5) == b""
+    assert await backend.aexists("a/k") and not await backend.aexists("a/nope")
+    with pytest.raises(KeyError):
+        await backend.aget_bytes("a/nope")
+    with pytest.raises(MissingKeyError):
+        await backend.aget_range("a/nope", 1, 2)
+    assert await listed("") == ["a/", "ab"]
+    assert await listed("a") == ["a/k", "a/sub/"]
+    assert await listed("a", True) == ["a/k", "a/sub/z"]
+    await backend.aput_many([(f"m/{i:02d}", b"v" * i) for i in range(30)])
+    got = await backend.aget_many([f"m/{i:02d}" for i in range(35)])
+    assert got == {f"m/{i:02d}": b"v" * i for i in range(30)}
+    await backend.adelete("ab")
+    await backend.adelete("ab")
+    await backend.adelete_prefix("a/")
+    assert await listed("", True) == [f"m/{i:02d}" for i in range(30)]
+    await backend.adelete_prefix("")
+    assert await listed("", True) == []
+    await backend.aclose()
+    with pytest.raises(StoreError):
+        await backend.aget_bytes("m/01")
+
+
+# --------------------------------------------------------------------------- memory
+def test_memory_sync() -> None:
+    with ObstoreBackend("memory://sync") as backend:
+        exercise_sync(backend)
+
+
+def test_memory_async() -> None:
+    asyncio.run(exercise_async(ObstoreBackend("memory://async", max_concurrency=3)))
+
+
+def test_memory_through_make_backend_when_chosen() -> None:
+    backend = make_backend("memory://chosen", backend="obstore")
+    assert isinstance(backend, ObstoreBackend)
+    backend.put_bytes("k", b"v")
+    assert backend.get_bytes("k") == b"v"
+
+
+def test_memory_refuses_store_config() -> None:
+    with pytest.raises(BackendOptionError, match="region"):
+        ObstoreBackend("memory://x", region="us-east-1")
+
+
+def test_bad_constructor_values() -> None:
+    with pytest.raises(BackendOptionError, match="timeout"):
+        ObstoreBackend("memory://x", timeout=0)
+    with pytest.raises(BackendOptionError, match="max_retries"):
+        ObstoreBackend("memory://x", max_retries=-1)
+    with pytest.raises(StoreError, match="max_concurrency"):
+        ObstoreBackend("memory://x", max_concurrency=0)
+    with pytest.raises(StoreError, match="ftp"):
+        ObstoreBackend("ftp://host/x")
+
+
+# --------------------------------------------------------------------------- S3 (SeaweedFS)
+def s3_kwargs(server: procs.S3Server, **extra: Any) -> dict[str, Any]:
+    """backend_kwargs with the server's credentials, in obstore's own names."""
+    return {
+        "endpoint": server.endpoint,
+        "region": server.region,
+        "access_key_id": server.access_key,
+        "secret_access_key": server.secret_key,
+        **extra,
+    }
+
+
+@pytest.mark.servers
+def test_s3_sync(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    with make_backend(f"s3://{s3_bucket}/root", **s3_kwargs(s3_server)) as backend:
+        assert isinstance(backend, ObstoreBackend)
+        exercise_sync(backend)
+
+
+@pytest.mark.servers
+def test_s3_async(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    backend = make_backend(f"s3://{s3_bucket}/deep/root", max_concurrency=4, **s3_kwargs(s3_server))
+    assert isinstance(backend, ObstoreBackend)
+    asyncio.run(exercise_async(backend))
+
+
+@pytest.mark.servers
+def test_s3_prefix_isolates_keys(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    inner = ObstoreBackend(f"s3://{s3_bucket}/inner", **s3_kwargs(s3_server))
+    outer = ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server))
+    inner.put_bytes("k", b"v")
+    outer.put_bytes("innerish/k", b"w")
+    assert list(outer.list_prefix("", recursive=True)) == ["inner/k", "innerish/k"]
+    assert list(inner.list_prefix("", recursive=True)) == ["k"]
+    inner.delete_prefix("")
+    assert list(outer.list_prefix("", recursive=True)) == ["innerish/k"]
+
+
+@pytest.mark.servers
+def test_s3_friendly_option_names(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    backend = ObstoreBackend(
+        f"s3://{s3_bucket}",
+        endpoint_url=s3_server.endpoint,
+        region_name=s3_server.region,
+        key=s3_server.access_key,
+        secret=s3_server.secret_key,
+    )
+    backend.put_bytes("k", b"v")
+    assert backend.get_bytes("k") == b"v"
+
+
+@pytest.mark.servers
+def test_s3_ambient_credentials(
+    s3_server: procs.S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    monkeypatch.setenv("AWS_REGION", s3_server.region)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    # Credentials, region and endpoint come from the environment; plain HTTP is a client
+    # option, which obstore takes only as an argument.
+    backend = make_backend(f"s3://{s3_bucket}", allow_http=True)
+    backend.put_bytes("from-env", b"1")
+    assert backend.get_bytes("from-env") == b"1"
+
+
+@pytest.mark.servers
+def test_s3_wrong_secret_is_refused_without_leaking_it(
+    s3_server: procs.S3Server, s3_bucket: str
+) -> None:
+    secret = "WRONG-SECRET-zv-4242-do-not-print"
+    token = "SESSION-TOKEN-zv-7777-do-not-print"
+    backend = ObstoreBackend(
+        f"s3://{s3_bucket}/p",
+        **s3_kwargs(s3_server, secret_access_key=secret, session_token=token),
+    )
+    assert secret not in repr(backend) and token not in repr(backend)
+    for call in (
+        lambda: backend.put_bytes("k", b"v"),
+        lambda: backend.get_bytes("k"),
+        lambda: list(backend.list_prefix("")),
+        lambda: asyncio.run(backend.aput_bytes("k", b"v")),
+    ):
+        with pytest.raises(StoreError) as info:
+            call()
+        message = str(info.value)
+        assert f"s3://{s3_bucket}/p" in message
+        # obstore types a refused get/put; a refused listing is a generic error with the status.
+        assert "refused" in message or "403 Forbidden" in message
+        assert secret not in message and token not in message
+        assert "\n" not in message
+
+
+@pytest.mark.servers
+def test_s3_unknown_access_key_is_refused(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    backend = ObstoreBackend(
+        f"s3://{s3_bucket}", **s3_kwargs(s3_server, access_key_id="nobody-at-all")
+    )
+    with pytest.raises(StoreError, match="refused"):
+        backend.put_bytes("k", b"v")
+
+
+@pytest.mark.servers
+def test_s3_anonymous_reads_but_cannot_write(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server)).put_bytes("pub/k", b"public")
+    anon = ObstoreBackend(
+        f"s3://{s3_bucket}", endpoint=s3_server.endpoint, region=s3_server.region, anon=True
+    )
+    assert anon.get_bytes("pub/k") == b"public"
+    assert asyncio.run(anon.aget_range("pub/k", 1, 3)) == b"ubl"
+    assert list(anon.list_prefix("pub")) == ["pub/k"]
+    with pytest.raises(StoreError, match="refused"):
+        anon.put_bytes("pub/k2", b"nope")
+
+
+@pytest.mark.servers
+def test_s3_missing_bucket_is_a_store_error(s3_server: procs.S3Server) -> None:
+    backend = ObstoreBackend("s3://no-such-bucket-zv/x", **s3_kwargs(s3_server))
+    with pytest.raises(StoreError, match="does not exist") as info:
+        backend.get_bytes("k")
+    assert not isinstance(info.value, KeyError)
+    with pytest.raises(StoreError, match="does not exist"):
+        asyncio.run(backend.aget_bytes("k"))
+
+
+@pytest.mark.servers
+def test_s3_missing_key_after_bucket_check(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    backend = ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server))
+    for _ in range(2):  # the bucket is checked once, then a missing key is just a KeyError
+        with pytest.raises(MissingKeyError, match="'k'"):
+            backend.get_bytes("k")
+    assert backend.get_many(["k", "j"]) == {}
+
+
+# --------------------------------------------------------------------------- endpoints that fail
+def test_unreachable_endpoint_is_a_store_error() -> None:
+    port = procs.free_port()  # nothing listens there
+    backend = ObstoreBackend(
+        "s3://bucket/p",
+        endpoint=f"http://127.0.0.1:{port}",
+        region="us-east-1",
+        access_key_id="a",
+        secret_access_key="SECRET-unreachable-zv",
+        timeout=2,
+        max_retries=0,
+    )
+    with pytest.raises(StoreError) as info:
+        backend.get_bytes("k")
+    assert "s3://bucket/p" in str(info.value)
+    assert "SECRET-unreachable-zv" not in str(info.value)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            accepted.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], accepted
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+def test_silent_server_times_out_with_store_error(
+    silent_server: tuple[int, list[socket.socket]],
+) -> None:
+    port, accepted = silent_server
+    backend = ObstoreBackend(
+        "s3://bucket",
+        endpoint=f"http://127.0.0.1:{port}",
+        region="us-east-1",
+        skip_signature=True,
+        timeout=1,
+        max_retries=0,
+    )
+    with pytest.raises(StoreError, match="s3://bucket"):
+        backend.get_bytes("k")
+    with pytest.raises(StoreError, match="s3://bucket"):
+        asyncio.run(backend.aget_bytes("k"))
+    assert accepted, "the request never reached the silent server"
+
+
+def _wait_until_stopped(pid: int) -> None:
+    """SIGSTOP is delivered asynchronously; wait until the kernel shows the process stopped."""
+    for _ in range(500):
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop")
+
+
+@pytest.mark.servers
+def test_stopped_server_times_out(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    """SIGSTOP the real SeaweedFS: a request fails within the timeout instead of hanging."""
+    backend = ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server, timeout=1, max_retries=0))
+    backend.put_bytes("k", b"v")
+    os.killpg(s3_server.pid, signal.SIGSTOP)
+    try:
+        _wait_until_stopped(s3_server.pid)
+        with pytest.raises(StoreError, match=s3_bucket):
+            backend.get_bytes("k")
+        with pytest.raises(StoreError, match=s3_bucket):
+            asyncio.run(backend.aget_many(["k"]))
+    finally:
+        os.killpg(s3_server.pid, signal.SIGCONT)
+    assert backend.get_bytes("k") == b"v"
