@@ -20,10 +20,13 @@ import numpy as np
 import pytest
 import zarr
 import zarr.storage
+from zarr_vectors.core.backends import Backend
 from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.core.store import consolidate_metadata, create_store, open_store
+from zarr_vectors.core.store_path import as_zarr_store
 from zarr_vectors.exceptions import (
     ReadOnlyBackendError,
+    StoreError,
     StoreExistsError,
     ValidationError,
 )
@@ -241,3 +244,123 @@ def test_consolidated_metadata_written_later_is_refreshed_by_appends(tmp_path: P
         flat["0/vertices"].attributes["nonempty_chunks"]
         == (on_disk["attributes"]["nonempty_chunks"])
     )
+
+
+# -- remote backends on real servers ----------------------------------------------------------
+
+
+class CountingBackend(Backend):
+    """Passes every call to ``inner`` and records each request (kind, key)."""
+
+    backend_name = "counting"
+
+    def __init__(self, inner: Backend) -> None:
+        super().__init__(inner.url)
+        self.inner = inner
+        self.requests: list[tuple[str, str]] = []
+
+    def _get(self, key: str) -> bytes:
+        self.requests.append(("get", key))
+        return self.inner.get_bytes(key)
+
+    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
+        self.requests.append(("get", key))
+        return self.inner.get_range(key, start, length)
+
+    def _put(self, key: str, data: bytes) -> None:
+        self.requests.append(("put", key))
+        self.inner.put_bytes(key, data)
+
+    def _exists(self, key: str) -> bool:
+        self.requests.append(("exists", key))
+        return self.inner.exists(key)
+
+    def _delete(self, key: str) -> None:
+        self.requests.append(("delete", key))
+        self.inner.delete(key)
+
+    def _list(self, prefix: str, recursive: bool) -> list[str]:
+        self.requests.append(("list", prefix))
+        return list(self.inner.list_prefix(prefix, recursive))
+
+    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
+        self.requests.extend(("get", k) for k in keys)
+        return self.inner.get_many(keys)
+
+    async def _aget(self, key: str) -> bytes:
+        self.requests.append(("get", key))
+        return await self.inner.aget_bytes(key)
+
+    async def _aget_many(self, keys: list[str]) -> dict[str, bytes]:
+        self.requests.extend(("get", k) for k in keys)
+        return await self.inner.aget_many(keys)
+
+    def metadata_requests(self) -> list[tuple[str, str]]:
+        return [r for r in self.requests if r[0] != "get" or r[1].endswith("zarr.json")]
+
+
+def s3_options(server: Any) -> dict[str, Any]:
+    return {
+        "endpoint": server.endpoint,
+        "access_key_id": server.access_key,
+        "secret_access_key": server.secret_key,
+        "region": server.region,
+    }
+
+
+def remote_checks(url: str, options: dict[str, Any]) -> None:
+    """What a remote backend must hold beyond the shared calls."""
+    from zarr_vectors.core.backends import make_backend
+
+    # Lazy open of a consolidated store is one metadata request, and a read then
+    # fetches cells only.
+    write_points(url, points(2000, 9), chunk_shape=CS, bounds=BOUNDS, **options)
+    counting = CountingBackend(make_backend(url, **options))
+    zv = open_zv(counting)
+    assert counting.metadata_requests() == [("get", "zarr.json")]
+    assert zv.consolidated and zv[0].vertex_count == 2000
+    assert zv.read_points().vertex_count == 2000
+    assert counting.metadata_requests() == [("get", "zarr.json")]
+
+    # Consolidation written later is refreshed by an append (never stale).
+    write_points(
+        url, points(1000, 1), chunk_shape=CS, bounds=BOUNDS, mode="w", consolidate=False, **options
+    )
+    assert not open_zv(url, **options).consolidated
+    assert consolidate_metadata(url, **options) >= 3
+    write_points(url, points(1000, 2), mode="a", **options)
+    assert read_points(url, **options).vertex_count == 2000
+    group = zarr.open_group(
+        as_zarr_store(url, mode="r", **options), mode="r", use_consolidated=True
+    )
+    cm = group.metadata.consolidated_metadata
+    assert cm is not None
+    assert cm.flattened_metadata["0"].attributes["zarr_vectors_level"]["vertex_count"] == 2000
+
+    # An already made backend is used as it is.
+    backend = make_backend(url, **options)
+    assert read_points(backend).vertex_count == 2000
+    write_points(backend, points(10, 3), mode="a")
+    assert open_zv(url, **options)[0].vertex_count == 2010
+
+
+@pytest.mark.servers
+def test_point_clouds_on_s3_through_obstore(s3_server: Any, s3_bucket: str) -> None:
+    options = s3_options(s3_server)
+    exercise(f"s3://{s3_bucket}/cloud.zarr", **options)
+    exercise_create(f"s3://{s3_bucket}/created.zarr", **options)
+    remote_checks(f"s3://{s3_bucket}/checks.zarr", options)
+    assert as_zarr_store(f"s3://{s3_bucket}/x", mode="r", **options).backend.backend_name == (
+        "obstore"
+    )
+
+
+@pytest.mark.servers
+def test_wrong_s3_credentials_fail_clearly_without_the_secret(
+    s3_server: Any, s3_bucket: str
+) -> None:
+    options = {**s3_options(s3_server), "secret_access_key": "wrong-secret-1234567890"}
+    with pytest.raises(StoreError) as err:
+        write_points(f"s3://{s3_bucket}/denied.zarr", points(10), chunk_shape=CS, **options)
+    assert "wrong-secret-1234567890" not in str(err.value)
+    assert "wrong-secret-1234567890" not in repr(err.value)
