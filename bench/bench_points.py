@@ -256,9 +256,7 @@ def main() -> None:
         del pos
         tables: list[list[str]] = []
         if not args.no_local:
-            tables.append(
-                bench("local", data, workdir, args.repeats, args.points, expected_box)
-            )
+            tables.append(bench("local", data, workdir, args.repeats, args.points, expected_box))
         if args.s3:
             from tests.servers.procs import start_seaweedfs
 
