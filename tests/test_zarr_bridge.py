@@ -290,3 +290,33 @@ class TestBackendStoreOverFsspecMemory(_BackendBypass, StoreTests[BackendStore, 
 
     def test_store_supports_listing(self, store: BackendStore) -> None:
         assert store.supports_listing
+
+
+@pytest.mark.servers
+class TestBackendStoreOverObstoreS3(_BackendBypass, StoreTests[BackendStore, cpu.Buffer]):
+    """zarr-python's store suite on the bridge over obstore on the S3 test server."""
+
+    store_cls = BackendStore
+
+    @pytest.fixture
+    def store_kwargs(self, s3_server: Any, s3_bucket: str) -> dict[str, Any]:
+        from zarr_vectors.core.backends import make_backend
+
+        backend = make_backend(
+            f"s3://{s3_bucket}/bridge",
+            endpoint=s3_server.endpoint,
+            access_key_id=s3_server.access_key,
+            secret_access_key=s3_server.secret_key,
+            region=s3_server.region,
+        )
+        return {"backend": backend}
+
+    def test_store_repr(self, store: BackendStore) -> None:
+        assert repr(store).startswith("BackendStore('s3://")
+        assert "backend='obstore'" in repr(store)
+
+    def test_store_supports_writes(self, store: BackendStore) -> None:
+        assert store.supports_writes
+
+    def test_store_supports_listing(self, store: BackendStore) -> None:
+        assert store.supports_listing
