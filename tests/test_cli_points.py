@@ -489,3 +489,33 @@ def test_backend_option_secrets_never_printed(tmp_path: Path, cloud: np.ndarray)
     code, out = run("info", tmp_path / "s", "--option", f"password={secret}")
     assert code in (1, 2)
     assert secret not in out
+
+
+# -- docs/cli.md: its examples are run, and its sample `info` output is real ----------
+def test_docs_cli_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    import shlex
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"(<!--\s*no-run\s*-->\s*)?```(python|bash|text)\n(.*?)```", page, re.S)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    commands = 0
+    last_info = ""
+    for skip, lang, body in blocks:
+        if skip:
+            continue
+        if lang == "python":
+            exec(compile(body, "cli.md", "exec"), namespace)
+        elif lang == "bash":
+            for line in body.splitlines():
+                if not line.startswith("zarr-vectors "):
+                    continue
+                code, out = run(*shlex.split(line)[1:])
+                assert code == 0, (line, out)
+                commands += 1
+                if line.startswith("zarr-vectors info") and "--json" not in line:
+                    last_info = out
+        elif lang == "text":
+            assert body.strip() == last_info.strip()  # the sample output is what info prints
+    assert commands >= 10
