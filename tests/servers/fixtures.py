@@ -52,3 +52,15 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.S3Serv
 def s3_bucket(s3_server: procs.S3Server) -> str:
     """A fresh, empty bucket on :func:`s3_server`."""
     return s3_server.create_bucket()
+
+
+@pytest.fixture(scope="session")
+def azure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.AzureServer]:
+    """Azurite's blob service with a random account key (``.account`` / ``.key``)."""
+    yield from _serve(procs.start_azurite, "azurite", tmp_path_factory)
+
+
+@pytest.fixture
+def azure_container(azure_server: procs.AzureServer) -> str:
+    """A fresh, private, empty container on :func:`azure_server`."""
+    return azure_server.create_container()

@@ -22,6 +22,7 @@ Servers:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -43,9 +44,11 @@ from typing import TypeVar
 from tests.servers.sigv4 import sign_headers
 
 __all__ = [
+    "AzureServer",
     "S3Server",
     "ServerStartError",
     "free_port",
+    "start_azurite",
     "start_seaweedfs",
 ]
 
@@ -296,3 +299,136 @@ def start_seaweedfs(workdir: Path, *, timeout: float = 60.0) -> S3Server:
         return server
 
     return _retrying(attempt, "SeaweedFS")
+
+
+# --------------------------------------------------------------------------- Azure (Azurite)
+AZURITE_ACCOUNT = "devstoreaccount1"
+_AZURE_VERSION = "2021-08-06"
+
+
+@dataclass
+class AzureServer(_Server):
+    """Azurite's blob service, path-style: ``endpoint`` ends with ``/<account>``."""
+
+    endpoint: str = ""
+    account: str = AZURITE_ACCOUNT
+    key: str = field(default="", repr=False)
+
+    def _shared_key_headers(
+        self, method: str, path: str, query: dict[str, str], extra: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """Headers of a Shared Key-signed, bodiless request to ``/<account>/<path>``.
+
+        ``extra`` holds further ``x-ms-*`` headers, which are part of the signature.
+        """
+        from email.utils import formatdate
+
+        headers = {"x-ms-date": formatdate(usegmt=True), "x-ms-version": _AZURE_VERSION}
+        headers.update(extra or {})
+        canonical_headers = "".join(f"{k}:{headers[k]}\n" for k in sorted(headers))
+        # Path-style (emulator) URLs repeat the account: /<account>/<account>/<path>.
+        resource = f"/{self.account}/{self.account}/{path}"
+        resource += "".join(f"\n{k.lower()}:{v}" for k, v in sorted(query.items()))
+        to_sign = "\n".join([method] + [""] * 11) + "\n" + canonical_headers + resource
+        digest = hmac_sha256(base64.b64decode(self.key), to_sign)
+        headers["Authorization"] = f"SharedKey {self.account}:{base64.b64encode(digest).decode()}"
+        return headers
+
+    def create_container(self, name: str | None = None, *, public: bool = False) -> str:
+        """Create a blob container (Shared Key-signed ``PUT ?restype=container``).
+
+        ``public=True`` lets anonymous clients read its blobs and list it.
+        """
+        name = name or unique_name("zv")
+        query = {"restype": "container"}
+        extra = {"x-ms-blob-public-access": "container"} if public else None
+        headers = self._shared_key_headers("PUT", name, query, extra)
+        status, body = _request("PUT", f"{self.endpoint}/{name}?restype=container", headers=headers)
+        if status != 201:
+            raise ServerStartError(
+                f"creating container {name!r} gave HTTP {status}: {body[:300]!r}"
+            )
+        return name
+
+
+def hmac_sha256(key: bytes, text: str) -> bytes:
+    import hashlib
+    import hmac
+
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def _azurite_binary() -> Path:
+    """``azurite-blob`` from ``tests/servers/node_modules``, running ``npm ci`` if it is missing."""
+    binary = HERE / "node_modules" / ".bin" / "azurite-blob"
+    if binary.exists():
+        return binary
+    npm = shutil.which("npm")
+    if not npm:
+        raise ServerStartError(
+            "Azurite is not installed and npm was not found; install Node.js (npm), then "
+            "run `npm ci` in tests/servers."
+        )
+    import fcntl
+    import tempfile
+
+    # Parallel test runs must not run two `npm ci` into one folder at once.
+    with open(Path(tempfile.gettempdir()) / "zarr-vectors-npm-ci.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not binary.exists():
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"],
+                cwd=HERE,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if done.returncode != 0 or not binary.exists():
+                raise ServerStartError(
+                    f"`npm ci` in {HERE} failed (exit {done.returncode}): {done.stderr[-1500:]}"
+                )
+    return binary
+
+
+def start_azurite(workdir: Path, *, timeout: float = 60.0) -> AzureServer:
+    """Start Azurite's blob service in memory on a free port, with a fresh random account key."""
+    binary = _azurite_binary()
+    workdir = Path(workdir)
+
+    def attempt() -> AzureServer:
+        port = free_port()
+        run = workdir / f"azurite-{port}"
+        run.mkdir(parents=True, exist_ok=True)
+        key = base64.b64encode(secrets.token_bytes(64)).decode()
+        env = dict(os.environ, AZURITE_ACCOUNTS=f"{AZURITE_ACCOUNT}:{key}")
+        argv = [
+            str(binary),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--inMemoryPersistence",
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+            "--silent",
+        ]
+        popen = _spawn(argv, run / "azurite.log", env=env)
+        server = AzureServer(
+            popen=popen,
+            log_path=run / "azurite.log",
+            endpoint=f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}",
+            key=key,
+        )
+
+        def ready() -> bool:
+            headers = server._shared_key_headers("PUT", "zv-ready", {"restype": "container"})
+            status, _ = _request(
+                "PUT", f"{server.endpoint}/zv-ready?restype=container", headers=headers
+            )
+            return status in (201, 409)
+
+        _wait_ready(server, ready, timeout, "Azurite")
+        return server
+
+    return _retrying(attempt, "Azurite")
