@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from zarr_vectors.exceptions import ReadOnlyBackendError
@@ -37,20 +36,9 @@ def resolve_store(
     A zarr store is used as it is. Everything else goes through the project's
     one bridge, :func:`zarr_vectors.core.store_path.as_zarr_store`.
     """
-    from zarr.abc.store import Store
+    from zarr_vectors.core.store_path import as_zarr_store
 
-    if isinstance(path, Store):
-        return path
-    kwargs = dict(backend_kwargs or {})
-    try:
-        from zarr_vectors.core.store_path import as_zarr_store
-    except ImportError:  # pragma: no cover - only while the bridge is being written
-        from zarr.storage import LocalStore
-
-        if backend is not None or kwargs or not isinstance(path, str | Path) or "://" in str(path):
-            raise
-        return LocalStore(str(path), read_only=(mode == "r"))
-    return as_zarr_store(path, mode=mode, backend=backend, **kwargs)
+    return as_zarr_store(path, mode=mode, backend=backend, **dict(backend_kwargs or {}))
 
 
 def _sync(coro: Awaitable[T]) -> T:
