@@ -63,6 +63,11 @@ def demo(directory: Path | None, n_points: int, seed: int, overwrite: bool) -> N
     root = Path(tempfile.mkdtemp(prefix="zarr-vectors-demo-")) if directory is None else directory
     store = root / "demo.zarrvectors"
     try:
+        if store.exists() and any(store.iterdir()) and not overwrite:
+            raise CommandError(
+                f"{store} already holds a store; pass --overwrite to replace it or choose "
+                "another --dir"
+            )
         rng = np.random.default_rng(seed)
         positions = rng.uniform(0.0, 1000.0, size=(n_points, 3)).astype(np.float32)
         intensity = rng.integers(0, 65535, size=n_points, dtype=np.uint16)
@@ -71,11 +76,6 @@ def demo(directory: Path | None, n_points: int, seed: int, overwrite: bool) -> N
             f"(seed {seed}) with a uint16 'intensity' attribute."
         )
 
-        if store.exists() and any(store.iterdir()) and not overwrite:
-            raise CommandError(
-                f"{store} already holds a store; pass --overwrite to replace it or choose "
-                "another --dir"
-            )
         start = time.perf_counter()
         with write_progress("writing") as progress:
             summary = write_points(
