@@ -366,3 +366,111 @@ def test_stopped_server_times_out(s3_server: procs.S3Server, s3_bucket: str) -> 
     finally:
         os.killpg(s3_server.pid, signal.SIGCONT)
     assert backend.get_bytes("k") == b"v"
+
+
+# --------------------------------------------------------------------------- Azure (Azurite)
+def azure_kwargs(server: procs.AzureServer, **extra: Any) -> dict[str, Any]:
+    return {
+        "account_name": server.account,
+        "account_key": server.key,
+        "endpoint": server.endpoint,
+        **extra,
+    }
+
+
+@pytest.mark.servers
+def test_azure_sync(azure_server: procs.AzureServer, azure_container: str) -> None:
+    with make_backend(f"az://{azure_container}/root", **azure_kwargs(azure_server)) as backend:
+        assert isinstance(backend, ObstoreBackend)
+        exercise_sync(backend)
+
+
+@pytest.mark.servers
+def test_azure_async(azure_server: procs.AzureServer, azure_container: str) -> None:
+    backend = make_backend(
+        f"azure://{azure_container}", max_concurrency=5, **azure_kwargs(azure_server)
+    )
+    asyncio.run(exercise_async(backend))
+
+
+@pytest.mark.servers
+def test_azure_connection_string(azure_server: procs.AzureServer, azure_container: str) -> None:
+    conn = (
+        f"DefaultEndpointsProtocol=http;AccountName={azure_server.account};"
+        f"AccountKey={azure_server.key};BlobEndpoint={azure_server.endpoint};"
+    )
+    backend = ObstoreBackend(f"az://{azure_container}", connection_string=conn)
+    backend.put_bytes("k", b"v")
+    assert backend.get_bytes("k") == b"v"
+    assert azure_server.key not in repr(backend)
+
+
+@pytest.mark.servers
+def test_azure_wrong_key_is_refused_without_leaking_it(
+    azure_server: procs.AzureServer, azure_container: str
+) -> None:
+    import base64
+
+    wrong_key = base64.b64encode(b"WRONG-AZURE-KEY-zv-0042" * 3).decode()
+    conn = (
+        f"AccountName={azure_server.account};AccountKey={wrong_key};"
+        f"BlobEndpoint={azure_server.endpoint}"
+    )
+    for backend in (
+        ObstoreBackend(
+            f"az://{azure_container}", **azure_kwargs(azure_server, account_key=wrong_key)
+        ),
+        ObstoreBackend(f"az://{azure_container}", connection_string=conn),
+    ):
+        assert wrong_key not in repr(backend)
+        for call in (
+            lambda b=backend: b.put_bytes("k", b"v"),
+            lambda b=backend: b.get_bytes("k"),
+            lambda b=backend: asyncio.run(b.aget_many(["k"])),
+        ):
+            with pytest.raises(StoreError) as info:
+                call()
+            message = str(info.value)
+            assert "refused" in message and f"az://{azure_container}" in message
+            assert wrong_key not in message and "\n" not in message
+
+
+@pytest.mark.servers
+def test_azure_sas_token_never_printed(
+    azure_server: procs.AzureServer, azure_container: str
+) -> None:
+    sas = "sv=2021-08-06&ss=b&srt=sco&sp=rl&se=2030-01-01&sig=SASSIGNATUREzv0099secret"
+    backend = ObstoreBackend(
+        f"az://{azure_container}",
+        account_name=azure_server.account,
+        endpoint=azure_server.endpoint,
+        sas_token=sas,
+    )
+    assert "SASSIGNATUREzv0099secret" not in repr(backend)
+    with pytest.raises(StoreError) as info:
+        backend.get_bytes("k")
+    assert "SASSIGNATUREzv0099secret" not in str(info.value)
+
+
+@pytest.mark.servers
+def test_azure_anonymous_reads_public_container(azure_server: procs.AzureServer) -> None:
+    public = azure_server.create_container(public=True)
+    ObstoreBackend(f"az://{public}", **azure_kwargs(azure_server)).put_bytes("d/k", b"open")
+    anon = ObstoreBackend(
+        f"az://{public}",
+        account_name=azure_server.account,
+        endpoint=azure_server.endpoint,
+        skip_signature=True,
+    )
+    assert anon.get_bytes("d/k") == b"open"
+    assert list(anon.list_prefix("d")) == ["d/k"]
+    with pytest.raises(StoreError):
+        anon.put_bytes("d/k2", b"no")
+
+
+@pytest.mark.servers
+def test_azure_missing_container_is_a_store_error(azure_server: procs.AzureServer) -> None:
+    backend = ObstoreBackend("az://no-such-container-zv", **azure_kwargs(azure_server))
+    with pytest.raises(StoreError, match="does not exist") as info:
+        backend.get_bytes("k")
+    assert not isinstance(info.value, KeyError)
