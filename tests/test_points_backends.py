@@ -364,3 +364,17 @@ def test_wrong_s3_credentials_fail_clearly_without_the_secret(
         write_points(f"s3://{s3_bucket}/denied.zarr", points(10), chunk_shape=CS, **options)
     assert "wrong-secret-1234567890" not in str(err.value)
     assert "wrong-secret-1234567890" not in repr(err.value)
+
+
+def azure_options(server: Any) -> dict[str, Any]:
+    return {"account_name": server.account, "account_key": server.key, "endpoint": server.endpoint}
+
+
+@pytest.mark.servers
+def test_point_clouds_on_azure_blob_through_obstore(
+    azure_server: Any, azure_container: str
+) -> None:
+    options = azure_options(azure_server)
+    exercise(f"az://{azure_container}/cloud.zarr", **options)
+    exercise_create(f"az://{azure_container}/created.zarr", **options)
+    remote_checks(f"az://{azure_container}/checks.zarr", options)
