@@ -366,6 +366,53 @@ def test_wrong_s3_credentials_fail_clearly_without_the_secret(
     assert "wrong-secret-1234567890" not in repr(err.value)
 
 
+class FailingBackend(CountingBackend):
+    """A :class:`CountingBackend` whose writes fail once ``fail_after`` more have succeeded."""
+
+    def __init__(self, inner: Backend, fail_after: int) -> None:
+        super().__init__(inner)
+        self.fail_after = fail_after
+
+    def _put(self, key: str, data: bytes) -> None:
+        if self.fail_after <= 0:
+            raise StoreError(f"injected failure writing {key}")
+        self.fail_after -= 1
+        super()._put(key, data)
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("where", [0.0, 0.3, 0.9, -2, -1])
+def test_an_append_failing_half_way_on_s3_leaves_the_old_points_readable(
+    s3_server: Any, s3_bucket: str, where: float
+) -> None:
+    """Through the backend's own batch writes (not zarr's), as remote writes go.
+
+    ``where`` is the fraction of a successful append's puts that succeed before
+    the failure, or (negative) how many puts before the end it strikes: -1 is
+    the final commit of the root document.
+    """
+    from zarr_vectors.core.backends import make_backend
+
+    options = s3_options(s3_server)
+    old, new = points(1500, 12), points(800, 13)
+    dry = f"s3://{s3_bucket}/dry-run.zarr"
+    write_points(dry, old, chunk_shape=CS, bounds=BOUNDS, **options)
+    counter = CountingBackend(make_backend(dry, **options))
+    write_points(counter, new, mode="a")
+    total = sum(1 for kind, _ in counter.requests if kind == "put")
+    fail_after = int(total * where) if where >= 0 else total + int(where)
+
+    url = f"s3://{s3_bucket}/interrupted.zarr"
+    write_points(url, old, chunk_shape=CS, bounds=BOUNDS, **options)
+    failing = FailingBackend(make_backend(url, **options), fail_after)
+    with pytest.raises(StoreError, match="injected"):
+        write_points(failing, new, mode="a")
+    assert_same_points(read_points(url, **options).positions, old)
+    write_points(url, new, mode="a", **options)
+    assert_same_points(read_points(url, **options).positions, np.concatenate([old, new]))
+    assert open_zv(url, **options)[0].vertex_count == 2300
+
+
 def azure_options(server: Any) -> dict[str, Any]:
     return {"account_name": server.account, "account_key": server.key, "endpoint": server.endpoint}
 
