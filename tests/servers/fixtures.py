@@ -64,3 +64,10 @@ def azure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.Azu
 def azure_container(azure_server: procs.AzureServer) -> str:
     """A fresh, private, empty container on :func:`azure_server`."""
     return azure_server.create_container()
+
+
+@pytest.fixture(scope="session")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.HttpServer]:
+    """A read-only HTTP server; tests write files under ``.root`` and read them at ``.url``."""
+    root = tmp_path_factory.mktemp("http") / "root"
+    yield from _serve(lambda _: procs.start_http(root), "http", tmp_path_factory)

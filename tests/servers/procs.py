@@ -45,10 +45,12 @@ from tests.servers.sigv4 import sign_headers
 
 __all__ = [
     "AzureServer",
+    "HttpServer",
     "S3Server",
     "ServerStartError",
     "free_port",
     "start_azurite",
+    "start_http",
     "start_seaweedfs",
 ]
 
@@ -432,3 +434,31 @@ def start_azurite(workdir: Path, *, timeout: float = 60.0) -> AzureServer:
         return server
 
     return _retrying(attempt, "Azurite")
+
+
+# --------------------------------------------------------------------------- HTTP (read-only)
+@dataclass
+class HttpServer(_Server):
+    """A read-only static HTTP server (Range, HEAD, PROPFIND) over :attr:`root`."""
+
+    root: Path = field(default_factory=Path)
+    url: str = ""
+
+
+def start_http(root: Path, *, timeout: float = 30.0) -> HttpServer:
+    """Serve ``root`` read-only at ``http://127.0.0.1:PORT`` (see :mod:`tests.servers.httpd`)."""
+    root = Path(root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+
+    def attempt() -> HttpServer:
+        port = free_port()
+        log_dir = root.parent / f".httpd-{port}"
+        argv = [sys.executable, str(HERE / "httpd.py"), str(root), str(port)]
+        popen = _spawn(argv, log_dir / "httpd.log")
+        server = HttpServer(
+            popen=popen, log_path=log_dir / "httpd.log", root=root, url=f"http://127.0.0.1:{port}"
+        )
+        _wait_ready(server, lambda: _request("HEAD", server.url + "/")[0] == 200, timeout, "HTTP")
+        return server
+
+    return _retrying(attempt, "HTTP server")
