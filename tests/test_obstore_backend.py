@@ -22,6 +22,7 @@ from zarr_vectors.core.backends.resolve import make_backend
 from zarr_vectors.exceptions import (
     BackendOptionError,
     MissingKeyError,
+    ReadOnlyBackendError,
     StoreError,
 )
 from zarr_vectors_obstore.backend import ObstoreBackend
@@ -474,3 +475,134 @@ def test_azure_missing_container_is_a_store_error(azure_server: procs.AzureServe
     with pytest.raises(StoreError, match="does not exist") as info:
         backend.get_bytes("k")
     assert not isinstance(info.value, KeyError)
+
+
+# --------------------------------------------------------------------------- HTTP (read-only)
+@pytest.fixture
+def http_store(http_server: procs.HttpServer, tmp_path: Any) -> tuple[str, Any]:
+    """A fresh directory under the HTTP server's root, with its URL."""
+    name = tmp_path.name
+    root = http_server.root / name
+    (root / "a" / "sub").mkdir(parents=True)
+    (root / "a" / "k").write_bytes(b"0123456789")
+    (root / "a" / "sub" / "z").write_bytes(b"z")
+    (root / "ab").write_bytes(b"x")
+    return f"{http_server.url}/{name}", root
+
+
+@pytest.mark.servers
+def test_http_reads_sync(http_store: tuple[str, Any]) -> None:
+    url, _ = http_store
+    backend = make_backend(url)
+    assert isinstance(backend, ObstoreBackend) and not backend.writable
+    assert backend.get_bytes("a/k") == b"0123456789"
+    assert backend.get_range("a/k", 2, 3) == b"234"
+    assert backend.get_range("a/k", 8, 10) == b"89"
+    assert backend.get_range("a/k", 10) == b""
+    assert backend.exists("ab") and not backend.exists("nope")
+    with pytest.raises(MissingKeyError):
+        backend.get_bytes("nope")
+    assert list(backend.list_prefix("")) == ["a/", "ab"]
+    assert list(backend.list_prefix("a")) == ["a/k", "a/sub/"]
+    assert list(backend.list_prefix("", recursive=True)) == ["a/k", "a/sub/z", "ab"]
+    assert backend.get_many(["a/k", "ab", "missing"]) == {"a/k": b"0123456789", "ab": b"x"}
+
+
+@pytest.mark.servers
+def test_http_reads_async(http_store: tuple[str, Any]) -> None:
+    url, _ = http_store
+
+    async def run() -> None:
+        async with ObstoreBackend(url + "/") as backend:  # a trailing '/' is fine
+            assert await backend.aget_bytes("a/sub/z") == b"z"
+            assert await backend.aget_range("a/k", 5) == b"56789"
+            assert await backend.aexists("a/k") and not await backend.aexists("a/x")
+            assert [k async for k in backend.alist_prefix("a", recursive=True)] == [
+                "a/k",
+                "a/sub/z",
+            ]
+            assert await backend.aget_many(["ab", "nope"]) == {"ab": b"x"}
+            with pytest.raises(KeyError):
+                await backend.aget_bytes("nope")
+
+    asyncio.run(run())
+
+
+@pytest.mark.servers
+def test_http_writes_are_refused(http_store: tuple[str, Any]) -> None:
+    url, root = http_store
+    backend = ObstoreBackend(url)
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    for call in (
+        lambda: backend.put_bytes("new", b"v"),
+        lambda: backend.put_many({"n1": b"1"}),
+        lambda: backend.delete("ab"),
+        lambda: backend.delete_prefix("a"),
+        lambda: asyncio.run(backend.aput_bytes("new", b"v")),
+        lambda: asyncio.run(backend.adelete_prefix("")),
+    ):
+        with pytest.raises(ReadOnlyBackendError, match="read-only"):
+            call()
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
+
+
+def test_http_refuses_store_config() -> None:
+    with pytest.raises(BackendOptionError, match="'access_key_id'"):
+        ObstoreBackend("http://127.0.0.1:1/x", access_key_id="a")
+
+
+class _SlowCounting:
+    """A real HTTP server on 127.0.0.1 whose answers take a while; records peak concurrency."""
+
+    def __init__(self, delay: float) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.active = 0
+        self.peak = 0
+        lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with lock:
+                    owner.active += 1
+                    owner.peak = max(owner.peak, owner.active)
+                time.sleep(delay)
+                with lock:
+                    owner.active -= 1
+                body = self.path.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_batch_reads_are_concurrent_and_bounded(limit: int) -> None:
+    server = _SlowCounting(delay=0.15)
+    try:
+        backend = ObstoreBackend(server.url + "/d", max_concurrency=limit)
+        keys = [f"k{i}" for i in range(9)]
+        got = asyncio.run(backend.aget_many(keys))
+        assert got == {k: f"/d/{k}".encode() for k in keys}
+        assert server.peak == limit
+        server.peak = 0
+        assert backend.get_many(keys[:6]) == {k: f"/d/{k}".encode() for k in keys[:6]}
+        assert server.peak == limit
+    finally:
+        server.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 from zarr_vectors.core.backends._loop import run_sync
 from zarr_vectors.core.backends.base import Backend, children_of, missing_key
@@ -91,6 +92,7 @@ class ObstoreBackend(Backend):
         self._secrets = options.secrets
         if family == "http":
             self.writable = False  # type: ignore[misc]  # per instance: one class, many stores
+        self._listed_prefix = ""
         self._store = self._build_store(str(url), scheme, options)
         # Whether the bucket/container was seen to exist (checked once, on the first not-found).
         self._root_checked = family in ("http", "memory")
@@ -104,8 +106,15 @@ class ObstoreBackend(Backend):
         client = options.client_options
         retry = options.retry_config
         if self.family == "http":
+            if scheme == "http":
+                client.setdefault("allow_http", True)  # the URL itself asks for plain HTTP
+            # obstore joins keys to the base with '/', so the base must not end in one.
+            base = url.rstrip("/")
+            # object_store's WebDAV listing yields server-absolute paths; strip the base's.
+            path = urlsplit(base).path.strip("/")
+            self._listed_prefix = f"{path}/" if path else ""
             try:
-                return HTTPStore.from_url(url, client_options=client, retry_config=retry)
+                return HTTPStore.from_url(base, client_options=client, retry_config=retry)
             except Exception as exc:
                 self._bad_config(exc, options)
         endpoint = options.config.get("endpoint") or options.config.get("base_url")
@@ -339,17 +348,25 @@ class ObstoreBackend(Backend):
             if recursive:
                 keys: list[str] = []
                 async for chunk in obstore.list(self._store, base):
-                    keys.extend(meta["path"] for meta in chunk)
-                return children_of(prefix, keys, True)
+                    keys.extend(self._relative(meta["path"]) for meta in chunk)
+                return children_of(prefix, [k for k in keys if k], True)
             listing = await obstore.list_with_delimiter_async(self._store, base)
         except Exception as exc:
             if is_not_found(exc):
                 await self._check_root()
                 return []
             raise self._fail(exc, f"Listing {prefix or '/'!r} in") from None
-        found = [meta["path"] for meta in listing["objects"]]
-        found += [p.rstrip("/") + "/" for p in listing["common_prefixes"]]
-        return sorted(k for k in found if k.startswith(prefix))
+        found = [self._relative(meta["path"]) for meta in listing["objects"]]
+        found += [self._relative(p.rstrip("/")) + "/" for p in listing["common_prefixes"]]
+        # A WebDAV listing includes the listed folder itself; it is not its own child.
+        return sorted(k for k in found if k.startswith(prefix) and k not in ("", "/", prefix))
+
+    def _relative(self, path: str) -> str:
+        """A listed path relative to the store root (only HTTP listings need the cut)."""
+        cut = self._listed_prefix
+        if not cut:
+            return path
+        return path[len(cut) :] if path.startswith(cut) else ""
 
     async def _adelete_prefix(self, prefix: str) -> None:
         import asyncio
