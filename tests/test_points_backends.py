@@ -425,3 +425,48 @@ def test_point_clouds_on_azure_blob_through_obstore(
     exercise(f"az://{azure_container}/cloud.zarr", **options)
     exercise_create(f"az://{azure_container}/created.zarr", **options)
     remote_checks(f"az://{azure_container}/checks.zarr", options)
+
+
+@pytest.mark.servers
+def test_point_clouds_read_over_http(http_server: Any) -> None:
+    """A store served read-only over HTTP: every read call, and writes refused up front."""
+    from zarr_vectors.core.backends import make_backend
+
+    pos = points(1500, 14)
+    ids = np.arange(1500)
+    root = Path(http_server.root)
+    write_points(
+        root / "cloud.zarr",
+        pos,
+        chunk_shape=CS,
+        bounds=BOUNDS,
+        levels=2,
+        vertex_attributes={"id": ids},
+    )
+    url = f"{http_server.url}/cloud.zarr"
+    whole = read_points(url)
+    assert_same_points(whole.positions, pos)
+    np.testing.assert_array_equal(pos[whole.vertex_attributes["id"]], whole.positions)
+    assert_same_points(read_points(url, bbox=BOX).positions, in_box(pos))
+    coarse = read_points(root / "cloud.zarr", level=1).positions
+    assert_same_points(read_points(url, level=1).positions, coarse)
+    assert isinstance(open_store(url), zarr.Group)
+
+    counting = CountingBackend(make_backend(url))
+    zv = open_zv(counting)
+    assert counting.metadata_requests() == [("get", "zarr.json")]
+    assert zv.levels == [0, 1]
+    assert_same_points(zv.read_points(bbox=BOX).positions, in_box(pos))
+    assert counting.metadata_requests() == [("get", "zarr.json")]
+
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    for write in (
+        lambda: write_points(url, pos, chunk_shape=CS, mode="w"),
+        lambda: write_points(url, pos, mode="a"),
+        lambda: create_store(url, bounds=BOUNDS, chunk_shape=CS),
+        lambda: consolidate_metadata(url),
+        lambda: open_store(url, mode="r+"),
+    ):
+        with pytest.raises(ReadOnlyBackendError, match="read-only"):
+            write()
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
