@@ -470,3 +470,21 @@ def test_point_clouds_read_over_http(http_server: Any) -> None:
         with pytest.raises(ReadOnlyBackendError, match="read-only"):
             write()
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+@pytest.mark.servers
+def test_point_clouds_on_s3_through_fsspec_chosen_by_name(s3_server: Any, s3_bucket: str) -> None:
+    """``backend="fsspec"`` picks the other plugin for the same URL; the calls do not change."""
+    options = {
+        "backend": "fsspec",
+        "key": s3_server.access_key,
+        "secret": s3_server.secret_key,
+        "endpoint_url": s3_server.endpoint,
+        "client_kwargs": {"region_name": s3_server.region},
+    }
+    url = f"s3://{s3_bucket}/fsspec.zarr"
+    exercise(url, **options)
+    store = as_zarr_store(url, mode="r", **options)
+    assert store.backend.backend_name == "fsspec"  # type: ignore[attr-defined]
+    # Written through fsspec, read through obstore: the same objects.
+    assert read_points(url, **s3_options(s3_server)).vertex_count == 3000
