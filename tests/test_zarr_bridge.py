@@ -320,3 +320,35 @@ class TestBackendStoreOverObstoreS3(_BackendBypass, StoreTests[BackendStore, cpu
 
     def test_store_supports_listing(self, store: BackendStore) -> None:
         assert store.supports_listing
+
+
+class _SizedLocal(LocalBackend):
+    """A local backend offering the optional ``asize`` hook, recording whole-object reads."""
+
+    whole_reads = 0
+
+    async def asize(self, key: str) -> int:
+        import os
+
+        try:
+            return os.path.getsize(self._path(key))
+        except FileNotFoundError:
+            raise missing_key(key, self.url) from None
+
+    async def _aget(self, key: str) -> bytes:
+        self.whole_reads += 1
+        return await super()._aget(key)
+
+
+def test_suffix_reads_and_sizes_use_the_backends_size_hook(tmp_path: Path) -> None:
+    backend = _SizedLocal(tmp_path / "s")
+    backend.put_bytes("k", b"0123456789")
+    store = BackendStore(backend)
+    assert _get(store, "k", SuffixByteRequest(4)) == b"6789"
+    assert _get(store, "k", SuffixByteRequest(40)) == b"0123456789"
+    assert _get(store, "missing", SuffixByteRequest(4)) is None
+    assert zarr.core.sync.sync(store.getsize("k")) == 10
+    with pytest.raises(FileNotFoundError):
+        zarr.core.sync.sync(store.getsize("missing"))
+    assert backend.whole_reads == 0
+    assert _get(store, "k") == b"0123456789" and backend.whole_reads == 1
