@@ -19,7 +19,10 @@ Targets (issue 5): write <= 0.5x, reads <= 1.0x.
 ``--s3`` repeats it against a SeaweedFS S3 server on 127.0.0.1 (started from
 ``tests/servers/procs.py`` and stopped by pid at the end): this project via
 its obstore backend, the published package via a zarr-python ``ObjectStore``
-over obstore (installed into the 0.9.2 venv on first use).
+over obstore (installed into the 0.9.2 venv on first use). Each side makes its
+store handle once per store and uses it for the write and both reads (a
+backend from ``make_backend`` here, the ``ObjectStore`` there), so both reuse
+their HTTP connections alike.
 
     uv run python bench/bench_points.py [--points 1000000] [--repeats 5] [--s3] [--local]
 """
@@ -61,11 +64,14 @@ def target(name):
     if s3 is None:
         return job["root"] + "/" + name, {}
     if side == "ours":
-        return f"s3://{s3['bucket']}/{job['prefix']}/{name}", {
-            "backend": "obstore", "endpoint": s3["endpoint"], "region": s3["region"],
-            "access_key_id": s3["access_key"], "secret_access_key": s3["secret_key"],
-            "allow_http": True,
-        }
+        # One backend (one obstore client) for the write and both reads, as the
+        # published side below keeps one zarr ObjectStore.
+        from zarr_vectors.core.backends import make_backend
+        return make_backend(
+            f"s3://{s3['bucket']}/{job['prefix']}/{name}", backend="obstore",
+            endpoint=s3["endpoint"], region=s3["region"], access_key_id=s3["access_key"],
+            secret_access_key=s3["secret_key"], allow_http=True,
+        ), {}
     from obstore.store import S3Store
     from zarr.storage import ObjectStore
     store = S3Store(
