@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -519,3 +520,41 @@ def test_docs_cli_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         elif lang == "text":
             assert body.strip() == last_info.strip()  # the sample output is what info prints
     assert commands >= 10
+
+
+# -- a remote store through --backend and --option --------------------------------------
+@pytest.mark.servers
+def test_commands_on_s3_with_backend_options(
+    tmp_path: Path, cloud: np.ndarray, labels: np.ndarray, s3_server: Any, s3_bucket: str
+) -> None:
+    write_ply(tmp_path / "in.ply", cloud, labels, "binary_little_endian")
+    url = f"s3://{s3_bucket}/clouds/a.zarrvectors"
+    opts = [
+        "--backend", "obstore",
+        "--option", f"endpoint={s3_server.endpoint}",
+        "--option", f"region={s3_server.region}",
+        "--option", f"access_key_id={s3_server.access_key}",
+        "--option", f"secret_access_key={s3_server.secret_key}",
+        "--option", "allow_http=true",
+    ]  # fmt: skip
+    code, out = run("write-points", tmp_path / "in.ply", url, "-c", "25", *opts)
+    assert code == 0, out
+    code, out = run("info", url, "--json", *opts)
+    assert code == 0, out
+    facts = json.loads(out)
+    assert facts["backend"] == "obstore"
+    assert facts["levels"][0]["points"] == len(cloud)
+    assert facts["consolidated"] is True
+    code, out = run("read-points", url, "--bbox", "0,0,0,50,50,50", "-o", tmp_path / "b.npz", *opts)
+    assert code == 0, out
+    got = np.load(tmp_path / "b.npz")
+    inside = np.all(cloud <= 50, axis=1)
+    np.testing.assert_array_equal(
+        as_set(got["positions"], got["label"]), as_set(cloud[inside], labels[inside])
+    )
+    # A wrong secret: refused by the server, exit 1, and the secret is not printed.
+    bad = [*opts[:-4], "--option", "secret_access_key=wrong-secret-0123456789", *opts[-2:]]
+    code, out = run("info", url, *bad)
+    assert code == 1, out
+    assert "wrong-secret-0123456789" not in out and s3_server.secret_key not in out
+    assert "Traceback" not in out
