@@ -126,6 +126,7 @@ class FsspecBackend(Backend):
         options: dict[str, Any] = dict(fs_class._get_kwargs_from_urls(url))
         options.update(storage_options)
         self._secrets.extend(_secret_values(options))
+        fs_class = self._custom_endpoint_class(fs_class, options)
         self._prepare_options(fs_class, options)
         try:
             self.fs: Any = fs_class(**options)
@@ -159,6 +160,19 @@ class FsspecBackend(Backend):
                 f"The fsspec protocol {protocol!r} needs a package that is not installed "
                 f'({exc}). For cloud stores: pip install "zarr-vectors-fsspec[s3,gcs,azure]".'
             ) from None
+
+    def _custom_endpoint_class(self, fs_class: Any, options: dict[str, Any]) -> Any:
+        """gcsfs's default class asks Google's gRPC control plane for each bucket's layout.
+
+        That API exists only on Google's own endpoint: against an emulator or any
+        other ``endpoint_url`` every lookup waits for its own timeout and is never
+        cached. With a custom endpoint, the plain JSON-API class is used instead.
+        """
+        if self.protocol in ("gs", "gcs") and options.get("endpoint_url"):
+            from gcsfs.core import GCSFileSystem
+
+            return GCSFileSystem
+        return fs_class
 
     def _prepare_options(self, fs_class: Any, options: dict[str, Any]) -> None:
         """Defaults that make fsspec behave as a key/value store (no stale caches)."""
@@ -225,7 +239,8 @@ class FsspecBackend(Backend):
         return StoreError(f"Cannot {action} {where}: {cause}.")
 
     def _describe(self, exc: BaseException) -> str:
-        text = str(exc).strip() or "no message"
+        lines = str(exc).strip().splitlines()
+        text = lines[0].strip() if lines else "no message"
         if len(text) > 300:
             text = text[:300] + "..."
         return f"{type(exc).__name__}: {self._redact(text)}"
@@ -296,13 +311,12 @@ class FsspecBackend(Backend):
             raise missing_key(key, self.url) from None
         except MissingKeyError:
             raise
-        except OSError as exc:
-            if start is not None:  # S3 refuses a range at or past the end (416); we say b""
+        except Exception as exc:
+            if start is not None and not isinstance(exc, TimeoutError):
+                # a range at or past the end is refused (416); the protocol says b""
                 size = await self._co_size(key)
                 if size is not None and start >= size:
                     return b""
-            self._raise("read", key, exc)
-        except Exception as exc:
             self._raise("read", key, exc)
         data = bytes(data)
         if length is not None and start is not None and len(data) > length:
