@@ -350,9 +350,10 @@ def test_point_clouds_on_s3_through_obstore(s3_server: Any, s3_bucket: str) -> N
     exercise(f"s3://{s3_bucket}/cloud.zarr", **options)
     exercise_create(f"s3://{s3_bucket}/created.zarr", **options)
     remote_checks(f"s3://{s3_bucket}/checks.zarr", options)
-    assert as_zarr_store(f"s3://{s3_bucket}/x", mode="r", **options).backend.backend_name == (
-        "obstore"
-    )
+    store = as_zarr_store(f"s3://{s3_bucket}/x", mode="r", **options)
+    assert store.backend.backend_name == "obstore"  # type: ignore[attr-defined]
+    for text in (repr(store), str(store), repr(open_zv(f"s3://{s3_bucket}/cloud.zarr", **options))):
+        assert s3_server.secret_key not in text
 
 
 @pytest.mark.servers
