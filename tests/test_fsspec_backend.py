@@ -443,7 +443,34 @@ def test_azure_wrong_key(azure_server: Any, azure_container: str) -> None:
     with pytest.raises(StoreError) as info:
         backend.put_bytes("k", b"1")
     assert wrong not in str(info.value) and SECRET not in str(info.value)
-    assert azure_container in str(info.value)
+    assert azure_container in str(info.value) and "check the credentials" in str(info.value)
+    assert wrong not in repr(backend)
+
+
+@pytest.mark.servers
+def test_azure_anonymous_reads_a_public_container(azure_server: Any) -> None:
+    container = azure_server.create_container(public=True)
+    writer = FsspecBackend(f"az://{container}/pub", **_azure_options(azure_server))
+    writer.put_bytes("k", b"open")
+    anonymous_connection = (
+        f"DefaultEndpointsProtocol=http;AccountName={azure_server.account};"
+        f"BlobEndpoint={azure_server.endpoint};"
+    )
+    anonymous = FsspecBackend(f"az://{container}/pub", connection_string=anonymous_connection)
+    assert anonymous.get_bytes("k") == b"open"
+    assert list(anonymous.list_prefix("")) == ["k"]
+    with pytest.raises(StoreError, match="refused"):
+        anonymous.put_bytes("k", b"changed")
+    assert writer.get_bytes("k") == b"open"
+
+
+@pytest.mark.servers
+def test_azure_missing_container_is_a_store_error(azure_server: Any) -> None:
+    backend = FsspecBackend("az://zv-no-such-container/x", **_azure_options(azure_server))
+    with pytest.raises(StoreError, match="container 'zv-no-such-container' does not exist"):
+        backend.get_bytes("k")
+    with pytest.raises(StoreError, match="does not exist"):
+        list(backend.list_prefix(""))
 
 
 # -- GCS: fake-gcs-server through gcsfs -----------------------------------------------------------
@@ -454,6 +481,17 @@ def test_gcs_sync_and_async_protocol(gcs_server: Any, gcs_bucket: str) -> None:
     options = {"endpoint_url": gcs_server.endpoint, "token": "anon", "project": "zv-test"}
     check_sync(FsspecBackend(f"gs://{gcs_bucket}/sync", **options))
     asyncio.run(check_async(FsspecBackend(f"gcs://{gcs_bucket}/async", **options)))
+
+
+@pytest.mark.servers
+def test_gcs_missing_bucket_is_a_store_error(gcs_server: Any) -> None:
+    backend = FsspecBackend(
+        "gs://zv-no-such-bucket/x", endpoint_url=gcs_server.endpoint, token="anon"
+    )
+    with pytest.raises(StoreError, match="bucket 'zv-no-such-bucket' does not exist"):
+        backend.get_bytes("k")
+    with pytest.raises(StoreError, match="does not exist"):
+        backend.put_bytes("k", b"1")
 
 
 # -- HTTP: read-only ----------------------------------------------------------------------------
@@ -474,6 +512,8 @@ def test_http_reads_and_refused_writes(http_server: Any) -> None:
     }
     assert asyncio.run(backend.aget_range("a/x", 8)) == b"89"
     assert backend.exists("zarr.json") and not backend.exists("nope")
+    assert list(backend.list_prefix("")) == ["a/", "zarr.json"]
+    assert list(backend.list_prefix("", recursive=True)) == ["a/x", "zarr.json"]
     with pytest.raises(KeyError):
         backend.get_bytes("nope")
     with pytest.raises(ReadOnlyBackendError, match="read-only"):

@@ -74,6 +74,15 @@ def _secret_values(options: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status an SDK exception carries (azure-core: status_code; aiohttp: status)."""
+    for name in ("status_code", "status"):
+        value = getattr(exc, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
 def _is_async_fs(fs: Any) -> bool:
     return bool(getattr(fs, "async_impl", False))
 
@@ -232,7 +241,7 @@ class FsspecBackend(Backend):
                 f"no answer within {self.timeout:g} s (check that the endpoint is reachable, "
                 "or raise timeout= if the store is slow)"
             )
-        elif isinstance(exc, PermissionError):
+        elif isinstance(exc, PermissionError) or _http_status(exc) in (401, 403):
             cause = f"access was refused, check the credentials ({self._describe(exc)})"
         else:
             cause = self._describe(exc)
@@ -240,7 +249,7 @@ class FsspecBackend(Backend):
 
     def _describe(self, exc: BaseException) -> str:
         lines = str(exc).strip().splitlines()
-        text = lines[0].strip() if lines else "no message"
+        text = lines[0].strip().rstrip(".") if lines else "no message"
         if len(text) > 300:
             text = text[:300] + "..."
         return f"{type(exc).__name__}: {self._redact(text)}"
@@ -255,9 +264,10 @@ class FsspecBackend(Backend):
 
     def _missing_bucket(self, action: str, key: str) -> StoreError:
         kind = "container" if self.protocol in ("az", "azure", "abfs", "abfss", "adl") else "bucket"
+        where = f"{key!r} in {self.url}" if key else self.url
         return StoreError(
-            f"Cannot {action} {key!r} in {self.url}: the {kind} {self._bucket!r} does not "
-            f"exist; create it first or fix the URL."
+            f"Cannot {action} {where}: the {kind} {self._bucket!r} does not exist; "
+            "create it first or fix the URL."
         )
 
     # -- running coroutines on the file system's loop ------------------------------------------
