@@ -199,6 +199,22 @@ def test_bad_input_is_refused_before_the_store_is_touched(target: Any, tmp_path:
         assert not target._store_dict
 
 
+def test_create_store_refuses_bad_metadata_before_writing(target: Any, tmp_path: Path) -> None:
+    for kwargs, match in [
+        ({"chunk_shape": (200.0, 200.0)}, "chunk_shape has 2 values but the bounds corners have 3"),
+        ({"chunk_shape": CS, "format_capabilities": ["nope"]}, "unknown format capabilities"),
+        ({"chunk_shape": CS, "mode": "a"}, "mode must be"),
+        ({}, "chunk_shape is required"),
+    ]:
+        with pytest.raises(ValidationError, match=match):
+            create_store(target, bounds=BOUNDS, **kwargs)
+    assert not (tmp_path / "store").exists()
+    if isinstance(target, zarr.storage.MemoryStore):
+        assert not target._store_dict
+    create_store(target, bounds=BOUNDS, chunk_shape=CS, format_capabilities=["multiscale_links"])
+    assert open_zv(target).metadata.format_capabilities == ("multiscale_links",)
+
+
 def test_points_outside_the_bounds_say_how_many_and_how_to_widen(tmp_path: Path) -> None:
     pos = points(100)
     pos[:7, 0] = 1500.0

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from zarr_vectors.core import commit as _commit
 from zarr_vectors.core.kv import KV, dump_json, resolve_store
-from zarr_vectors.core.metadata import LevelMetadata, RootMetadata, group_json
+from zarr_vectors.core.metadata import (
+    KNOWN_CAPABILITIES,
+    LevelMetadata,
+    RootMetadata,
+    group_json,
+)
 from zarr_vectors.core.snapshot import ROOT_KEY, Snapshot, load_snapshot
 from zarr_vectors.exceptions import StoreExistsError, ValidationError
 
@@ -52,6 +57,13 @@ def create_store(
             "create_store needs bounds=((min...), (max...)): the chunk grid is sized from them "
             "(write_points can take them from the data instead)"
         )
+    _check_shapes(chunk_shape, bounds)
+    unknown = sorted(set(format_capabilities) - KNOWN_CAPABILITIES)
+    if unknown:
+        raise ValidationError(
+            f"unknown format capabilities {unknown}; known tokens: {sorted(KNOWN_CAPABILITIES)} "
+            "(use the CAP_* constants of zarr_vectors.core.metadata)"
+        )
     meta = RootMetadata.build(
         chunk_shape=chunk_shape if chunk_shape is not None else None,  # type: ignore[arg-type]
         bounds=bounds,
@@ -74,6 +86,19 @@ def create_store(
     kv.set_many([("0/zarr.json", dump_json(level))])
     _commit.put_root(kv, meta, consolidated={"0": level} if consolidate else None)
     return _zarr_group(kv, "r+")
+
+
+def _check_shapes(chunk_shape: Any, bounds: Sequence[Sequence[float]]) -> None:
+    """A chunk shape and bounds that disagree on the number of axes, named as such."""
+    try:
+        n_cs, n_lo, n_hi = len(chunk_shape), len(bounds[0]), len(bounds[1])
+    except (TypeError, IndexError):
+        return  # not sequences: RootMetadata.build says what is wrong with them
+    if not n_cs == n_lo == n_hi:
+        raise ValidationError(
+            f"chunk_shape has {n_cs} values but the bounds corners have {n_lo} and {n_hi}; "
+            "give one chunk size and one min/max per axis"
+        )
 
 
 def read_metadata(path: Any, *, backend: Any = None, **backend_kwargs: Any) -> Snapshot:
