@@ -243,6 +243,18 @@ def test_bbox_that_selects_nothing_by_mistake_is_an_error(tmp_path: Path) -> Non
             zv.read_points(bbox=box)
 
 
+def test_a_level_that_is_not_an_integer_is_named_as_such(tmp_path: Path) -> None:
+    write_points(tmp_path / "s", points(100), chunk_shape=CS, bounds=BOUNDS, levels=2)
+    zv = open_zv(tmp_path / "s")
+    for bad in ("1", 1.0, True):
+        with pytest.raises(ValidationError, match="level must be an integer"):
+            read_points(tmp_path / "s", level=bad)
+        with pytest.raises(ValidationError, match="level must be an integer"):
+            zv.level(bad)  # type: ignore[arg-type]
+    assert read_points(tmp_path / "s", level=np.int64(1)).level == 1
+    assert zv[np.int64(1)].vertex_count == read_points(tmp_path / "s", level=1).vertex_count
+
+
 def test_consolidated_metadata_written_later_is_refreshed_by_appends(tmp_path: Path) -> None:
     """The published package reads 1000 of 2000 points here; this one reads all 2000."""
     url = (tmp_path / "s").as_uri()

@@ -58,6 +58,9 @@ class ZVStore:
 
     def level(self, n: int = 0) -> ZVLevel:
         """One resolution level (nothing fetched until its data is asked for)."""
+        from zarr_vectors.types.points import check_level
+
+        n = check_level(n)
         if n not in self.levels:
             raise ValidationError(f"level {n} does not exist; this store has levels {self.levels}")
         if n not in self._levels:

@@ -40,7 +40,14 @@ from zarr_vectors.core.metadata import (
 from zarr_vectors.core.snapshot import ROOT_KEY, Snapshot, load_snapshot
 from zarr_vectors.exceptions import StoreError, StoreExistsError, ValidationError
 
-__all__ = ["PointCloud", "WriteSummary", "check_bbox", "read_points", "write_points"]
+__all__ = [
+    "PointCloud",
+    "WriteSummary",
+    "check_bbox",
+    "check_level",
+    "read_points",
+    "write_points",
+]
 
 Box = tuple[Sequence[float], Sequence[float]]
 Progress = Callable[[int, int], None]
@@ -539,6 +546,7 @@ def read_points(
     ``attribute_names=None`` reads every stored attribute; ``[]`` reads none.
     Points come back grouped by cell, not in the order they were written.
     """
+    level = check_level(level)
     if bbox is not None:
         bbox = check_bbox(bbox)
     kv = KV(resolve_store(store, mode="r", backend=backend, backend_kwargs=backend_kwargs))
@@ -549,6 +557,18 @@ def read_points(
         attribute_names = [attribute_names]
     data = read_level(snap, level, bbox=bbox, attribute_names_=attribute_names, progress=progress)
     return PointCloud(data.positions, data.attributes, level)
+
+
+def check_level(level: Any) -> int:
+    """``level`` as an ``int``; a string, float or bool is a mistake, named as such."""
+    import numbers
+
+    if isinstance(level, bool) or not isinstance(level, numbers.Integral):
+        raise ValidationError(
+            f"level must be an integer (0 is the full resolution), got {type(level).__name__} "
+            f"{level!r}"
+        )
+    return int(level)
 
 
 def check_bbox(bbox: Any, ndim: int | None = None) -> tuple[list[float], list[float]]:
