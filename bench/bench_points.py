@@ -11,9 +11,12 @@ runs in a process of its own, with the same worker script:
   ``zarr_vectors`` so they never meet in one environment).
 
 Each worker first writes and reads a tiny store (so imports and first-call
-costs are not timed), then times the write, the full read and the box read,
-and checks the point counts. Repeats are interleaved (the side that goes
-first alternates) and the table shows medians and ratios ours / published.
+costs are not timed), then times ``--inner`` writes (to fresh stores) and as
+many full and box reads of the last one, checks the point counts and reports
+its best time per operation (the machine is shared; the best of a few is the
+least disturbed by other work). Workers are interleaved (the side that goes
+first alternates) and the table shows the median and the best of the workers'
+times, and the ratios ours / published.
 Targets (issue 5): write <= 0.5x, reads <= 1.0x.
 
 ``--s3`` repeats it against a SeaweedFS S3 server on 127.0.0.1 (started from
@@ -112,15 +115,20 @@ w, kw = write("warmup", pos[:2000])
 read(w, kw)
 read(w, kw, job["box"])
 
-t0 = time.perf_counter()
-w, kw = write("main", pos)
-t1 = time.perf_counter()
-n_all = read(w, kw)
-t2 = time.perf_counter()
-n_box = read(w, kw, job["box"])
-t3 = time.perf_counter()
-print(json.dumps({"write": t1 - t0, "read": t2 - t1, "bbox": t3 - t2,
-                  "n_all": n_all, "n_box": n_box}))
+out = {"write": [], "read": [], "bbox": []}
+for i in range(job["inner"]):
+    t0 = time.perf_counter()
+    w, kw = write(f"main{i}", pos)
+    out["write"].append(time.perf_counter() - t0)
+for i in range(job["inner"]):
+    t1 = time.perf_counter()
+    n_all = read(w, kw)
+    t2 = time.perf_counter()
+    n_box = read(w, kw, job["box"])
+    t3 = time.perf_counter()
+    out["read"].append(t2 - t1)
+    out["bbox"].append(t3 - t2)
+print(json.dumps({**{op: min(ts) for op, ts in out.items()}, "n_all": n_all, "n_box": n_box}))
 """
 
 
@@ -163,6 +171,7 @@ def bench(
     repeats: int,
     n_points: int,
     expected_box: int,
+    inner: int,
     s3: dict[str, str] | None = None,
 ) -> list[str]:
     published_py = venv_python()
@@ -181,6 +190,7 @@ def bench(
                 "prefix": f"{label}-{side}-{r}",
                 "box": [list(BOX[0]), list(BOX[1])],
                 "s3": s3,
+                "inner": inner,
             }
             if side == "ours":
                 got = run_worker(Path(sys.executable), job, REPO)
@@ -219,7 +229,8 @@ def bench(
             f"{targets[op]:>7.1f}x  {met}"
         )
     lines.append(
-        f"(seconds; medians and best of {repeats} interleaved repeats; 'met' judges the median)"
+        f"(seconds: each worker keeps its best of {inner} writes / reads; shown are the median "
+        f"and the best over {repeats} interleaved workers per side; 'met' judges the median)"
     )
     return lines
 
@@ -245,7 +256,10 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="worker processes per side")
+    parser.add_argument(
+        "--inner", type=int, default=3, help="timed writes and reads in each worker (best kept)"
+    )
     parser.add_argument("--s3", action="store_true", help="also run against SeaweedFS S3")
     parser.add_argument("--no-local", action="store_true", help="skip the local-disk run")
     args = parser.parse_args()
@@ -262,7 +276,9 @@ def main() -> None:
         del pos
         tables: list[list[str]] = []
         if not args.no_local:
-            tables.append(bench("local", data, workdir, args.repeats, args.points, expected_box))
+            tables.append(
+                bench("local", data, workdir, args.repeats, args.points, expected_box, args.inner)
+            )
         if args.s3:
             from tests.servers.procs import start_seaweedfs
 
@@ -277,7 +293,9 @@ def main() -> None:
                     "bucket": bucket,
                 }
                 tables.append(
-                    bench("s3", data, workdir, args.repeats, args.points, expected_box, s3)
+                    bench(
+                        "s3", data, workdir, args.repeats, args.points, expected_box, args.inner, s3
+                    )
                 )
             finally:
                 server.stop()
