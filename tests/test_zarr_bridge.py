@@ -352,3 +352,25 @@ def test_suffix_reads_and_sizes_use_the_backends_size_hook(tmp_path: Path) -> No
         zarr.core.sync.sync(store.getsize("missing"))
     assert backend.whole_reads == 0
     assert _get(store, "k") == b"0123456789" and backend.whole_reads == 1
+
+
+@pytest.mark.servers
+def test_sharded_zarr_array_through_the_bridge_on_s3(s3_server: Any, s3_bucket: str) -> None:
+    """Sharding reads shard indexes by suffix and inner chunks by range requests."""
+    options = {
+        "endpoint": s3_server.endpoint,
+        "access_key_id": s3_server.access_key,
+        "secret_access_key": s3_server.secret_key,
+        "region": s3_server.region,
+    }
+    url = f"s3://{s3_bucket}/sharded"
+    data = np.arange(64 * 64, dtype="float64").reshape(64, 64)
+    writer = as_zarr_store(url, mode="w", **options)
+    arr = zarr.create_array(writer, shape=data.shape, chunks=(8, 8), shards=(32, 32), dtype="f8")
+    arr[:] = data
+    reader = as_zarr_store(url, mode="r", **options)
+    opened = zarr.open_array(reader, mode="r")
+    np.testing.assert_array_equal(opened[:], data)
+    np.testing.assert_array_equal(opened[5:13, 40:47], data[5:13, 40:47])
+    keys = sorted(reader.backend.list_prefix("c", recursive=True))  # type: ignore[attr-defined]
+    assert keys == ["c/0/0", "c/0/1", "c/1/0", "c/1/1"]
