@@ -14,6 +14,7 @@ import signal
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +26,9 @@ from zarr_vectors.exceptions import (
     ReadOnlyBackendError,
     StoreError,
 )
+from zarr_vectors.testing.config import KitConfig
+from zarr_vectors.testing.suite import BackendConformance
+from zarr_vectors.testing.target import KitTarget
 from zarr_vectors_obstore.backend import ObstoreBackend
 
 from tests.servers import procs
@@ -262,6 +266,21 @@ def test_s3_missing_bucket_is_a_store_error(s3_server: procs.S3Server) -> None:
     assert not isinstance(info.value, KeyError)
     with pytest.raises(StoreError, match="does not exist"):
         asyncio.run(backend.aget_bytes("k"))
+
+
+@pytest.mark.servers
+def test_s3_verify_prefixes_hides_emptied_folders(
+    s3_server: procs.S3Server, s3_bucket: str
+) -> None:
+    plain = ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server))
+    checked = ObstoreBackend(f"s3://{s3_bucket}", verify_prefixes=True, **s3_kwargs(s3_server))
+    plain.put_many({"gone/deep/k": b"1", "kept/k": b"2", "top": b"3"})
+    plain.delete("gone/deep/k")
+    assert list(checked.list_prefix("")) == ["kept/", "top"]
+    assert list(checked.list_prefix("gone")) == []
+    # SeaweedFS (a file system underneath) may still report the emptied folder; never less.
+    assert {"kept/", "top"} <= set(plain.list_prefix("")) <= {"gone/", "kept/", "top"}
+    assert list(plain.list_prefix("", recursive=True)) == ["kept/k", "top"]
 
 
 @pytest.mark.servers
@@ -673,3 +692,46 @@ def test_gcs_missing_bucket_is_a_store_error(gcs_server: procs.GcsServer) -> Non
     with pytest.raises(StoreError, match="does not exist") as info:
         backend.get_bytes("k")
     assert not isinstance(info.value, KeyError)
+
+
+# --------------------------------------------------------------------------- the conformance kit
+class TestObstoreMemoryConformance(BackendConformance):
+    """The kit on obstore's MemoryStore (chosen explicitly for memory://)."""
+
+    backend_name = "obstore"
+    kit_config = KitConfig.local().with_changes(max_examples=20, derandomize=True)
+
+    def make_url(self, tmp_path: Any) -> str:
+        return f"memory://zv-kit/{uuid.uuid4().hex}"
+
+
+@pytest.mark.servers
+class TestObstoreS3Conformance(BackendConformance):
+    """The kit on SeaweedFS through obstore's S3 store.
+
+    ``verify_prefixes``: SeaweedFS keeps listing a folder after its last object is
+    deleted (see test_s3_verify_prefixes_hides_emptied_folders).
+    """
+
+    backend_name = "obstore"
+    kit_config = KitConfig.remote().with_changes(max_examples=6, derandomize=True)
+
+    def make_target(self, request: pytest.FixtureRequest, tmp_path: Any) -> KitTarget:
+        server = request.getfixturevalue("s3_server")
+        bucket = request.getfixturevalue("s3_bucket")
+        return KitTarget.from_name(
+            "obstore", f"s3://{bucket}/kit", verify_prefixes=True, **s3_kwargs(server)
+        )
+
+
+@pytest.mark.servers
+class TestObstoreAzureConformance(BackendConformance):
+    """The kit on Azurite through obstore's Azure store."""
+
+    backend_name = "obstore"
+    kit_config = KitConfig.remote().with_changes(max_examples=6, derandomize=True)
+
+    def make_target(self, request: pytest.FixtureRequest, tmp_path: Any) -> KitTarget:
+        server = request.getfixturevalue("azure_server")
+        container = request.getfixturevalue("azure_container")
+        return KitTarget.from_name("obstore", f"az://{container}/kit", **azure_kwargs(server))

@@ -18,6 +18,7 @@ store, for tests; only when this backend is chosen explicitly).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, NoReturn, TypeVar
 from urllib.parse import urlsplit
@@ -43,6 +44,9 @@ _DELETE_BATCH = 1000
 
 _HTTP_ENDPOINT = re.compile(r"^http://", re.IGNORECASE)
 
+_MEMORY_LOCK = threading.Lock()
+_MEMORY_STORES: dict[str, Any] = {}
+
 
 class ObstoreBackend(Backend):
     """A zarr-vectors backend over an obstore store.
@@ -51,7 +55,11 @@ class ObstoreBackend(Backend):
     ``max_concurrency`` bounds the requests a batch call keeps in flight;
     ``timeout`` (seconds) bounds each request and the retries of one call, so
     a server that stops answering gives a :class:`StoreError` instead of a
-    hang; ``max_retries`` is how often a failed request is retried. Every other
+    hang; ``max_retries`` is how often a failed request is retried.
+    ``verify_prefixes=True`` makes a non-recursive listing check that every
+    container it reports still holds an object (one small request each), for
+    S3-compatible servers with real folders, such as SeaweedFS, that keep
+    listing a folder after its last object is deleted. Every other
     keyword is obstore configuration: store config (``region``, ``endpoint``,
     ``access_key_id``, ``skip_signature``...), HTTP client options
     (``allow_http``, ``connect_timeout``...) or ``client_options`` /
@@ -68,6 +76,7 @@ class ObstoreBackend(Backend):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = 3,
+        verify_prefixes: bool = False,
         **config: Any,
     ) -> None:
         super().__init__(url, max_concurrency=max_concurrency)
@@ -80,6 +89,7 @@ class ObstoreBackend(Backend):
                 f"The 'obstore' backend's max_retries must be >= 0, got {max_retries!r}."
             )
         self.timeout = float(timeout)
+        self.verify_prefixes = bool(verify_prefixes)
         scheme = url_scheme(url)
         family = family_of(scheme)
         if family is None:
@@ -102,7 +112,9 @@ class ObstoreBackend(Backend):
         from obstore.store import HTTPStore, MemoryStore, from_url
 
         if self.family == "memory":
-            return MemoryStore()
+            # Like fsspec's memory file system: one store per URL for the whole process.
+            with _MEMORY_LOCK:
+                return _MEMORY_STORES.setdefault(url.rstrip("/"), MemoryStore())
         client = options.client_options
         retry = options.retry_config
         if self.family == "http":
@@ -357,9 +369,30 @@ class ObstoreBackend(Backend):
                 return []
             raise self._fail(exc, f"Listing {prefix or '/'!r} in") from None
         found = [self._relative(meta["path"]) for meta in listing["objects"]]
-        found += [self._relative(p.rstrip("/")) + "/" for p in listing["common_prefixes"]]
+        containers = list(listing["common_prefixes"])
+        if self.verify_prefixes:
+            containers = await self._nonempty(containers)
+        found += [self._relative(p.rstrip("/")) + "/" for p in containers]
         # A WebDAV listing includes the listed folder itself; it is not its own child.
         return sorted(k for k in found if k.startswith(prefix) and k not in ("", "/", prefix))
+
+    async def _nonempty(self, prefixes: list[str]) -> list[str]:
+        """The prefixes under which at least one object is stored (checked concurrently)."""
+        import asyncio
+
+        import obstore
+
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+
+        async def holds_objects(prefix: str) -> bool:
+            async with semaphore:
+                async for chunk in obstore.list(self._store, prefix.rstrip("/"), chunk_size=1):
+                    if len(chunk):
+                        return True
+                return False
+
+        flags = await asyncio.gather(*(holds_objects(p) for p in prefixes))
+        return [p for p, keep in zip(prefixes, flags, strict=True) if keep]
 
     def _relative(self, path: str) -> str:
         """A listed path relative to the store root (only HTTP listings need the cut)."""
