@@ -9,6 +9,7 @@ HTTP, and that no secret reaches an error message or a repr.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -132,6 +133,25 @@ def test_memory_refuses_store_config() -> None:
         ObstoreBackend("memory://x", region="us-east-1")
 
 
+def test_unknown_options_are_named() -> None:
+    with pytest.raises(BackendOptionError, match=r"'obstore'.*'bogus', 'regoin'"):
+        make_backend("s3://bucket/p", regoin="us-east-1", bogus=1, region="us-east-1")
+    with pytest.raises(BackendOptionError, match="'account_key_typo'"):
+        ObstoreBackend("az://c", account_name="a", account_key_typo="x")
+
+
+def test_config_values_are_never_in_repr() -> None:
+    backend = ObstoreBackend(
+        "s3://bucket/p",
+        region="us-east-1",
+        access_key_id="AKIA-zv-visible",
+        secret_access_key="REPR-SECRET-zv-123456",
+        session_token="REPR-TOKEN-zv-654321",
+    )
+    assert "REPR-SECRET" not in repr(backend) and "REPR-TOKEN" not in repr(backend)
+    assert repr(backend) == "ObstoreBackend(url='s3://bucket/p')"
+
+
 def test_bad_constructor_values() -> None:
     with pytest.raises(BackendOptionError, match="timeout"):
         ObstoreBackend("memory://x", timeout=0)
@@ -211,8 +231,9 @@ def test_s3_ambient_credentials(
 
 @pytest.mark.servers
 def test_s3_wrong_secret_is_refused_without_leaking_it(
-    s3_server: procs.S3Server, s3_bucket: str
+    s3_server: procs.S3Server, s3_bucket: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     secret = "WRONG-SECRET-zv-4242-do-not-print"
     token = "SESSION-TOKEN-zv-7777-do-not-print"
     backend = ObstoreBackend(
@@ -234,6 +255,7 @@ def test_s3_wrong_secret_is_refused_without_leaking_it(
         assert "refused" in message or "403 Forbidden" in message
         assert secret not in message and token not in message
         assert "\n" not in message
+    assert secret not in caplog.text and token not in caplog.text
 
 
 @pytest.mark.servers

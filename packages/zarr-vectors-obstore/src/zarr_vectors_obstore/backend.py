@@ -125,8 +125,10 @@ class ObstoreBackend(Backend):
             # object_store's WebDAV listing yields server-absolute paths; strip the base's.
             path = urlsplit(base).path.strip("/")
             self._listed_prefix = f"{path}/" if path else ""
+            # Options are plain dicts here; obstore checks them (its TypedDicts are static only).
+            http_from_url: Any = HTTPStore.from_url
             try:
-                return HTTPStore.from_url(base, client_options=client, retry_config=retry)
+                return http_from_url(base, client_options=client, retry_config=retry)
             except Exception as exc:
                 self._bad_config(exc, options)
         endpoint = options.config.get("endpoint") or options.config.get("base_url")
@@ -137,12 +139,13 @@ class ObstoreBackend(Backend):
         kwargs: dict[str, Any] = {}
         if options.credential_provider is not None:
             kwargs["credential_provider"] = options.credential_provider
+        store_from_url: Any = from_url
         try:
-            return from_url(
+            return store_from_url(
                 url,
                 config=options.config or None,
                 client_options=client,
-                retry_config=retry,  # type: ignore[arg-type]
+                retry_config=retry,
                 **kwargs,
             )
         except Exception as exc:
@@ -180,7 +183,7 @@ class ObstoreBackend(Backend):
             except Exception as exc:
                 if is_unknown_config(exc):
                     unknown.append(key)
-        return unknown
+        return sorted(unknown)
 
     @property
     def store(self) -> Any:
