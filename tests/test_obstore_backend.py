@@ -448,6 +448,18 @@ def test_azure_connection_string(azure_server: procs.AzureServer, azure_containe
 
 
 @pytest.mark.servers
+def test_azure_ambient_credentials(
+    azure_server: procs.AzureServer, azure_container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", azure_server.account)
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", azure_server.key)
+    monkeypatch.setenv("AZURE_STORAGE_ENDPOINT", azure_server.endpoint)
+    backend = make_backend(f"az://{azure_container}/env", allow_http=True)
+    backend.put_bytes("k", b"from-env")
+    assert backend.get_bytes("k") == b"from-env"
+
+
+@pytest.mark.servers
 def test_azure_wrong_key_is_refused_without_leaking_it(
     azure_server: procs.AzureServer, azure_container: str
 ) -> None:
