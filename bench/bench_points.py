@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.upstream_env import VENV, venv_python  # noqa: E402
 
-OPS = ("write", "read", "bbox")
+OPS = ("write", "write_cpu", "read", "bbox")
 BOX = ((250.0, 250.0, 250.0), (650.0, 650.0, 650.0))
 
 # The worker runs in either environment; ``side`` says which API it is calling.
@@ -115,11 +115,12 @@ w, kw = write("warmup", pos[:2000])
 read(w, kw)
 read(w, kw, job["box"])
 
-out = {"write": [], "read": [], "bbox": []}
+out = {"write": [], "write_cpu": [], "read": [], "bbox": []}
 for i in range(job["inner"]):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     w, kw = write(f"main{i}", pos)
     out["write"].append(time.perf_counter() - t0)
+    out["write_cpu"].append(time.process_time() - c0)
 for i in range(job["inner"]):
     t1 = time.perf_counter()
     n_all = read(w, kw)
@@ -210,8 +211,8 @@ def bench(
                 file=sys.stderr,
                 flush=True,
             )
-    targets = {"write": 0.5, "read": 1.0, "bbox": 1.0}
-    names = {"write": "write", "read": "full read", "bbox": "bbox read"}
+    targets = {"write": 0.5, "write_cpu": 0.5, "read": 1.0, "bbox": 1.0}
+    names = {"write": "write", "write_cpu": "(write CPU)", "read": "full read", "bbox": "bbox read"}
     lines = [
         f"{label}: {n_points:,} float32 points, chunk 200, box 250..650 ({expected_box:,} points)",
         f"{'operation':<12}{'ours s':>9}{'0.9.2 s':>9}{'ratio':>8}"
@@ -223,6 +224,8 @@ def bench(
         ratio = ours / pub
         best_ours, best_pub = min(times["ours"][op]), min(times["pub"][op])
         met = "yes" if ratio <= targets[op] else "NO"
+        if op == "write_cpu":
+            met = "(info)"  # CPU seconds of all threads: what I/O contention does not inflate
         lines.append(
             f"{names[op]:<12}{ours:>9.3f}{pub:>9.3f}{ratio:>7.2f}x"
             f"{best_ours:>11.3f}{best_pub:>11.3f}{best_ours / best_pub:>7.2f}x"
