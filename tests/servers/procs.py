@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import json
 import os
 import secrets
@@ -155,8 +156,8 @@ def _wait_ready(server: _Server, ready: Callable[[], bool], timeout: float, what
         try:
             if ready():
                 return
-        except (OSError, urllib.error.URLError):
-            pass
+        except (OSError, urllib.error.URLError, http.client.HTTPException):
+            pass  # not listening yet, or a half-started server dropped the connection
         time.sleep(0.2)
     server.stop()
     raise ServerStartError(
