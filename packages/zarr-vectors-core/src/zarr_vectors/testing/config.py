@@ -122,7 +122,10 @@ class KitConfig:
             kwargs["database"] = None
         if stateful:
             kwargs["stateful_step_count"] = self.stateful_step_count
+        from hypothesis import Phase
+
         return settings(
+            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
             max_examples=examples or self.max_examples,
             deadline=self.deadline,
             derandomize=self.derandomize,

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 __all__ = [
     "INVALID_KEYS",
     "INVALID_PREFIXES",
+    "KEYS",
+    "PREFIXES",
     "SEGMENTS",
     "invalid_keys",
     "keys",
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 #: Segments most keys are made of: siblings sharing a prefix, unicode, dots, dashes.
-SEGMENTS: tuple[str, ...] = ("a", "ab", "b", "a.b", "é", "日本", "x-y_z", "0")
+SEGMENTS: tuple[str, ...] = ("a", "ab", "b", "é", "日本")
 
 _ALPHABET = st.sampled_from("abcxyz019-_.éßü日本語Ωж")
 _LONG = st.integers(60, 180).map(lambda n: ("long" * 60)[:n])
@@ -40,12 +42,41 @@ def _free_segment() -> st.SearchStrategy[str]:
     )
 
 
-segments: st.SearchStrategy[str] = st.one_of(
-    st.sampled_from(SEGMENTS), st.sampled_from(SEGMENTS), _free_segment(), _LONG
+def prefixes_of(key: str) -> list[str]:
+    """Every directory prefix of ``key``, with and without the trailing '/'."""
+    parts = key.split("/")
+    out: list[str] = []
+    for i in range(1, len(parts)):
+        base = "/".join(parts[:i])
+        out.extend([base, base + "/"])
+    return out
+
+
+_LONG_KEY = "long/" + "k" * 120 + "/" + "日本語" * 20
+
+
+def _universe() -> tuple[str, ...]:
+    return ("a", "ab", "b", "é", "a/b", "a/ab", "ab/a", "a/b/c", "a/日本", "日本/é", _LONG_KEY)
+
+
+#: The small key universe most operations draw from, so that keys collide: the same
+#: key twice (an overwrite), siblings sharing a prefix (``a``, ``ab``), an object and
+#: a key under it (``a``, ``a/b``), unicode and a long key.
+KEYS: tuple[str, ...] = _universe()
+
+#: Directory prefixes of :data:`KEYS`, with and without the trailing '/', and the root.
+PREFIXES: tuple[str, ...] = (
+    "",
+    *sorted({p for k in KEYS for p in prefixes_of(k)}),
+    *SEGMENTS,
 )
 
-#: Valid keys: one to four segments, mostly from :data:`SEGMENTS`.
-keys: st.SearchStrategy[str] = st.lists(segments, min_size=1, max_size=4).map("/".join)
+_FREE = st.lists(st.one_of(_free_segment(), _LONG), min_size=1, max_size=3).map("/".join)
+
+#: Valid keys: mostly from :data:`KEYS`, sometimes anything valid.
+keys: st.SearchStrategy[str] = st.one_of(
+    st.sampled_from(KEYS), st.sampled_from(KEYS), st.sampled_from(KEYS), _FREE
+)
 
 
 def values(max_size: int) -> st.SearchStrategy[bytes]:
@@ -60,16 +91,6 @@ def values(max_size: int) -> st.SearchStrategy[bytes]:
 def value_of(size: int, seed: int) -> bytes:
     """``size`` pseudo-random bytes from ``seed`` (the same every time)."""
     return random.Random(seed).randbytes(size)
-
-
-def prefixes_of(key: str) -> list[str]:
-    """Every directory prefix of ``key``, with and without the trailing '/'."""
-    parts = key.split("/")
-    out: list[str] = []
-    for i in range(1, len(parts)):
-        base = "/".join(parts[:i])
-        out.extend([base, base + "/"])
-    return out
 
 
 #: Keys every backend must refuse with InvalidKeyError before touching storage.
