@@ -75,7 +75,7 @@ def machine_class(target: KitTarget, config: KitConfig, mode: str) -> type[RuleB
             # Delete every key written one by one, not only by delete_prefix(''): on a
             # broken backend a listing or prefix delete may miss some, and a key left
             # behind would make the next run differ from this one.
-            backend = getattr(self.driver, "backend", None)
+            backend: Any = getattr(self.driver, "backend", None)
             for key in self.written:
                 with contextlib.suppress(Exception):
                     backend.delete(key)
