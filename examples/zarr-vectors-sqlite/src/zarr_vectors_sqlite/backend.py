@@ -1,0 +1,124 @@
+"""The SQLite backend: one table ``objects(key TEXT PRIMARY KEY, value BLOB)`` per file.
+
+It implements only the primitives of :class:`zarr_vectors.core.backends.Backend`;
+key validation, the async twins (run on worker threads) and the batch calls come
+from the base class. One connection is shared by those threads behind a lock,
+and every write commits at once, so a put is visible to the next get and
+survives closing the backend.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from zarr_vectors.core.backends import Backend, children_of, missing_key
+from zarr_vectors.exceptions import StoreError
+
+__all__ = ["SqliteBackend", "path_from_url"]
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+
+
+def path_from_url(url: str) -> Path:
+    """``sqlite:///data/store.db`` -> ``/data/store.db``."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "sqlite" or parts.netloc or not parts.path.strip("/"):
+        raise StoreError(
+            f"{url!r} is not a SQLite store URL; write sqlite:///path/to/file.db "
+            "(three slashes, then the file's path)."
+        )
+    return Path("/" + unquote(parts.path).lstrip("/"))
+
+
+class SqliteBackend(Backend):
+    """Objects as rows of a SQLite file; the file is created by the first write."""
+
+    backend_name = "sqlite"
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        super().__init__(url)
+        self.path = path_from_url(url)
+        self.timeout = float(timeout)
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self, create: bool) -> sqlite3.Connection | None:
+        """The connection; ``None`` when reading a file that does not exist yet."""
+        if self._db is None:
+            if not create and not self.path.exists():
+                return None
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(SCHEMA)
+            self._db = db
+        return self._db
+
+    def _get(self, key: str) -> bytes:
+        with self._lock:
+            db = self._conn(False)
+            row = db and db.execute("SELECT value FROM objects WHERE key = ?", (key,)).fetchone()
+        if not row:
+            raise missing_key(key, self.url)
+        return bytes(row[0])
+
+    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
+        # substr() counts from 1; a BLOB is cut by bytes, never decoded as text
+        if length is None:
+            sql, args = "SELECT substr(value, ?) FROM objects WHERE key = ?", (start + 1, key)
+        else:
+            sql = "SELECT substr(value, ?, ?) FROM objects WHERE key = ?"
+            args = (start + 1, length, key)
+        with self._lock:
+            db = self._conn(False)
+            row = db and db.execute(sql, args).fetchone()
+        if not row:
+            raise missing_key(key, self.url)
+        return bytes(row[0] or b"")
+
+    def _put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            db = self._conn(True)
+            assert db is not None
+            db.execute("INSERT OR REPLACE INTO objects (key, value) VALUES (?, ?)", (key, data))
+
+    def _exists(self, key: str) -> bool:
+        with self._lock:
+            db = self._conn(False)
+            return bool(db and db.execute("SELECT 1 FROM objects WHERE key = ?", (key,)).fetchone())
+
+    def _delete(self, key: str) -> None:
+        with self._lock:
+            db = self._conn(False)
+            if db:
+                db.execute("DELETE FROM objects WHERE key = ?", (key,))
+
+    def _under(self, prefix: str) -> tuple[str, tuple[object, ...]]:
+        if not prefix:
+            return "", ()
+        return " WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+
+    def _list(self, prefix: str, recursive: bool) -> list[str]:
+        where, args = self._under(prefix)
+        with self._lock:
+            db = self._conn(False)
+            rows = db.execute("SELECT key FROM objects" + where, args).fetchall() if db else []
+        return children_of(prefix, [r[0] for r in rows], recursive)
+
+    def _delete_prefix(self, prefix: str) -> None:
+        where, args = self._under(prefix)
+        with self._lock:
+            db = self._conn(False)
+            if db:
+                db.execute("DELETE FROM objects" + where, args)
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
