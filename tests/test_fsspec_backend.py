@@ -353,15 +353,23 @@ def test_s3_async_protocol(s3_server: Any, s3_bucket: str) -> None:
     asyncio.run(check_async(backend))
 
 
+def check_object_beside_prefix(backend: FsspecBackend) -> None:
+    """Object stores are flat: "ab" and "ab/..." are both objects, listed and deleted apart."""
+    for key, data in {"ab": b"obj", "ab/a": b"1", "ab/c/d": b"2", "abc": b"3"}.items():
+        backend.put_bytes(key, data)
+    assert backend.get_bytes("ab") == b"obj"
+    assert list(backend.list_prefix("")) == ["ab", "ab/", "abc"]
+    assert list(backend.list_prefix("ab")) == ["ab/a", "ab/c/"]
+    assert list(backend.list_prefix("ab", recursive=True)) == ["ab/a", "ab/c/d"]
+    assert asyncio.run(backend.aget_many(["ab", "ab/a"])) == {"ab": b"obj", "ab/a": b"1"}
+    backend.delete_prefix("ab")
+    assert list(backend.list_prefix("", recursive=True)) == ["ab", "abc"]
+    backend.delete_prefix("")
+
+
 @pytest.mark.servers
 def test_s3_object_and_prefix_may_share_a_name(s3_server: Any, s3_bucket: str) -> None:
-    backend = FsspecBackend(f"s3://{s3_bucket}/r", **_s3_options(s3_server))
-    backend.put_bytes("a", b"obj")
-    backend.put_bytes("a/b", b"child")
-    assert backend.get_bytes("a") == b"obj"
-    assert list(backend.list_prefix("")) == ["a", "a/"]
-    backend.delete_prefix("a")
-    assert list(backend.list_prefix("", recursive=True)) == ["a"]
+    check_object_beside_prefix(FsspecBackend(f"s3://{s3_bucket}/r", **_s3_options(s3_server)))
 
 
 @pytest.mark.servers
@@ -429,6 +437,7 @@ def _azure_options(server: Any, key: str | None = None) -> dict[str, Any]:
 def test_azure_sync_and_async_protocol(azure_server: Any, azure_container: str) -> None:
     options = _azure_options(azure_server)
     check_sync(FsspecBackend(f"az://{azure_container}/sync", **options))
+    check_object_beside_prefix(FsspecBackend(f"az://{azure_container}", **options))
     asyncio.run(check_async(FsspecBackend(f"abfs://{azure_container}/async", **options)))
 
 
@@ -480,6 +489,7 @@ def test_azure_missing_container_is_a_store_error(azure_server: Any) -> None:
 def test_gcs_sync_and_async_protocol(gcs_server: Any, gcs_bucket: str) -> None:
     options = {"endpoint_url": gcs_server.endpoint, "token": "anon", "project": "zv-test"}
     check_sync(FsspecBackend(f"gs://{gcs_bucket}/sync", **options))
+    check_object_beside_prefix(FsspecBackend(f"gs://{gcs_bucket}/flat", **options))
     asyncio.run(check_async(FsspecBackend(f"gcs://{gcs_bucket}/async", **options)))
 
 
@@ -547,3 +557,34 @@ class TestFsspecS3Conformance(BackendConformance):
         server = request.getfixturevalue("s3_server")
         bucket = request.getfixturevalue("s3_bucket")
         return KitTarget.from_name("fsspec", f"s3://{bucket}/kit", **_s3_options(server))
+
+
+@pytest.mark.servers
+class TestFsspecAzureConformance(BackendConformance):
+    """The kit on Azurite through adlfs."""
+
+    backend_name = "fsspec"
+    kit_config = KitConfig.remote().with_changes(
+        max_examples=4, roundtrip_examples=1, derandomize=True
+    )
+
+    def make_target(self, request: pytest.FixtureRequest, tmp_path: Path) -> KitTarget:
+        server = request.getfixturevalue("azure_server")
+        container = request.getfixturevalue("azure_container")
+        return KitTarget.from_name("fsspec", f"az://{container}/kit", **_azure_options(server))
+
+
+@pytest.mark.servers
+class TestFsspecGcsConformance(BackendConformance):
+    """The kit on fake-gcs-server through gcsfs."""
+
+    backend_name = "fsspec"
+    kit_config = KitConfig.remote().with_changes(
+        max_examples=4, roundtrip_examples=1, derandomize=True
+    )
+
+    def make_target(self, request: pytest.FixtureRequest, tmp_path: Path) -> KitTarget:
+        server = request.getfixturevalue("gcs_server")
+        bucket = request.getfixturevalue("gcs_bucket")
+        options = {"endpoint_url": server.endpoint, "token": "anon", "project": "zv-test"}
+        return KitTarget.from_name("fsspec", f"gs://{bucket}/kit", **options)

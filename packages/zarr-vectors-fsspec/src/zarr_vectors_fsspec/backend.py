@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from typing import Any, NoReturn, TypeVar
 
-from zarr_vectors.core.backends.base import Backend, missing_key
+from zarr_vectors.core.backends.base import Backend, children_of, missing_key
 from zarr_vectors.core.backends.resolve import url_scheme
 from zarr_vectors.core.secrets import is_secret_option, redact_text
 from zarr_vectors.exceptions import (
@@ -379,16 +379,38 @@ class FsspecBackend(Backend):
     async def _co_list(self, prefix: str, recursive: bool) -> list[str]:
         path = self._dir(prefix)
         try:
+            if recursive and self._bucket:
+                return await self._co_find_under(prefix)
             if recursive:
                 names = await self._timed(self.fs._find(path, withdirs=False))
                 return self._objects(list(names), prefix)
-            entries = await self._timed(self.fs._ls(path, detail=True))
+            entries = list(await self._timed(self.fs._ls(path, detail=True)))
+            if self._bucket and prefix and self._names_object(entries, path):
+                # adlfs lists an object "ab" in place of the directory "ab/" beside it
+                return children_of(prefix, await self._co_find_under(prefix), False)
         except FileNotFoundError:
             await self._check_bucket("list", prefix)
             return []
         except Exception as exc:
             self._raise("list", prefix, exc)
-        return self._children(list(entries), prefix)
+        return self._children(entries, prefix)
+
+    async def _co_find_under(self, prefix: str) -> list[str]:
+        """Every object key under ``prefix``, by a server-side prefix listing from the root.
+
+        Finding ``<root>/ab`` itself would return just the object ``ab`` when one
+        exists beside ``ab/...`` (adlfs); a prefix under the root cannot be mistaken.
+        """
+        found = await self._timed(self.fs._find(self._root, withdirs=False, prefix=prefix))
+        return self._objects(list(found), prefix)
+
+    def _names_object(self, entries: list[dict[str, Any]], path: str) -> bool:
+        """Whether a listing of ``path`` returned the object at ``path`` itself."""
+        return any(
+            self.fs._strip_protocol(str(e["name"])).rstrip("/") == path
+            and e.get("type") != "directory"
+            for e in entries
+        )
 
     async def _co_delete_prefix(self, prefix: str) -> None:
         keys = await self._co_list(prefix, True)
