@@ -5,7 +5,8 @@ interleaved repeats, fetches N objects of SIZE bytes with
 
 * the obstore backend's ``get_many`` and ``aget_many``,
 * the fsspec backend's ``get_many`` and ``aget_many``,
-* raw obstore (``obstore.get_async`` for every key, gathered: the limit),
+* raw obstore (``obstore.get_async`` for every key, gathered: the limit), and
+  the same with at most ``--concurrency`` requests in flight (as the backends run),
 * raw s3fs (its own batch coroutine ``_cat``),
 * zarr-python's ``zarr.storage.ObjectStore`` and ``FsspecStore`` (``get`` of
   every key in one gather),
@@ -143,6 +144,17 @@ class Bench:
 
             return sum(await asyncio.gather(*(one(k) for k in keys)))
 
+        async def raw_obstore_bounded() -> int:
+            # The same, at most --concurrency requests in flight: what the backends do.
+            semaphore = asyncio.Semaphore(self.args.concurrency)
+
+            async def one(key: str) -> int:
+                async with semaphore:
+                    result = await ob.get_async(raw, key)
+                    return len(await result.bytes_async())
+
+            return sum(await asyncio.gather(*(one(k) for k in keys)))
+
         async def raw_s3fs() -> int:
             got = await self.raw_s3fs._cat([f"{bucket}/{k}" for k in keys])
             return sum(len(v) for v in got.values())
@@ -159,6 +171,7 @@ class Bench:
 
         return {
             "raw obstore get_async (gather)": raw_obstore,
+            "raw obstore get_async (bounded)": raw_obstore_bounded,
             "obstore backend get_many": lambda: sum(
                 map(len, self.ob_backend.get_many(keys).values())
             ),
@@ -181,11 +194,24 @@ class Bench:
 
         per_case = {
             name: keyed(name)
-            for name in ("raw-ob", "ob-sync", "ob-async", "fs-sync", "fs-async", "s3fs", "zo", "zf")
+            for name in (
+                *("raw-ob", "raw-ob-bounded", "ob-sync", "ob-async"),
+                *("fs-sync", "fs-async", "s3fs", "zo", "zf"),
+            )
         }
 
         async def raw_obstore() -> int:
             await asyncio.gather(*(ob.put_async(raw, k, v) for k, v in per_case["raw-ob"].items()))
+            return len(items) * self.args.size
+
+        async def raw_obstore_bounded() -> int:
+            semaphore = asyncio.Semaphore(self.args.concurrency)
+
+            async def one(key: str, data: bytes) -> None:
+                async with semaphore:
+                    await ob.put_async(raw, key, data)
+
+            await asyncio.gather(*(one(k, v) for k, v in per_case["raw-ob-bounded"].items()))
             return len(items) * self.args.size
 
         async def raw_s3fs() -> int:
@@ -213,6 +239,7 @@ class Bench:
 
         return {
             "raw obstore put_async (gather)": raw_obstore,
+            "raw obstore put_async (bounded)": raw_obstore_bounded,
             "obstore backend put_many": sync(self.ob_backend, "ob-sync"),
             "obstore backend aput_many": asynchronous(self.ob_backend, "ob-async"),
             "fsspec backend put_many": sync(self.fs_backend, "fs-sync"),
