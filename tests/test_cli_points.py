@@ -318,6 +318,28 @@ def test_info_text_and_json(tmp_path: Path, cloud: np.ndarray, labels: np.ndarra
     assert facts["consolidated"] is True
 
 
+def test_info_and_read_points_on_a_zip_archive(tmp_path: Path, cloud: np.ndarray) -> None:
+    import zipfile
+
+    np.save(tmp_path / "in.npy", cloud)
+    run("write-points", tmp_path / "in.npy", tmp_path / "s", "-c", "25")
+    with zipfile.ZipFile(tmp_path / "s.zip", "w") as zf:
+        for f in sorted((tmp_path / "s").rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(tmp_path / "s").as_posix())
+    code, out = run("info", tmp_path / "s.zip", "--json")
+    assert code == 0, out
+    facts = json.loads(out)
+    assert facts["backend"].startswith("zip")
+    assert facts["levels"][0]["points"] == len(cloud)
+    code, out = run("read-points", tmp_path / "s.zip", "-o", tmp_path / "o.npy")
+    assert code == 0, out
+    np.testing.assert_array_equal(as_set(np.load(tmp_path / "o.npy")), as_set(cloud))
+    code, out = run("write-points", tmp_path / "in.npy", tmp_path / "s.zip", "-c", "25")
+    assert code == 1, out  # read-only
+    assert "Traceback" not in out
+
+
 def test_info_reads_a_store_the_published_package_wrote() -> None:
     fixture = Path("/work/shared/fixtures/upstream-0.9.2/pyramid.zarrvectors")
     if not fixture.exists():

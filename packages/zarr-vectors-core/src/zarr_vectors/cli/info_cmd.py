@@ -21,12 +21,19 @@ __all__ = ["describe_store", "info"]
 
 def describe_store(url: str, **kwargs: Any) -> dict[str, Any]:
     """The facts ``info`` prints, as a JSON-ready dict."""
+    from zarr.storage import ZipStore
+
     from zarr_vectors.core.backends.resolve import resolve_backend_name
+    from zarr_vectors.core.kv import resolve_store
     from zarr_vectors.lazy import open_zv
 
-    backend = kwargs.get("backend")
+    options = dict(kwargs)
+    backend = options.pop("backend", None)
     backend_name = resolve_backend_name(url, backend)
-    zv = open_zv(url, **kwargs)
+    store = resolve_store(url, mode="r", backend=backend, backend_kwargs=options)
+    if isinstance(store, ZipStore):  # a local *.zip is read through zarr's ZipStore
+        backend_name = "zip (zarr ZipStore, read-only)"
+    zv = open_zv(store)
     meta = zv.metadata
     levels = []
     for n in zv.levels:
