@@ -580,3 +580,17 @@ def test_commands_on_s3_with_backend_options(
     assert code == 1, out
     assert "wrong-secret-0123456789" not in out and s3_server.secret_key not in out
     assert "Traceback" not in out
+
+
+def test_signed_url_secrets_never_printed(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/store?X-Amz-Signature=SIGsecret0123456789&sig=OTHERsecret98765"
+    for args in (["info", url], ["read-points", url, "-o", str(tmp_path / "o.npy")]):
+        code, out = run(*args, "--option", "timeout=2", "--option", "max_retries=0")
+        assert code == 1, out
+        assert "SIGsecret0123456789" not in out and "OTHERsecret98765" not in out
+        assert "127.0.0.1" in out and "Traceback" not in out
