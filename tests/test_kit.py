@@ -241,3 +241,12 @@ def test_pytest_plugin_fails_on_a_faulty_backend(tmp_path: Path) -> None:
     assert "right after put_bytes" in run.stdout or "just written by put_many" in run.stdout
     assert "minimal example found by hypothesis" in run.stdout
     STORES.clear()
+
+
+def test_urls_of_unknown_schemes_keep_their_slashes() -> None:
+    """A plugin's URL (sqlite:///file.db) is shown as given, with secrets still hidden."""
+    from zarr_vectors.core.secrets import redact_url
+
+    assert redact_url("sqlite:///data/x.db") == "sqlite:///data/x.db"
+    assert redact_url("sqlite:///data/x.db?token=abc") == "sqlite:///data/x.db?token=***"
+    assert KitTarget.from_name("local", "sqlite:///data/x.db").url == "sqlite:///data/x.db"

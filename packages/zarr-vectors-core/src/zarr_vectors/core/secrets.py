@@ -70,7 +70,13 @@ def redact_url(url: str) -> str:
         query = urlencode(
             [(k, REDACTED if _SECRET_QUERY.match(k) else v) for k, v in pairs], safe="*"
         )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret
+    text = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    head = parts.scheme + "://"
+    if url[: len(head)].lower() == head.lower() and not text.startswith(head):
+        text = head + text[len(parts.scheme) + 1 :]  # urlunsplit drops "//" of "sqlite:///x"
+    return text
 
 
 def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
