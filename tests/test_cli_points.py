@@ -139,7 +139,7 @@ def test_installed_script_on_a_terminal_shows_a_live_progress_bar(
     assert "Wrote 300,000 3-D points" in out
 
 
-def test_progress_callback_is_none_off_a_terminal_and_counts_on_one() -> None:
+def test_progress_callback_is_none_off_a_terminal_and_callable_on_one() -> None:
     with write_progress("x", enabled=False) as progress:
         assert progress is None
     with write_progress("x", enabled=True) as progress:
