@@ -219,6 +219,15 @@ def test_csv_without_header_and_float32_dtype(tmp_path: Path, cloud: np.ndarray)
     assert read_points(tmp_path / "t").positions.dtype == np.float32
 
 
+def test_csv_with_byte_order_mark_and_spaces(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_bytes("\ufeffx, y, z, i\n1, 2, 3, 7\n4, 5, 6, 8\n".encode())
+    pf = read_point_file(tmp_path / "a.csv")
+    np.testing.assert_array_equal(pf.positions, [[1, 2, 3], [4, 5, 6]])
+    np.testing.assert_array_equal(pf.attributes["i"], [7, 8])
+    (tmp_path / "b.csv").write_bytes("\ufeff1 2 3\n4 5 6\n".encode())
+    np.testing.assert_array_equal(read_point_file(tmp_path / "b.csv").positions[1], [4, 5, 6])
+
+
 def test_structured_npy_fields_become_attributes(tmp_path: Path, cloud: np.ndarray) -> None:
     rows = np.empty(len(cloud), [("x", "f4"), ("y", "f4"), ("z", "f4"), ("gps", "f8")])
     rows["x"], rows["y"], rows["z"] = cloud.T

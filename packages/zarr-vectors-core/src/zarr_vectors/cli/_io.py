@@ -123,7 +123,8 @@ def _is_number(text: str) -> bool:
 
 
 def _read_csv(path: Path) -> PointFile:
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
+    # utf-8-sig: spreadsheet programs start CSV files with a byte-order mark
+    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
         first = fh.readline()
     if not first.strip():
         raise ValidationError(f"{path}: the file is empty")
@@ -138,6 +139,7 @@ def _read_csv(path: Path) -> PointFile:
             dtype=np.float64,
             ndmin=2,
             comments="#",
+            encoding="utf-8-sig",
         )
     except ValueError as exc:
         raise ValidationError(f"{path}: not a table of numbers ({exc})") from None
