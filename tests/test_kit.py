@@ -24,6 +24,7 @@ from zarr_vectors.testing import CHECK_NAMES, KitConfig, KitTarget, run_check, r
 
 from tests.kit_faulty import FAULTY, STORES, DictBackend
 from tests.plugin_dists import write_dist
+from tests.servers import procs
 
 REPO = Path(__file__).resolve().parents[1]
 COUNTER = itertools.count()
@@ -250,3 +251,23 @@ def test_urls_of_unknown_schemes_keep_their_slashes() -> None:
     assert redact_url("sqlite:///data/x.db") == "sqlite:///data/x.db"
     assert redact_url("sqlite:///data/x.db?token=abc") == "sqlite:///data/x.db?token=***"
     assert KitTarget.from_name("local", "sqlite:///data/x.db").url == "sqlite:///data/x.db"
+
+
+@pytest.mark.servers
+def test_check_backend_command_on_s3_never_prints_the_secret(
+    s3_server: procs.S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
+    """The author's one command against a real S3 server, credentials as --option."""
+    run = _cli(
+        "check-backend", "obstore", "--url", f"s3://{s3_bucket}/kit",
+        "--option", f"endpoint={s3_server.endpoint}", "--option", f"region={s3_server.region}",
+        "--option", f"access_key_id={s3_server.access_key}",
+        "--option", f"secret_access_key={s3_server.secret_key}",
+        "--option", "verify_prefixes=true",
+        "--check", "invalid-keys", "--check", "persistence", "--check", "zarr-array",
+        "--max-examples", "3", "--derandomize",
+        env=dict(os.environ), cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "All 3 checks passed." in run.stdout
+    assert s3_server.secret_key not in run.stdout + run.stderr
