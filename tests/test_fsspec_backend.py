@@ -442,8 +442,12 @@ def test_azure_sync_and_async_protocol(azure_server: Any, azure_container: str) 
 
 
 @pytest.mark.servers
-def test_azure_wrong_key(azure_server: Any, azure_container: str) -> None:
+def test_azure_wrong_key(
+    azure_server: Any, azure_container: str, caplog: pytest.LogCaptureFixture
+) -> None:
     import base64
+
+    caplog.set_level(logging.DEBUG)
 
     wrong = base64.b64encode(SECRET.encode() * 2).decode()
     backend = FsspecBackend(
@@ -454,6 +458,7 @@ def test_azure_wrong_key(azure_server: Any, azure_container: str) -> None:
     assert wrong not in str(info.value) and SECRET not in str(info.value)
     assert azure_container in str(info.value) and "check the credentials" in str(info.value)
     assert wrong not in repr(backend)
+    assert all(wrong not in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.servers

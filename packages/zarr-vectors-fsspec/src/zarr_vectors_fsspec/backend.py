@@ -306,7 +306,9 @@ class FsspecBackend(Backend):
         except FileNotFoundError:
             raise self._missing_bucket(action, key) from None
         except Exception as exc:
-            self._raise(action, key, exc)
+            if not (isinstance(exc, PermissionError) or _http_status(exc) in (401, 403)):
+                self._raise(action, key, exc)
+            # Credentials that may read objects but not the bucket: the key is just missing.
         self._bucket_checked = True
 
     # -- async primitives (coroutines that run on fs.loop) -----------------------------------------
