@@ -260,10 +260,13 @@ class ObstoreBackend(Backend):
         try:
             return bytes(obstore.get(self._store, key, options={"range": rng}).bytes())
         except Exception as exc:
-            if is_not_found(exc):
-                raise self._missing(key) from None
             # A range starting at or past the end is refused by the server; ours is b"".
-            size = self._sync("Reading", key, lambda: obstore.head(self._store, key)["size"])
+            # A 404 is confirmed too: SeaweedFS answers 404 to a range on an empty object
+            # whose name is also a folder ("a" beside "a/b"), though a GET finds it.
+            try:
+                size = self._sync("Reading", key, lambda: obstore.head(self._store, key)["size"])
+            except KeyError:
+                raise self._missing(key) from None
             if start >= size:
                 return b""
             raise self._fail(exc, f"Reading {key!r} in") from None
@@ -324,10 +327,13 @@ class ObstoreBackend(Backend):
             result = await obstore.get_async(self._store, key, options={"range": rng})
             return bytes(await result.bytes_async())
         except Exception as exc:
-            if is_not_found(exc):
-                await self._check_root()
+            # As in _get_range: past-the-end is b"", and a 404 is confirmed by a HEAD.
+            try:
+                meta = await self._call(
+                    "Reading", key, lambda: obstore.head_async(self._store, key)
+                )
+            except KeyError:  # _call checked the bucket before calling it missing
                 raise missing_key(key, self.url) from None
-            meta = await self._call("Reading", key, lambda: obstore.head_async(self._store, key))
             if start >= meta["size"]:
                 return b""
             raise self._fail(exc, f"Reading {key!r} in") from None

@@ -201,7 +201,7 @@ def check_persistence(target: KitTarget, config: KitConfig) -> None:
             asyncio.run(backend.aput_bytes(*items[0]))
         finally:
             backend.close()
-        again = target.open()
+        again = target.current()
         try:
             listed = list(again.list_prefix("", recursive=True))
             want = dict(items)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from zarr_vectors.core.secrets import redact_options, redact_url
@@ -35,12 +35,40 @@ class KitTarget:
         The constructor options (used to keep their secret values out of reports).
     url:
         The location, credentials redacted (its scheme picks the kit's default settings).
+    open_sub:
+        Opens the backend at a sub-prefix of the location; set by :meth:`isolated`.
     """
 
     open: Callable[[], Any]
     description: str = "backend"
     options: dict[str, Any] = field(default_factory=dict)
     url: str = ""
+    open_sub: Callable[[str], Any] | None = None
+    _example: int = field(default=0, repr=False)
+    _isolate: bool = field(default=False, repr=False)
+
+    def isolated(self) -> KitTarget:
+        """This target, with every example in a new sub-prefix of the location.
+
+        For servers whose deletes leave traces that change later behaviour: SeaweedFS,
+        for one, keeps an emptied "folder" ``a/`` after its last object is deleted,
+        and then a 0-byte object put at ``a`` is listed but cannot be read. With
+        isolation each example starts in untouched space, so hypothesis sees the same
+        backend behaviour when it replays an example; the whole location is still
+        emptied after the run.
+        """
+        if self.open_sub is None:
+            raise ConformanceError(
+                f"{self.description}: isolated() needs a target made by KitTarget.from_name "
+                "(or one given open_sub=...)."
+            )
+        return replace(self, _example=0, _isolate=True)
+
+    def current(self) -> Any:
+        """A new backend instance at the location the current example uses."""
+        if self.open_sub is not None and self._example:
+            return self.open_sub(f"ex{self._example}")
+        return self.open()
 
     @classmethod
     def from_name(cls, name: str | None, url: str, **options: Any) -> KitTarget:
@@ -50,14 +78,22 @@ class KitTarget:
         def opener() -> Any:
             return make_backend(url, backend=name, **options)
 
+        def sub_opener(sub: str) -> Any:
+            return make_backend(f"{url.rstrip('/')}/{sub}", backend=name, **options)
+
         shown = f"{name or 'default'} backend at {redact_url(url)}"
         if options:
             shown += f" with options {redact_options(options)}"
-        return cls(opener, shown, options, redact_url(url))
+        return cls(opener, shown, options, redact_url(url), open_sub=sub_opener)
 
     def fresh(self) -> Any:
-        """Open the backend and empty it (the kit owns this location)."""
-        backend = self.open()
+        """Open the backend and empty it (the kit owns this location).
+
+        An :meth:`isolated` target moves to a new sub-prefix first.
+        """
+        if self.isolating:
+            self._example += 1
+        backend = self.current()
         backend.delete_prefix("")
         left = list(backend.list_prefix("", recursive=True))
         if left:
@@ -67,6 +103,11 @@ class KitTarget:
                 f"(e.g. {left[:3]}); the kit needs it to empty the scratch location."
             )
         return backend
+
+    @property
+    def isolating(self) -> bool:
+        """Whether examples run in sub-prefixes of their own (see :meth:`isolated`)."""
+        return self._isolate
 
     def ensure_scratch(self) -> None:
         """Refuse to run on a location that already holds objects (the kit deletes them)."""
