@@ -101,6 +101,11 @@ class FsspecBackend(Backend):
     timeout:
         Seconds one request may take (async file systems) before it fails with a
         :class:`StoreError`; it never hangs.
+    verify_prefixes:
+        On object stores, make a non-recursive listing check that every container
+        it reports still holds an object (one small request each): S3-compatible
+        servers with real folders, such as SeaweedFS, keep listing a folder after
+        its last object is deleted.
     **storage_options:
         Passed to the fsspec file system unchanged (s3fs ``key``, ``secret``,
         ``endpoint_url``, ``client_kwargs``; gcsfs ``token``, ``endpoint_url``;
@@ -116,9 +121,11 @@ class FsspecBackend(Backend):
         *,
         max_concurrency: int = 32,
         timeout: float = DEFAULT_TIMEOUT,
+        verify_prefixes: bool = False,
         **storage_options: Any,
     ) -> None:
         super().__init__(url, max_concurrency=max_concurrency)
+        self.verify_prefixes = bool(verify_prefixes)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise BackendOptionError(f"timeout must be a number of seconds > 0, got {timeout!r}.")
         for name in _MANAGED_OPTIONS:
@@ -395,7 +402,27 @@ class FsspecBackend(Backend):
             return []
         except Exception as exc:
             self._raise("list", prefix, exc)
-        return self._children(entries, prefix)
+        children = self._children(entries, prefix)
+        if self.verify_prefixes and self._bucket:
+            containers = [c for c in children if c.endswith("/")]
+            flags = await self._bounded([self._co_holds_objects(c) for c in containers])
+            empty = {c for c, keep in zip(containers, flags, strict=True) if not keep}
+            children = [c for c in children if c not in empty]
+        return children
+
+    async def _co_holds_objects(self, container: str) -> bool:
+        """Whether at least one object is stored under the container key ``container``."""
+        bucket, _, key = f"{self._root}/{container}".partition("/")
+        call = getattr(self.fs, "_call_s3", None)
+        try:
+            if call is not None:  # s3fs: one listing request for a single key
+                page = await self._timed(
+                    call("list_objects_v2", Bucket=bucket, Prefix=key, MaxKeys=1)
+                )
+                return bool(page.get("Contents"))
+            return bool(await self._co_find_under(container))
+        except Exception as exc:
+            self._raise("list", container, exc)
 
     async def _co_find_under(self, prefix: str) -> list[str]:
         """Every object key under ``prefix``, by a server-side prefix listing from the root.
