@@ -569,14 +569,7 @@ class TestFsspecS3Conformance(BackendConformance):
     """The kit on SeaweedFS through s3fs (async: coroutines on fsspec's loop)."""
 
     backend_name = "fsspec"
-    # The async state machine fails intermittently on SeaweedFS (its filer keeps real
-    # folders: an object and a folder of one name written close together can lose one,
-    # reproduced with raw s3fs); the async protocol on S3 is checked by
-    # test_s3_async_protocol and test_s3_object_and_prefix_may_share_a_name, and the async
-    # machine runs on memory://, Azurite and fake-gcs-server.
-    kit_config = KitConfig.remote().with_changes(
-        max_examples=6, derandomize=True, skip=frozenset({"async-state-machine"})
-    )
+    kit_config = KitConfig.remote().with_changes(max_examples=6, derandomize=True)
 
     def make_target(self, request: pytest.FixtureRequest, tmp_path: Path) -> KitTarget:
         server = request.getfixturevalue("s3_server")
