@@ -49,7 +49,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--size", type=int, default=64 * 1024)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=128)
     parser.add_argument("--only", default="", help="comma-separated case-name substrings")
     return parser.parse_args()
 

@@ -305,30 +305,39 @@ class Backend:
         await _to_thread(self._delete_prefix, prefix)
 
     async def _aget_many(self, keys: list[str]) -> dict[str, bytes]:
-        import asyncio
+        found: list[bytes | None] = [None] * len(keys)
 
-        semaphore = asyncio.Semaphore(self.max_concurrency)
+        async def fetch(i: int) -> None:
+            try:
+                found[i] = await self._aget(keys[i])
+            except KeyError:
+                pass
 
-        async def fetch(key: str) -> tuple[str, bytes | None]:
-            async with semaphore:
-                try:
-                    return key, await self._aget(key)
-                except KeyError:
-                    return key, None
-
-        results = await asyncio.gather(*(fetch(k) for k in keys))
-        return {k: v for k, v in results if v is not None}
+        await self._run_bounded(fetch, len(keys))
+        return {k: v for k, v in zip(keys, found, strict=True) if v is not None}
 
     async def _aput_many(self, items: list[tuple[str, bytes]]) -> None:
+        async def store(i: int) -> None:
+            await self._aput(*items[i])
+
+        await self._run_bounded(store, len(items))
+
+    async def _run_bounded(self, call: Callable[[int], Any], count: int) -> None:
+        """Run ``call(0) .. call(count - 1)`` with at most ``max_concurrency`` in flight.
+
+        A few workers pulling indices from one shared iterator rather than one task
+        per item behind a semaphore: thousands of waiting tasks and their wake-ups
+        cost more than the requests themselves on a fast object store.
+        """
         import asyncio
 
-        semaphore = asyncio.Semaphore(self.max_concurrency)
+        indices = iter(range(count))
 
-        async def store(key: str, data: bytes) -> None:
-            async with semaphore:
-                await self._aput(key, data)
+        async def worker() -> None:
+            for i in indices:
+                await call(i)
 
-        await asyncio.gather(*(store(k, d) for k, d in items))
+        await asyncio.gather(*(worker() for _ in range(min(self.max_concurrency, count))))
 
     async def _aclose(self) -> None:
         await _to_thread(self._close)
