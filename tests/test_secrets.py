@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.core.secrets import redact_options, redact_text, redact_url
 

@@ -34,6 +34,7 @@ Semantics, held by every backend and checked by the conformance kit
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
@@ -308,10 +309,8 @@ class Backend:
         found: list[bytes | None] = [None] * len(keys)
 
         async def fetch(i: int) -> None:
-            try:
+            with contextlib.suppress(KeyError):  # missing keys are left out
                 found[i] = await self._aget(keys[i])
-            except KeyError:
-                pass
 
         await self._run_bounded(fetch, len(keys))
         return {k: v for k, v in zip(keys, found, strict=True) if v is not None}

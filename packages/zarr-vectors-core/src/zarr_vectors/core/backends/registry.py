@@ -283,9 +283,7 @@ def _discover() -> Registry:
     disabled = {n.strip() for n in os.environ.get(DISABLE_ENV_VAR, "").split(",") if n.strip()}
     # One scan of the installed distributions serves both groups.
     everything = importlib_metadata.entry_points()
-    entry_points: Iterable[importlib_metadata.EntryPoint] = everything.select(
-        group=BACKENDS_GROUP
-    )
+    entry_points: Iterable[importlib_metadata.EntryPoint] = everything.select(group=BACKENDS_GROUP)
     ordered = sorted(entry_points, key=lambda ep: (ep.name, ep.value))
     records = [_load_record(ep, disabled) for ep in ordered]
     return Registry(records, list(everything.select(group=INSTALL_HINTS_GROUP)))
