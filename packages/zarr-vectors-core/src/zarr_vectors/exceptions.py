@@ -17,6 +17,7 @@ __all__ = [
     "MissingKeyError",
     "PluginError",
     "ReadOnlyBackendError",
+    "ReadOnlyStoreError",
     "StoreError",
     "StoreExistsError",
     "ValidationError",
@@ -42,6 +43,15 @@ class BackendOptionError(StoreError, TypeError):
 
 class ReadOnlyBackendError(StoreError):
     """A write was attempted through a backend that can only read (HTTP, a read-only ZIP)."""
+
+
+class ReadOnlyStoreError(ReadOnlyBackendError, ValueError):
+    """A write through the zarr bridge store opened read-only.
+
+    A :class:`ReadOnlyBackendError` for this project's callers and a
+    :class:`ValueError` with zarr-python's wording for zarr-python's, whose own
+    store tests expect that type.
+    """
 
 
 class KeyConflictError(StoreError):

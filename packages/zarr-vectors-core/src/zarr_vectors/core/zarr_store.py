@@ -41,7 +41,7 @@ from zarr.abc.store import (
 )
 
 from zarr_vectors.core.backends.base import AsyncStorageBackend
-from zarr_vectors.exceptions import ReadOnlyBackendError, StoreError
+from zarr_vectors.exceptions import ReadOnlyBackendError, ReadOnlyStoreError, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -56,14 +56,6 @@ T = TypeVar("T")
 DEFAULT_CONCURRENCY = 64
 
 _READ_ONLY_MESSAGE = "store was opened in read-only mode and does not support writing"
-
-
-class ReadOnlyStoreError(ReadOnlyBackendError, ValueError):
-    """A write through a :class:`BackendStore` opened read-only.
-
-    A :class:`~zarr_vectors.exceptions.ReadOnlyBackendError` for this project's
-    callers and a :class:`ValueError` with zarr-python's wording for zarr-python's.
-    """
 
 
 class BackendStore(Store):
