@@ -335,3 +335,22 @@ def test_fresh_write_failing_half_way_leaves_no_store(tmp_path: Path, cloud: np.
     store.fail_after = None
     write_points(store, cloud[:10], chunk_shape=CS, mode="w")
     assert read_points(inner).vertex_count == 10
+
+
+def test_read_progress_reports_cells_as_they_arrive(tmp_path: Path) -> None:
+    """read_points(progress=...) counts cells up to the total, in several batches."""
+    rng = np.random.default_rng(11)
+    pts = rng.uniform(0, 1000, (20_000, 3)).astype(np.float32)
+    store = tmp_path / "p.zarrvectors"
+    write_points(store, pts, chunk_shape=(50.0, 50.0, 50.0), bounds=((0,) * 3, (1000,) * 3))
+    calls: list[tuple[int, int]] = []
+    cloud = read_points(store, progress=lambda done, total: calls.append((done, total)))
+    assert len(cloud) == len(pts)
+    total = calls[-1][1]
+    assert total > 1000  # 20 x 20 x 20 grid, nearly every cell holds points
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert len(calls) > 3  # more than one batch
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    # the same points as a read without progress
+    plain = read_points(store)
+    assert np.array_equal(np.sort(plain.positions, axis=0), np.sort(cloud.positions, axis=0))

@@ -1,9 +1,9 @@
 """Progress bars that appear only on a terminal.
 
-Writes call ``progress(done, total)`` as chunk objects go out (see
-:func:`zarr_vectors.types.points.write_points`). When standard output is not a
-terminal (a pipe, a log file, CI) nothing is drawn, so logs stay clean and
-scripts that parse the output are not disturbed.
+Writes call ``progress(done, total)`` as chunk objects go out, reads as cells
+arrive (see :func:`zarr_vectors.types.points.write_points` and ``read_points``).
+When standard output is not a terminal (a pipe, a log file, CI) nothing is
+drawn, so logs stay clean and scripts that parse the output are not disturbed.
 """
 
 from __future__ import annotations
@@ -58,17 +58,3 @@ def write_progress(description: str, *, enabled: bool | None = None) -> Iterator
             bar.update(task, completed=done, total=total)
 
         yield update
-
-
-@contextmanager
-def spinner(description: str, *, enabled: bool | None = None) -> Iterator[None]:
-    """A spinner for work that reports no steps (reads), shown only on a terminal."""
-    if enabled is None:
-        enabled = is_terminal()
-    if not enabled:
-        yield
-        return
-    from rich.console import Console
-
-    with Console().status(description):
-        yield

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from zarr_vectors.cli._errors import CommandError, handle_errors
-from zarr_vectors.cli._progress import spinner, write_progress
+from zarr_vectors.cli._progress import write_progress
 
 __all__ = ["demo"]
 
@@ -101,8 +101,8 @@ def demo(directory: Path | None, n_points: int, seed: int, overwrite: bool) -> N
         click.echo(f"Opened it lazily: format {zv.format_version}, points per level: {counts}.")
 
         start = time.perf_counter()
-        with spinner("reading a box"):
-            box = read_points(store, bbox=BOX)
+        with write_progress("reading cells") as progress:
+            box = read_points(store, bbox=BOX, progress=progress)
         took = time.perf_counter() - start
         lo, hi = np.asarray(BOX[0]), np.asarray(BOX[1])
         expected = int(np.all((positions >= lo) & (positions <= hi), axis=1).sum())

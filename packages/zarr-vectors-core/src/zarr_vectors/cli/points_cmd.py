@@ -17,7 +17,7 @@ import click
 
 from zarr_vectors.cli._args import BoxType, ChunkShapeType
 from zarr_vectors.cli._errors import InputError, handle_errors, secrets_of
-from zarr_vectors.cli._progress import spinner, write_progress
+from zarr_vectors.cli._progress import write_progress
 from zarr_vectors.cli.options import parse_options
 from zarr_vectors.core.secrets import redact_url
 
@@ -203,7 +203,7 @@ def read_points_cmd(
 ) -> None:
     """Read the points of a store at URL (all, or a bounding box) into a file."""
     from zarr_vectors.cli._io import OUT_SUFFIXES, write_point_file
-    from zarr_vectors.lazy import open_zv
+    from zarr_vectors.types.points import read_points
 
     kwargs = store_kwargs(url, backend, options)
     if output.suffix.lower() not in OUT_SUFFIXES:
@@ -217,9 +217,10 @@ def read_points_cmd(
     import zarr  # noqa: F401  # imported here so the time printed is the read's own
 
     start = time.perf_counter()
-    with spinner("reading points"):
-        zv = open_zv(url, **kwargs)
-        cloud = zv.read_points(level=level, bbox=bbox, attribute_names=names)
+    with write_progress("reading cells") as progress:
+        cloud = read_points(
+            url, level=level, bbox=bbox, attribute_names=names, progress=progress, **kwargs
+        )
     took = time.perf_counter() - start
     write_point_file(output, cloud.positions, cloud.vertex_attributes)
     where = f" inside {list(bbox[0])}..{list(bbox[1])}" if bbox else ""

@@ -9,7 +9,7 @@ concurrent batch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,7 +197,7 @@ def read_level(
     *,
     bbox: tuple[Sequence[float], Sequence[float]] | None = None,
     attribute_names_: Sequence[str] | None = None,
-    progress: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LevelData:
     """Fetch and decode the cells of ``level`` (those meeting ``bbox``), honouring the journal."""
     cells, dtype, layout = fetch_cells(
@@ -240,6 +240,26 @@ class Cell:
     attributes: dict[str, npt.NDArray[Any]]
 
 
+def _fetch(
+    kv: Any, keys: list[str], cells: int, progress: Callable[[int, int], None] | None
+) -> dict[str, bytes]:
+    """``kv.get_many(keys)``; with ``progress``, in about 50 batches reporting cells done.
+
+    Each batch is still one concurrent ``get_many``; batches are only made when
+    someone is watching, so a plain read keeps every request in one batch.
+    """
+    if progress is None or cells == 0:
+        return kv.get_many(keys)  # type: ignore[no-any-return]
+    per_cell = len(keys) // cells
+    step = max(64, cells // 50) * per_cell
+    got: dict[str, bytes] = {}
+    progress(0, cells)
+    for i in range(0, len(keys), step):
+        got.update(kv.get_many(keys[i : i + step]))
+        progress(min(i + step, len(keys)) // per_cell, cells)
+    return got
+
+
 def fetch_cells(
     snap: Snapshot,
     level: int,
@@ -247,7 +267,7 @@ def fetch_cells(
     bbox: tuple[Sequence[float], Sequence[float]] | None = None,
     only: set[str] | None = None,
     attribute_names_: Sequence[str] | None = None,
-    progress: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Cell], np.dtype[Any], dict[str, tuple[np.dtype[Any], tuple[int, ...]]]]:
     """Cells of ``level`` meeting ``bbox`` (or whose world keys are in ``only``), decoded.
 
@@ -313,9 +333,7 @@ def fetch_cells(
         if need_rows:
             wanted.append(cell_key(paths[1], w, origin))
         wanted.extend(cell_key(p, w, origin) for p in paths[2:])
-    got = snap.kv.get_many(wanted)
-    if progress is not None:
-        progress(len(world_list))
+    got = _fetch(snap.kv, wanted, len(world_list), progress)
 
     out: list[Cell] = []
     attr_docs = {

@@ -537,13 +537,15 @@ def read_points(
     level: int = 0,
     bbox: Box | None = None,
     attribute_names: Sequence[str] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
 ) -> PointCloud:
     """Read the points of ``level`` (all, or those inside the closed box ``bbox``).
 
     ``attribute_names=None`` reads every stored attribute; ``[]`` reads none.
+    ``progress(done, total)`` is called as cells arrive (counted in cells), as
+    ``write_points`` does for chunk objects.
     Points come back grouped by cell, not in the order they were written.
     """
     level = check_level(level)
