@@ -135,6 +135,10 @@ def test_symlink_inside_root_cannot_escape(tmp_path: Path) -> None:
         lambda: backend.exists("link/secret"),
         lambda: backend.delete("link/secret"),
         lambda: backend.delete_prefix("link"),
+        lambda: backend.get_many(["a", "link/secret"]),
+        lambda: backend.get_many(["filelink"]),
+        lambda: backend.put_many([("ok", b"1"), ("link/new", b"x")]),
+        lambda: backend.put_many([(f"many/{i}", b"1") for i in range(40)] + [("link/n", b"x")]),
     ):
         with pytest.raises(StoreError, match="outside the store root"):
             call()

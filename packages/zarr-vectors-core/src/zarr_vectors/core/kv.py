@@ -17,8 +17,6 @@ from zarr_vectors.exceptions import ReadOnlyBackendError
 if TYPE_CHECKING:
     from zarr.abc.store import Store
 
-    from zarr_vectors.core.localio import LocalFiles
-
 __all__ = [
     "KV",
     "resolve_store",
@@ -140,9 +138,6 @@ class KV:
     def delete_many(self, keys: Iterable[str]) -> None:
         """Delete keys (missing keys are fine)."""
         self.check_writable()
-        if isinstance(self._direct, _local_files_type()):
-            self._direct.delete_many(keys)
-            return
         if self._direct is not None:
             for k in keys:
                 self._direct.delete(k)
@@ -151,8 +146,6 @@ class KV:
 
     def list(self, prefix: str = "") -> list[str]:
         """Every key under ``prefix``, recursively."""
-        if isinstance(self._direct, _local_files_type()):
-            return self._direct.list(prefix)
         if self._direct is not None:
             return sorted(self._direct.list_prefix(prefix, recursive=True))
         return _sync(self.alist(prefix))
@@ -182,33 +175,24 @@ class KV:
         return _sync(coro)
 
 
-def _local_files_type() -> type[LocalFiles]:
-    from zarr_vectors.core.localio import LocalFiles
-
-    return LocalFiles
-
-
 def _direct_io(store: Store) -> Any:
-    """A faster batch path to the same bytes, when the store has one.
+    """The backend behind ``store``, whose batch calls skip zarr-python's event loop.
 
-    A zarr ``LocalStore`` or a bridge store over the local backend is served by
-    :class:`~zarr_vectors.core.localio.LocalFiles`; a bridge store over any other
-    backend by that backend's own concurrent ``get_many``/``put_many``.
+    A bridge store exposes its backend; a zarr ``LocalStore`` is served by a
+    :class:`~zarr_vectors.core.backends.local.LocalBackend` on the same directory
+    (the local backend batches its reads and resolves each directory once).
+    Any other zarr store goes through its own coroutines.
     """
     from zarr.storage import LocalStore
 
-    from zarr_vectors.core.localio import LocalFiles
-
     if isinstance(store, LocalStore):
-        return LocalFiles(store.root)
-    backend = getattr(store, "backend", None)
-    if backend is None:
-        return None
-    from zarr_vectors.core.backends.local import LocalBackend
+        from zarr_vectors.core.backends.local import LocalBackend
 
-    if isinstance(backend, LocalBackend):
-        return LocalFiles(backend.root)
-    if all(hasattr(backend, m) for m in ("get_many", "put_many", "delete", "list_prefix")):
+        return LocalBackend(store.root)
+    backend = getattr(store, "backend", None)
+    if backend is not None and all(
+        hasattr(backend, m) for m in ("get_many", "put_many", "delete", "list_prefix")
+    ):
         return backend
     return None
 
