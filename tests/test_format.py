@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from zarr_vectors.core.cells import CellCodec, codec_chain
-from zarr_vectors.core.fragments import decode_fragment_rows, encode_single_range
-from zarr_vectors.core.metadata import (
+from zarr_vectors.format.cells import CellCodec, codec_chain
+from zarr_vectors.format.fragments import decode_fragment_rows, encode_single_range
+from zarr_vectors.format.metadata import (
     FORMAT_VERSION,
     LevelMetadata,
     RootMetadata,

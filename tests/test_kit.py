@@ -246,7 +246,7 @@ def test_pytest_plugin_fails_on_a_faulty_backend(tmp_path: Path) -> None:
 
 def test_urls_of_unknown_schemes_keep_their_slashes() -> None:
     """A plugin's URL (sqlite:///file.db) is shown as given, with secrets still hidden."""
-    from zarr_vectors.core.secrets import redact_url
+    from zarr_vectors.core.backends.secrets import redact_url
 
     assert redact_url("sqlite:///data/x.db") == "sqlite:///data/x.db"
     assert redact_url("sqlite:///data/x.db?token=abc") == "sqlite:///data/x.db?token=***"

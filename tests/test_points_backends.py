@@ -23,7 +23,7 @@ import zarr.storage
 from zarr_vectors.core.backends import Backend
 from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.core.store import consolidate_metadata, create_store, open_store
-from zarr_vectors.core.store_path import as_zarr_store
+from zarr_vectors.core.store import as_zarr_store
 from zarr_vectors.exceptions import (
     ReadOnlyBackendError,
     StoreError,

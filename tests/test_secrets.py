@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from zarr_vectors.core.backends.local import LocalBackend
-from zarr_vectors.core.secrets import redact_options, redact_text, redact_url
+from zarr_vectors.core.backends.secrets import redact_options, redact_text, redact_url
 
 SECRET = "SECRETzv-12345"
 

@@ -21,8 +21,8 @@ from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
 from zarr.testing.store import StoreTests
 from zarr_vectors.core.backends import Backend, children_of, missing_key
 from zarr_vectors.core.backends.local import LocalBackend
-from zarr_vectors.core.store_path import as_zarr_store
-from zarr_vectors.core.zarr_store import BackendStore, ReadOnlyStoreError
+from zarr_vectors.core.store import as_zarr_store
+from zarr_vectors.core.zarr_adapter import BackendStore, ReadOnlyStoreError
 from zarr_vectors.exceptions import (
     BackendOptionError,
     ReadOnlyBackendError,

@@ -3,7 +3,7 @@
 Every error a user can cause has its own class here so that callers can catch
 exactly what they mean to handle, and every message says what was wrong and
 what to do about it. Messages never contain credentials: URLs and options are
-passed through :mod:`zarr_vectors.core.secrets` before they are formatted.
+passed through :mod:`zarr_vectors.core.backends.secrets` before they are formatted.
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ __all__ = [
     "KeyConflictError",
     "MissingKeyError",
     "PluginError",
+    "PreconditionFailedError",
+    "RangeNotSatisfiableError",
     "ReadOnlyBackendError",
     "ReadOnlyStoreError",
     "StoreError",
     "StoreExistsError",
+    "UnsupportedOperationError",
     "ValidationError",
     "ZarrVectorsError",
 ]
@@ -74,6 +77,27 @@ class MissingKeyError(KeyError, ZarrVectorsError):
 
 class InvalidKeyError(ZarrVectorsError, ValueError):
     """A key is not a valid store key; raised before any storage is touched."""
+
+
+class RangeNotSatisfiableError(StoreError):
+    """A byte range starts at or past the end of an object.
+
+    Raised by a backend primitive (``_get_range``) when the storage refuses such
+    a range; :class:`~zarr_vectors.core.backends.Backend` turns it into ``b""``
+    after a ``head`` confirms the object exists, so callers never see it.
+    """
+
+
+class PreconditionFailedError(StoreError):
+    """A conditional write found the object in another state than the caller expected.
+
+    ``mode="create"`` found an object already there; ``if_match`` found another
+    version. Someone else wrote first: read again and retry, or give up.
+    """
+
+
+class UnsupportedOperationError(StoreError):
+    """The backend does not offer this operation (e.g. conditional writes)."""
 
 
 class ValidationError(ZarrVectorsError, ValueError):

@@ -3,39 +3,72 @@
 Level metadata, arrays and chunks are fetched when they are first asked for,
 so opening a large remote store is one request (the root ``zarr.json``, which
 carries consolidated metadata when the store has it).
+
+A :class:`ZVStore` keeps the backend it resolved open for later reads, so it is
+closed like a file: ``with open_zv(url) as zv: ...`` or ``zv.close()``. A
+backend the caller passed in stays the caller's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
-from zarr_vectors.core.kv import KV, resolve_store
-from zarr_vectors.core.snapshot import Snapshot, load_snapshot
+from zarr_vectors.core.location import resolve_location
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.snapshot import Snapshot, load_snapshot
 
 if TYPE_CHECKING:
     import zarr
 
-    from zarr_vectors.core.metadata import LevelMetadata, RootMetadata
+    from zarr_vectors.format.metadata import LevelMetadata, RootMetadata
     from zarr_vectors.types.points import PointCloud
 
 __all__ = ["ZVLevel", "ZVStore", "open_zv"]
 
 
 def open_zv(path: Any, *, backend: Any = None, **backend_kwargs: Any) -> ZVStore:
-    """Open a store lazily (read-only). Raises if it is not a store this package reads."""
-    kv = KV(resolve_store(path, mode="r", backend=backend, backend_kwargs=backend_kwargs))
-    return ZVStore(load_snapshot(kv))
+    """Open a store lazily (read-only). Raises if it is not a store this package reads.
+
+    Close the result (or use it in a ``with`` block) to release the backend.
+    """
+    source, owned = resolve_location(path, mode="r", backend=backend, backend_kwargs=backend_kwargs)
+    try:
+        return ZVStore(load_snapshot(source), owns_backend=owned)
+    except BaseException:
+        if owned:
+            source.close()
+        raise
 
 
 class ZVStore:
     """A Zarr Vectors store whose root metadata has been read."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, *, owns_backend: bool = False) -> None:
         self._snap = snapshot
         self._levels: dict[int, ZVLevel] = {}
+        self._owns_backend = owns_backend
+
+    def close(self) -> None:
+        """Release the backend this handle opened (a backend passed in stays open)."""
+        if self._owns_backend:
+            self._owns_backend = False
+            close = getattr(self._snap.backend, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     @property
     def metadata(self) -> RootMetadata:
@@ -64,7 +97,7 @@ class ZVStore:
         if n not in self.levels:
             raise ValidationError(f"level {n} does not exist; this store has levels {self.levels}")
         if n not in self._levels:
-            self._levels[n] = ZVLevel(self._snap, n)
+            self._levels[n] = ZVLevel(self, n)
         return self._levels[n]
 
     def __getitem__(self, n: int) -> ZVLevel:
@@ -86,16 +119,25 @@ class ZVStore:
         import zarr
 
         return zarr.open_group(
-            self._snap.kv.store,
+            self._zarr_store,
             mode="r",
             zarr_format=3,
             use_consolidated=True if self.consolidated else None,
         )
 
+    @cached_property
+    def _zarr_store(self) -> Any:
+        from zarr_vectors.core.zarr_adapter import BackendStore, ZarrStoreBackend
+
+        source = self._snap.backend
+        if isinstance(source, ZarrStoreBackend):
+            return source.store
+        return BackendStore(source, read_only=True)  # type: ignore[arg-type]
+
     def __repr__(self) -> str:
         m = self.metadata
         return (
-            f"ZVStore({self._snap.kv.describe()}, version={m.zv_version}, levels={self.levels}, "
+            f"ZVStore({self._snap.backend.url}, version={m.zv_version}, levels={self.levels}, "
             f"chunk_shape={list(m.chunk_shape)})"
         )
 
@@ -103,8 +145,9 @@ class ZVStore:
 class ZVLevel:
     """One resolution level; metadata and cells are fetched when asked for."""
 
-    def __init__(self, snapshot: Snapshot, level: int) -> None:
-        self._snap = snapshot
+    def __init__(self, store: ZVStore, level: int) -> None:
+        self._store = store
+        self._snap = store._snap
         self.index = level
 
     @cached_property
@@ -117,7 +160,7 @@ class ZVLevel:
 
     @cached_property
     def attribute_names(self) -> list[str]:
-        from zarr_vectors.core.levels import attribute_names
+        from zarr_vectors.format.levels import attribute_names
 
         return attribute_names(self._snap, self.index)
 
@@ -133,7 +176,7 @@ class ZVLevel:
         ``vertex_attributes/NAME``) as a zarr-python array."""
         import zarr
 
-        return zarr.open_array(self._snap.kv.store, path=f"{self.index}/{name}", mode="r")
+        return zarr.open_array(self._store._zarr_store, path=f"{self.index}/{name}", mode="r")
 
     def read(
         self,
@@ -142,7 +185,7 @@ class ZVLevel:
         attribute_names: Sequence[str] | None = None,
     ) -> PointCloud:
         """The level's points (those inside ``bbox``)."""
-        from zarr_vectors.core.levels import read_level
+        from zarr_vectors.format.levels import read_level
         from zarr_vectors.types.points import PointCloud, check_bbox
 
         box = None if bbox is None else check_bbox(bbox, self._snap.meta.ndim)
@@ -157,8 +200,8 @@ class ZVLevel:
         """The points of one cell, by world cell coordinates (``floor(position / chunk)``)."""
         import numpy as np
 
-        from zarr_vectors.core.grid import world_key
-        from zarr_vectors.core.levels import fetch_cells
+        from zarr_vectors.format.grid import world_key
+        from zarr_vectors.format.levels import fetch_cells
         from zarr_vectors.types.points import PointCloud
 
         key = world_key(coords)

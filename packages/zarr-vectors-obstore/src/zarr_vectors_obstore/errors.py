@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from zarr_vectors.core.secrets import REDACTED, redact_text
+from zarr_vectors.core.backends.secrets import REDACTED, redact_text
 
 __all__ = ["cause_of", "is_denied", "is_not_found", "is_unknown_config"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from zarr_vectors.core.secrets import is_secret_option
+from zarr_vectors.core.backends.secrets import is_secret_option
 from zarr_vectors.exceptions import BackendOptionError
 
 __all__ = ["ALIASES", "CLIENT_KEYS", "StoreOptions", "family_of", "split_options"]

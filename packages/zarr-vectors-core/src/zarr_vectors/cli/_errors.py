@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from zarr_vectors.core.secrets import is_secret_option, redact_text, redact_url
+from zarr_vectors.core.backends.secrets import is_secret_option, redact_text, redact_url
 from zarr_vectors.exceptions import (
     BackendOptionError,
     InvalidKeyError,

@@ -14,26 +14,28 @@ import click
 
 from zarr_vectors.cli._errors import handle_errors
 from zarr_vectors.cli.points_cmd import backend_options, store_kwargs
-from zarr_vectors.core.secrets import redact_url
+from zarr_vectors.core.backends.secrets import redact_url
 
 __all__ = ["describe_store", "info"]
 
 
 def describe_store(url: str, **kwargs: Any) -> dict[str, Any]:
     """The facts ``info`` prints, as a JSON-ready dict."""
-    from zarr.storage import ZipStore
-
     from zarr_vectors.core.backends.resolve import resolve_backend_name
-    from zarr_vectors.core.kv import resolve_store
+    from zarr_vectors.core.location import open_location
+    from zarr_vectors.core.zarr_adapter import ZarrStoreBackend
     from zarr_vectors.lazy import open_zv
 
     options = dict(kwargs)
     backend = options.pop("backend", None)
     backend_name = resolve_backend_name(url, backend)
-    store = resolve_store(url, mode="r", backend=backend, backend_kwargs=options)
-    if isinstance(store, ZipStore):  # a local *.zip is read through zarr's ZipStore
-        backend_name = "zip (zarr ZipStore, read-only)"
-    zv = open_zv(store)
+    with open_location(url, mode="r", backend=backend, backend_kwargs=options) as source:
+        if isinstance(source, ZarrStoreBackend):  # a local *.zip is read through ZipStore
+            backend_name = "zip (zarr ZipStore, read-only)"
+        return _facts(url, backend_name, open_zv(source))
+
+
+def _facts(url: str, backend_name: str, zv: Any) -> dict[str, Any]:
     meta = zv.metadata
     levels = []
     for n in zv.levels:

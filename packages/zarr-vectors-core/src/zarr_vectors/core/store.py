@@ -1,11 +1,15 @@
 """Creating, opening and consolidating Zarr Vectors stores on any backend.
 
-``path`` is anything :func:`zarr_vectors.core.kv.resolve_store` accepts: a
-local path (str or :class:`pathlib.Path`), a URL (``s3://``, ``gs://``,
+``path`` is anything :func:`zarr_vectors.core.location.open_location` accepts:
+a local path (str or :class:`pathlib.Path`), a URL (``s3://``, ``gs://``,
 ``az://``, ``http(s)://``, ...), an already made backend, or a zarr-python
-store used as it is. ``backend=`` and ``**backend_kwargs`` choose and
-configure the backend exactly as :func:`zarr_vectors.core.backends.make_backend`
-does.
+store. ``backend=`` and ``**backend_kwargs`` choose and configure the backend
+exactly as :func:`zarr_vectors.core.backends.make_backend` does.
+
+This is the one place a zarr-python view of a store is made
+(:func:`as_zarr_store`, and the groups :func:`create_store` and
+:func:`open_store` return): the store adapter owns a backend it resolved from a
+path and closes it with the store (``group.store.close()``).
 """
 
 from __future__ import annotations
@@ -13,23 +17,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from zarr_vectors.core import commit as _commit
-from zarr_vectors.core.kv import KV, dump_json, resolve_store
-from zarr_vectors.core.metadata import (
+from zarr_vectors.core.location import open_location, resolve_location
+from zarr_vectors.core.modes import check_mode
+from zarr_vectors.exceptions import StoreExistsError, ValidationError
+from zarr_vectors.format import journal
+from zarr_vectors.format.journal import ROOT_KEY, Pending
+from zarr_vectors.format.metadata import (
     KNOWN_CAPABILITIES,
     LevelMetadata,
     RootMetadata,
+    dump_json,
     group_json,
 )
-from zarr_vectors.core.snapshot import ROOT_KEY, Snapshot, load_snapshot
-from zarr_vectors.exceptions import StoreExistsError, ValidationError
+from zarr_vectors.format.snapshot import Snapshot, load_snapshot
 
 if TYPE_CHECKING:
     import zarr
+    from zarr.abc.store import Store
 
-__all__ = ["consolidate_metadata", "create_store", "open_store", "read_metadata"]
+    from zarr_vectors.core.backends.base import Backend
 
-_OPEN_MODES = ("r", "r+", "a")
+__all__ = ["as_zarr_store", "consolidate_metadata", "create_store", "open_store", "read_metadata"]
 
 
 def create_store(
@@ -50,8 +58,7 @@ def create_store(
     Points are added with ``write_points(path, ..., mode="a")``. ``mode="w-"``
     (default) fails if something is already there, ``"w"`` replaces it.
     """
-    if mode not in ("w-", "w"):
-        raise ValidationError(f"create_store mode must be 'w-' or 'w', got {mode!r}")
+    check_mode(mode, ("w-", "w"), "create_store mode")
     if bounds is None:
         raise ValidationError(
             "create_store needs bounds=((min...), (max...)): the chunk grid is sized from them "
@@ -62,7 +69,7 @@ def create_store(
     if unknown:
         raise ValidationError(
             f"unknown format capabilities {unknown}; known tokens: {sorted(KNOWN_CAPABILITIES)} "
-            "(use the CAP_* constants of zarr_vectors.core.metadata)"
+            "(use the CAP_* constants of zarr_vectors.format.metadata)"
         )
     meta = RootMetadata.build(
         chunk_shape=chunk_shape if chunk_shape is not None else None,  # type: ignore[arg-type]
@@ -71,21 +78,25 @@ def create_store(
         geometry_types=geometry_types,
         format_capabilities=format_capabilities,
     )
-    kv = KV(resolve_store(path, mode="w", backend=backend, backend_kwargs=backend_kwargs))
-    kv.check_writable()
-    keys = kv.list("")
-    if keys and mode == "w-":
-        raise StoreExistsError(
-            f"{kv.describe()} is not empty; pass mode='w' to replace what is there"
-        )
-    meta = _commit.bump(meta)
-    _commit.put_root(kv, meta, pending={"mode": "w"})
-    if keys:
-        kv.delete_many(k for k in keys if k != ROOT_KEY)
-    level = group_json(LevelMetadata(level=0, vertex_count=0).to_attributes())
-    kv.set_many([("0/zarr.json", dump_json(level))])
-    _commit.put_root(kv, meta, consolidated={"0": level} if consolidate else None)
-    return _zarr_group(kv, "r+")
+    target, owned = resolve_location(path, mode="w", backend=backend, backend_kwargs=backend_kwargs)
+    try:
+        keys = list(target.list_prefix("", recursive=True))
+        if keys and mode == "w-":
+            raise StoreExistsError(
+                f"{target.url} is not empty; pass mode='w' to replace what is there"
+            )
+        meta = journal.bump(meta)
+        journal.put_root(target, meta, pending=Pending("w"))
+        if keys:
+            target.delete_many(k for k in keys if k != ROOT_KEY)
+        level = group_json(LevelMetadata(level=0, vertex_count=0).to_attributes())
+        target.put_bytes("0/zarr.json", dump_json(level))
+        journal.put_root(target, meta, consolidated={"0": level} if consolidate else None)
+        return _zarr_group(target, owned, "r+")
+    except BaseException:
+        if owned:
+            target.close()
+        raise
 
 
 def _check_shapes(chunk_shape: Any, bounds: Sequence[Sequence[float]]) -> None:
@@ -103,8 +114,10 @@ def _check_shapes(chunk_shape: Any, bounds: Sequence[Sequence[float]]) -> None:
 
 def read_metadata(path: Any, *, backend: Any = None, **backend_kwargs: Any) -> Snapshot:
     """The store's metadata (one request for the root document)."""
-    kv = KV(resolve_store(path, mode="r", backend=backend, backend_kwargs=backend_kwargs))
-    return load_snapshot(kv)
+    with open_location(path, mode="r", backend=backend, backend_kwargs=backend_kwargs) as source:
+        snap = load_snapshot(source)
+        snap.nodes(snap.meta.levels)  # level documents fetched while the backend is open
+        return snap
 
 
 def open_store(
@@ -116,22 +129,54 @@ def open_store(
     versions) for a format version this package cannot read, and
     :class:`~zarr_vectors.exceptions.StoreError` when there is no store.
     """
-    if mode not in _OPEN_MODES:
-        raise ValidationError(f"open_store mode must be one of {_OPEN_MODES}, got {mode!r}")
-    kv = KV(
-        resolve_store(
-            path, mode="r" if mode == "r" else "w", backend=backend, backend_kwargs=backend_kwargs
-        )
+    check_mode(mode, ("r", "r+", "a"), "open_store mode")
+    source, owned = resolve_location(
+        path, mode="r" if mode == "r" else "r+", backend=backend, backend_kwargs=backend_kwargs
     )
-    snap = load_snapshot(kv)
-    return _zarr_group(kv, mode, consolidated=snap.consolidated is not None)
+    try:
+        snap = load_snapshot(source)
+        return _zarr_group(source, owned, mode, consolidated=snap.consolidated is not None)
+    except BaseException:
+        if owned:
+            source.close()
+        raise
 
 
-def _zarr_group(kv: KV, mode: str, *, consolidated: bool = False) -> zarr.Group:
+def as_zarr_store(
+    path: Any, *, mode: str = "r", backend: str | None = None, **backend_kwargs: Any
+) -> Store:
+    """A zarr-python store for ``path``, opened for ``mode`` (see :mod:`~zarr_vectors.core.modes`).
+
+    A zarr store passed in is returned as it is (after the mode check); anything
+    else is resolved to a backend and adapted once. The adapter owns a backend
+    it resolved and closes it with ``store.close()``.
+    """
+    from zarr.abc.store import Store
+
+    if isinstance(path, Store):
+        resolve_location(path, mode=mode, backend=backend, backend_kwargs=backend_kwargs)
+        return path
+    source, owned = resolve_location(
+        path, mode=mode, backend=backend, backend_kwargs=backend_kwargs
+    )
+    return _adapter(source, owned, read_only=mode == "r")
+
+
+def _adapter(source: Backend, owned: bool, *, read_only: bool) -> Store:
+    from zarr_vectors.core.zarr_adapter import BackendStore, ZarrStoreBackend
+
+    if isinstance(source, ZarrStoreBackend):
+        return source.store  # the caller's own zarr store, given back
+    return BackendStore(source, read_only=read_only, owns_backend=owned)
+
+
+def _zarr_group(
+    source: Backend, owned: bool, mode: str, *, consolidated: bool = False
+) -> zarr.Group:
     import zarr
 
     return zarr.open_group(
-        kv.store,
+        _adapter(source, owned, read_only=mode == "r"),
         mode="r" if mode == "r" else "r+",
         zarr_format=3,
         use_consolidated=True if consolidated else None,
@@ -145,11 +190,10 @@ def consolidate_metadata(path: Any, *, backend: Any = None, **backend_kwargs: An
     store afterwards costs one request. Returns the number of nodes
     consolidated. Writes through this package keep it up to date afterwards.
     """
-    kv = KV(resolve_store(path, mode="w", backend=backend, backend_kwargs=backend_kwargs))
-    kv.check_writable()
-    snap = load_snapshot(kv)
-    docs = _commit.gather_node_docs(kv)
-    doc = dict(snap.root_doc)
-    doc["consolidated_metadata"] = _commit.sorted_consolidated(docs)
-    kv.set_many([(ROOT_KEY, dump_json(doc))])
+    with open_location(path, mode="r+", backend=backend, backend_kwargs=backend_kwargs) as target:
+        snap = load_snapshot(target)
+        docs = journal.gather_node_docs(target)
+        doc = dict(snap.root_doc)
+        doc["consolidated_metadata"] = journal.sorted_consolidated(docs)
+        target.put_bytes(ROOT_KEY, dump_json(doc))
     return len(docs)

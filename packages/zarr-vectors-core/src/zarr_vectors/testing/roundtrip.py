@@ -3,7 +3,7 @@
 The byte-level checks can all pass while zarr-python still trips over the
 backend (a listing format, a range it asks for, a missing-key convention), so
 the kit also runs the two things users do: write a chunked zarr array through
-:func:`zarr_vectors.core.store_path.as_zarr_store` and read it back, and write
+:func:`zarr_vectors.core.store.as_zarr_store` and read it back, and write
 a point cloud with :func:`~zarr_vectors.types.points.write_points` and read it,
 all of it and a box of it, with :func:`~zarr_vectors.types.points.read_points`.
 """
@@ -27,7 +27,7 @@ def check_zarr_array(target: KitTarget, config: KitConfig) -> None:
     import numpy as np
     import zarr
 
-    from zarr_vectors.core.store_path import as_zarr_store
+    from zarr_vectors.core.store import as_zarr_store
 
     @config.settings(examples=config.roundtrip_examples)
     @given(

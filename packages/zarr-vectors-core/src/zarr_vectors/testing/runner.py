@@ -120,7 +120,7 @@ def run_check(name: str, target: KitTarget, config: KitConfig) -> CheckResult:
         with with_reporter(lambda value: printed.append(str(value))):
             check_function(name)(target, config)
     except Exception as exc:
-        from zarr_vectors.core.secrets import is_secret_option, redact_text
+        from zarr_vectors.core.backends.secrets import is_secret_option, redact_text
 
         secrets = [str(v) for k, v in target.options.items() if is_secret_option(k) and v]
         lines = [*printed, *(n for n in _notes(exc) if n not in printed)]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from zarr_vectors.core.secrets import redact_options, redact_url
+from zarr_vectors.core.backends.secrets import redact_options, redact_url
 from zarr_vectors.exceptions import ConformanceError, StoreError
 
 __all__ = ["KitTarget", "close_quietly"]

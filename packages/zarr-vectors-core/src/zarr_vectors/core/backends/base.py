@@ -16,8 +16,20 @@ Semantics, held by every backend and checked by the conformance kit
 * ``get_range(key, start, length)`` returns the bytes ``[start, start+length)``,
   fewer if the object ends first, and ``b""`` when ``start`` is at or past the
   end; ``length=None`` reads to the end.
+  A range the storage refuses because it starts past the end, and the 404 some
+  S3 servers give a range of an empty object, are settled here once: the base
+  class confirms with a ``head`` and answers ``b""`` or :class:`KeyError`.
+* ``head(key)`` returns an :class:`ObjectInfo`: the size and, where the storage
+  has one, a version token (an ETag) that changes whenever the object does.
 * ``put_bytes`` overwrites; a put is visible to the next get.
-* ``delete`` of a missing key is silent.
+* ``put_if(key, data, expect=...)`` is a conditional write, offered where the
+  storage has one (``conditional_writes = True``): it stores ``data`` only if
+  the object's current version is ``expect`` (``None``: only if no object is
+  there) and returns the new version; otherwise it raises
+  :class:`~zarr_vectors.exceptions.PreconditionFailedError` and changes
+  nothing. Writers build their locks and commits on it.
+* ``delete`` of a missing key is silent; ``delete_many(keys)`` removes many keys
+  in as few requests as the storage allows (S3's DeleteObjects takes 1,000).
 * A prefix names a directory: ``"a"`` and ``"a/"`` both mean the keys under
   ``a/``. ``delete_prefix("a")`` never touches ``ab`` nor the key ``a`` itself;
   ``delete_prefix("")`` empties the store.
@@ -27,26 +39,40 @@ Semantics, held by every backend and checked by the conformance kit
   the prefix and no containers. Order is sorted.
 * ``get_many(keys)`` returns a dict of the keys that exist (missing keys are
   left out, because sparse chunk grids are the normal case); ``put_many``
-  writes every item. Both run concurrently where the backend can.
+  writes every item, and when a key is repeated in one batch the last value
+  wins. Both run concurrently (at most ``max_concurrency`` calls in flight,
+  through :mod:`zarr_vectors.core.backends.concurrency`).
+* A missing bucket or container is not a missing key: on the first not-found,
+  the base class asks :meth:`Backend._root_exists` once and raises
+  :class:`~zarr_vectors.exceptions.StoreError` if the root is gone.
 * ``close()`` releases resources; backends are (async) context managers.
+  Subclasses release theirs in :meth:`Backend._close` (and ``_aclose``), which
+  ``close()``, ``aclose()`` and both ``with`` forms reach exactly once.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
+from zarr_vectors.core.backends.concurrency import amap_bounded, check_concurrency, map_bounded
 from zarr_vectors.core.backends.keys import normalize_prefix, validate_key
-from zarr_vectors.core.secrets import redact_url
-from zarr_vectors.exceptions import InvalidKeyError, MissingKeyError, StoreError
+from zarr_vectors.core.backends.secrets import redact_text, redact_url
+from zarr_vectors.exceptions import (
+    InvalidKeyError,
+    MissingKeyError,
+    RangeNotSatisfiableError,
+    StoreError,
+)
 
 __all__ = [
     "AsyncStorageBackend",
     "Backend",
     "BatchItems",
+    "ObjectInfo",
     "StorageBackend",
     "missing_key",
 ]
@@ -54,6 +80,18 @@ __all__ = [
 T = TypeVar("T")
 
 BatchItems = Mapping[str, bytes] | Iterable[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What ``head`` tells about one stored object."""
+
+    key: str
+    #: Length in bytes.
+    size: int
+    #: A token that changes whenever the object does (an ETag on object stores),
+    #: or ``None`` where the storage has none.
+    version: str | None = None
 
 
 async def _to_thread(func: Callable[..., T], /, *args: Any) -> T:
@@ -93,8 +131,20 @@ class StorageBackend(Protocol):
         """Whether an object is stored at ``key``."""
         ...
 
+    def put_if(self, key: str, data: bytes, *, expect: str | None) -> str:
+        """Store ``data`` only if ``key``'s version is ``expect`` (None: absent); new version."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo:
+        """Size and version of the object at ``key``; raise :class:`KeyError` if missing."""
+        ...
+
     def delete(self, key: str) -> None:
         """Remove ``key``; silent if it does not exist."""
+        ...
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Remove several keys (missing ones are fine), in as few requests as possible."""
         ...
 
     def delete_prefix(self, prefix: str) -> None:
@@ -142,7 +192,13 @@ class AsyncStorageBackend(Protocol):
 
     async def aexists(self, key: str) -> bool: ...
 
+    async def aput_if(self, key: str, data: bytes, *, expect: str | None) -> str: ...
+
+    async def ahead(self, key: str) -> ObjectInfo: ...
+
     async def adelete(self, key: str) -> None: ...
+
+    async def adelete_many(self, keys: Iterable[str]) -> None: ...
 
     async def adelete_prefix(self, prefix: str) -> None: ...
 
@@ -177,11 +233,14 @@ def _check_range(start: int, length: int | None) -> None:
 
 
 def _items(items: BatchItems) -> list[tuple[str, bytes]]:
+    """Validated ``(key, bytes)`` pairs; a key given twice keeps its last value."""
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+    latest: dict[str, bytes] = {}
     for key, data in pairs:
         validate_key(key)
         _check_data(data)
-    return pairs
+        latest[key] = bytes(data)
+    return list(latest.items())
 
 
 def _check_data(data: object) -> None:
@@ -195,12 +254,21 @@ class Backend:
     """Base class implementing both protocols on top of a few primitives.
 
     Subclasses implement the sync primitives ``_get``, ``_get_range``, ``_put``,
-    ``_exists``, ``_delete`` and ``_list`` (which receive validated keys and a
-    normalised prefix ending in '/' or empty). Everything else has a default:
-    prefix deletion lists and deletes, batch calls run on a thread pool of
-    :attr:`max_concurrency` workers, and every ``a``-method runs its sync twin
-    with :func:`asyncio.to_thread` so the event loop is never blocked. A backend
-    whose library is natively async overrides the ``_a...`` primitives as well.
+    ``_exists``, ``_delete`` and ``_list``, which receive validated keys and a
+    normalised prefix ending in '/' or empty, and may be called from up to
+    :attr:`max_concurrency` threads at once. Everything else has a default built
+    on them: ``_head`` reads the object, ``_delete_many`` and ``_delete_prefix``
+    delete key by key, batch calls run through
+    :mod:`~zarr_vectors.core.backends.concurrency`, and every ``a``-method runs
+    its sync twin with :func:`asyncio.to_thread` so the event loop is never
+    blocked. A backend whose library is natively async overrides the ``_a...``
+    primitives as well (and may implement the sync ones with
+    :func:`~zarr_vectors.core.backends.runner.run_sync`).
+
+    Hooks a subclass may override: :meth:`_close` / :meth:`_aclose` (release
+    resources), :meth:`_root_exists` (tell a missing bucket from a missing key),
+    :meth:`_holds_objects` (used when ``verify_prefixes`` is on). Secrets the
+    backend was given are kept in :attr:`secrets` and scrubbed by :meth:`redact`.
     """
 
     #: Registered name of the backend (set by subclasses).
@@ -209,13 +277,28 @@ class Backend:
     hierarchical_keys: ClassVar[bool] = False
     #: False for read-only backends (HTTP, read-only archives).
     writable: ClassVar[bool] = True
+    #: Whether :meth:`put_if` (create-only and if-match writes) is offered; a
+    #: subclass that sets it implements ``_put_if`` (and ``_aput_if`` if async).
+    conditional_writes: ClassVar[bool] = False
+    #: Default for ``max_concurrency`` (subclasses set their own, by measurement).
+    default_max_concurrency: ClassVar[int] = 16
 
-    def __init__(self, url: str, *, max_concurrency: int = 16) -> None:
-        if max_concurrency < 1:
-            raise StoreError(f"max_concurrency must be >= 1, got {max_concurrency}.")
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_concurrency: int | None = None,
+        verify_prefixes: bool = False,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        limit = self.default_max_concurrency if max_concurrency is None else max_concurrency
+        self.max_concurrency = check_concurrency(limit)
+        self.secrets: tuple[str, ...] = tuple(s for s in secrets if s)
         self._url = redact_url(str(url))
-        self.max_concurrency = max_concurrency
+        #: List only containers that still hold an object (for servers with real folders).
+        self.verify_prefixes = bool(verify_prefixes)
         self._closed = False
+        self._root_known = False
 
     # -- identity -------------------------------------------------------------------------
     @property
@@ -224,6 +307,10 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self._url!r})"
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret this backend was given replaced by ``***``."""
+        return redact_text(text, self.secrets)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -243,45 +330,52 @@ class Backend:
     def _exists(self, key: str) -> bool:
         raise NotImplementedError
 
+    def _put_if(self, key: str, data: bytes, expect: str | None) -> str:
+        raise NotImplementedError
+
+    def _head(self, key: str) -> ObjectInfo:
+        return ObjectInfo(key, len(self._get(key)))
+
     def _delete(self, key: str) -> None:
         raise NotImplementedError
+
+    def _delete_many(self, keys: list[str]) -> None:
+        map_bounded(self._delete, keys, self.max_concurrency)
 
     def _list(self, prefix: str, recursive: bool) -> list[str]:
         raise NotImplementedError
 
     def _delete_prefix(self, prefix: str) -> None:
-        for key in self._list(prefix, True):
-            self._delete(key)
+        self._delete_many(self._list(prefix, True))
 
     def _get_many(self, keys: list[str]) -> dict[str, bytes]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        def fetch(key: str) -> tuple[str, bytes | None]:
+        def fetch(key: str) -> bytes | None:
             try:
-                return key, self._get(key)
+                return self._get(key)
             except KeyError:
-                return key, None
+                return None
 
-        if len(keys) <= 1:
-            results = [fetch(k) for k in keys]
-        else:
-            with ThreadPoolExecutor(min(self.max_concurrency, len(keys))) as pool:
-                results = list(pool.map(fetch, keys))
-        return {k: v for k, v in results if v is not None}
+        found = map_bounded(fetch, keys, self.max_concurrency)
+        return {k: v for k, v in zip(keys, found, strict=True) if v is not None}
 
     def _put_many(self, items: list[tuple[str, bytes]]) -> None:
-        from concurrent.futures import ThreadPoolExecutor
+        map_bounded(lambda kv: self._put(*kv), items, self.max_concurrency)
 
-        if len(items) <= 1:
-            for key, data in items:
-                self._put(key, data)
-            return
-        with ThreadPoolExecutor(min(self.max_concurrency, len(items))) as pool:
-            for _ in pool.map(lambda kv: self._put(*kv), items):
-                pass
+    def _root_exists(self) -> bool:
+        """Whether the bucket/container/directory holding the store exists.
+
+        Asked once, after the first not-found: a missing key is a ``KeyError``,
+        but a missing bucket is a configuration error that must not pass
+        silently. Answer ``True`` when it cannot be told (e.g. no list right).
+        """
+        return True
+
+    def _holds_objects(self, prefix: str) -> bool:
+        """Whether at least one object is stored under ``prefix`` (``verify_prefixes``)."""
+        return bool(self._list(prefix, True))
 
     def _close(self) -> None:
-        """Release resources; called once."""
+        """Release resources; called once, by ``close()`` or (through ``_aclose``) ``aclose()``."""
 
     # -- primitives (async): default to the sync ones on a worker thread ------------------
     async def _aget(self, key: str) -> bytes:
@@ -296,52 +390,50 @@ class Backend:
     async def _aexists(self, key: str) -> bool:
         return await _to_thread(self._exists, key)
 
+    async def _aput_if(self, key: str, data: bytes, expect: str | None) -> str:
+        return await _to_thread(self._put_if, key, data, expect)
+
+    async def _ahead(self, key: str) -> ObjectInfo:
+        return await _to_thread(self._head, key)
+
     async def _adelete(self, key: str) -> None:
         await _to_thread(self._delete, key)
+
+    async def _adelete_many(self, keys: list[str]) -> None:
+        await amap_bounded(self._adelete, keys, self.max_concurrency)
 
     async def _alist(self, prefix: str, recursive: bool) -> list[str]:
         return await _to_thread(self._list, prefix, recursive)
 
     async def _adelete_prefix(self, prefix: str) -> None:
-        await _to_thread(self._delete_prefix, prefix)
+        await self._adelete_many(await self._alist(prefix, True))
 
     async def _aget_many(self, keys: list[str]) -> dict[str, bytes]:
-        found: list[bytes | None] = [None] * len(keys)
+        async def fetch(key: str) -> bytes | None:
+            try:
+                return await self._aget(key)
+            except KeyError:  # missing keys are left out
+                return None
 
-        async def fetch(i: int) -> None:
-            with contextlib.suppress(KeyError):  # missing keys are left out
-                found[i] = await self._aget(keys[i])
-
-        await self._run_bounded(fetch, len(keys))
+        found = await amap_bounded(fetch, keys, self.max_concurrency)
         return {k: v for k, v in zip(keys, found, strict=True) if v is not None}
 
     async def _aput_many(self, items: list[tuple[str, bytes]]) -> None:
-        async def store(i: int) -> None:
-            await self._aput(*items[i])
+        async def store(item: tuple[str, bytes]) -> None:
+            await self._aput(*item)
 
-        await self._run_bounded(store, len(items))
+        await amap_bounded(store, items, self.max_concurrency)
 
-    async def _run_bounded(self, call: Callable[[int], Any], count: int) -> None:
-        """Run ``call(0) .. call(count - 1)`` with at most ``max_concurrency`` in flight.
+    async def _aroot_exists(self) -> bool:
+        return await _to_thread(self._root_exists)
 
-        A few workers pulling indices from one shared iterator rather than one task
-        per item behind a semaphore: thousands of waiting tasks and their wake-ups
-        cost more than the requests themselves on a fast object store.
-        """
-        import asyncio
-
-        indices = iter(range(count))
-
-        async def worker() -> None:
-            for i in indices:
-                await call(i)
-
-        await asyncio.gather(*(worker() for _ in range(min(self.max_concurrency, count))))
+    async def _aholds_objects(self, prefix: str) -> bool:
+        return await _to_thread(self._holds_objects, prefix)
 
     async def _aclose(self) -> None:
         await _to_thread(self._close)
 
-    # -- write guard ------------------------------------------------------------------------
+    # -- shared checks ----------------------------------------------------------------------
     def _check_writable(self) -> None:
         self._check_open()
         if not self.writable:
@@ -352,21 +444,98 @@ class Backend:
                 "write to a writable location (a local path, s3://, gs://, az://) instead."
             )
 
+    def _check_conditional(self) -> None:
+        self._check_writable()
+        if not self.conditional_writes:
+            from zarr_vectors.exceptions import UnsupportedOperationError
+
+            raise UnsupportedOperationError(
+                f"The {self.backend_name} backend at {self.url} offers no conditional writes "
+                "(create-only / if-match), which safe concurrent writers need; write from one "
+                "process at a time, or use a backend that offers them (local, obstore)."
+            )
+
+    def _missing_root(self) -> StoreError:
+        return StoreError(
+            f"The bucket, container or directory of {self.url} does not exist or cannot be "
+            "reached; create it first or fix the URL."
+        )
+
+    def _confirm_missing(self, key: str) -> MissingKeyError:
+        """The KeyError for ``key``, once the root is known to exist (checked once)."""
+        if not self._root_known:
+            if not self._root_exists():
+                raise self._missing_root()
+            self._root_known = True
+        return missing_key(key, self.url)
+
+    async def _aconfirm_missing(self, key: str) -> MissingKeyError:
+        if not self._root_known:
+            if not await self._aroot_exists():
+                raise self._missing_root()
+            self._root_known = True
+        return missing_key(key, self.url)
+
+    def _settle_range(self, key: str, start: int, refused: BaseException) -> bytes:
+        """After a range read was refused or 404'd: ``b""`` past the end, else KeyError."""
+        try:
+            info = self._head(key)
+        except KeyError:
+            raise self._confirm_missing(key) from None
+        if start >= info.size:
+            return b""
+        raise refused
+
+    async def _asettle_range(self, key: str, start: int, refused: BaseException) -> bytes:
+        try:
+            info = await self._ahead(key)
+        except KeyError:
+            raise await self._aconfirm_missing(key) from None
+        if start >= info.size:
+            return b""
+        raise refused
+
+    def _verified(self, listed: list[str]) -> list[str]:
+        if not self.verify_prefixes:
+            return listed
+        containers = [k for k in listed if k.endswith("/")]
+        keep = set(map_bounded(self._holds_prefix_or_none, containers, self.max_concurrency))
+        return [k for k in listed if not k.endswith("/") or k in keep]
+
+    def _holds_prefix_or_none(self, prefix: str) -> str | None:
+        return prefix if self._holds_objects(prefix) else None
+
+    async def _averified(self, listed: list[str]) -> list[str]:
+        if not self.verify_prefixes:
+            return listed
+        containers = [k for k in listed if k.endswith("/")]
+
+        async def check(prefix: str) -> str | None:
+            return prefix if await self._aholds_objects(prefix) else None
+
+        keep = set(await amap_bounded(check, containers, self.max_concurrency))
+        return [k for k in listed if not k.endswith("/") or k in keep]
+
     # -- public sync API ----------------------------------------------------------------------
     def get_bytes(self, key: str) -> bytes:
         validate_key(key)
         self._check_open()
-        return self._get(key)
+        try:
+            return self._get(key)
+        except KeyError:
+            raise self._confirm_missing(key) from None
 
     def get_range(self, key: str, start: int, length: int | None = None) -> bytes:
         validate_key(key)
         _check_range(start, length)
         self._check_open()
         if length == 0:
-            if not self._exists(key):
-                raise missing_key(key, self.url)
+            self.head(key)
             return b""
-        return self._get_range(key, start, length)
+        try:
+            return self._get_range(key, start, length)
+        except (KeyError, RangeNotSatisfiableError) as exc:
+            return self._settle_range(key, start, exc)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         validate_key(key)
@@ -379,10 +548,30 @@ class Backend:
         self._check_open()
         return self._exists(key)
 
+    def put_if(self, key: str, data: bytes, *, expect: str | None) -> str:
+        validate_key(key)
+        _check_data(data)
+        self._check_conditional()
+        return self._put_if(key, bytes(data), expect)
+
+    def head(self, key: str) -> ObjectInfo:
+        validate_key(key)
+        self._check_open()
+        try:
+            return self._head(key)
+        except KeyError:
+            raise self._confirm_missing(key) from None
+
     def delete(self, key: str) -> None:
         validate_key(key)
         self._check_writable()
         self._delete(key)
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        key_list = list(dict.fromkeys(validate_key(k) for k in keys))
+        self._check_writable()
+        if key_list:
+            self._delete_many(key_list)
 
     def delete_prefix(self, prefix: str) -> None:
         normalized = normalize_prefix(prefix)
@@ -392,7 +581,8 @@ class Backend:
     def list_prefix(self, prefix: str = "", recursive: bool = False) -> Iterator[str]:
         normalized = normalize_prefix(prefix)
         self._check_open()
-        return iter(self._list(normalized, recursive))
+        listed = self._list(normalized, recursive)
+        return iter(listed if recursive else self._verified(listed))
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         key_list = [validate_key(k) for k in keys]
@@ -400,14 +590,20 @@ class Backend:
         return self._get_many(list(dict.fromkeys(key_list)))
 
     def put_many(self, items: BatchItems) -> None:
-        pairs = [(k, bytes(d)) for k, d in _items(items)]
+        pairs = _items(items)
         self._check_writable()
-        self._put_many(pairs)
+        if pairs:
+            self._put_many(pairs)
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` (or :meth:`aclose`) has run."""
+        return self._closed
 
     def __enter__(self) -> Self:
         return self
@@ -424,17 +620,22 @@ class Backend:
     async def aget_bytes(self, key: str) -> bytes:
         validate_key(key)
         self._check_open()
-        return await self._aget(key)
+        try:
+            return await self._aget(key)
+        except KeyError:
+            raise await self._aconfirm_missing(key) from None
 
     async def aget_range(self, key: str, start: int, length: int | None = None) -> bytes:
         validate_key(key)
         _check_range(start, length)
         self._check_open()
         if length == 0:
-            if not await self._aexists(key):
-                raise missing_key(key, self.url)
+            await self.ahead(key)
             return b""
-        return await self._aget_range(key, start, length)
+        try:
+            return await self._aget_range(key, start, length)
+        except (KeyError, RangeNotSatisfiableError) as exc:
+            return await self._asettle_range(key, start, exc)
 
     async def aput_bytes(self, key: str, data: bytes) -> None:
         validate_key(key)
@@ -447,10 +648,30 @@ class Backend:
         self._check_open()
         return await self._aexists(key)
 
+    async def aput_if(self, key: str, data: bytes, *, expect: str | None) -> str:
+        validate_key(key)
+        _check_data(data)
+        self._check_conditional()
+        return await self._aput_if(key, bytes(data), expect)
+
+    async def ahead(self, key: str) -> ObjectInfo:
+        validate_key(key)
+        self._check_open()
+        try:
+            return await self._ahead(key)
+        except KeyError:
+            raise await self._aconfirm_missing(key) from None
+
     async def adelete(self, key: str) -> None:
         validate_key(key)
         self._check_writable()
         await self._adelete(key)
+
+    async def adelete_many(self, keys: Iterable[str]) -> None:
+        key_list = list(dict.fromkeys(validate_key(k) for k in keys))
+        self._check_writable()
+        if key_list:
+            await self._adelete_many(key_list)
 
     async def adelete_prefix(self, prefix: str) -> None:
         normalized = normalize_prefix(prefix)
@@ -460,7 +681,8 @@ class Backend:
     async def alist_prefix(self, prefix: str = "", recursive: bool = False) -> AsyncIterator[str]:
         normalized = normalize_prefix(prefix)
         self._check_open()
-        for key in await self._alist(normalized, recursive):
+        listed = await self._alist(normalized, recursive)
+        for key in listed if recursive else await self._averified(listed):
             yield key
 
     async def aget_many(self, keys: Iterable[str]) -> dict[str, bytes]:
@@ -469,9 +691,10 @@ class Backend:
         return await self._aget_many(list(dict.fromkeys(key_list)))
 
     async def aput_many(self, items: BatchItems) -> None:
-        pairs = [(k, bytes(d)) for k, d in _items(items)]
+        pairs = _items(items)
         self._check_writable()
-        await self._aput_many(pairs)
+        if pairs:
+            await self._aput_many(pairs)
 
     async def aclose(self) -> None:
         if not self._closed:

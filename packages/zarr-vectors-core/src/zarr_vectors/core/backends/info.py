@@ -14,12 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pluggy
-
-__all__ = ["BackendInfo", "hookimpl", "hookspec"]
-
-hookspec = pluggy.HookspecMarker("zarr_vectors")
-hookimpl = pluggy.HookimplMarker("zarr_vectors")
+__all__ = ["BackendInfo"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +40,10 @@ class BackendInfo:
         populate :data:`SCHEMES_LOCAL` and :data:`SCHEMES_OBJECT_STORE`.
     description:
         One line for ``zarr-vectors backends``.
+    options:
+        Option name -> one-line description, for the constructor's keyword
+        arguments; shown by ``zarr-vectors backends --json`` and in the message
+        that refuses an unknown option.
     """
 
     name: str
@@ -77,15 +76,6 @@ class BackendInfo:
             raise TypeError(f"{self.factory!r} is not callable")
         return target  # type: ignore[no-any-return]
 
-    @hookimpl
-    def zarr_vectors_backend_info(self) -> BackendInfo:
-        """pluggy hook: the registry collects every registered plugin's description."""
-        return self
-
-
-class BackendHookSpec:
-    """The hooks a backend plugin object answers (see :mod:`.registry`)."""
-
-    @hookspec
-    def zarr_vectors_backend_info(self) -> BackendInfo:  # type: ignore[empty-body]
-        """Return the plugin's :class:`BackendInfo`."""
+    def serves(self, scheme: str) -> bool:
+        """Whether this backend serves URLs of ``scheme`` (``""`` = a bare path)."""
+        return scheme.lower() in self.schemes

@@ -7,6 +7,11 @@ store that holds terabytes of somebody's data:
   directory and renamed over the target, so a writer killed at any instant
   leaves the old object or the new one, never a torn one. Leftover temporary
   files (``.zv-tmp-*``) are invisible to reads and listings.
+* **Conditional writes.** ``put_if`` creates with a hard link of a finished
+  temporary file (which fails if the name exists) and replaces under an
+  exclusive ``flock`` on the parent directory after comparing versions, so two
+  processes racing on one key never both win. Versions are (inode, mtime, size):
+  every write renames a new file into place.
 * **No escape.** Keys are validated, and every path is resolved (symlinks
   included) and checked to lie inside the resolved root before it is opened,
   so neither a key nor a symlink planted inside the store can make a read or
@@ -24,11 +29,24 @@ import os
 import shutil
 import stat
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from zarr_vectors.core.backends.base import Backend, missing_key
-from zarr_vectors.exceptions import InvalidKeyError, KeyConflictError, StoreError
+from zarr_vectors.core.backends.base import Backend, ObjectInfo, missing_key
+from zarr_vectors.core.backends.concurrency import map_bounded
+from zarr_vectors.exceptions import (
+    InvalidKeyError,
+    KeyConflictError,
+    PreconditionFailedError,
+    StoreError,
+)
+
+try:  # POSIX: conditional writes lock the parent directory
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["LocalBackend", "local_path_from_url"]
 
@@ -53,6 +71,17 @@ def local_path_from_url(url: str | os.PathLike[str]) -> Path:
     return Path(text).expanduser().absolute()
 
 
+def _stamp(path: str) -> None:
+    """Set the file's mtime from the nanosecond clock.
+
+    File systems store coarse timestamps (ext4: a scheduler tick), and a freed
+    inode number is soon reused, so (inode, mtime, size) alone could repeat a
+    version two writes later; a nanosecond stamp makes the version unique.
+    """
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
+
+
 class LocalBackend(Backend):
     """Objects as files under a root directory (a path or a ``file://`` URL).
 
@@ -70,9 +99,16 @@ class LocalBackend(Backend):
 
     backend_name = "local"
     hierarchical_keys = True
+    #: Threads for batch writes; reads are sequential (see ``_get_many``).
+    default_max_concurrency = 8
+    conditional_writes = fcntl is not None
 
     def __init__(
-        self, root: str | os.PathLike[str], *, fsync: bool = False, max_concurrency: int = 8
+        self,
+        root: str | os.PathLike[str],
+        *,
+        fsync: bool = False,
+        max_concurrency: int | None = None,
     ) -> None:
         path = local_path_from_url(root)
         super().__init__(path.as_uri(), max_concurrency=max_concurrency)
@@ -162,19 +198,11 @@ class LocalBackend(Backend):
             if path.parent not in made:
                 self._make_parents(key, path)
                 made.add(path.parent)
-        if len(items) < 32:
-            for (key, data), path in zip(items, paths, strict=True):
-                self._write(key, path, data)
-            return
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(self.max_concurrency) as pool:
-            list(
-                pool.map(
-                    lambda kpd: self._write(*kpd),
-                    zip([k for k, _ in items], paths, [d for _, d in items], strict=True),
-                )
-            )
+        jobs = [(key, path, data) for (key, data), path in zip(items, paths, strict=True)]
+        # Small batches are written in this thread: a pool costs more than it overlaps.
+        map_bounded(
+            lambda job: self._write(*job), jobs, 1 if len(jobs) < 32 else self.max_concurrency
+        )
 
     def _dir(self, prefix: str) -> Path:
         return self._path(prefix[:-1]) if prefix else self.root
@@ -212,6 +240,98 @@ class LocalBackend(Backend):
     def _exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def _put_if(self, key: str, data: bytes, expect: str | None) -> str:
+        path = self._path(key)
+        self._make_parents(key, path)
+        if expect is None:
+            return self._create(key, path, data)
+        with self._directory_lock(key, path.parent):
+            try:
+                current = self._head(key).version
+            except KeyError:
+                current = None
+            if current != expect:
+                raise PreconditionFailedError(
+                    f"{key!r} in {self.url} changed since version {expect} (now "
+                    f"{current or 'absent'}); read it again and retry."
+                )
+            self._write(key, path, data)
+        return self._version(key)
+
+    def _create(self, key: str, path: Path, data: bytes) -> str:
+        """Publish ``data`` at ``path`` only if nothing is there (hard link of a temp file)."""
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        except OSError as exc:
+            raise self._error("write", key, exc) from exc
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                if self.fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            _stamp(tmp)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise PreconditionFailedError(
+                    f"{key!r} already exists in {self.url}; a create-only write leaves it as it is."
+                ) from None
+            except OSError as exc:
+                raise self._error("write", key, exc) from exc
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return self._version(key)
+
+    @contextlib.contextmanager
+    def _directory_lock(self, key: str, directory: Path) -> Iterator[None]:
+        """An exclusive ``flock`` on ``directory`` for one compare-and-replace."""
+        try:
+            fd = os.open(directory, os.O_RDONLY)
+        except OSError as exc:
+            raise self._error("lock", key, exc) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _version(self, key: str) -> str:
+        version = self._head(key).version
+        assert version is not None  # the local backend always has one
+        return version
+
+    def _head(self, key: str) -> ObjectInfo:
+        """Size, and a version that changes on every write: each write renames a new
+        file (a new inode) over the old one, so inode, size and mtime together differ."""
+        try:
+            info = os.stat(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            raise missing_key(key, self.url) from None
+        except OSError as exc:
+            raise self._error("read", key, exc) from exc
+        if not stat.S_ISREG(info.st_mode):
+            raise missing_key(key, self.url)
+        return ObjectInfo(
+            key, info.st_size, f"{info.st_ino:x}-{info.st_mtime_ns:x}-{info.st_size:x}"
+        )
+
+    def _delete_many(self, keys: list[str]) -> None:
+        """Unlink each file, then prune each emptied directory once (not once per key)."""
+        parents: set[Path] = set()
+        for key, path in zip(keys, self._batch_paths(keys), strict=True):
+            try:
+                path.unlink()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                continue
+            except OSError as exc:
+                raise self._error("delete", key, exc) from exc
+            parents.add(path.parent)
+        for directory in sorted(parents, key=lambda p: len(p.parts), reverse=True):
+            self._prune(directory)
+
     def _make_parents(self, key: str, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -247,6 +367,7 @@ class LocalBackend(Backend):
                     handle.flush()
                     os.fsync(handle.fileno())
             os.chmod(tmp, 0o644)
+            _stamp(tmp)
             os.replace(tmp, path)
         except BaseException as exc:
             with contextlib.suppress(OSError):

@@ -6,9 +6,9 @@ name and whose object is a :class:`~zarr_vectors.core.backends.info.BackendInfo`
 Discovery reads entry points with :mod:`importlib_metadata`, loads each light
 description in isolation (a plugin that fails to import is reported once as a
 :class:`~zarr_vectors.exceptions.BackendPluginWarning` and listed as broken,
-and the others are unaffected), and registers the good ones with a
-:mod:`pluggy` plugin manager, whose ``zarr_vectors_backend_info`` hook is the
-single place the scheme table is built from. Discovery runs once per process;
+and the others are unaffected), and builds the scheme table from the good ones.
+A plugin is data (one :class:`BackendInfo` per entry point), so no hook
+machinery is involved. Discovery runs once per process;
 :func:`refresh_backends` runs it again (after installing a plugin at run time).
 
 Conflict rules (deterministic, each reported with a warning):
@@ -36,9 +36,8 @@ from functools import cached_property
 from typing import Any, Literal
 
 import importlib_metadata
-import pluggy
 
-from zarr_vectors.core.backends.info import BackendHookSpec, BackendInfo
+from zarr_vectors.core.backends.info import BackendInfo
 from zarr_vectors.exceptions import BackendPluginWarning, PluginError, StoreError
 
 __all__ = [
@@ -106,6 +105,7 @@ class PluginRecord:
             "reason": self.reason,
             "install_hint": self.info.install_hint if self.info else "",
             "description": self.info.description if self.info else "",
+            "options": dict(self.info.options) if self.info else {},
         }
 
 
@@ -131,13 +131,8 @@ class Registry:
     ) -> None:
         self.records = records
         self._hint_entry_points = hint_entry_points
-        self.plugin_manager = pluggy.PluginManager("zarr_vectors")
-        self.plugin_manager.add_hookspecs(BackendHookSpec)
         self.by_name: dict[str, PluginRecord] = {}
         self._resolve_names()
-        for record in self.by_name.values():
-            if record.status == "ok" and record.info is not None:
-                self.plugin_manager.register(record.info, name=record.name)
         self.scheme_table = self._build_scheme_table()
 
     @cached_property
@@ -186,7 +181,7 @@ class Registry:
 
     def _build_scheme_table(self) -> dict[str, tuple[str, ...]]:
         claims: dict[str, list[BackendInfo]] = {}
-        for info in self.plugin_manager.hook.zarr_vectors_backend_info():
+        for info in self.ok_infos():
             for scheme in info.schemes:
                 claims.setdefault(scheme, []).append(info)
         table: dict[str, tuple[str, ...]] = {}

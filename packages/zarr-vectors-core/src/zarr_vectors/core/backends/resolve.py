@@ -16,7 +16,7 @@ from typing import Any
 
 from zarr_vectors.core.backends.base import AsyncStorageBackend, Backend, StorageBackend
 from zarr_vectors.core.backends.registry import get_registry
-from zarr_vectors.core.secrets import redact_url
+from zarr_vectors.core.backends.secrets import redact_url
 from zarr_vectors.exceptions import BackendOptionError, PluginError, StoreError
 
 __all__ = ["BACKEND_ENV_VAR", "make_backend", "resolve_backend_name", "url_scheme"]
@@ -88,9 +88,11 @@ def _check_options(name: str, factory: Any, url: str, options: dict[str, Any]) -
     ][1:]  # the first parameter takes the URL
     unknown = sorted(set(options) - set(accepted))
     if unknown:
+        documented = get_registry().info(name).options
+        described = [f"{a} ({documented[a]})" if a in documented else a for a in accepted]
         raise BackendOptionError(
             f"The {name!r} backend does not accept the option(s) {', '.join(unknown)}. "
-            f"It accepts: {', '.join(accepted) or 'no options'}."
+            f"It accepts: {', '.join(described) or 'no options'}."
         )
 
 

@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zarr_vectors.core.cells import CellCodec
-from zarr_vectors.core.fragments import decode_fragment_rows, encode_single_range
-from zarr_vectors.core.grid import CellGroups, cells_in_box, parse_world_key, world_key
-from zarr_vectors.core.metadata import cell_array_json
-from zarr_vectors.core.snapshot import Snapshot
+from zarr_vectors.core.backends.base import StorageBackend
 from zarr_vectors.exceptions import StoreError, ValidationError
+from zarr_vectors.format.cells import CellCodec
+from zarr_vectors.format.fragments import decode_fragment_rows, encode_single_range
+from zarr_vectors.format.grid import CellGroups, cells_in_box, parse_world_key, world_key
+from zarr_vectors.format.metadata import cell_array_json
+from zarr_vectors.format.snapshot import Snapshot
 
 __all__ = [
     "ATTRIBUTES",
@@ -163,7 +164,7 @@ def level_array_docs(
         ),
     }
     if attributes:
-        from zarr_vectors.core.metadata import group_json
+        from zarr_vectors.format.metadata import group_json
 
         docs[f"{level}/{ATTRIBUTES}"] = group_json()
     for name, (adtype, row_shape) in attributes.items():
@@ -241,21 +242,24 @@ class Cell:
 
 
 def _fetch(
-    kv: Any, keys: list[str], cells: int, progress: Callable[[int, int], None] | None
+    backend: StorageBackend,
+    keys: list[str],
+    cells: int,
+    progress: Callable[[int, int], None] | None,
 ) -> dict[str, bytes]:
-    """``kv.get_many(keys)``; with ``progress``, in about 50 batches reporting cells done.
+    """``backend.get_many(keys)``; with ``progress``, in about 50 batches reporting cells done.
 
     Each batch is still one concurrent ``get_many``; batches are only made when
     someone is watching, so a plain read keeps every request in one batch.
     """
     if progress is None or cells == 0:
-        return kv.get_many(keys)  # type: ignore[no-any-return]
+        return backend.get_many(keys)
     per_cell = len(keys) // cells
     step = max(64, cells // 50) * per_cell
     got: dict[str, bytes] = {}
     progress(0, cells)
     for i in range(0, len(keys), step):
-        got.update(kv.get_many(keys[i : i + step]))
+        got.update(backend.get_many(keys[i : i + step]))
         progress(min(i + step, len(keys)) // per_cell, cells)
     return got
 
@@ -301,7 +305,7 @@ def fetch_cells(
     cs = snap.meta.chunk_shape
     listed = vattrs.get("nonempty_chunks")
     if listed is None:
-        keys = snap.kv.list(f"{level}/{VERTICES}/c/")
+        keys = list(snap.backend.list_prefix(f"{level}/{VERTICES}/c/", recursive=True))
         pre = len(f"{level}/{VERTICES}/c/")
         world = np.array(
             [[int(p) + o for p, o in zip(k[pre:].split("/"), origin, strict=True)] for k in keys],
@@ -317,9 +321,7 @@ def fetch_cells(
         ).reshape(-1, ndim)
 
     pending = snap.pending
-    limits: dict[str, int] = {}
-    if pending and pending.get("mode") == "a" and str(pending.get("level")) == str(level):
-        limits = dict(zip(pending["cells"], pending["counts"], strict=True))
+    limits = pending.row_limits(level) if pending is not None else {}
 
     fdoc = docs[paths[1]]
     need_rows = fdoc is not None and not lm.fragments_tile
@@ -333,7 +335,7 @@ def fetch_cells(
         if need_rows:
             wanted.append(cell_key(paths[1], w, origin))
         wanted.extend(cell_key(p, w, origin) for p in paths[2:])
-    got = _fetch(snap.kv, wanted, len(world_list), progress)
+    got = _fetch(snap.backend, wanted, len(world_list), progress)
 
     out: list[Cell] = []
     attr_docs = {

@@ -1,4 +1,13 @@
-"""The one bridge from a zarr-vectors backend to zarr-python.
+"""The one module where zarr-vectors backends and zarr-python stores meet, both ways.
+
+* :class:`BackendStore` shows a backend to zarr-python as a
+  :class:`zarr.abc.store.Store`; it is built only when a caller asks for a
+  ``zarr.Group``/``zarr.Array`` (:func:`~zarr_vectors.core.store.open_store`,
+  ``ZVStore.group``), never on the point I/O path.
+* :func:`backend_for_zarr_store` goes the other way, once, for a caller who
+  passes a zarr store in: a ``LocalStore`` is served by the local backend on the
+  same directory, any other store by :class:`ZarrStoreBackend`, which awaits the
+  store's own coroutines.
 
 :class:`BackendStore` is a :class:`zarr.abc.store.Store` written once over the
 *async* storage protocol (:class:`~zarr_vectors.core.backends.AsyncStorageBackend`),
@@ -15,22 +24,23 @@ translated here:
 * byte requests (:class:`~zarr.abc.store.RangeByteRequest`,
   :class:`~zarr.abc.store.OffsetByteRequest`,
   :class:`~zarr.abc.store.SuffixByteRequest`) become ``get_range`` calls; a
-  suffix needs the object's size, which the protocol does not expose, so the
-  object is read whole unless the backend offers ``aget_suffix`` or ``asize``;
+  suffix takes the object's size from ``ahead``;
 * ``list_prefix`` has zarr's plain string-prefix meaning, ``list_dir`` yields
   bare child names without a trailing '/';
 * ``read_only`` is the store's own promise; a backend that cannot write at all
   (``writable = False``) makes the store report ``supports_writes = False``.
 
-Closing the store does not close the backend: several stores (``with_read_only``
-copies, pickled twins) may share one, and whoever made the backend owns it.
+Closing the store closes the backend only when the store was made to own it
+(``owns_backend=True``, as :func:`~zarr_vectors.core.store.open_store` does for a
+backend it resolved from a path): ``with_read_only`` copies and pickled twins
+share the backend and never own it.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from zarr.abc.store import (
     ByteRequest,
@@ -40,7 +50,9 @@ from zarr.abc.store import (
     SuffixByteRequest,
 )
 
-from zarr_vectors.core.backends.base import AsyncStorageBackend
+from zarr_vectors.core.backends.base import AsyncStorageBackend, Backend, ObjectInfo, missing_key
+from zarr_vectors.core.backends.concurrency import amap_bounded
+from zarr_vectors.core.backends.runner import run_sync
 from zarr_vectors.exceptions import ReadOnlyBackendError, ReadOnlyStoreError, StoreError
 
 if TYPE_CHECKING:
@@ -48,12 +60,9 @@ if TYPE_CHECKING:
 
     from zarr.core.buffer import Buffer, BufferPrototype
 
-__all__ = ["DEFAULT_CONCURRENCY", "BackendStore", "ReadOnlyStoreError"]
+__all__ = ["BackendStore", "ReadOnlyStoreError", "ZarrStoreBackend", "backend_for_zarr_store"]
 
 T = TypeVar("T")
-
-#: Requests in flight at once for one batch call (``get_partial_values``, ``_get_many``).
-DEFAULT_CONCURRENCY = 64
 
 _READ_ONLY_MESSAGE = "store was opened in read-only mode and does not support writing"
 
@@ -69,8 +78,9 @@ class BackendStore(Store):
     read_only:
         Refuse ``set``/``delete`` with :class:`ReadOnlyStoreError`. A backend
         that cannot write is read-only whatever is asked.
-    concurrency:
-        Requests in flight at once for batch reads.
+    owns_backend:
+        Close the backend when the store is closed. Batch reads keep the
+        backend's own ``max_concurrency`` requests in flight.
     """
 
     def __init__(
@@ -78,7 +88,7 @@ class BackendStore(Store):
         backend: AsyncStorageBackend,
         *,
         read_only: bool = False,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        owns_backend: bool = False,
     ) -> None:
         if not isinstance(backend, AsyncStorageBackend):
             raise StoreError(
@@ -86,11 +96,10 @@ class BackendStore(Store):
                 f"protocol, got a {type(backend).__name__}; make one with "
                 "zarr_vectors.core.backends.make_backend(url) or use as_zarr_store(url)."
             )
-        if concurrency < 1:
-            raise StoreError(f"concurrency must be >= 1, got {concurrency}.")
         super().__init__(read_only=read_only or not _writable(backend))
         self._backend = backend
-        self.concurrency = concurrency
+        self._owns_backend = owns_backend
+        self.concurrency = int(getattr(backend, "max_concurrency", 16))
 
     # -- identity ---------------------------------------------------------------------
     @property
@@ -131,7 +140,17 @@ class BackendStore(Store):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_is_open"] = False
+        state["_owns_backend"] = False
         return state
+
+    def close(self) -> None:
+        """Close the store, and the backend if this store owns it."""
+        super().close()
+        if self._owns_backend:
+            self._owns_backend = False
+            close = getattr(self._backend, "close", None)
+            if close is not None:
+                close()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -143,7 +162,7 @@ class BackendStore(Store):
                 f"{self._backend.url} is served by a backend that cannot write; "
                 "write to a writable location (a local path, s3://, gs://, az://) instead."
             )
-        return type(self)(self._backend, read_only=read_only, concurrency=self.concurrency)
+        return type(self)(self._backend, read_only=read_only)
 
     # -- capabilities -------------------------------------------------------------------
     @property
@@ -203,14 +222,8 @@ class BackendStore(Store):
     async def _read_suffix(self, key: str, suffix: int) -> bytes:
         if suffix < 0:
             raise ValueError(f"Invalid SuffixByteRequest({suffix}): need >= 0")
-        backend: Any = self._backend
-        if hasattr(backend, "aget_suffix"):
-            return bytes(await backend.aget_suffix(key, suffix))
-        if hasattr(backend, "asize"):
-            size = int(await backend.asize(key))
-            return bytes(await backend.aget_range(key, max(0, size - suffix), None))
-        data = await self._backend.aget_bytes(key)
-        return data[max(0, len(data) - suffix) :]
+        size = (await self._backend.ahead(key)).size
+        return await self._backend.aget_range(key, max(0, size - suffix), None)
 
     async def get_partial_values(
         self,
@@ -256,11 +269,8 @@ class BackendStore(Store):
 
     async def getsize(self, key: str) -> int:
         await self._ensure_open()
-        backend: Any = self._backend
         try:
-            if hasattr(backend, "asize"):
-                return int(await backend.asize(key))
-            return len(await self._backend.aget_bytes(key))
+            return (await self._backend.ahead(key)).size
         except KeyError:
             raise FileNotFoundError(key) from None
 
@@ -329,40 +339,155 @@ class BackendStore(Store):
     ) -> Buffer | None:
         """Blocking ``get`` for zarr-python's synchronous fast path.
 
-        Runs the coroutine on zarr-python's loop (the backend's blocking API
-        would do the same work, but only the async protocol is required of it).
+        Runs the coroutine on the project's one I/O loop
+        (:mod:`~zarr_vectors.core.backends.runner`).
         """
         from zarr.core.buffer import default_buffer_prototype
-        from zarr.core.sync import sync
 
-        return sync(self.get(key, prototype or default_buffer_prototype(), byte_range))
+        return run_sync(self.get(key, prototype or default_buffer_prototype(), byte_range))
 
     def set_sync(self, key: str, value: Buffer) -> None:
         """Blocking ``set``."""
-        from zarr.core.sync import sync
-
-        sync(self.set(key, value))
+        run_sync(self.set(key, value))
 
     def delete_sync(self, key: str) -> None:
         """Blocking ``delete`` (a missing key is fine)."""
-        from zarr.core.sync import sync
-
-        sync(self.delete(key))
+        run_sync(self.delete(key))
 
     # -- helpers ----------------------------------------------------------------------------
     async def _bounded(self, funcs: builtins.list[Callable[[], Awaitable[T]]]) -> builtins.list[T]:
-        import asyncio
+        async def call(f: Callable[[], Awaitable[T]]) -> T:
+            return await f()
 
-        if not funcs:
-            return []
-        sem = asyncio.Semaphore(self.concurrency)
-
-        async def one(f: Callable[[], Awaitable[T]]) -> T:
-            async with sem:
-                return await f()
-
-        return list(await asyncio.gather(*(one(f) for f in funcs)))
+        return await amap_bounded(call, funcs, self.concurrency)
 
 
 def _writable(backend: object) -> bool:
     return bool(getattr(backend, "writable", True))
+
+
+class ZarrStoreBackend(Backend):
+    """A caller's zarr-python store used as a zarr-vectors backend.
+
+    Every primitive awaits the store's own coroutine; the blocking protocol runs
+    them on the project's one I/O loop. The store belongs to the caller:
+    closing this backend leaves it open.
+    """
+
+    backend_name: ClassVar[str] = "zarr-store"
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(_describe_store(store))
+        self.store = store
+        self.writable = not store.read_only  # type: ignore[misc]  # per instance
+        from zarr.core.buffer import default_buffer_prototype
+
+        self._proto = default_buffer_prototype()
+
+    async def _ready(self) -> None:
+        if not getattr(self.store, "_is_open", True):
+            await self.store._ensure_open()  # ZipStore and friends open lazily
+
+    # blocking primitives: the coroutines below, on the one loop
+    def _get(self, key: str) -> bytes:
+        return run_sync(self._aget(key))
+
+    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
+        return run_sync(self._aget_range(key, start, length))
+
+    def _put(self, key: str, data: bytes) -> None:
+        run_sync(self._aput(key, data))
+
+    def _exists(self, key: str) -> bool:
+        return run_sync(self._aexists(key))
+
+    def _head(self, key: str) -> ObjectInfo:
+        return run_sync(self._ahead(key))
+
+    def _delete(self, key: str) -> None:
+        run_sync(self._adelete(key))
+
+    def _delete_many(self, keys: builtins.list[str]) -> None:
+        run_sync(self._adelete_many(keys))
+
+    def _list(self, prefix: str, recursive: bool) -> builtins.list[str]:
+        return run_sync(self._alist(prefix, recursive))
+
+    def _get_many(self, keys: builtins.list[str]) -> dict[str, bytes]:
+        return run_sync(self._aget_many(keys))
+
+    def _put_many(self, items: builtins.list[tuple[str, bytes]]) -> None:
+        run_sync(self._aput_many(items))
+
+    def _close(self) -> None:
+        """The store is the caller's: nothing to release."""
+
+    async def _aclose(self) -> None:
+        """The store is the caller's: nothing to release."""
+
+    # coroutine primitives
+    async def _aget(self, key: str) -> bytes:
+        await self._ready()
+        buf = await self.store.get(key, self._proto)
+        if buf is None:
+            raise missing_key(key, self.url)
+        return buf.to_bytes()
+
+    async def _aget_range(self, key: str, start: int, length: int | None) -> bytes:
+        await self._ready()
+        rng: ByteRequest = (
+            OffsetByteRequest(start) if length is None else RangeByteRequest(start, start + length)
+        )
+        buf = await self.store.get(key, self._proto, rng)
+        if buf is None:
+            raise missing_key(key, self.url)
+        return buf.to_bytes()
+
+    async def _aput(self, key: str, data: bytes) -> None:
+        await self._ready()
+        await self.store.set(key, self._proto.buffer.from_bytes(data))
+
+    async def _aexists(self, key: str) -> bool:
+        await self._ready()
+        return await self.store.exists(key)
+
+    async def _ahead(self, key: str) -> ObjectInfo:
+        await self._ready()
+        try:
+            return ObjectInfo(key, await self.store.getsize(key))
+        except FileNotFoundError:
+            raise missing_key(key, self.url) from None
+
+    async def _adelete(self, key: str) -> None:
+        await self._ready()
+        await self.store.delete(key)
+
+    async def _alist(self, prefix: str, recursive: bool) -> builtins.list[str]:
+        from zarr_vectors.core.backends.base import children_of
+
+        await self._ready()
+        keys = [k async for k in self.store.list_prefix(prefix)]
+        return children_of(prefix, keys, recursive)
+
+
+def backend_for_zarr_store(store: Store) -> Backend:
+    """A backend over a caller's zarr store (made once per public call).
+
+    A ``LocalStore`` is served by the local backend on the same directory, whose
+    batch calls resolve each directory once; any other store through its own
+    coroutines (:class:`ZarrStoreBackend`).
+    """
+    from zarr.storage import LocalStore
+
+    if isinstance(store, LocalStore):
+        from zarr_vectors.core.backends.local import LocalBackend
+
+        return LocalBackend(store.root)
+    return ZarrStoreBackend(store)
+
+
+def _describe_store(store: Store) -> str:
+    from zarr_vectors.core.backends.secrets import redact_text, redact_url
+
+    text = str(store)
+    return redact_url(text) if "://" in text else redact_text(text, ())

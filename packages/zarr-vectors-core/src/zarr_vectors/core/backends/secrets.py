@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "is_secret_option", "redact_options", "redact_text", "redact_url"]
+__all__ = [
+    "REDACTED",
+    "is_secret_option",
+    "redact_options",
+    "redact_text",
+    "redact_url",
+    "secret_values",
+]
 
 REDACTED = "***"
 
@@ -45,10 +52,33 @@ _SECRET_QUERY = re.compile(
 )
 
 
+# Option names that are credentials though no secret word is in them (s3fs's ``key``,
+# the Azure account name that pairs with a key).
+_SECRET_NAMES = frozenset({"key", "account_name"})
+
+
 def is_secret_option(name: str) -> bool:
     """Whether an option called ``name`` holds a credential."""
     lowered = name.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+    return lowered in _SECRET_NAMES or any(word in lowered for word in _SECRET_WORDS)
+
+
+def secret_values(options: Mapping[str, Any]) -> list[str]:
+    """Every credential value among ``options`` (nested mappings included).
+
+    Backends keep this list to scrub messages that come from third-party
+    libraries (:func:`redact_text`); a URL's password and signed query values
+    are found by :func:`redact_url` instead.
+    """
+    found: list[str] = []
+    for name, value in options.items():
+        if isinstance(value, Mapping):
+            found.extend(secret_values(value))
+        elif isinstance(value, str | int) and not isinstance(value, bool):
+            text = str(value)
+            if text and is_secret_option(str(name)):
+                found.append(text)
+    return found
 
 
 def redact_url(url: str) -> str:

@@ -305,6 +305,13 @@ class LevelMetadata:
 
 
 # -- JSON documents ----------------------------------------------------------
+def dump_json(doc: Mapping[str, Any]) -> bytes:
+    """``zarr.json`` bytes (indented, like zarr-python writes them)."""
+    import json
+
+    return json.dumps(doc, indent=2, allow_nan=False).encode()
+
+
 def group_json(attributes: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A zarr v3 group ``zarr.json`` document."""
     return {"attributes": dict(attributes or {}), "zarr_format": 3, "node_type": "group"}

@@ -6,8 +6,8 @@ documents are fetched (batched) the first time they are needed.
 
 The root may also carry this package's write journal (``zarr_vectors_writer``
 -> ``pending``): a write in progress, or one that failed half way. Readers use
-it to show the store as it was before that write (see
-:mod:`zarr_vectors.core.journal`).
+it to show the store as it was before that write
+(:class:`~zarr_vectors.format.journal.Pending`).
 """
 
 from __future__ import annotations
@@ -17,45 +17,34 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zarr_vectors.core.kv import KV
-from zarr_vectors.core.metadata import WRITER_KEY, LevelMetadata, RootMetadata
+from zarr_vectors.core.backends.base import StorageBackend
 from zarr_vectors.exceptions import StoreError
+from zarr_vectors.format.journal import ROOT_KEY, Pending, node_key
+from zarr_vectors.format.metadata import LevelMetadata, RootMetadata
 
-__all__ = ["ROOT_KEY", "Snapshot", "load_snapshot", "node_key"]
-
-ROOT_KEY = "zarr.json"
-
-
-def node_key(path: str) -> str:
-    """Key of the ``zarr.json`` of the node at ``path`` ("" is the root)."""
-    return f"{path}/zarr.json" if path else ROOT_KEY
+__all__ = ["Snapshot", "load_snapshot"]
 
 
 @dataclass
 class Snapshot:
     """Root metadata plus on-demand access to the other node documents."""
 
-    kv: KV
+    backend: StorageBackend
     root_doc: dict[str, Any]
     meta: RootMetadata
     consolidated: dict[str, dict[str, Any]] | None
     _cache: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     @property
-    def pending(self) -> dict[str, Any] | None:
+    def pending(self) -> Pending | None:
         """The unfinished write recorded in the root, if any."""
-        writer = self.root_doc.get("attributes", {}).get(WRITER_KEY) or {}
-        pending = writer.get("pending")
-        return dict(pending) if pending else None
+        return Pending.from_root(self.root_doc)
 
     def check_complete(self) -> None:
         """Raise if a write that replaces the whole store did not finish."""
         pending = self.pending
-        if pending and pending.get("mode") == "w":
-            raise StoreError(
-                f"{self.kv.describe()}: a write that replaces this store did not finish, so "
-                "its contents are incomplete; write the store again (mode='w')"
-            )
+        if pending is not None:
+            pending.check_readable(self.backend.url)
 
     def nodes(self, paths: Sequence[str]) -> dict[str, dict[str, Any] | None]:
         """Documents of the nodes at ``paths`` (``None`` where a node does not exist)."""
@@ -69,7 +58,7 @@ class Snapshot:
             else:
                 missing.append(p)
         if missing:
-            got = self.kv.get_many([node_key(p) for p in missing])
+            got = self.backend.get_many([node_key(p) for p in missing])
             for p in missing:
                 raw = got.get(node_key(p))
                 doc = None if raw is None else json.loads(raw)
@@ -107,20 +96,14 @@ class Snapshot:
                 if k.startswith(prefix) and "/" not in k[len(prefix) :]
             }
             return sorted(names)
-
-        async def listdir() -> list[str]:
-            return [k.rstrip("/") async for k in self.kv.store.list_dir(prefix)]
-
-        return sorted(n for n in self.kv.run(listdir()) if n and n != "zarr.json")
+        listed = (k[len(prefix) :].rstrip("/") for k in self.backend.list_prefix(prefix))
+        return sorted(n for n in listed if n and n != "zarr.json")
 
 
-def load_snapshot(kv: KV) -> Snapshot:
+def load_snapshot(backend: StorageBackend) -> Snapshot:
     """Read the root document (one request) and parse the store's metadata."""
-    where = kv.describe()
-    try:
-        raw = kv.get(ROOT_KEY)
-    except FileNotFoundError:
-        raw = None
+    where = backend.url
+    raw = backend.get_many([ROOT_KEY]).get(ROOT_KEY)
     if raw is None:
         raise StoreError(
             f"no Zarr Vectors store at {where}: it has no root zarr.json "
@@ -139,4 +122,4 @@ def load_snapshot(kv: KV) -> Snapshot:
         if isinstance(cm, Mapping) and isinstance(cm.get("metadata"), Mapping)
         else None
     )
-    return Snapshot(kv=kv, root_doc=doc, meta=meta, consolidated=consolidated)
+    return Snapshot(backend=backend, root_doc=doc, meta=meta, consolidated=consolidated)

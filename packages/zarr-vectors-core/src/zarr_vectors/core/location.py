@@ -1,0 +1,158 @@
+"""Turning whatever a caller passes as ``store`` into one backend, once.
+
+Every public entry point (``create_store``, ``open_store``, ``open_zv``,
+``write_points``, ``read_points``, the CLI) calls :func:`open_location` and
+talks to the backend it yields; this module is the single place that decides
+what each kind of ``store`` means:
+
+* a ``str``, :class:`pathlib.Path` or URL: the backend that serves it, made by
+  :func:`~zarr_vectors.core.backends.make_backend` (``backend=`` and
+  ``**backend_kwargs`` choose and configure it); a local ``*.zip`` file opens
+  zarr-python's :class:`~zarr.storage.ZipStore`, read-only;
+* an already made backend: used as it is;
+* a zarr-python store (``MemoryStore``, ``LocalStore``, ...): adapted once by
+  :func:`~zarr_vectors.core.zarr_adapter.backend_for_zarr_store`.
+
+Whoever opens closes: what this module made from a path is closed when the
+``with`` block ends, on success or error; a backend or store the caller passed
+in is left open for the caller. Whether the caller means to write is checked
+before anything is touched: a writing mode on something that can only be read
+raises :class:`~zarr_vectors.exceptions.ReadOnlyBackendError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from zarr_vectors.core.backends.base import AsyncStorageBackend, Backend, StorageBackend
+from zarr_vectors.core.modes import WRITE_MODES, check_mode
+from zarr_vectors.exceptions import BackendOptionError, ReadOnlyBackendError, StoreError
+
+__all__ = ["open_location", "resolve_location"]
+
+
+@contextmanager
+def open_location(
+    store: Any,
+    *,
+    mode: str,
+    backend: str | None = None,
+    backend_kwargs: Mapping[str, Any] | None = None,
+) -> Iterator[Backend]:
+    """The backend for ``store``, opened for ``mode``; closed at the end if made here."""
+    made, owned = resolve_location(store, mode=mode, backend=backend, backend_kwargs=backend_kwargs)
+    try:
+        yield made
+    finally:
+        if owned:
+            made.close()
+
+
+def resolve_location(
+    store: Any,
+    *,
+    mode: str,
+    backend: str | None = None,
+    backend_kwargs: Mapping[str, Any] | None = None,
+) -> tuple[Backend, bool]:
+    """``(backend, owned)`` for ``store``: ``owned`` says the caller must close it.
+
+    For a handle that outlives one call (``open_zv``, ``open_store``); prefer
+    :func:`open_location` everywhere else.
+    """
+    check_mode(mode)
+    options = dict(backend_kwargs or {})
+    writing = mode in WRITE_MODES
+    if _is_zarr_store(store):
+        from zarr_vectors.core.zarr_adapter import backend_for_zarr_store
+
+        _no_options(backend, options, f"a zarr store ({type(store).__name__})")
+        if writing and store.read_only:
+            raise ReadOnlyBackendError(
+                f"The zarr store {store} was opened read-only and mode {mode!r} would "
+                "write to it; pass a writable store (read_only=False) or use mode='r'."
+            )
+        return backend_for_zarr_store(store), True
+    if isinstance(store, StorageBackend) and isinstance(store, AsyncStorageBackend):
+        _no_options(backend, options, f"an already made backend ({store!r})")
+        _check_writable(store, mode)
+        return store, False  # type: ignore[return-value]
+    if not isinstance(store, str | os.PathLike):
+        raise StoreError(
+            f"Cannot open a store from a {type(store).__name__}; pass a local path, a URL "
+            "(s3://, gs://, az://, http(s)://, file://), a zarr-vectors backend or a zarr store."
+        )
+    zip_path = _zip_path(store) if backend is None else None
+    if zip_path is not None:
+        return _open_zip(zip_path, mode, options), True
+    from zarr_vectors.core.backends.resolve import make_backend
+
+    made = make_backend(store, backend, **options)
+    try:
+        _check_writable(made, mode)
+    except BaseException:
+        made.close()
+        raise
+    return made, True
+
+
+def _is_zarr_store(store: Any) -> bool:
+    """Whether ``store`` is a zarr-python store (without importing zarr for a path)."""
+    if isinstance(store, str | os.PathLike | Backend):
+        return False
+    import sys
+
+    if "zarr" not in sys.modules:
+        return False
+    from zarr.abc.store import Store
+
+    return isinstance(store, Store)
+
+
+def _check_writable(made: Any, mode: str) -> None:
+    if mode in WRITE_MODES and not getattr(made, "writable", True):
+        raise ReadOnlyBackendError(
+            f"{made.url} is served by the read-only {getattr(made, 'backend_name', '?')!r} "
+            f"backend and mode {mode!r} would write to it; write to a writable location "
+            "(a local path, s3://, gs://, az://) or use mode='r'."
+        )
+
+
+def _zip_path(path: str | os.PathLike[str]) -> Path | None:
+    """The local file ``path`` names, if it is a ZIP archive (``*.zip`` and not a directory)."""
+    from zarr_vectors.core.backends.local import local_path_from_url
+    from zarr_vectors.core.backends.resolve import url_scheme
+
+    if url_scheme(path) not in ("", "file") or not os.fspath(path).lower().endswith(".zip"):
+        return None
+    local = local_path_from_url(path)
+    return None if local.is_dir() else local
+
+
+def _open_zip(path: Path, mode: str, options: dict[str, Any]) -> Backend:
+    from zarr.storage import ZipStore
+
+    from zarr_vectors.core.zarr_adapter import backend_for_zarr_store
+
+    _no_options(None, options, f"a ZIP archive ({path})")
+    if mode in WRITE_MODES:
+        raise ReadOnlyBackendError(
+            f"{path} is a ZIP archive, which is opened read-only; mode {mode!r} would write to "
+            "it. Write the store to a directory and zip that directory afterwards."
+        )
+    if not path.is_file():
+        raise StoreError(f"No ZIP archive at {path}; check the path.")
+    return backend_for_zarr_store(ZipStore(path, mode="r", read_only=True))
+
+
+def _no_options(backend: str | None, options: Mapping[str, Any], what: str) -> None:
+    if backend is not None or options:
+        given = sorted(options) + ([f"backend={backend!r}"] if backend else [])
+        raise BackendOptionError(
+            f"Backend options ({', '.join(given)}) were given for {what}, which is used as it "
+            "is; configure it when making it, or pass a path or URL instead."
+        )

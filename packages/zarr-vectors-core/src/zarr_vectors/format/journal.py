@@ -1,0 +1,166 @@
+"""The write journal and the root document that carries it.
+
+Every write follows one order (run by :mod:`zarr_vectors.format.transaction`),
+so that a failure half way never shows a reader a mix of old and new cells:
+
+1. put the root ``zarr.json`` with a ``pending`` journal entry saying what is
+   about to change (for an append: every touched cell and its old row count);
+2. put the chunk data;
+3. put the arrays' and levels' ``zarr.json`` documents;
+4. put the root ``zarr.json`` again: new metadata, refreshed consolidated
+   metadata, journal entry removed, write generation bumped.
+
+A single-object put is atomic on every backend, so the root is always either
+the old state plus a journal entry (readers cut touched cells back to their
+old row counts, see :meth:`Pending.row_limits`) or the new state. This module
+owns what the entry says and how the root document is built; it knows nothing
+of URLs, only the storage protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from zarr_vectors.core.backends.base import StorageBackend
+from zarr_vectors.exceptions import StoreError
+from zarr_vectors.format.metadata import WRITER_KEY, RootMetadata, dump_json, group_json
+
+__all__ = [
+    "ROOT_KEY",
+    "Pending",
+    "bump",
+    "gather_node_docs",
+    "node_key",
+    "put_root",
+    "root_document",
+    "sorted_consolidated",
+]
+
+#: Key of the root group document.
+ROOT_KEY = "zarr.json"
+
+
+def node_key(path: str) -> str:
+    """Key of the ``zarr.json`` of the node at ``path`` ("" is the root)."""
+    return f"{path}/zarr.json" if path else ROOT_KEY
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An unfinished write recorded in the root: ``mode`` "w" (replace) or "a" (append).
+
+    For an append: the ``level`` written, the world keys of the touched
+    ``cells`` with their row ``counts`` before the append (0 for a cell the
+    append creates), and the level's ``vertex_count`` before it.
+    """
+
+    mode: str
+    level: str = "0"
+    cells: tuple[str, ...] = ()
+    counts: tuple[int, ...] = ()
+    vertex_count: int = 0
+
+    @classmethod
+    def from_root(cls, root_doc: Mapping[str, Any]) -> Pending | None:
+        """The entry in a root document, or ``None`` when no write is unfinished."""
+        writer = (root_doc.get("attributes") or {}).get(WRITER_KEY) or {}
+        entry = writer.get("pending")
+        if not entry:
+            return None
+        return cls(
+            mode=str(entry.get("mode", "w")),
+            level=str(entry.get("level", "0")),
+            cells=tuple(entry.get("cells", ())),
+            counts=tuple(int(c) for c in entry.get("counts", ())),
+            vertex_count=int(entry.get("vertex_count", 0)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        if self.mode == "w":
+            return {"mode": "w"}
+        return {
+            "mode": self.mode,
+            "level": self.level,
+            "cells": list(self.cells),
+            "counts": list(self.counts),
+            "vertex_count": self.vertex_count,
+        }
+
+    def row_limits(self, level: int | str) -> dict[str, int]:
+        """Rows of each touched cell of ``level`` that belong to the committed state."""
+        if self.mode != "a" or str(level) != self.level:
+            return {}
+        return dict(zip(self.cells, self.counts, strict=True))
+
+    def check_readable(self, where: str) -> None:
+        """Raise if the unfinished write replaced the whole store (nothing old is left)."""
+        if self.mode == "w":
+            raise StoreError(
+                f"{where}: a write that replaces this store did not finish, so its contents "
+                "are incomplete; write the store again (mode='w')"
+            )
+
+
+def sorted_consolidated(docs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The inline ``consolidated_metadata`` object, nodes ordered as zarr-python orders them."""
+    order = sorted(docs, key=lambda k: (k.count("/"), unicodedata.normalize("NFKC", k).casefold()))
+    return {
+        "kind": "inline",
+        "must_understand": False,
+        "metadata": {k: dict(docs[k]) for k in order},
+    }
+
+
+def root_document(
+    meta: RootMetadata,
+    *,
+    name: str = "zarr_vectors",
+    pending: Pending | None = None,
+    consolidated: Mapping[str, Mapping[str, Any]] | None = None,
+    extra_attributes: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The root group ``zarr.json`` for ``meta`` (plus journal and consolidated metadata)."""
+    attrs = dict(extra_attributes or {})
+    attrs.update(meta.to_attributes(name))
+    if pending is not None:
+        attrs[WRITER_KEY] = {**attrs[WRITER_KEY], "pending": pending.to_json()}
+    doc = group_json(attrs)
+    if consolidated is not None:
+        doc["consolidated_metadata"] = sorted_consolidated(consolidated)
+    return doc
+
+
+def put_root(
+    backend: StorageBackend,
+    meta: RootMetadata,
+    *,
+    pending: Pending | None = None,
+    consolidated: Mapping[str, Mapping[str, Any]] | None = None,
+    extra_attributes: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the root document; return it."""
+    doc = root_document(
+        meta, pending=pending, consolidated=consolidated, extra_attributes=extra_attributes
+    )
+    backend.put_bytes(ROOT_KEY, dump_json(doc))
+    return doc
+
+
+def bump(meta: RootMetadata) -> RootMetadata:
+    """``meta`` with the write generation advanced by one."""
+    return replace(meta, generation=meta.generation + 1)
+
+
+def gather_node_docs(backend: StorageBackend) -> dict[str, dict[str, Any]]:
+    """Every node document below the root, by node path (one listing + one batch of gets)."""
+    keys = [
+        k
+        for k in backend.list_prefix("", recursive=True)
+        if k.endswith("zarr.json") and k != ROOT_KEY
+    ]
+    got = backend.get_many(keys)
+    return {k[: -len("/zarr.json")]: json.loads(v) for k, v in got.items()}

@@ -1,0 +1,50 @@
+"""What a write will do, decided and checked before the store is touched.
+
+A :class:`WritePlan` gathers every argument of a write in one object, already
+validated, so the commit sequence (:mod:`zarr_vectors.format.transaction`) takes
+one value instead of a long parameter list, and a geometry type builds it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy.typing as npt
+
+from zarr_vectors.format.metadata import RootMetadata
+
+__all__ = ["Coarsen", "Progress", "WritePlan"]
+
+#: ``progress(done, total)``, called as cell objects are written or read.
+Progress = Callable[[int, int], None]
+#: Makes the vertices of a coarser level: ``coarsen(positions, chunk_shape, factor)``.
+Coarsen = Callable[[npt.NDArray[Any], Sequence[float], float], npt.NDArray[Any]]
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """A validated write of one level-0 vertex set (and its coarser levels).
+
+    ``meta`` is the root metadata of a new store (``None`` when appending with
+    the store's own chunk shape); ``chunk_shape`` is what the caller asked for
+    (``None`` = the store's); ``dtype`` the requested vertex dtype (``None`` =
+    as given, or the store's when appending).
+    """
+
+    mode: str
+    positions: npt.NDArray[Any]
+    attributes: dict[str, npt.NDArray[Any]]
+    codecs: list[dict[str, Any]]
+    meta: RootMetadata | None = None
+    chunk_shape: tuple[float, ...] | None = None
+    levels: int = 1
+    dtype: Any = None
+    consolidate: bool = True
+    coarsen: Coarsen | None = None
+    progress: Progress | None = field(default=None, compare=False)
+
+    @property
+    def vertex_count(self) -> int:
+        return len(self.positions)

@@ -1,0 +1,174 @@
+"""Checks of everything a write or read is given, made before the store is touched.
+
+Geometry types share these: positions are an ``(n, D)`` float array, per-vertex
+attributes one value (or row) per vertex, boxes two corners with min <= max.
+Each check raises :class:`~zarr_vectors.exceptions.ValidationError` naming
+what was wrong and what to do, so a refused write leaves no trace.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.grid import column_extent
+from zarr_vectors.format.metadata import RootMetadata
+
+__all__ = [
+    "check_attributes",
+    "check_bbox",
+    "check_inside",
+    "check_level",
+    "check_positions",
+    "data_bounds",
+]
+
+
+def check_positions(positions: Any, dtype: Any) -> npt.NDArray[Any]:
+    """``positions`` as a C-contiguous little-endian float ``(n, D)`` array of finite values."""
+    arr = np.asarray(positions)
+    if arr.ndim != 2:
+        raise ValidationError(
+            f"positions must be a 2-D array of shape (n_points, n_axes), got {arr.ndim}-D "
+            f"shape {arr.shape}; reshape it, e.g. positions.reshape(-1, 3)"
+        )
+    if arr.shape[1] < 1:
+        raise ValidationError("positions must have at least one axis (shape (n, D) with D >= 1)")
+    if arr.dtype.kind not in "fiu":
+        raise ValidationError(f"positions must be numeric, got dtype {arr.dtype}")
+    if dtype is None:
+        out_dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float32)
+    else:
+        out_dtype = np.dtype(dtype)
+        if out_dtype.kind != "f":
+            raise ValidationError(
+                f"dtype must be a floating type (float32, float64), got {out_dtype}"
+            )
+    out_dtype = out_dtype.newbyteorder("<") if out_dtype.byteorder == ">" else out_dtype
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = ~np.isfinite(arr).all(axis=1)
+        first = int(np.flatnonzero(bad)[0])
+        raise ValidationError(
+            f"{int(bad.sum())} of {len(arr)} points have NaN or infinite coordinates "
+            f"(first at row {first}); drop or fix them before writing"
+        )
+    out = np.ascontiguousarray(arr, dtype=out_dtype)
+    if out_dtype.kind == "f" and not np.isfinite(out).all():
+        raise ValidationError(f"some coordinates overflow {out_dtype}; use dtype=np.float64")
+    return out
+
+
+def check_attributes(attrs: Mapping[str, Any] | None, n: int) -> dict[str, npt.NDArray[Any]]:
+    """Per-vertex attribute columns, each with ``n`` rows of a numeric or bool dtype."""
+    out: dict[str, npt.NDArray[Any]] = {}
+    for name, values in (attrs or {}).items():
+        if (
+            not isinstance(name, str)
+            or not name
+            or "/" in name
+            or name.startswith(".")
+            or name == "c"
+        ):
+            raise ValidationError(
+                f"attribute name {name!r} is not usable: use a non-empty name without '/'"
+            )
+        arr = np.asarray(values)
+        if arr.ndim == 0 or len(arr) != n:
+            got = "a scalar" if arr.ndim == 0 else f"{len(arr)} values"
+            raise ValidationError(
+                f"attribute {name!r} has {got} but there are {n} points; give one value per point"
+            )
+        if arr.dtype.kind not in "biuf":
+            raise ValidationError(
+                f"attribute {name!r} has dtype {arr.dtype}; only numeric and bool attributes "
+                "are stored"
+            )
+        dt = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+        out[name] = np.ascontiguousarray(arr, dtype=dt)
+    return out
+
+
+def _count_outside(positions: npt.NDArray[Any], lo: Sequence[float], hi: Sequence[float]) -> int:
+    p = positions.astype(np.float64, copy=False)
+    return int((~np.all((p >= np.asarray(lo)) & (p <= np.asarray(hi)), axis=1)).sum())
+
+
+def check_inside(positions: npt.NDArray[Any], meta: RootMetadata, *, append: bool) -> None:
+    """Refuse positions outside the store's bounds, saying which bounds would hold them."""
+    lo, hi = meta.bounds
+    if len(positions) == 0:
+        return
+    emin, emax = column_extent(positions)
+    dmin = emin.astype(np.float64).tolist()
+    dmax = emax.astype(np.float64).tolist()
+    if all(a >= b for a, b in zip(dmin, lo, strict=True)) and all(
+        a <= b for a, b in zip(dmax, hi, strict=True)
+    ):
+        return
+    n_out = _count_outside(positions, lo, hi)
+    need_lo = [min(a, b) for a, b in zip(lo, dmin, strict=True)]
+    need_hi = [max(a, b) for a, b in zip(hi, dmax, strict=True)]
+    how = (
+        "a store's bounds are fixed when it is created: rewrite it with mode='w' and "
+        f"bounds=({need_lo}, {need_hi}) (or wider) holding the old and the new points"
+        if append
+        else f"pass bounds=({need_lo}, {need_hi}) or wider, or leave bounds out to take "
+        "them from the data"
+    )
+    raise ValidationError(
+        f"{n_out} of {len(positions)} points lie outside the bounds ({list(lo)}, {list(hi)}); {how}"
+    )
+
+
+def data_bounds(positions: npt.NDArray[Any]) -> tuple[list[float], list[float]]:
+    """The extent of ``positions`` as (min, max) float lists: default bounds of a new store."""
+    emin, emax = column_extent(positions)
+    return emin.astype(np.float64).tolist(), emax.astype(np.float64).tolist()
+
+
+def check_level(level: Any) -> int:
+    """``level`` as an ``int``; a string, float or bool is a mistake, named as such."""
+    if isinstance(level, bool) or not isinstance(level, numbers.Integral):
+        raise ValidationError(
+            f"level must be an integer (0 is the full resolution), got {type(level).__name__} "
+            f"{level!r}"
+        )
+    return int(level)
+
+
+def check_bbox(bbox: Any, ndim: int | None = None) -> tuple[list[float], list[float]]:
+    """``bbox`` as two float lists, refusing what would silently select nothing.
+
+    A box with NaN corners, or with a min above its max, matches no point; both
+    are caller mistakes, so they raise instead of returning an empty cloud.
+    With ``ndim``, each corner must have that many values.
+    """
+    try:
+        lo = [float(v) for v in bbox[0]]
+        hi = [float(v) for v in bbox[1]]
+        extra = len(bbox) != 2
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ValidationError(f"bbox must be ((min...), (max...)), got {bbox!r}") from exc
+    if extra or len(lo) != len(hi):
+        raise ValidationError(
+            f"bbox must be two corners of equal length ((min...), (max...)), got {bbox!r}"
+        )
+    if ndim is not None and len(lo) != ndim:
+        raise ValidationError(
+            f"bbox corners have {len(lo)} values but this store has {ndim} axes; "
+            f"give {ndim} values per corner"
+        )
+    if any(v != v for v in (*lo, *hi)):
+        raise ValidationError(f"bbox has NaN coordinates: {bbox!r}")
+    flipped = [i for i, (a, b) in enumerate(zip(lo, hi, strict=True)) if a > b]
+    if flipped:
+        raise ValidationError(
+            f"bbox min is above its max on axis {flipped}: ({lo}, {hi}); "
+            "give ((min...), (max...)) with min <= max"
+        )
+    return lo, hi
