@@ -76,6 +76,7 @@ class Bench:
         import s3fs
         import zarr.storage
         from obstore.store import S3Store
+
         from zarr_vectors_fsspec.backend import FsspecBackend
         from zarr_vectors_obstore.backend import ObstoreBackend
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from zarr_vectors.cli import main
 from zarr_vectors.cli._io import read_point_file
 from zarr_vectors.cli._progress import write_progress

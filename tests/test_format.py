@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from zarr_vectors.exceptions import FormatVersionError, StoreError
 from zarr_vectors.format.cells import CellCodec, codec_chain
 from zarr_vectors.format.fragments import decode_fragment_rows, encode_single_range
 from zarr_vectors.format.metadata import (
@@ -18,7 +20,6 @@ from zarr_vectors.format.metadata import (
     RootMetadata,
     check_format_version,
 )
-from zarr_vectors.exceptions import FormatVersionError, StoreError
 from zarr_vectors.types.points import write_points
 
 FIXTURES = Path("/work/shared/fixtures/upstream-0.9.2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from zarr_vectors.core.backends import normalize_prefix, validate_key
 from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.exceptions import InvalidKeyError

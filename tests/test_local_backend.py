@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from zarr_vectors.core.backends import AsyncStorageBackend, StorageBackend, make_backend
 from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.exceptions import KeyConflictError, MissingKeyError, StoreError

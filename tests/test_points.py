@@ -12,6 +12,7 @@ import zarr.storage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from zarr.storage import WrapperStore
+
 from zarr_vectors.exceptions import StoreError, StoreExistsError, ValidationError
 from zarr_vectors.types.points import read_points, write_points
 

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import zarr
 import zarr.storage
+
 from zarr_vectors.core.backends import Backend
 from zarr_vectors.core.backends.local import LocalBackend
-from zarr_vectors.core.store import consolidate_metadata, create_store, open_store
-from zarr_vectors.core.store import as_zarr_store
+from zarr_vectors.core.store import as_zarr_store, consolidate_metadata, create_store, open_store
 from zarr_vectors.exceptions import (
     ReadOnlyBackendError,
     StoreError,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+from tests.plugin_dists import write_dist
 from zarr_vectors.cli import main as cli
 from zarr_vectors.core import backends as zb
 from zarr_vectors.core.backends import (
@@ -26,8 +28,6 @@ from zarr_vectors.exceptions import (
     PluginError,
     StoreError,
 )
-
-from tests.plugin_dists import write_dist
 
 CLOUD = ["s3", "gs", "gcs", "az", "azure", "abfs", "http", "https"]
 

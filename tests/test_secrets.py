@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.core.backends.secrets import redact_options, redact_text, redact_url
 

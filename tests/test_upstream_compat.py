@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from zarr_vectors.types.points import read_points, write_points
 
 from tests.upstream_env import run_published
+from zarr_vectors.types.points import read_points, write_points
 
 FIXTURES = Path(os.environ.get("ZV_FIXTURES", "/work/shared/fixtures/upstream-0.9.2"))
 needs_fixtures = pytest.mark.skipif(

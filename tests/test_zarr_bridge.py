@@ -19,6 +19,7 @@ import zarr
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
 from zarr.testing.store import StoreTests
+
 from zarr_vectors.core.backends import Backend, children_of, missing_key
 from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.core.store import as_zarr_store
