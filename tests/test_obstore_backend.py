@@ -20,19 +20,25 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from tests.servers import procs
 from zarr_vectors.core.backends.resolve import make_backend
 from zarr_vectors.exceptions import (
     BackendOptionError,
     MissingKeyError,
+    PreconditionFailedError,
     ReadOnlyBackendError,
     StoreError,
 )
 from zarr_vectors.testing.config import KitConfig
 from zarr_vectors.testing.suite import BackendConformance
 from zarr_vectors.testing.target import KitTarget
-from zarr_vectors_obstore.backend import ObstoreBackend
-
-from tests.servers import procs
+from zarr_vectors_obstore.backend import (
+    DEFAULT_MAX_CONCURRENCY,
+    HTTP_MAX_CONCURRENCY,
+    OBJECT_STORE_MAX_CONCURRENCY,
+    ObstoreBackend,
+)
 
 Factory = Callable[..., ObstoreBackend]
 
@@ -71,8 +77,30 @@ def exercise_sync(backend: ObstoreBackend) -> None:
     assert list(backend.list_prefix("", recursive=True)) == [
         f"m/{i}" for i in sorted(range(20), key=str)
     ]
+    exercise_head_and_delete_many(backend)
     backend.delete_prefix("")
     assert list(backend.list_prefix("", recursive=True)) == []
+
+
+def exercise_head_and_delete_many(backend: ObstoreBackend) -> None:
+    """head's size and version, ranges of an empty object, delete_many with missing keys."""
+    backend.put_bytes("h/k", b"0123456789")
+    first = backend.head("h/k")
+    assert (first.key, first.size) == ("h/k", 10) and first.version
+    backend.put_bytes("h/k", b"changed")
+    second = backend.head("h/k")
+    assert second.size == 7 and second.version and second.version != first.version
+    with pytest.raises(MissingKeyError, match="'h/nope'"):
+        backend.head("h/nope")
+    backend.put_bytes("h/empty", b"")
+    assert backend.head("h/empty").size == 0
+    assert backend.get_range("h/empty", 0, 4) == b""
+    assert backend.get_range("h/empty", 0) == b""
+    keys = [f"h/d/{i:04d}" for i in range(30)]
+    backend.put_many(dict.fromkeys(keys, b"x"))
+    backend.delete_many([*keys[:20], "h/d/missing", keys[0]])
+    assert list(backend.list_prefix("h/d", recursive=True)) == keys[20:]
+    backend.delete_many([])
 
 
 async def exercise_async(backend: ObstoreBackend) -> None:
@@ -102,6 +130,12 @@ async def exercise_async(backend: ObstoreBackend) -> None:
     assert got == {f"m/{i:02d}": b"v" * i for i in range(30)}
     await backend.adelete("ab")
     await backend.adelete("ab")
+    info = await backend.ahead("a/k")
+    assert info.size == 10 and info.version == backend.head("a/k").version
+    with pytest.raises(MissingKeyError):
+        await backend.ahead("a/nope")
+    await backend.adelete_many(["a/k", "a/nope"])
+    assert not await backend.aexists("a/k")
     await backend.adelete_prefix("a/")
     assert await listed("", True) == [f"m/{i:02d}" for i in range(30)]
     await backend.adelete_prefix("")
@@ -109,6 +143,42 @@ async def exercise_async(backend: ObstoreBackend) -> None:
     await backend.aclose()
     with pytest.raises(StoreError):
         await backend.aget_bytes("m/01")
+
+
+def exercise_conditional_writes(backend: ObstoreBackend) -> None:
+    """Create-only and if-match writes: the second creator and a stale version lose."""
+    assert backend.conditional_writes
+    created = backend.put_if("lock", b"one", expect=None)
+    assert created == backend.head("lock").version
+    with pytest.raises(PreconditionFailedError, match="already exists"):
+        backend.put_if("lock", b"two", expect=None)
+    assert backend.get_bytes("lock") == b"one"
+    backend.put_bytes("lock", b"someone else")  # moves the version on
+    with pytest.raises(PreconditionFailedError, match="no longer at version"):
+        backend.put_if("lock", b"three", expect=created)
+    assert backend.get_bytes("lock") == b"someone else"
+    current = backend.head("lock").version
+    assert current is not None and current != created
+    updated = backend.put_if("lock", b"four", expect=current)
+    assert updated != current and updated == backend.head("lock").version
+    assert backend.get_bytes("lock") == b"four"
+    with pytest.raises(PreconditionFailedError):
+        backend.put_if("never-written", b"x", expect=current)
+    assert not backend.exists("never-written")
+
+    async def run() -> None:
+        await backend.aput_if("alock", b"a", expect=None)
+        with pytest.raises(PreconditionFailedError):
+            await backend.aput_if("alock", b"b", expect=None)
+        version = (await backend.ahead("alock")).version
+        assert version is not None
+        new = await backend.aput_if("alock", b"c", expect=version)
+        with pytest.raises(PreconditionFailedError):
+            await backend.aput_if("alock", b"d", expect=version)
+        assert new == (await backend.ahead("alock")).version
+        assert await backend.aget_bytes("alock") == b"c"
+
+    asyncio.run(run())
 
 
 # --------------------------------------------------------------------------- memory
@@ -119,6 +189,36 @@ def test_memory_sync() -> None:
 
 def test_memory_async() -> None:
     asyncio.run(exercise_async(ObstoreBackend("memory://async", max_concurrency=3)))
+
+
+def test_memory_conditional_writes() -> None:
+    with ObstoreBackend(f"memory://cond-{uuid.uuid4().hex}") as backend:
+        exercise_conditional_writes(backend)
+
+
+def test_max_concurrency_defaults_per_family() -> None:
+    assert ObstoreBackend("s3://bucket/p", region="us-east-1").max_concurrency == (
+        OBJECT_STORE_MAX_CONCURRENCY
+    )
+    assert ObstoreBackend("az://c", account_name="a").max_concurrency == (
+        OBJECT_STORE_MAX_CONCURRENCY
+    )
+    assert ObstoreBackend("http://127.0.0.1:1/x").max_concurrency == HTTP_MAX_CONCURRENCY
+    assert ObstoreBackend("https://example.org/x").max_concurrency == HTTP_MAX_CONCURRENCY
+    assert ObstoreBackend("memory://d").max_concurrency == DEFAULT_MAX_CONCURRENCY["memory"]
+    assert HTTP_MAX_CONCURRENCY < OBJECT_STORE_MAX_CONCURRENCY
+    assert ObstoreBackend("http://127.0.0.1:1/x", max_concurrency=3).max_concurrency == 3
+
+
+def test_closed_backend_refuses_calls() -> None:
+    backend = ObstoreBackend(f"memory://closed-{uuid.uuid4().hex}")
+    backend.put_bytes("k", b"v")
+    backend.close()
+    assert backend.closed
+    with pytest.raises(StoreError, match="closed"):
+        backend.get_bytes("k")
+    with pytest.raises(StoreError, match="closed"):
+        backend.head("k")
 
 
 def test_memory_through_make_backend_when_chosen() -> None:
@@ -314,6 +414,37 @@ def test_s3_missing_key_after_bucket_check(s3_server: procs.S3Server, s3_bucket:
     assert backend.get_many(["k", "j"]) == {}
 
 
+@pytest.mark.servers
+def test_s3_conditional_writes(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    """SeaweedFS honours If-None-Match: * and If-Match on PUT through obstore."""
+    with ObstoreBackend(f"s3://{s3_bucket}/cond", **s3_kwargs(s3_server)) as backend:
+        exercise_conditional_writes(backend)
+
+
+@pytest.mark.servers
+def test_s3_head_is_the_etag(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    import hashlib
+
+    with ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server)) as backend:
+        backend.put_bytes("k", b"payload")
+        info = backend.head("k")
+        assert info.size == 7
+        # A single-part upload's ETag is the MD5 of the bytes, quoted.
+        assert info.version == f'"{hashlib.md5(b"payload").hexdigest()}"'
+
+
+@pytest.mark.servers
+def test_s3_delete_many_in_batches(s3_server: procs.S3Server, s3_bucket: str) -> None:
+    with ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server)) as backend:
+        keys = [f"d/{i:05d}" for i in range(2100)]
+        backend.put_many(dict.fromkeys(keys, b"x"))
+        backend.put_bytes("keep", b"k")
+        asyncio.run(backend.adelete_many([*keys[:1500], "d/missing"]))
+        assert list(backend.list_prefix("d", recursive=True)) == keys[1500:]
+        backend.delete_many(keys[1500:])
+        assert list(backend.list_prefix("", recursive=True)) == ["keep"]
+
+
 # --------------------------------------------------------------------------- endpoints that fail
 def test_unreachable_endpoint_is_a_store_error() -> None:
     port = procs.free_port()  # nothing listens there
@@ -433,6 +564,26 @@ def test_azure_async(azure_server: procs.AzureServer, azure_container: str) -> N
         f"azure://{azure_container}", max_concurrency=5, **azure_kwargs(azure_server)
     )
     asyncio.run(exercise_async(backend))
+
+
+@pytest.mark.servers
+def test_azure_conditional_writes(azure_server: procs.AzureServer, azure_container: str) -> None:
+    backend = ObstoreBackend(f"az://{azure_container}/cond", **azure_kwargs(azure_server))
+    exercise_conditional_writes(backend)
+
+
+@pytest.mark.servers
+def test_azure_delete_many_skips_missing_keys(
+    azure_server: procs.AzureServer, azure_container: str
+) -> None:
+    """Azure's blob batch stops at a missing blob; the rest of the batch is still deleted."""
+    backend = ObstoreBackend(f"az://{azure_container}", **azure_kwargs(azure_server))
+    keys = [f"d/{i:03d}" for i in range(300)]
+    backend.put_many(dict.fromkeys(keys, b"x"))
+    backend.delete_many(["d/000-missing", *keys[:290]])
+    assert list(backend.list_prefix("d", recursive=True)) == keys[290:]
+    asyncio.run(backend.adelete_many([*keys[290:], "d/zzz-missing"]))
+    assert list(backend.list_prefix("", recursive=True)) == []
 
 
 @pytest.mark.servers
@@ -599,6 +750,21 @@ def test_http_writes_are_refused(http_store: tuple[str, Any]) -> None:
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
 
 
+@pytest.mark.servers
+def test_http_head_and_no_conditional_writes(http_store: tuple[str, Any]) -> None:
+    from zarr_vectors.exceptions import UnsupportedOperationError
+
+    url, _ = http_store
+    backend = ObstoreBackend(url)
+    assert backend.head("a/k").size == 10
+    with pytest.raises(MissingKeyError):
+        backend.head("nope")
+    assert not backend.conditional_writes
+    with pytest.raises((ReadOnlyBackendError, UnsupportedOperationError)):
+        backend.put_if("new", b"v", expect=None)
+    assert backend.get_range("ab", 1, 5) == b""
+
+
 def test_http_refuses_store_config() -> None:
     with pytest.raises(BackendOptionError, match="'access_key_id'"):
         ObstoreBackend("http://127.0.0.1:1/x", access_key_id="a")
@@ -685,6 +851,10 @@ def test_gcs_anonymous_reads_sync(gcs_server: procs.GcsServer, gcs_seeded: str) 
     assert list(backend.list_prefix("a")) == ["a/k", "a/sub/"]
     assert list(backend.list_prefix("", recursive=True)) == ["a/k", "a/sub/z", "ab"]
     assert backend.get_many(["a/k", "ab", "zz"]) == {"a/k": b"0123456789", "ab": b"x"}
+    # GCS matches conditional writes on the generation, so that is the version.
+    info = backend.head("a/k")
+    assert info.size == 10 and info.version is not None and info.version.isdigit()
+    assert backend.conditional_writes
 
 
 @pytest.mark.servers

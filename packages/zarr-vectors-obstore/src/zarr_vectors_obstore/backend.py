@@ -3,10 +3,17 @@
 Why obstore: its requests run on a Rust runtime with their own connection
 pools, its coroutines are real (no thread per request), and a batch of reads
 is a batch of concurrent requests. So the ``a``-methods here await obstore's
-coroutines directly, batch calls gather them under a semaphore of
-``max_concurrency``, and the blocking batch calls run those same coroutines on
-the core's background loop. Single blocking calls use obstore's blocking
-functions, which release the GIL.
+coroutines directly, batch calls run them through the core's
+:func:`~zarr_vectors.core.backends.concurrency.amap_bounded`, and the blocking
+batch calls run those same coroutines on the core's one background loop
+(:func:`~zarr_vectors.core.backends.runner.run_sync`). Single blocking calls
+use obstore's blocking functions, which release the GIL.
+
+What the base class settles is left to it: a range past the end (this module
+only reports that the server refused a range), a missing bucket behind a
+missing key (this module only answers :meth:`ObstoreBackend._root_exists`),
+``verify_prefixes`` (this module only answers whether a prefix holds an
+object), scrubbing credentials from messages and bounding concurrency.
 
 URL forms (obstore's): ``s3://bucket/prefix`` (``s3a`` too), ``gs://bucket/prefix``
 (``gcs`` too), ``az://container/prefix`` with ``account_name`` (``azure``,
@@ -19,32 +26,78 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
-from zarr_vectors.core.backends._loop import run_sync
-from zarr_vectors.core.backends.base import Backend, children_of, missing_key
+from zarr_vectors.core.backends.base import Backend, ObjectInfo, children_of, missing_key
+from zarr_vectors.core.backends.concurrency import amap_bounded
 from zarr_vectors.core.backends.resolve import url_scheme
-from zarr_vectors.exceptions import BackendOptionError, MissingKeyError, StoreError
-
-from zarr_vectors_obstore.errors import cause_of, is_denied, is_not_found, is_unknown_config
+from zarr_vectors.core.backends.runner import run_sync
+from zarr_vectors.core.backends.secrets import redact_url
+from zarr_vectors.exceptions import (
+    BackendOptionError,
+    PreconditionFailedError,
+    RangeNotSatisfiableError,
+    StoreError,
+)
+from zarr_vectors_obstore.errors import (
+    cause_of,
+    is_already_there,
+    is_denied,
+    is_not_found,
+    is_range_refused,
+    is_unknown_config,
+    is_version_mismatch,
+)
 from zarr_vectors_obstore.options import StoreOptions, family_of, split_options
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_TIMEOUT", "ObstoreBackend"]
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_TIMEOUT",
+    "DELETE_BATCH",
+    "HTTP_MAX_CONCURRENCY",
+    "MEMORY_MAX_CONCURRENCY",
+    "OBJECT_STORE_MAX_CONCURRENCY",
+    "ObstoreBackend",
+]
 
 T = TypeVar("T")
 
-#: Requests in flight at once for a batch call. obstore's Rust client holds many
-#: requests cheaply; measured against an unbounded gather (bench/bench_batch_io.py),
-#: a bound of 32 left 10-25 % of throughput on the table, 128 none.
-DEFAULT_MAX_CONCURRENCY = 128
+#: Requests in flight at once for a batch call on S3, GCS and Azure. obstore's Rust
+#: client holds many requests cheaply and cloud object stores serve them in parallel:
+#: against SeaweedFS (bench/bench_batch_io.py) a bound of 32 left 10-25 % of batch
+#: throughput on the table, 128 none.
+OBJECT_STORE_MAX_CONCURRENCY = 128
+#: Requests in flight at once on a plain HTTP(S) server. A simple server (Python's
+#: ``http.server``, one connection per request, a listen backlog of 5) drops the
+#: connections it cannot queue, and each dropped one costs a TCP retransmission
+#: (1 s, then 3 s...): a box read took 12.8-15.9 s at 128 against about 1 s at 8
+#: (bench/bench_http_concurrency.py). Static file servers and CDNs gain little
+#: above this.
+HTTP_MAX_CONCURRENCY = 8
+#: obstore's in-memory store answers at once; more workers only cost task switches.
+MEMORY_MAX_CONCURRENCY = 16
+#: The default ``max_concurrency`` per store family (override with the option).
+DEFAULT_MAX_CONCURRENCY: Mapping[str, int] = MappingProxyType(
+    {
+        "s3": OBJECT_STORE_MAX_CONCURRENCY,
+        "gcs": OBJECT_STORE_MAX_CONCURRENCY,
+        "azure": OBJECT_STORE_MAX_CONCURRENCY,
+        "http": HTTP_MAX_CONCURRENCY,
+        "memory": MEMORY_MAX_CONCURRENCY,
+    }
+)
 #: Seconds before a request that gets no answer fails (per attempt and for all retries).
 DEFAULT_TIMEOUT = 30.0
-#: Objects per bulk-delete request (S3's DeleteObjects limit).
-_DELETE_BATCH = 1000
+#: Keys per bulk-delete call: S3's DeleteObjects takes at most 1,000 (obstore splits
+#: further where a service takes fewer, e.g. 256 per Azure blob batch).
+DELETE_BATCH = 1000
 
 _HTTP_ENDPOINT = re.compile(r"^http://", re.IGNORECASE)
+#: Families whose servers offer create-only and if-match writes that obstore drives.
+_CONDITIONAL_FAMILIES = frozenset({"s3", "gcs", "azure", "memory"})
 
 _MEMORY_LOCK = threading.Lock()
 _MEMORY_STORES: dict[str, Any] = {}
@@ -54,12 +107,13 @@ class ObstoreBackend(Backend):
     """A zarr-vectors backend over an obstore store.
 
     ``url`` names the store root (see the module docstring for the forms).
-    ``max_concurrency`` bounds the requests a batch call keeps in flight;
+    ``max_concurrency`` bounds the requests a batch call keeps in flight
+    (default: :data:`DEFAULT_MAX_CONCURRENCY` for the URL's family);
     ``timeout`` (seconds) bounds each request and the retries of one call, so
     a server that stops answering gives a :class:`StoreError` instead of a
     hang; ``max_retries`` is how often a failed request is retried.
     ``verify_prefixes=True`` makes a non-recursive listing check that every
-    container it reports still holds an object (one small request each), for
+    container it reports still holds an object (a one-object listing each), for
     S3-compatible servers with real folders, such as SeaweedFS, that keep
     listing a folder after its last object is deleted. Every other
     keyword is obstore configuration: store config (``region``, ``endpoint``,
@@ -67,21 +121,26 @@ class ObstoreBackend(Backend):
     (``allow_http``, ``connect_timeout``...) or ``client_options`` /
     ``retry_config`` dicts, with the friendly aliases listed in
     :mod:`zarr_vectors_obstore.options`.
+
+    Versions (``head().version``, ``put_if``) are ETags, except on GCS, whose
+    conditional writes match the object's generation, so there the version is
+    the generation.
     """
 
     backend_name: ClassVar[str] = "obstore"
+    default_max_concurrency: ClassVar[int] = OBJECT_STORE_MAX_CONCURRENCY
+    conditional_writes: ClassVar[bool] = True
 
     def __init__(
         self,
         url: str,
         *,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = 3,
         verify_prefixes: bool = False,
         **config: Any,
     ) -> None:
-        super().__init__(url, max_concurrency=max_concurrency)
         if not timeout or timeout <= 0:
             raise BackendOptionError(
                 f"The 'obstore' backend's timeout must be a number of seconds > 0, got {timeout!r}."
@@ -90,24 +149,31 @@ class ObstoreBackend(Backend):
             raise BackendOptionError(
                 f"The 'obstore' backend's max_retries must be >= 0, got {max_retries!r}."
             )
-        self.timeout = float(timeout)
-        self.verify_prefixes = bool(verify_prefixes)
         scheme = url_scheme(url)
         family = family_of(scheme)
         if family is None:
             raise StoreError(
-                f"The 'obstore' backend cannot serve {self.url}: scheme {scheme or '(none)'!r} is "
-                "not one of s3, s3a, gs, gcs, az, azure, abfs, abfss, adl, http, https, memory."
+                f"The 'obstore' backend cannot serve {redact_url(str(url))}: scheme "
+                f"{scheme or '(none)'!r} is not one of s3, s3a, gs, gcs, az, azure, abfs, "
+                "abfss, adl, http, https, memory."
             )
+        options = split_options(family, config, timeout=float(timeout), max_retries=max_retries)
+        super().__init__(
+            url,
+            max_concurrency=DEFAULT_MAX_CONCURRENCY[family]
+            if max_concurrency is None
+            else max_concurrency,
+            verify_prefixes=verify_prefixes,
+            secrets=options.secrets,
+        )
+        self.timeout = float(timeout)
         self.family = family
-        options = split_options(family, config, timeout=self.timeout, max_retries=max_retries)
-        self._secrets = options.secrets
         if family == "http":
-            self.writable = False  # type: ignore[misc]  # per instance: one class, many stores
+            # Per instance: one class serves writable object stores and read-only HTTP.
+            self.writable = False  # type: ignore[misc]
+        self.conditional_writes = family in _CONDITIONAL_FAMILIES  # type: ignore[misc]
         self._listed_prefix = ""
-        self._store = self._build_store(str(url), scheme, options)
-        # Whether the bucket/container was seen to exist (checked once, on the first not-found).
-        self._root_checked = family in ("http", "memory")
+        self._store: Any = self._build_store(str(url), scheme, options)
 
     # -- construction -------------------------------------------------------------------
     def _build_store(self, url: str, scheme: str, options: StoreOptions) -> Any:
@@ -166,7 +232,7 @@ class ObstoreBackend(Backend):
             ) from None
         raise StoreError(
             f"The 'obstore' backend could not be configured for {self.url}: "
-            f"{cause_of(exc, self._secrets)}."
+            f"{cause_of(exc, self.redact)}."
         ) from None
 
     def _unknown_keys(self, options: StoreOptions) -> list[str]:
@@ -190,11 +256,12 @@ class ObstoreBackend(Backend):
     @property
     def store(self) -> Any:
         """The underlying obstore store (for callers that need obstore directly)."""
+        self._check_open()
         return self._store
 
     # -- error translation ----------------------------------------------------------------
     def _fail(self, exc: BaseException, action: str) -> StoreError:
-        cause = cause_of(exc, self._secrets)
+        cause = cause_of(exc, self.redact)
         if is_denied(exc):
             return StoreError(
                 f"{action} {self.url} was refused: the credentials were rejected or lack "
@@ -202,52 +269,70 @@ class ObstoreBackend(Backend):
             )
         return StoreError(f"{action} {self.url} failed: {cause}.")
 
-    async def _check_root(self) -> None:
-        """After a not-found: make sure the bucket/container exists (once per backend).
+    def _error(self, exc: BaseException, action: str, key: str) -> Exception:
+        """A missing object is a plain KeyError (the base class checks the bucket once)."""
+        if is_not_found(exc):
+            return missing_key(key, self.url)
+        return self._fail(exc, f"{action} {key!r} in")
 
-        A missing key is a KeyError, but a missing bucket is a configuration
-        error and must not pass silently as "no such key".
-        """
-        if self._root_checked:
-            return
-        import obstore
-
-        try:
-            await obstore.list_with_delimiter_async(self._store, "zarr-vectors-probe")
-        except Exception as exc:
-            if is_denied(exc):
-                # Credentials that may read but not list: the key is simply missing.
-                self._root_checked = True
-                return
-            # obstore reports a missing bucket on a listing as a generic error (HTTP 404).
-            raise StoreError(
-                f"The bucket or container of {self.url} does not exist or cannot be reached "
-                f"({cause_of(exc, self._secrets)}). Create it first or fix the URL."
-            ) from None
-        self._root_checked = True
-
-    async def _call(self, action: str, key: str, make: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await make()
-        except Exception as exc:
-            if is_not_found(exc):
-                await self._check_root()
-                raise missing_key(key, self.url) from None
-            raise self._fail(exc, f"{action} {key!r} in") from None
-
-    def _missing(self, key: str) -> MissingKeyError:
-        """The KeyError for ``key``, after making sure its bucket exists (blocking)."""
-        if not self._root_checked:
-            run_sync(self._check_root())
-        return missing_key(key, self.url)
+    def _range_error(self, exc: BaseException, key: str) -> Exception:
+        """A refused range is reported as such; the base class decides what it means."""
+        if is_range_refused(exc):
+            return RangeNotSatisfiableError(
+                f"The server refused a range of {key!r} in {self.url} "
+                f"({cause_of(exc, self.redact)})."
+            )
+        return self._error(exc, "Reading", key)
 
     def _sync(self, action: str, key: str, make: Callable[[], T]) -> T:
         try:
             return make()
         except Exception as exc:
-            if is_not_found(exc):
-                raise self._missing(key) from None
-            raise self._fail(exc, f"{action} {key!r} in") from None
+            raise self._error(exc, action, key) from None
+
+    async def _call(self, action: str, key: str, make: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await make()
+        except Exception as exc:
+            raise self._error(exc, action, key) from None
+
+    # -- versions and conditional writes ------------------------------------------------------
+    def _version_of(self, meta: Mapping[str, Any]) -> str | None:
+        """The token conditional writes match on: the generation on GCS, else the ETag."""
+        e_tag, version = meta.get("e_tag"), meta.get("version")
+        return (version or e_tag) if self.family == "gcs" else (e_tag or version)
+
+    def _info(self, key: str, meta: Mapping[str, Any]) -> ObjectInfo:
+        return ObjectInfo(key, int(meta["size"]), self._version_of(meta))
+
+    def _put_mode(self, expect: str | None) -> Any:
+        """obstore's put mode: create-only, or an update of the version ``expect``."""
+        if expect is None:
+            return "create"
+        return {"version": expect} if self.family == "gcs" else {"e_tag": expect}
+
+    def _new_version(self, result: Mapping[str, Any], key: str) -> str:
+        token = self._version_of(result)
+        if token is None:
+            raise StoreError(
+                f"Writing {key!r} conditionally in {self.url} succeeded, but the server returned "
+                "no ETag or version to match the next write on; this store cannot be used for "
+                "conditional writes."
+            )
+        return token
+
+    def _conditional_error(self, exc: BaseException, key: str, expect: str | None) -> Exception:
+        if is_already_there(exc):
+            return PreconditionFailedError(
+                f"{key!r} already exists in {self.url}: another writer created it first. "
+                "Read it and retry with its version, or give up."
+            )
+        if is_version_mismatch(exc) or (expect is not None and is_not_found(exc)):
+            return PreconditionFailedError(
+                f"{key!r} in {self.url} is no longer at version {expect!r}: another writer "
+                "changed or deleted it. Read it again and retry, or give up."
+            )
+        return self._fail(exc, f"Writing {key!r} conditionally in")
 
     # -- sync primitives --------------------------------------------------------------------
     def _get(self, key: str) -> bytes:
@@ -262,27 +347,32 @@ class ObstoreBackend(Backend):
         try:
             return bytes(obstore.get(self._store, key, options={"range": rng}).bytes())
         except Exception as exc:
-            # A range starting at or past the end is refused by the server; ours is b"".
-            # A 404 is confirmed too: SeaweedFS answers 404 to a range on an empty object
-            # whose name is also a folder ("a" beside "a/b"), though a GET finds it.
-            try:
-                size = self._sync("Reading", key, lambda: obstore.head(self._store, key)["size"])
-            except KeyError:
-                raise self._missing(key) from None
-            if start >= size:
-                return b""
-            raise self._fail(exc, f"Reading {key!r} in") from None
+            raise self._range_error(exc, key) from None
+
+    def _head(self, key: str) -> ObjectInfo:
+        import obstore
+
+        return self._info(key, self._sync("Checking", key, lambda: obstore.head(self._store, key)))
 
     def _put(self, key: str, data: bytes) -> None:
         import obstore
 
         self._sync("Writing", key, lambda: obstore.put(self._store, key, data))
 
-    def _exists(self, key: str) -> bool:
+    def _put_if(self, key: str, data: bytes, expect: str | None) -> str:
         import obstore
 
         try:
-            self._sync("Checking", key, lambda: obstore.head(self._store, key))
+            result = obstore.put(self._store, key, data, mode=self._put_mode(expect))
+        except Exception as exc:
+            if expect is not None and is_not_found(exc):
+                self._confirm_missing(key)  # a missing bucket is a StoreError of its own
+            raise self._conditional_error(exc, key, expect) from None
+        return self._new_version(result, key)
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self._head(key)
         except KeyError:
             return False
         return True
@@ -299,17 +389,49 @@ class ObstoreBackend(Backend):
     def _list(self, prefix: str, recursive: bool) -> list[str]:
         return run_sync(self._alist(prefix, recursive))
 
-    def _delete_prefix(self, prefix: str) -> None:
-        run_sync(self._adelete_prefix(prefix))
-
     def _get_many(self, keys: list[str]) -> dict[str, bytes]:
         return run_sync(self._aget_many(keys))
 
     def _put_many(self, items: list[tuple[str, bytes]]) -> None:
         run_sync(self._aput_many(items))
 
+    def _delete_many(self, keys: list[str]) -> None:
+        run_sync(self._adelete_many(keys))
+
+    def _root_exists(self) -> bool:
+        import obstore
+
+        try:
+            obstore.list_with_delimiter(self._store, "zarr-vectors-probe")
+        except Exception as exc:
+            return self._root_answer(exc)
+        return True
+
+    def _holds_objects(self, prefix: str) -> bool:
+        import obstore
+
+        try:
+            for chunk in obstore.list(self._store, prefix.rstrip("/"), chunk_size=1):
+                if len(chunk):
+                    return True
+        except Exception as exc:
+            raise self._fail(exc, f"Listing {prefix!r} in") from None
+        return False
+
+    def _root_answer(self, exc: BaseException) -> bool:
+        """Whether the root exists, judging by the error a probe listing raised.
+
+        Credentials that may read but not list cannot tell: the key is then
+        simply missing. obstore reports a missing bucket on a listing as a
+        generic error (HTTP 404), so any other error means "not there".
+        """
+        if self.family in ("http", "memory"):
+            return True
+        return is_denied(exc)
+
     def _close(self) -> None:
-        """obstore stores hold only pooled connections, released when dropped."""
+        """Drop the store: its pooled connections are released now, not at interpreter exit."""
+        self._store = None
 
     # -- async primitives (obstore's coroutines; no threads) -----------------------------------
     async def _aget(self, key: str) -> bytes:
@@ -329,27 +451,33 @@ class ObstoreBackend(Backend):
             result = await obstore.get_async(self._store, key, options={"range": rng})
             return bytes(await result.bytes_async())
         except Exception as exc:
-            # As in _get_range: past-the-end is b"", and a 404 is confirmed by a HEAD.
-            try:
-                meta = await self._call(
-                    "Reading", key, lambda: obstore.head_async(self._store, key)
-                )
-            except KeyError:  # _call checked the bucket before calling it missing
-                raise missing_key(key, self.url) from None
-            if start >= meta["size"]:
-                return b""
-            raise self._fail(exc, f"Reading {key!r} in") from None
+            raise self._range_error(exc, key) from None
+
+    async def _ahead(self, key: str) -> ObjectInfo:
+        import obstore
+
+        meta = await self._call("Checking", key, lambda: obstore.head_async(self._store, key))
+        return self._info(key, meta)
 
     async def _aput(self, key: str, data: bytes) -> None:
         import obstore
 
         await self._call("Writing", key, lambda: obstore.put_async(self._store, key, data))
 
-    async def _aexists(self, key: str) -> bool:
+    async def _aput_if(self, key: str, data: bytes, expect: str | None) -> str:
         import obstore
 
         try:
-            await self._call("Checking", key, lambda: obstore.head_async(self._store, key))
+            result = await obstore.put_async(self._store, key, data, mode=self._put_mode(expect))
+        except Exception as exc:
+            if expect is not None and is_not_found(exc):
+                await self._aconfirm_missing(key)
+            raise self._conditional_error(exc, key, expect) from None
+        return self._new_version(result, key)
+
+    async def _aexists(self, key: str) -> bool:
+        try:
+            await self._ahead(key)
         except KeyError:
             return False
         return True
@@ -362,6 +490,26 @@ class ObstoreBackend(Backend):
         except Exception as exc:
             if not is_not_found(exc):
                 raise self._fail(exc, f"Deleting {key!r} in") from None
+
+    async def _adelete_many(self, keys: list[str]) -> None:
+        batches = [keys[i : i + DELETE_BATCH] for i in range(0, len(keys), DELETE_BATCH)]
+        await amap_bounded(self._adelete_batch, batches, self.max_concurrency)
+
+    async def _adelete_batch(self, batch: list[str]) -> None:
+        """One bulk delete (S3 DeleteObjects, Azure blob batches; GCS: obstore's own loop).
+
+        S3 ignores keys that are already gone; Azure and GCS stop the batch at
+        one, so then the batch is finished key by key, each missing one ignored.
+        """
+        import obstore
+
+        try:
+            await obstore.delete_async(self._store, batch)
+        except Exception as exc:
+            if not is_not_found(exc):
+                raise self._fail(exc, f"Deleting {len(batch)} objects in") from None
+            if len(batch) > 1:
+                await amap_bounded(self._adelete, batch, self.max_concurrency)
 
     async def _alist(self, prefix: str, recursive: bool) -> list[str]:
         import obstore
@@ -376,34 +524,13 @@ class ObstoreBackend(Backend):
             listing = await obstore.list_with_delimiter_async(self._store, base)
         except Exception as exc:
             if is_not_found(exc):
-                await self._check_root()
+                await self._aconfirm_missing(prefix or "/")  # a missing bucket is a StoreError
                 return []
             raise self._fail(exc, f"Listing {prefix or '/'!r} in") from None
         found = [self._relative(meta["path"]) for meta in listing["objects"]]
-        containers = list(listing["common_prefixes"])
-        if self.verify_prefixes:
-            containers = await self._nonempty(containers)
-        found += [self._relative(p.rstrip("/")) + "/" for p in containers]
+        found += [self._relative(p.rstrip("/")) + "/" for p in listing["common_prefixes"]]
         # A WebDAV listing includes the listed folder itself; it is not its own child.
         return sorted(k for k in found if k.startswith(prefix) and k not in ("", "/", prefix))
-
-    async def _nonempty(self, prefixes: list[str]) -> list[str]:
-        """The prefixes under which at least one object is stored (checked concurrently)."""
-        import asyncio
-
-        import obstore
-
-        semaphore = asyncio.Semaphore(self.max_concurrency)
-
-        async def holds_objects(prefix: str) -> bool:
-            async with semaphore:
-                async for chunk in obstore.list(self._store, prefix.rstrip("/"), chunk_size=1):
-                    if len(chunk):
-                        return True
-                return False
-
-        flags = await asyncio.gather(*(holds_objects(p) for p in prefixes))
-        return [p for p, keep in zip(prefixes, flags, strict=True) if keep]
 
     def _relative(self, path: str) -> str:
         """A listed path relative to the store root (only HTTP listings need the cut)."""
@@ -412,24 +539,25 @@ class ObstoreBackend(Backend):
             return path
         return path[len(cut) :] if path.startswith(cut) else ""
 
-    async def _adelete_prefix(self, prefix: str) -> None:
-        import asyncio
-
+    async def _aroot_exists(self) -> bool:
         import obstore
 
-        keys = await self._alist(prefix, True)
-        batches = [keys[i : i + _DELETE_BATCH] for i in range(0, len(keys), _DELETE_BATCH)]
-        semaphore = asyncio.Semaphore(self.max_concurrency)
+        try:
+            await obstore.list_with_delimiter_async(self._store, "zarr-vectors-probe")
+        except Exception as exc:
+            return self._root_answer(exc)
+        return True
 
-        async def remove(batch: list[str]) -> None:
-            async with semaphore:
-                try:
-                    await obstore.delete_async(self._store, batch)
-                except Exception as exc:
-                    if not is_not_found(exc):
-                        raise self._fail(exc, f"Deleting under {prefix or '/'!r} in") from None
+    async def _aholds_objects(self, prefix: str) -> bool:
+        import obstore
 
-        await asyncio.gather(*(remove(b) for b in batches))
+        try:
+            async for chunk in obstore.list(self._store, prefix.rstrip("/"), chunk_size=1):
+                if len(chunk):
+                    return True
+        except Exception as exc:
+            raise self._fail(exc, f"Listing {prefix!r} in") from None
+        return False
 
     async def _aclose(self) -> None:
-        self._close()
+        self._close()  # nothing blocks: no worker thread needed

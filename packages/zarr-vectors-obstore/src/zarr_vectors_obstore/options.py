@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from zarr_vectors.core.backends.secrets import is_secret_option
+from zarr_vectors.core.backends.secrets import secret_values
 from zarr_vectors.exceptions import BackendOptionError
 
 __all__ = ["ALIASES", "CLIENT_KEYS", "StoreOptions", "family_of", "split_options"]
@@ -139,18 +139,19 @@ def _parse_connection_string(text: str) -> dict[str, str]:
     return config
 
 
-def _collect_secrets(name: str, value: Any, out: list[str]) -> None:
-    if isinstance(value, Mapping):
-        for key, inner in value.items():
-            _collect_secrets(str(key), inner, out)
-        return
-    if isinstance(value, str) and is_secret_option(name) and value:
-        out.append(value)
-        # A SAS token or connection string also leaks in pieces (one query value, one field).
+def _secrets_of(options: Mapping[str, Any]) -> list[str]:
+    """The credential values among ``options``, and the pieces they may leak in.
+
+    A SAS token or connection string also shows up in pieces (one query value,
+    one ``Name=value`` field) in a server's message, so those are scrubbed too.
+    """
+    found = secret_values(options)
+    for value in list(found):
         for piece in value.replace(";", "&").split("&"):
             _, sep, part = piece.partition("=")
             if sep and len(part) >= 8:
-                out.append(part)
+                found.append(part)
+    return found
 
 
 def split_options(
@@ -167,9 +168,8 @@ def split_options(
     so there anything that is not a client or retry option is refused here.
     """
     aliases = ALIASES[family]
-    result = StoreOptions()
+    result = StoreOptions(secrets=_secrets_of(options))
     for name, value in options.items():
-        _collect_secrets(name, value, result.secrets)
         if name == "client_options":
             if not isinstance(value, Mapping):
                 raise BackendOptionError(
