@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from click.testing import CliRunner
 
 from zarr_vectors.cli import main
 from zarr_vectors.cli._io import read_point_file
-from zarr_vectors.cli._progress import write_progress
+from zarr_vectors.cli._progress import phase_bars
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.types.points import read_points
 
@@ -136,17 +137,60 @@ def test_installed_script_on_a_terminal_shows_a_live_progress_bar(
     assert proc.wait(timeout=300) == 0
     os.close(leader)
     out = b"".join(chunks).decode(errors="replace")
-    assert "\x1b[?25l" in out  # rich hides the cursor while its live bar is drawn
+    # every phase is labelled, the counted ones with their count, rate and time left
+    assert "reading big.npy: 100%" in out and "300,000/300,000 points" in out
+    assert "grouping points into cells: done in" in out
+    assert re.search(r"writing cells: 100%.*\| ([\d,]+)/\1 objects \[[\d:]+<[\d:]+, ", out)
+    assert "committing: done in" in out
     assert "Wrote 300,000 3-D points" in out
+    objects = re.search(r"writing cells: 100%.*\| ([\d,]+)/", out)
+    assert objects is not None and f"({objects[1]} objects)" in out  # one count, bar and summary
 
 
-def test_progress_callback_is_none_off_a_terminal_and_callable_on_one() -> None:
-    with write_progress("x", enabled=False) as progress:
-        assert progress is None
-    with write_progress("x", enabled=True) as progress:
-        assert progress is not None
+def test_phase_bars_are_none_off_a_terminal_and_draw_labelled_phases_on_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from zarr_vectors.progress import WRITE_PHASES, PhasedProgress
+
+    with phase_bars(enabled=False) as bars:
+        assert bars is None
+    with phase_bars(enabled=True) as bars:
+        assert bars is not None
+        progress = PhasedProgress(bars, WRITE_PHASES)
         progress(0, 10)
         progress(10, 10)
+    err = capsys.readouterr().err
+    assert "grouping points into cells: done in" in err
+    assert "writing cells: 100%" in err and "10/10 objects" in err
+    assert "committing: done in" in err
+
+
+def test_progress_true_draws_phase_bars_and_a_callable_passes_through(
+    tmp_path: Path, cloud: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``progress=`` of the Python API, through the helper write_points/read_points use."""
+    from zarr_vectors.progress import READ_PHASES, WRITE_PHASES, progress_callback
+    from zarr_vectors.types.points import write_points
+
+    with progress_callback(True, WRITE_PHASES) as callback:
+        write_points(tmp_path / "s", cloud, chunk_shape=(25.0,) * 3, progress=callback)
+    with progress_callback(True, READ_PHASES) as callback:
+        read_points(tmp_path / "s", progress=callback)
+    err = capsys.readouterr().err
+    for label in ("grouping points into cells: done", "committing: done", "decoding: done"):
+        assert label in err
+    assert re.search(r"writing cells: 100%.*\| (\d+)/\1 objects", err)
+    assert re.search(r"reading cells: 100%.*\| (\d+)/\1 cells", err)
+
+    calls: list[tuple[int, int]] = []
+    with progress_callback(lambda d, t: calls.append((d, t)), WRITE_PHASES) as callback:
+        write_points(tmp_path / "t", cloud, chunk_shape=(25.0,) * 3, progress=callback)
+    assert calls[0][0] == 0 and calls[-1][0] == calls[-1][1] > 0
+    with progress_callback(None, WRITE_PHASES) as callback:
+        assert callback is None
+    with pytest.raises(ValidationError, match="progress must be True"):  # noqa: SIM117
+        with progress_callback("yes", WRITE_PHASES):
+            pass
 
 
 # -- write-points / read-points round trips --------------------------------------
@@ -423,10 +467,10 @@ def test_outside_bounds_message_names_the_cli_option(tmp_path: Path, cloud: np.n
             "in.ply",
             b"ply\nformat binary_little_endian 1.0\nelement vertex 5\n"
             b"property float x\nproperty float y\nend_header\n\x00\x00",
-            "the file ends before",
+            "the file is truncated",
         ),
         ("in.ply", b"ply\nformat ascii 1.0\nelement face 1\nend_header\n", "no 'vertex'"),
-        ("in.ply", b"ply\nformat weird 1.0\nend_header\n", "is not supported"),
+        ("in.ply", b"ply\nformat weird 1.0\nend_header\n", "don't understand format 'weird'"),
         (
             "in.ply",
             b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float a\nend_header\n1\n",

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from zarr_vectors.cli._errors import CommandError, handle_errors
-from zarr_vectors.cli._progress import write_progress
+from zarr_vectors.cli._progress import phase_bars
 
 __all__ = ["demo"]
 
@@ -57,6 +57,7 @@ def demo(directory: Path | None, n_points: int, seed: int, overwrite: bool) -> N
     import numpy as np
 
     from zarr_vectors.lazy import open_zv
+    from zarr_vectors.progress import READ_PHASES, WRITE_PHASES, PhasedProgress
     from zarr_vectors.types.points import read_points, write_points
 
     keep = directory is not None
@@ -77,7 +78,8 @@ def demo(directory: Path | None, n_points: int, seed: int, overwrite: bool) -> N
         )
 
         start = time.perf_counter()
-        with write_progress("writing") as progress:
+        with phase_bars() as bars:
+            counter = PhasedProgress(bars, WRITE_PHASES)
             summary = write_points(
                 store,
                 positions,
@@ -86,14 +88,14 @@ def demo(directory: Path | None, n_points: int, seed: int, overwrite: bool) -> N
                 vertex_attributes={"intensity": intensity},
                 levels=2,
                 mode="w" if overwrite else "w-",
-                progress=progress,
+                progress=counter,
             )
         took = time.perf_counter() - start
         size, files = _size_on_disk(store)
         click.echo(
             f"Wrote {summary.points_written:,} points to {store} in {took:.2f} s: "
             f"{summary.cells_written} cells of 200x200x200, {summary.levels} levels, "
-            f"{files} files, {size / 1e6:.1f} MB."
+            f"{counter.total:,} objects ({files} files with the metadata), {size / 1e6:.1f} MB."
         )
 
         zv = open_zv(store)
@@ -101,7 +103,8 @@ def demo(directory: Path | None, n_points: int, seed: int, overwrite: bool) -> N
         click.echo(f"Opened it lazily: format {zv.format_version}, points per level: {counts}.")
 
         start = time.perf_counter()
-        with write_progress("reading cells") as progress:
+        with phase_bars() as bars:
+            progress = PhasedProgress(bars, READ_PHASES) if bars is not None else None
             box = read_points(store, bbox=BOX, progress=progress)
         took = time.perf_counter() - start
         lo, hi = np.asarray(BOX[0]), np.asarray(BOX[1])

@@ -11,17 +11,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from zarr_vectors.cli._args import BoxType, ChunkShapeType
 from zarr_vectors.cli._errors import InputError, handle_errors, secrets_of
-from zarr_vectors.cli._progress import write_progress
+from zarr_vectors.cli._progress import phase_bars
 from zarr_vectors.cli.options import parse_options
 from zarr_vectors.core.backends.secrets import redact_url
 
 __all__ = ["backend_options", "read_points_cmd", "store_kwargs", "write_points_cmd"]
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from zarr_vectors.cli._io import PointReader
+    from zarr_vectors.progress import PhaseBars
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +64,50 @@ def _full_chunk_shape(chunk: tuple[float, ...] | None, ndim: int) -> tuple[float
     if chunk is None or len(chunk) != 1:
         return chunk
     return chunk * ndim
+
+
+def _read_input(
+    reader: PointReader, bars: PhaseBars | None
+) -> tuple[npt.NDArray[Any], dict[str, npt.NDArray[Any]]]:
+    """Every point of ``reader``, batch by batch, counted on the "reading input" bar."""
+    import numpy as np
+
+    if bars is not None:
+        bars.start(f"reading {reader.path.name}", reader.count, "points")
+    parts = []
+    for positions, attributes in reader.batches():
+        parts.append((positions, attributes))
+        if bars is not None:
+            bars.advance(len(positions))
+    if bars is not None:
+        bars.finish()
+    if len(parts) == 1:
+        return parts[0]
+    return (
+        np.concatenate([p for p, _ in parts]),
+        {n: np.concatenate([a[n] for _, a in parts]) for n in parts[0][1]},
+    )
+
+
+def _choose(
+    attributes: dict[str, npt.NDArray[Any]], names: tuple[str, ...], none: bool, path: Path
+) -> dict[str, npt.NDArray[Any]]:
+    """The attributes asked for with --attribute (all by default, none with --no-attributes)."""
+    if none:
+        return {}
+    if not names:
+        return attributes
+    missing = [n for n in names if n not in attributes]
+    if missing:
+        raise InputError(
+            f"{path} has no attribute(s) {missing}; its attributes are {sorted(attributes)}"
+        )
+    return {n: attributes[n] for n in names}
+
+
+def _notes(notes: list[str]) -> None:
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
 
 
 @click.command("write-points")
@@ -109,6 +159,20 @@ def _full_chunk_shape(chunk: tuple[float, ...] | None, ndim: int) -> tuple[float
     default=None,
     help="Coordinate type to store (default: the file's floating type; integers -> float32).",
 )
+@click.option(
+    "--sep",
+    default=None,
+    metavar="CHAR",
+    help="CSV field separator, e.g. ';' or tab (default: sniffed from the first lines).",
+)
+@click.option(
+    "--attribute",
+    "attribute_names",
+    multiple=True,
+    metavar="NAME",
+    help="Attribute of the file to store (repeatable); default: all of them.",
+)
+@click.option("--no-attributes", is_flag=True, help="Store positions only.")
 @backend_options
 @handle_errors
 def write_points_cmd(
@@ -121,46 +185,67 @@ def write_points_cmd(
     levels: int,
     compressor: str,
     dtype: str | None,
+    sep: str | None,
+    attribute_names: tuple[str, ...],
+    no_attributes: bool,
     backend: str | None,
     options: tuple[str, ...],
 ) -> None:
-    """Write the points of INPUT (.npy, .csv or .ply) to a store at URL.
+    """Write the points of INPUT (.npy, .csv, .ply, .las or .laz) to a store at URL.
 
     URL is a local path or any URL a backend serves (s3://, gs://, az://, ...).
-    Columns or PLY properties other than x, y, z are stored as per-point attributes.
+    Columns, PLY properties and LAS point fields other than x, y, z are stored as
+    per-point attributes.
     """
-    from zarr_vectors.cli._io import read_point_file
+    from zarr_vectors.cli._io import open_point_file
+    from zarr_vectors.progress import WRITE_PHASES, PhasedProgress
     from zarr_vectors.types.points import write_points
 
     kwargs = store_kwargs(url, backend, options)
     if chunk_shape is None and mode != "a":
         raise InputError("--chunk-shape is required to create a store, e.g. --chunk-shape 200")
-    data = read_point_file(input_path)
-    ndim = data.positions.shape[1] if data.positions.ndim == 2 else 0
-    import zarr  # noqa: F401  # imported here so the time printed is the write's own
+    reader = open_point_file(input_path, sep=sep)
+    with phase_bars() as bars:
+        start = time.perf_counter()
+        positions, attributes = _read_input(reader, bars)
+        read_took = time.perf_counter() - start
+        attributes = _choose(attributes, attribute_names, no_attributes, input_path)
+        if len(positions) == 0 and bounds is None and mode != "a":
+            raise InputError(
+                f"{input_path} holds no points; pass --bounds to create an empty store "
+                "(e.g. --bounds 0,0,0,1000,1000,1000)"
+            )
+        ndim = positions.shape[1] if positions.ndim == 2 else 0
+        import zarr  # noqa: F401  # imported here so the time printed is the write's own
 
-    start = time.perf_counter()
-    with write_progress("writing cells") as progress:
+        start = time.perf_counter()
+        counter = PhasedProgress(bars, WRITE_PHASES)
         summary = write_points(
             url,
-            data.positions,
+            positions,
             chunk_shape=_full_chunk_shape(chunk_shape, ndim),
             bounds=bounds,
-            vertex_attributes=data.attributes or None,
+            vertex_attributes=attributes or None,
             dtype=dtype,
             compressor=None if compressor == "none" else compressor,
             mode=mode,
             levels=levels,
             consolidate=consolidate,
-            progress=progress,
+            progress=counter,
             **kwargs,
         )
-    took = time.perf_counter() - start
-    attrs = f" with attributes {sorted(data.attributes)}" if data.attributes else ""
+        took = time.perf_counter() - start
+    _notes(reader.notes)
+    click.echo(
+        f"Read {len(positions):,} points from {input_path.name} ({reader.description}) "
+        f"in {read_took:.2f} s."
+    )
+    attrs = f" with attributes {sorted(attributes)}" if attributes else ""
     verb = "Appended" if mode == "a" else "Wrote"
+    objects = f" ({counter.total:,} objects)" if counter.total is not None else ""
     click.echo(
         f"{verb} {summary.points_written:,} {ndim}-D points{attrs} to {redact_url(url)} "
-        f"in {took:.2f} s: {summary.cells_written} cells, {summary.levels} level(s), "
+        f"in {took:.2f} s: {summary.cells_written:,} cells{objects}, {summary.levels} level(s), "
         f"{summary.vertex_count:,} points in the store."
     )
 
@@ -172,7 +257,8 @@ def write_points_cmd(
     "--output",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Output file: .npy (positions), .npz (positions and attributes) or .csv.",
+    help="Output file: .npy (positions), .npz (positions and attributes), .csv, .ply, "
+    ".las or .laz.",
 )
 @click.option(
     "--bbox",
@@ -203,26 +289,35 @@ def read_points_cmd(
 ) -> None:
     """Read the points of a store at URL (all, or a bounding box) into a file."""
     from zarr_vectors.cli._io import OUT_SUFFIXES, write_point_file
+    from zarr_vectors.progress import READ_PHASES, PhasedProgress
     from zarr_vectors.types.points import read_points
 
     kwargs = store_kwargs(url, backend, options)
     if output.suffix.lower() not in OUT_SUFFIXES:
         raise InputError(
             f"{output}: unknown output type {output.suffix!r}; use .npy (positions), "
-            ".npz (positions and attributes) or .csv"
+            ".npz (positions and attributes), .csv, .ply, .las or .laz"
         )
     if not output.parent.is_dir():
         raise InputError(f"{output}: the directory {output.parent} does not exist")
     names: list[str] | None = [] if no_attributes else (list(attributes) or None)
     import zarr  # noqa: F401  # imported here so the time printed is the read's own
 
-    start = time.perf_counter()
-    with write_progress("reading cells") as progress:
+    with phase_bars() as bars:
+        start = time.perf_counter()
         cloud = read_points(
-            url, level=level, bbox=bbox, attribute_names=names, progress=progress, **kwargs
+            url,
+            level=level,
+            bbox=bbox,
+            attribute_names=names,
+            progress=PhasedProgress(bars, READ_PHASES) if bars is not None else None,
+            **kwargs,
         )
-    took = time.perf_counter() - start
-    write_point_file(output, cloud.positions, cloud.vertex_attributes)
+        took = time.perf_counter() - start
+        if bars is not None:
+            bars.start(f"writing {output.name}")
+        notes = write_point_file(output, cloud.positions, cloud.vertex_attributes)
+    _notes(notes)
     where = f" inside {list(bbox[0])}..{list(bbox[1])}" if bbox else ""
     attrs = f" with attributes {sorted(cloud.vertex_attributes)}" if cloud.vertex_attributes else ""
     click.echo(
