@@ -1,24 +1,25 @@
 """FsspecBackend: a zarr-vectors store on any fsspec file system.
 
-Two ways of driving the file system, chosen by what it is:
+One code path. Every primitive is a coroutine that awaits the file system's own
+coroutines (``_cat_file``, ``_pipe_file``, ``_info``, ``_ls``, ``_find``,
+``_rm_file``, ``_rm``); the blocking primitives are
+:func:`~zarr_vectors.core.backends.runner.run_sync` of those coroutines.
 
-* **Async file systems** (s3fs, gcsfs, adlfs, HTTP: ``fs.async_impl`` is true)
-  are used through their coroutines (``_cat_file``, ``_pipe_file``, ``_info``,
-  ``_ls``, ``_find``, ``_rm_file``). An fsspec async file system is bound to
-  the event loop its HTTP session was created on, so every coroutine of a
-  backend runs on **one** loop: the file system's own (``fs.loop``, fsspec's
-  I/O thread). The sync API submits coroutines there and waits; the async API
-  submits them there and awaits the result from whatever loop the caller runs
-  (one ``asyncio.run`` after another included). Batch calls are one
-  submission: a gather on that loop bounded by a semaphore of
-  ``max_concurrency``. Every request is cut off after ``timeout`` seconds and
-  becomes a :class:`StoreError`.
-* **Sync file systems** (memory, local, SFTP through paramiko...) are called
-  directly by the sync API and on worker threads by the async API (the
-  defaults of :class:`Backend`). They keep keys as a hierarchy, so a key cannot
-  be both an object and a prefix (:class:`KeyConflictError`). The ``timeout``
-  cannot interrupt a blocked thread; pass the file system's own timeout option
-  (e.g. SFTP's ``timeout``) for those.
+* **Async file systems** (s3fs, gcsfs, adlfs, HTTP: ``async_impl`` is true) are
+  created with ``asynchronous=True``, so they start no loop or thread of their
+  own and make their HTTP session on the loop that first awaits them.
+* **Sync file systems** (memory, local, SFTP through paramiko...) are wrapped
+  once in fsspec's ``AsyncFileSystemWrapper``, whose coroutines run each call on
+  a worker thread of that loop's executor. They keep keys as a hierarchy, so a
+  key cannot be both an object and a prefix (:class:`KeyConflictError`).
+
+An HTTP session belongs to the loop it was made on, so every coroutine of a
+backend runs on the project's one I/O loop
+(:func:`~zarr_vectors.core.backends.runner.get_loop`): the blocking API submits
+there and waits, and the ``a``-API is awaited there, or submitted there and
+awaited from whatever loop the caller runs (one ``asyncio.run`` after another,
+zarr-python's loop). Batch calls hop once and then run through the base class's
+:func:`~zarr_vectors.core.backends.concurrency.amap_bounded`.
 
 fsspec's ``memory://`` file system is **process-global**: two backends on the
 same ``memory://`` root see the same objects, and different roots are
@@ -28,63 +29,146 @@ separate directories of that one store.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import functools
+import inspect
 import traceback
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from concurrent.futures import Future
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, ParamSpec, TypeVar
 
-from zarr_vectors.core.backends.base import Backend, children_of, missing_key
+from zarr_vectors.core.backends.base import Backend, ObjectInfo, children_of
+from zarr_vectors.core.backends.concurrency import amap_bounded
 from zarr_vectors.core.backends.resolve import url_scheme
-from zarr_vectors.core.secrets import is_secret_option, redact_text
+from zarr_vectors.core.backends.runner import get_loop, run_sync
+from zarr_vectors.core.backends.secrets import redact_url, secret_values
 from zarr_vectors.exceptions import (
     BackendOptionError,
     KeyConflictError,
-    MissingKeyError,
     PluginError,
+    RangeNotSatisfiableError,
     StoreError,
 )
 
-__all__ = ["FsspecBackend"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "LOCAL_MAX_CONCURRENCY",
+    "REMOTE_MAX_CONCURRENCY",
+    "FsspecBackend",
+]
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
-#: Protocols whose first path segment is a bucket or container.
+#: Protocols whose first path segment is a bucket or container (flat key spaces).
 _BUCKET_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss", "adl"})
 #: Read-only protocols.
 _READ_ONLY_PROTOCOLS = frozenset({"http", "https"})
 #: Options the backend manages itself and refuses from the caller.
 _MANAGED_OPTIONS = ("asynchronous", "loop")
-#: Option names whose values are treated as secrets in messages beyond the core's list.
-_EXTRA_SECRET_NAMES = frozenset({"key", "account_name"})
+#: Paths per ``_rm`` call in ``delete_many``: S3's DeleteObjects takes at most 1,000.
+_DELETE_BATCH = 1000
+#: Characters that make fsspec's ``_rm`` expand a path as a glob pattern.
+_GLOB_CHARS = frozenset("*?[")
 #: Default seconds one request may take before it fails with a StoreError.
 DEFAULT_TIMEOUT = 60.0
+#: Default ``max_concurrency`` on async (network) file systems: a request mostly
+#: waits on the network, so many in flight overlap round trips; s3fs's connection
+#: pool is sized to match. Measured with bench/bench_batch_io.py against SeaweedFS.
+REMOTE_MAX_CONCURRENCY = 64
+#: Default ``max_concurrency`` on sync file systems (memory, local, SFTP): each call
+#: holds a worker thread of the shared I/O executor, and the work is disk- or
+#: GIL-bound, so threads beyond a few only add contention.
+LOCAL_MAX_CONCURRENCY = 8
 
 
-def _secret_values(options: Mapping[str, Any]) -> list[str]:
-    """Every credential string in ``options`` (nested mappings included)."""
-    found: list[str] = []
-    for name, value in options.items():
-        if isinstance(value, Mapping):
-            found.extend(_secret_values(value))
-        elif isinstance(value, str) and (
-            is_secret_option(str(name)) or str(name).lower() in _EXTRA_SECRET_NAMES
-        ):
-            found.append(value)
-    return found
+#: Seconds each forgotten backend may take to close at interpreter exit.
+_EXIT_CLOSE_TIMEOUT = 5.0
+#: Backends still open, closed at exit by :func:`_close_forgotten`.
+_OPEN: weakref.WeakSet[FsspecBackend] = weakref.WeakSet()
+_exit_hook = False
+
+
+def _close_forgotten() -> None:
+    """At interpreter exit, close the backends nobody closed, while the I/O loop still runs.
+
+    An ``asynchronous`` file system registers no finalizer of its own, so a
+    forgotten backend would leave its HTTP session to be reported as unclosed
+    (or closed on a dead loop). Registered after the runner's own exit hook,
+    so it runs first (:mod:`atexit` is last-in, first-out).
+    """
+    loop = get_loop()
+    for backend in list(_OPEN):
+        future = asyncio.run_coroutine_threadsafe(backend.aclose(), loop)
+        with contextlib.suppress(Exception):
+            future.result(_EXIT_CLOSE_TIMEOUT)
+
+
+def _watch(backend: FsspecBackend) -> None:
+    global _exit_hook
+    if not _exit_hook:
+        get_loop()  # the runner registers its exit hook first, so ours runs before it
+        atexit.register(_close_forgotten)
+        _exit_hook = True
+    _OPEN.add(backend)
+
+
+def _on_io_loop(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Run a coroutine method on the project's one I/O loop, whichever loop awaits it.
+
+    An async fsspec file system is bound to the loop its HTTP session was made
+    on; this keeps every request of a backend on one loop (the runner's), so the
+    ``a``-methods work from any caller's loop and the blocking ones from threads.
+    """
+
+    @functools.wraps(method)
+    async def on_loop(*args: P.args, **kwargs: P.kwargs) -> T:
+        loop = get_loop()
+        coro = method(*args, **kwargs)
+        if asyncio.get_running_loop() is loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+    return on_loop
 
 
 def _http_status(exc: BaseException) -> int | None:
-    """The HTTP status an SDK exception carries (azure-core: status_code; aiohttp: status)."""
-    for name in ("status_code", "status"):
-        value = getattr(exc, name, None)
-        if isinstance(value, int):
-            return value
+    """The HTTP status an exception or its cause carries.
+
+    azure-core sets ``status_code``, aiohttp ``status``, gcsfs ``code``;
+    s3fs raises an ``OSError`` whose cause is botocore's error with a ``response``.
+    """
+    current: BaseException | None = exc
+    for _ in range(4):
+        if current is None:
+            return None
+        for name in ("status_code", "status", "code"):
+            value = getattr(current, name, None)
+            if isinstance(value, int) and 100 <= value < 600:
+                return value
+        response = getattr(current, "response", None)
+        if isinstance(response, Mapping):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if isinstance(status, int):
+                return status
+        current = current.__cause__ or current.__context__
     return None
 
 
-def _is_async_fs(fs: Any) -> bool:
-    return bool(getattr(fs, "async_impl", False))
+def _denied(exc: BaseException) -> bool:
+    return isinstance(exc, PermissionError) or _http_status(exc) in (401, 403)
+
+
+def _version(info: Mapping[str, Any]) -> str | None:
+    """The version token in an fsspec ``info`` dict: s3fs ``ETag``, gcsfs/adlfs ``etag``."""
+    for name in ("ETag", "etag", "generation"):
+        value = info.get(name)
+        if value:
+            return str(value)
+    return None
 
 
 class FsspecBackend(Backend):
@@ -96,11 +180,15 @@ class FsspecBackend(Backend):
         Root of the store, e.g. ``s3://bucket/stores/a.zv`` or ``memory://scratch``.
         Object-store URLs must name a bucket (container).
     max_concurrency:
-        Requests in flight at once in ``get_many`` / ``put_many`` and their async
-        twins.
+        Calls in flight at once in batch calls (``get_many``, ``put_many``,
+        ``delete_many``...). Default: :data:`REMOTE_MAX_CONCURRENCY` on async
+        (network) file systems, :data:`LOCAL_MAX_CONCURRENCY` on sync ones, whose
+        every call holds a worker thread.
     timeout:
-        Seconds one request may take (async file systems) before it fails with a
-        :class:`StoreError`; it never hangs.
+        Seconds one request may take before it fails with a :class:`StoreError`;
+        it never hangs. On a sync file system the wait ends but the worker
+        thread cannot be interrupted; pass the file system's own timeout option
+        (e.g. SFTP's ``timeout``) as well.
     verify_prefixes:
         On object stores, make a non-recursive listing check that every container
         it reports still holds an object (one small request each): S3-compatible
@@ -111,21 +199,30 @@ class FsspecBackend(Backend):
         ``endpoint_url``, ``client_kwargs``; gcsfs ``token``, ``endpoint_url``;
         adlfs ``connection_string``, ``account_name``, ``account_key``...). They
         are never shown: ``repr`` and errors name only the redacted URL.
+
+    ``head`` is one ``_info`` call (a HEAD on object stores): the size, and the
+    ETag (gcsfs: etag, else generation) as the version. ``delete_many`` is one
+    ``_rm`` call per 1,000 keys on object stores (s3fs sends DeleteObjects).
+
+    No conditional writes (``conditional_writes = False``): fsspec has no
+    portable create-only or if-match write. s3fs, gcsfs and adlfs each expose
+    a different one, or none, through their own options, and local, memory or
+    SFTP file systems have no atomic compare-and-swap at all; use the obstore or
+    local backend where writers must not overwrite each other.
     """
 
-    backend_name = "fsspec"
+    backend_name: ClassVar[str] = "fsspec"
+    default_max_concurrency: ClassVar[int] = REMOTE_MAX_CONCURRENCY
 
     def __init__(
         self,
         url: str,
         *,
-        max_concurrency: int = 32,
+        max_concurrency: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         verify_prefixes: bool = False,
         **storage_options: Any,
     ) -> None:
-        super().__init__(url, max_concurrency=max_concurrency)
-        self.verify_prefixes = bool(verify_prefixes)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise BackendOptionError(f"timeout must be a number of seconds > 0, got {timeout!r}.")
         for name in _MANAGED_OPTIONS:
@@ -135,48 +232,42 @@ class FsspecBackend(Backend):
                     f"option {name!r} (use the backend's async methods for async code)."
                 )
         self.timeout = float(timeout)
-        self._secrets = _secret_values(storage_options)
-        protocol = url_scheme(url) or "file"
-        self.protocol = protocol
-        fs_class = self._fs_class(protocol)
+        self.protocol = url_scheme(url) or "file"
+        fs_class = _fs_class(self.protocol, redact_url(str(url)))
         options: dict[str, Any] = dict(fs_class._get_kwargs_from_urls(url))
         options.update(storage_options)
-        self._secrets.extend(_secret_values(options))
+        is_async = bool(getattr(fs_class, "async_impl", False))
+        if max_concurrency is None:
+            max_concurrency = REMOTE_MAX_CONCURRENCY if is_async else LOCAL_MAX_CONCURRENCY
+        super().__init__(
+            url,
+            max_concurrency=max_concurrency,
+            verify_prefixes=verify_prefixes,
+            secrets=secret_values(options),
+        )
+        #: A credential object the caller passed is the caller's to close.
+        self._given_credential = "credential" in storage_options
         fs_class = self._custom_endpoint_class(fs_class, options)
-        self._prepare_options(fs_class, options)
+        self._prepare_options(is_async, options)
         try:
-            self.fs: Any = fs_class(**options)
+            self.fs: Any = self._open_fs(fs_class, is_async, options)
         except Exception as exc:
-            raise self._store_error("open", "", exc) from None
+            self._fail("open", self.url, exc)
         root = fs_class._strip_protocol(url)
-        self._root = root.rstrip("/") if root not in ("/",) else ""
-        self._async = _is_async_fs(self.fs)
-        self.writable = protocol not in _READ_ONLY_PROTOCOLS  # type: ignore[misc]
-        self.hierarchical_keys = not self._async  # type: ignore[misc]
-        self._bucket = self._root.split("/", 1)[0] if protocol in _BUCKET_PROTOCOLS else ""
-        if protocol in _BUCKET_PROTOCOLS and not self._bucket:
+        self._root: str = root.rstrip("/") if root != "/" else ""
+        self.writable = self.protocol not in _READ_ONLY_PROTOCOLS  # type: ignore[misc]
+        self._bucket = self._root.split("/", 1)[0] if self.protocol in _BUCKET_PROTOCOLS else ""
+        if self.protocol in _BUCKET_PROTOCOLS and not self._bucket:
             raise StoreError(
-                f"{self.url} names no bucket or container; use {protocol}://BUCKET/optional/prefix."
+                f"{self.url} names no bucket or container; use "
+                f"{self.protocol}://BUCKET/optional/prefix."
             )
-        self._bucket_checked = False
+        # Object stores and HTTP keep keys flat; every other file system has directories.
+        flat = bool(self._bucket) or self.protocol in _READ_ONLY_PROTOCOLS
+        self.hierarchical_keys = not flat  # type: ignore[misc]
+        _watch(self)
 
     # -- construction helpers ---------------------------------------------------------------
-    def _fs_class(self, protocol: str) -> Any:
-        import fsspec
-
-        try:
-            return fsspec.get_filesystem_class(protocol)
-        except ValueError as exc:
-            raise StoreError(
-                f"fsspec knows no protocol {protocol!r} (for {self.url}); install the package "
-                "that provides it or check the URL's scheme."
-            ) from exc
-        except ImportError as exc:
-            raise PluginError(
-                f"The fsspec protocol {protocol!r} needs a package that is not installed "
-                f'({exc}). For cloud stores: pip install "zarr-vectors-fsspec[s3,gcs,azure]".'
-            ) from None
-
     def _custom_endpoint_class(self, fs_class: Any, options: dict[str, Any]) -> Any:
         """gcsfs's default class asks Google's gRPC control plane for each bucket's layout.
 
@@ -185,14 +276,14 @@ class FsspecBackend(Backend):
         cached. With a custom endpoint, the plain JSON-API class is used instead.
         """
         if self.protocol in ("gs", "gcs") and options.get("endpoint_url"):
-            from gcsfs.core import GCSFileSystem
+            from gcsfs.core import GCSFileSystem  # type: ignore[import-untyped]
 
             return GCSFileSystem
         return fs_class
 
-    def _prepare_options(self, fs_class: Any, options: dict[str, Any]) -> None:
+    def _prepare_options(self, is_async: bool, options: dict[str, Any]) -> None:
         """Defaults that make fsspec behave as a key/value store (no stale caches)."""
-        if getattr(fs_class, "async_impl", False):
+        if is_async:
             # A private instance: closing this backend must not close anyone else's session.
             options.setdefault("skip_instance_cache", True)
             options.setdefault("use_listings_cache", False)
@@ -204,6 +295,23 @@ class FsspecBackend(Backend):
             options["config_kwargs"] = config
         if self.protocol in ("file", "local"):
             options.setdefault("auto_mkdir", True)
+
+    @staticmethod
+    def _open_fs(fs_class: Any, is_async: bool, options: dict[str, Any]) -> Any:
+        """The file system as an async one: natively, or a sync one wrapped once.
+
+        ``loop`` is passed although an ``asynchronous`` file system ignores it:
+        adlfs would otherwise start fsspec's own I/O thread to fill it in.
+        """
+        if is_async:
+            fs = fs_class(asynchronous=True, loop=get_loop(), **options)
+            _detach_finalizers(fs)
+            return fs
+        from fsspec.implementations.asyn_wrapper import (  # type: ignore[import-untyped]
+            AsyncFileSystemWrapper,
+        )
+
+        return AsyncFileSystemWrapper(fs_class(**options), asynchronous=True)
 
     # -- paths --------------------------------------------------------------------------------
     def _path(self, key: str) -> str:
@@ -237,209 +345,6 @@ class FsspecBackend(Backend):
         keys = (self._key_of(str(n)) for n in names)
         return sorted(k for k in keys if k is not None and k.startswith(prefix))
 
-    # -- errors -------------------------------------------------------------------------------
-    def _redact(self, text: str) -> str:
-        return redact_text(text, self._secrets)
-
-    def _store_error(self, action: str, key: str, exc: BaseException) -> StoreError:
-        where = f"{key!r} in {self.url}" if key else self.url
-        if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-            cause = (
-                f"no answer within {self.timeout:g} s (check that the endpoint is reachable, "
-                "or raise timeout= if the store is slow)"
-            )
-        elif isinstance(exc, PermissionError) or _http_status(exc) in (401, 403):
-            cause = f"access was refused, check the credentials ({self._describe(exc)})"
-        else:
-            cause = self._describe(exc)
-        return StoreError(f"Cannot {action} {where}: {cause}.")
-
-    def _describe(self, exc: BaseException) -> str:
-        lines = str(exc).strip().splitlines()
-        text = lines[0].strip().rstrip(".") if lines else "no message"
-        if len(text) > 300:
-            text = text[:300] + "..."
-        return f"{type(exc).__name__}: {self._redact(text)}"
-
-    def _raise(self, action: str, key: str, exc: BaseException) -> NoReturn:
-        """Raise ``exc`` as a StoreError, chaining the cause only if it holds no secret."""
-        error = self._store_error(action, key, exc)
-        chain = "".join(traceback.format_exception(exc))
-        if self._redact(chain) != chain:
-            raise error from None
-        raise error from exc
-
-    def _missing_bucket(self, action: str, key: str) -> StoreError:
-        kind = "container" if self.protocol in ("az", "azure", "abfs", "abfss", "adl") else "bucket"
-        where = f"{key!r} in {self.url}" if key else self.url
-        return StoreError(
-            f"Cannot {action} {where}: the {kind} {self._bucket!r} does not exist; "
-            "create it first or fix the URL."
-        )
-
-    # -- running coroutines on the file system's loop ------------------------------------------
-    def _submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self.fs.loop)
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Sync API: run ``coro`` on the file system's loop and wait for it."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self.fs.loop:
-            coro.close()
-            raise StoreError(
-                "A blocking FsspecBackend method was called on fsspec's own I/O loop; "
-                "use the async method (a...) instead."
-            )
-        return self._submit(coro).result()
-
-    async def _arun(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Async API: run ``coro`` on the file system's loop and await it from the caller's."""
-        if asyncio.get_running_loop() is self.fs.loop:
-            return await coro
-        return await asyncio.wrap_future(self._submit(coro))
-
-    async def _timed(self, awaitable: Awaitable[T]) -> T:
-        return await asyncio.wait_for(awaitable, self.timeout)
-
-    async def _check_bucket(self, action: str, key: str) -> None:
-        """After a not-found: tell a missing key from a missing bucket (checked once)."""
-        if not self._bucket or self._bucket_checked:
-            return
-        try:
-            await self._timed(self.fs._info(self._bucket))
-        except FileNotFoundError:
-            raise self._missing_bucket(action, key) from None
-        except Exception as exc:
-            if not (isinstance(exc, PermissionError) or _http_status(exc) in (401, 403)):
-                self._raise(action, key, exc)
-            # Credentials that may read objects but not the bucket: the key is just missing.
-        self._bucket_checked = True
-
-    # -- async primitives (coroutines that run on fs.loop) -----------------------------------------
-    async def _co_get(self, key: str, start: int | None, length: int | None) -> bytes:
-        end = None if length is None or start is None else start + length
-        try:
-            data = await self._timed(self.fs._cat_file(self._path(key), start=start, end=end))
-        except FileNotFoundError:
-            if start is not None and self._bucket:
-                # SeaweedFS answers 404 to a range of an empty object named like a folder:
-                # confirm with a HEAD (MissingKeyError if the key is really missing).
-                size = await self._co_size(key)
-                if size is None or start >= size:
-                    return b""
-                return (await self._co_get(key, None, None))[start : end or None]
-            await self._check_bucket("read", key)
-            raise missing_key(key, self.url) from None
-        except (IsADirectoryError, NotADirectoryError):
-            raise missing_key(key, self.url) from None
-        except MissingKeyError:
-            raise
-        except Exception as exc:
-            if start is not None and not isinstance(exc, TimeoutError):
-                # a range at or past the end is refused (416); the protocol says b""
-                size = await self._co_size(key)
-                if size is not None and start >= size:
-                    return b""
-            self._raise("read", key, exc)
-        data = bytes(data)
-        if length is not None and start is not None and len(data) > length:
-            data = data[start : start + length]  # a server that ignored the Range header
-        return data
-
-    async def _co_size(self, key: str) -> int | None:
-        try:
-            info = await self._timed(self.fs._info(self._path(key)))
-        except FileNotFoundError:
-            await self._check_bucket("read", key)
-            raise missing_key(key, self.url) from None
-        except Exception as exc:
-            self._raise("read", key, exc)
-        if info.get("type") != "file":
-            raise missing_key(key, self.url)
-        size = info.get("size")
-        return int(size) if size is not None else None
-
-    async def _co_exists(self, key: str) -> bool:
-        try:
-            info = await self._timed(self.fs._info(self._path(key)))
-        except FileNotFoundError:
-            await self._check_bucket("check", key)
-            return False
-        except Exception as exc:
-            self._raise("check", key, exc)
-        return bool(info.get("type") == "file")
-
-    async def _co_put(self, key: str, data: bytes) -> None:
-        try:
-            await self._timed(self.fs._pipe_file(self._path(key), data))
-        except FileNotFoundError:
-            if self._bucket:
-                raise self._missing_bucket("write", key) from None
-            raise StoreError(
-                f"Cannot write {key!r} in {self.url}: its location does not exist."
-            ) from None
-        except Exception as exc:
-            self._raise("write", key, exc)
-
-    async def _co_delete(self, key: str) -> None:
-        try:
-            await self._timed(self.fs._rm_file(self._path(key)))
-        except (FileNotFoundError, IsADirectoryError):
-            return
-        except Exception as exc:
-            self._raise("delete", key, exc)
-
-    async def _co_list(self, prefix: str, recursive: bool) -> list[str]:
-        path = self._dir(prefix)
-        try:
-            if recursive and self._bucket:
-                return await self._co_find_under(prefix)
-            if recursive:
-                names = await self._timed(self.fs._find(path, withdirs=False))
-                return self._objects(list(names), prefix)
-            entries = list(await self._timed(self.fs._ls(path, detail=True)))
-            if self._bucket and prefix and self._names_object(entries, path):
-                # adlfs lists an object "ab" in place of the directory "ab/" beside it
-                return children_of(prefix, await self._co_find_under(prefix), False)
-        except FileNotFoundError:
-            await self._check_bucket("list", prefix)
-            return []
-        except Exception as exc:
-            self._raise("list", prefix, exc)
-        children = self._children(entries, prefix)
-        if self.verify_prefixes and self._bucket:
-            containers = [c for c in children if c.endswith("/")]
-            flags = await self._bounded([self._co_holds_objects(c) for c in containers])
-            empty = {c for c, keep in zip(containers, flags, strict=True) if not keep}
-            children = [c for c in children if c not in empty]
-        return children
-
-    async def _co_holds_objects(self, container: str) -> bool:
-        """Whether at least one object is stored under the container key ``container``."""
-        bucket, _, key = f"{self._root}/{container}".partition("/")
-        call = getattr(self.fs, "_call_s3", None)
-        try:
-            if call is not None:  # s3fs: one listing request for a single key
-                page = await self._timed(
-                    call("list_objects_v2", Bucket=bucket, Prefix=key, MaxKeys=1)
-                )
-                return bool(page.get("Contents"))
-            return bool(await self._co_find_under(container))
-        except Exception as exc:
-            self._raise("list", container, exc)
-
-    async def _co_find_under(self, prefix: str) -> list[str]:
-        """Every object key under ``prefix``, by a server-side prefix listing from the root.
-
-        Finding ``<root>/ab`` itself would return just the object ``ab`` when one
-        exists beside ``ab/...`` (adlfs); a prefix under the root cannot be mistaken.
-        """
-        found = await self._timed(self.fs._find(self._root, withdirs=False, prefix=prefix))
-        return self._objects(list(found), prefix)
-
     def _names_object(self, entries: list[dict[str, Any]], path: str) -> bool:
         """Whether a listing of ``path`` returned the object at ``path`` itself."""
         return any(
@@ -448,232 +353,325 @@ class FsspecBackend(Backend):
             for e in entries
         )
 
-    async def _co_delete_prefix(self, prefix: str) -> None:
-        keys = await self._co_list(prefix, True)
-        paths = [self._path(k) for k in keys]
-        bulk: Callable[[list[str]], Awaitable[Any]] | None = getattr(self.fs, "_bulk_delete", None)
-        if bulk is not None:  # s3fs: 1,000 keys per request
-            chunks = [paths[i : i + 1000] for i in range(0, len(paths), 1000)]
-            try:
-                await self._bounded([self._timed(bulk(chunk)) for chunk in chunks])
-            except Exception as exc:
-                self._raise("delete under", prefix, exc)
-            return
-        await self._bounded([self._co_delete(k) for k in keys])
+    # -- errors -------------------------------------------------------------------------------
+    def _fail(self, action: str, what: str, exc: BaseException) -> NoReturn:
+        """Raise ``exc`` as a StoreError, chaining the cause only if it holds no secret."""
+        if isinstance(exc, TimeoutError):
+            cause = (
+                f"no answer within {self.timeout:g} s (check that the endpoint is reachable, "
+                "or raise timeout= if the store is slow)"
+            )
+        elif _denied(exc):
+            cause = f"access was refused, check the credentials ({self._describe(exc)})"
+        else:
+            cause = self._describe(exc)
+        where = what if what == self.url else f"{what} in {self.url}"
+        error = StoreError(f"Cannot {action} {where}: {cause}.")
+        chain = "".join(traceback.format_exception(exc))
+        if self.redact(chain) != chain:
+            raise error from None
+        raise error from exc
 
-    async def _bounded(self, awaitables: list[Awaitable[T]]) -> list[T]:
-        semaphore = asyncio.Semaphore(self.max_concurrency)
+    def _describe(self, exc: BaseException) -> str:
+        lines = str(exc).strip().splitlines()
+        text = lines[0].strip().rstrip(".") if lines else "no message"
+        if len(text) > 300:
+            text = text[:300] + "..."
+        return f"{type(exc).__name__}: {self.redact(text)}"
 
-        async def one(awaitable: Awaitable[T]) -> T:
-            async with semaphore:
-                return await awaitable
+    def _conflict(self, key: str) -> KeyConflictError:
+        return KeyConflictError(
+            f"Cannot write {key!r} in {self.url}: this file system keeps keys as a "
+            "hierarchy, and a key cannot be both an object and a prefix of other keys."
+        )
 
-        return list(await asyncio.gather(*(one(a) for a in awaitables)))
+    async def _timed(self, awaitable: Awaitable[T]) -> T:
+        return await asyncio.wait_for(awaitable, self.timeout)
 
-    async def _co_get_many(self, keys: list[str]) -> dict[str, bytes]:
-        async def fetch(key: str) -> tuple[str, bytes | None]:
-            try:
-                return key, await self._co_get(key, None, None)
-            except KeyError:
-                return key, None
-
-        results = await self._bounded([fetch(k) for k in keys])
-        return {k: v for k, v in results if v is not None}
-
-    async def _co_put_many(self, items: list[tuple[str, bytes]]) -> None:
-        await self._bounded([self._co_put(k, d) for k, d in items])
-
-    # -- sync file systems: direct calls with the same error mapping -------------------------------
-    def _sync_call(self, action: str, key: str, func: Callable[[], T]) -> T:
+    # -- async primitives: the one code path ----------------------------------------------------
+    async def _read(self, key: str, start: int | None, end: int | None) -> bytes:
         try:
-            return func()
-        except (StoreError, MissingKeyError):
-            raise
-        except (FileExistsError, NotADirectoryError) as exc:
-            if action == "write":
-                raise KeyConflictError(
-                    f"Cannot write {key!r} in {self.url}: this file system keeps keys as a "
-                    "hierarchy, and a key cannot be both an object and a prefix of other keys."
-                ) from None
-            self._raise(action, key, exc)
+            data = await self._timed(self.fs._cat_file(self._path(key), start=start, end=end))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise await self._aconfirm_missing(key) from None
         except Exception as exc:
-            self._raise(action, key, exc)
-        raise AssertionError("unreachable")  # pragma: no cover
+            if start is not None and _http_status(exc) == 416:
+                raise RangeNotSatisfiableError(
+                    f"The range from byte {start} of {key!r} in {self.url} was refused."
+                ) from None
+            self._fail("read", repr(key), exc)
+        return bytes(data)
 
-    def _sync_get(self, key: str, start: int | None, length: int | None) -> bytes:
-        end = None if length is None or start is None else start + length
+    @_on_io_loop
+    async def _aget(self, key: str) -> bytes:
+        return await self._read(key, None, None)
 
-        def read() -> bytes:
-            try:
-                return bytes(self.fs.cat_file(self._path(key), start=start, end=end))
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                raise missing_key(key, self.url) from None
+    @_on_io_loop
+    async def _aget_range(self, key: str, start: int, length: int | None) -> bytes:
+        data = await self._read(key, start, None if length is None else start + length)
+        if length is not None and len(data) > length:
+            data = data[start : start + length]  # a server that ignored the Range header
+        return data
 
-        return self._sync_call("read", key, read)
+    @_on_io_loop
+    async def _aput(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            if self.hierarchical_keys and await self._timed(self.fs._isdir(path)):
+                raise self._conflict(key)  # memory:// would shadow the directory with a file
+            await self._timed(self.fs._pipe_file(path, data))
+        except FileNotFoundError:
+            await self._aconfirm_missing(key)  # a missing bucket is a StoreError
+            raise StoreError(
+                f"Cannot write {key!r} in {self.url}: its location does not exist."
+            ) from None
+        except (FileExistsError, NotADirectoryError, IsADirectoryError):
+            raise self._conflict(key) from None
+        except KeyConflictError:
+            raise
+        except Exception as exc:
+            self._fail("write", repr(key), exc)
 
-    def _sync_prune(self, path: str) -> None:
+    async def _info(self, key: str, action: str) -> dict[str, Any] | None:
+        """The file system's ``_info`` of ``key``'s object, or None when there is none."""
+        try:
+            info: dict[str, Any] = await self._timed(self.fs._info(self._path(key)))
+        except (FileNotFoundError, NotADirectoryError):
+            await self._aconfirm_missing(key)  # a missing bucket is a StoreError
+            return None
+        except Exception as exc:
+            self._fail(action, repr(key), exc)
+        return info if info.get("type") == "file" else None
+
+    @_on_io_loop
+    async def _aexists(self, key: str) -> bool:
+        return await self._info(key, "check") is not None
+
+    @_on_io_loop
+    async def _ahead(self, key: str) -> ObjectInfo:
+        info = await self._info(key, "read")
+        if info is None:
+            raise await self._aconfirm_missing(key)
+        size = info.get("size")
+        if size is None:  # an HTTP server that sends no Content-Length
+            size = len(await self._read(key, None, None))
+        return ObjectInfo(key, int(size), _version(info))
+
+    @_on_io_loop
+    async def _adelete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            if self.hierarchical_keys and not await self._timed(self.fs._isfile(path)):
+                return  # nothing, or a directory: no object to delete
+            await self._timed(self.fs._rm_file(path))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return
+        except Exception as exc:
+            self._fail("delete", repr(key), exc)
+        if self.hierarchical_keys:
+            await self._prune(path)
+
+    async def _prune(self, path: str) -> None:
         """Remove directories left empty by a delete, up to (not including) the root."""
         parent = path.rsplit("/", 1)[0]
-        while parent and parent != self._root and parent.startswith(f"{self._root}/"):
+        while parent != self._root and parent.startswith(f"{self._root}/"):
             try:
-                if self.fs.ls(parent, detail=False):
+                if await self._timed(self.fs._ls(parent, detail=False)):
                     return
-                self.fs.rmdir(parent)
+                await self._timed(self.fs._rmdir(parent))
             except Exception:
-                return
+                return  # refilled or removed meanwhile: either way nothing to prune
             parent = parent.rsplit("/", 1)[0]
 
-    def _sync_delete(self, key: str) -> None:
-        path = self._path(key)
-
-        def remove() -> None:
-            try:
-                if not self.fs.isfile(path):
-                    return
-                self.fs.rm_file(path)
-            except (FileNotFoundError, IsADirectoryError):
-                return
-            self._sync_prune(path)
-
-        self._sync_call("delete", key, remove)
-
-    def _sync_list(self, prefix: str, recursive: bool) -> list[str]:
-        path = self._dir(prefix)
-
-        def listing() -> list[str]:
-            try:
-                if not self.fs.isdir(path):
-                    return []
-                if recursive:
-                    return self._objects(list(self.fs.find(path, withdirs=False)), prefix)
-                return self._children(list(self.fs.ls(path, detail=True)), prefix)
-            except FileNotFoundError:
-                return []
-
-        return self._sync_call("list", prefix, listing)
-
-    # -- Backend primitives ---------------------------------------------------------------------
-    def _get(self, key: str) -> bytes:
-        if self._async:
-            return self._run(self._co_get(key, None, None))
-        return self._sync_get(key, None, None)
-
-    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
-        if self._async:
-            return self._run(self._co_get(key, start, length))
-        return self._sync_get(key, start, length)
-
-    def _put(self, key: str, data: bytes) -> None:
-        if self._async:
-            self._run(self._co_put(key, data))
+    @_on_io_loop
+    async def _adelete_many(self, keys: list[str]) -> None:
+        if self.hierarchical_keys:
+            # Files: no request removes many, and each delete prunes its own directories.
+            await super()._adelete_many(keys)
             return
-        self._sync_call("write", key, lambda: self._sync_put(key, data))
+        # fsspec's _rm expands glob characters, so such keys are deleted one by one.
+        patterns = [k for k in keys if _GLOB_CHARS.intersection(k)]
+        literal = [self._path(k) for k in keys if not _GLOB_CHARS.intersection(k)]
+        batches = [literal[i : i + _DELETE_BATCH] for i in range(0, len(literal), _DELETE_BATCH)]
+        await amap_bounded(self._rm_batch, batches, self.max_concurrency)
+        await amap_bounded(self._adelete, patterns, self.max_concurrency)
 
-    def _sync_put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        if self.fs.isdir(path):  # memory:// would otherwise shadow the directory with a file
-            raise FileExistsError(path)
-        self.fs.pipe_file(path, data)
+    async def _rm_batch(self, paths: list[str]) -> None:
+        try:
+            await self._timed(self.fs._rm(paths))
+        except FileNotFoundError:
+            return  # gcsfs: none of them existed
+        except Exception as exc:
+            self._fail("delete", f"{len(paths)} keys", exc)
 
-    def _exists(self, key: str) -> bool:
-        if self._async:
-            return self._run(self._co_exists(key))
-        return self._sync_call("check", key, lambda: bool(self.fs.isfile(self._path(key))))
-
-    def _delete(self, key: str) -> None:
-        if self._async:
-            self._run(self._co_delete(key))
-            return
-        self._sync_delete(key)
-
-    def _list(self, prefix: str, recursive: bool) -> list[str]:
-        if self._async:
-            return self._run(self._co_list(prefix, recursive))
-        return self._sync_list(prefix, recursive)
-
-    def _delete_prefix(self, prefix: str) -> None:
-        if self._async:
-            self._run(self._co_delete_prefix(prefix))
-            return
-        for key in self._sync_list(prefix, True):
-            self._sync_delete(key)
-
-    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
-        if self._async:
-            return self._run(self._co_get_many(keys))
-        return super()._get_many(keys)
-
-    def _put_many(self, items: list[tuple[str, bytes]]) -> None:
-        if self._async:
-            self._run(self._co_put_many(items))
-            return
-        super()._put_many(items)
-
-    def _close(self) -> None:
-        if self._async and self.fs.loop.is_running():
-            # best effort: the connections die with the process anyway
-            with contextlib.suppress(Exception):
-                self._submit(self._timed(self._co_close())).result(self.timeout + 1)
-
-    async def _co_close(self) -> None:
-        """Close the HTTP client this backend's private file-system instance opened."""
-        s3_client = getattr(self.fs, "_s3", None)  # s3fs
-        if s3_client is not None:
-            self.fs._s3 = None
-            await s3_client.__aexit__(None, None, None)
-        session = getattr(self.fs, "_session", None)  # gcsfs, http
-        if session is not None and not getattr(session, "closed", True):
-            await session.close()
-        service = getattr(self.fs, "service_client", None)  # adlfs
-        if service is not None and hasattr(service, "close"):
-            await service.close()
-
-    # -- async primitives ---------------------------------------------------------------------
-    async def _aget(self, key: str) -> bytes:
-        if self._async:
-            return await self._arun(self._co_get(key, None, None))
-        return await super()._aget(key)
-
-    async def _aget_range(self, key: str, start: int, length: int | None) -> bytes:
-        if self._async:
-            return await self._arun(self._co_get(key, start, length))
-        return await super()._aget_range(key, start, length)
-
-    async def _aput(self, key: str, data: bytes) -> None:
-        if self._async:
-            await self._arun(self._co_put(key, data))
-            return
-        await super()._aput(key, data)
-
-    async def _aexists(self, key: str) -> bool:
-        if self._async:
-            return await self._arun(self._co_exists(key))
-        return await super()._aexists(key)
-
-    async def _adelete(self, key: str) -> None:
-        if self._async:
-            await self._arun(self._co_delete(key))
-            return
-        await super()._adelete(key)
-
-    async def _alist(self, prefix: str, recursive: bool) -> list[str]:
-        if self._async:
-            return await self._arun(self._co_list(prefix, recursive))
-        return await super()._alist(prefix, recursive)
-
+    @_on_io_loop
     async def _adelete_prefix(self, prefix: str) -> None:
-        if self._async:
-            await self._arun(self._co_delete_prefix(prefix))
-            return
         await super()._adelete_prefix(prefix)
 
+    @_on_io_loop
+    async def _alist(self, prefix: str, recursive: bool) -> list[str]:
+        path = self._dir(prefix)
+        try:
+            if recursive:
+                return await self._find_under(prefix)
+            entries = list(await self._timed(self.fs._ls(path, detail=True)))
+            if self._bucket and prefix and self._names_object(entries, path):
+                # adlfs lists an object "ab" in place of the directory "ab/" beside it
+                return children_of(prefix, await self._find_under(prefix), False)
+        except (FileNotFoundError, NotADirectoryError):
+            await self._aconfirm_missing(prefix)  # a missing bucket is a StoreError
+            return []
+        except Exception as exc:
+            self._fail("list", repr(prefix), exc)
+        return self._children(entries, prefix)
+
+    async def _find_under(self, prefix: str) -> list[str]:
+        """Every object key under ``prefix``.
+
+        On object stores, a server-side prefix listing from the root: finding
+        ``<root>/ab`` itself would return just the object ``ab`` when one exists
+        beside ``ab/...`` (adlfs); a prefix under the root cannot be mistaken.
+        """
+        if self._bucket:
+            found = await self._timed(self.fs._find(self._root, withdirs=False, prefix=prefix))
+        else:
+            found = await self._timed(self.fs._find(self._dir(prefix), withdirs=False))
+        return self._objects(list(found), prefix)
+
+    @_on_io_loop
     async def _aget_many(self, keys: list[str]) -> dict[str, bytes]:
-        if self._async:
-            return await self._arun(self._co_get_many(keys))
         return await super()._aget_many(keys)
 
+    @_on_io_loop
     async def _aput_many(self, items: list[tuple[str, bytes]]) -> None:
-        if self._async:
-            await self._arun(self._co_put_many(items))
-            return
         await super()._aput_many(items)
+
+    @_on_io_loop
+    async def _aroot_exists(self) -> bool:
+        if not self._bucket:
+            return True
+        try:
+            await self._timed(self.fs._info(self._bucket))
+        except FileNotFoundError:
+            return False
+        except Exception as exc:
+            if _denied(exc):
+                return True  # may read objects but not the bucket itself: cannot tell
+            self._fail("check", self.url, exc)
+        return True
+
+    @_on_io_loop
+    async def _aholds_objects(self, prefix: str) -> bool:
+        call = getattr(self.fs, "_call_s3", None)
+        if call is None:
+            return bool(await self._alist(prefix, True))
+        bucket, _, key = f"{self._root}/{prefix}".partition("/")
+        try:  # s3fs: one listing request for a single key
+            page = await self._timed(call("list_objects_v2", Bucket=bucket, Prefix=key, MaxKeys=1))
+        except Exception as exc:
+            self._fail("list", repr(prefix), exc)
+        return bool(page.get("Contents"))
+
+    @_on_io_loop
+    async def _aclose(self) -> None:
+        """Close the HTTP client of this backend's private file system, on its own loop.
+
+        Best effort: a connection that fails to close dies with the process anyway.
+        """
+        _OPEN.discard(self)
+        with contextlib.suppress(Exception):
+            await self._timed(self._close_clients())
+
+    async def _close_clients(self) -> None:
+        fs = self.fs
+        creator = getattr(fs, "_s3creator", None)  # s3fs: the client's context manager
+        if creator is not None and getattr(fs, "_s3", None) is not None:
+            fs._s3 = None
+            await creator.__aexit__(None, None, None)
+        session = getattr(fs, "_session", None)  # gcsfs, http
+        if session is not None and not getattr(session, "closed", True):
+            await session.close()
+        service = getattr(fs, "service_client", None)  # adlfs
+        if service is not None and hasattr(service, "close"):
+            await service.close()
+        credential = getattr(fs, "credential", None)  # adlfs, when it made one itself
+        if credential is not None and not self._given_credential:
+            closed = credential.close() if hasattr(credential, "close") else None
+            if inspect.isawaitable(closed):
+                await closed
+
+    # -- blocking primitives: the coroutines above, on the one loop ------------------------------
+    def _get(self, key: str) -> bytes:
+        return run_sync(self._aget(key))
+
+    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
+        return run_sync(self._aget_range(key, start, length))
+
+    def _put(self, key: str, data: bytes) -> None:
+        run_sync(self._aput(key, data))
+
+    def _exists(self, key: str) -> bool:
+        return run_sync(self._aexists(key))
+
+    def _head(self, key: str) -> ObjectInfo:
+        return run_sync(self._ahead(key))
+
+    def _delete(self, key: str) -> None:
+        run_sync(self._adelete(key))
+
+    def _delete_many(self, keys: list[str]) -> None:
+        run_sync(self._adelete_many(keys))
+
+    def _delete_prefix(self, prefix: str) -> None:
+        run_sync(self._adelete_prefix(prefix))
+
+    def _list(self, prefix: str, recursive: bool) -> list[str]:
+        return run_sync(self._alist(prefix, recursive))
+
+    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
+        return run_sync(self._aget_many(keys))
+
+    def _put_many(self, items: list[tuple[str, bytes]]) -> None:
+        run_sync(self._aput_many(items))
+
+    def _root_exists(self) -> bool:
+        return run_sync(self._aroot_exists())
+
+    def _holds_objects(self, prefix: str) -> bool:
+        return run_sync(self._aholds_objects(prefix))
+
+    def _close(self) -> None:
+        run_sync(self._aclose())
+
+
+def _detach_finalizers(fs: Any) -> None:
+    """Drop the exit-time finalizers a file system registered on itself at construction.
+
+    adlfs registers ``sync(fs.loop, close...)`` finalizers, and an ``asynchronous``
+    file system has no loop, so at exit each one fails with "Loop is not running"
+    (fsspec/adlfs issue 495). This backend closes the clients itself, on the loop
+    they were made on (:meth:`FsspecBackend._aclose`).
+    """
+    registry: Mapping[Any, Any] = getattr(weakref.finalize, "_registry", {})
+    for finalizer in list(registry):
+        held = finalizer.peek()
+        if held is not None and held[0] is fs:
+            finalizer.detach()
+
+
+def _fs_class(protocol: str, url: str) -> Any:
+    """The fsspec file-system class for ``protocol`` (``url`` is redacted, for messages)."""
+    import fsspec  # type: ignore[import-untyped]
+
+    try:
+        return fsspec.get_filesystem_class(protocol)
+    except ValueError as exc:
+        raise StoreError(
+            f"fsspec knows no protocol {protocol!r} (for {url}); install the package "
+            "that provides it or check the URL's scheme."
+        ) from exc
+    except ImportError as exc:
+        raise PluginError(
+            f"The fsspec protocol {protocol!r} needs a package that is not installed "
+            f'({exc}). For cloud stores: pip install "zarr-vectors-fsspec[s3,gcs,azure]".'
+        ) from None
