@@ -10,7 +10,9 @@ from __future__ import annotations
 
 __all__ = [
     "BackendOptionError",
+    "ConcurrentWriteError",
     "ConformanceError",
+    "CorruptStoreError",
     "FormatVersionError",
     "InvalidKeyError",
     "KeyConflictError",
@@ -20,6 +22,7 @@ __all__ = [
     "RangeNotSatisfiableError",
     "ReadOnlyBackendError",
     "ReadOnlyStoreError",
+    "StaleSnapshotError",
     "StoreError",
     "StoreExistsError",
     "UnsupportedOperationError",
@@ -93,6 +96,30 @@ class PreconditionFailedError(StoreError):
 
     ``mode="create"`` found an object already there; ``if_match`` found another
     version. Someone else wrote first: read again and retry, or give up.
+    """
+
+
+class ConcurrentWriteError(StoreError):
+    """Another writer holds the store, or changed it while this write was running.
+
+    Nothing of this write was published. Retry later, or raise the time this
+    package waits for the store's write lock (``lock_timeout=``).
+    """
+
+
+class CorruptStoreError(StoreError):
+    """What a store holds contradicts its own metadata (a missing, truncated or damaged cell).
+
+    The message names the level, array and cell. ``zarr-vectors verify`` lists
+    every such problem in a store.
+    """
+
+
+class StaleSnapshotError(StoreError):
+    """A handle's snapshot can no longer be served: the store was replaced or changed too much.
+
+    Open the store again (or call ``refresh()`` on the handle) to read its
+    current state.
     """
 
 

@@ -19,17 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from zarr_vectors.core.location import open_location, resolve_location
 from zarr_vectors.core.modes import check_mode
-from zarr_vectors.exceptions import StoreExistsError, ValidationError
+from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.format import journal
-from zarr_vectors.format.journal import ROOT_KEY, Pending
 from zarr_vectors.format.metadata import (
     KNOWN_CAPABILITIES,
-    LevelMetadata,
     RootMetadata,
-    dump_json,
-    group_json,
 )
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
+from zarr_vectors.format.transaction import create_empty, rewrite_root
 
 if TYPE_CHECKING:
     import zarr
@@ -80,18 +77,7 @@ def create_store(
     )
     target, owned = resolve_location(path, mode="w", backend=backend, backend_kwargs=backend_kwargs)
     try:
-        keys = list(target.list_prefix("", recursive=True))
-        if keys and mode == "w-":
-            raise StoreExistsError(
-                f"{target.url} is not empty; pass mode='w' to replace what is there"
-            )
-        meta = journal.bump(meta)
-        journal.put_root(target, meta, pending=Pending("w"))
-        if keys:
-            target.delete_many(k for k in keys if k != ROOT_KEY)
-        level = group_json(LevelMetadata(level=0, vertex_count=0).to_attributes())
-        target.put_bytes("0/zarr.json", dump_json(level))
-        journal.put_root(target, meta, consolidated={"0": level} if consolidate else None)
+        create_empty(target, meta, mode=mode, consolidate=consolidate)
         return _zarr_group(target, owned, "r+")
     except BaseException:
         if owned:
@@ -190,10 +176,13 @@ def consolidate_metadata(path: Any, *, backend: Any = None, **backend_kwargs: An
     store afterwards costs one request. Returns the number of nodes
     consolidated. Writes through this package keep it up to date afterwards.
     """
-    with open_location(path, mode="r+", backend=backend, backend_kwargs=backend_kwargs) as target:
-        snap = load_snapshot(target)
-        docs = journal.gather_node_docs(target)
+
+    def consolidated(snap: Snapshot) -> tuple[dict[str, Any], int]:
+        docs = journal.gather_node_docs(snap.backend)
         doc = dict(snap.root_doc)
         doc["consolidated_metadata"] = journal.sorted_consolidated(docs)
-        target.put_bytes(ROOT_KEY, dump_json(doc))
-    return len(docs)
+        return doc, len(docs)
+
+    with open_location(path, mode="r+", backend=backend, backend_kwargs=backend_kwargs) as target:
+        count: int = rewrite_root(target, consolidated)
+    return count

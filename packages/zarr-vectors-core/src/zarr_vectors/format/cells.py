@@ -4,7 +4,9 @@ Every Zarr Vectors per-cell array (vertices, vertex_fragments, attributes) is a
 zarr v3 array of ``variable_length_bytes`` with one element per chunk. A chunk
 object is that element run through the array's codec chain: ``vlen-bytes``
 frames it (uint32 element count, then uint32 length + bytes per element), and
-an optional bytes-to-bytes codec (``zstd``, ``gzip``) compresses the frame.
+an optional bytes-to-bytes codec (``zstd``, ``gzip``) compresses the frame, and
+an optional ``crc32c`` codec appends a checksum of what precedes it, so a bit
+flipped in storage or on the wire is caught when the cell is read.
 
 The writer and reader go through this module instead of zarr-python's array
 machinery because a cell is fetched and decoded in bulk (thousands per read)
@@ -14,13 +16,17 @@ and the per-chunk overhead of the generic path would dominate.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from zarr_vectors.exceptions import StoreError, ValidationError
+from zarr_vectors.exceptions import CorruptStoreError, StoreError, ValidationError
 
-__all__ = ["CellCodec", "codec_chain", "compressor_codecs"]
+__all__ = ["CHECKSUM_CODEC", "CellCodec", "codec_chain", "compressor_codecs"]
+
+#: The zarr v3 checksum codec cells carry by default.
+CHECKSUM_CODEC: dict[str, Any] = {"name": "crc32c", "configuration": {}}
+_CRC = struct.Struct("<I")
 
 _U32 = struct.Struct("<I")
 _FRAME_HEAD = struct.Struct("<II")
@@ -32,15 +38,19 @@ def _frame(payload: bytes | memoryview) -> bytes:
 
 def _unframe(data: bytes, where: str) -> bytes:
     if len(data) < 4:
-        raise StoreError(f"{where}: chunk of {len(data)} bytes has no vlen-bytes header")
+        raise CorruptStoreError(f"{where}: chunk of {len(data)} bytes has no vlen-bytes header")
     (count,) = _U32.unpack_from(data, 0)
     if count == 0:
         return b""
-    if count != 1:
-        raise StoreError(f"{where}: chunk holds {count} elements; a cell holds exactly one")
+    if count != 1 or len(data) < 8:
+        raise CorruptStoreError(
+            f"{where}: chunk holds {count} elements in {len(data)} bytes; a cell holds exactly one"
+        )
     (length,) = _U32.unpack_from(data, 4)
-    if len(data) < 8 + length:
-        raise StoreError(f"{where}: chunk is truncated ({len(data)} bytes, need {8 + length})")
+    if len(data) != 8 + length:
+        raise CorruptStoreError(
+            f"{where}: chunk is {len(data)} bytes but its header says {8 + length}"
+        )
     return memoryview(data)[8 : 8 + length]  # type: ignore[return-value]
 
 
@@ -58,10 +68,32 @@ def _bytes_codec(spec: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callab
 
         g = GZip(level=int(conf.get("level", 5)))
         return (lambda b: bytes(g.encode(b))), (lambda b: bytes(g.decode(b)))
+    if name == "crc32c":
+        return _crc_append, _crc_check
     raise StoreError(
         f"codec {name!r} on a cell array is not supported by zarr-vectors "
-        "(supported: vlen-bytes, optionally followed by zstd or gzip)"
+        "(supported: vlen-bytes, optionally followed by zstd or gzip, then crc32c)"
     )
+
+
+def _crc(data: bytes | memoryview) -> int:
+    import google_crc32c  # zarr-python's own dependency for this codec
+
+    return int(google_crc32c.value(bytes(data)))
+
+
+def _crc_append(data: bytes) -> bytes:
+    return bytes(data) + _CRC.pack(_crc(data))
+
+
+def _crc_check(data: bytes) -> bytes:
+    if len(data) < 4:
+        raise CorruptStoreError(f"chunk of {len(data)} bytes is too short to hold its checksum")
+    body = memoryview(data)[:-4]
+    (stored,) = _CRC.unpack_from(data, len(data) - 4)
+    if _crc(body) != stored:
+        raise CorruptStoreError("its crc32c checksum does not match: the bytes were changed")
+    return bytes(body)
 
 
 @dataclass(frozen=True)
@@ -86,9 +118,21 @@ class CellCodec:
         return data
 
     def decode(self, data: bytes, where: str = "cell") -> bytes:
-        """The element (payload) stored in chunk object ``data``."""
-        for _, dec in reversed(self._steps):  # type: ignore[attr-defined]
-            data = dec(data)
+        """The element (payload) stored in chunk object ``data``.
+
+        Anything wrong with the bytes (a checksum that does not match, a
+        truncated or undecompressable chunk, a bad frame) is a
+        :class:`~zarr_vectors.exceptions.CorruptStoreError` naming ``where``.
+        """
+        try:
+            for _, dec in reversed(self._steps):  # type: ignore[attr-defined]
+                data = dec(data)
+        except CorruptStoreError as exc:
+            raise CorruptStoreError(f"{where}: {exc}") from None
+        except Exception as exc:  # zstd RuntimeError, gzip EOFError/zlib.error, ...
+            raise CorruptStoreError(
+                f"{where}: the chunk cannot be decoded ({type(exc).__name__}: {exc})"
+            ) from None
         return _unframe(data, where)
 
 
@@ -126,11 +170,13 @@ def compressor_codecs(compressor: str | dict[str, Any] | None) -> list[dict[str,
     )
 
 
-def codec_chain(compressor: str | dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The full ``codecs`` list for a cell array written with ``compressor``."""
-    return [{"name": "vlen-bytes", "configuration": {}}, *compressor_codecs(compressor)]
+def codec_chain(
+    compressor: str | dict[str, Any] | None, *, checksum: bool = True
+) -> list[dict[str, Any]]:
+    """The full ``codecs`` list for a cell array written with ``compressor``.
 
-
-def decode_all(codec: CellCodec, blobs: Sequence[bytes], where: str) -> list[bytes]:
-    """Decode many chunk objects of one array."""
-    return [codec.decode(b, where) for b in blobs]
+    ``checksum`` (default) ends the chain with zarr v3's ``crc32c`` codec,
+    which zarr-python, and so the published zarr-vectors 0.9.2, reads.
+    """
+    tail = [dict(CHECKSUM_CODEC)] if checksum else []
+    return [{"name": "vlen-bytes", "configuration": {}}, *compressor_codecs(compressor), *tail]

@@ -26,14 +26,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from zarr_vectors.core.backends.base import StorageBackend
-from zarr_vectors.exceptions import StoreError
+from zarr_vectors.exceptions import CorruptStoreError, StoreError
 from zarr_vectors.format.metadata import WRITER_KEY, RootMetadata, dump_json, group_json
 
 __all__ = [
+    "LOG_KEEP",
+    "LOG_PREFIX",
+    "PRIVATE_PREFIX",
     "ROOT_KEY",
     "Pending",
     "bump",
     "gather_node_docs",
+    "is_private",
+    "log_key",
     "node_key",
     "put_root",
     "root_document",
@@ -42,6 +47,23 @@ __all__ = [
 
 #: Key of the root group document.
 ROOT_KEY = "zarr.json"
+#: Keys this package keeps beside the format's own start with this (staged
+#: stores, the commit log); readers of the format ignore them.
+PRIVATE_PREFIX = ".zv-"
+#: Commit records: what each committed write changed, by the generation it made.
+LOG_PREFIX = ".zv-log"
+#: How many commit records are kept (a handle older than that many commits is stale).
+LOG_KEEP = 64
+
+
+def log_key(generation: int) -> str:
+    """Key of the commit record of the write that produced ``generation``."""
+    return f"{LOG_PREFIX}/{int(generation):012d}.json"
+
+
+def is_private(key: str) -> bool:
+    """Whether ``key`` is this package's bookkeeping rather than part of the format."""
+    return key.startswith(PRIVATE_PREFIX)
 
 
 def node_key(path: str) -> str:
@@ -63,6 +85,11 @@ class Pending:
     cells: tuple[str, ...] = ()
     counts: tuple[int, ...] = ()
     vertex_count: int = 0
+    #: Replace only: the prefix the new store is written under, and whether it is
+    #: still being written ("writing": readers read the old store) or committed and
+    #: being moved into place ("moving": readers read the new one, staged first).
+    staged: str = ""
+    state: str = ""
 
     @classmethod
     def from_root(cls, root_doc: Mapping[str, Any]) -> Pending | None:
@@ -71,17 +98,33 @@ class Pending:
         entry = writer.get("pending")
         if not entry:
             return None
-        return cls(
-            mode=str(entry.get("mode", "w")),
-            level=str(entry.get("level", "0")),
-            cells=tuple(entry.get("cells", ())),
-            counts=tuple(int(c) for c in entry.get("counts", ())),
-            vertex_count=int(entry.get("vertex_count", 0)),
-        )
+        return cls.from_json(entry, "the root's journal entry")
+
+    @classmethod
+    def from_json(cls, entry: Any, where: str) -> Pending:
+        """Parse a journal entry or commit record, refusing one that is malformed."""
+        try:
+            made = cls(
+                mode=str(entry.get("mode", "w")),
+                level=str(entry.get("level", "0")),
+                cells=tuple(str(c) for c in entry.get("cells", ())),
+                counts=tuple(int(c) for c in entry.get("counts", ())),
+                vertex_count=int(entry.get("vertex_count", 0)),
+                staged=str(entry.get("staged", "")),
+                state=str(entry.get("state", "")),
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise CorruptStoreError(f"{where} is malformed ({exc}): {entry!r:.200}") from None
+        if made.mode not in ("a", "w") or len(made.cells) != len(made.counts):
+            raise CorruptStoreError(f"{where} is malformed: {entry!r:.200}")
+        return made
 
     def to_json(self) -> dict[str, Any]:
         if self.mode == "w":
-            return {"mode": "w"}
+            out: dict[str, Any] = {"mode": "w"}
+            if self.staged:
+                out.update(staged=self.staged, state=self.state)
+            return out
         return {
             "mode": self.mode,
             "level": self.level,
@@ -96,9 +139,19 @@ class Pending:
             return {}
         return dict(zip(self.cells, self.counts, strict=True))
 
+    @property
+    def data_prefix(self) -> str:
+        """Where readers find cells and node documents first ("" = their usual keys)."""
+        return f"{self.staged}/" if self.mode == "w" and self.state == "moving" else ""
+
     def check_readable(self, where: str) -> None:
-        """Raise if the unfinished write replaced the whole store (nothing old is left)."""
-        if self.mode == "w":
+        """Raise if the unfinished write left nothing whole to read.
+
+        A replace that stages its new store leaves the old one readable until it
+        commits and the new one readable after; only a first write of a store
+        (nothing before it) leaves nothing to read.
+        """
+        if self.mode == "w" and not self.staged:
             raise StoreError(
                 f"{where}: a write that replaces this store did not finish, so its contents "
                 "are incomplete; write the store again (mode='w')"
@@ -160,7 +213,7 @@ def gather_node_docs(backend: StorageBackend) -> dict[str, dict[str, Any]]:
     keys = [
         k
         for k in backend.list_prefix("", recursive=True)
-        if k.endswith("zarr.json") and k != ROOT_KEY
+        if k.endswith("zarr.json") and k != ROOT_KEY and not is_private(k)
     ]
     got = backend.get_many(keys)
     return {k[: -len("/zarr.json")]: json.loads(v) for k, v in got.items()}

@@ -16,8 +16,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zarr_vectors.core.backends.base import StorageBackend
-from zarr_vectors.exceptions import StoreError, ValidationError
+from zarr_vectors.exceptions import (
+    CorruptStoreError,
+    StaleSnapshotError,
+    StoreError,
+    ValidationError,
+)
 from zarr_vectors.format.cells import CellCodec
 from zarr_vectors.format.fragments import decode_fragment_rows, encode_single_range
 from zarr_vectors.format.grid import CellGroups, cells_in_box, parse_world_key, world_key
@@ -168,18 +172,20 @@ def level_array_docs(
 
         docs[f"{level}/{ATTRIBUTES}"] = group_json()
     for name, (adtype, row_shape) in attributes.items():
-        docs[f"{level}/{ATTRIBUTES}/{name}"] = cell_array_json(
-            grid_shape,
-            codecs,
-            {
-                "nonempty_chunks": nonempty,
-                **extra,
-                "zv_array": "attribute",
-                "name": name,
-                "dtype": adtype,
-                "row_shape": list(row_shape),
-            },
-        )
+        described: dict[str, Any] = {
+            "nonempty_chunks": nonempty,
+            **extra,
+            "zv_array": "attribute",
+            "name": name,
+            "dtype": adtype,
+            "row_shape": list(row_shape),
+        }
+        width = int(np.prod(row_shape, dtype=np.int64)) if row_shape else 1
+        if width > 1:
+            # The published 0.9.2 takes a multi-column attribute's width from its
+            # channel names, so they are written for it to read the column whole.
+            described["channel_names"] = [f"ch{i}" for i in range(width)]
+        docs[f"{level}/{ATTRIBUTES}/{name}"] = cell_array_json(grid_shape, codecs, described)
     return docs
 
 
@@ -200,7 +206,13 @@ def read_level(
     attribute_names_: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LevelData:
-    """Fetch and decode the cells of ``level`` (those meeting ``bbox``), honouring the journal."""
+    """Fetch, verify and decode the cells of ``level`` (those meeting ``bbox``).
+
+    The result is exactly the snapshot's committed state: an unfinished write
+    is cut away (journal), and so is anything committed after the snapshot was
+    taken (commit records; :class:`~zarr_vectors.exceptions.StaleSnapshotError`
+    when that is no longer possible).
+    """
     cells, dtype, layout = fetch_cells(
         snap, level, bbox=bbox, attribute_names_=attribute_names_, progress=progress
     )
@@ -242,26 +254,64 @@ class Cell:
 
 
 def _fetch(
-    backend: StorageBackend,
+    snap: Snapshot,
     keys: list[str],
     cells: int,
     progress: Callable[[int, int], None] | None,
 ) -> dict[str, bytes]:
-    """``backend.get_many(keys)``; with ``progress``, in about 50 batches reporting cells done.
+    """``snap.get_many(keys)``; with ``progress``, in about 50 batches reporting cells done.
 
     Each batch is still one concurrent ``get_many``; batches are only made when
     someone is watching, so a plain read keeps every request in one batch.
     """
     if progress is None or cells == 0:
-        return backend.get_many(keys)
-    per_cell = len(keys) // cells
+        return snap.get_many(keys)
+    per_cell = max(1, len(keys) // cells)
     step = max(64, cells // 50) * per_cell
     got: dict[str, bytes] = {}
     progress(0, cells)
     for i in range(0, len(keys), step):
-        got.update(backend.get_many(keys[i : i + step]))
+        got.update(snap.get_many(keys[i : i + step]))
         progress(min(i + step, len(keys)) // per_cell, cells)
     return got
+
+
+def _listed_cells(
+    snap: Snapshot, level: int, vattrs: Mapping[str, Any], origin: list[int]
+) -> npt.NDArray[np.int64]:
+    """World coordinates of the level's cells, from ``nonempty_chunks`` or a listing."""
+    ndim = snap.meta.ndim
+    listed = vattrs.get("nonempty_chunks")
+    where = f"{snap.backend.url}: level {level} vertices"
+    if listed is None:
+        prefix = f"{level}/{VERTICES}/c/"
+        coords = []
+        for k in snap.list_keys(prefix):
+            parts = k[len(prefix) :].split("/")
+            try:
+                coords.append([int(p) + o for p, o in zip(parts, origin, strict=True)])
+            except ValueError:
+                continue  # not a cell key (a stray file): nothing of the format
+        return np.array(coords, dtype=np.int64).reshape(-1, ndim)
+    if not isinstance(listed, list):
+        raise CorruptStoreError(
+            f"{where}: nonempty_chunks is a {type(listed).__name__}, not a list"
+        )
+    out = []
+    for entry in listed:
+        try:
+            world = parse_world_key(entry)
+        except (AttributeError, ValueError):
+            raise CorruptStoreError(
+                f"{where}: nonempty_chunks holds {entry!r}, not a cell key like '0.1.2'"
+            ) from None
+        if len(world) != ndim:
+            raise CorruptStoreError(
+                f"{where}: nonempty_chunks entry {entry!r} has {len(world)} coordinates, "
+                f"the store has {ndim} axes"
+            )
+        out.append(world)
+    return np.array(out, dtype=np.int64).reshape(-1, ndim)
 
 
 def fetch_cells(
@@ -272,11 +322,17 @@ def fetch_cells(
     only: set[str] | None = None,
     attribute_names_: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    confirm: bool = True,
 ) -> tuple[list[Cell], np.dtype[Any], dict[str, tuple[np.dtype[Any], tuple[int, ...]]]]:
-    """Cells of ``level`` meeting ``bbox`` (or whose world keys are in ``only``), decoded.
+    """Cells of ``level`` meeting ``bbox`` (or whose world keys are in ``only``), verified.
 
     Returns the cells, the vertex dtype and each attribute's (dtype, row shape).
-    Cells touched by an unfinished append are cut back to their old rows.
+    Every listed cell must be there and agree with its siblings and with the
+    level's vertex count; a cell that does not raises
+    :class:`~zarr_vectors.exceptions.CorruptStoreError` naming it. Cells touched
+    by an unfinished append are cut back to their old rows; with ``confirm``,
+    the root is read again afterwards and cells changed by writes committed
+    since the snapshot are cut back too.
     """
     snap.check_complete()
     lm = snap.level_meta(level)
@@ -289,10 +345,16 @@ def fetch_cells(
     ]
     docs = snap.nodes(paths)
     vdoc = docs[paths[0]]
+    pending = snap.pending
+    limits = pending.row_limits(level) if pending is not None else {}
+    committed_count = pending.vertex_count if pending is not None and limits else lm.vertex_count
     if vdoc is None:
-        if lm.vertex_count == 0:
+        if committed_count == 0:
             return [], np.dtype(np.float32), {n: (np.dtype(np.float32), ()) for n in names}
-        raise StoreError(f"level {level} has {lm.vertex_count} vertices but no vertices array")
+        raise CorruptStoreError(
+            f"{snap.backend.url}: level {level} has {committed_count} vertices but no "
+            "vertices array"
+        )
     missing = [n for n, p in zip(names, paths[2:], strict=True) if docs[p] is None]
     if missing:
         have = attribute_names(snap, level)
@@ -303,25 +365,14 @@ def fetch_cells(
     dtype = le_dtype(vattrs.get("dtype", "float32"))
     origin = [int(o) for o in vattrs.get("chunk_grid_origin", [0] * ndim)]
     cs = snap.meta.chunk_shape
-    listed = vattrs.get("nonempty_chunks")
-    if listed is None:
-        keys = list(snap.backend.list_prefix(f"{level}/{VERTICES}/c/", recursive=True))
-        pre = len(f"{level}/{VERTICES}/c/")
-        world = np.array(
-            [[int(p) + o for p, o in zip(k[pre:].split("/"), origin, strict=True)] for k in keys],
-            dtype=np.int64,
-        ).reshape(-1, ndim)
-    else:
-        world = np.array([parse_world_key(k) for k in listed], dtype=np.int64).reshape(-1, ndim)
+    world = _listed_cells(snap, level, vattrs, origin)
+    whole_level = bbox is None and only is None
     if bbox is not None and len(world):
         world = world[cells_in_box(world, cs, bbox)]
     if only is not None:
         world = np.array(
             [w for w in world.tolist() if world_key(w) in only], dtype=np.int64
         ).reshape(-1, ndim)
-
-    pending = snap.pending
-    limits = pending.row_limits(level) if pending is not None else {}
 
     fdoc = docs[paths[1]]
     need_rows = fdoc is not None and not lm.fragments_tile
@@ -335,9 +386,10 @@ def fetch_cells(
         if need_rows:
             wanted.append(cell_key(paths[1], w, origin))
         wanted.extend(cell_key(p, w, origin) for p in paths[2:])
-    got = _fetch(snap.backend, wanted, len(world_list), progress)
+    got = _fetch(snap, wanted, len(world_list), progress)
+    changed = _changed_since(snap, level, limits) if confirm else {}
+    limits = {**limits, **changed}
 
-    out: list[Cell] = []
     attr_docs = {
         n: d for n, p in zip(names, paths[2:], strict=True) if (d := docs[p]) is not None
     }  # every one is there: missing attributes were refused above
@@ -345,30 +397,158 @@ def fetch_cells(
         n: (le_dtype(d["attributes"]["dtype"]), tuple(d["attributes"].get("row_shape") or ()))
         for n, d in attr_docs.items()
     }
+    reader = _CellReader(snap, level, got, codecs)
+    out: list[Cell] = []
+    total = 0
     for w in world_list:
-        vkey = cell_key(paths[0], w, origin)
-        raw = got.get(vkey)
-        if raw is None:
-            continue
-        pts = np.frombuffer(codecs[paths[0]].decode(raw, vkey), dtype=dtype).reshape(-1, ndim)
-        rows: npt.NDArray[np.int64] | int = len(pts)
+        key = world_key(w)
+        limit = limits.get(key)
+        if limit == 0:
+            continue  # created by a write the snapshot does not include
+        pts = reader.rows(paths[0], w, origin, dtype, (ndim,))
+        n_rows = len(pts)
+        rows: npt.NDArray[np.int64] | int = n_rows
         if need_rows:
-            fkey = cell_key(paths[1], w, origin)
-            fraw = got.get(fkey)
-            if fraw is not None:
-                rows = decode_fragment_rows(codecs[paths[1]].decode(fraw, fkey), fkey)
-        limit = limits.get(world_key(w))
+            rows = reader.fragment_rows(paths[1], w, origin)
+        if n_rows == 0 or (limit is not None and n_rows < limit):
+            raise CorruptStoreError(
+                f"{reader.where(paths[0], w, origin)}: the cell is listed in nonempty_chunks "
+                f"but holds {n_rows} of its {limit or 'listed'} points"
+            )
         if limit is not None:
             rows = min(rows, limit) if isinstance(rows, int) else rows[rows < limit]
-        cell = Cell(world_key(w), pts[:rows] if isinstance(rows, int) else pts[rows], {})
+        cell = Cell(key, pts[:rows] if isinstance(rows, int) else pts[rows], {})
+        total += len(cell.positions)
         out.append(cell)
         for n, p in zip(names, paths[2:], strict=True):
-            akey = cell_key(p, w, origin)
-            araw = got.get(akey)
             adt, rshape = attr_layout[n]
-            if araw is None:
-                raise StoreError(f"{akey}: attribute cell missing while its vertices cell exists")
-            col = np.frombuffer(codecs[p].decode(araw, akey), dtype=adt).reshape(-1, *rshape)
+            col = reader.rows(p, w, origin, adt, rshape)
+            # While an append rewrites a cell's arrays one after the other, only the
+            # committed rows (``limit``) have to be in every array.
+            if len(col) != n_rows if limit is None else len(col) < limit:
+                raise CorruptStoreError(
+                    f"{reader.where(p, w, origin)}: {len(col)} attribute values for "
+                    f"{n_rows} points in the cell"
+                )
             cell.attributes[n] = col[:rows] if isinstance(rows, int) else col[rows]
-
+    # A level document fetched after the snapshot (no consolidated metadata) may
+    # already count a newer commit; the sum is checked when it cannot.
+    exact = snap.consolidated is not None or not changed
+    if whole_level and exact and total != committed_count:
+        raise CorruptStoreError(
+            f"{snap.backend.url}: level {level} says it holds {committed_count} points but "
+            f"its cells hold {total}; run 'zarr-vectors verify' to list what is wrong"
+        )
     return out, dtype, attr_layout
+
+
+class _CellReader:
+    """Decodes one array's cells out of a fetched batch, naming any cell that is wrong."""
+
+    def __init__(
+        self,
+        snap: Snapshot,
+        level: int,
+        got: Mapping[str, bytes],
+        codecs: Mapping[str, CellCodec],
+    ) -> None:
+        self.snap, self.level, self.got, self.codecs = snap, level, got, codecs
+
+    def where(self, path: str, world: Sequence[int], origin: Sequence[int]) -> str:
+        return f"{self.snap.backend.url}: {cell_key(path, world, origin)} (level {self.level})"
+
+    def payload(self, path: str, world: Sequence[int], origin: Sequence[int]) -> bytes:
+        key = cell_key(path, world, origin)
+        raw = self.got.get(key)
+        where = self.where(path, world, origin)
+        if raw is None:
+            raise CorruptStoreError(
+                f"{where}: the cell is listed in nonempty_chunks but missing from the store"
+            )
+        return self.codecs[path].decode(raw, where)
+
+    def rows(
+        self,
+        path: str,
+        world: Sequence[int],
+        origin: Sequence[int],
+        dtype: np.dtype[Any],
+        row_shape: tuple[int, ...],
+    ) -> npt.NDArray[Any]:
+        data = self.payload(path, world, origin)
+        row_bytes = dtype.itemsize * int(np.prod(row_shape, dtype=np.int64))
+        if row_bytes == 0 or len(data) % row_bytes:
+            raise CorruptStoreError(
+                f"{self.where(path, world, origin)}: {len(data)} bytes is not a whole number "
+                f"of {row_bytes}-byte rows"
+            )
+        return np.frombuffer(data, dtype=dtype).reshape(-1, *row_shape)
+
+    def fragment_rows(
+        self, path: str, world: Sequence[int], origin: Sequence[int]
+    ) -> npt.NDArray[np.int64] | int:
+        where = self.where(path, world, origin)
+        try:
+            return decode_fragment_rows(self.payload(path, world, origin), where)
+        except CorruptStoreError:
+            raise
+        except (StoreError, ValueError) as exc:
+            raise CorruptStoreError(str(exc)) from None
+
+
+def _changed_since(snap: Snapshot, level: int, known: Mapping[str, int]) -> dict[str, int]:
+    """Row limits for cells changed by writes that started or committed after ``snap``.
+
+    Read after the cells were fetched: the root tells whether another writer is
+    appending (its journal entry) or has committed (a newer generation, whose
+    commit records say what each append touched). Appends only add rows, so a
+    cell's row count at the snapshot is the old count of the first append after
+    it. A replace since then, or records no longer kept, make the snapshot stale.
+    """
+    from zarr_vectors.format.journal import ROOT_KEY, Pending, log_key
+    from zarr_vectors.format.snapshot import parse_json_doc
+
+    raw = snap.backend.get_many([ROOT_KEY]).get(ROOT_KEY)
+    if raw is None:
+        raise StaleSnapshotError(
+            f"{snap.backend.url}: the store was deleted since it was opened; open it again"
+        )
+    doc = parse_json_doc(raw, f"{snap.backend.url}: root zarr.json")
+    writer = (doc.get("attributes") or {}).get("zarr_vectors_writer") or {}
+    try:
+        now = int(writer.get("generation", 0))
+    except (TypeError, ValueError):
+        now = -1
+    changes: list[Pending] = []
+    if now != snap.generation:
+        if now < snap.generation:
+            raise _stale(snap, now)
+        keys = [log_key(g) for g in range(snap.generation + 1, now + 1)]
+        records = snap.backend.get_many(keys)
+        for key in keys:
+            if key not in records:
+                raise _stale(snap, now)
+            try:
+                entry = parse_json_doc(records[key], f"{snap.backend.url}: {key}")
+            except CorruptStoreError:
+                raise _stale(snap, now) from None
+            changes.append(Pending.from_json(entry, f"{snap.backend.url}: {key}"))
+    current = Pending.from_root(doc)
+    if current is not None and current.mode == "a":
+        changes.append(current)
+    limits: dict[str, int] = {}
+    for change in changes:
+        if change.mode != "a":
+            raise _stale(snap, now)
+        for cell, count in change.row_limits(level).items():
+            if cell not in known and cell not in limits:
+                limits[cell] = count
+    return limits
+
+
+def _stale(snap: Snapshot, now: int) -> StaleSnapshotError:
+    return StaleSnapshotError(
+        f"{snap.backend.url}: the store changed from generation {snap.generation} to {now} "
+        "since it was opened, in a way this snapshot cannot be read through (a replace, or "
+        "more commits than are recorded); open it again (or call refresh() on the handle)"
+    )

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zarr_vectors.core.backends.base import StorageBackend
-from zarr_vectors.exceptions import StoreError
+from zarr_vectors.exceptions import CorruptStoreError, StoreError
 from zarr_vectors.format.journal import ROOT_KEY, Pending, node_key
 from zarr_vectors.format.metadata import LevelMetadata, RootMetadata
 
-__all__ = ["Snapshot", "load_snapshot"]
+__all__ = ["Snapshot", "load_snapshot", "parse_json_doc", "snapshot_from_doc"]
 
 
 @dataclass
@@ -39,6 +39,39 @@ class Snapshot:
     def pending(self) -> Pending | None:
         """The unfinished write recorded in the root, if any."""
         return Pending.from_root(self.root_doc)
+
+    @property
+    def generation(self) -> int:
+        """The write generation this snapshot shows."""
+        return self.meta.generation
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """Objects of this snapshot by their format keys.
+
+        While a committed replace is being moved into place, the new store's
+        objects are read from where it was staged, and from their own keys once
+        moved; otherwise this is the backend's ``get_many``.
+        """
+        pending = self.pending
+        prefix = pending.data_prefix if pending is not None else ""
+        if not prefix:
+            return self.backend.get_many(keys)
+        staged = self.backend.get_many([prefix + k for k in keys])
+        found = {k: staged[prefix + k] for k in keys if prefix + k in staged}
+        rest = [k for k in keys if k not in found]
+        if rest:
+            found.update(self.backend.get_many(rest))
+        return found
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every object key under ``prefix`` in this snapshot (format keys, sorted)."""
+        pending = self.pending
+        staged = pending.data_prefix if pending is not None else ""
+        keys = set(self.backend.list_prefix(prefix, recursive=True))
+        if staged:
+            cut = len(staged)
+            keys |= {k[cut:] for k in self.backend.list_prefix(staged + prefix, recursive=True)}
+        return sorted(keys)
 
     def check_complete(self) -> None:
         """Raise if a write that replaces the whole store did not finish."""
@@ -58,10 +91,10 @@ class Snapshot:
             else:
                 missing.append(p)
         if missing:
-            got = self.backend.get_many([node_key(p) for p in missing])
+            got = self.get_many([node_key(p) for p in missing])
             for p in missing:
                 raw = got.get(node_key(p))
-                doc = None if raw is None else json.loads(raw)
+                doc = None if raw is None else parse_json_doc(raw, f"{self.backend.url}: {p}")
                 self._cache[p] = doc
                 out[p] = doc
         return out
@@ -96,30 +129,55 @@ class Snapshot:
                 if k.startswith(prefix) and "/" not in k[len(prefix) :]
             }
             return sorted(names)
-        listed = (k[len(prefix) :].rstrip("/") for k in self.backend.list_prefix(prefix))
+        pending = self.pending
+        staged = pending.data_prefix if pending is not None else ""
+        keys = list(self.backend.list_prefix(prefix))
+        if staged:
+            keys += [k[len(staged) :] for k in self.backend.list_prefix(staged + prefix)]
+        listed = {k[len(prefix) :].rstrip("/") for k in keys}
         return sorted(n for n in listed if n and n != "zarr.json")
 
 
 def load_snapshot(backend: StorageBackend) -> Snapshot:
     """Read the root document (one request) and parse the store's metadata."""
-    where = backend.url
     raw = backend.get_many([ROOT_KEY]).get(ROOT_KEY)
     if raw is None:
         raise StoreError(
-            f"no Zarr Vectors store at {where}: it has no root zarr.json "
+            f"no Zarr Vectors store at {backend.url}: it has no root zarr.json "
             "(check the path, or write points there first)"
         )
+    return snapshot_from_doc(backend, parse_json_doc(raw, f"{backend.url}: root zarr.json"))
+
+
+def parse_json_doc(raw: bytes, where: str) -> dict[str, Any]:
+    """A ``zarr.json`` document as a dict, or a CorruptStoreError saying what it is instead."""
     try:
         doc = json.loads(raw)
-    except ValueError as exc:
-        raise StoreError(f"{where}: root zarr.json is not valid JSON ({exc})") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptStoreError(f"{where} is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise CorruptStoreError(
+            f"{where} holds a JSON {type(doc).__name__}, not the object a zarr.json must be"
+        )
+    return doc
+
+
+def snapshot_from_doc(backend: StorageBackend, doc: Mapping[str, Any]) -> Snapshot:
+    """A snapshot of the store whose root document is ``doc`` (already read)."""
+    where = backend.url
+    doc = dict(doc)
     if doc.get("zarr_format") != 3 or doc.get("node_type") != "group":
         raise StoreError(f"{where}: root zarr.json is not a zarr v3 group")
-    meta = RootMetadata.from_attributes(doc.get("attributes") or {}, where)
+    attributes = doc.get("attributes")
+    if not isinstance(attributes, Mapping):
+        raise CorruptStoreError(f"{where}: root zarr.json has no attributes object")
+    meta = RootMetadata.from_attributes(attributes, where)
     cm = doc.get("consolidated_metadata")
     consolidated = (
-        {str(k): dict(v) for k, v in cm["metadata"].items()}
+        {str(k): dict(v) for k, v in cm["metadata"].items() if isinstance(v, Mapping)}
         if isinstance(cm, Mapping) and isinstance(cm.get("metadata"), Mapping)
         else None
     )
-    return Snapshot(backend=backend, root_doc=doc, meta=meta, consolidated=consolidated)
+    snap = Snapshot(backend=backend, root_doc=doc, meta=meta, consolidated=consolidated)
+    _ = snap.pending  # parse the journal now: a malformed one is reported at open
+    return snap

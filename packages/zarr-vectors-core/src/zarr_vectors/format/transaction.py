@@ -1,26 +1,61 @@
-"""The commit sequence every write follows: plan, journal, cells, documents, commit.
+"""The commit sequence every write follows: check, lease, journal, cells, commit.
 
 A geometry type validates its input into a :class:`~zarr_vectors.format.plan.WritePlan`
-and calls :func:`commit_write`; this module decides whether that creates,
-replaces or appends, and runs the order documented in
-:mod:`zarr_vectors.format.journal` (journal entry first, root last), including
-:func:`recover`, which undoes an append that failed half way. It talks only to
-the storage protocol.
+and calls :func:`commit_write`. This module decides whether that creates,
+replaces or appends, and runs it so that a reader only ever sees a whole
+committed state:
+
+1. **Check** everything the arguments and the current root allow, before
+   anything is written (a refused write leaves no trace).
+2. **Lease**: take the store's write lease, a conditional write of the root
+   (:mod:`zarr_vectors.format.lease`); repair what a dead writer left
+   (:func:`recover`).
+3. **Journal**: write the root with a ``pending`` entry
+   (:class:`~zarr_vectors.format.journal.Pending`) that tells readers how to see
+   the committed state while cells change: an append records every touched
+   cell's old row count; a replace writes the new store under a staging prefix
+   and leaves the old one untouched.
+4. **Cells and documents**, checking between batches that the lease still holds.
+5. **Commit**: a commit record (``.zv-log/GENERATION.json``) for readers holding
+   an older snapshot, then the root with the new metadata. For a replace the
+   commit flips readers to the staged store, which is then moved into place
+   before the final root is written; a crash at any point before the commit
+   leaves the old store, after it the new one.
+
+It talks only to the storage protocol.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from zarr_vectors.core.backends.base import StorageBackend
-from zarr_vectors.exceptions import StoreError, StoreExistsError, ValidationError
+from zarr_vectors.exceptions import (
+    CorruptStoreError,
+    StoreError,
+    StoreExistsError,
+    ValidationError,
+)
 from zarr_vectors.format import journal
 from zarr_vectors.format.cells import codec_chain
 from zarr_vectors.format.grid import group_by_cell, world_key
-from zarr_vectors.format.journal import ROOT_KEY, Pending
+from zarr_vectors.format.journal import (
+    LOG_KEEP,
+    LOG_PREFIX,
+    PRIVATE_PREFIX,
+    ROOT_KEY,
+    Pending,
+    is_private,
+    log_key,
+)
+from zarr_vectors.format.lease import RootLease
 from zarr_vectors.format.levels import (
     ATTRIBUTES,
     FRAGMENTS,
@@ -30,12 +65,21 @@ from zarr_vectors.format.levels import (
     encode_level,
     fetch_cells,
 )
-from zarr_vectors.format.metadata import LevelMetadata, RootMetadata, dump_json, group_json
+from zarr_vectors.format.metadata import (
+    WRITER_KEY,
+    LevelMetadata,
+    RootMetadata,
+    dump_json,
+    group_json,
+)
 from zarr_vectors.format.plan import Progress, WritePlan
-from zarr_vectors.format.snapshot import Snapshot, load_snapshot
-from zarr_vectors.format.validate import check_inside
+from zarr_vectors.format.snapshot import Snapshot, parse_json_doc, snapshot_from_doc
+from zarr_vectors.format.validate import check_fits, check_inside
 
-__all__ = ["CommitResult", "commit_write", "recover"]
+__all__ = ["CommitResult", "commit_write", "create_empty", "recover", "rewrite_root"]
+
+#: Cell objects written per batch between two checks of the lease.
+_BATCH = 2048
 
 
 @dataclass(frozen=True)
@@ -48,74 +92,101 @@ class CommitResult:
     levels: int
 
 
-def commit_write(backend: StorageBackend, plan: WritePlan) -> CommitResult:
+@dataclass
+class _Append:
+    """An append, checked and cast to the store's dtypes."""
+
+    positions: npt.NDArray[Any]
+    attributes: dict[str, npt.NDArray[Any]]
+    codecs: list[dict[str, Any]]
+
+
+# -- the entry point ---------------------------------------------------------------------
+def commit_write(
+    backend: StorageBackend, plan: WritePlan, *, lock_timeout: float | None = None
+) -> CommitResult:
     """Create, replace or append to the store at ``backend`` as ``plan`` says."""
-    snap, existing = _existing(backend, plan.mode)
-    if plan.mode == "a" and snap is not None:
-        return _append(backend, snap, plan)
-    if plan.meta is None:  # appending to nothing: a chunk shape is needed after all
-        raise ValidationError(
-            "chunk_shape is required to create a store, e.g. chunk_shape=(200.0,) * 3"
-        )
-    if plan.mode == "a":
-        check_inside(plan.positions, plan.meta, append=False)
-    generation = snap.meta.generation + 1 if snap is not None else 1
-    meta = replace(plan.meta, generation=generation)
-    return _write_new(backend, meta, plan, existing)
+    before = _current(backend, plan.mode)
+    if before is not None and plan.mode == "a":
+        _check_append(before, plan)  # refused here, nothing is touched
+    with RootLease(backend, wait=lock_timeout) as lease:
+        snap = _locked(backend, lease, plan.mode)
+        if snap is not None and snap.pending is not None:
+            snap = recover(backend, snap, lease)
+        if plan.mode == "a" and snap is not None:
+            return _append(backend, snap, plan, lease)
+        if plan.meta is None:  # appending to nothing: a chunk shape is needed after all
+            raise ValidationError(
+                "chunk_shape is required to create a store, e.g. chunk_shape=(200.0,) * 3"
+            )
+        if plan.mode == "a":
+            check_inside(plan.positions, plan.meta, append=False)
+        generation = snap.meta.generation + 1 if snap is not None else 1
+        meta = replace(plan.meta, generation=generation)
+        if snap is not None:
+            return _replace(backend, snap, meta, plan, lease)
+        return _create(backend, meta, plan, lease)
 
 
-def _existing(backend: StorageBackend, mode: str) -> tuple[Snapshot | None, bool]:
-    """The store already there (if any) and whether anything at all is there."""
+def _current(backend: StorageBackend, mode: str) -> Snapshot | None:
+    """The store already there, checked against ``mode`` without taking the lease."""
     raw = backend.get_many([ROOT_KEY]).get(ROOT_KEY)
     if raw is None:
-        keys = list(backend.list_prefix("", recursive=True))
-        if keys and mode != "w":
-            raise StoreExistsError(
-                f"{backend.url} already holds data that is not a Zarr Vectors store "
-                f"(e.g. {keys[0]!r}); choose an empty location or pass mode='w' to replace it"
-            )
-        return None, bool(keys)
+        if mode != "w":
+            _refuse_foreign_data(backend)
+        return None
     if mode == "w-":
         raise StoreExistsError(
             f"a store already exists at {backend.url}; pass mode='w' to replace it or "
             "mode='a' to append to it"
         )
-    if mode == "w":
-        try:
-            return load_snapshot(backend), True
-        except StoreError:
-            return None, True
-    return load_snapshot(backend), True
+    try:
+        return snapshot_from_doc(backend, parse_json_doc(raw, f"{backend.url}: root zarr.json"))
+    except StoreError:
+        if mode == "w":
+            return None  # an unreadable store is replaced whole
+        raise
 
 
-def _level_doc(level: int, count: int, *, attrs: bool) -> dict[str, Any]:
-    lm = LevelMetadata(
-        level=level,
-        vertex_count=count,
-        arrays_present=("vertices", "vertex_attributes") if attrs else ("vertices",),
-        coarsening_method="none" if level == 0 else "grid_centroid",
-        parent_level=None if level == 0 else level - 1,
-    )
-    return group_json(lm.to_attributes())
+def _refuse_foreign_data(backend: StorageBackend) -> None:
+    for key in backend.list_prefix("", recursive=True):
+        if key != ROOT_KEY and not is_private(key):
+            raise StoreExistsError(
+                f"{backend.url} already holds data that is not a Zarr Vectors store "
+                f"(e.g. {key!r}); choose an empty location or pass mode='w' to replace it"
+            )
 
 
-def _put_chunks(
-    backend: StorageBackend, chunks: list[tuple[str, bytes]], progress: Progress | None
-) -> None:
-    if progress is None:
-        backend.put_many(chunks)
-        return
-    step = max(64, len(chunks) // 50)
-    progress(0, len(chunks))
-    for i in range(0, len(chunks), step):
-        backend.put_many(chunks[i : i + step])
-        progress(min(i + step, len(chunks)), len(chunks))
+def _locked(backend: StorageBackend, lease: RootLease, mode: str) -> Snapshot | None:
+    """The store as found once the lease is held (it may have changed since the check)."""
+    doc = lease.doc
+    if doc is None:
+        if mode != "w" and not lease.unreadable_root:
+            _refuse_foreign_data(backend)
+        return None
+    pending = Pending.from_root(doc)
+    if pending is not None and pending.mode == "w" and not pending.staged:
+        # A first write that never finished: nothing of it is a store yet.
+        _clear(backend, keep=())
+        return None
+    if mode == "w-":
+        raise StoreExistsError(
+            f"a store was created at {backend.url} by another writer meanwhile; pass mode='w' "
+            "to replace it or mode='a' to append to it"
+        )
+    try:
+        return snapshot_from_doc(backend, doc)
+    except StoreError:
+        if mode == "w":
+            return None
+        raise
 
 
-def _write_new(
-    backend: StorageBackend, meta: RootMetadata, plan: WritePlan, existing: bool
-) -> CommitResult:
-    """A whole new store (replacing what is there when ``existing``)."""
+# -- create and replace ------------------------------------------------------------------
+def _encode_store(
+    meta: RootMetadata, plan: WritePlan
+) -> tuple[list[EncodedLevel], dict[str, dict[str, Any]]]:
+    """Every cell and node document of a new store."""
     origin, shape = meta.grid_origin(), meta.grid_shape()
     encoded: list[EncodedLevel] = []
     docs: dict[str, dict[str, Any]] = {}
@@ -139,27 +210,88 @@ def _write_new(
         encoded.append(enc)
         docs[str(level)] = _level_doc(level, len(level_pos), attrs=bool(attrs) and level == 0)
         docs.update(enc.docs)
-    # 1. journal, 2. clear what was there, 3. chunks, 4. node docs, 5. commit root.
-    journal.put_root(backend, meta, pending=Pending("w"))
-    if existing:
-        backend.delete_many(k for k in backend.list_prefix("", recursive=True) if k != ROOT_KEY)
+    return encoded, docs
+
+
+def _create(
+    backend: StorageBackend, meta: RootMetadata, plan: WritePlan, lease: RootLease
+) -> CommitResult:
+    """A store where there was none (the lease's placeholder root says one is being made)."""
+    encoded, docs = _encode_store(meta, plan)
+    _clear(backend, keep=())  # a replace of foreign data ("w"), or leftovers
     chunks = [c for enc in encoded for c in enc.chunks]
-    _put_chunks(backend, chunks, plan.progress)
-    backend.put_many([(f"{p}/zarr.json", dump_json(d)) for p, d in docs.items()])
-    journal.put_root(backend, meta, consolidated=docs if plan.consolidate else None)
+    _put_chunks(backend, chunks, plan.progress, lease)
+    backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
+    _record(backend, meta.generation, Pending("w"))
+    root = journal.root_document(meta, consolidated=docs if plan.consolidate else None)
+    lease.release(root)
     n = len(plan.positions)
     return CommitResult(n, n, len(encoded[0].nonempty), len(meta.levels))
 
 
-def _append(backend: StorageBackend, snap: Snapshot, plan: WritePlan) -> CommitResult:
-    """Add ``plan``'s vertices to level 0 of the store ``snap`` describes."""
-    if snap.pending is not None:
-        recover(backend, snap)
-        snap = load_snapshot(backend)
+def _replace(
+    backend: StorageBackend,
+    old: Snapshot,
+    meta: RootMetadata,
+    plan: WritePlan,
+    lease: RootLease,
+) -> CommitResult:
+    """A new store over an old one, staged so that one of the two is always whole."""
+    encoded, docs = _encode_store(meta, plan)
+    staged = f"{PRIVATE_PREFIX}staged-{uuid.uuid4().hex[:12]}"
+    writing = Pending("w", staged=staged, state="writing")
+    lease.put(_with_pending(old.root_doc, writing))
+    chunks = [(f"{staged}/{k}", v) for enc in encoded for k, v in enc.chunks]
+    _put_chunks(backend, chunks, plan.progress, lease)
+    backend.put_many([(f"{staged}/{journal.node_key(p)}", dump_json(d)) for p, d in docs.items()])
+    _record(backend, meta.generation, Pending("w"))
+    consolidated = docs if plan.consolidate else None
+    moving = Pending("w", staged=staged, state="moving")
+    lease.put(journal.root_document(meta, pending=moving, consolidated=consolidated))
+    # Committed: readers now see the new store (staged first). Move it into place.
+    _move_into_place(backend, staged, lease)
+    lease.release(journal.root_document(meta, consolidated=consolidated))
+    _prune_log(backend, meta.generation)
+    n = len(plan.positions)
+    return CommitResult(n, n, len(encoded[0].nonempty), len(meta.levels))
+
+
+def _move_into_place(backend: StorageBackend, staged: str, lease: RootLease) -> None:
+    """Replace the old store's objects by the staged ones (idempotent: a crash re-runs it)."""
+    prefix = f"{staged}/"
+    new = [k[len(prefix) :] for k in backend.list_prefix(prefix, recursive=True)]
+    wanted = set(new)
+    backend.delete_many(
+        k
+        for k in backend.list_prefix("", recursive=True)
+        if k != ROOT_KEY and not is_private(k) and k not in wanted
+    )
+    for start in range(0, len(new), _BATCH):
+        lease.check()
+        batch = new[start : start + _BATCH]
+        got = backend.get_many([prefix + k for k in batch])
+        backend.put_many([(k, got[prefix + k]) for k in batch if prefix + k in got])
+        backend.delete_many(prefix + k for k in batch)
+    backend.delete_prefix(staged)
+
+
+def _clear(backend: StorageBackend, *, keep: Iterable[str]) -> None:
+    """Delete every object but the root, this package's log and ``keep``."""
+    kept = {ROOT_KEY, *keep}
+    backend.delete_many(
+        k
+        for k in backend.list_prefix("", recursive=True)
+        if k not in kept and not k.startswith(f"{LOG_PREFIX}/")
+    )
+
+
+# -- append -----------------------------------------------------------------------------
+def _check_append(snap: Snapshot, plan: WritePlan) -> _Append:
+    """Everything an append can be refused for, checked before the store is touched."""
     meta = snap.meta
-    pos, cs, levels, dtype = plan.positions, plan.chunk_shape, plan.levels, plan.dtype
+    pos, cs = plan.positions, plan.chunk_shape
     attrs = dict(plan.attributes)
-    compress = plan.codecs
+    codecs = plan.codecs
     if pos.shape[1] != meta.ndim:
         raise ValidationError(f"the store has {meta.ndim} axes but the points have {pos.shape[1]}")
     if cs is not None and tuple(cs) != tuple(meta.chunk_shape):
@@ -167,7 +299,7 @@ def _append(backend: StorageBackend, snap: Snapshot, plan: WritePlan) -> CommitR
             f"chunk_shape {list(cs)} differs from the store's {list(meta.chunk_shape)}; "
             "leave chunk_shape out when appending"
         )
-    if len(meta.levels) > 1 or levels > 1:
+    if len(meta.levels) > 1 or plan.levels > 1:
         raise ValidationError(
             "appending to a store with coarser levels would leave them stale; rewrite the "
             "store with mode='w' and levels=... holding all the points"
@@ -183,25 +315,41 @@ def _append(backend: StorageBackend, snap: Snapshot, plan: WritePlan) -> CommitR
         )
     if vdoc is not None:
         stored = np.dtype(vdoc["attributes"].get("dtype", "float32"))
-        if dtype is not None and np.dtype(dtype) != stored:
-            raise ValidationError(f"dtype {np.dtype(dtype)} differs from the store's {stored}")
-        pos = pos.astype(stored, copy=False)
-        compress = list(vdoc.get("codecs") or compress)
+        if plan.dtype is not None and np.dtype(plan.dtype) != stored:
+            raise ValidationError(f"dtype {np.dtype(plan.dtype)} differs from the store's {stored}")
+        pos = check_fits("positions", pos, stored)
+        codecs = list(vdoc.get("codecs") or codecs)
         for name in stored_names:
             adoc = snap.node(f"0/{ATTRIBUTES}/{name}") or {}
-            adt = np.dtype(adoc.get("attributes", {}).get("dtype", attrs[name].dtype))
-            if not np.can_cast(attrs[name].dtype, adt, "same_kind"):
+            layout = adoc.get("attributes", {})
+            adt = np.dtype(layout.get("dtype", attrs[name].dtype))
+            shape = tuple(layout.get("row_shape") or ())
+            if tuple(attrs[name].shape[1:]) != shape:
                 raise ValidationError(
-                    f"attribute {name!r} is stored as {adt}; the new values ({attrs[name].dtype}) "
-                    "do not convert to it"
+                    f"attribute {name!r} is stored with {list(shape) or 'one value'} per point; "
+                    f"the new values have shape {list(attrs[name].shape[1:]) or 'one value'} "
+                    "per point"
                 )
-            attrs[name] = attrs[name].astype(adt)
-    old_nonempty = list((vdoc or {}).get("attributes", {}).get("nonempty_chunks") or [])
+            attrs[name] = check_fits(f"attribute {name!r}", attrs[name], adt)
+    return _Append(pos, attrs, codecs)
 
+
+def _append(
+    backend: StorageBackend, snap: Snapshot, plan: WritePlan, lease: RootLease
+) -> CommitResult:
+    """Add ``plan``'s vertices to level 0 of the store ``snap`` describes."""
+    checked = _check_append(snap, plan)
+    meta = snap.meta
+    pos, attrs = checked.positions, checked.attributes
+    lm = snap.level_meta(0)
+    vdoc = snap.node(f"0/{VERTICES}")
+    old_nonempty = list((vdoc or {}).get("attributes", {}).get("nonempty_chunks") or [])
     new_groups = group_by_cell(pos, meta.chunk_shape)
     touched = {world_key(w) for w in new_groups.world.tolist()}
     old_cells, _, _ = (
-        fetch_cells(snap, 0, only=touched & set(old_nonempty)) if vdoc else ([], None, None)
+        fetch_cells(snap, 0, only=touched & set(old_nonempty), confirm=False)
+        if vdoc
+        else ([], None, None)
     )
     old_counts = {c.key: len(c.positions) for c in old_cells}
     # Old rows first in every cell (stable grouping keeps this order).
@@ -218,7 +366,7 @@ def _append(backend: StorageBackend, snap: Snapshot, plan: WritePlan) -> CommitR
         all_attrs,
         origin=meta.grid_origin(),
         grid_shape=meta.grid_shape(),
-        codecs=compress,
+        codecs=checked.codecs,
         nonempty_extra=old_nonempty,
     )
     total = lm.vertex_count + len(pos)
@@ -231,51 +379,63 @@ def _append(backend: StorageBackend, snap: Snapshot, plan: WritePlan) -> CommitR
         counts=tuple(old_counts.get(k, 0) for k in sorted(touched)),
         vertex_count=lm.vertex_count,
     )
-    extra = snap.root_doc.get("attributes", {})
-    journal.put_root(
-        backend, meta, pending=pending, consolidated=snap.consolidated, extra_attributes=extra
-    )
-    _put_chunks(backend, enc.chunks, plan.progress)
-    backend.put_many([(f"{p}/zarr.json", dump_json(d)) for p, d in docs.items()])
-    _finish(backend, snap, docs, plan.consolidate)
+    lease.put(_with_pending(snap.root_doc, pending))
+    _put_chunks(backend, enc.chunks, plan.progress, lease)
+    backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
+    new_meta = journal.bump(meta)
+    _record(backend, new_meta.generation, pending)
+    _commit(backend, snap, new_meta, docs, plan.consolidate, lease)
+    _prune_log(backend, new_meta.generation)
     return CommitResult(len(pos), total, len(touched), 1)
 
 
-def _finish(
-    backend: StorageBackend, snap: Snapshot, docs: dict[str, dict[str, Any]], consolidate: bool
+def _commit(
+    backend: StorageBackend,
+    snap: Snapshot,
+    meta: RootMetadata,
+    docs: dict[str, dict[str, Any]],
+    consolidate: bool,
+    lease: RootLease,
 ) -> None:
-    """Commit: the root with new generation, no journal, refreshed consolidated metadata."""
+    """The final root: new metadata, refreshed consolidated metadata, no journal, no lease."""
     merged: dict[str, dict[str, Any]] | None = None
     if consolidate:
-        base = (
-            snap.consolidated
-            if snap.consolidated is not None
-            else journal.gather_node_docs(backend)
-        )
+        base = snap.consolidated
+        if base is None:
+            base = journal.gather_node_docs(backend)
         merged = {**base, **docs}
-    journal.put_root(
-        backend,
-        journal.bump(snap.meta),
-        consolidated=merged,
-        extra_attributes=snap.root_doc.get("attributes", {}),
+    lease.release(
+        journal.root_document(
+            meta, consolidated=merged, extra_attributes=snap.root_doc.get("attributes", {})
+        )
     )
 
 
-def recover(backend: StorageBackend, snap: Snapshot) -> None:
-    """Undo an append that failed half way.
+# -- recovery ---------------------------------------------------------------------------
+def recover(backend: StorageBackend, snap: Snapshot, lease: RootLease) -> Snapshot:
+    """Repair what an unfinished write left, under the lease; return the repaired snapshot.
 
-    Touched cells are cut back to their old rows, cells the append created are
-    dropped, and the journal entry is cleared.
+    An append is undone: touched cells are cut back to their old rows and cells
+    it created are dropped. A replace that had not committed is dropped (its
+    staged objects deleted); one that had is finished (moved into place).
     """
     pending = snap.pending
     if pending is None:
-        return
-    pending.check_readable(backend.url)
+        return snap
+    if pending.mode == "w":
+        if pending.state == "moving":
+            _move_into_place(backend, pending.staged, lease)
+        elif pending.staged:
+            backend.delete_prefix(pending.staged)
+        doc = _with_pending(snap.root_doc, None)
+        lease.put(doc)
+        return snapshot_from_doc(backend, doc)
     level = pending.level
     limits = pending.row_limits(level)
     keep = {k for k, n in limits.items() if n > 0}
     drop = {k for k, n in limits.items() if n == 0}
-    cells, _, _ = fetch_cells(snap, int(level), only=keep)  # already cut back by the journal
+    # Cut back to the old rows by the journal as they are read.
+    cells, _, _ = fetch_cells(snap, int(level), only=keep, confirm=False)
     vdoc = snap.node(f"{level}/{VERTICES}")
     docs: dict[str, dict[str, Any]] = {}
     if vdoc is not None:
@@ -307,13 +467,153 @@ def recover(backend: StorageBackend, snap: Snapshot) -> None:
             f"{level}/{FRAGMENTS}",
             *(f"{level}/{ATTRIBUTES}/{n}" for n in names),
         ]:
-            doc = snap.node(path)
-            if doc is not None:
-                doc = {**doc, "attributes": {**doc["attributes"], "nonempty_chunks": nonempty}}
-                docs[path] = doc
+            node = snap.node(path)
+            if node is not None:
+                attributes = {**node["attributes"], "nonempty_chunks": nonempty}
+                docs[path] = {**node, "attributes": attributes}
     ldoc = snap.node(level) or {}
     lattrs: dict[str, Any] = dict(ldoc.get("attributes", {}).get("zarr_vectors_level", {}))
     lattrs["vertex_count"] = pending.vertex_count
     docs[level] = group_json({**ldoc.get("attributes", {}), "zarr_vectors_level": lattrs})
-    backend.put_many([(f"{p}/zarr.json", dump_json(d)) for p, d in docs.items()])
-    _finish(backend, snap, docs, snap.consolidated is not None)
+    backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
+    merged: dict[str, dict[str, Any]] | None = None
+    if snap.consolidated is not None:
+        merged = {**snap.consolidated, **docs}
+    root = journal.root_document(
+        snap.meta, consolidated=merged, extra_attributes=snap.root_doc.get("attributes", {})
+    )
+    backend.delete_many([log_key(snap.meta.generation + 1)])  # a record of what never was
+    lease.put(root)
+    return snapshot_from_doc(backend, root)
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _with_pending(root_doc: Mapping[str, Any], pending: Pending | None) -> dict[str, Any]:
+    """``root_doc`` with its journal entry set to ``pending`` (or removed)."""
+    doc: dict[str, Any] = json.loads(json.dumps(root_doc))
+    attrs = doc.setdefault("attributes", {})
+    writer = dict(attrs.get(WRITER_KEY) or {})
+    writer.pop("lease", None)
+    if pending is None:
+        writer.pop("pending", None)
+    else:
+        writer["pending"] = pending.to_json()
+    attrs[WRITER_KEY] = writer
+    return doc
+
+
+def _record(backend: StorageBackend, generation: int, change: Pending) -> None:
+    """The commit record of the write that makes ``generation`` (for older snapshots)."""
+    backend.put_bytes(log_key(generation), dump_json(change.to_json()))
+
+
+def _prune_log(backend: StorageBackend, generation: int) -> None:
+    """Keep the last :data:`~zarr_vectors.format.journal.LOG_KEEP` commit records."""
+    if generation <= LOG_KEEP:
+        return
+    cut = log_key(generation - LOG_KEEP)
+    old = [k for k in backend.list_prefix(LOG_PREFIX, recursive=True) if k <= cut]
+    if old:
+        backend.delete_many(old)
+
+
+def read_record(backend: StorageBackend, generation: int) -> Pending | None:
+    """The commit record of ``generation``, or ``None`` if it is no longer kept."""
+    raw = backend.get_many([log_key(generation)]).get(log_key(generation))
+    if raw is None:
+        return None
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        raise CorruptStoreError(
+            f"{backend.url}: commit record {log_key(generation)} is not JSON"
+        ) from None
+    return Pending.from_json(entry, f"{backend.url}: commit record {log_key(generation)}")
+
+
+def _put_chunks(
+    backend: StorageBackend,
+    chunks: list[tuple[str, bytes]],
+    progress: Progress | None,
+    lease: RootLease,
+) -> None:
+    total = len(chunks)
+    if progress is not None:
+        progress(0, total)
+    for start in range(0, total, _BATCH):
+        lease.check()
+        backend.put_many(chunks[start : start + _BATCH])
+        if progress is not None:
+            progress(min(start + _BATCH, total), total)
+
+
+def create_empty(
+    backend: StorageBackend,
+    meta: RootMetadata,
+    *,
+    mode: str,
+    consolidate: bool,
+    lock_timeout: float | None = None,
+) -> None:
+    """An empty store (root and an empty level 0), for ``create_store``."""
+    if mode == "w-":
+        for key in backend.list_prefix("", recursive=True):
+            if not is_private(key):
+                raise StoreExistsError(
+                    f"{backend.url} is not empty; pass mode='w' to replace what is there"
+                )
+    with RootLease(backend, wait=lock_timeout) as lease:
+        if lease.doc is not None and mode == "w-":
+            raise StoreExistsError(
+                f"a store was created at {backend.url} by another writer meanwhile; "
+                "pass mode='w' to replace it"
+            )
+        old = lease.doc
+        generation = (_generation_of(old) if old is not None else 0) + 1
+        meta = replace(meta, generation=generation)
+        if old is not None:
+            lease.put(_with_pending(old, Pending("w")))
+        _clear(backend, keep=())
+        level = group_json(LevelMetadata(level=0, vertex_count=0).to_attributes())
+        backend.put_bytes("0/zarr.json", dump_json(level))
+        _record(backend, generation, Pending("w"))
+        lease.release(
+            journal.root_document(meta, consolidated={"0": level} if consolidate else None)
+        )
+
+
+def rewrite_root(
+    backend: StorageBackend,
+    change: Any,
+    *,
+    lock_timeout: float | None = None,
+) -> Any:
+    """Rewrite the committed root under the lease: ``change(snapshot) -> (root_doc, result)``."""
+    with RootLease(backend, wait=lock_timeout) as lease:
+        if lease.doc is None:
+            raise StoreError(f"no Zarr Vectors store at {backend.url}: it has no root zarr.json")
+        snap = snapshot_from_doc(backend, lease.doc)
+        if snap.pending is not None:
+            snap = recover(backend, snap, lease)
+        doc, result = change(snap)
+        lease.release(doc)
+        return result
+
+
+def _generation_of(doc: Mapping[str, Any]) -> int:
+    writer = (doc.get("attributes") or {}).get(WRITER_KEY) or {}
+    try:
+        return int(writer.get("generation", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _level_doc(level: int, count: int, *, attrs: bool) -> dict[str, Any]:
+    lm = LevelMetadata(
+        level=level,
+        vertex_count=count,
+        arrays_present=("vertices", "vertex_attributes") if attrs else ("vertices",),
+        coarsening_method="none" if level == 0 else "grid_centroid",
+        parent_level=None if level == 0 else level - 1,
+    )
+    return group_json(lm.to_attributes())

@@ -22,6 +22,7 @@ from zarr_vectors.format.metadata import RootMetadata
 __all__ = [
     "check_attributes",
     "check_bbox",
+    "check_fits",
     "check_inside",
     "check_level",
     "check_positions",
@@ -172,3 +173,46 @@ def check_bbox(bbox: Any, ndim: int | None = None) -> tuple[list[float], list[fl
             "give ((min...), (max...)) with min <= max"
         )
     return lo, hi
+
+
+def check_fits(what: str, values: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """``values`` cast to the stored ``dtype``, refusing any value the cast would change.
+
+    Appends go into arrays whose dtype the store fixed; a silent cast would wrap
+    integers (300 into int8 is 44), overflow floats to infinity (1e6 into
+    float16) or turn numbers into booleans. Only exact conversions pass, and a
+    refusal names the column and an example value.
+    """
+    target = np.dtype(dtype)
+    if values.dtype == target:
+        return values
+    kind = target.kind
+    flat = values.reshape(-1)
+    bad: npt.NDArray[np.bool_]
+    if kind == "b":
+        bad = ~np.isin(flat, (0, 1)) if values.dtype.kind != "b" else np.zeros(len(flat), bool)
+    elif kind in "iu":
+        if values.dtype.kind == "f":
+            finite = np.isfinite(flat)
+            whole = np.zeros(len(flat), bool)
+            whole[finite] = flat[finite] == np.floor(flat[finite])
+            bad = ~whole
+        else:
+            bad = np.zeros(len(flat), bool)
+        info = np.iinfo(target)
+        if values.dtype.kind != "b":
+            bad = bad | (flat < info.min) | (flat > info.max)
+    elif kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = flat.astype(target)
+        bad = np.isfinite(flat.astype(np.float64, copy=False)) & ~np.isfinite(cast)
+    else:
+        raise ValidationError(f"{what} is stored as {target}, which zarr-vectors cannot append to")
+    if np.any(bad):
+        first = flat[np.flatnonzero(bad)[0]]
+        raise ValidationError(
+            f"{what} is stored as {target}, and {int(np.count_nonzero(bad))} new value(s) do "
+            f"not fit it (e.g. {first!r}); convert them first or rewrite the store with a "
+            "wider dtype (mode='w')"
+        )
+    return values.astype(target)

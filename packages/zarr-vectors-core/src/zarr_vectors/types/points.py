@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from zarr_vectors.core.location import open_location
 from zarr_vectors.core.modes import check_mode
-from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.exceptions import StaleSnapshotError, ValidationError
 from zarr_vectors.format.cells import codec_chain
 from zarr_vectors.format.grid import group_by_cell
 from zarr_vectors.format.levels import read_level
@@ -52,6 +52,8 @@ __all__ = [
 Box = tuple[Sequence[float], Sequence[float]]
 #: The modes ``write_points`` takes: create, replace, append.
 WRITE_POINTS_MODES = ("w-", "w", "a")
+#: A read that finds the store replaced under it starts again, this often at most.
+_READ_ATTEMPTS = 3
 
 
 @dataclass
@@ -112,7 +114,9 @@ def write_points(
     levels: int = 1,
     axes: Sequence[str | Mapping[str, Any]] | None = None,
     consolidate: bool = True,
+    checksum: bool = True,
     progress: Progress | None = None,
+    lock_timeout: float | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
 ) -> WriteSummary:
@@ -124,6 +128,10 @@ def write_points(
     extent. ``levels > 1`` adds coarser levels (factor 2 per level).
     ``consolidate`` keeps zarr v3 consolidated metadata in the root.
     ``progress(done, total)`` is called as chunk objects are written.
+    ``checksum`` (default) stores a crc32c checksum with every cell, so reads
+    catch damaged bytes. Writers take turns: a write waits up to
+    ``lock_timeout`` seconds (default 120) for another process's write to
+    finish, then raises :class:`~zarr_vectors.exceptions.ConcurrentWriteError`.
     A backend made here from a path or URL is closed before this returns.
     """
     plan = _plan(
@@ -137,10 +145,11 @@ def write_points(
         levels=levels,
         axes=axes,
         consolidate=consolidate,
+        checksum=checksum,
         progress=progress,
     )
     with open_location(store, mode="w", backend=backend, backend_kwargs=backend_kwargs) as target:
-        done = commit_write(target, plan)
+        done = commit_write(target, plan, lock_timeout=lock_timeout)
     return WriteSummary(
         done.vertices_written, done.vertex_count, done.cells_written, done.levels, mode
     )
@@ -158,6 +167,7 @@ def _plan(
     levels: int,
     axes: Sequence[str | Mapping[str, Any]] | None,
     consolidate: bool,
+    checksum: bool,
     progress: Progress | None,
 ) -> WritePlan:
     """Every check that needs only the arguments, made before the store is opened."""
@@ -186,7 +196,7 @@ def _plan(
         mode=mode,
         positions=pos,
         attributes=attrs,
-        codecs=codec_chain(compressor),
+        codecs=codec_chain(compressor, checksum=bool(checksum)),
         meta=meta,
         chunk_shape=cs,
         levels=levels,
@@ -218,8 +228,14 @@ def read_points(
     box = None if bbox is None else check_bbox(bbox)
     names = [attribute_names] if isinstance(attribute_names, str) else attribute_names
     with open_location(store, mode="r", backend=backend, backend_kwargs=backend_kwargs) as source:
-        snap = load_snapshot(source)
-        if box is not None:
-            box = check_bbox(box, snap.meta.ndim)
-        data = read_level(snap, level, bbox=box, attribute_names_=names, progress=progress)
+        for attempt in range(_READ_ATTEMPTS):
+            snap = load_snapshot(source)
+            if box is not None:
+                box = check_bbox(box, snap.meta.ndim)
+            try:
+                data = read_level(snap, level, bbox=box, attribute_names_=names, progress=progress)
+                break
+            except StaleSnapshotError:
+                if attempt + 1 == _READ_ATTEMPTS:
+                    raise  # replaced again and again while being read
     return PointCloud(data.positions, data.attributes, level)

@@ -1,0 +1,333 @@
+"""One writer at a time: the write lease kept in the root document itself.
+
+A store's root ``zarr.json`` is the one object every write changes, so it also
+carries the write lease: ``zarr_vectors_writer.lease`` = who holds the store
+(a random owner token, host and process id) and until when. A writer takes the
+lease with a conditional write of the root (``put_if`` on the version it read:
+create-only when there is no root yet), renews it from a background thread
+while it works, makes every later root write conditional on the version it
+last wrote, and gives it back with its final (commit) write. So:
+
+* two writers never hold a store at once: the second one's conditional write
+  fails, it waits (with backoff, up to ``timeout`` seconds) and then raises
+  :class:`~zarr_vectors.exceptions.ConcurrentWriteError`;
+* a writer that died (SIGKILL, power loss) stops renewing; once its lease has
+  expired the next writer takes the store over and first repairs whatever the
+  dead one left (see :func:`zarr_vectors.format.transaction.recover`);
+* a writer whose lease was lost (it stalled past the lease, and another writer
+  took over) finds out at its next root write, which fails, and stops before
+  publishing anything.
+
+Leases compare wall-clock times of different machines: their clocks must
+agree to well within the lease (60 s by default; ``ZARR_VECTORS_LEASE_SECONDS``).
+
+A backend without conditional writes cannot make this safe. There the lease
+is written plainly and read back: a second writer that arrives while the lease
+is held is refused, but two that arrive within the same instant may both
+proceed. ``docs/store-api.md`` ("What a write guarantees") says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+from zarr_vectors.core.backends.base import StorageBackend
+from zarr_vectors.exceptions import (
+    ConcurrentWriteError,
+    PreconditionFailedError,
+    StoreError,
+)
+from zarr_vectors.format.journal import ROOT_KEY
+from zarr_vectors.format.metadata import WRITER_KEY, dump_json
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "DEFAULT_WAIT_SECONDS", "RootLease", "lease_of"]
+
+#: How long a lease lasts without renewal (renewed every third of it).
+DEFAULT_LEASE_SECONDS = 60.0
+#: How long a writer waits for another writer's lease before giving up.
+DEFAULT_WAIT_SECONDS = 120.0
+LEASE_ENV_VAR = "ZARR_VECTORS_LEASE_SECONDS"
+
+
+def lease_of(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The lease recorded in a root document, if any."""
+    if not doc:
+        return None
+    writer = (doc.get("attributes") or {}).get(WRITER_KEY) or {}
+    lease = writer.get("lease")
+    return dict(lease) if isinstance(lease, Mapping) else None
+
+
+def without_lease(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """``doc`` with the lease taken out (what readers and the final commit see)."""
+    out = json.loads(json.dumps(doc))
+    writer = (out.get("attributes") or {}).get(WRITER_KEY)
+    if isinstance(writer, dict):
+        writer.pop("lease", None)
+    return out  # type: ignore[no-any-return]
+
+
+def _with_lease(doc: Mapping[str, Any], lease: Mapping[str, Any]) -> dict[str, Any]:
+    out = without_lease(doc)
+    attrs = out.setdefault("attributes", {})
+    writer = attrs.get(WRITER_KEY)
+    if not isinstance(writer, dict):
+        writer = attrs[WRITER_KEY] = {}
+    writer["lease"] = dict(lease)
+    return out
+
+
+def _lease_seconds() -> float:
+    text = os.environ.get(LEASE_ENV_VAR)
+    if not text:
+        return DEFAULT_LEASE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        raise StoreError(f"{LEASE_ENV_VAR} must be a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise StoreError(f"{LEASE_ENV_VAR} must be > 0 seconds, got {text!r}")
+    return value
+
+
+class RootLease:
+    """The write lease on one store's root, held for the length of a ``with`` block.
+
+    ``doc`` is the root document as it was when the lease was taken (without
+    the lease; ``None`` when there was no root). :meth:`put` writes a new root
+    that keeps the lease; :meth:`release` writes the final one without it.
+    Leaving the block without :meth:`release` (an error) gives the lease back
+    with the root as it last wrote it, journal entry included, so the next
+    writer repairs the store.
+    """
+
+    def __init__(
+        self,
+        backend: StorageBackend,
+        *,
+        wait: float | None = None,
+        seconds: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.backend = backend
+        self.wait = DEFAULT_WAIT_SECONDS if wait is None else float(wait)
+        self.seconds = _lease_seconds() if seconds is None else float(seconds)
+        self.owner = uuid.uuid4().hex
+        self.doc: dict[str, Any] | None = None
+        self.took_over: dict[str, Any] | None = None
+        #: The root was there but is not a JSON object (only a replace may proceed).
+        self.unreadable_root = False
+        self._sleep = sleep
+        self._version: str | None = None
+        self._current: dict[str, Any] | None = None  # last root written, lease included
+        self._held = False
+        self._lost: BaseException | None = None
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+        self._conditional = bool(getattr(backend, "conditional_writes", False))
+
+    # -- taking the lease -------------------------------------------------------------
+    def __enter__(self) -> Self:
+        self._acquire()
+        self._renewer = threading.Thread(
+            target=self._renew_loop, name="zarr-vectors-lease", daemon=True
+        )
+        self._renewer.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop_renewing()
+        if self._held and self._current is not None:
+            # Failed part way: give the lease back, keep the journal for the next writer.
+            self._held = False
+            # If even this fails, the lease simply expires and the next writer repairs.
+            with contextlib.suppress(Exception):
+                self._write(without_lease(self._current))
+
+    def _ticket(self) -> dict[str, Any]:
+        now = time.time()
+        return {
+            "owner": self.owner,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "since": round(now, 3),
+            "expires": round(now + self.seconds, 3),
+        }
+
+    def _read(self) -> tuple[dict[str, Any] | None, str | None]:
+        """The root document and its version, read consistently (head, get, head)."""
+        for _ in range(20):
+            try:
+                before = self.backend.head(ROOT_KEY).version
+                raw = self.backend.get_bytes(ROOT_KEY)
+                after = self.backend.head(ROOT_KEY).version
+            except KeyError:
+                return None, None
+            if before == after:
+                try:
+                    doc = json.loads(raw)
+                except ValueError:
+                    doc = None
+                if not isinstance(doc, dict):
+                    doc = {"_unreadable": True}
+                return doc, after
+        raise ConcurrentWriteError(
+            f"{self.backend.url}: the root document keeps changing while being read; "
+            "another process is writing it very often. Retry later."
+        )
+
+    def _acquire(self) -> None:
+        deadline = time.monotonic() + self.wait
+        delay = 0.02
+        holder: dict[str, Any] | None = None
+        while True:
+            doc, version = self._read()
+            held = lease_of(doc)
+            if _live(held, self.owner):
+                holder = held
+            else:
+                usable = doc is not None and not doc.get("_unreadable")
+                base = doc if usable and doc is not None else _placeholder_root()
+                mine = _with_lease(base, self._ticket())
+                if self._try_take(mine, version):
+                    self.doc = without_lease(doc) if usable and doc is not None else None
+                    self.unreadable_root = doc is not None and not usable
+                    self.took_over = held if held and held.get("owner") != self.owner else None
+                    return
+            if time.monotonic() >= deadline:
+                raise ConcurrentWriteError(_busy_message(self.backend.url, holder, self.wait))
+            self._sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 1.0)
+
+    def _try_take(self, doc: dict[str, Any], version: str | None) -> bool:
+        data = dump_json(doc)
+        if self._conditional:
+            try:
+                self._version = self.backend.put_if(ROOT_KEY, data, expect=version)
+            except PreconditionFailedError:
+                return False
+        else:
+            # No conditional writes: write, wait a moment, and see whose lease stands.
+            self.backend.put_bytes(ROOT_KEY, data)
+            self._sleep(0.05)
+            seen, _ = self._read()
+            if (lease_of(seen) or {}).get("owner") != self.owner:
+                return False
+        self._current = doc
+        self._held = True
+        return True
+
+    # -- writing under the lease ----------------------------------------------------------
+    def put(self, doc: Mapping[str, Any]) -> None:
+        """Write ``doc`` as the root, keeping the lease (conditional on our last version)."""
+        self._write(_with_lease(doc, self._ticket()))
+
+    def release(self, doc: Mapping[str, Any]) -> None:
+        """Write the final root (``doc``, no lease): the write is committed and the store free."""
+        self._stop_renewing()
+        self._write(without_lease(doc))
+        self._held = False
+
+    def check(self) -> None:
+        """Raise if the lease was lost (renewal failed): stop before publishing anything."""
+        if self._lost is not None:
+            raise ConcurrentWriteError(
+                f"{self.backend.url}: this writer lost its write lease (it stalled for more "
+                f"than {self.seconds:g} s and another writer took the store over); nothing "
+                "more of this write is published. Write again."
+            ) from self._lost
+
+    def _write(self, doc: dict[str, Any]) -> None:
+        with self._mutex:
+            self.check()
+            data = dump_json(doc)
+            if self._conditional:
+                try:
+                    self._version = self.backend.put_if(ROOT_KEY, data, expect=self._version)
+                except PreconditionFailedError as exc:
+                    self._lost = exc
+                    self._held = False
+                    self.check()
+            else:
+                seen, _ = self._read()
+                if seen is not None and (lease_of(seen) or {}).get("owner") not in (
+                    self.owner,
+                    None,
+                ):
+                    self._lost = ConcurrentWriteError("another writer holds the lease")
+                    self._held = False
+                    self.check()
+                self.backend.put_bytes(ROOT_KEY, data)
+            self._current = doc
+
+    # -- renewal ------------------------------------------------------------------------
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.seconds / 3):
+            current = self._current
+            if current is None or not self._held:
+                return
+            try:
+                self.put(without_lease(current))
+            except ConcurrentWriteError:
+                return  # recorded in _lost by _write; the writer stops at its next check
+            except Exception:
+                continue
+
+    def _stop_renewing(self) -> None:
+        self._stop.set()
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None and renewer is not threading.current_thread():
+            renewer.join()
+
+
+def _live(lease: Mapping[str, Any] | None, me: str) -> bool:
+    """Whether ``lease`` is someone else's and has not expired."""
+    if not lease or lease.get("owner") == me:
+        return False
+    try:
+        return float(lease.get("expires", 0)) > time.time()
+    except (TypeError, ValueError):
+        return False
+
+
+def _placeholder_root() -> dict[str, Any]:
+    """The root a writer creates to hold the lease on a location with no store yet.
+
+    It says a replacing write is in progress, so readers see an unfinished store,
+    not an empty one.
+    """
+    return {
+        "zarr_format": 3,
+        "node_type": "group",
+        "attributes": {WRITER_KEY: {"generation": 0, "pending": {"mode": "w"}}},
+    }
+
+
+def _busy_message(url: str, holder: Mapping[str, Any] | None, waited: float) -> str:
+    if holder is None:
+        return (
+            f"{url}: another writer kept changing the store for {waited:g} s; nothing was "
+            "written. Retry later."
+        )
+    left = max(0.0, float(holder.get("expires", 0)) - time.time())
+    return (
+        f"{url} is being written by another process (pid {holder.get('pid', '?')} on "
+        f"{holder.get('host', '?')}, lease for {left:.0f} s more); waited {waited:g} s and "
+        "wrote nothing. Retry later, or pass a longer lock_timeout=."
+    )
