@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "read-points": "zarr_vectors.cli.points_cmd:read_points_cmd",
     "info": "zarr_vectors.cli.info_cmd:info",
     "demo": "zarr_vectors.cli.demo_cmd:demo",
+    "preview": "zarr_vectors.cli.preview_cmd:preview",
 }
 
 
