@@ -1,0 +1,50 @@
+"""``import zarr_vectors as zv``: the everyday functions at the top, loaded on first use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zarr_vectors
+from zarr_vectors import lazy
+from zarr_vectors.core import store as store_api
+from zarr_vectors.types import points
+
+
+def test_import_stays_light_until_a_function_is_used() -> None:
+    code = (
+        "import sys, zarr_vectors as zv\n"
+        "heavy = [m for m in ('zarr', 'numpy', 'obstore', 'fsspec') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "zv.write_points\n"
+        "assert 'numpy' in sys.modules and 'zarr_vectors.types.points' in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_top_level_names_are_the_real_functions(tmp_path: Path) -> None:
+    import zarr_vectors as zv
+    from zarr_vectors import open_zv, read_points  # the form docs/backends.md shows
+
+    assert zv.write_points is points.write_points
+    assert read_points is points.read_points
+    assert open_zv is lazy.open_zv
+    assert zv.open_store is store_api.open_store and zv.create_store is store_api.create_store
+    assert {"write_points", "open_zv", "create_store"} <= set(dir(zv))
+    pts = np.random.default_rng(0).uniform(0, 10, (100, 3))
+    zv.write_points(tmp_path / "s", pts, chunk_shape=(5.0,) * 3)
+    assert isinstance(zv.read_points(tmp_path / "s"), zv.PointCloud)
+    with zv.open_zv(tmp_path / "s") as store:
+        assert store.level(0).vertex_count == 100
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'write_point'"):
+        zarr_vectors.write_point  # noqa: B018
+    with pytest.raises(ImportError):
+        from zarr_vectors import nothing_here  # noqa: F401
