@@ -324,24 +324,16 @@ class TestBackendStoreOverObstoreS3(_BackendBypass, StoreTests[BackendStore, cpu
 
 
 class _SizedLocal(LocalBackend):
-    """A local backend offering the optional ``asize`` hook, recording whole-object reads."""
+    """A local backend recording whole-object reads (suffixes and sizes must not need them)."""
 
     whole_reads = 0
-
-    async def asize(self, key: str) -> int:
-        import os
-
-        try:
-            return os.path.getsize(self._path(key))
-        except FileNotFoundError:
-            raise missing_key(key, self.url) from None
 
     async def _aget(self, key: str) -> bytes:
         self.whole_reads += 1
         return await super()._aget(key)
 
 
-def test_suffix_reads_and_sizes_use_the_backends_size_hook(tmp_path: Path) -> None:
+def test_suffix_reads_and_sizes_use_head_not_whole_reads(tmp_path: Path) -> None:
     backend = _SizedLocal(tmp_path / "s")
     backend.put_bytes("k", b"0123456789")
     store = BackendStore(backend)

@@ -44,12 +44,29 @@ def open_zv(path: Any, *, backend: Any = None, **backend_kwargs: Any) -> ZVStore
 
 
 class ZVStore:
-    """A Zarr Vectors store whose root metadata has been read."""
+    """A Zarr Vectors store whose root metadata has been read: a snapshot of it.
+
+    Every read through the handle returns the committed state the handle
+    opened, never a mix with writes made since (see :meth:`refresh`).
+    """
 
     def __init__(self, snapshot: Snapshot, *, owns_backend: bool = False) -> None:
         self._snap = snapshot
         self._levels: dict[int, ZVLevel] = {}
         self._owns_backend = owns_backend
+
+    def refresh(self) -> ZVStore:
+        """Read the store's current committed state (after other processes wrote to it).
+
+        Until then the handle keeps reading the state it opened, whatever is
+        written meanwhile, or raises
+        :class:`~zarr_vectors.exceptions.StaleSnapshotError` once that state
+        is gone (the store was replaced).
+        """
+        self._snap = load_snapshot(self._snap.backend)
+        self._levels.clear()
+        self.__dict__.pop("group", None)
+        return self
 
     def close(self) -> None:
         """Release the backend this handle opened (a backend passed in stays open)."""
@@ -166,10 +183,18 @@ class ZVLevel:
 
     @cached_property
     def nonempty_chunks(self) -> list[tuple[int, ...]]:
-        """World coordinates of the cells holding points."""
+        """World coordinates of the cells holding points.
+
+        A malformed ``nonempty_chunks`` is a CorruptStoreError, parsed where reads parse it.
+        """
+        from zarr_vectors.format.levels import _listed_cells
+
         doc = self._snap.node(f"{self.index}/vertices") or {}
-        keys = doc.get("attributes", {}).get("nonempty_chunks") or []
-        return [tuple(int(p) for p in k.split(".")) for k in keys]
+        attrs = doc.get("attributes", {})
+        if attrs.get("nonempty_chunks") is None:
+            return []
+        origin = [0] * self._snap.meta.ndim  # only used for listings, not for the list
+        return [tuple(w) for w in _listed_cells(self._snap, self.index, attrs, origin).tolist()]
 
     def array(self, name: str = "vertices") -> zarr.Array[Any]:
         """A cell array of this level (``vertices``, ``vertex_fragments``,

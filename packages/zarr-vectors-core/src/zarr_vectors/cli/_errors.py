@@ -20,6 +20,7 @@ import click
 from zarr_vectors.core.backends.secrets import is_secret_option, redact_text, redact_url
 from zarr_vectors.exceptions import (
     BackendOptionError,
+    CorruptStoreError,
     InvalidKeyError,
     ValidationError,
     ZarrVectorsError,
@@ -32,6 +33,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: errors caused by what the user typed: exit code 2.
 INPUT_ERRORS: tuple[type[BaseException], ...] = (
     ValidationError,
+    CorruptStoreError,  # the store given is damaged: `zarr-vectors verify` lists how
     BackendOptionError,
     InvalidKeyError,
 )

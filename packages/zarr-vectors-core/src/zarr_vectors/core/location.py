@@ -146,7 +146,34 @@ def _open_zip(path: Path, mode: str, options: dict[str, Any]) -> Backend:
         )
     if not path.is_file():
         raise StoreError(f"No ZIP archive at {path}; check the path.")
-    return backend_for_zarr_store(ZipStore(path, mode="r", read_only=True))
+    return backend_for_zarr_store(
+        ZipStore(path, mode="r", read_only=True), prefix=_zip_top_folder(path)
+    )
+
+
+def _zip_top_folder(path: Path) -> str:
+    """The folder inside the archive that holds the store ("" when it is at the top).
+
+    ``zip -r scan.zarrvectors.zip scan.zarrvectors/`` puts the store under one
+    top folder; such an archive is read from that folder.
+    """
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise StoreError(
+            f"{path} is not a ZIP archive (its name ends in .zip but its bytes are not a ZIP "
+            "file); check the file, or rename it if it is a store directory."
+        )
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+    if "zarr.json" in names:
+        return ""
+    tops = {n.split("/", 1)[0] for n in names if "/" in n}
+    if len(tops) == 1:
+        top = tops.pop()
+        if f"{top}/zarr.json" in names:
+            return f"{top}/"
+    return ""  # no store found: reads say so, and a plain zarr view still opens
 
 
 def _no_options(backend: str | None, options: Mapping[str, Any], what: str) -> None:

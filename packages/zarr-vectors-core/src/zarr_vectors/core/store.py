@@ -14,7 +14,7 @@ path and closes it with the store (``group.store.close()``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from zarr_vectors.core.location import open_location, resolve_location
@@ -33,8 +33,16 @@ if TYPE_CHECKING:
     from zarr.abc.store import Store
 
     from zarr_vectors.core.backends.base import Backend
+    from zarr_vectors.format.verify import VerifyReport
 
-__all__ = ["as_zarr_store", "consolidate_metadata", "create_store", "open_store", "read_metadata"]
+__all__ = [
+    "as_zarr_store",
+    "consolidate_metadata",
+    "create_store",
+    "open_store",
+    "read_metadata",
+    "verify_store",
+]
 
 
 def create_store(
@@ -186,3 +194,22 @@ def consolidate_metadata(path: Any, *, backend: Any = None, **backend_kwargs: An
     with open_location(path, mode="r+", backend=backend, backend_kwargs=backend_kwargs) as target:
         count: int = rewrite_root(target, consolidated)
     return count
+
+
+def verify_store(
+    path: Any,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
+) -> VerifyReport:
+    """Check the whole store against its metadata; the report lists every problem found.
+
+    Every listed cell of every level is fetched (with the backend's bounded
+    concurrency) and decoded, checksums included; nothing is written.
+    ``report.ok`` is false when a read could fail or return wrong data.
+    """
+    from zarr_vectors.format.verify import verify_backend
+
+    with open_location(path, mode="r", backend=backend, backend_kwargs=backend_kwargs) as source:
+        return verify_backend(source, progress=progress)

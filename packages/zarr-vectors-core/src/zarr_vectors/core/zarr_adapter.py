@@ -376,9 +376,11 @@ class ZarrStoreBackend(Backend):
 
     backend_name: ClassVar[str] = "zarr-store"
 
-    def __init__(self, store: Store) -> None:
-        super().__init__(_describe_store(store))
+    def __init__(self, store: Store, *, prefix: str = "") -> None:
+        super().__init__(_describe_store(store) + (f" ({prefix.rstrip('/')})" if prefix else ""))
         self.store = store
+        #: Keys are read under this folder of the store (a ZIP archive's top folder).
+        self.prefix = prefix
         self.writable = not store.read_only  # type: ignore[misc]  # per instance
         from zarr.core.buffer import default_buffer_prototype
 
@@ -428,7 +430,7 @@ class ZarrStoreBackend(Backend):
     # coroutine primitives
     async def _aget(self, key: str) -> bytes:
         await self._ready()
-        buf = await self.store.get(key, self._proto)
+        buf = await self.store.get(self.prefix + key, self._proto)
         if buf is None:
             raise missing_key(key, self.url)
         return buf.to_bytes()
@@ -438,40 +440,41 @@ class ZarrStoreBackend(Backend):
         rng: ByteRequest = (
             OffsetByteRequest(start) if length is None else RangeByteRequest(start, start + length)
         )
-        buf = await self.store.get(key, self._proto, rng)
+        buf = await self.store.get(self.prefix + key, self._proto, rng)
         if buf is None:
             raise missing_key(key, self.url)
         return buf.to_bytes()
 
     async def _aput(self, key: str, data: bytes) -> None:
         await self._ready()
-        await self.store.set(key, self._proto.buffer.from_bytes(data))
+        await self.store.set(self.prefix + key, self._proto.buffer.from_bytes(data))
 
     async def _aexists(self, key: str) -> bool:
         await self._ready()
-        return await self.store.exists(key)
+        return await self.store.exists(self.prefix + key)
 
     async def _ahead(self, key: str) -> ObjectInfo:
         await self._ready()
         try:
-            return ObjectInfo(key, await self.store.getsize(key))
+            return ObjectInfo(key, await self.store.getsize(self.prefix + key))
         except FileNotFoundError:
             raise missing_key(key, self.url) from None
 
     async def _adelete(self, key: str) -> None:
         await self._ready()
-        await self.store.delete(key)
+        await self.store.delete(self.prefix + key)
 
     async def _alist(self, prefix: str, recursive: bool) -> builtins.list[str]:
         from zarr_vectors.core.backends.base import children_of
 
         await self._ready()
-        keys = [k async for k in self.store.list_prefix(prefix)]
+        cut = len(self.prefix)
+        keys = [k[cut:] async for k in self.store.list_prefix(self.prefix + prefix)]
         return children_of(prefix, keys, recursive)
 
 
-def backend_for_zarr_store(store: Store) -> Backend:
-    """A backend over a caller's zarr store (made once per public call).
+def backend_for_zarr_store(store: Store, *, prefix: str = "") -> Backend:
+    """A backend over a caller's zarr store (made once per public call), under ``prefix``.
 
     A ``LocalStore`` is served by the local backend on the same directory, whose
     batch calls resolve each directory once; any other store through its own
@@ -482,8 +485,8 @@ def backend_for_zarr_store(store: Store) -> Backend:
     if isinstance(store, LocalStore):
         from zarr_vectors.core.backends.local import LocalBackend
 
-        return LocalBackend(store.root)
-    return ZarrStoreBackend(store)
+        return LocalBackend(store.root / prefix if prefix else store.root)
+    return ZarrStoreBackend(store, prefix=prefix)
 
 
 def _describe_store(store: Store) -> str:

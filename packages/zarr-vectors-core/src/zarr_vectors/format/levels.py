@@ -276,7 +276,7 @@ def _fetch(
     return got
 
 
-def _listed_cells(
+def listed_cells(
     snap: Snapshot, level: int, vattrs: Mapping[str, Any], origin: list[int]
 ) -> npt.NDArray[np.int64]:
     """World coordinates of the level's cells, from ``nonempty_chunks`` or a listing."""
@@ -365,7 +365,7 @@ def fetch_cells(
     dtype = le_dtype(vattrs.get("dtype", "float32"))
     origin = [int(o) for o in vattrs.get("chunk_grid_origin", [0] * ndim)]
     cs = snap.meta.chunk_shape
-    world = _listed_cells(snap, level, vattrs, origin)
+    world = listed_cells(snap, level, vattrs, origin)
     whole_level = bbox is None and only is None
     if bbox is not None and len(world):
         world = world[cells_in_box(world, cs, bbox)]

@@ -111,6 +111,7 @@ class RootMetadata:
         """Validated metadata for a new store (raises :class:`ValidationError`)."""
         cs = validate_chunk_shape(chunk_shape)
         lo, hi = validate_bounds(bounds, len(cs))
+        validate_grid(cs, (lo, hi))
         return cls(
             chunk_shape=cs,
             bounds=(lo, hi),
@@ -379,6 +380,42 @@ def validate_bounds(
             f"bounds must be finite with min <= max on every axis, got {bounds!r}"
         )
     return lo, hi
+
+
+#: Most cells along one axis of the chunk grid (zarr chunk grids index with int64;
+#: world cell coordinates must also be exact in float64).
+MAX_CELLS_PER_AXIS = 2**40
+_MAX_WORLD_CELL = 2**52
+
+
+def validate_grid(
+    chunk_shape: Sequence[float], bounds: tuple[Sequence[float], Sequence[float]]
+) -> tuple[int, ...]:
+    """Cells per axis of the grid ``chunk_shape`` lays over ``bounds``, refusing absurd ones.
+
+    A chunk size tiny against the coordinates (1e-320) or bounds far out
+    (1e300) would give cell numbers that overflow or keys too long for any
+    file system; both are refused here, before anything is written.
+    """
+    shape = []
+    for axis, (lo, hi, c) in enumerate(zip(bounds[0], bounds[1], chunk_shape, strict=True)):
+        first, last = lo / c, hi / c
+        if (
+            not (math.isfinite(first) and math.isfinite(last))
+            or max(abs(first), abs(last)) >= _MAX_WORLD_CELL
+        ):
+            raise ValidationError(
+                f"chunk size {c!r} on axis {axis} is too small for bounds {lo!r}..{hi!r}: "
+                "cell numbers would overflow; use a larger chunk_shape (or rescale the data)"
+            )
+        cells = math.floor(last) - math.floor(first) + 1
+        if cells > MAX_CELLS_PER_AXIS:
+            raise ValidationError(
+                f"axis {axis} would have {cells} cells (bounds {lo!r}..{hi!r}, chunk {c!r}); "
+                f"at most {MAX_CELLS_PER_AXIS} are allowed: use a larger chunk_shape"
+            )
+        shape.append(cells)
+    return tuple(shape)
 
 
 def normalize_axes(

@@ -20,6 +20,7 @@ from zarr_vectors.format.grid import column_extent
 from zarr_vectors.format.metadata import RootMetadata
 
 __all__ = [
+    "check_attribute_name",
     "check_attributes",
     "check_bbox",
     "check_fits",
@@ -68,16 +69,7 @@ def check_attributes(attrs: Mapping[str, Any] | None, n: int) -> dict[str, npt.N
     """Per-vertex attribute columns, each with ``n`` rows of a numeric or bool dtype."""
     out: dict[str, npt.NDArray[Any]] = {}
     for name, values in (attrs or {}).items():
-        if (
-            not isinstance(name, str)
-            or not name
-            or "/" in name
-            or name.startswith(".")
-            or name == "c"
-        ):
-            raise ValidationError(
-                f"attribute name {name!r} is not usable: use a non-empty name without '/'"
-            )
+        check_attribute_name(name)
         arr = np.asarray(values)
         if arr.ndim == 0 or len(arr) != n:
             got = "a scalar" if arr.ndim == 0 else f"{len(arr)} values"
@@ -92,6 +84,43 @@ def check_attributes(attrs: Mapping[str, Any] | None, n: int) -> dict[str, npt.N
         dt = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
         out[name] = np.ascontiguousarray(arr, dtype=dt)
     return out
+
+
+#: Longest attribute name, in UTF-8 bytes: one path segment on common file systems.
+MAX_NAME_BYTES = 255
+_RESERVED_NAMES = frozenset({"c", "zarr.json"})
+
+
+def check_attribute_name(name: object) -> str:
+    """``name`` if every backend can store an array by it, else a ValidationError saying why.
+
+    The name becomes a path segment (``0/vertex_attributes/NAME/...``): a
+    file name on the local disk, part of an object key elsewhere, so it must
+    be a valid segment everywhere, before anything is written.
+    """
+    problem = None
+    if not isinstance(name, str) or not name:
+        problem = "it must be a non-empty string"
+    elif any(ch in name for ch in "/\\"):
+        problem = "it contains '/' or a backslash"
+    elif any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        problem = "it contains a control character (NUL, tab, newline, ...)"
+    elif name.startswith("."):
+        problem = "it starts with '.' (hidden files, '.', '..' and this package's own keys)"
+    elif name in _RESERVED_NAMES:
+        problem = f"{name!r} is reserved by the format"
+    elif (size := len(name.encode("utf-8", "surrogatepass"))) > MAX_NAME_BYTES:
+        problem = f"it is {size} bytes long (at most {MAX_NAME_BYTES})"
+    else:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            problem = "it is not valid Unicode text (a lone surrogate)"
+    if problem is not None:
+        raise ValidationError(
+            f"attribute name {name!r:.80} cannot be stored: {problem}; rename the column"
+        )
+    return name  # type: ignore[return-value]
 
 
 def _count_outside(positions: npt.NDArray[Any], lo: Sequence[float], hi: Sequence[float]) -> int:

@@ -166,6 +166,37 @@ class LocalBackend(Backend):
         return paths
 
     _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+    # Never block opening something that is not a file (a FIFO would wait for a writer).
+    _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+    def _not_a_file(self, key: str, mode: int) -> StoreError:
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        )
+        return StoreError(
+            f"{key!r} in {self.url} is {kind}, not a regular file; a store holds only files "
+            "and directories: remove it"
+        )
+
+    def _read_file(self, key: str, path: Path, flags: int = 0) -> bytes | None:
+        """The bytes of the regular file at ``path``; None for a directory (a prefix)."""
+        fd = os.open(path, os.O_RDONLY | self._NONBLOCK | flags)
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                return None
+            if not stat.S_ISREG(mode):
+                raise self._not_a_file(key, mode)
+            if self._NONBLOCK:
+                os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                return handle.read()
+        finally:
+            os.close(fd)
 
     def _get_many(self, keys: list[str]) -> dict[str, bytes]:
         """Sequential reads: from the page cache a read is a copy, and a thread pool's
@@ -174,7 +205,7 @@ class LocalBackend(Backend):
         found: dict[str, bytes] = {}
         for key, path in zip(keys, self._batch_paths(keys), strict=True):
             try:
-                fd = os.open(path, os.O_RDONLY | self._NOFOLLOW)
+                data = self._read_file(key, path, self._NOFOLLOW)
             except (FileNotFoundError, NotADirectoryError):
                 continue
             except OSError as exc:
@@ -183,11 +214,8 @@ class LocalBackend(Backend):
                 with contextlib.suppress(KeyError):
                     found[key] = self._get(key)  # a link: resolved and checked in full
                 continue
-            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a prefix, not an object
-                os.close(fd)
-                continue
-            with os.fdopen(fd, "rb") as handle:
-                found[key] = handle.read()
+            if data is not None:  # None: a prefix, not an object
+                found[key] = data
         return found
 
     def _put_many(self, items: list[tuple[str, bytes]]) -> None:
@@ -219,16 +247,21 @@ class LocalBackend(Backend):
     def _get(self, key: str) -> bytes:
         path = self._path(key)
         try:
-            with open(path, "rb") as handle:
-                return handle.read()
+            data = self._read_file(key, path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise missing_key(key, self.url) from None
         except OSError as exc:
             raise self._error("read", key, exc) from exc
+        if data is None:
+            raise missing_key(key, self.url)
+        return data
 
     def _get_range(self, key: str, start: int, length: int | None) -> bytes:
         path = self._path(key)
         try:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+                raise self._not_a_file(key, info.st_mode)
             with open(path, "rb") as handle:
                 handle.seek(start)
                 return handle.read() if length is None else handle.read(length)

@@ -1,0 +1,199 @@
+"""Check a whole store against its own metadata and list every problem found.
+
+Reads refuse a damaged store at the first problem they meet; ``verify`` goes
+on to the end and reports them all: unreadable metadata, listed cells that are
+missing, empty, truncated, fail their checksum or disagree with their sibling
+arrays, levels whose vertex counts do not add up, and (as warnings) cell objects
+no metadata lists, which an interrupted write can leave behind. Cells are
+fetched in batches through the backend's bounded-concurrency ``get_many``; a
+batch that fails is checked again cell by cell to name each bad one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from zarr_vectors.core.backends.base import StorageBackend
+from zarr_vectors.exceptions import ZarrVectorsError
+from zarr_vectors.format.grid import world_key
+from zarr_vectors.format.journal import is_private
+from zarr_vectors.format.levels import VERTICES, attribute_names, fetch_cells, listed_cells
+from zarr_vectors.format.snapshot import Snapshot, load_snapshot
+
+__all__ = ["Problem", "VerifyReport", "verify_backend"]
+
+#: Cells checked per batch (one concurrent fetch each).
+BATCH_CELLS = 512
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a store: where, what, and whether reads fail on it."""
+
+    where: str
+    what: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.where}: {self.what}"
+
+
+@dataclass
+class VerifyReport:
+    """Everything ``verify`` found (``ok`` when no error; warnings do not count)."""
+
+    url: str
+    problems: list[Problem] = field(default_factory=list)
+    levels: int = 0
+    cells_checked: int = 0
+    points_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+def verify_backend(
+    backend: StorageBackend, *, progress: Callable[[int, int], None] | None = None
+) -> VerifyReport:
+    """Check every level, array and cell of the store on ``backend``."""
+    report = VerifyReport(backend.url)
+    try:
+        snap = load_snapshot(backend)
+        snap.check_complete()
+    except ZarrVectorsError as exc:
+        report.problems.append(Problem("root zarr.json", str(exc)))
+        return report
+    pending = snap.pending
+    if pending is not None:
+        report.problems.append(
+            Problem(
+                "root zarr.json",
+                f"a write ({'append' if pending.mode == 'a' else 'replace'}) did not finish; "
+                "readers see the state before it, and the next write repairs it",
+                "warning",
+            )
+        )
+    plans: list[tuple[int, list[str]]] = []
+    for level in (int(p) for p in snap.meta.levels):
+        try:
+            cells = _listed(snap, level)
+        except ZarrVectorsError as exc:
+            report.problems.append(Problem(f"level {level}", str(exc)))
+            continue
+        plans.append((level, cells))
+    total = sum(len(c) for _, c in plans)
+    done = 0
+    if progress is not None:
+        progress(0, total)
+    for level, cells in plans:
+        report.levels += 1
+        points = 0
+        for start in range(0, len(cells), BATCH_CELLS):
+            batch = cells[start : start + BATCH_CELLS]
+            points += _check_batch(snap, level, batch, report)
+            done += len(batch)
+            if progress is not None:
+                progress(done, total)
+        report.points_checked += points
+        _check_count(snap, level, points, report)
+        _check_orphans(snap, level, set(cells), report)
+    return report
+
+
+def _listed(snap: Snapshot, level: int) -> list[str]:
+    """World keys of the level's listed cells (raises if the listing itself is bad)."""
+    snap.level_meta(level)
+    vdoc = snap.node(f"{level}/{VERTICES}")
+    if vdoc is None:
+        return []
+    attrs = vdoc.get("attributes", {})
+    origin = [int(o) for o in attrs.get("chunk_grid_origin", [0] * snap.meta.ndim)]
+    return [world_key(w) for w in listed_cells(snap, level, attrs, origin).tolist()]
+
+
+def _check_batch(snap: Snapshot, level: int, batch: list[str], report: VerifyReport) -> int:
+    """Points in the good cells of ``batch``; a problem for each bad one."""
+    names = _names(snap, level)
+    try:
+        cells, _, _ = fetch_cells(
+            snap, level, only=set(batch), attribute_names_=names, confirm=False
+        )
+    except ZarrVectorsError:
+        points = 0
+        for key in batch:  # find which cells are bad
+            try:
+                one, _, _ = fetch_cells(
+                    snap, level, only={key}, attribute_names_=names, confirm=False
+                )
+            except ZarrVectorsError as exc:
+                report.problems.append(Problem(f"level {level} cell {key}", str(exc)))
+                continue
+            report.cells_checked += 1
+            points += sum(len(c.positions) for c in one)
+        return points
+    report.cells_checked += len(cells)
+    return int(sum(len(c.positions) for c in cells))
+
+
+def _names(snap: Snapshot, level: int) -> list[str]:
+    try:
+        return attribute_names(snap, level)
+    except ZarrVectorsError:
+        return []
+
+
+def _check_count(snap: Snapshot, level: int, points: int, report: VerifyReport) -> None:
+    try:
+        expected = snap.level_meta(level).vertex_count
+    except ZarrVectorsError:
+        return
+    pending = snap.pending
+    limits = pending.row_limits(level) if pending is not None else {}
+    if limits and pending is not None:
+        expected = pending.vertex_count
+    if points != expected and report.ok:
+        report.problems.append(
+            Problem(
+                f"level {level}",
+                f"its metadata counts {expected} points but its cells hold {points}",
+            )
+        )
+
+
+def _check_orphans(snap: Snapshot, level: int, listed: set[str], report: VerifyReport) -> None:
+    """Cell objects of the vertices array that no metadata lists (warnings)."""
+    vdoc = snap.node(f"{level}/{VERTICES}")
+    if vdoc is None:
+        return
+    origin = [int(o) for o in vdoc["attributes"].get("chunk_grid_origin", [0] * snap.meta.ndim)]
+    prefix = f"{level}/{VERTICES}/c/"
+    unlisted = []
+    for key in snap.backend.list_prefix(prefix, recursive=True):
+        if is_private(key):
+            continue
+        try:
+            world = [int(p) + o for p, o in zip(key[len(prefix) :].split("/"), origin, strict=True)]
+        except ValueError:
+            unlisted.append(key)
+            continue
+        if world_key(np.asarray(world).tolist()) not in listed:
+            unlisted.append(key)
+    if unlisted:
+        report.problems.append(
+            Problem(
+                f"level {level} vertices",
+                f"{len(unlisted)} cell object(s) are not listed in nonempty_chunks and are "
+                f"ignored by readers (e.g. {unlisted[0]!r}); an interrupted write may have "
+                "left them",
+                "warning",
+            )
+        )
