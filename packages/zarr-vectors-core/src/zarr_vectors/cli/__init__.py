@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "info": "zarr_vectors.cli.info_cmd:info",
     "demo": "zarr_vectors.cli.demo_cmd:demo",
     "preview": "zarr_vectors.cli.preview_cmd:preview",
+    "verify": "zarr_vectors.cli.verify_cmd:verify",
 }
 
 
@@ -55,7 +56,31 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+def overlap_warning() -> str | None:
+    """A warning when the published ``zarr-vectors`` distribution is installed here too.
+
+    Both install the top-level package ``zarr_vectors``, so whichever was
+    installed last has replaced files of the other, and commands fail in ways
+    that do not point at the cause.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("zarr-vectors")
+    except PackageNotFoundError:
+        return None
+    return (
+        f"Warning: the published zarr-vectors {found} is installed in this environment too; "
+        "it uses the same import name (zarr_vectors), so one package's files replace the "
+        "other's. Uninstall it (pip uninstall zarr-vectors) or keep each in its own virtual "
+        "environment."
+    )
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zarr-vectors")
 def main(**_: Any) -> None:
     """Store and read vector geometry (point clouds, ...) in Zarr v3 stores anywhere."""
+    warning = overlap_warning()
+    if warning is not None:
+        click.echo(warning, err=True)
