@@ -187,14 +187,14 @@ class ZVLevel:
 
         A malformed ``nonempty_chunks`` is a CorruptStoreError, parsed where reads parse it.
         """
-        from zarr_vectors.format.levels import _listed_cells
+        from zarr_vectors.format.levels import listed_cells
 
         doc = self._snap.node(f"{self.index}/vertices") or {}
         attrs = doc.get("attributes", {})
         if attrs.get("nonempty_chunks") is None:
             return []
         origin = [0] * self._snap.meta.ndim  # only used for listings, not for the list
-        return [tuple(w) for w in _listed_cells(self._snap, self.index, attrs, origin).tolist()]
+        return [tuple(w) for w in listed_cells(self._snap, self.index, attrs, origin).tolist()]
 
     def array(self, name: str = "vertices") -> zarr.Array[Any]:
         """A cell array of this level (``vertices``, ``vertex_fragments``,
