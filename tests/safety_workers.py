@@ -1,0 +1,191 @@
+"""Worker processes for the data-safety tests (concurrent writers, crashes, snapshots).
+
+The tests in ``test_concurrent_writers.py``, ``test_crash_safety.py`` and the
+snapshot tests need *real* processes: a lease held by a thread of the test
+process proves nothing about two interpreters racing for one store, and only a
+separate process can be killed with SIGKILL at an arbitrary instant. Each
+command here is run as ``python -m tests.safety_workers COMMAND JOB_JSON`` from
+the repository root and talks to its parent in JSON lines on stdout (flushed
+line by line, so a parent can react to ``ready`` before the work starts).
+
+Points are tagged so that any loss, duplication or misalignment shows: every
+point has a unique int64 ``id``; its position and its second attribute
+``half`` (= id * 0.5) are functions of the id (:func:`positions_of`,
+:func:`half_of`), so a row whose position, id and ``half`` disagree was torn
+apart by a write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: Every store in these tests has these bounds and this chunk shape.
+BOUNDS = ((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0))
+CHUNK = (250.0, 250.0, 250.0)
+#: Ids of one (worker, batch) pair occupy a block of this many.
+BLOCK = 100_000
+
+
+def batch_ids(worker: int, batch: int, n: int) -> npt.NDArray[np.int64]:
+    """The ids of batch ``batch`` of ``worker``: unique across every (worker, batch)."""
+    if n > BLOCK:
+        raise ValueError(f"at most {BLOCK} points per batch")
+    start = (worker * 1000 + batch) * BLOCK
+    return np.arange(start, start + n, dtype=np.int64)
+
+
+def positions_of(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    """A position per id, spread over the cube, exact in float32 (so it can be recomputed)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    cols = [(ids * k + ids // 7) % 1000 for k in (37, 101, 211)]
+    return (np.stack(cols, axis=1) + 0.25).astype(np.float32)
+
+
+def half_of(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """The second attribute of each point: id / 2 (exact in float64)."""
+    return np.asarray(ids, dtype=np.int64).astype(np.float64) * 0.5
+
+
+def tagged(ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any], dict[str, npt.NDArray[Any]]]:
+    """Positions and attributes of the points with these ids."""
+    ids = np.asarray(ids, dtype=np.int64)
+    return positions_of(ids), {"id": ids, "half": half_of(ids)}
+
+
+def id_digest(ids: npt.NDArray[Any]) -> str:
+    """A digest of a multiset of ids (order-free): equal digests, equal point sets."""
+    return hashlib.sha1(np.sort(np.asarray(ids, dtype=np.int64)).tobytes()).hexdigest()
+
+
+def emit(**fields: Any) -> None:
+    """One JSON line to the parent, flushed at once."""
+    sys.stdout.write(json.dumps(fields) + "\n")
+    sys.stdout.flush()
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    return {"error": type(exc).__module__ + "." + type(exc).__qualname__, "message": str(exc)}
+
+
+def cmd_appends(job: dict[str, Any]) -> int:
+    """``count`` appends of ``points`` tagged points each, reported one line per append."""
+    from zarr_vectors.types.points import write_points
+
+    worker, count, n = int(job["worker"]), int(job["count"]), int(job["points"])
+    options = dict(job.get("options") or {})
+    batches = [tagged(batch_ids(worker, b, n)) for b in range(count)]
+    emit(event="ready", pid=os.getpid())
+    go = job.get("go")
+    while go and not Path(go).exists():  # start together with the other workers
+        time.sleep(0.01)
+    for b, (pos, attrs) in enumerate(batches):
+        try:
+            write_points(
+                job["url"],
+                pos,
+                vertex_attributes=attrs,
+                mode="a",
+                chunk_shape=job.get("chunk_shape"),
+                bounds=job.get("bounds"),
+                lock_timeout=float(job.get("lock_timeout", 300)),
+                **options,
+            )
+        except Exception as exc:
+            emit(event="append", worker=worker, batch=b, ok=False, **_error(exc))
+        else:
+            emit(event="append", worker=worker, batch=b, ok=True)
+    emit(event="done")
+    return 0
+
+
+def cmd_write(job: dict[str, Any]) -> int:
+    """One write (``mode`` "w" or "a") of the ids ``start .. start + n``.
+
+    Prints ``ready`` once imports and data are done (the parent times the kill
+    from there), ``phase`` lines as chunk objects are written, and ``done`` with
+    the time the write took.
+    """
+    from zarr_vectors.types.points import write_points
+
+    ids = np.arange(int(job["start"]), int(job["start"]) + int(job["n"]), dtype=np.int64)
+    pos, attrs = tagged(ids)
+    options = dict(job.get("options") or {})
+    cs = job.get("chunk_shape") or CHUNK
+    emit(event="ready", pid=os.getpid())
+    t0 = time.perf_counter()
+    last = [-1.0]
+
+    def progress(done: int, total: int) -> None:
+        # A line per tenth of the chunk objects: the parent can kill at a phase too.
+        frac = done / total if total else 1.0
+        if frac - last[0] >= 0.1 or done == total:
+            last[0] = frac
+            emit(event="phase", done=done, total=total, t=time.perf_counter() - t0)
+
+    write_points(
+        job["url"],
+        pos,
+        vertex_attributes=attrs,
+        mode=job["mode"],
+        chunk_shape=None if job["mode"] == "a" else cs,
+        bounds=None if job["mode"] == "a" else BOUNDS,
+        progress=progress,
+        lock_timeout=float(job.get("lock_timeout", 300)),
+        **options,
+    )
+    emit(event="done", seconds=time.perf_counter() - t0)
+    return 0
+
+
+def cmd_reader(job: dict[str, Any]) -> int:
+    """``read_points`` again and again until the file ``stop`` exists; one line per read.
+
+    Each line has the point count, whether every row is whole (position and
+    ``half`` agree with the id) and :func:`id_digest` of the ids, or the error a
+    read raised.
+    """
+    from zarr_vectors.types.points import read_points
+
+    options = dict(job.get("options") or {})
+    stop = Path(job["stop"])
+    emit(event="ready", pid=os.getpid())
+    reads = 0
+    while not stop.exists() or reads < int(job.get("min_reads", 1)):
+        reads += 1
+        try:
+            pc = read_points(job["url"], **options)
+        except Exception as exc:
+            emit(event="read", ok=False, **_error(exc))
+            continue
+        ids = pc.vertex_attributes.get("id", np.empty(0, np.int64))
+        whole = bool(
+            len(ids) == len(pc.positions)
+            and np.array_equal(pc.positions, positions_of(ids))
+            and np.array_equal(pc.vertex_attributes.get("half"), half_of(ids))
+        )
+        emit(event="read", ok=True, count=len(pc.positions), whole=whole, ids=id_digest(ids))
+    emit(event="done", reads=reads)
+    return 0
+
+
+COMMANDS = {"appends": cmd_appends, "write": cmd_write, "reader": cmd_reader}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in COMMANDS:
+        sys.stderr.write(f"usage: python -m tests.safety_workers {{{','.join(COMMANDS)}}} JOB\n")
+        return 2
+    return COMMANDS[argv[0]](json.loads(argv[1]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
