@@ -574,7 +574,7 @@ def test_docs_cli_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     import shlex
 
     page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"(<!--\s*no-run\s*-->\s*)?```(python|bash|text)\n(.*?)```", page, re.S)
+    blocks = re.findall(r"(<!--\s*no-run[^>]*-->\s*)?```(python|bash|text)\n(.*?)```", page, re.S)
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     commands = 0

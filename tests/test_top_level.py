@@ -48,3 +48,24 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         zarr_vectors.write_point  # noqa: B018
     with pytest.raises(ImportError):
         from zarr_vectors import nothing_here  # noqa: F401
+
+
+def test_the_cli_warns_when_the_published_package_shares_the_environment(tmp_path: Path) -> None:
+    """The published zarr-vectors 0.9.2 also installs ``zarr_vectors``: say so, once per command."""
+    import os
+
+    dist = tmp_path / "zarr_vectors-0.9.2.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zarr-vectors\nVersion: 0.9.2\n")
+    script = "from zarr_vectors.cli import main; main()"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "backends"], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "the published zarr-vectors 0.9.2 is installed" in proc.stderr
+    assert "pip uninstall zarr-vectors" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "backends"], capture_output=True, text=True
+    )
+    assert "published zarr-vectors" not in proc.stderr
