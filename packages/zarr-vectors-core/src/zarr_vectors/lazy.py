@@ -151,6 +151,33 @@ class ZVStore:
             return source.store
         return BackendStore(source, read_only=True)  # type: ignore[arg-type]
 
+    def _repr_html_(self) -> str:
+        """A short summary for notebooks: location, backend, bounds, levels, counts, attributes."""
+        from html import escape
+
+        m = self.metadata
+        rows = [
+            ("store", self._snap.backend.url),
+            ("backend", str(getattr(self._snap.backend, "backend_name", "?"))),
+            ("format", f"Zarr Vectors {m.zv_version}, generation {m.generation}"),
+            ("bounds", f"{list(m.bounds[0])} .. {list(m.bounds[1])}"),
+            ("chunk shape", str(list(m.chunk_shape))),
+        ]
+        for n in self.levels:
+            level = self.level(n)
+            rows.append(
+                (
+                    f"level {n}",
+                    f"{level.vertex_count:,} points in {len(level.nonempty_chunks):,} cells; "
+                    f"attributes: {', '.join(level.attribute_names) or 'none'}",
+                )
+            )
+        body = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table><caption>ZVStore</caption>{body}</table>"
+
     def __repr__(self) -> str:
         m = self.metadata
         return (

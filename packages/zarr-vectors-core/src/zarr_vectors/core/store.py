@@ -159,9 +159,16 @@ def as_zarr_store(
 def _adapter(source: Backend, owned: bool, *, read_only: bool) -> Store:
     from zarr_vectors.core.zarr_adapter import BackendStore, ZarrStoreBackend
 
-    if isinstance(source, ZarrStoreBackend):
+    if isinstance(source, ZarrStoreBackend) and not source.prefix:
         return source.store  # the caller's own zarr store, given back
-    return BackendStore(source, read_only=read_only, owns_backend=owned)
+    hook = None
+    if not read_only:
+        from zarr_vectors.core.zarr_group import refresh_consolidated
+
+        def hook(key: str) -> None:
+            refresh_consolidated(source, key)
+
+    return BackendStore(source, read_only=read_only, owns_backend=owned, on_metadata_change=hook)
 
 
 def _zarr_group(
@@ -169,12 +176,15 @@ def _zarr_group(
 ) -> zarr.Group:
     import zarr
 
-    return zarr.open_group(
+    from zarr_vectors.core.zarr_group import ZVGroup
+
+    group = zarr.open_group(
         _adapter(source, owned, read_only=mode == "r"),
         mode="r" if mode == "r" else "r+",
         zarr_format=3,
         use_consolidated=True if consolidated else None,
     )
+    return ZVGroup(group._async_group)
 
 
 def consolidate_metadata(path: Any, *, backend: Any = None, **backend_kwargs: Any) -> int:

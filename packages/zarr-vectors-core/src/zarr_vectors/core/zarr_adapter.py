@@ -81,6 +81,11 @@ class BackendStore(Store):
     owns_backend:
         Close the backend when the store is closed. Batch reads keep the
         backend's own ``max_concurrency`` requests in flight.
+    on_metadata_change:
+        Called (on a worker thread) with the key of every node document
+        (``.../zarr.json``, not the root's) written or deleted through the
+        store, after the change; the store API uses it to keep consolidated
+        metadata current when groups and arrays are changed with zarr-python.
     """
 
     def __init__(
@@ -89,6 +94,7 @@ class BackendStore(Store):
         *,
         read_only: bool = False,
         owns_backend: bool = False,
+        on_metadata_change: Callable[[str], None] | None = None,
     ) -> None:
         if not isinstance(backend, AsyncStorageBackend):
             raise StoreError(
@@ -99,6 +105,7 @@ class BackendStore(Store):
         super().__init__(read_only=read_only or not _writable(backend))
         self._backend = backend
         self._owns_backend = owns_backend
+        self._on_metadata_change = on_metadata_change
         self.concurrency = int(getattr(backend, "max_concurrency", 16))
 
     # -- identity ---------------------------------------------------------------------
@@ -141,6 +148,7 @@ class BackendStore(Store):
         state = dict(self.__dict__)
         state["_is_open"] = False
         state["_owns_backend"] = False
+        state["_on_metadata_change"] = None  # a hook of this process's store API
         return state
 
     def close(self) -> None:
@@ -279,17 +287,31 @@ class BackendStore(Store):
         self._check_writable()
         await self._ensure_open()
         await self._backend.aput_bytes(key, value.to_bytes())
+        await self._metadata_changed([key])
+
+    async def _metadata_changed(self, keys: Iterable[str]) -> None:
+        hook = self._on_metadata_change
+        if hook is None:
+            return
+        import asyncio
+
+        for key in keys:
+            if key.endswith("zarr.json") and key != "zarr.json":
+                await asyncio.to_thread(hook, key)
 
     async def _set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
         """Every item through the backend's own concurrent batch write."""
         self._check_writable()
         await self._ensure_open()
-        await self._backend.aput_many([(k, v.to_bytes()) for k, v in values])
+        items = [(k, v.to_bytes()) for k, v in values]
+        await self._backend.aput_many(items)
+        await self._metadata_changed(k for k, _ in items)
 
     async def delete(self, key: str) -> None:
         self._check_writable()
         await self._ensure_open()
         await self._backend.adelete(key)
+        await self._metadata_changed([key])
 
     async def delete_dir(self, prefix: str) -> None:
         self._check_writable()

@@ -323,9 +323,14 @@ def cell_array_json(
     codecs: Sequence[Mapping[str, Any]],
     attributes: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """A zarr v3 ``variable_length_bytes`` array with one element per chunk."""
+    """A zarr v3 ``variable_length_bytes`` array with one element per chunk.
+
+    ``dimension_names`` (``cell_0``, ``cell_1``...) name the cell grid's axes,
+    the same for every array of a level, so xarray opens a level as a dataset.
+    """
     return {
         "shape": [int(s) for s in shape],
+        "dimension_names": [f"cell_{i}" for i in range(len(shape))],
         "data_type": "variable_length_bytes",
         "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [1] * len(shape)}},
         "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},

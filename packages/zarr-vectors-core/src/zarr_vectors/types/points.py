@@ -77,6 +77,76 @@ class PointCloud:
             return getattr(self, key)
         raise KeyError(key)
 
+    def _columns(self, axes: Sequence[str] | None) -> dict[str, npt.NDArray[Any]]:
+        """Flat columns: one per axis, one per attribute (``name_0``... for wider ones)."""
+        ndim = self.positions.shape[1] if self.positions.ndim == 2 else 0
+        names = (
+            list(axes)
+            if axes is not None
+            else list("xyzw"[:ndim]) + [f"axis_{i}" for i in range(4, ndim)]
+        )
+        if len(names) != ndim:
+            raise ValidationError(f"axes names {names} do not match the {ndim} axes of the points")
+        columns = {n: self.positions[:, i] for i, n in enumerate(names)}
+        for name, values in self.vertex_attributes.items():
+            if name in columns:
+                raise ValidationError(
+                    f"attribute {name!r} has the name of an axis; pass other axes names"
+                )
+            if values.ndim == 1:
+                columns[name] = values
+            else:
+                flat = values.reshape(len(values), -1)
+                columns.update({f"{name}_{i}": flat[:, i] for i in range(flat.shape[1])})
+        return columns
+
+    def to_pandas(self, axes: Sequence[str] | None = None) -> Any:
+        """A ``pandas.DataFrame``: a column per axis (x, y, z...) and per attribute."""
+        try:
+            import pandas as pd  # type: ignore[import-untyped]
+        except ImportError:
+            raise ValidationError(
+                "to_pandas() needs pandas: pip install 'zarr-vectors-core[io]'"
+            ) from None
+        return pd.DataFrame(self._columns(axes))
+
+    def to_xarray(self, axes: Sequence[str] | None = None) -> Any:
+        """An ``xarray.Dataset`` over a ``point`` dimension: positions ``(point, axis)``
+        and one variable per attribute."""
+        try:
+            import xarray as xr
+        except ImportError:
+            raise ValidationError("to_xarray() needs xarray: pip install xarray") from None
+        ndim = self.positions.shape[1]
+        names = (
+            list(axes)
+            if axes is not None
+            else list("xyzw"[:ndim]) + [f"axis_{i}" for i in range(4, ndim)]
+        )
+        data: dict[str, Any] = {"positions": (("point", "axis"), self.positions)}
+        for name, values in self.vertex_attributes.items():
+            dims = ("point", *(f"{name}_dim_{i}" for i in range(1, values.ndim)))
+            data[name] = (dims, values)
+        return xr.Dataset(data, coords={"axis": names}, attrs={"level": self.level})
+
+    def _repr_html_(self) -> str:
+        """A short table for notebooks: count, level, bounds of the points, attributes."""
+        from html import escape
+
+        rows = [("points", f"{self.vertex_count:,}"), ("level", str(self.level))]
+        if self.vertex_count:
+            lo = self.positions.min(axis=0).tolist()
+            hi = self.positions.max(axis=0).tolist()
+            rows.append(("extent", f"{[round(v, 3) for v in lo]} .. {[round(v, 3) for v in hi]}"))
+        rows.append(("dtype", str(self.positions.dtype)))
+        for name, values in self.vertex_attributes.items():
+            rows.append((f"attribute {name}", f"{values.dtype}, shape {list(values.shape[1:])}"))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table><caption>PointCloud</caption>{body}</table>"
+
 
 @dataclass(frozen=True)
 class WriteSummary:

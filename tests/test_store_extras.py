@@ -1,0 +1,193 @@
+"""The store API's conveniences: groups, ZIP archives, conversions, summaries, verify, checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from zarr_vectors.core.backends.local import LocalBackend
+from zarr_vectors.core.store import create_store, open_store, verify_store
+from zarr_vectors.exceptions import StoreError, ValidationError
+from zarr_vectors.lazy import open_zv
+from zarr_vectors.types.points import read_points, write_points
+
+POINTS = np.random.default_rng(5).uniform(0, 1000, (3_000, 3)).astype(np.float32)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    path = tmp_path / "scan.zarrvectors"
+    ids = np.arange(len(POINTS))
+    normals = np.random.default_rng(6).normal(size=(len(POINTS), 3))
+    write_points(
+        path,
+        POINTS,
+        chunk_shape=(250.0,) * 3,
+        vertex_attributes={"id": ids, "normal": normals},
+    )
+    return path
+
+
+def test_the_design_documents_consolidate_example_runs(store: Path) -> None:
+    root = open_store(store, mode="r+")
+    assert root.zarr_group is root and isinstance(root, zarr.Group)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr: consolidated metadata is not in the v3 spec
+        zarr.consolidate_metadata(root.zarr_group.store)
+    root.store.close()
+    assert read_points(store).vertex_count == len(POINTS)
+
+
+def test_groups_changed_through_open_store_keep_consolidated_metadata_current(
+    store: Path,
+) -> None:
+    root = open_store(store, mode="r+")
+    root.create_group("notes")
+    root.store.close()
+    with open_zv(store) as zv:
+        assert zv.consolidated
+        assert "notes" in zv.group  # opened from the consolidated metadata alone
+    group = create_store(
+        store.parent / "empty", bounds=((0, 0, 0), (1, 1, 1)), chunk_shape=(1, 1, 1)
+    )
+    assert group.zarr_group is group
+    group.store.close()
+
+
+def test_a_zip_made_with_one_top_folder_is_read(store: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "scan.zarrvectors.zip"
+    subprocess.run(
+        ["zip", "-qr", archive.name, store.name], cwd=store.parent, check=True
+    ) if _has_zip() else _zip_dir(store, archive)
+    got = read_points(archive)
+    assert got.vertex_count == len(POINTS)
+    assert read_points(archive, bbox=((0, 0, 0), (300, 300, 300))).vertex_count > 0
+
+
+def test_a_zip_name_on_something_else_is_a_clear_error(tmp_path: Path) -> None:
+    fake = tmp_path / "x.zip"
+    fake.write_text("not a zip")
+    with pytest.raises(StoreError, match="is not a ZIP archive"):
+        read_points(fake)
+
+
+def test_results_convert_to_pandas_and_xarray(store: Path) -> None:
+    cloud = read_points(store)
+    frame = cloud.to_pandas()
+    assert list(frame.columns) == ["x", "y", "z", "id", "normal_0", "normal_1", "normal_2"]
+    assert len(frame) == len(POINTS)
+    assert np.array_equal(frame["id"].to_numpy(), cloud.vertex_attributes["id"])
+    data = cloud.to_xarray()
+    assert data["positions"].shape == (len(POINTS), 3)
+    assert list(data["axis"].values) == ["x", "y", "z"]
+    assert data["normal"].shape == (len(POINTS), 3)
+
+
+def test_xarray_opens_a_level(store: Path) -> None:
+    import xarray as xr
+
+    level = xr.open_zarr(store / "0", consolidated=False)
+    assert set(level.data_vars) >= {"vertices", "vertex_fragments"}
+    assert level["vertices"].dims == ("cell_0", "cell_1", "cell_2")
+
+
+def test_notebook_summaries(store: Path) -> None:
+    with open_zv(store) as zv:
+        html = zv._repr_html_()
+    assert "3,000 points" in html and "id, normal" in html and "local" in html
+    assert "3,000" in read_points(store)._repr_html_()
+
+
+def test_verify_finds_every_problem_and_the_cli_exits_1(store: Path) -> None:
+    assert verify_store(store).ok
+    os.remove(store / "0" / "vertices" / "c" / "0" / "0" / "0")
+    cell = store / "0" / "vertex_attributes" / "id" / "c" / "1" / "1" / "1"
+    data = bytearray(cell.read_bytes())
+    data[12] ^= 0x10
+    cell.write_bytes(bytes(data))
+    report = verify_store(store)
+    assert not report.ok
+    text = "\n".join(map(str, report.errors))
+    assert "0/vertices/c/0/0/0" in text and "missing" in text
+    assert "0/vertex_attributes/id/c/1/1/1" in text and "checksum" in text
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "zarr-vectors"), "verify", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "DAMAGED (2 problem(s))" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["a\\b", "nul\x00", "zarr.json", "c", ".hidden", "x" * 256, "tab\there"]
+)
+def test_attribute_names_no_backend_can_store_are_refused_before_writing(
+    tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(ValidationError, match="cannot be stored"):
+        write_points(
+            tmp_path / "s",
+            POINTS[:10],
+            chunk_shape=(500.0,) * 3,
+            vertex_attributes={name: range(10)},
+        )
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_replace_refused_for_its_names_leaves_the_old_store(store: Path) -> None:
+    with pytest.raises(ValidationError):
+        write_points(
+            store,
+            POINTS[:10],
+            chunk_shape=(500.0,) * 3,
+            mode="w",
+            vertex_attributes={"a/b": range(10)},
+        )
+    assert read_points(store).vertex_count == len(POINTS)
+
+
+@pytest.mark.parametrize(
+    ("chunk", "bounds"),
+    [((1e-320,) * 3, None), ((1.0,) * 3, ((-1e300,) * 3, (1e300,) * 3)), ((1e-10,) * 3, None)],
+)
+def test_grids_that_cannot_be_stored_are_refused(
+    tmp_path: Path, chunk: tuple[float, ...], bounds: object
+) -> None:
+    with pytest.raises(ValidationError, match="chunk"):
+        write_points(tmp_path / "s", POINTS, chunk_shape=chunk, bounds=bounds)  # type: ignore[arg-type]
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_in_a_store_is_refused_not_waited_on(store: Path) -> None:
+    cell = store / "0" / "vertices" / "c" / "1" / "0" / "0"
+    cell.unlink()
+    os.mkfifo(cell)
+    with pytest.raises(StoreError, match="FIFO"):
+        read_points(store)
+    with pytest.raises(StoreError, match="FIFO"):
+        LocalBackend(store).get_bytes("0/vertices/c/1/0/0")
+
+
+def _has_zip() -> bool:
+    from shutil import which
+
+    return which("zip") is not None
+
+
+def _zip_dir(store: Path, archive: Path) -> None:
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in store.rglob("*"):
+            if path.is_file():
+                out.write(path, path.relative_to(store.parent).as_posix())
