@@ -1,14 +1,38 @@
-"""Assigning points to spatial cells, vectorised.
+"""Assigning points to spatial cells, vectorised and in linear time.
 
 A point's world cell is ``floor(position / chunk_shape)`` per axis; its grid
 cell (the chunk index of the cell arrays) subtracts the grid origin,
-``floor(bounds_min / chunk_shape)``. Grouping sorts the points once by flat
-grid index (stable, so points keep their input order inside a cell) and cuts
-the sorted array where the index changes: no per-point Python.
+``floor(bounds_min / chunk_shape)``.
+
+Grouping is a counting sort, because writing a large cloud spends most of its
+CPU here and a comparison sort over every point was the largest cost of a
+write. The steps, each a pass over the points (no per-point Python):
+
+1. the flat (row-major) index of each point's cell inside the bounding box of
+   the occupied cells, computed in blocks so no ``(n, D)`` float64 or int64
+   copy of the positions is ever made;
+2. ``np.bincount`` of those indices: the count of every cell, hence the cell
+   runs (``starts``) and the world coordinates of the occupied cells, in
+   lexicographic order of the world coordinates;
+3. the occupied cells renumbered densely (0 .. m-1), so the sort key is as
+   narrow as the number of occupied cells allows;
+4. the stable placement: numpy's ``argsort(kind="stable")`` is a radix sort
+   for 8- and 16-bit integers, so keys of up to 16 bits (65,536 occupied
+   cells) take one radix call, and wider keys two radix levels (see
+   :func:`stable_order`).
+
+Stability matters: points keep their input order inside a cell, and appends
+rely on it (the old rows of a cell are concatenated first and stay first).
+
+Grids too large for a count table (more cells in the bounding box than
+:data:`TABLE_LIMIT` or points allow) find their occupied cells with
+``np.unique`` instead (a sort, but only then); grids whose flat index would not
+fit in 63 bits sort the per-axis cell coordinates lexicographically.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +40,28 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from zarr_vectors.exceptions import ValidationError
+
 __all__ = ["CellGroups", "cells_in_box", "group_by_cell", "world_key"]
+
+#: Rows per block when computing cell indices: the float64 scratch of a block
+#: (``BLOCK * 8`` bytes) stays in a core's L2 cache.
+BLOCK = 1 << 16
+#: A count table (``np.bincount``) is used while the bounding box of the
+#: occupied cells holds at most ``max(TABLE_LIMIT, n_points)`` cells, so its
+#: memory stays within 8 bytes per point beyond this floor.
+TABLE_LIMIT = 1 << 22
+# Largest flat index the mixed-radix key may reach (keys are computed in int64).
+_FLAT_LIMIT = 1 << 62
 
 
 @dataclass(frozen=True)
 class CellGroups:
-    """Points sorted by cell: ``order`` (input index per sorted row) and cell runs."""
+    """Points sorted by cell: ``order`` (input index per sorted row) and cell runs.
+
+    Cells come in lexicographic order of their world coordinates; rows of one
+    cell keep their input order (``order`` is increasing inside a run).
+    """
 
     order: npt.NDArray[np.intp]
     world: npt.NDArray[np.int64]  # (n_cells, D) world cell coordinates
@@ -54,35 +94,207 @@ def column_extent(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArr
     return lo, hi
 
 
+def _cell_extent(
+    positions: npt.NDArray[Any], cs: npt.NDArray[np.float64]
+) -> tuple[list[int], list[int]]:
+    """Lowest and highest world cell per axis.
+
+    ``floor(x / c)`` in float64 is monotonic in ``x``, so the extreme cells are
+    those of the extreme coordinates: two reductions per axis instead of a
+    cell index per point.
+    """
+    emin, emax = column_extent(positions)
+    lo64 = np.floor(emin.astype(np.float64) / cs)
+    hi64 = np.floor(emax.astype(np.float64) / cs)
+    if not (np.all(np.isfinite(lo64)) and np.all(np.isfinite(hi64))):
+        raise ValidationError(
+            "positions contain NaN or infinite coordinates; remove those points before writing"
+        )
+    if np.any(np.abs(lo64) >= _FLAT_LIMIT) or np.any(np.abs(hi64) >= _FLAT_LIMIT):
+        raise ValidationError(
+            f"cell coordinates reach {lo64.tolist()} .. {hi64.tolist()}, beyond what a 64-bit "
+            "cell index holds; use a larger chunk_shape"
+        )
+    return [int(v) for v in lo64], [int(v) for v in hi64]
+
+
+def _flat_keys(
+    positions: npt.NDArray[Any],
+    cs: npt.NDArray[np.float64],
+    lo: Sequence[int],
+    span: Sequence[int],
+    dtype: type[np.unsignedinteger[Any]] | type[np.signedinteger[Any]],
+) -> npt.NDArray[Any]:
+    """Row-major index of each point's cell in the box ``lo .. lo + span - 1``.
+
+    ``floor(float64(x) / c)`` exactly like :func:`world_cells`, but block by
+    block with cache-sized float64 and int64 scratch, so no ``(n, D)`` copy is
+    made and the result is stored straight into the narrowest ``dtype`` that
+    holds the box's cell count.
+    """
+    n, d = positions.shape
+    out = np.empty(n, dtype=dtype)
+    size = min(n, BLOCK)
+    scratch = np.empty(size, dtype=np.float64)
+    acc_all = np.empty(size, dtype=np.int64)
+    axis_all = np.empty(size, dtype=np.int64)
+    for s in range(0, n, BLOCK):
+        e = min(n, s + BLOCK)
+        t, acc, axis = scratch[: e - s], acc_all[: e - s], axis_all[: e - s]
+        for a in range(d):
+            t[...] = positions[s:e, a]
+            t /= cs[a]
+            np.floor(t, out=t)
+            t -= lo[a]
+            if a == 0:
+                acc[...] = t
+            else:
+                axis[...] = t
+                acc *= span[a]
+                acc += axis
+        out[s:e] = acc
+    return out
+
+
+def _bincount(keys: npt.NDArray[Any], length: int) -> npt.NDArray[np.int64]:
+    """``np.bincount(keys, minlength=length)`` in slices.
+
+    ``np.bincount`` first widens its whole input to ``intp``; slicing bounds
+    that temporary (8 bytes per point otherwise) while adding ``length`` per
+    slice, so slices are at least ``length`` long.
+    """
+    counts = np.zeros(length, dtype=np.int64)
+    step = max(1 << 22, length)
+    for s in range(0, len(keys), step):
+        counts += np.bincount(keys[s : s + step], minlength=length)
+    return counts
+
+
+def _uint_for(n_values: int) -> type[np.unsignedinteger[Any]]:
+    """Narrowest unsigned dtype holding ``0 .. n_values - 1``."""
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if n_values <= int(np.iinfo(dt).max) + 1:
+            return dt
+    return np.uint64
+
+
+def _radix_work(n_values: int) -> int:
+    """Which branch of :func:`stable_order` keys below ``n_values`` take (more is slower)."""
+    bits = (n_values - 1).bit_length()
+    return 0 if bits <= 8 else 1 if bits <= 16 else 2 if bits <= 24 else 2 + (bits + 15) // 16
+
+
+def stable_order(keys: npt.NDArray[Any], n_values: int) -> npt.NDArray[np.intp]:
+    """Indices that sort ``keys`` (integers in ``0 .. n_values - 1``) stably, in O(n).
+
+    numpy sorts 8- and 16-bit integers with a radix sort when asked for a
+    stable sort, so keys of up to 16 bits take one call. Up to 24 bits, the
+    top 8 bits split the points into at most 256 buckets (one radix pass) and
+    each bucket is radix-sorted on its low 16 bits: the buckets are small
+    enough to stay in cache, which measured about 1.5x faster than a
+    least-significant-digit pass over all points. Wider keys (more than 2**24
+    occupied cells) are sorted least-significant 16-bit digit first.
+    """
+    if n_values <= 1 << 8:
+        return np.argsort(keys.astype(np.uint8, copy=False), kind="stable")
+    if n_values <= 1 << 16:
+        return np.argsort(keys.astype(np.uint16, copy=False), kind="stable")
+    bits = (n_values - 1).bit_length()
+    if bits <= 24:
+        low_bits = bits - 8
+        top = (keys >> low_bits).astype(np.uint8)
+        by_top = np.argsort(top, kind="stable")
+        bounds = np.zeros(257, dtype=np.int64)
+        np.cumsum(_bincount(top, 256), out=bounds[1:])
+        del top
+        low = keys.astype(np.uint16)  # wraps: the low 16 bits
+        if low_bits < 16:
+            low &= (1 << low_bits) - 1
+        low = np.take(low, by_top)
+        # Each bucket is reordered in place (a bucket-sized temporary only).
+        for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            if e - s > 1:
+                run = by_top[s:e]
+                run[...] = np.take(run, np.argsort(low[s:e], kind="stable"))
+        return by_top
+    wide = keys.astype(np.uint64, copy=False)
+    order = np.argsort((wide & 0xFFFF).astype(np.uint16), kind="stable")
+    shift = 16
+    while (n_values - 1) >> shift:
+        rest = (n_values - 1) >> shift
+        digit = ((wide >> np.uint64(shift)) & 0xFFFF).astype(np.uint8 if rest < 256 else np.uint16)
+        order = np.take(order, np.argsort(np.take(digit, order), kind="stable"))
+        shift += 16
+    return order
+
+
+def _group_lexicographic(cells: npt.NDArray[np.int64]) -> CellGroups:
+    """Grouping for grids whose flat index would overflow: sort rows by axis."""
+    n = len(cells)
+    order = np.lexsort(cells.T[::-1])
+    scells = cells[order]
+    cut = np.flatnonzero(np.any(scells[1:] != scells[:-1], axis=1)) + 1
+    starts = np.concatenate(([0], cut, [n])).astype(np.int64)
+    return CellGroups(order=order, world=scells[starts[:-1]], starts=starts)
+
+
 def group_by_cell(
     positions: npt.NDArray[np.floating],
     chunk_shape: Sequence[float],
     bin_shape: Sequence[float] | None = None,
 ) -> CellGroups:
-    """Group points by the cell (of size ``bin_shape``, default ``chunk_shape``) holding them."""
-    cells = world_cells(positions, bin_shape if bin_shape is not None else chunk_shape)
-    n, d = cells.shape
+    """Group points by the cell (of size ``bin_shape``, default ``chunk_shape``) holding them.
+
+    ``positions`` is ``(n, D)``. The result lists the occupied cells in
+    lexicographic order of their world coordinates and, per cell, the input
+    indices of its points in input order (see :class:`CellGroups`).
+    """
+    positions = np.asarray(positions)
+    if positions.ndim != 2:
+        raise ValidationError(
+            f"positions must be a 2-D (n_points, n_dims) array, got shape {positions.shape}"
+        )
+    n, d = positions.shape
     if n == 0:
         return CellGroups(np.empty(0, np.intp), np.empty((0, d), np.int64), np.zeros(1, np.int64))
-    lo, hi = column_extent(cells)
-    span = hi - lo + 1
-    n_cells = float(np.prod(span.astype(np.float64)))
-    if n_cells < 2**62:
-        flat = np.ravel_multi_index(tuple((cells - lo).T), tuple(int(s) for s in span))
-        # A stable sort of small integers is a radix sort in numpy: O(n).
-        if n_cells <= 2**16:
-            flat = flat.astype(np.uint16)
-        elif n_cells <= 2**32:
-            flat = flat.astype(np.uint32)
-        order = np.argsort(flat, kind="stable")
-        sflat = np.take(flat, order)
-        cut = np.flatnonzero(sflat[1:] != sflat[:-1]) + 1
-    else:  # astronomically sparse grid: sort rows lexicographically instead
-        order = np.lexsort(cells.T[::-1])
-        scells = cells[order]
-        cut = np.flatnonzero(np.any(scells[1:] != scells[:-1], axis=1)) + 1
-    starts = np.concatenate(([0], cut, [n])).astype(np.int64)
-    world = cells[order[starts[:-1]]]
+    cs = np.asarray(bin_shape if bin_shape is not None else chunk_shape, dtype=np.float64)
+    lo, hi = _cell_extent(positions, cs)
+    span = [h - low + 1 for low, h in zip(lo, hi, strict=True)]
+    n_box = math.prod(span)
+    if n_box > _FLAT_LIMIT:  # astronomically sparse: no flat index fits in 63 bits
+        return _group_lexicographic(world_cells(positions, cs.tolist()))
+
+    if n_box <= max(TABLE_LIMIT, n):
+        flat = _flat_keys(
+            positions, cs, lo, span, _uint_for(n_box) if n_box <= 1 << 32 else np.int64
+        )
+        counts = _bincount(flat, n_box)
+        occupied = np.flatnonzero(counts)
+        m = len(occupied)
+        run_counts = counts[occupied]
+        del counts
+        if _radix_work(m) < _radix_work(n_box):
+            # Fewer occupied cells than the box holds: renumber them densely so
+            # the radix sort needs fewer digits.
+            lut = np.zeros(n_box, dtype=_uint_for(m))
+            lut[occupied] = np.arange(m, dtype=lut.dtype)
+            dense = np.take(lut, flat)
+            del lut, flat
+            order = stable_order(dense, m)
+        else:
+            order = stable_order(flat, n_box)
+    else:  # a sparse grid too large for a count table: find the occupied cells by sorting
+        flat = _flat_keys(positions, cs, lo, span, np.int64)
+        uniq, inverse, run_counts = np.unique(flat, return_inverse=True, return_counts=True)
+        del flat
+        occupied = uniq
+        m = len(uniq)
+        order = stable_order(inverse.reshape(-1), m)
+
+    starts = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(run_counts, out=starts[1:])
+    world = np.stack(np.unravel_index(occupied, span), axis=1).astype(np.int64)
+    world += np.asarray(lo, dtype=np.int64)
     return CellGroups(order=order, world=world, starts=starts)
 
 
