@@ -15,7 +15,7 @@ import zarr
 
 from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.core.store import create_store, open_store, verify_store
-from zarr_vectors.exceptions import StoreError, ValidationError
+from zarr_vectors.exceptions import BackendOptionError, StoreError, ValidationError
 from zarr_vectors.lazy import open_zv
 from zarr_vectors.types.points import read_points, write_points
 
@@ -191,3 +191,39 @@ def _zip_dir(store: Path, archive: Path) -> None:
         for path in store.rglob("*"):
             if path.is_file():
                 out.write(path, path.relative_to(store.parent).as_posix())
+
+
+def test_storage_options_are_backend_options(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    write_points(path, POINTS[:50], chunk_shape=(500.0,) * 3, storage_options={"fsync": True})
+    assert read_points(path, storage_options={"max_concurrency": 2}).vertex_count == 50
+    with pytest.raises(BackendOptionError, match="both in storage_options"):
+        read_points(path, storage_options={"fsync": True}, fsync=True)
+    with pytest.raises(BackendOptionError, match="storage_options must be a dict"):
+        read_points(path, storage_options=["fsync"])  # type: ignore[arg-type]
+
+
+def test_a_misspelled_argument_is_reported_as_one(tmp_path: Path) -> None:
+    with pytest.raises(
+        BackendOptionError,
+        match=r"unexpected keyword argument 'attributes'.*did you mean 'vertex_attributes'",
+    ):
+        write_points(tmp_path / "s", POINTS[:5], chunk_shape=(1.0,) * 3, attributes={"a": range(5)})
+    with pytest.raises(BackendOptionError, match="not one: see help\\(read_points\\)"):
+        read_points(tmp_path / "s", region="eu-west-1")
+    assert not (tmp_path / "s").exists()
+
+
+def test_upath_and_storepath_are_stores(tmp_path: Path) -> None:
+    import asyncio
+
+    from upath import UPath
+    from zarr.storage import MemoryStore, StorePath
+
+    write_points(UPath(tmp_path / "u"), POINTS[:40], chunk_shape=(500.0,) * 3)
+    assert read_points(tmp_path / "u").vertex_count == 40
+    memory = MemoryStore()
+    where = asyncio.run(StorePath.open(memory, path="deep/inside", mode="w"))
+    write_points(where, POINTS[:30], chunk_shape=(500.0,) * 3)
+    assert any(k.startswith("deep/inside/0/vertices/c/") for k in memory._store_dict)
+    assert read_points(where).vertex_count == 30

@@ -11,7 +11,7 @@ backend the caller passed in stays the caller's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -29,12 +29,25 @@ if TYPE_CHECKING:
 __all__ = ["ZVLevel", "ZVStore", "open_zv"]
 
 
-def open_zv(path: Any, *, backend: Any = None, **backend_kwargs: Any) -> ZVStore:
+def open_zv(
+    path: Any,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
+) -> ZVStore:
     """Open a store lazily (read-only). Raises if it is not a store this package reads.
 
     Close the result (or use it in a ``with`` block) to release the backend.
     """
-    source, owned = resolve_location(path, mode="r", backend=backend, backend_kwargs=backend_kwargs)
+    source, owned = resolve_location(
+        path,
+        mode="r",
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        storage_options=storage_options,
+        caller=open_zv,
+    )
     try:
         return ZVStore(load_snapshot(source), owns_backend=owned)
     except BaseException:

@@ -10,8 +10,12 @@ what each kind of ``store`` means:
   ``**backend_kwargs`` choose and configure it); a local ``*.zip`` file opens
   zarr-python's :class:`~zarr.storage.ZipStore`, read-only;
 * an already made backend: used as it is;
-* a zarr-python store (``MemoryStore``, ``LocalStore``, ...): adapted once by
-  :func:`~zarr_vectors.core.zarr_adapter.backend_for_zarr_store`.
+* a zarr-python store (``MemoryStore``, ``LocalStore``, ...) or ``StorePath``:
+  adapted once by :func:`~zarr_vectors.core.zarr_adapter.backend_for_zarr_store`;
+* a ``UPath``: its local path, or its URL with its storage options;
+* another object (an obstore store, an fsspec file system with a path, an
+  ``FSMap``): handed to the installed plugin that declares it adopts that type
+  (``BackendInfo.adopts``); the core names no plugin.
 
 Whoever opens closes: what this module made from a path is closed when the
 ``with`` block ends, on success or error; a backend or store the caller passed
@@ -23,7 +27,7 @@ raises :class:`~zarr_vectors.exceptions.ReadOnlyBackendError`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,9 +46,18 @@ def open_location(
     mode: str,
     backend: str | None = None,
     backend_kwargs: Mapping[str, Any] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    caller: Callable[..., Any] | None = None,
 ) -> Iterator[Backend]:
     """The backend for ``store``, opened for ``mode``; closed at the end if made here."""
-    made, owned = resolve_location(store, mode=mode, backend=backend, backend_kwargs=backend_kwargs)
+    made, owned = resolve_location(
+        store,
+        mode=mode,
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        storage_options=storage_options,
+        caller=caller,
+    )
     try:
         yield made
     finally:
@@ -58,46 +71,157 @@ def resolve_location(
     mode: str,
     backend: str | None = None,
     backend_kwargs: Mapping[str, Any] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    caller: Callable[..., Any] | None = None,
 ) -> tuple[Backend, bool]:
     """``(backend, owned)`` for ``store``: ``owned`` says the caller must close it.
 
-    For a handle that outlives one call (``open_zv``, ``open_store``); prefer
-    :func:`open_location` everywhere else.
+    ``storage_options`` (the zarr-python / xarray / fsspec convention) and the
+    loose ``backend_kwargs`` are the same backend options; giving one name in
+    both is an error. ``caller`` is the public function taking them, so that a
+    misspelled argument of it is reported as such rather than as a backend
+    option. For a handle that outlives one call (``open_zv``, ``open_store``);
+    prefer :func:`open_location` everywhere else.
     """
     check_mode(mode)
-    options = dict(backend_kwargs or {})
+    options = _merged_options(storage_options, backend_kwargs, caller)
     writing = mode in WRITE_MODES
-    if _is_zarr_store(store):
+    store, options = _unwrap(store, options)
+    if _is_zarr_store(store) or _is_store_path(store):
         from zarr_vectors.core.zarr_adapter import backend_for_zarr_store
 
+        inner, prefix = (store.store, _prefix(store.path)) if _is_store_path(store) else (store, "")
         _no_options(backend, options, f"a zarr store ({type(store).__name__})")
-        if writing and store.read_only:
+        if writing and inner.read_only:
             raise ReadOnlyBackendError(
-                f"The zarr store {store} was opened read-only and mode {mode!r} would "
+                f"The zarr store {inner} was opened read-only and mode {mode!r} would "
                 "write to it; pass a writable store (read_only=False) or use mode='r'."
             )
-        return backend_for_zarr_store(store), True
+        return backend_for_zarr_store(inner, prefix=prefix), True
     if isinstance(store, StorageBackend) and isinstance(store, AsyncStorageBackend):
         _no_options(backend, options, f"an already made backend ({store!r})")
         _check_writable(store, mode)
         return store, False  # type: ignore[return-value]
     if not isinstance(store, str | os.PathLike):
-        raise StoreError(
-            f"Cannot open a store from a {type(store).__name__}; pass a local path, a URL "
-            "(s3://, gs://, az://, http(s)://, file://), a zarr-vectors backend or a zarr store."
-        )
+        adopted = _adopt(store, options)
+        if adopted is None:
+            raise StoreError(
+                f"Cannot open a store from a {type(store).__name__}; pass a local path, a URL "
+                "(s3://, gs://, az://, http(s)://, file://), a pathlib.Path or UPath, a zarr "
+                "store or StorePath, a zarr-vectors backend, or an object an installed backend "
+                "plugin adopts (an obstore store, an fsspec file system with a path, an FSMap)."
+            )
+        _check_writable(adopted, mode)
+        return adopted, True
     zip_path = _zip_path(store) if backend is None else None
     if zip_path is not None:
         return _open_zip(zip_path, mode, options), True
     from zarr_vectors.core.backends.resolve import make_backend
 
-    made = make_backend(store, backend, **options)
+    try:
+        made = make_backend(store, backend, **options)
+    except BackendOptionError as exc:
+        if caller is not None and backend_kwargs:
+            raise BackendOptionError(
+                f"{exc} If an option was meant as an argument of {caller.__name__}(), it is "
+                f"not one: see help({caller.__name__})."
+            ) from None
+        raise
     try:
         _check_writable(made, mode)
     except BaseException:
         made.close()
         raise
     return made, True
+
+
+def _merged_options(
+    storage_options: Mapping[str, Any] | None,
+    backend_kwargs: Mapping[str, Any] | None,
+    caller: Callable[..., Any] | None,
+) -> dict[str, Any]:
+    """One dict of backend options, after telling misspelled arguments of ``caller`` apart."""
+    if storage_options is not None and not isinstance(storage_options, Mapping):
+        raise BackendOptionError(
+            f"storage_options must be a dict of backend options, got "
+            f"{type(storage_options).__name__}"
+        )
+    loose = dict(backend_kwargs or {})
+    if caller is not None and loose:
+        _check_not_misspelled(caller, loose)
+    both = sorted(set(loose) & set(storage_options or {}))
+    if both:
+        raise BackendOptionError(
+            f"Backend option(s) {', '.join(both)} given both in storage_options and as keyword "
+            "arguments; give each once (storage_options={...} is the usual place)."
+        )
+    return {**dict(storage_options or {}), **loose}
+
+
+def _check_not_misspelled(caller: Callable[..., Any], loose: Mapping[str, Any]) -> None:
+    """Refuse a loose option that is close to one of ``caller``'s own parameters."""
+    import difflib
+    import inspect
+
+    try:
+        parameters = [
+            p.name
+            for p in inspect.signature(caller).parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        return
+    for name in loose:
+        close = difflib.get_close_matches(name, parameters, n=1, cutoff=0.7)
+        if close:
+            raise BackendOptionError(
+                f"{caller.__name__}() got an unexpected keyword argument {name!r}; did you mean "
+                f"{close[0]!r}? (Backend options go in storage_options={{...}}.)"
+            )
+
+
+def _unwrap(store: Any, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """A universal-pathlib ``UPath`` as a local path, or as its URL plus its options."""
+    kind = type(store)
+    if not kind.__module__.startswith("upath"):
+        return store, options
+    protocol = getattr(store, "protocol", "") or ""
+    if protocol in ("", "file", "local"):
+        return os.fspath(store), options
+    merged = {**dict(getattr(store, "storage_options", {}) or {}), **options}
+    return str(store), merged
+
+
+def _is_store_path(store: Any) -> bool:
+    import sys
+
+    if "zarr" not in sys.modules or isinstance(store, str | os.PathLike):
+        return False
+    from zarr.storage import StorePath
+
+    return isinstance(store, StorePath)
+
+
+def _prefix(path: str) -> str:
+    path = path.strip("/")
+    return f"{path}/" if path else ""
+
+
+def _adopt(store: Any, options: dict[str, Any]) -> Backend | None:
+    """A backend made by the installed plugin that adopts objects of ``store``'s type."""
+    from zarr_vectors.core.backends.registry import get_registry
+
+    sample = store[0] if isinstance(store, tuple) and store else store
+    modules = [c.__module__ for c in type(sample).__mro__]
+    for info in get_registry().ok_infos():
+        if info.adopt is None or not any(
+            m == p or m.startswith(p + ".") for m in modules for p in info.adopts
+        ):
+            continue
+        made = info.load_adopter()(store, **options)
+        if made is not None:
+            return made  # type: ignore[no-any-return]
+    return None
 
 
 def _is_zarr_store(store: Any) -> bool:

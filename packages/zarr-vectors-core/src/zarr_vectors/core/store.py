@@ -55,6 +55,7 @@ def create_store(
     format_capabilities: Sequence[str] = (),
     mode: str = "w-",
     consolidate: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
 ) -> zarr.Group:
@@ -83,7 +84,14 @@ def create_store(
         geometry_types=geometry_types,
         format_capabilities=format_capabilities,
     )
-    target, owned = resolve_location(path, mode="w", backend=backend, backend_kwargs=backend_kwargs)
+    target, owned = resolve_location(
+        path,
+        mode="w",
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        storage_options=storage_options,
+        caller=create_store,
+    )
     try:
         create_empty(target, meta, mode=mode, consolidate=consolidate)
         return _zarr_group(target, owned, "r+")
@@ -106,16 +114,34 @@ def _check_shapes(chunk_shape: Any, bounds: Sequence[Sequence[float]]) -> None:
         )
 
 
-def read_metadata(path: Any, *, backend: Any = None, **backend_kwargs: Any) -> Snapshot:
+def read_metadata(
+    path: Any,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
+) -> Snapshot:
     """The store's metadata (one request for the root document)."""
-    with open_location(path, mode="r", backend=backend, backend_kwargs=backend_kwargs) as source:
+    with open_location(
+        path,
+        mode="r",
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        storage_options=storage_options,
+        caller=read_metadata,
+    ) as source:
         snap = load_snapshot(source)
         snap.nodes(snap.meta.levels)  # level documents fetched while the backend is open
         return snap
 
 
 def open_store(
-    path: Any, mode: str = "r", *, backend: Any = None, **backend_kwargs: Any
+    path: Any,
+    mode: str = "r",
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
 ) -> zarr.Group:
     """Open an existing store as a zarr group, after checking it is one this package reads.
 
@@ -125,7 +151,12 @@ def open_store(
     """
     check_mode(mode, ("r", "r+", "a"), "open_store mode")
     source, owned = resolve_location(
-        path, mode="r" if mode == "r" else "r+", backend=backend, backend_kwargs=backend_kwargs
+        path,
+        mode="r" if mode == "r" else "r+",
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        storage_options=storage_options,
+        caller=open_store,
     )
     try:
         snap = load_snapshot(source)
@@ -137,7 +168,12 @@ def open_store(
 
 
 def as_zarr_store(
-    path: Any, *, mode: str = "r", backend: str | None = None, **backend_kwargs: Any
+    path: Any,
+    *,
+    mode: str = "r",
+    storage_options: Mapping[str, Any] | None = None,
+    backend: str | None = None,
+    **backend_kwargs: Any,
 ) -> Store:
     """A zarr-python store for ``path``, opened for ``mode`` (see :mod:`~zarr_vectors.core.modes`).
 
@@ -148,10 +184,22 @@ def as_zarr_store(
     from zarr.abc.store import Store
 
     if isinstance(path, Store):
-        resolve_location(path, mode=mode, backend=backend, backend_kwargs=backend_kwargs)
+        resolve_location(
+            path,
+            mode=mode,
+            backend=backend,
+            backend_kwargs=backend_kwargs,
+            storage_options=storage_options,
+            caller=as_zarr_store,
+        )
         return path
     source, owned = resolve_location(
-        path, mode=mode, backend=backend, backend_kwargs=backend_kwargs
+        path,
+        mode=mode,
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        storage_options=storage_options,
+        caller=as_zarr_store,
     )
     return _adapter(source, owned, read_only=mode == "r")
 
@@ -187,7 +235,13 @@ def _zarr_group(
     return ZVGroup(group._async_group)
 
 
-def consolidate_metadata(path: Any, *, backend: Any = None, **backend_kwargs: Any) -> int:
+def consolidate_metadata(
+    path: Any,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
+) -> int:
     """Write zarr v3 consolidated metadata inline in the root ``zarr.json``.
 
     Lists the store once and gathers every node document, so that opening the
@@ -201,7 +255,14 @@ def consolidate_metadata(path: Any, *, backend: Any = None, **backend_kwargs: An
         doc["consolidated_metadata"] = journal.sorted_consolidated(docs)
         return doc, len(docs)
 
-    with open_location(path, mode="r+", backend=backend, backend_kwargs=backend_kwargs) as target:
+    with open_location(
+        path,
+        mode="r+",
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        storage_options=storage_options,
+        caller=consolidate_metadata,
+    ) as target:
         count: int = rewrite_root(target, consolidated)
     return count
 
@@ -210,6 +271,7 @@ def verify_store(
     path: Any,
     *,
     progress: Callable[[int, int], None] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
 ) -> VerifyReport:
@@ -221,5 +283,12 @@ def verify_store(
     """
     from zarr_vectors.format.verify import verify_backend
 
-    with open_location(path, mode="r", backend=backend, backend_kwargs=backend_kwargs) as source:
+    with open_location(
+        path,
+        mode="r",
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        storage_options=storage_options,
+        caller=verify_store,
+    ) as source:
         return verify_backend(source, progress=progress)

@@ -187,6 +187,7 @@ def write_points(
     checksum: bool = True,
     progress: Progress | None = None,
     lock_timeout: float | None = None,
+    storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
 ) -> WriteSummary:
@@ -218,7 +219,14 @@ def write_points(
         checksum=checksum,
         progress=progress,
     )
-    with open_location(store, mode="w", backend=backend, backend_kwargs=backend_kwargs) as target:
+    with open_location(
+        store,
+        mode="w",
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        storage_options=storage_options,
+        caller=write_points,
+    ) as target:
         done = commit_write(target, plan, lock_timeout=lock_timeout)
     return WriteSummary(
         done.vertices_written, done.vertex_count, done.cells_written, done.levels, mode
@@ -284,6 +292,7 @@ def read_points(
     bbox: Box | None = None,
     attribute_names: Sequence[str] | None = None,
     progress: Progress | None = None,
+    storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
 ) -> PointCloud:
@@ -297,7 +306,14 @@ def read_points(
     level = check_level(level)
     box = None if bbox is None else check_bbox(bbox)
     names = [attribute_names] if isinstance(attribute_names, str) else attribute_names
-    with open_location(store, mode="r", backend=backend, backend_kwargs=backend_kwargs) as source:
+    with open_location(
+        store,
+        mode="r",
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        storage_options=storage_options,
+        caller=read_points,
+    ) as source:
         for attempt in range(_READ_ATTEMPTS):
             snap = load_snapshot(source)
             if box is not None:

@@ -44,6 +44,11 @@ class BackendInfo:
         Option name -> one-line description, for the constructor's keyword
         arguments; shown by ``zarr-vectors backends --json`` and in the message
         that refuses an unknown option.
+    adopts, adopt:
+        Module names (``"obstore"``, ``"fsspec"``) whose objects this plugin
+        can turn into a backend, and ``"module:function"`` doing it:
+        ``adopt(obj, **options)`` returns a backend, or ``None`` when it does not
+        take that object after all. Lets users pass their own store objects.
     """
 
     name: str
@@ -55,6 +60,8 @@ class BackendInfo:
     object_store_schemes: tuple[str, ...] = ()
     description: str = ""
     options: dict[str, str] = field(default_factory=dict)
+    adopts: tuple[str, ...] = ()
+    adopt: str | Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "schemes", tuple(s.lower() for s in self.schemes))
@@ -65,17 +72,28 @@ class BackendInfo:
 
     def load_factory(self) -> Callable[..., Any]:
         """Import and return the backend constructor (this is where heavy imports happen)."""
-        if callable(self.factory):
-            return self.factory
-        module_name, _, attribute = self.factory.partition(":")
-        target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            if part:
-                target = getattr(target, part)
-        if not callable(target):
-            raise TypeError(f"{self.factory!r} is not callable")
-        return target  # type: ignore[no-any-return]
+        return _load(self.factory)
+
+    def load_adopter(self) -> Callable[..., Any]:
+        """Import and return the ``adopt`` function (see the class docstring)."""
+        if self.adopt is None:
+            raise TypeError(f"backend {self.name!r} adopts no objects")
+        return _load(self.adopt)
 
     def serves(self, scheme: str) -> bool:
         """Whether this backend serves URLs of ``scheme`` (``""`` = a bare path)."""
         return scheme.lower() in self.schemes
+
+
+def _load(target: str | Callable[..., Any]) -> Callable[..., Any]:
+    """The callable ``target`` names (``"package.module:attribute"``), imported now."""
+    if callable(target):
+        return target
+    module_name, _, attribute = target.partition(":")
+    found: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        if part:
+            found = getattr(found, part)
+    if not callable(found):
+        raise TypeError(f"{target!r} is not callable")
+    return found  # type: ignore[no-any-return]
