@@ -17,10 +17,15 @@ apart by a write.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import queue
+import signal
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -118,7 +123,11 @@ def cmd_write(job: dict[str, Any]) -> int:
 
     ids = np.arange(int(job["start"]), int(job["start"]) + int(job["n"]), dtype=np.int64)
     pos, attrs = tagged(ids)
+    if not job.get("attributes", True):
+        attrs = {}
     options = dict(job.get("options") or {})
+    if "consolidate" in job:
+        options["consolidate"] = bool(job["consolidate"])
     cs = job.get("chunk_shape") or CHUNK
     emit(event="ready", pid=os.getpid())
     t0 = time.perf_counter()
@@ -178,6 +187,93 @@ def cmd_reader(job: dict[str, Any]) -> int:
 
 
 COMMANDS = {"appends": cmd_appends, "write": cmd_write, "reader": cmd_reader}
+
+
+# -- the parent's side ---------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Worker:
+    """A worker process and the JSON lines it printed (read by a thread, so never blocking).
+
+    stderr goes to a file beside the test's other files, shown when the worker failed.
+    """
+
+    def __init__(self, command: str, job: dict[str, Any], stderr: Path) -> None:
+        env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
+        self.stderr_path = stderr
+        self._stderr = open(stderr, "w")  # noqa: SIM115  (closed in finish/kill)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.safety_workers", command, json.dumps(job)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        self.events: list[dict[str, Any]] = []
+        self._ended = False
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.strip():
+                self._queue.put(json.loads(line))
+        self._queue.put(None)
+
+    def next_event(self, timeout: float = 300.0) -> dict[str, Any] | None:
+        """The next line (``None`` once the worker's stdout closed)."""
+        if self._ended:
+            return None
+        try:
+            event = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"worker {self.proc.pid} said nothing for {timeout:g} s") from None
+        if event is None:
+            self._ended = True
+        else:
+            self.events.append(event)
+        return event
+
+    def wait_for(self, event: str, timeout: float = 300.0) -> dict[str, Any]:
+        """Read lines until one of kind ``event`` arrives."""
+        while True:
+            got = self.next_event(timeout)
+            if got is None:
+                raise AssertionError(
+                    f"worker ended before {event!r}: {self.events[-3:]}\n{self.stderr()}"
+                )
+            if got.get("event") == event:
+                return got
+
+    def finish(self, timeout: float = 900.0) -> list[dict[str, Any]]:
+        """Wait for the worker to exit 0; every line it printed."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"worker did not finish in {timeout:g} s") from None
+        self._thread.join(timeout=60)
+        while self.next_event(timeout=1) is not None:
+            pass
+        self._stderr.close()
+        assert code == 0, f"worker exited with {code}:\n{self.stderr()}"
+        return self.events
+
+    def kill(self) -> None:
+        """SIGKILL: no handler, no clean-up, no flush; the store is left as it was."""
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=60)
+        self._thread.join(timeout=60)
+        self._stderr.close()
+
+    def stderr(self) -> str:
+        self._stderr.flush()
+        return self.stderr_path.read_text()[-4000:]
 
 
 def main(argv: list[str]) -> int:

@@ -171,6 +171,11 @@ def snapshot_from_doc(backend: StorageBackend, doc: Mapping[str, Any]) -> Snapsh
     attributes = doc.get("attributes")
     if not isinstance(attributes, Mapping):
         raise CorruptStoreError(f"{where}: root zarr.json has no attributes object")
+    pending = Pending.from_root(doc)  # a malformed journal is reported at open
+    if pending is not None:
+        # A first write (its root a placeholder without metadata) says so, rather
+        # than "not a Zarr Vectors store".
+        pending.check_readable(where)
     meta = RootMetadata.from_attributes(attributes, where)
     cm = doc.get("consolidated_metadata")
     consolidated = (
@@ -178,6 +183,4 @@ def snapshot_from_doc(backend: StorageBackend, doc: Mapping[str, Any]) -> Snapsh
         if isinstance(cm, Mapping) and isinstance(cm.get("metadata"), Mapping)
         else None
     )
-    snap = Snapshot(backend=backend, root_doc=doc, meta=meta, consolidated=consolidated)
-    _ = snap.pending  # parse the journal now: a malformed one is reported at open
-    return snap
+    return Snapshot(backend=backend, root_doc=doc, meta=meta, consolidated=consolidated)

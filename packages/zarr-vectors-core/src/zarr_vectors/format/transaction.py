@@ -141,11 +141,22 @@ def _current(backend: StorageBackend, mode: str) -> Snapshot | None:
             "mode='a' to append to it"
         )
     try:
-        return snapshot_from_doc(backend, parse_json_doc(raw, f"{backend.url}: root zarr.json"))
+        doc = parse_json_doc(raw, f"{backend.url}: root zarr.json")
+        if _first_write(doc):
+            return None  # a store being created (or whose creator died): the lease decides
+        return snapshot_from_doc(backend, doc)
     except StoreError:
         if mode == "w":
             return None  # an unreadable store is replaced whole
         raise
+
+
+def _first_write(doc: Mapping[str, Any]) -> bool:
+    """Whether ``doc`` is the root of a first write of a store that has not committed."""
+    if not isinstance(doc.get("attributes"), Mapping):
+        return False
+    pending = Pending.from_root(doc)
+    return pending is not None and pending.mode == "w" and not pending.staged
 
 
 def _refuse_foreign_data(backend: StorageBackend) -> None:
@@ -164,8 +175,7 @@ def _locked(backend: StorageBackend, lease: RootLease, mode: str) -> Snapshot | 
         if mode != "w" and not lease.unreadable_root:
             _refuse_foreign_data(backend)
         return None
-    pending = Pending.from_root(doc)
-    if pending is not None and pending.mode == "w" and not pending.staged:
+    if _first_write(doc):
         # A first write that never finished: nothing of it is a store yet.
         _clear(backend, keep=())
         return None
