@@ -53,7 +53,7 @@ class Phases:
     after: str
 
 
-WRITE_PHASES = Phases("grouping points into cells", "writing cells", "objects", "committing")
+WRITE_PHASES = Phases("grouping points into cells", "writing cells", "points", "committing")
 READ_PHASES = Phases("opening the store", "reading cells", "cells", "decoding")
 
 _COUNTED = (

@@ -7,7 +7,7 @@ one value instead of a long parameter list, and a geometry type builds it once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,10 @@ import numpy.typing as npt
 
 from zarr_vectors.format.metadata import RootMetadata
 
-__all__ = ["Coarsen", "Progress", "WritePlan"]
+__all__ = ["Batch", "Coarsen", "Progress", "WritePlan"]
+
+#: One batch of a streaming write: positions (n, D) and their attribute columns.
+Batch = tuple[npt.NDArray[Any], Mapping[str, npt.NDArray[Any]]]
 
 #: ``progress(done, total)``, called as cell objects are written or read.
 Progress = Callable[[int, int], None]
@@ -44,7 +47,18 @@ class WritePlan:
     consolidate: bool = True
     coarsen: Coarsen | None = None
     progress: Progress | None = field(default=None, compare=False)
+    #: Streaming input: a callable giving the batches ``(positions, attributes)``,
+    #: each already checked and in the stored dtypes (``positions`` above is then an
+    #: empty array that only carries the dtype and width, ``attributes`` likewise).
+    batches: Callable[[], Iterator[Batch]] | None = field(default=None, compare=False)
+    #: How many points ``batches`` will give, when known (sizes the spill partitions).
+    expected_rows: int | None = None
+    #: Most bytes the write may hold in memory for point rows (``None``: all of them).
+    memory_limit: int | None = None
+    #: Where streaming writes spill rows (a local directory; ``None``: the system's temp).
+    spill_dir: str | None = None
 
     @property
-    def vertex_count(self) -> int:
-        return len(self.positions)
+    def streaming(self) -> bool:
+        """Whether the vertices come in batches (spilled to disk) rather than as one array."""
+        return self.batches is not None

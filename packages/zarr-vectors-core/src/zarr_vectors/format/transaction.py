@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -60,10 +60,10 @@ from zarr_vectors.format.levels import (
     ATTRIBUTES,
     FRAGMENTS,
     VERTICES,
-    EncodedLevel,
     cell_key,
     encode_level,
     fetch_cells,
+    level_array_docs,
 )
 from zarr_vectors.format.metadata import (
     WRITER_KEY,
@@ -72,7 +72,7 @@ from zarr_vectors.format.metadata import (
     dump_json,
     group_json,
 )
-from zarr_vectors.format.plan import Progress, WritePlan
+from zarr_vectors.format.plan import Batch, Progress, WritePlan
 from zarr_vectors.format.snapshot import Snapshot, parse_json_doc, snapshot_from_doc
 from zarr_vectors.format.validate import check_fits, check_inside
 
@@ -193,50 +193,126 @@ def _locked(backend: StorageBackend, lease: RootLease, mode: str) -> Snapshot | 
 
 
 # -- create and replace ------------------------------------------------------------------
-def _encode_store(
-    meta: RootMetadata, plan: WritePlan
-) -> tuple[list[EncodedLevel], dict[str, dict[str, Any]]]:
-    """Every cell and node document of a new store."""
-    origin, shape = meta.grid_origin(), meta.grid_shape()
-    encoded: list[EncodedLevel] = []
+@dataclass
+class _LevelTotals:
+    """What the cells written for one level add up to (for its documents)."""
+
+    count: int = 0
+    nonempty: set[str] = field(default_factory=set)
+
+
+def _write_cells(
+    backend: StorageBackend,
+    meta: RootMetadata,
+    plan: WritePlan,
+    lease: RootLease,
+    prefix: str = "",
+) -> tuple[dict[str, dict[str, Any]], list[_LevelTotals]]:
+    """Encode and put every cell of a new store under ``prefix``; return its node documents.
+
+    One path for both kinds of input: an in-memory array is one partition; a
+    streaming input is spilled to disk in partitions of whole cells (and whole
+    coarser bins) that fit ``plan.memory_limit``, encoded one at a time.
+    """
+    levels = [_LevelTotals() for _ in meta.levels]
+    attributes = plan.attributes
+    layout = {n: (a.dtype, tuple(a.shape[1:])) for n, a in attributes.items()}
+    total = len(plan.positions) if plan.batches is None else plan.expected_rows
+    placed = 0  # level-0 points whose cells are written (what progress counts)
+    if plan.progress is not None:
+        plan.progress(0, total or 0)
+    for positions, attrs in _partitions(meta, plan):
+        for level, totals in enumerate(levels):
+            level_pos = positions
+            if level:
+                if plan.coarsen is None:
+                    raise ValidationError("levels > 1 needs a coarsening rule for this geometry")
+                level_pos = plan.coarsen(positions, meta.chunk_shape, 2.0**level)
+            enc = encode_level(
+                str(level),
+                level_pos,
+                group_by_cell(level_pos, meta.chunk_shape),
+                attrs if level == 0 else {},
+                origin=meta.grid_origin(),
+                grid_shape=meta.grid_shape(),
+                codecs=plan.codecs,
+            )
+            totals.count += len(level_pos)
+            totals.nonempty.update(enc.nonempty)
+            chunks = [(prefix + k, v) for k, v in enc.chunks] if prefix else enc.chunks
+            report = None
+            if plan.progress is not None and level == 0:
+                report = _points_progress(plan.progress, placed, len(positions), total)
+            _put_chunks(backend, chunks, report, lease)
+        placed += len(positions)
     docs: dict[str, dict[str, Any]] = {}
-    level_pos = plan.positions
-    attrs = plan.attributes
-    for level in range(len(meta.levels)):
-        if level:
-            if plan.coarsen is None:
-                raise ValidationError("levels > 1 needs a coarsening rule for this geometry")
-            level_pos = plan.coarsen(plan.positions, meta.chunk_shape, 2.0**level)
-        groups = group_by_cell(level_pos, meta.chunk_shape)
-        enc = encode_level(
-            str(level),
-            level_pos,
-            groups,
-            attrs if level == 0 else {},
-            origin=origin,
-            grid_shape=shape,
-            codecs=plan.codecs,
+    for level, totals in enumerate(levels):
+        has_attrs = bool(attributes) and level == 0
+        docs[str(level)] = _level_doc(level, totals.count, attrs=has_attrs)
+        docs.update(
+            level_array_docs(
+                str(level),
+                dtype=str(plan.positions.dtype),
+                attributes={n: (str(dt), list(shape)) for n, (dt, shape) in layout.items()}
+                if level == 0
+                else {},
+                origin=meta.grid_origin(),
+                grid_shape=meta.grid_shape(),
+                codecs=plan.codecs,
+                nonempty=sorted(totals.nonempty),
+            )
         )
-        encoded.append(enc)
-        docs[str(level)] = _level_doc(level, len(level_pos), attrs=bool(attrs) and level == 0)
-        docs.update(enc.docs)
-    return encoded, docs
+    return docs, levels
+
+
+def _points_progress(progress: Progress, base: int, n: int, total: int | None) -> Progress:
+    """``progress`` counted in points: a partition's ``n`` points spread over its objects."""
+
+    def report(done: int, of: int) -> None:
+        now = base + (n * done // of if of else n)
+        progress(now, max(total or 0, now))
+
+    return report
+
+
+def _partitions(meta: RootMetadata, plan: WritePlan) -> Iterator[Batch]:
+    """The vertices to write, in groups holding whole cells (and whole coarser bins)."""
+    if plan.batches is None:
+        yield plan.positions, plan.attributes
+        return
+    from zarr_vectors.format.spill import SpillPartitions
+
+    coarsest = 2 ** (len(meta.levels) - 1)
+    layout = {n: (a.dtype, tuple(a.shape[1:])) for n, a in plan.attributes.items()}
+    with SpillPartitions(
+        ndim=meta.ndim,
+        dtype=plan.positions.dtype,
+        attributes=layout,
+        cell_size=meta.chunk_shape,
+        block=coarsest,
+        budget=plan.memory_limit or 1 << 30,
+        expected_rows=plan.expected_rows,
+        directory=plan.spill_dir,
+    ) as spill:
+        for positions, attrs in plan.batches():
+            check_inside(positions, meta, append=False)
+            spill.add(positions, attrs)
+        for rows in spill.partitions():
+            yield spill.columns(rows)
 
 
 def _create(
     backend: StorageBackend, meta: RootMetadata, plan: WritePlan, lease: RootLease
 ) -> CommitResult:
     """A store where there was none (the lease's placeholder root says one is being made)."""
-    encoded, docs = _encode_store(meta, plan)
     _clear(backend, keep=())  # a replace of foreign data ("w"), or leftovers
-    chunks = [c for enc in encoded for c in enc.chunks]
-    _put_chunks(backend, chunks, plan.progress, lease)
+    docs, levels = _write_cells(backend, meta, plan, lease)
     backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
     _record(backend, meta.generation, Pending("w"))
     root = journal.root_document(meta, consolidated=docs if plan.consolidate else None)
     lease.release(root)
-    n = len(plan.positions)
-    return CommitResult(n, n, len(encoded[0].nonempty), len(meta.levels))
+    n = levels[0].count
+    return CommitResult(n, n, len(levels[0].nonempty), len(meta.levels))
 
 
 def _replace(
@@ -247,12 +323,10 @@ def _replace(
     lease: RootLease,
 ) -> CommitResult:
     """A new store over an old one, staged so that one of the two is always whole."""
-    encoded, docs = _encode_store(meta, plan)
     staged = f"{PRIVATE_PREFIX}staged-{uuid.uuid4().hex[:12]}"
     writing = Pending("w", staged=staged, state="writing")
     lease.put(_with_pending(old.root_doc, writing))
-    chunks = [(f"{staged}/{k}", v) for enc in encoded for k, v in enc.chunks]
-    _put_chunks(backend, chunks, plan.progress, lease)
+    docs, levels = _write_cells(backend, meta, plan, lease, prefix=f"{staged}/")
     backend.put_many([(f"{staged}/{journal.node_key(p)}", dump_json(d)) for p, d in docs.items()])
     _record(backend, meta.generation, Pending("w"))
     consolidated = docs if plan.consolidate else None
@@ -262,8 +336,8 @@ def _replace(
     _move_into_place(backend, staged, lease)
     lease.release(journal.root_document(meta, consolidated=consolidated))
     _prune_log(backend, meta.generation)
-    n = len(plan.positions)
-    return CommitResult(n, n, len(encoded[0].nonempty), len(meta.levels))
+    n = levels[0].count
+    return CommitResult(n, n, len(levels[0].nonempty), len(meta.levels))
 
 
 def _move_into_place(backend: StorageBackend, staged: str, lease: RootLease) -> None:

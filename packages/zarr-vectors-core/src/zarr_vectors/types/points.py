@@ -23,12 +23,14 @@ import numpy.typing as npt
 from zarr_vectors.core.location import open_location
 from zarr_vectors.core.modes import check_mode
 from zarr_vectors.exceptions import StaleSnapshotError, ValidationError
+from zarr_vectors.format.batches import is_stream, vertex_stream
 from zarr_vectors.format.cells import codec_chain
 from zarr_vectors.format.grid import group_by_cell
 from zarr_vectors.format.levels import read_level
 from zarr_vectors.format.metadata import RootMetadata, validate_bounds, validate_chunk_shape
 from zarr_vectors.format.plan import Progress, WritePlan
 from zarr_vectors.format.snapshot import load_snapshot
+from zarr_vectors.format.spill import check_budget
 from zarr_vectors.format.transaction import commit_write
 from zarr_vectors.format.validate import (
     check_attributes,
@@ -187,6 +189,8 @@ def write_points(
     checksum: bool = True,
     progress: Progress | None = None,
     lock_timeout: float | None = None,
+    memory_limit: int | str | None = None,
+    spill_dir: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
@@ -204,6 +208,13 @@ def write_points(
     ``lock_timeout`` seconds (default 120) for another process's write to
     finish, then raises :class:`~zarr_vectors.exceptions.ConcurrentWriteError`.
     A backend made here from a path or URL is closed before this returns.
+
+    ``positions`` may be larger than memory: an iterator of batches (arrays, or
+    ``(positions, {name: values})`` pairs, which then need ``bounds=``), a
+    ``numpy.memmap`` or a Dask array. Those are spilled to disk (``spill_dir``)
+    in partitions of whole cells, so the rows held at once stay within
+    ``memory_limit`` (bytes or e.g. ``"1GB"``; default 1 GiB for such input; an
+    in-memory array larger than a quarter of a given limit is streamed too).
     """
     plan = _plan(
         mode=mode,
@@ -218,6 +229,8 @@ def write_points(
         consolidate=consolidate,
         checksum=checksum,
         progress=progress,
+        memory_limit=memory_limit,
+        spill_dir=spill_dir,
     )
     with open_location(
         store,
@@ -247,11 +260,29 @@ def _plan(
     consolidate: bool,
     checksum: bool,
     progress: Progress | None,
+    memory_limit: int | str | None = None,
+    spill_dir: str | None = None,
 ) -> WritePlan:
     """Every check that needs only the arguments, made before the store is opened."""
     check_mode(mode, WRITE_POINTS_MODES)
-    pos = check_positions(positions, dtype)
-    attrs = check_attributes(vertex_attributes, len(pos))
+    budget = None if memory_limit is None else check_budget(memory_limit)
+    stream = None
+    if is_stream(positions, budget):
+        if mode == "a":
+            raise ValidationError(
+                "appending from batches, a memory map or a Dask array is not supported; "
+                "append in-memory arrays (several appends if need be), or rewrite with mode='w'"
+            )
+        stream = vertex_stream(positions, vertex_attributes, dtype)
+        pos, attrs = stream.template, stream.attribute_templates
+        if bounds is None and not stream.rereadable:
+            raise ValidationError(
+                "writing from an iterator of batches needs bounds=((min...), (max...)): the "
+                "cell grid is laid out before the first batch is read"
+            )
+    else:
+        pos = check_positions(positions, dtype)
+        attrs = check_attributes(vertex_attributes, len(pos))
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
         raise ValidationError(f"levels must be an integer >= 1, got {levels!r}")
     appending = mode == "a"
@@ -262,11 +293,17 @@ def _plan(
         )
     if bounds is not None:
         validate_bounds(bounds, pos.shape[1])
-    elif len(pos) == 0 and not appending:
+    elif len(pos) == 0 and not appending and stream is None:
         raise ValidationError("cannot take bounds from zero points: pass bounds=(min, max)")
     meta: RootMetadata | None = None
     if cs is not None:
-        box = bounds if bounds is not None else data_bounds(pos)
+        box: Box
+        if bounds is not None:
+            box = bounds
+        elif stream is not None:
+            box = stream.extent()
+        else:
+            box = data_bounds(pos)
         meta = RootMetadata.build(chunk_shape=cs, bounds=box, axes=axes).with_levels(levels)
         if not appending:
             check_inside(pos, meta, append=False)
@@ -282,6 +319,10 @@ def _plan(
         consolidate=consolidate,
         coarsen=coarsen_points,
         progress=progress,
+        batches=None if stream is None else stream.batches,
+        expected_rows=None if stream is None else stream.rows,
+        memory_limit=budget if budget is not None else (1 << 30 if stream is not None else None),
+        spill_dir=spill_dir,
     )
 
 

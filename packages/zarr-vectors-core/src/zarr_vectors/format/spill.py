@@ -1,0 +1,216 @@
+"""Rows larger than memory, spilled to disk in partitions that each fit in memory.
+
+A streaming write cannot group all points into cells at once, so it first
+spills each batch's rows into a fixed number of partition files on local
+disk, choosing a row's partition from a hash of the *block* of cells it falls
+in (a block is ``block`` cells per axis: a block holds whole cells, and whole
+bins of every coarser level when ``block`` is a power of two at least as large
+as the coarsest level's factor). Then it loads one partition at a time, which
+holds whole cells, and encodes those. A partition that turns out larger than
+the memory budget is split again, by a different hash, when it is loaded.
+
+Rows are kept as one structured numpy record per point (positions and every
+attribute column), appended to the partition's file with ``tofile`` and read
+back with ``fromfile``: no serialisation library is involved, and the bytes on
+disk are exactly the rows in memory. The spill directory is removed on close.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from zarr_vectors.exceptions import ValidationError
+
+__all__ = ["SpillPartitions", "record_dtype"]
+
+#: Salts of the partition hash, one per recursion depth (any odd 64-bit constants).
+_SALTS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+
+
+def record_dtype(
+    ndim: int, dtype: np.dtype[Any], attributes: Mapping[str, tuple[np.dtype[Any], tuple[int, ...]]]
+) -> np.dtype[Any]:
+    """One spilled row: ``positions`` (ndim values) and a field per attribute."""
+    fields: list[tuple[str, Any, tuple[int, ...]]] = [("positions", dtype, (ndim,))]
+    fields += [(f"a:{name}", adt, shape) for name, (adt, shape) in attributes.items()]
+    return np.dtype([(n, t, s) if s else (n, t) for n, t, s in fields])
+
+
+class SpillPartitions:
+    """Partition files of spilled rows under a temporary directory (closed = deleted).
+
+    ``cell_size`` is the world size of a cell per axis, ``block`` how many cells
+    per axis share a partition key. ``budget`` (bytes) is the most one loaded
+    partition may take in memory; it decides how many partitions there are
+    (given ``expected_rows``) and when a loaded one is split again.
+    """
+
+    def __init__(
+        self,
+        *,
+        ndim: int,
+        dtype: np.dtype[Any],
+        attributes: Mapping[str, tuple[np.dtype[Any], tuple[int, ...]]],
+        cell_size: Sequence[float],
+        block: int,
+        budget: int,
+        expected_rows: int | None = None,
+        directory: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.record = record_dtype(ndim, dtype, attributes)
+        self.attribute_names = list(attributes)
+        self.cell_size = np.asarray(cell_size, np.float64) * block
+        self.budget = max(int(budget), 1 << 20)
+        rows = expected_rows or 0
+        # Aim for partitions of a quarter of the budget: the encoder holds a sorted
+        # copy and the cell bytes besides the loaded rows.
+        want = math.ceil(rows * self.record.itemsize / (self.budget / 4)) if rows else 16
+        self.count = max(1, min(4096, want))
+        self._dir = tempfile.mkdtemp(prefix="zarr-vectors-spill-", dir=directory)
+        self._rows = [0] * self.count
+        self.total_rows = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing ----------------------------------------------------------------------------
+    def _path(self, part: int, depth: int = 0) -> str:
+        return os.path.join(self._dir, f"d{depth}-p{part:05d}.rows")
+
+    def add(self, positions: npt.NDArray[Any], attributes: Mapping[str, npt.NDArray[Any]]) -> None:
+        """Spill one batch (positions already checked and in the stored dtype)."""
+        n = len(positions)
+        if n == 0:
+            return
+        rows = np.empty(n, dtype=self.record)
+        rows["positions"] = positions
+        for name in self.attribute_names:
+            rows[f"a:{name}"] = attributes[name]
+        self._scatter(rows, depth=0, count=self.count, paths=self._path)
+
+    def _keys(self, positions: npt.NDArray[Any], depth: int, count: int) -> npt.NDArray[np.int64]:
+        blocks = np.floor(positions.astype(np.float64) / self.cell_size).astype(np.int64)
+        mixed = np.zeros(len(blocks), dtype=np.uint64)
+        salt = np.uint64(_SALTS[depth % len(_SALTS)])
+        with np.errstate(over="ignore"):
+            for axis in range(blocks.shape[1]):
+                mixed = (mixed ^ blocks[:, axis].astype(np.uint64)) * salt
+                mixed ^= mixed >> np.uint64(29)
+        return (mixed % np.uint64(count)).astype(np.int64)
+
+    def _scatter(self, rows: npt.NDArray[Any], *, depth: int, count: int, paths: Any) -> None:
+        keys = self._keys(rows["positions"], depth, count)
+        order = np.argsort(keys, kind="stable")
+        sorted_rows = rows[order]
+        bounds = np.searchsorted(keys[order], np.arange(count + 1))
+        for part in range(count):
+            start, end = int(bounds[part]), int(bounds[part + 1])
+            if end > start:
+                with open(paths(part), "ab") as handle:
+                    sorted_rows[start:end].tofile(handle)
+                if depth == 0:
+                    self._rows[part] += end - start
+        if depth == 0:
+            self.total_rows += len(rows)
+
+    # -- reading ----------------------------------------------------------------------------
+    def partitions(self) -> Iterator[npt.NDArray[Any]]:
+        """Each partition's rows (a structured array), one at a time, each within budget."""
+        for part in range(self.count):
+            if self._rows[part]:
+                yield from self._load(self._path(part), depth=0)
+
+    def _load(self, path: str, depth: int) -> Iterator[npt.NDArray[Any]]:
+        size = os.path.getsize(path)
+        if size * 4 <= self.budget or depth >= len(_SALTS):
+            rows = np.fromfile(path, dtype=self.record)
+            os.remove(path)
+            yield rows
+            return
+        # Too large: split it by another hash, streaming it through in slices.
+        count = max(2, math.ceil(size * 4 / self.budget))
+        sub = os.path.join(self._dir, f"split-{depth + 1}-{os.path.basename(path)}")
+        os.makedirs(sub, exist_ok=True)
+        step = max(1, (self.budget // 8) // self.record.itemsize)
+        per_file = size // self.record.itemsize
+        for start in range(0, per_file, step):
+            chunk = np.fromfile(
+                path,
+                dtype=self.record,
+                count=min(step, per_file - start),
+                offset=start * self.record.itemsize,
+            )
+            self._scatter(
+                chunk,
+                depth=depth + 1,
+                count=count,
+                paths=lambda p, sub=sub: os.path.join(sub, f"p{p:05d}.rows"),
+            )
+        os.remove(path)
+        for part in range(count):
+            child = os.path.join(sub, f"p{part:05d}.rows")
+            if os.path.exists(child):
+                yield from self._load(child, depth + 1)
+
+    def columns(
+        self, rows: npt.NDArray[Any]
+    ) -> tuple[npt.NDArray[Any], dict[str, npt.NDArray[Any]]]:
+        """Positions and attribute columns of loaded rows (contiguous copies)."""
+        positions = np.ascontiguousarray(rows["positions"])
+        attributes = {n: np.ascontiguousarray(rows[f"a:{n}"]) for n in self.attribute_names}
+        return positions, attributes
+
+
+def check_budget(memory_limit: object) -> int:
+    """``memory_limit`` as bytes (an int, or a string such as ``"512MB"``/``"2GiB"``)."""
+    if isinstance(memory_limit, bool):
+        raise ValidationError(f"memory_limit must be a size in bytes, got {memory_limit!r}")
+    if isinstance(memory_limit, int | float):
+        value = int(memory_limit)
+    elif isinstance(memory_limit, str):
+        value = _parse_size(memory_limit)
+    else:
+        value = -1
+    if value < 16 * 2**20:
+        raise ValidationError(
+            f"memory_limit must be at least 16 MiB (an int of bytes or e.g. '512MB'), got "
+            f"{memory_limit!r}"
+        )
+    return value
+
+
+def _parse_size(text: str) -> int:
+    units = {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
+    clean = text.strip().upper().replace(" ", "")
+    factor = 1
+    for unit, size in units.items():
+        if clean.endswith(unit):
+            clean, factor = clean[: -len(unit)], size
+            break
+    else:
+        clean = clean.removesuffix("B")
+    try:
+        return int(float(clean) * factor)
+    except ValueError:
+        return -1
