@@ -95,12 +95,21 @@ IndexLocation = Literal["start", "end"]
 def crc32c(data: bytes | memoryview) -> int:
     """CRC-32C (Castagnoli) of ``data``, as the ``crc32c`` codec stores it.
 
-    From ``google_crc32c``, which zarr-python (a dependency) requires for the
-    same codec; ``cells.py`` has no checksum codec because unsharded cells
-    never carry one.
+    From ``google_crc32c``, which zarr-python 3.1+ (a dependency) requires for
+    the same codec, or the ``crc32c`` package that zarr 3.0 used; ``cells.py``
+    has no checksum codec because unsharded cells never carry one.
     """
-    import google_crc32c
-
+    try:
+        import google_crc32c
+    except ImportError:
+        try:
+            import crc32c as crc_module  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            raise StoreError(
+                "sharded cell arrays carry a CRC-32C checksum and no CRC-32C implementation is "
+                "installed: pip install google-crc32c"
+            ) from None
+        return int(crc_module.crc32c(bytes(data)))
     return int(google_crc32c.value(bytes(data)))
 
 
