@@ -7,15 +7,18 @@ one value instead of a long parameter list, and a geometry type builds it once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
 
 from zarr_vectors.format.metadata import RootMetadata
 
-__all__ = ["Batch", "Coarsen", "Progress", "WritePlan"]
+if TYPE_CHECKING:
+    from zarr_vectors.format.lease import RootLease
+
+__all__ = ["Batch", "CellWriter", "Coarsen", "Progress", "WritePlan"]
 
 #: One batch of a streaming write: positions (n, D) and their attribute columns.
 Batch = tuple[npt.NDArray[Any], Mapping[str, npt.NDArray[Any]]]
@@ -24,6 +27,15 @@ Batch = tuple[npt.NDArray[Any], Mapping[str, npt.NDArray[Any]]]
 Progress = Callable[[int, int], None]
 #: Makes the vertices of a coarser level: ``coarsen(positions, chunk_shape, factor)``.
 Coarsen = Callable[[npt.NDArray[Any], Sequence[float], float], npt.NDArray[Any]]
+#: Writes every cell of a new store somewhere other than this process (Dask workers:
+#: :mod:`zarr_vectors.dask`): ``cell_writer(meta, plan, lease, prefix)`` puts each cell
+#: object under ``prefix`` exactly once and returns, per level, the number of points
+#: written and the world keys (``"i.j.k"``) of the cells written. It runs while the
+#: caller holds ``lease`` (and keeps renewing it); it must not return before every
+#: object it started writing is written or abandoned.
+CellWriter = Callable[
+    [RootMetadata, "WritePlan", "RootLease", str], Sequence[tuple[int, Collection[str]]]
+]
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,10 @@ class WritePlan:
     #: each already checked and in the stored dtypes (``positions`` above is then an
     #: empty array that only carries the dtype and width, ``attributes`` likewise).
     batches: Callable[[], Iterator[Batch]] | None = field(default=None, compare=False)
+    #: Writes the cells instead of this process (see :data:`CellWriter`); ``positions``
+    #: and ``attributes`` are then empty arrays that only carry the layout. Only new
+    #: stores (create, replace) take it.
+    cell_writer: CellWriter | None = field(default=None, compare=False)
     #: How many points ``batches`` will give, when known (sizes the spill partitions).
     expected_rows: int | None = None
     #: Most bytes the write may hold in memory for point rows (``None``: all of them).

@@ -212,7 +212,9 @@ def _write_cells(
 
     One path for both kinds of input: an in-memory array is one partition; a
     streaming input is spilled to disk in partitions of whole cells (and whole
-    coarser bins) that fit ``plan.memory_limit``, encoded one at a time.
+    coarser bins) that fit ``plan.memory_limit``, encoded one at a time. A plan
+    with a ``cell_writer`` (:data:`~zarr_vectors.format.plan.CellWriter`) has its
+    cells written by it; only the documents are made here.
     """
     levels = [_LevelTotals() for _ in meta.levels]
     attributes = plan.attributes
@@ -221,6 +223,13 @@ def _write_cells(
     placed = 0  # level-0 points whose cells are written (what progress counts)
     if plan.progress is not None:
         plan.progress(0, total or 0)
+    if plan.cell_writer is not None:
+        # The cells are encoded and put elsewhere (on Dask workers, zarr_vectors.dask);
+        # what they add up to comes back for the documents below.
+        written = plan.cell_writer(meta, plan, lease, prefix)
+        for totals, (count, nonempty) in zip(levels, written, strict=True):
+            totals.count += count
+            totals.nonempty.update(nonempty)
     for positions, attrs in _partitions(meta, plan):
         for level, totals in enumerate(levels):
             level_pos = positions
@@ -277,6 +286,8 @@ def _points_progress(progress: Progress, base: int, n: int, total: int | None) -
 
 def _partitions(meta: RootMetadata, plan: WritePlan) -> Iterator[Batch]:
     """The vertices to write, in groups holding whole cells (and whole coarser bins)."""
+    if plan.cell_writer is not None:
+        return  # the plan's cell writer wrote them
     if plan.batches is None:
         yield plan.positions, plan.attributes
         return
