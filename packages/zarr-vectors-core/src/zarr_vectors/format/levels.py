@@ -22,6 +22,7 @@ from zarr_vectors.exceptions import (
     StoreError,
     ValidationError,
 )
+from zarr_vectors.format.cellio import ArrayLayout, fetch_cell_bytes
 from zarr_vectors.format.cells import CellCodec
 from zarr_vectors.format.fragments import decode_fragment_rows, encode_single_range
 from zarr_vectors.format.grid import CellGroups, cells_in_box, parse_world_key, world_key
@@ -189,6 +190,20 @@ def level_array_docs(
     return docs
 
 
+def shard_docs(
+    docs: Mapping[str, dict[str, Any]], shard_shape: Sequence[int] | None
+) -> dict[str, dict[str, Any]]:
+    """``docs`` with every cell array sharded by ``shard_shape`` (unchanged for ``None``)."""
+    if shard_shape is None:
+        return dict(docs)
+    from zarr_vectors.format.sharding import sharded_array_json
+
+    return {
+        p: sharded_array_json(d, shard_shape) if d.get("node_type") == "array" else d
+        for p, d in docs.items()
+    }
+
+
 def attribute_names(snap: Snapshot, level: int) -> list[str]:
     """Names of the per-vertex attributes stored at ``level``."""
     lm = snap.level_meta(level)
@@ -255,24 +270,26 @@ class Cell:
 
 def _fetch(
     snap: Snapshot,
-    keys: list[str],
-    cells: int,
+    layouts: Mapping[str, ArrayLayout],
+    grids: list[tuple[int, ...]],
     progress: Callable[[int, int], None] | None,
-) -> dict[str, bytes]:
-    """``snap.get_many(keys)``; with ``progress``, in about 50 batches reporting cells done.
+) -> dict[tuple[str, tuple[int, ...]], bytes]:
+    """The encoded bytes of ``grids`` in every array of ``layouts``.
 
-    Each batch is still one concurrent ``get_many``; batches are only made when
-    someone is watching, so a plain read keeps every request in one batch.
+    With ``progress``, in about 50 batches reporting cells done; each batch is
+    still one concurrent fetch, and batches are only made when someone is
+    watching, so a plain read keeps every request in one batch.
     """
-    if progress is None or cells == 0:
-        return snap.get_many(keys)
-    per_cell = max(1, len(keys) // cells)
-    step = max(64, cells // 50) * per_cell
-    got: dict[str, bytes] = {}
-    progress(0, cells)
-    for i in range(0, len(keys), step):
-        got.update(snap.get_many(keys[i : i + step]))
-        progress(min(i + step, len(keys)) // per_cell, cells)
+    cells = len(grids)
+    step = cells if progress is None or cells == 0 else max(64, cells // 50)
+    got: dict[tuple[str, tuple[int, ...]], bytes] = {}
+    if progress is not None:
+        progress(0, cells)
+    for i in range(0, cells, max(step, 1)):
+        batch = grids[i : i + step]
+        got.update(fetch_cell_bytes(snap, {p: (layout, batch) for p, layout in layouts.items()}))
+        if progress is not None:
+            progress(min(i + step, cells), cells)
     return got
 
 
@@ -379,14 +396,10 @@ def fetch_cells(
     world_list = [tuple(w) for w in world.tolist()]
     if limits:
         world_list = [w for w in world_list if limits.get(world_key(w), -1) != 0]
-    codecs = {p: CellCodec(tuple(docs[p]["codecs"])) for p in paths if docs[p] is not None}  # type: ignore[index]
-    wanted: list[str] = []
-    for w in world_list:
-        wanted.append(cell_key(paths[0], w, origin))
-        if need_rows:
-            wanted.append(cell_key(paths[1], w, origin))
-        wanted.extend(cell_key(p, w, origin) for p in paths[2:])
-    got = _fetch(snap, wanted, len(world_list), progress)
+    layouts = {p: ArrayLayout(p, d) for p in paths if (d := docs[p]) is not None}
+    grids = [tuple(w - o for w, o in zip(cell, origin, strict=True)) for cell in world_list]
+    wanted_paths = [paths[0], *([paths[1]] if need_rows else []), *paths[2:]]
+    got = _fetch(snap, {p: layouts[p] for p in wanted_paths}, grids, progress)
     changed = _changed_since(snap, level, limits) if confirm else {}
     limits = {**limits, **changed}
 
@@ -397,7 +410,7 @@ def fetch_cells(
         n: (le_dtype(d["attributes"]["dtype"]), tuple(d["attributes"].get("row_shape") or ()))
         for n, d in attr_docs.items()
     }
-    reader = _CellReader(snap, level, got, codecs)
+    reader = _CellReader(snap, level, got, layouts)
     out: list[Cell] = []
     total = 0
     for w in world_list:
@@ -449,23 +462,23 @@ class _CellReader:
         self,
         snap: Snapshot,
         level: int,
-        got: Mapping[str, bytes],
-        codecs: Mapping[str, CellCodec],
+        got: Mapping[tuple[str, tuple[int, ...]], bytes],
+        layouts: Mapping[str, ArrayLayout],
     ) -> None:
-        self.snap, self.level, self.got, self.codecs = snap, level, got, codecs
+        self.snap, self.level, self.got, self.layouts = snap, level, got, layouts
 
     def where(self, path: str, world: Sequence[int], origin: Sequence[int]) -> str:
         return f"{self.snap.backend.url}: {cell_key(path, world, origin)} (level {self.level})"
 
     def payload(self, path: str, world: Sequence[int], origin: Sequence[int]) -> bytes:
-        key = cell_key(path, world, origin)
-        raw = self.got.get(key)
+        grid = tuple(int(w) - int(o) for w, o in zip(world, origin, strict=True))
+        raw = self.got.get((path, grid))
         where = self.where(path, world, origin)
         if raw is None:
             raise CorruptStoreError(
                 f"{where}: the cell is listed in nonempty_chunks but missing from the store"
             )
-        return self.codecs[path].decode(raw, where)
+        return self.layouts[path].codec.decode(raw, where)
 
     def rows(
         self,

@@ -73,6 +73,8 @@ class WritePlan:
     memory_limit: int | None = None
     #: Where streaming writes spill rows (a local directory; ``None``: the system's temp).
     spill_dir: str | None = None
+    #: Cells per shard per axis (Zarr v3 sharding), or ``None`` for one object per cell.
+    shard_shape: tuple[int, ...] | None = None
 
     @property
     def streaming(self) -> bool:

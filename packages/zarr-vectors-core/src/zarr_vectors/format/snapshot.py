@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zarr_vectors.core.backends.base import StorageBackend
+from zarr_vectors.core.backends.base import ObjectInfo, StorageBackend
 from zarr_vectors.exceptions import CorruptStoreError, StoreError
 from zarr_vectors.format.journal import ROOT_KEY, Pending, node_key
 from zarr_vectors.format.metadata import LevelMetadata, RootMetadata
@@ -62,6 +62,30 @@ class Snapshot:
         if rest:
             found.update(self.backend.get_many(rest))
         return found
+
+    def _staged(self) -> str:
+        pending = self.pending
+        return pending.data_prefix if pending is not None else ""
+
+    def head(self, key: str) -> ObjectInfo:
+        """``head`` of a format key in this snapshot (staged first, see :meth:`get_many`)."""
+        staged = self._staged()
+        if staged:
+            try:
+                return self.backend.head(staged + key)
+            except KeyError:
+                pass
+        return self.backend.head(key)
+
+    def get_range(self, key: str, start: int, length: int | None) -> bytes:
+        """A byte range of a format key in this snapshot (staged first)."""
+        staged = self._staged()
+        if staged:
+            try:
+                return self.backend.get_range(staged + key, start, length)
+            except KeyError:
+                pass
+        return self.backend.get_range(key, start, length)
 
     def list_keys(self, prefix: str) -> list[str]:
         """Every object key under ``prefix`` in this snapshot (format keys, sorted)."""

@@ -49,9 +49,10 @@ class SpillPartitions:
     """Partition files of spilled rows under a temporary directory (closed = deleted).
 
     ``cell_size`` is the world size of a cell per axis, ``block`` how many cells
-    per axis share a partition key. ``budget`` (bytes) is the most one loaded
-    partition may take in memory; it decides how many partitions there are
-    (given ``expected_rows``) and when a loaded one is split again.
+    per axis share a partition key, counted from cell ``origin`` (default 0).
+    ``budget`` (bytes) is the most one loaded partition may take in memory; it
+    decides how many partitions there are (given ``expected_rows``) and when a
+    loaded one is split again.
     """
 
     def __init__(
@@ -61,14 +62,21 @@ class SpillPartitions:
         dtype: np.dtype[Any],
         attributes: Mapping[str, tuple[np.dtype[Any], tuple[int, ...]]],
         cell_size: Sequence[float],
-        block: int,
+        block: int | Sequence[int],
         budget: int,
+        origin: Sequence[int] | None = None,
         expected_rows: int | None = None,
         directory: str | os.PathLike[str] | None = None,
     ) -> None:
         self.record = record_dtype(ndim, dtype, attributes)
         self.attribute_names = list(attributes)
-        self.cell_size = np.asarray(cell_size, np.float64) * block
+        self.cell_size = np.asarray(cell_size, np.float64)
+        self.block = np.broadcast_to(np.asarray(block, np.int64), self.cell_size.shape).copy()
+        self.origin = (
+            np.zeros(len(self.cell_size), np.int64)
+            if origin is None
+            else (np.asarray(origin, np.int64))
+        )
         self.budget = max(int(budget), 1 << 20)
         rows = expected_rows or 0
         # Aim for partitions of a quarter of the budget: the encoder holds a sorted
@@ -110,7 +118,8 @@ class SpillPartitions:
         self._scatter(rows, depth=0, count=self.count, paths=self._path)
 
     def _keys(self, positions: npt.NDArray[Any], depth: int, count: int) -> npt.NDArray[np.int64]:
-        blocks = np.floor(positions.astype(np.float64) / self.cell_size).astype(np.int64)
+        cells = np.floor(positions.astype(np.float64) / self.cell_size).astype(np.int64)
+        blocks = (cells - self.origin) // self.block
         mixed = np.zeros(len(blocks), dtype=np.uint64)
         salt = np.uint64(_SALTS[depth % len(_SALTS)])
         with np.errstate(over="ignore"):

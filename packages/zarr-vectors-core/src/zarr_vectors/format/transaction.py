@@ -44,6 +44,7 @@ from zarr_vectors.exceptions import (
     ValidationError,
 )
 from zarr_vectors.format import journal
+from zarr_vectors.format.cellio import ArrayLayout, cells_to_objects
 from zarr_vectors.format.cells import codec_chain
 from zarr_vectors.format.grid import group_by_cell, world_key
 from zarr_vectors.format.journal import (
@@ -64,6 +65,7 @@ from zarr_vectors.format.levels import (
     encode_level,
     fetch_cells,
     level_array_docs,
+    shard_docs,
 )
 from zarr_vectors.format.metadata import (
     WRITER_KEY,
@@ -99,6 +101,8 @@ class _Append:
     positions: npt.NDArray[Any]
     attributes: dict[str, npt.NDArray[Any]]
     codecs: list[dict[str, Any]]
+    #: The store's shard shape (``None``: one object per cell).
+    shard_shape: tuple[int, ...] | None = None
 
 
 # -- the entry point ---------------------------------------------------------------------
@@ -219,6 +223,27 @@ def _write_cells(
     levels = [_LevelTotals() for _ in meta.levels]
     attributes = plan.attributes
     layout = {n: (a.dtype, tuple(a.shape[1:])) for n, a in attributes.items()}
+
+    def level_docs(level: int, nonempty: list[str]) -> dict[str, dict[str, Any]]:
+        docs = level_array_docs(
+            str(level),
+            dtype=str(plan.positions.dtype),
+            attributes={n: (str(dt), list(shape)) for n, (dt, shape) in layout.items()}
+            if level == 0
+            else {},
+            origin=meta.grid_origin(),
+            grid_shape=meta.grid_shape(),
+            codecs=plan.codecs,
+            nonempty=nonempty,
+        )
+        return shard_docs(docs, plan.shard_shape)
+
+    layouts = {
+        p: ArrayLayout(p, d)
+        for level in range(len(meta.levels))
+        for p, d in level_docs(level, []).items()
+        if d.get("node_type") == "array"
+    }
     total = len(plan.positions) if plan.batches is None else plan.expected_rows
     placed = 0  # level-0 points whose cells are written (what progress counts)
     if plan.progress is not None:
@@ -248,7 +273,7 @@ def _write_cells(
             )
             totals.count += len(level_pos)
             totals.nonempty.update(enc.nonempty)
-            chunks = [(prefix + k, v) for k, v in enc.chunks] if prefix else enc.chunks
+            chunks, _ = cells_to_objects(None, layouts, enc.chunks, prefix=prefix)
             report = None
             if plan.progress is not None and level == 0:
                 report = _points_progress(plan.progress, placed, len(positions), total)
@@ -258,19 +283,7 @@ def _write_cells(
     for level, totals in enumerate(levels):
         has_attrs = bool(attributes) and level == 0
         docs[str(level)] = _level_doc(level, totals.count, attrs=has_attrs)
-        docs.update(
-            level_array_docs(
-                str(level),
-                dtype=str(plan.positions.dtype),
-                attributes={n: (str(dt), list(shape)) for n, (dt, shape) in layout.items()}
-                if level == 0
-                else {},
-                origin=meta.grid_origin(),
-                grid_shape=meta.grid_shape(),
-                codecs=plan.codecs,
-                nonempty=sorted(totals.nonempty),
-            )
-        )
+        docs.update(level_docs(level, sorted(totals.nonempty)))
     return docs, levels
 
 
@@ -295,12 +308,26 @@ def _partitions(meta: RootMetadata, plan: WritePlan) -> Iterator[Batch]:
 
     coarsest = 2 ** (len(meta.levels) - 1)
     layout = {n: (a.dtype, tuple(a.shape[1:])) for n, a in plan.attributes.items()}
+    block: list[int] = [coarsest] * meta.ndim
+    origin = [0] * meta.ndim
+    if plan.shard_shape is not None:
+        # Whole shards per partition: blocks on the grid (from its origin), as big as a
+        # shard times the coarsest bin, so coarser bins stay whole where the origin allows.
+        origin = list(meta.grid_origin())
+        if coarsest > 1 and any(o % coarsest for o in origin):
+            raise ValidationError(
+                "a sharded store with levels > 1 written from batches needs bounds whose lower "
+                f"corner is a multiple of chunk_shape * {coarsest} on every axis (e.g. 0); "
+                "widen bounds= to such a corner"
+            )
+        block = [s * coarsest for s in plan.shard_shape]
     with SpillPartitions(
         ndim=meta.ndim,
         dtype=plan.positions.dtype,
         attributes=layout,
         cell_size=meta.chunk_shape,
-        block=coarsest,
+        block=block,
+        origin=origin,
         budget=plan.memory_limit or 1 << 30,
         expected_rows=plan.expected_rows,
         directory=plan.spill_dir,
@@ -387,6 +414,7 @@ def _check_append(snap: Snapshot, plan: WritePlan) -> _Append:
     pos, cs = plan.positions, plan.chunk_shape
     attrs = dict(plan.attributes)
     codecs = plan.codecs
+    shard_shape = plan.shard_shape
     if pos.shape[1] != meta.ndim:
         raise ValidationError(f"the store has {meta.ndim} axes but the points have {pos.shape[1]}")
     if cs is not None and tuple(cs) != tuple(meta.chunk_shape):
@@ -413,7 +441,7 @@ def _check_append(snap: Snapshot, plan: WritePlan) -> _Append:
         if plan.dtype is not None and np.dtype(plan.dtype) != stored:
             raise ValidationError(f"dtype {np.dtype(plan.dtype)} differs from the store's {stored}")
         pos = check_fits("positions", pos, stored)
-        codecs = list(vdoc.get("codecs") or codecs)
+        codecs, shard_shape = _cell_codecs(vdoc, codecs)
         for name in stored_names:
             adoc = snap.node(f"0/{ATTRIBUTES}/{name}") or {}
             layout = adoc.get("attributes", {})
@@ -426,7 +454,7 @@ def _check_append(snap: Snapshot, plan: WritePlan) -> _Append:
                     "per point"
                 )
             attrs[name] = check_fits(f"attribute {name!r}", attrs[name], adt)
-    return _Append(pos, attrs, codecs)
+    return _Append(pos, attrs, codecs, shard_shape if vdoc is not None else plan.shard_shape)
 
 
 def _append(
@@ -465,7 +493,7 @@ def _append(
         nonempty_extra=old_nonempty,
     )
     total = lm.vertex_count + len(pos)
-    docs = dict(enc.docs)
+    docs = shard_docs(enc.docs, checked.shard_shape)
     docs["0"] = _level_doc(0, total, attrs=bool(all_attrs))
     pending = Pending(
         mode="a",
@@ -475,7 +503,11 @@ def _append(
         vertex_count=lm.vertex_count,
     )
     lease.put(_with_pending(snap.root_doc, pending))
-    _put_chunks(backend, enc.chunks, plan.progress, lease)
+    layouts = {p: ArrayLayout(p, d) for p, d in docs.items() if d.get("node_type") == "array"}
+    objects, emptied = cells_to_objects(snap, layouts, enc.chunks)
+    _put_chunks(backend, objects, plan.progress, lease)
+    if emptied:
+        backend.delete_many(emptied)
     backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
     new_meta = journal.bump(meta)
     _record(backend, new_meta.generation, pending)
@@ -537,11 +569,17 @@ def recover(backend: StorageBackend, snap: Snapshot, lease: RootLease) -> Snapsh
         names = snap.children(f"{level}/{ATTRIBUTES}")
         origin = vdoc["attributes"].get("chunk_grid_origin", [0] * snap.meta.ndim)
         nonempty = sorted(set(vdoc["attributes"].get("nonempty_chunks") or []) - drop)
-        backend.delete_many(
-            cell_key(f"{level}/{arr}", [int(p) for p in k.split(".")], origin)
+        arrays = [f"{level}/{a}" for a in (VERTICES, FRAGMENTS)]
+        arrays += [f"{level}/{ATTRIBUTES}/{n}" for n in names]
+        layouts = {p: ArrayLayout(p, d) for p in arrays if (d := snap.node(p)) is not None}
+        dropped = [
+            (cell_key(p, [int(v) for v in k.split(".")], origin), b"")
             for k in drop
-            for arr in (VERTICES, FRAGMENTS, *(f"{ATTRIBUTES}/{n}" for n in names))
-        )
+            for p in layouts
+        ]
+        objects, emptied = cells_to_objects(snap, layouts, dropped)
+        backend.delete_many([k for k, v in objects if not v] + emptied)
+        backend.put_many([(k, v) for k, v in objects if v])
         if cells:
             all_pos = np.concatenate([c.positions for c in cells])
             all_attrs = {n: np.concatenate([c.attributes[n] for c in cells]) for n in names}
@@ -553,10 +591,13 @@ def recover(backend: StorageBackend, snap: Snapshot, lease: RootLease) -> Snapsh
                 all_attrs,
                 origin=snap.meta.grid_origin(),
                 grid_shape=snap.meta.grid_shape(),
-                codecs=vdoc.get("codecs") or codec_chain(None),
+                codecs=_cell_codecs(vdoc, codec_chain(None))[0],
                 nonempty_extra=nonempty,
             )
-            backend.put_many(enc.chunks)
+            objects, emptied = cells_to_objects(snap, layouts, enc.chunks)
+            backend.put_many(objects)
+            if emptied:
+                backend.delete_many(emptied)
         for path in [
             f"{level}/{VERTICES}",
             f"{level}/{FRAGMENTS}",
@@ -583,6 +624,18 @@ def recover(backend: StorageBackend, snap: Snapshot, lease: RootLease) -> Snapsh
 
 
 # -- helpers ------------------------------------------------------------------------------
+def _cell_codecs(
+    vdoc: Mapping[str, Any], default: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], tuple[int, ...] | None]:
+    """A stored array's cell codecs (inside its shards, if sharded) and its shard shape."""
+    from zarr_vectors.format.sharding import parse_sharding
+
+    spec = parse_sharding(vdoc)
+    if spec is not None:
+        return [dict(c) for c in spec.codecs], spec.shard_shape
+    return list(vdoc.get("codecs") or default), None
+
+
 def _with_pending(root_doc: Mapping[str, Any], pending: Pending | None) -> dict[str, Any]:
     """``root_doc`` with its journal entry set to ``pending`` (or removed)."""
     doc: dict[str, Any] = json.loads(json.dumps(root_doc))
