@@ -157,12 +157,27 @@ def _sliced(
             return
         for lo in range(0, len(positions), SLICE_ROWS):
             hi = min(lo + SLICE_ROWS, len(positions))
-            yield np.asarray(positions[lo:hi]), {n: _rows(v, lo, hi) for n, v in attributes.items()}
+            yield _rows(positions, lo, hi), {n: _rows(v, lo, hi) for n, v in attributes.items()}
 
     return batches
 
 
 def _rows(values: Any, lo: int, hi: int) -> npt.NDArray[Any]:
+    """Rows ``lo:hi`` as an array in memory.
+
+    A memory map is read with plain file reads, not through the mapping: pages
+    touched through a map stay resident (counted in the process's memory) until
+    the kernel needs them, so a 100M-point map would fill the budget by itself.
+    """
+    if isinstance(values, np.memmap) and values.filename and values.flags.c_contiguous:
+        row = values.dtype.itemsize * int(np.prod(values.shape[1:], dtype=np.int64))
+        part = np.fromfile(
+            values.filename,
+            dtype=values.dtype,
+            count=(hi - lo) * (row // values.dtype.itemsize),
+            offset=int(values.offset) + lo * row,
+        )
+        return part.reshape(hi - lo, *values.shape[1:])
     part = values[lo:hi]
     return np.asarray(part.compute() if hasattr(part, "compute") else part)
 
