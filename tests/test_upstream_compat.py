@@ -13,6 +13,7 @@ points grouped by cell, not in input order.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -137,3 +138,88 @@ def test_published_package_reads_stores_written_here(tmp_path: Path) -> None:
     np.testing.assert_array_equal(as_set(out["5_positions"]), as_set(level1))
     inside = np.all((p3 >= box[0]) & (p3 <= box[1]), axis=1)
     np.testing.assert_array_equal(as_set(out["7_positions"]), as_set(p3[inside]))
+
+
+@pytest.mark.slow
+def test_published_package_reads_checksums_multi_column_attributes_and_appends(
+    tmp_path: Path,
+) -> None:
+    """Issue 9: what this package now writes by default, read in 0.9.2 with every value.
+
+    Cells carry a crc32c checksum (the default), an ``(n, 3)`` ``normal`` is a
+    multi-column attribute (0.9.2 counts its columns from ``channel_names``),
+    and stores grown by appends (consolidated or not, compressed or not) are
+    read whole, attributes asked by name, alone or together, and in a box.
+    """
+    rng = np.random.default_rng(9)
+    n = 3000
+    pos = rng.uniform(0, 1000, (n, 3)).astype(np.float32)
+    normal = rng.normal(size=(n, 3)).astype(np.float32)
+    label = rng.integers(-5, 500, n).astype(np.int32)
+    cs3 = (250.0, 250.0, 250.0)
+    box3 = ((0,) * 3, (1000,) * 3)
+
+    def attrs(part: slice) -> dict[str, np.ndarray]:
+        return {"normal": normal[part], "label": label[part]}
+
+    write_points(tmp_path / "normal.zv", pos, chunk_shape=cs3, vertex_attributes=attrs(slice(None)))
+    write_points(
+        tmp_path / "normal-zstd.zv",
+        pos,
+        chunk_shape=cs3,
+        compressor="zstd",
+        vertex_attributes=attrs(slice(None)),
+    )
+    cuts = [0, 1000, 1700, 2400, n]
+    for name, kwargs in (
+        ("appended.zv", {}),
+        ("appended-loose.zv", {"consolidate": False}),
+        ("appended-gzip.zv", {"compressor": "gzip"}),
+    ):
+        for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+            more: dict[str, object] = (
+                {"chunk_shape": cs3, "bounds": box3, **kwargs} if i == 0 else {"mode": "a"}
+            )
+            write_points(tmp_path / name, pos[a:b], vertex_attributes=attrs(slice(a, b)), **more)
+    for name in ("normal.zv", "appended.zv", "appended-gzip.zv"):
+        doc = json.loads(
+            (tmp_path / name / "0" / "vertex_attributes" / "normal" / "zarr.json").read_text()
+        )
+        assert doc["codecs"][-1]["name"] == "crc32c", doc["codecs"]
+
+    box = ([100.0, 200.0, 0.0], [600.0, 700.0, 400.0])
+    both = {"attribute_names": ["normal", "label"]}
+    jobs = [
+        {"path": str(tmp_path / "normal.zv"), "kwargs": both},
+        {"path": str(tmp_path / "normal.zv"), "kwargs": {"attribute_names": ["normal"]}},
+        {"path": str(tmp_path / "normal-zstd.zv"), "kwargs": both},
+        {"path": str(tmp_path / "appended.zv"), "kwargs": both},
+        {"path": str(tmp_path / "appended-loose.zv"), "kwargs": both},
+        {"path": str(tmp_path / "appended-gzip.zv"), "kwargs": {"attribute_names": ["normal"]}},
+        {"path": str(tmp_path / "appended.zv"), "kwargs": {**both, "bbox": box}},
+    ]
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    run_published(READER, str(tmp_path / "jobs.json"), str(tmp_path / "out.npz"))
+    out = np.load(tmp_path / "out.npz")
+
+    inside = np.all((pos >= box[0]) & (pos <= box[1]), axis=1)
+    for i, job in enumerate(jobs):
+        names = job["kwargs"]["attribute_names"]
+        assert sorted(k for k in out.files if k.startswith(f"{i}_attr_")) == sorted(
+            f"{i}_attr_{a}" for a in names
+        ), (job, out.files)
+        got_normal = out[f"{i}_attr_normal"]
+        assert got_normal.shape[1:] == (3,), (job, got_normal.shape)
+        keep = inside if "bbox" in job["kwargs"] else np.ones(n, bool)
+        want = [pos[keep], normal[keep]] + ([label[keep]] if "label" in names else [])
+        have = [out[f"{i}_positions"], got_normal] + (
+            [out[f"{i}_attr_label"]] if "label" in names else []
+        )
+        np.testing.assert_array_equal(as_set(*have), as_set(*want), err_msg=str(job))
+    # and this package reads them the same
+    for name in ("normal.zv", "appended.zv", "appended-loose.zv", "appended-gzip.zv"):
+        got = read_points(tmp_path / name)
+        np.testing.assert_array_equal(
+            as_set(got.positions, got.vertex_attributes["normal"], got.vertex_attributes["label"]),
+            as_set(pos, normal, label),
+        )
