@@ -3,12 +3,21 @@
 ``DictBackend`` is a correct backend over a dict (shared between instances
 opened on the same dict, so it survives a reopen). Each subclass breaks one
 rule of the protocol the way real backends get it wrong; the kit must catch
-every one of them.
+every one of them. The second group are the kinds of fault a plugin written from
+the documentation alone got wrong (issue 10); each is written here from the
+protocol, not copied from that plugin.
 """
 
 from __future__ import annotations
 
-from zarr_vectors.core.backends.base import Backend, children_of, missing_key
+import itertools
+import threading
+import time
+import unicodedata
+from typing import ClassVar
+
+from zarr_vectors.core.backends.base import Backend, ObjectInfo, children_of, missing_key
+from zarr_vectors.exceptions import PreconditionFailedError, StoreError
 
 STORES: dict[str, dict[str, bytes]] = {}
 
@@ -104,3 +113,168 @@ FAULTY: dict[str, type[DictBackend]] = {
     "put-not-visible": PutNotVisible,
     "async-twin-disagrees": AsyncTwinDisagrees,
 }
+
+
+# -- versions and conditional writes, done right ------------------------------------------------
+class VersionedDictBackend(DictBackend):
+    """DictBackend with versions and conditional writes (a counter per write, under a lock)."""
+
+    conditional_writes = True
+    LOCKS: ClassVar[dict[str, threading.Lock]] = {}
+    COUNTER = itertools.count(1)
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.versions = VERSIONS.setdefault(url, {})
+        self.lock = self.LOCKS.setdefault(url, threading.Lock())
+
+    def _put(self, key: str, data: bytes) -> None:
+        with self.lock:
+            self.objects[key] = data
+            self.versions[key] = f"v{next(self.COUNTER)}"
+
+    def _delete(self, key: str) -> None:
+        with self.lock:
+            self.objects.pop(key, None)
+            self.versions.pop(key, None)
+
+    def _head(self, key: str) -> ObjectInfo:
+        with self.lock:
+            if key not in self.objects:
+                raise missing_key(key, self.url)
+            return ObjectInfo(key, len(self.objects[key]), self.versions[key])
+
+    def _put_if(self, key: str, data: bytes, expect: str | None) -> str:
+        with self.lock:
+            if self.versions.get(key) != expect:
+                raise PreconditionFailedError(f"{key!r} is not at version {expect!r}")
+            self.objects[key] = data
+            version = self.versions[key] = f"v{next(self.COUNTER)}"
+            return version
+
+
+VERSIONS: dict[str, dict[str, str]] = {}
+
+
+# -- the faults of issue 10: what real plugins got wrong ------------------------------------------
+class ListsRecursively(DictBackend):
+    """list_prefix(recursive=False) answers like recursive=True."""
+
+    def _list(self, prefix: str, recursive: bool) -> list[str]:
+        return super()._list(prefix, True)
+
+
+class NormalisesToNFC(DictBackend):
+    """Keys are normalised to Unicode NFC on the way in (as some file systems and SDKs do)."""
+
+    def _get(self, key: str) -> bytes:
+        return super()._get(unicodedata.normalize("NFC", key))
+
+    def _put(self, key: str, data: bytes) -> None:
+        super()._put(unicodedata.normalize("NFC", key), data)
+
+    def _exists(self, key: str) -> bool:
+        return super()._exists(unicodedata.normalize("NFC", key))
+
+    def _delete(self, key: str) -> None:
+        super()._delete(unicodedata.normalize("NFC", key))
+
+
+class SpacesAsPercent20(DictBackend):
+    """Spaces are stored as '%20' (a URL-encoding SDK) and listed that way."""
+
+    def _get(self, key: str) -> bytes:
+        return super()._get(key.replace(" ", "%20"))
+
+    def _put(self, key: str, data: bytes) -> None:
+        super()._put(key.replace(" ", "%20"), data)
+
+    def _exists(self, key: str) -> bool:
+        return super()._exists(key.replace(" ", "%20"))
+
+    def _delete(self, key: str) -> None:
+        super()._delete(key.replace(" ", "%20"))
+
+
+class RefusesLongKeys(DictBackend):
+    """Keys longer than 480 bytes are refused (a storage with a short name column)."""
+
+    def _put(self, key: str, data: bytes) -> None:
+        if len(key.encode()) > 480:
+            raise StoreError(f"key too long for {self.url}: {len(key.encode())} bytes")
+        super()._put(key, data)
+
+
+class TornWrites(DictBackend):
+    """An overwrite is published in two halves, so a reader can see half old, half new."""
+
+    def _put(self, key: str, data: bytes) -> None:
+        old = self.objects.get(key, b"")
+        half = len(data) // 2
+        self.objects[key] = data[:half] + old[half:]
+        time.sleep(0.002)
+        self.objects[key] = data
+
+
+#: Released by tests once they are done with a blocking backend (its threads then end).
+RELEASE = threading.Event()
+
+
+class GetBlocksForever(DictBackend):
+    """get_bytes and get_range never return (a dead connection without a timeout)."""
+
+    def _get(self, key: str) -> bytes:
+        RELEASE.wait()
+        return super()._get(key)
+
+    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
+        RELEASE.wait()
+        return super()._get_range(key, start, length)
+
+
+class PutManyDropsItem(DictBackend):
+    """put_many of several items forgets the last one."""
+
+    def _put_many(self, items: list[tuple[str, bytes]]) -> None:
+        super()._put_many(items[:-1] if len(items) > 1 else items)
+
+
+class HeadReadsOneBlock(DictBackend):
+    """head reports at most 64 KiB, the size of the first block it reads."""
+
+    def _head(self, key: str) -> ObjectInfo:
+        return ObjectInfo(key, min(len(self._get(key)), 64 * 1024))
+
+
+class DeleteManyLeavesOne(DictBackend):
+    """delete_many skips the first key of the batch (an off-by-one in a paging loop)."""
+
+    def _delete_many(self, keys: list[str]) -> None:
+        for key in keys[1:]:
+            self._delete(key)
+
+
+class PutIfIgnoresExpect(VersionedDictBackend):
+    """put_if writes whatever the current version is (a conditional header never sent)."""
+
+    def _put_if(self, key: str, data: bytes, expect: str | None) -> str:
+        with self.lock:
+            self.objects[key] = data
+            version = self.versions[key] = f"v{next(self.COUNTER)}"
+            return version
+
+
+FAULTY.update(
+    {
+        "lists-recursively": ListsRecursively,
+        "normalises-nfc": NormalisesToNFC,
+        "spaces-as-%20": SpacesAsPercent20,
+        "refuses-long-keys": RefusesLongKeys,
+        "torn-writes": TornWrites,
+        "get-blocks-forever": GetBlocksForever,
+        "put-many-drops-item": PutManyDropsItem,
+        "head-wrong-size": HeadReadsOneBlock,
+        "delete-many-leaves-key": DeleteManyLeavesOne,
+        "put-if-ignores-expect": PutIfIgnoresExpect,
+    }
+)

@@ -1,11 +1,15 @@
 """The conformance kit can fail: each deliberately broken backend is caught, a correct one passes.
 
 The broken backends are in ``tests/kit_faulty.py``. For every fault the kit
-must fail with a message naming the call that went wrong and hypothesis's
-minimal run; the same kit passes a correct in-memory backend and the local
-backend. The kit on obstore and fsspec (memory, S3, Azure) runs in
-test_obstore_backend.py and test_fsspec_backend.py; the SQLite example plugin
-in test_kit_sqlite_example.py.
+must fail, in several seeds, with a message naming the call that went wrong;
+the same kit passes correct in-memory backends and the local backend. The kit
+on obstore and fsspec (memory, S3, Azure, GCS) runs in test_obstore_backend.py
+and test_fsspec_backend.py; the SQLite example plugin in
+test_kit_sqlite_example.py; hangs and time limits in test_kit_timeouts.py.
+
+The fault tests use the default local settings with fewer examples (10 instead
+of 40) and no shrinking, to stay quick; ``tests/kit_fault_matrix.py`` runs them
+at the full default settings.
 """
 
 from __future__ import annotations
@@ -13,29 +17,27 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shlex
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.kit_faulty import FAULTY, STORES, DictBackend, VersionedDictBackend
+from tests.plugin_dists import write_dist
+from tests.servers import procs
 from zarr_vectors.exceptions import StoreError, ValidationError
 from zarr_vectors.testing import CHECK_NAMES, KitConfig, KitTarget, run_check, run_kit
 
-from tests.kit_faulty import FAULTY, STORES, DictBackend
-from tests.plugin_dists import write_dist
-from tests.servers import procs
-
 REPO = Path(__file__).resolve().parents[1]
 COUNTER = itertools.count()
-# Enough examples to find every fault on a fixed seed; small values keep shrinking quick.
-FIND = KitConfig(
-    max_examples=40,
-    stateful_step_count=15,
-    derandomize=True,
-    max_value_size=64 * 1024,
-    deadline=None,
-)
+#: Seeds every fault must be caught in.
+SEEDS = (1, 2, 3)
+#: The default local settings, with fewer examples and without the search for the smallest
+#: failing example (test_a_failure_shows_the_minimal_run... checks that search).
+FEWER = KitConfig.local().with_changes(max_examples=10, shrink=False)
 QUICK = KitConfig(
     max_examples=8, stateful_step_count=15, derandomize=True, max_value_size=512 * 1024
 )
@@ -43,39 +45,87 @@ QUICK = KitConfig(
 
 def _target(cls: type[DictBackend]) -> KitTarget:
     url = f"dict://kit-{next(COUNTER)}"
-    return KitTarget(lambda: cls(url), f"{cls.__name__} at {url}")
+    return KitTarget(lambda: cls(url), f"{cls.__name__} at {url}", url=url)
 
 
-# machines run -> which must fail, and what the failure must name. A fault of a sync
-# method shows in both machines (the async twins default to the sync methods); running
-# one of them keeps the suite quick.
-EXPECTED = {
-    "list-misses-nested": ({"sync": True}, r"list_prefix"),
-    "delete-prefix-sibling": ({"sync": True}, r"delete_prefix"),
-    "range-off-by-one": ({"async": True}, r"get_range\(.*\d+ bytes instead of"),
-    "missing-get-empty": ({"sync": True, "async": True}, r"the protocol says 'KeyError'"),
-    "put-not-visible": ({"sync": True}, r"right after put_bytes|just written by put_many"),
-    "async-twin-disagrees": ({"sync": False, "async": True}, r"\[async\] get_range"),
+#: fault -> the checks that must catch it and what their message must say. A fault of a
+#: sync method shows in both machines (the async twins default to the sync methods);
+#: running one of them keeps the suite quick.
+EXPECTED: dict[str, list[tuple[str, str]]] = {
+    "list-misses-nested": [("sync-state-machine", r"list_prefix")],
+    "delete-prefix-sibling": [("sync-state-machine", r"delete_prefix")],
+    "range-off-by-one": [("sync-state-machine", r"get_range\(.*\d+ bytes instead of")],
+    "missing-get-empty": [("async-state-machine", r"the protocol says 'KeyError'")],
+    "put-not-visible": [("sync-state-machine", r"right after put_bytes|just written by put_many")],
+    "async-twin-disagrees": [("async-state-machine", r"\[async\] get_range")],
+    "lists-recursively": [
+        ("sync-state-machine", r"list_prefix\(.*recursive=False\)"),
+        ("key-contract", r"recursive=False"),
+    ],
+    "normalises-nfc": [("key-contract", r"'cafe\\u0301'.*NFC normalisation")],
+    "spaces-as-%20": [("key-contract", r"'a b'.*came back as 'a%20b'.*'%20'")],
+    "refuses-long-keys": [("key-contract", r"put_bytes\('long/k+\.\.\.k+a' \(1024 bytes\)")],
+    "torn-writes": [("torn-writes", r"bytes 0-\d+ of value #\d+, bytes \d+-\d+ of value #\d+")],
+    "put-many-drops-item": [("sync-state-machine", r"just written by put_many.*missing \[")],
+    "head-wrong-size": [("sync-state-machine", r"head\(.*\.size .*returned 65536")],
+    "delete-many-leaves-key": [("sync-state-machine", r"after (delete_many|delete_prefix)")],
+    "put-if-ignores-expect": [
+        ("sync-state-machine", r"put_if\(.*the protocol says 'PreconditionFailedError'"),
+        ("conditional-writes", r"concurrent put_if.*succeeded"),
+    ],
 }
+#: Faults caught through a time limit (test_kit_timeouts.py).
+TIMED = {"get-blocks-forever"}
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTY))
-def test_each_fault_is_caught_with_a_minimal_example(fault: str) -> None:
-    machines, pattern = EXPECTED[fault]
-    for mode, must_fail in machines.items():
-        result = run_check(f"{mode}-state-machine", _target(FAULTY[fault]), FIND)
-        if not must_fail:
-            assert result.status == "passed", result.describe()
-            continue
-        assert result.status == "failed", f"{fault} was not caught by the {mode} machine"
-        assert re.search(pattern, result.message), result.message
-        # hypothesis's minimal run, as calls a reader can replay
-        assert "state = " in result.example and "state.teardown()" in result.example
-        assert result.describe().startswith(f"FAILED  {mode}-state-machine")
+def test_every_fault_has_an_expectation() -> None:
+    assert set(EXPECTED) | TIMED == set(FAULTY)
 
 
-def test_a_correct_backend_passes_every_check() -> None:
-    results = run_kit(_target(DictBackend), QUICK)
+@pytest.mark.parametrize("fault", sorted(EXPECTED))
+def test_each_fault_is_caught_in_several_seeds(fault: str) -> None:
+    for check, pattern in EXPECTED[fault]:
+        for seed in SEEDS:
+            result = run_check(check, _target(FAULTY[fault]), FEWER.with_changes(seed=seed))
+            assert result.status == "failed", f"{fault} not caught by {check} in seed {seed}"
+            assert re.search(pattern, result.message), result.message
+            assert result.seed == seed and f"seed={seed}" in result.replay
+            assert result.calls, "the failure lists the backend calls of its example"
+
+
+def test_a_failure_shows_the_minimal_run_the_calls_and_the_replay() -> None:
+    result = run_check(
+        "sync-state-machine",
+        _target(FAULTY["put-many-drops-item"]),
+        FEWER.with_changes(seed=2, shrink=True),
+        replay=lambda name, seed: f"replay {name} {seed}",
+    )
+    text = result.describe()
+    assert text.startswith("FAILED  sync-state-machine")
+    assert "state = SyncBackendMachine()" in text and "state.put_many(" in text
+    assert "backend calls of that example, oldest first:" in text
+    assert re.search(r"put_many\(\[.*\]\) -> None", text)
+    assert "seed: 2" in text and "replay: replay sync-state-machine 2" in text
+    # the minimal run ends with the put_many; the cleanup after it is not listed
+    assert "state.teardown()" in text and not result.calls[-1].startswith("delete(")
+
+
+def test_the_same_seed_replays_the_same_failure() -> None:
+    one = run_check(
+        "sync-state-machine", _target(FAULTY["head-wrong-size"]), FEWER.with_changes(seed=5)
+    )
+    two = run_check(
+        "sync-state-machine", _target(FAULTY["head-wrong-size"]), FEWER.with_changes(seed=5)
+    )
+    assert one.status == two.status == "failed"
+    strip = re.compile(r"dict://kit-\d+")
+    assert strip.sub("", one.message) == strip.sub("", two.message)
+    assert strip.sub("", one.example) == strip.sub("", two.example)
+
+
+@pytest.mark.parametrize("cls", [DictBackend, VersionedDictBackend])
+def test_correct_backends_pass_every_check(cls: type[DictBackend]) -> None:
+    results = run_kit(_target(cls), QUICK)
     assert [r.name for r in results] == list(CHECK_NAMES)
     assert all(r.status == "passed" for r in results), [r.describe() for r in results]
 
@@ -85,6 +135,26 @@ def test_the_local_backend_passes_every_check(tmp_path: Path) -> None:
     results = run_kit(target, QUICK)
     assert all(r.status == "passed" for r in results), [r.describe() for r in results]
     assert list(target.open().list_prefix("", recursive=True)) == []  # emptied afterwards
+
+
+def test_a_run_reports_each_check_as_it_starts_and_ends() -> None:
+    events: list[tuple[str, str]] = []
+
+    class Recorder:
+        def started(self, name: str, planned: int) -> None:
+            events.append(("start", name))
+
+        def example(self, name: str, count: int) -> None:
+            if ("example", name) not in events:
+                events.append(("example", name))
+
+        def finished(self, result: object) -> None:
+            events.append(("end", getattr(result, "name", "")))
+
+    checks = ["key-contract", "invalid-keys", "persistence"]
+    run_kit(_target(DictBackend), QUICK, checks, reporter=Recorder())
+    expected = [(kind, name) for name in checks for kind in ("start", "example", "end")]
+    assert events == expected
 
 
 def test_a_location_holding_objects_is_refused_and_left_alone(tmp_path: Path) -> None:
@@ -101,6 +171,8 @@ def test_skipped_checks_are_reported_and_unknown_ones_refused() -> None:
         KitConfig(skip=frozenset({"persistance"}))
     with pytest.raises(ValidationError, match="Unknown kit check"):
         run_kit(_target(DictBackend), QUICK, ["nope"])
+    with pytest.raises(ValidationError, match="call_timeout"):
+        KitConfig(call_timeout=0)
 
 
 def test_remote_defaults_are_gentler_and_adjustable() -> None:
@@ -108,7 +180,8 @@ def test_remote_defaults_are_gentler_and_adjustable() -> None:
     assert remote.max_examples < local.max_examples
     assert remote.deadline is not None and local.deadline is not None
     assert remote.deadline > local.deadline
-    assert KitConfig.for_url("memory://x") == local
+    assert remote.call_timeout > local.call_timeout
+    assert KitConfig.for_url("memory://x") == local == KitConfig.for_url("file:///x")
     tuned = remote.with_changes(max_examples=3, deadline=timedelta(minutes=5))
     assert (tuned.max_examples, tuned.deadline) == (3, timedelta(minutes=5))
     assert tuned.settings().max_examples == 3
@@ -124,14 +197,23 @@ def test_a_failure_never_shows_a_secret_option() -> None:
 
     url = f"dict://kit-{next(COUNTER)}"
     target = KitTarget(lambda: Leaky(url), "Leaky", {"secret_key": secret})
-    result = run_check("sync-state-machine", target, FIND)
+    result = run_check("sync-state-machine", target, FEWER.with_changes(seed=1))
     assert result.status == "failed"
     assert secret not in result.describe()
 
 
-# -- the two ways an author runs it ----------------------------------------------------------
-def _faulty_dist(site: Path, fault: str) -> dict[str, str]:
+def test_a_read_only_backend_is_refused_with_a_reason() -> None:
+    class ReadOnly(DictBackend):
+        writable = False
+
+    result = run_check("key-contract", _target(ReadOnly), QUICK)
+    assert result.status == "failed" and "read-only (writable = False)" in result.message
+
+
+# -- the ways an author runs it --------------------------------------------------------------
+def _faulty_dist(site: Path, fault: str | None, local: bool = False) -> dict[str, str]:
     """Install a backend plugin named 'faulty' (served for dict://) and return an environment."""
+    cls = FAULTY[fault] if fault else DictBackend
     write_dist(
         site,
         "zv-faulty-plugin",
@@ -141,7 +223,8 @@ def _faulty_dist(site: Path, fault: str) -> dict[str, str]:
             "zv_faulty_info": f"""
                 from zarr_vectors.core.backends.info import BackendInfo
                 INFO = BackendInfo(name="faulty", schemes=("dict",),
-                                   factory="tests.kit_faulty:{FAULTY[fault].__name__}")
+                                   local_schemes={("dict",) if local else ()},
+                                   factory="tests.kit_faulty:{cls.__name__}")
             """
         },
     )
@@ -153,33 +236,67 @@ def _faulty_dist(site: Path, fault: str) -> dict[str, str]:
 def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     code = "from zarr_vectors.cli import main; main()"
     return subprocess.run(
-        [sys.executable, "-c", code, *args], env=env, cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-c", code, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
-def test_check_backend_command_fails_naming_the_property(tmp_path: Path) -> None:
-    env = _faulty_dist(tmp_path / "site", "missing-get-empty")
-    run = _cli(
-        "check-backend", "faulty", "--url", "dict://cli", "--check", "sync-state-machine",
-        "--check", "invalid-keys", "--max-examples", "40", "--derandomize",
-        env=env, cwd=tmp_path,
-    )  # fmt: skip
+def test_effort_follows_the_schemes_a_plugin_declares_local(tmp_path: Path) -> None:
+    code = (
+        "from zarr_vectors.testing import KitConfig\n"
+        "print(KitConfig.for_url('dict://x') == KitConfig.local())"
+    )
+    for local, expected in ((True, "True"), (False, "False")):
+        env = _faulty_dist(tmp_path / f"site-{local}", None, local=local)
+        run = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert run.stdout.strip() == expected
+
+
+def test_check_backend_command_fails_naming_the_property_and_replays_it(tmp_path: Path) -> None:
+    env = _faulty_dist(tmp_path / "site", "missing-get-empty", local=True)
+    args = ("check-backend", "faulty", "--url", "dict://cli", "--check", "sync-state-machine",
+            "--check", "invalid-keys", "--max-examples", "10", "--steps", "20")  # fmt: skip
+    run = _cli(*args, env=env, cwd=tmp_path)
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "FAILED  sync-state-machine" in run.stdout
-    assert "PASSED  invalid-keys" in run.stdout
-    assert "minimal example found by hypothesis" in run.stdout
-    assert "the protocol says 'KeyError'" in run.stdout and "state.teardown()" in run.stdout
+    out = run.stdout
+    # reported as it goes: each check starts before it ends, in order
+    order = [out.index(s) for s in ("RUNNING sync-state-machine", "FAILED  sync-state-machine",
+                                    "RUNNING invalid-keys", "PASSED  invalid-keys")]  # fmt: skip
+    assert order == sorted(order)
+    assert "minimal example found by hypothesis" in out and "state.teardown()" in out
+    assert "the protocol says 'KeyError'" in out
     assert "1 of 2 checks failed: sync-state-machine" in run.stderr
+    seed = re.search(r"seed: (\d+)", out)
+    replay = re.search(r"replay: (.*)", out)
+    assert seed and replay
+    command = replay.group(1)
+    assert command.startswith("zarr-vectors check-backend faulty --url dict://cli")
+    assert f"--seed {seed.group(1)}" in command and "--check sync-state-machine" in command
+    assert "--max-examples 10 --steps 20" in command
+    # the replay command finds the same failure
+    again = _cli(*shlex.split(command)[1:], env=env, cwd=tmp_path)
+    message = re.search(r"ConformanceError: (.*)", out)
+    assert message and message.group(1) in again.stdout
 
 
 def test_check_backend_command_passes_a_correct_backend(tmp_path: Path) -> None:
     run = _cli(
         "check-backend", "local", "--url", str(tmp_path / "scratch"), "--max-examples", "5",
-        "--option", "fsync=true", "--skip", "point-cloud",
+        "--option", "fsync=true", "--skip", "point-cloud", "--timeout", "60",
         env=dict(os.environ), cwd=tmp_path,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "SKIPPED point-cloud" in run.stdout and "All 7 checks passed." in run.stdout
+    assert (
+        "SKIPPED point-cloud" in run.stdout
+        and f"All {len(CHECK_NAMES)} checks passed." in run.stdout
+    )
+    assert "60 s per call" in run.stdout
     bad = _cli("check-backend", "local", "--url", str(tmp_path), "--check", "nope",
                env=dict(os.environ), cwd=tmp_path)  # fmt: skip
     assert bad.returncode == 2 and "'nope' is not a check" in bad.stderr
@@ -192,6 +309,7 @@ def _pytest(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
         cwd=cwd,
         capture_output=True,
         text=True,
+        timeout=600,
     )
 
 
@@ -222,25 +340,31 @@ def test_pytest_plugin_runs_the_kit_in_an_authors_suite(tmp_path: Path) -> None:
     suite = _own_suite(tmp_path / "suite")
     run = _pytest(
         "--zv-backend", "local", "--zv-url", str(tmp_path / "scratch"), "--zv-max-examples", "4",
-        "--zv-skip", "point-cloud",
+        "--zv-steps", "10", "--zv-timeout", "60", "--zv-skip", "point-cloud",
         env=dict(os.environ), cwd=suite,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "7 passed, 1 skipped" in run.stdout
+    assert f"{len(CHECK_NAMES)} passed, 1 skipped" in run.stdout
 
 
-def test_pytest_plugin_fails_on_a_faulty_backend(tmp_path: Path) -> None:
+def test_pytest_plugin_fails_on_a_faulty_backend_with_a_replay(tmp_path: Path) -> None:
     env = _faulty_dist(tmp_path / "site", "put-not-visible")
     suite = _own_suite(tmp_path / "suite")
     run = _pytest(
-        "--zv-backend", "faulty", "--zv-url", "dict://plugin", "--zv-max-examples", "40",
-        "-k", "state_machine or own",
+        "--zv-backend", "faulty", "--zv-url", "dict://plugin", "--zv-max-examples", "10",
+        "--zv-seed", "7", "-k", "state_machine or own",
         env=env, cwd=suite,
     )  # fmt: skip
     assert run.returncode == 1, run.stdout + run.stderr
     assert "TestBackendFromCommandLine::test_sync_state_machine" in run.stdout
     assert "right after put_bytes" in run.stdout or "just written by put_many" in run.stdout
     assert "minimal example found by hypothesis" in run.stdout
+    assert "seed: 7" in run.stdout
+    assert re.search(
+        r"replay: pytest --zv-backend faulty --zv-url dict://plugin --zv-max-examples 10 "
+        r"-k test_sync_state_machine --zv-seed 7",
+        run.stdout,
+    )
     STORES.clear()
 
 

@@ -4,7 +4,14 @@ Registered through the ``pytest11`` entry point of zarr-vectors-core, so it is
 loaded by every pytest run in an environment where the core is installed. It
 therefore only declares its options; unless ``--zv-backend`` is given it
 imports nothing and adds no test. With it, the kit's checks are collected as
-``TestBackendFromCommandLine`` tests next to the suite's own.
+``TestBackendFromCommandLine`` tests next to the suite's own. The effort
+switches (``--zv-max-examples``, ``--zv-steps``, ``--zv-timeout``,
+``--zv-seed``) also apply to a suite's own :class:`~.suite.BackendConformance`
+subclasses.
+
+When a backend call of the kit never returned (see :mod:`~.guard`), its thread
+cannot be stopped and could keep the interpreter from exiting; the session then
+ends with its exit status as soon as pytest has reported, without waiting.
 """
 
 from __future__ import annotations
@@ -15,7 +22,13 @@ from typing import Any
 
 import pytest
 
-__all__ = ["pytest_addoption", "pytest_collection_modifyitems", "pytest_configure"]
+__all__ = [
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_sessionfinish",
+    "pytest_unconfigure",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,6 +58,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=None,
         help="hypothesis examples per kit property (default depends on the URL)",
+    )
+    group.addoption(
+        "--zv-steps",
+        metavar="N",
+        type=int,
+        default=None,
+        help="most steps per run of the kit's state machines (default depends on the URL)",
+    )
+    group.addoption(
+        "--zv-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="longest one backend call may take before the kit fails it (default 30 s on "
+        "local stores, 120 s on remote ones)",
+    )
+    group.addoption(
+        "--zv-seed",
+        metavar="N",
+        type=int,
+        default=None,
+        help="seed of the kit's examples; a failure prints the one that replays it",
     )
     group.addoption(
         "--zv-skip",
@@ -86,3 +121,32 @@ def pytest_collection_modifyitems(
 
     module = pytest.Module.from_parent(session, path=Path(_cli_suite.__file__))
     items.extend(_walk(module))
+
+
+_exit_status: int = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the process now if a backend call of the kit is still stuck (it would hang exit)."""
+    import sys
+
+    guard = sys.modules.get("zarr_vectors.testing.guard")
+    if guard is None:
+        return
+    stuck = guard.outstanding_calls()
+    if stuck:
+        import os
+
+        sys.stderr.write(
+            f"zarr-vectors kit: {len(stuck)} backend call(s) never returned "
+            f"({', '.join(stuck[:3])}); ending without waiting for them.\n"
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status or 1)

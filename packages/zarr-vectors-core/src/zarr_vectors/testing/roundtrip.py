@@ -3,9 +3,12 @@
 The byte-level checks can all pass while zarr-python still trips over the
 backend (a listing format, a range it asks for, a missing-key convention), so
 the kit also runs the two things users do: write a chunked zarr array through
-:func:`zarr_vectors.core.store.as_zarr_store` and read it back, and write
+the zarr-python adapter (:class:`~zarr_vectors.core.zarr_adapter.BackendStore`)
+and read it back, and write
 a point cloud with :func:`~zarr_vectors.types.points.write_points` and read it,
 all of it and a box of it, with :func:`~zarr_vectors.types.points.read_points`.
+Both go through the target's guarded backend, so each of their backend calls
+has the kit's time limit too.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from hypothesis import strategies as st
 
 from zarr_vectors.exceptions import ConformanceError
 from zarr_vectors.testing.config import KitConfig
+from zarr_vectors.testing.runner import tick
 from zarr_vectors.testing.target import KitTarget, close_quietly
 
 __all__ = ["check_point_cloud", "check_zarr_array"]
@@ -27,8 +31,9 @@ def check_zarr_array(target: KitTarget, config: KitConfig) -> None:
     import numpy as np
     import zarr
 
-    from zarr_vectors.core.store import as_zarr_store
+    from zarr_vectors.core.zarr_adapter import BackendStore
 
+    @config.seeded
     @config.settings(examples=config.roundtrip_examples)
     @given(
         shape=st.tuples(st.integers(1, 40), st.integers(1, 40)),
@@ -39,15 +44,15 @@ def check_zarr_array(target: KitTarget, config: KitConfig) -> None:
     def zarr_array_round_trip(
         shape: tuple[int, int], chunks: tuple[int, int], dtype: str, seed: int
     ) -> None:
+        tick()
         data = (np.random.default_rng(seed).random(shape) * 200).astype(dtype)
         backend = target.fresh()
         try:
-            store = as_zarr_store(backend, mode="w")
-            root = zarr.open_group(store, mode="w")
+            root = zarr.open_group(BackendStore(backend), mode="w")
             array = root.create_array("kit/array", shape=shape, chunks=chunks, dtype=dtype)
             array[...] = data
             array.attrs["written_by"] = "zarr-vectors conformance kit"
-            reopened = zarr.open_group(as_zarr_store(backend, mode="r"), mode="r")
+            reopened = zarr.open_group(BackendStore(backend, read_only=True), mode="r")
             back: Any = reopened["kit/array"]
             got = back[...]
             if not np.array_equal(got, data):
@@ -83,9 +88,11 @@ def check_point_cloud(target: KitTarget, config: KitConfig) -> None:
 
     from zarr_vectors.types.points import read_points, write_points
 
+    @config.seeded
     @config.settings(examples=config.roundtrip_examples)
     @given(count=st.integers(1, 3000), seed=st.integers(0, 2**32 - 1), levels=st.integers(1, 2))
     def point_cloud_round_trip(count: int, seed: int, levels: int) -> None:
+        tick()
         rng = np.random.default_rng(seed)
         positions = (rng.random((count, 3)) * 1000).astype(np.float32)
         intensity = rng.integers(0, 65535, count).astype(np.uint16)

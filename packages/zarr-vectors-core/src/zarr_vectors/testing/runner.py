@@ -1,21 +1,37 @@
-"""Running the kit's checks outside pytest, collecting hypothesis's minimal examples.
+"""Running the kit's checks, reporting as they go, and keeping what a failure needs to replay.
 
-Used by ``zarr-vectors check-backend`` and by :func:`run_kit`. Each check
-either passes, is skipped (named in :attr:`KitConfig.skip`), or fails; a
-failure keeps the exception and the text hypothesis printed about it (the
-falsifying example, or the shortest sequence of steps of a state machine).
+Used by ``zarr-vectors check-backend``, the pytest base class and :func:`run_kit`.
+Each check either passes, is skipped (named in :attr:`KitConfig.skip`), or
+fails; a failure keeps the exception, the text hypothesis printed about it (the
+falsifying example, or the shortest sequence of steps of a state machine), the
+backend calls that minimal example made, the seed, and the command that
+replays it.
+
+A :class:`KitReporter` hears about each check when it starts, as its examples
+run, and when it ends, so a long run shows where it is.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from zarr_vectors.testing.config import CHECK_NAMES, KitConfig
 from zarr_vectors.testing.target import KitTarget
 
-__all__ = ["CHECKS", "CheckResult", "check_function", "run_check", "run_kit"]
+__all__ = [
+    "CHECKS",
+    "CheckResult",
+    "KitReporter",
+    "check_function",
+    "new_seed",
+    "run_check",
+    "run_kit",
+    "tick",
+]
 
 
 def _sync_machine(target: KitTarget, config: KitConfig) -> None:
@@ -30,6 +46,12 @@ def _async_machine(target: KitTarget, config: KitConfig) -> None:
     run_machine(target, config, "async")
 
 
+def _key_contract(target: KitTarget, config: KitConfig) -> None:
+    from zarr_vectors.testing.properties import check_key_contract
+
+    check_key_contract(target, config)
+
+
 def _invalid_keys(target: KitTarget, config: KitConfig) -> None:
     from zarr_vectors.testing.properties import check_invalid_keys
 
@@ -40,6 +62,18 @@ def _concurrent(target: KitTarget, config: KitConfig) -> None:
     from zarr_vectors.testing.properties import check_concurrent_async
 
     check_concurrent_async(target, config)
+
+
+def _torn_writes(target: KitTarget, config: KitConfig) -> None:
+    from zarr_vectors.testing.properties import check_torn_writes
+
+    check_torn_writes(target, config)
+
+
+def _conditional_writes(target: KitTarget, config: KitConfig) -> None:
+    from zarr_vectors.testing.properties import check_conditional_writes
+
+    check_conditional_writes(target, config)
 
 
 def _persistence(target: KitTarget, config: KitConfig) -> None:
@@ -64,8 +98,14 @@ def _point_cloud(target: KitTarget, config: KitConfig) -> None:
 CHECKS: dict[str, tuple[Callable[[KitTarget, KitConfig], None], str]] = {
     "sync-state-machine": (_sync_machine, "every sync call agrees with the in-memory model"),
     "async-state-machine": (_async_machine, "every async call agrees with the in-memory model"),
+    "key-contract": (_key_contract, "keys are stored and listed byte-exact, up to 1,024 bytes"),
     "invalid-keys": (_invalid_keys, "invalid keys and prefixes are refused, storage untouched"),
-    "concurrent-async": (_concurrent, "concurrent async puts/gets lose, mix and tear nothing"),
+    "concurrent-async": (_concurrent, "concurrent async puts/gets lose and mix up nothing"),
+    "torn-writes": (_torn_writes, "a read during an overwrite sees the old or the new value"),
+    "conditional-writes": (
+        _conditional_writes,
+        "racing put_if calls: exactly one wins (or put_if is unsupported)",
+    ),
     "persistence": (_persistence, "contents survive close() and reopening the URL"),
     "zarr-array": (_zarr_array, "a zarr array round-trips through the backend"),
     "point-cloud": (_point_cloud, "a point cloud round-trips, whole and by box"),
@@ -87,21 +127,67 @@ class CheckResult:
     message: str = ""
     example: str = ""
     error: BaseException | None = None
+    #: the seed the check drew its examples from (``None`` when derandomized)
+    seed: int | None = None
+    #: backend calls of the failing (minimal) example, oldest first
+    calls: list[str] = field(default_factory=list)
+    #: how to run the same check with the same examples again
+    replay: str = ""
+    seconds: float = 0.0
+    examples: int = 0
 
     @property
     def ok(self) -> bool:
         return self.status != "failed"
 
+    def headline(self) -> str:
+        """One line: status, name, what the check proves, and its time."""
+        took = f" ({self.seconds:.1f} s)" if self.status != "skipped" else ""
+        return f"{self.status.upper():7} {self.name}: {CHECKS[self.name][1]}{took}"
+
     def describe(self) -> str:
-        """A few lines for a terminal: the property, what went wrong, the minimal example."""
-        head = f"{self.status.upper():7} {self.name}: {CHECKS[self.name][1]}"
+        """Lines for a terminal: the property, what went wrong, the minimal example, replay."""
         if self.status != "failed":
-            return head
-        lines = [head, f"        {self.message}"]
+            return self.headline()
+        lines = [self.headline(), f"        {self.message}"]
         if self.example:
             lines.append("        minimal example found by hypothesis:")
             lines.extend(f"            {line}" for line in self.example.splitlines())
+        if self.calls:
+            lines.append("        backend calls of that example, oldest first:")
+            lines.extend(f"            {call}" for call in self.calls)
+        if self.seed is not None:
+            lines.append(f"        seed: {self.seed}")
+        if self.replay:
+            lines.append(f"        replay: {self.replay}")
         return "\n".join(lines)
+
+
+class KitReporter(Protocol):
+    """Hears about a run as it goes (the command line prints it; see ``check-backend``)."""
+
+    def started(self, name: str, planned: int) -> None:
+        """Check ``name`` starts; about ``planned`` examples are drawn if all pass."""
+
+    def example(self, name: str, count: int) -> None:
+        """Check ``name`` runs its ``count``-th example (shrinking included)."""
+
+    def finished(self, result: CheckResult) -> None:
+        """Check ``result.name`` ended."""
+
+
+_progress: Callable[[], None] | None = None
+
+
+def tick() -> None:
+    """Called by a check as each example starts, for the reporter's progress display."""
+    if _progress is not None:
+        _progress()
+
+
+def new_seed() -> int:
+    """A fresh seed for a run that was given none."""
+    return random.SystemRandom().randrange(2**32)
 
 
 def _notes(exc: BaseException) -> list[str]:
@@ -109,27 +195,99 @@ def _notes(exc: BaseException) -> list[str]:
     return [str(n) for n in notes]
 
 
-def run_check(name: str, target: KitTarget, config: KitConfig) -> CheckResult:
-    """Run one check and return its result (exceptions are captured, not raised)."""
+def _planned(name: str, config: KitConfig) -> int:
+    if name in ("zarr-array", "point-cloud"):
+        return config.roundtrip_examples
+    return config.max_examples
+
+
+def run_check(
+    name: str,
+    target: KitTarget,
+    config: KitConfig,
+    *,
+    reporter: KitReporter | None = None,
+    replay: Callable[[str, int | None], str] | None = None,
+) -> CheckResult:
+    """Run one check and return its result (exceptions are captured, not raised).
+
+    Without a seed in ``config`` (and not derandomized) a new one is drawn and
+    kept in the result. ``replay(name, seed)`` makes the command shown to rerun it.
+    """
+    global _progress
     if name in config.skip:
-        return CheckResult(name, "skipped", "skipped by configuration")
+        result = CheckResult(name, "skipped", "skipped by configuration")
+        if reporter is not None:
+            reporter.finished(result)
+        return result
+    if config.seed is None and not config.derandomize:
+        config = config.with_changes(seed=new_seed())
     from hypothesis.reporting import with_reporter
 
+    target.configure(config.call_timeout)
     printed: list[str] = []
-    try:
+    count = 0
+
+    def progress() -> None:
+        nonlocal count
+        count += 1
+        if reporter is not None:
+            reporter.example(name, count)
+
+    if reporter is not None:
+        reporter.started(name, _planned(name, config))
+    started = time.monotonic()
+    previous, _progress = _progress, progress
+
+    def body() -> None:
         with with_reporter(lambda value: printed.append(str(value))):
             check_function(name)(target, config)
-    except Exception as exc:
-        from zarr_vectors.core.backends.secrets import is_secret_option, redact_text
 
-        secrets = [str(v) for k, v in target.options.items() if is_secret_option(k) and v]
-        lines = [*printed, *(n for n in _notes(exc) if n not in printed)]
-        example = "\n".join(line for line in lines if line.strip())
-        message = f"{type(exc).__name__}: {exc}"
-        return CheckResult(
-            name, "failed", redact_text(message, secrets), redact_text(example, secrets), exc
-        )
-    return CheckResult(name, "passed")
+    try:
+        target.watched(body)
+    except Exception as exc:
+        result = _failure(name, target, config, exc, printed, replay)
+    else:
+        result = CheckResult(name, "passed", seed=config.seed)
+    finally:
+        _progress = previous
+    result.seconds = time.monotonic() - started
+    result.examples = count
+    if reporter is not None:
+        reporter.finished(result)
+    return result
+
+
+def _failure(
+    name: str,
+    target: KitTarget,
+    config: KitConfig,
+    exc: Exception,
+    printed: list[str],
+    replay: Callable[[str, int | None], str] | None,
+) -> CheckResult:
+    from zarr_vectors.core.backends.secrets import redact_text, secret_values
+
+    secrets = [str(v) for v in secret_values(target.options) if v]
+    lines = [*printed, *(n for n in _notes(exc) if n not in printed)]
+    example = "\n".join(line for line in lines if line.strip())
+    message = f"{type(exc).__name__}: {exc}"
+    calls: list[str] = list(getattr(exc, "kit_calls", None) or target.guard.calls())
+    command = (
+        replay(name, config.seed)
+        if replay is not None
+        else f"run_check({name!r}, target, config.with_changes(seed={config.seed}))"
+    )
+    return CheckResult(
+        name,
+        "failed",
+        redact_text(message, secrets),
+        redact_text(example, secrets),
+        exc,
+        seed=config.seed,
+        calls=[redact_text(c, secrets) for c in calls],
+        replay=redact_text(command, secrets),
+    )
 
 
 def run_kit(
@@ -138,11 +296,14 @@ def run_kit(
     checks: Iterable[str] | None = None,
     *,
     require_empty: bool = True,
+    reporter: KitReporter | None = None,
+    replay: Callable[[str, int | None], str] | None = None,
 ) -> list[CheckResult]:
     """Run the checks (all by default) against ``target``; the scratch location is emptied after.
 
     With ``require_empty`` the run refuses a location that already holds objects,
-    since the kit deletes everything there.
+    since the kit deletes everything there. One seed serves the whole run (drawn
+    here when ``config`` has none), so one number replays any of its failures.
     """
     config = config or KitConfig()
     names = list(checks) if checks is not None else list(CHECK_NAMES)
@@ -153,9 +314,12 @@ def run_kit(
         raise ValidationError(
             f"Unknown kit check(s): {', '.join(unknown)}. The checks are: {', '.join(CHECKS)}."
         )
+    if config.seed is None and not config.derandomize:
+        config = config.with_changes(seed=new_seed())
+    target.configure(config.call_timeout)
     if require_empty:
         target.ensure_scratch()
     try:
-        return [run_check(name, target, config) for name in names]
+        return [run_check(name, target, config, reporter=reporter, replay=replay) for name in names]
     finally:
         target.cleanup()

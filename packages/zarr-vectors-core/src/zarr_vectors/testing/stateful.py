@@ -1,43 +1,73 @@
 """The state machines: a backend driven step by step next to a :class:`~.model.Model`.
 
 Each step is one protocol call with arguments drawn to hit the hard cases
-(existing keys, siblings, nested prefixes, overwrites, MiB values). The answer
-of the backend is compared with the model's at that step, and after every step
-the full recursive listing of both must agree. When they disagree hypothesis
+(existing keys, siblings, nested prefixes, overwrites, MiB values, keys at the
+edges of the key contract). The answer of the backend is compared with the
+model's at that step, and after every step the full recursive listing and the
+root's non-recursive listing of both must agree. When they disagree hypothesis
 shrinks the run to the shortest sequence of calls that still shows it.
+
+Calls a backend offers only on request are checked where it offers them:
+``put_if`` where ``conditional_writes`` is true (and refused with
+:class:`~zarr_vectors.exceptions.UnsupportedOperationError` where it is false),
+version tokens where ``head`` returns them.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
+    Bundle,
     RuleBasedStateMachine,
     initialize,
     invariant,
+    multiple,
     rule,
     run_state_machine_as_test,
 )
 
-from zarr_vectors.exceptions import ConformanceError, KeyConflictError
+from zarr_vectors.exceptions import (
+    ConformanceError,
+    KeyConflictError,
+    PreconditionFailedError,
+    UnsupportedOperationError,
+)
 from zarr_vectors.testing.config import KitConfig
 from zarr_vectors.testing.drivers import AsyncDriver, Driver, SyncDriver
-from zarr_vectors.testing.model import Model
-from zarr_vectors.testing.strategies import KEYS, PREFIXES, keys, value_of
+from zarr_vectors.testing.model import Model, explain_keys
+from zarr_vectors.testing.runner import tick
+from zarr_vectors.testing.show import show, show_call, show_key, show_keys
+from zarr_vectors.testing.strategies import (
+    DEEP_PREFIXES,
+    KEYS,
+    keys,
+    list_prefixes,
+    sizes,
+    value_of,
+)
 from zarr_vectors.testing.target import KitTarget, close_quietly
 
-__all__ = ["machine_class", "run_machine", "show"]
+__all__ = ["Features", "machine_class", "run_machine", "show"]
 
 
-def show(value: Any) -> str:
-    """A short description of a value for a failure message."""
-    if isinstance(value, bytes | bytearray) and len(value) > 48:
-        return f"<{len(value)} bytes starting {bytes(value[:16])!r}>"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {show(v)}" for k, v in sorted(value.items())) + "}"
-    return repr(value)
+@dataclass(frozen=True)
+class Features:
+    """What a backend declares about itself, read once from an opened instance."""
+
+    hierarchical: bool = False
+    conditional_writes: bool = False
+
+    @classmethod
+    def of(cls, backend: Any) -> Features:
+        return cls(
+            hierarchical=bool(getattr(backend, "hierarchical_keys", False)),
+            conditional_writes=bool(getattr(backend, "conditional_writes", False)),
+        )
 
 
 def _first_difference(got: bytes, want: bytes) -> str:
@@ -49,27 +79,65 @@ def _first_difference(got: bytes, want: bytes) -> str:
     return "equal"
 
 
-def machine_class(target: KitTarget, config: KitConfig, mode: str) -> type[RuleBasedStateMachine]:
+def _dict_difference(got: dict[str, bytes], want: dict[str, bytes]) -> str:
+    missing = [k for k in want if k not in got]
+    extra = [k for k in got if k not in want]
+    wrong = [k for k in want if k in got and got[k] != want[k]]
+    parts = []
+    if missing:
+        parts.append(f"missing {show_keys(missing)}")
+    if extra:
+        parts.append(f"unexpected {show_keys(extra)}")
+    if wrong:
+        first = wrong[0]
+        parts.append(
+            f"wrong value for {show_keys(wrong)} ({show_key(first)}: "
+            f"{_first_difference(got[first], want[first])})"
+        )
+    return "; ".join(parts)
+
+
+def machine_class(
+    target: KitTarget, config: KitConfig, mode: str, features: Features | None = None
+) -> type[RuleBasedStateMachine]:
     """A state machine class testing ``target`` through the ``"sync"`` or ``"async"`` protocol."""
     make_driver = SyncDriver if mode == "sync" else AsyncDriver
-    sizes = st.one_of(
-        st.integers(0, 300),
-        st.integers(0, 300),
-        st.integers(0, min(64 * 1024, config.max_value_size)),
-        st.integers(0, config.max_value_size),
-    )
+    if features is None:
+        probe = target.current()
+        try:
+            features = Features.of(probe)
+        finally:
+            close_quietly(probe)
+    lengths = sizes(config.max_value_size)
     seeds = st.integers(0, 2**16)
-    prefixes = st.one_of(st.sampled_from(PREFIXES), keys, keys.map(lambda k: k + "/"))
-    key_lists = st.lists(keys, max_size=6)
+    # Keys written so far, so that reads, range reads, heads and deletes mostly hit
+    # objects that exist; fixed and generated keys keep missing keys and new ones coming.
+    stored = Bundle("stored")
+    targets = st.one_of(stored, stored, keys)
+    writes = st.one_of(keys, keys, stored)
+    key_lists = st.lists(targets, max_size=6)
+    # Directories of keys written: the first segment (a sibling of other keys often starts
+    # with it: 'a' and 'ab', 'order' and 'order-1') and the direct parent.
+    tops = stored.map(lambda k: k.split("/")[0])
+    parents = stored.map(lambda k: k.rpartition("/")[0])
+    # The root one time in seven, then directories of the keys written, deep ones, others.
+    deletes = st.one_of(
+        st.just(""), tops, tops, parents, st.sampled_from(DEEP_PREFIXES), list_prefixes, keys
+    )
+    listings = st.one_of(st.just(""), tops, parents, st.sampled_from(DEEP_PREFIXES), list_prefixes)
+    where = target.description
+    conditional = features.conditional_writes
+    hierarchical = features.hierarchical
 
     class BackendMachine(RuleBasedStateMachine):
         """Protocol calls on the backend and on the model, compared call by call."""
 
         def __init__(self) -> None:
             super().__init__()
+            tick()
             backend = target.fresh()
             self.driver: Driver = make_driver(backend)
-            self.model = Model(bool(getattr(backend, "hierarchical_keys", False)))
+            self.model = Model(hierarchical)
             self.written: set[str] = set()
 
         def teardown(self) -> None:
@@ -77,184 +145,398 @@ def machine_class(target: KitTarget, config: KitConfig, mode: str) -> type[RuleB
             # broken backend a listing or prefix delete may miss some, and a key left
             # behind would make the next run differ from this one.
             backend: Any = getattr(self.driver, "backend", None)
-            for key in self.written:
-                with contextlib.suppress(Exception):
-                    backend.delete(key)
-            try:
-                self.driver.close()
-            except Exception:
-                close_quietly(getattr(self.driver, "backend", None))
+            with target.guard.quiet():
+                for key in self.written:
+                    with contextlib.suppress(Exception):
+                        backend.delete(key)
+                try:
+                    self.driver.close()
+                except Exception:
+                    close_quietly(backend)
+
+        def _error(self, message: str) -> ConformanceError:
+            """A failure carrying the calls made so far (not the cleanup after it)."""
+            error = ConformanceError(message)
+            target.guard.attach(error)
+            return error
 
         def _fail(self, call: str, got: Any, want: Any, why: str = "") -> ConformanceError:
             detail = f" ({why})" if why else ""
-            return ConformanceError(
-                f"[{self.driver.name}] {call} on {target.description} returned {show(got)}, "
+            return self._error(
+                f"[{self.driver.name}] {call} on {where} returned {show(got)}, "
                 f"the protocol says {show(want)}{detail}."
             )
 
-        def _expect_missing(self, call: str, action: Any) -> None:
+        def _raised(self, call: str, exc: BaseException, want: str) -> ConformanceError:
+            return self._error(
+                f"[{self.driver.name}] {call} on {where} raised {show(exc)}; {want}."
+            )
+
+        def _expect_missing(self, call: str, action: Callable[[], Any]) -> None:
             try:
                 got = action()
             except KeyError:
                 return
             raise self._fail(call, got, "KeyError", "the key is not stored")
 
+        def _call(self, call: str, action: Callable[[], Any]) -> Any:
+            """Run a call that must succeed; any exception is reported as the backend's fault."""
+            try:
+                return action()
+            except (ConformanceError, KeyConflictError):
+                raise
+            except Exception as exc:
+                raise self._raised(call, exc, "the protocol says it succeeds here") from exc
+
+        def _check_listing(self, call: str, got: list[str], want: list[str], why: str) -> None:
+            if got != want:
+                raise self._error(
+                    f"[{self.driver.name}] {call} on {where} returned {show_keys(got)}, the "
+                    f"protocol says {show_keys(want)}: {explain_keys(got, want)} ({why})."
+                )
+
         # -- rules ------------------------------------------------------------------------
         @initialize(
+            target=stored,
             batch=st.lists(
                 st.tuples(st.sampled_from(KEYS), st.integers(0, 300)),
                 max_size=8,
                 unique_by=lambda t: t[0],
-            )
+            ),
         )
-        def seed(self, batch: list[tuple[str, int]]) -> None:
+        def seed(self, batch: list[tuple[str, int]]) -> Any:
             """Start from a few objects, so that most runs read, list and delete real keys."""
             for i, (key, size) in enumerate(batch):
                 if not self.model.conflicts(key):
                     self._store(key, value_of(size, i))
+            return multiple(*(k for k, _ in batch))
 
         def _store(self, key: str, value: bytes) -> None:
             """put_bytes, then the get right after it must see exactly that value."""
-            call = f"put_bytes({key!r}, <{len(value)} bytes>)"
+            call = show_call("put_bytes", key, value)
             self.written.add(key)
-            self.driver.put(key, value)
+            self._call(call, lambda: self.driver.put(key, value))
             self.model.put(key, value)
+            self._must_read(
+                key, value, f"right after {call}", "a put must be visible to the next get"
+            )
+            self._head(key, f"head({show_key(key)}) right after {call}")
+
+        def _must_read(self, key: str, value: bytes, when: str, why: str) -> None:
+            call = f"get_bytes({show_key(key)}) {when}"
             try:
                 got = self.driver.get(key)
             except KeyError:
-                raise self._fail(
-                    f"get_bytes({key!r}) right after {call}",
-                    "KeyError",
-                    value,
-                    "a put must be visible to the next get",
-                ) from None
+                raise self._fail(call, "KeyError", value, why) from None
             if got != value:
-                raise self._fail(
-                    f"get_bytes({key!r}) right after {call}",
-                    got,
-                    value,
-                    "a put must be visible to the next get; " + _first_difference(got, value),
-                )
+                raise self._fail(call, got, value, f"{why}; {_first_difference(got, value)}")
 
-        @rule(key=keys, size=sizes, seed=seeds)
-        def put(self, key: str, size: int, seed: int) -> None:
+        @rule(target=stored, key=writes, size=lengths, seed=seeds)
+        def put(self, key: str, size: int, seed: int) -> str:
             value = value_of(size, seed)
             if self.model.conflicts(key):
                 self.written.add(key)
                 try:
                     self.driver.put(key, value)
                 except KeyConflictError:
-                    return
-                raise ConformanceError(
-                    f"[{self.driver.name}] put_bytes({key!r}, <{size} bytes>) on "
-                    f"{target.description} succeeded although the backend has "
-                    "hierarchical_keys=True and the key is also a parent or child of a stored "
-                    "key; it must raise KeyConflictError."
+                    return key
+                raise self._error(
+                    f"[{self.driver.name}] {show_call('put_bytes', key, value)} on {where} "
+                    "succeeded although the backend has hierarchical_keys=True and the key is "
+                    "also a parent or child of a stored key; it must raise KeyConflictError."
                 )
             self._store(key, value)
+            return key
 
-        @rule(key=keys)
+        @rule(key=targets)
         def get(self, key: str) -> None:
             want = self.model.get(key)
-            call = f"get_bytes({key!r})"
+            call = show_call("get_bytes", key)
             if want is None:
                 self._expect_missing(call, lambda: self.driver.get(key))
                 return
-            got = self.driver.get(key)
+            got = self._call(call, lambda: self.driver.get(key))
             if got != want:
                 raise self._fail(call, got, want, _first_difference(got, want))
 
         @rule(
-            key=keys,
+            key=targets,
             start=st.integers(0, 16) | st.integers(0, 400),
             length=st.none() | st.integers(0, 16) | st.integers(0, 400),
         )
         def get_range(self, key: str, start: int, length: int | None) -> None:
+            self._range(key, start, length)
+
+        @rule(
+            key=targets,
+            beyond=st.integers(0, 3) | st.integers(0, 5000),
+            length=st.none() | st.integers(0, 8),
+        )
+        def get_range_past_the_end(self, key: str, beyond: int, length: int | None) -> None:
+            """A range starting at or after the end of the object is b'' (never an error)."""
+            size = self.model.head(key)
+            self._range(key, (size or 0) + beyond, length)
+
+        @rule(key=stored, start=st.integers(0, 2**20), length=st.integers(0, 2**20))
+        def get_range_inside(self, key: str, start: int, length: int) -> None:
+            """A range ending before the object does: exactly ``length`` bytes come back.
+
+            ``start`` and ``length`` are folded into the object's size, so that the
+            range starts inside it and ends at least one byte before its end.
+            """
+            size = self.model.head(key) or 0
+            if size < 2:
+                self._range(key, start % 4, length % 4)
+                return
+            begin = start % (size - 1)
+            self._range(key, begin, 1 + length % (size - 1 - begin))
+
+        def _range(self, key: str, start: int, length: int | None) -> None:
             want = self.model.get_range(key, start, length)
-            call = f"get_range({key!r}, {start}, {length})"
+            call = show_call("get_range", key, start, length)
             if want is None:
                 self._expect_missing(call, lambda: self.driver.get_range(key, start, length))
                 return
-            got = self.driver.get_range(key, start, length)
+            got = self._call(call, lambda: self.driver.get_range(key, start, length))
             if got != want:
                 raise self._fail(call, got, want, _first_difference(got, want))
 
-        @rule(key=keys)
+        @rule(key=targets)
         def exists(self, key: str) -> None:
             got = self.driver.exists(key)
             want = self.model.get(key) is not None
             if got is not want:
-                raise self._fail(f"exists({key!r})", got, want)
+                raise self._fail(show_call("exists", key), got, want)
 
-        @rule(key=keys)
+        @rule(key=targets)
+        def head(self, key: str) -> None:
+            self._head(key, show_call("head", key))
+
+        def _head(self, key: str, call: str) -> str | None:
+            """head(key) against the model: KeyError, or the size and a consistent version."""
+            size = self.model.head(key)
+            if size is None:
+                self._expect_missing(call, lambda: self.driver.head(key))
+                return None
+            info = self._call(call, lambda: self.driver.head(key))
+            if info.size != size:
+                raise self._fail(f"{call}.size", info.size, size, "the object's length in bytes")
+            if info.key != key:
+                raise self._fail(f"{call}.key", info.key, key, "the key asked for")
+            if info.version is None and conditional:
+                raise self._fail(
+                    f"{call}.version",
+                    None,
+                    "a version token",
+                    "a backend with conditional_writes=True reports versions",
+                )
+            problem = self.model.version_problem(key, info.version)
+            if problem:
+                raise self._error(
+                    f"[{self.driver.name}] {call} on {where} returned version "
+                    f"{info.version!r}: {problem}."
+                )
+            version: str | None = info.version
+            return version
+
+        @rule(key=targets)
         def delete(self, key: str) -> None:
             self.driver.delete(key)
             self.model.delete(key)
             if self.driver.exists(key):
-                raise self._fail(f"exists({key!r}) after delete", True, False)
+                raise self._fail(f"exists({show_key(key)}) after delete", True, False)
 
-        @rule(prefix=prefixes)
+        @rule(wanted=st.lists(targets, max_size=8))
+        def delete_many(self, wanted: list[str]) -> None:
+            """Missing and repeated keys are fine; exactly those keys are gone after."""
+            call = show_call("delete_many", wanted)
+            self._call(call, lambda: self.driver.delete_many(wanted))
+            self.model.delete_many(wanted)
+            got = self.driver.ls("", True)
+            self._check_listing(
+                f"list_prefix('', recursive=True) after {call}",
+                got,
+                self.model.listing(),
+                "delete_many removes exactly the keys given",
+            )
+
+        @rule(prefix=deletes)
         def delete_prefix(self, prefix: str) -> None:
-            self.driver.delete_prefix(prefix)
+            call = show_call("delete_prefix", prefix)
+            self._call(call, lambda: self.driver.delete_prefix(prefix))
             self.model.delete_prefix(prefix)
             got = self.driver.ls("", True)
-            if got != self.model.listing():
-                raise self._fail(
-                    f"list_prefix('', recursive=True) after delete_prefix({prefix!r})",
-                    got,
-                    self.model.listing(),
-                    "delete_prefix removes exactly the keys under the directory "
-                    f"{prefix.rstrip('/') + '/' if prefix else '(the root)'}",
-                )
+            directory = prefix.rstrip("/") + "/" if prefix else "(the root)"
+            self._check_listing(
+                f"list_prefix('', recursive=True) after {call}",
+                got,
+                self.model.listing(),
+                f"delete_prefix removes exactly the keys under the directory {show_key(directory)}",
+            )
 
-        @rule(prefix=prefixes, recursive=st.booleans())
+        @rule(prefix=listings, recursive=st.booleans())
         def list_prefix(self, prefix: str, recursive: bool) -> None:
-            got = self.driver.ls(prefix, recursive)
-            want = self.model.ls(prefix, recursive)
-            if got != want:
-                raise self._fail(
-                    f"list_prefix({prefix!r}, recursive={recursive})",
-                    got,
-                    want,
-                    "sorted full keys; containers end in '/'" if not recursive else "sorted",
-                )
+            call = f"list_prefix({show_key(prefix)}, recursive={recursive})"
+            got = self._call(call, lambda: self.driver.ls(prefix, recursive))
+            why = (
+                "sorted full keys of objects below"
+                if recursive
+                else ("sorted immediate children: objects, and containers ending in '/'")
+            )
+            self._check_listing(call, got, self.model.ls(prefix, recursive), why)
 
         @rule(wanted=key_lists)
         def get_many(self, wanted: list[str]) -> None:
-            got = self.driver.get_many(wanted)
+            call = show_call("get_many", wanted)
+            got = self._call(call, lambda: self.driver.get_many(wanted))
             want = {k: v for k in wanted if (v := self.model.get(k)) is not None}
             if got != want:
-                raise self._fail(f"get_many({wanted!r})", got, want, "missing keys are left out")
+                raise self._fail(
+                    call, got, want, _dict_difference(got, want) + "; missing keys are left out"
+                )
 
-        @rule(
-            batch=st.lists(st.tuples(keys, sizes), max_size=6, unique_by=lambda t: t[0]),
-        )
-        def put_many(self, batch: list[tuple[str, int]]) -> None:
-            chosen: list[tuple[str, int]] = []
-            for key, size in batch:
-                taken = [k for k, _ in chosen]
+        @rule(target=stored, batch=st.lists(st.tuples(writes, lengths, seeds), max_size=6))
+        def put_many(self, batch: list[tuple[str, int, int]]) -> Any:
+            """A batch may repeat a key: the last value given for it wins."""
+            chosen: list[tuple[str, int, int]] = []
+            for key, size, seed in batch:
+                taken = {k for k, _, _ in chosen if k != key}
                 if self.model.conflicts(key) or self.model.conflicts(key, taken):
                     continue  # a batch that conflicts has no single right outcome
-                chosen.append((key, size))
-            items = [(k, value_of(size, i)) for i, (k, size) in enumerate(chosen)]
+                chosen.append((key, size, seed))
+            items = [(k, value_of(size, seed)) for k, size, seed in chosen]
             self.written.update(k for k, _ in items)
-            self.driver.put_many(items)
-            for key, value in items:
-                self.model.put(key, value)
-            found = self.driver.get_many([k for k, _ in items])
-            want = dict(items)
+            call = show_call("put_many", items)
+            self._call(call, lambda: self.driver.put_many(items))
+            self.model.put_many(items)
+            want = {k: self.model.data[k] for k, _ in items}
+            found = self.driver.get_many(list(want))
             if found != want:
                 raise self._fail(
-                    f"get_many of the keys just written by put_many({[k for k, _ in items]!r})",
+                    f"get_many of the keys just written by {call}",
                     found,
                     want,
+                    _dict_difference(found, want)
+                    + (
+                        "; a key repeated in a batch keeps its last value"
+                        if len(want) < len(items)
+                        else ""
+                    ),
+                )
+            return multiple(*want)
+
+        # -- conditional writes -------------------------------------------------------------
+        if conditional:
+
+            @rule(target=stored, key=writes, size=lengths, seed=seeds)
+            def put_if_absent(self, key: str, size: int, seed: int) -> str:
+                """expect=None: create only; refused with PreconditionFailedError if it exists."""
+                self._put_if(key, value_of(size, seed), None, key not in self.model.data)
+                return key
+
+            @rule(key=targets, size=lengths, seed=seeds, stale=st.booleans())
+            def put_if_match(self, key: str, size: int, seed: int, stale: bool) -> None:
+                """expect=version: replace only that version; a stale one is refused."""
+                expect: str | None = None
+                if not stale and key in self.model.data:
+                    expect = self._head(key, show_call("head", key))
+                if expect is None:  # missing key, stale asked for, or no version to match
+                    self._put_if(key, value_of(size, seed), self.model.stale_version(key), False)
+                else:
+                    self._put_if(key, value_of(size, seed), expect, True)
+
+            def _put_if(self, key: str, value: bytes, expect: str | None, matches: bool) -> None:
+                call = show_call("put_if", key, value, expect=expect)
+                self.written.add(key)
+                current = self.model.get(key)
+                if self.model.conflicts(key):
+                    try:
+                        self.driver.put_if(key, value, expect)
+                    except (KeyConflictError, PreconditionFailedError):
+                        return
+                    raise self._error(
+                        f"[{self.driver.name}] {call} on {where} succeeded although the key is "
+                        "also a parent or child of a stored key on a backend with "
+                        "hierarchical_keys=True; it must raise KeyConflictError."
+                    )
+                if not matches:
+                    try:
+                        got = self.driver.put_if(key, value, expect)
+                    except PreconditionFailedError:
+                        if current is not None:
+                            self._must_read(
+                                key,
+                                current,
+                                f"after the refused {call}",
+                                "a refused put_if changes nothing",
+                            )
+                        return
+                    except Exception as exc:
+                        raise self._raised(
+                            call, exc, "the protocol says PreconditionFailedError"
+                        ) from exc
+                    if expect is None:
+                        why = "expect=None writes only where no object is stored"
+                    elif current is None:
+                        why = "the key is not stored, so no version matches"
+                    else:
+                        why = "that version belongs to earlier contents of the key"
+                    raise self._fail(call, got, "PreconditionFailedError", why)
+                version = self._call(call, lambda: self.driver.put_if(key, value, expect))
+                self.model.put(key, value)
+                if not isinstance(version, str) or not version:
+                    raise self._fail(call, version, "the new version (a non-empty str)")
+                self._must_read(
+                    key, value, f"right after {call}", "a put_if must be visible to the next get"
+                )
+                after = self._head(key, f"head({show_key(key)}) right after {call}")
+                if after != version:
+                    raise self._fail(
+                        call, version, after, "put_if returns the version head() reports next"
+                    )
+
+        else:
+
+            @rule(key=keys)
+            def put_if_unsupported(self, key: str) -> None:
+                """conditional_writes=False: UnsupportedOperationError, nothing changed."""
+                call = show_call("put_if", key, b"x", expect=None)
+                try:
+                    got = self.driver.put_if(key, b"x", None)
+                except UnsupportedOperationError:
+                    return
+                except Exception as exc:
+                    raise self._raised(
+                        call,
+                        exc,
+                        "a backend with conditional_writes=False raises "
+                        "UnsupportedOperationError (the base class does, unless _put_if is "
+                        "overridden without setting conditional_writes=True)",
+                    ) from exc
+                self.written.add(key)
+                raise self._fail(
+                    call,
+                    got,
+                    "UnsupportedOperationError",
+                    "the backend says conditional_writes=False; set it to True if put_if works",
                 )
 
         @invariant()
-        def listing_matches(self) -> None:
+        def listings_match(self) -> None:
             got = self.driver.ls("", True)
-            if got != self.model.listing():
-                raise self._fail("list_prefix('', recursive=True)", got, self.model.listing())
+            self._check_listing(
+                "list_prefix('', recursive=True)",
+                got,
+                self.model.listing(),
+                "every object key, sorted",
+            )
+            top = self.driver.ls("", False)
+            self._check_listing(
+                "list_prefix('', recursive=False)",
+                top,
+                self.model.ls("", False),
+                "only the root's immediate children; containers end in '/'",
+            )
 
     BackendMachine.__name__ = BackendMachine.__qualname__ = f"{mode.capitalize()}BackendMachine"
     return BackendMachine
@@ -262,5 +544,5 @@ def machine_class(target: KitTarget, config: KitConfig, mode: str) -> type[RuleB
 
 def run_machine(target: KitTarget, config: KitConfig, mode: str) -> None:
     """Run the ``mode`` state machine; raises with hypothesis's minimal run on a failure."""
-    machine = machine_class(target, config, mode)
+    machine = config.seeded(machine_class(target, config, mode))
     run_state_machine_as_test(machine, settings=config.settings(stateful=True))

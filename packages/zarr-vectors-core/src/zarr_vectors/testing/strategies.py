@@ -1,12 +1,16 @@
 """Hypothesis strategies for keys and values that hit the hard cases of a key/value store.
 
-Keys are built from a small pool of segments so that they collide often: the
-same key is written twice (an overwrite), ``a`` and ``ab`` are siblings sharing
-a prefix, ``a`` and ``a/b`` are an object and a key under it. Unicode and long
-segments come up often enough to find an encoding bug. Values are described by
-a length and a seed and made with :func:`random.Random.randbytes`, so a
-several-MiB value costs hypothesis a few bytes of choices and shrinks to a
-short one.
+Keys come from two pools and a generator. :data:`CORE_KEYS` collide on
+purpose: the same key twice (an overwrite), ``a`` and ``ab`` siblings sharing a
+prefix, ``a`` and ``a/b`` an object and a key under it, deep keys for deep
+deletes. :data:`CONTRACT_KEYS` sit at the edges of the key contract
+(``docs/storage.md``, :func:`~.model.contract_problem`): the same word composed
+(NFC) and decomposed (NFD), spaces, ``%``, ``+``, ``~``, characters outside the
+Basic Multilingual Plane, and keys of exactly 1,024 bytes with 255-byte
+segments. :func:`contract_keys` generates more of the same kind. Values are
+described by a length and a seed and made with :func:`random.Random.randbytes`,
+so a several-MiB value costs hypothesis a few bytes of choices and shrinks to
+a short one.
 """
 
 from __future__ import annotations
@@ -16,30 +20,108 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from zarr_vectors.testing.model import MAX_KEY_BYTES, MAX_SEGMENT_BYTES, contract_problem
+
 __all__ = [
+    "CONTRACT_KEYS",
+    "CORE_KEYS",
+    "DEEP_PREFIXES",
+    "GENERATED_KEYS",
     "INVALID_KEYS",
     "INVALID_PREFIXES",
     "KEYS",
+    "LONG_KEYS",
     "PREFIXES",
     "SEGMENTS",
+    "contract_keys",
     "invalid_keys",
     "keys",
+    "list_prefixes",
     "prefixes_of",
+    "sizes",
     "value_of",
     "values",
 ]
 
-#: Segments most keys are made of: siblings sharing a prefix, unicode, dots, dashes.
-SEGMENTS: tuple[str, ...] = ("a", "ab", "b", "é", "日本")
-
-_ALPHABET = st.sampled_from("abcxyz019-_.éßü日本語Ωж")
-_LONG = st.integers(60, 180).map(lambda n: ("long" * 60)[:n])
+#: The same word composed (one code point per letter) and decomposed (letter + accent).
+NFC = "caf\u00e9"
+NFD = "cafe\u0301"
 
 
-def _free_segment() -> st.SearchStrategy[str]:
-    return st.text(_ALPHABET, min_size=1, max_size=12).filter(
-        lambda s: s not in (".", "..") and not s.startswith(".zv-")
-    )
+def _exact_key(first: str, fill: str, total: int = MAX_KEY_BYTES, last: str = "k") -> str:
+    """A key of exactly ``total`` bytes of UTF-8: ``first``, then segments as long as allowed."""
+    parts = [first]
+    size = len(first.encode())
+    while size < total:
+        room = min(MAX_SEGMENT_BYTES, total - size - 1)
+        unit = len(fill.encode())
+        count = max(0, (room - 1) // unit)
+        segment = fill * count
+        segment += "k" * (room - 1 - len(segment.encode())) + last
+        parts.append(segment)
+        size += 1 + len(segment.encode())
+    key = "/".join(parts)
+    assert len(key.encode()) == total, (len(key.encode()), total)
+    return key
+
+
+#: Keys of exactly 1,024 bytes of UTF-8 whose segments are up to 255 bytes: two ASCII
+#: siblings sharing every directory, and one of three-byte characters.
+LONG_KEYS: tuple[str, ...] = (
+    _exact_key("long", "k", last="a"),
+    _exact_key("long", "k", last="b"),
+    _exact_key("\u9577", "\u65e5"),
+)
+
+#: Keys at the edges of the key contract; no key is the parent of another (so a file
+#: system can hold all of them at once).
+CONTRACT_KEYS: tuple[str, ...] = (
+    NFC,
+    NFD,
+    f"{NFC}-dir/x",
+    f"{NFD}-dir/x",
+    "a b",
+    "a%20b",
+    "a+b",
+    "a~b",
+    "100%",
+    "%41",
+    "space in/side too",
+    "~home/x",
+    "\u65e5\u672c/\u00e9",
+    "\u03a9/\u0436/\u00df",
+    "\U0001d11e",
+    "\uff71",
+    "punct/!$&'(),;=@[]^_`{}#",
+    "Case/X",
+    "case/x",
+    "order-1",
+    "order.1",
+    "order/1",
+    "order0",
+    *LONG_KEYS,
+)
+
+#: Segments most generated keys are made of: siblings sharing a prefix, unicode.
+SEGMENTS: tuple[str, ...] = ("a", "ab", "b", "\u00e9", "\u65e5\u672c")
+
+#: Keys that collide often: overwrites, siblings sharing a prefix, objects and keys
+#: below them, deep keys for deep deletes.
+CORE_KEYS: tuple[str, ...] = (
+    "a",
+    "ab",
+    "b",
+    "a/b",
+    "a/ab",
+    "ab/a",
+    "a/b/c",
+    "a/b/c/d",
+    "a/\u65e5\u672c",
+    "\u65e5\u672c/\u00e9",
+)
+
+#: Every fixed key the kit draws from.
+KEYS: tuple[str, ...] = CORE_KEYS + tuple(k for k in CONTRACT_KEYS if k not in CORE_KEYS)
 
 
 def prefixes_of(key: str) -> list[str]:
@@ -52,18 +134,6 @@ def prefixes_of(key: str) -> list[str]:
     return out
 
 
-_LONG_KEY = "long/" + "k" * 120 + "/" + "日本語" * 20
-
-
-def _universe() -> tuple[str, ...]:
-    return ("a", "ab", "b", "é", "a/b", "a/ab", "ab/a", "a/b/c", "a/日本", "日本/é", _LONG_KEY)
-
-
-#: The small key universe most operations draw from, so that keys collide: the same
-#: key twice (an overwrite), siblings sharing a prefix (``a``, ``ab``), an object and
-#: a key under it (``a``, ``a/b``), unicode and a long key.
-KEYS: tuple[str, ...] = _universe()
-
 #: Directory prefixes of :data:`KEYS`, with and without the trailing '/', and the root.
 PREFIXES: tuple[str, ...] = (
     "",
@@ -71,26 +141,130 @@ PREFIXES: tuple[str, ...] = (
     *SEGMENTS,
 )
 
-_FREE = st.lists(st.one_of(_free_segment(), _LONG), min_size=1, max_size=3).map("/".join)
+#: Prefixes at least two directories deep (for deep deletes and listings).
+DEEP_PREFIXES: tuple[str, ...] = tuple(p for p in PREFIXES if "/" in p.rstrip("/") and len(p) < 64)
 
-#: Valid keys: mostly from :data:`KEYS`, sometimes anything valid.
-keys: st.SearchStrategy[str] = st.one_of(
-    st.sampled_from(KEYS), st.sampled_from(KEYS), st.sampled_from(KEYS), _FREE
+# Characters of generated segments: letters of several scripts, the decomposed accent,
+# space, '%', '+', '~' and the rest of the printable punctuation the contract allows.
+_ALPHABET = st.sampled_from(
+    [
+        *"abcxyz019-_.~%+ ",
+        *("\u00e9", "e\u0301", "\u00df", "\u65e5", "\u03a9", "\u0436"),
+        *"!$&'(),;=@[]^`{}#",
+        "\U0001d11e",
+    ]
 )
 
 
+def _long_segment() -> st.SearchStrategy[str]:
+    """Segments of 100 to 255 bytes, ASCII or three-byte characters."""
+    ascii_segment = st.integers(100, MAX_SEGMENT_BYTES).map(lambda n: "s" * n)
+    wide = st.integers(34, MAX_SEGMENT_BYTES // 3).map(lambda n: "\u8a9e" * n)
+    return st.one_of(ascii_segment, wide)
+
+
+def _tidy(segment: str) -> str:
+    """A segment the contract allows: no space at either end, no '.' at the end, not reserved."""
+    segment = segment.strip(" ").rstrip(".").strip(" ")
+    if not segment or segment.startswith(".zv-"):
+        return "x" + segment
+    return segment
+
+
+def _segment() -> st.SearchStrategy[str]:
+    short = st.lists(_ALPHABET, min_size=1, max_size=10).map("".join)
+    return st.one_of(short, short, short, _long_segment()).map(_tidy)
+
+
+def _join(segments: list[str]) -> str:
+    """Segments joined with '/', dropping the last ones while the key is over 1,024 bytes."""
+    while len(segments) > 1 and len("/".join(segments).encode()) > MAX_KEY_BYTES:
+        segments = segments[:-1]
+    return "/".join(segments)
+
+
+def _fits(key: str) -> bool:
+    return contract_problem(key) is None
+
+
+#: Any key of the contract: 1 to 5 segments of contract characters, long ones included.
+#: Built to fit (the filter only guards against a mistake here).
+contract_keys: st.SearchStrategy[str] = (
+    st.lists(_segment(), min_size=1, max_size=5).map(_join).filter(_fits)
+)
+
+
+def _pool(rng: random.Random, count: int) -> tuple[str, ...]:
+    """``count`` keys made like :data:`contract_keys` makes them, from a fixed generator."""
+    letters = [
+        *"abcxyz019-_.~%+ ",
+        *("\u00e9", "e\u0301", "\u00df", "\u65e5", "\u03a9", "\u0436"),
+        *"!$&'(),;=@[]^`{}#",
+        "\U0001d11e",
+    ]
+    out: list[str] = []
+    while len(out) < count:
+        segments = []
+        for _ in range(rng.randint(1, 4)):
+            if rng.random() < 0.15:
+                segments.append(rng.choice("s\u8a9e") * rng.randint(34, 85))
+            else:
+                segments.append(_tidy("".join(rng.choices(letters, k=rng.randint(1, 10)))))
+        key = _join(segments)
+        if contract_problem(key) is None and key not in out:
+            out.append(key)
+    return tuple(out)
+
+
+#: Keys of the contract drawn once from a fixed generator: the state machines sample them
+#: (cheap to draw and to shrink); :data:`contract_keys` generates new ones for the
+#: key-contract check.
+GENERATED_KEYS: tuple[str, ...] = _pool(random.Random(20240610), 64)
+
+#: Valid keys as the state machines draw them: mostly colliding ones, often contract edges.
+keys: st.SearchStrategy[str] = st.one_of(
+    st.sampled_from(CORE_KEYS),
+    st.sampled_from(CORE_KEYS),
+    st.sampled_from(CORE_KEYS),
+    st.sampled_from(CONTRACT_KEYS),
+    st.sampled_from(GENERATED_KEYS),
+)
+
+#: Prefixes for listings and deletes: directories of the fixed keys, and keys.
+list_prefixes: st.SearchStrategy[str] = st.one_of(
+    st.sampled_from(PREFIXES),
+    keys,
+    keys.map(lambda k: k + "/"),
+)
+
+
+def sizes(max_size: int) -> st.SearchStrategy[int]:
+    """Value lengths: often empty or small, sometimes up to 64 KiB, now and then MiB-sized."""
+    return st.one_of(
+        st.just(0),
+        st.integers(0, min(300, max_size)),
+        st.integers(0, min(300, max_size)),
+        st.integers(0, min(64 * 1024, max_size)),
+        st.integers(min(1024 * 1024, max_size), max_size),
+    )
+
+
 def values(max_size: int) -> st.SearchStrategy[bytes]:
-    """Values of 0 bytes up to ``max_size``, mostly small, sometimes MiB-sized."""
-    small = st.integers(0, min(64, max_size))
-    medium = st.integers(0, min(64 * 1024, max_size))
-    large = st.integers(0, max_size)
-    sizes = st.one_of(small, small, medium, large)
-    return st.builds(value_of, sizes, st.integers(0, 2**32 - 1))
+    """Values of 0 bytes up to ``max_size`` (see :func:`sizes`)."""
+    return st.builds(value_of, sizes(max_size), st.integers(0, 2**32 - 1))
+
+
+#: Values repeat a random block of this size: different seeds give different bytes
+#: everywhere, and a 4 MiB value costs a copy, not 4 MiB of random numbers.
+_BLOCK = 64 * 1024
 
 
 def value_of(size: int, seed: int) -> bytes:
     """``size`` pseudo-random bytes from ``seed`` (the same every time)."""
-    return random.Random(seed).randbytes(size)
+    block = random.Random(seed).randbytes(min(size, _BLOCK))
+    if size <= _BLOCK:
+        return block
+    return (block * (size // _BLOCK + 1))[:size]
 
 
 #: Keys every backend must refuse with InvalidKeyError before touching storage.
@@ -121,3 +295,13 @@ def invalid_keys() -> st.SearchStrategy[Any]:
         keys, st.sampled_from(["/{}", "{}/", "{}//x", "../{}", "{}/..", "{}\\x", "{}\x00"])
     )
     return st.one_of(st.sampled_from(INVALID_KEYS), broken.map(lambda kt: kt[1].format(kt[0])))
+
+
+def _check_pools() -> None:
+    """The fixed keys are all inside the contract (a wrong pool would blame a good backend)."""
+    for key in (*KEYS, *GENERATED_KEYS):
+        problem = contract_problem(key)
+        assert problem is None, (key, problem)
+
+
+_check_pools()

@@ -10,11 +10,15 @@ pytest's ``tmp_path``), and every check of the kit becomes one test::
         def make_url(self, tmp_path):
             return f"sqlite:///{tmp_path}/kit.db"
 
-A failure shows the property that broke and hypothesis's minimal example.
+A failure shows the property that broke, hypothesis's minimal example, the
+backend calls it made, the seed and the pytest command that replays it. The
+command-line switches of the kit's pytest plugin (``--zv-max-examples``,
+``--zv-steps``, ``--zv-timeout``, ``--zv-seed``) apply to these tests too.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,7 +29,31 @@ from zarr_vectors.testing.config import KitConfig
 from zarr_vectors.testing.runner import run_check
 from zarr_vectors.testing.target import KitTarget
 
-__all__ = ["BackendConformance"]
+__all__ = ["BackendConformance", "config_from_options"]
+
+#: pytest option -> KitConfig field it sets
+_OPTIONS = {
+    "zv_max_examples": "max_examples",
+    "zv_steps": "stateful_step_count",
+    "zv_timeout": "call_timeout",
+    "zv_seed": "seed",
+}
+
+
+def config_from_options(config: KitConfig, pytest_config: pytest.Config) -> KitConfig:
+    """``config`` with the kit's pytest switches applied (those given on the command line)."""
+    changes = {field: pytest_config.getoption(option, None) for option, field in _OPTIONS.items()}
+    return config.with_changes(**changes)
+
+
+def _replay_switches(pytest_config: pytest.Config) -> list[str]:
+    """The effort switches of this run, to repeat in a replay command."""
+    out: list[str] = []
+    for option in ("zv_max_examples", "zv_steps", "zv_timeout"):
+        value = pytest_config.getoption(option, None)
+        if value is not None:
+            out += [f"--{option.replace('_', '-')}", str(value)]
+    return out
 
 
 class BackendConformance:
@@ -35,7 +63,7 @@ class BackendConformance:
     backend_name: ClassVar[str | None] = None
     #: A scratch location the kit may empty; or override :meth:`make_url`.
     backend_url: ClassVar[str | None] = None
-    #: Options passed to the backend's constructor.
+    #: Options passed to the backend's constructor (as given: not converted).
     backend_options: ClassVar[dict[str, Any]] = {}
     #: Settings; ``None`` picks :meth:`KitConfig.for_url`.
     kit_config: ClassVar[KitConfig | None] = None
@@ -59,14 +87,23 @@ class BackendConformance:
         """The kit settings (default: :attr:`kit_config`, else chosen from the URL)."""
         return self.kit_config or KitConfig.for_url(target.url)
 
+    def replay_command(self, request: pytest.FixtureRequest, seed: int | None) -> str:
+        """The command that runs this test again with the same examples."""
+        args = ["pytest", request.node.nodeid, *_replay_switches(request.config)]
+        if seed is not None:
+            args += ["--zv-seed", str(seed)]
+        return shlex.join(args)
+
     @pytest.fixture
     def zv_kit(
         self, request: pytest.FixtureRequest, tmp_path: Path
     ) -> Iterator[tuple[KitTarget, KitConfig]]:
         """The target and settings of one check; the scratch location is emptied afterwards."""
         target = self.make_target(request, tmp_path)
-        config = self.make_config(target)
+        config = config_from_options(self.make_config(target), request.config)
+        target.configure(config.call_timeout)
         target.ensure_scratch()
+        self._zv_request = request
         try:
             yield target, config
         finally:
@@ -76,7 +113,10 @@ class BackendConformance:
         target, config = zv_kit
         if name in config.skip:
             pytest.skip(f"{name} is in kit_config.skip")
-        result = run_check(name, target, config)
+        request = self._zv_request
+        result = run_check(
+            name, target, config, replay=lambda _, seed: self.replay_command(request, seed)
+        )
         if not result.ok:
             pytest.fail(result.describe(), pytrace=False)
 
@@ -88,13 +128,25 @@ class BackendConformance:
         """Every async call agrees with the in-memory model, step by step."""
         self._check("async-state-machine", zv_kit)
 
+    def test_key_contract(self, zv_kit: tuple[KitTarget, KitConfig]) -> None:
+        """Keys of the contract are stored, listed and read back byte-exact."""
+        self._check("key-contract", zv_kit)
+
     def test_invalid_keys(self, zv_kit: tuple[KitTarget, KitConfig]) -> None:
         """Invalid keys and prefixes raise InvalidKeyError and touch nothing."""
         self._check("invalid-keys", zv_kit)
 
     def test_concurrent_async(self, zv_kit: tuple[KitTarget, KitConfig]) -> None:
-        """Concurrent async puts and gets lose, mix up and tear nothing."""
+        """Concurrent async puts and gets lose and mix up nothing."""
         self._check("concurrent-async", zv_kit)
+
+    def test_torn_writes(self, zv_kit: tuple[KitTarget, KitConfig]) -> None:
+        """A read during an overwrite sees the old or the new value, never a mixture."""
+        self._check("torn-writes", zv_kit)
+
+    def test_conditional_writes(self, zv_kit: tuple[KitTarget, KitConfig]) -> None:
+        """Racing put_if calls: exactly one wins; or put_if is refused as unsupported."""
+        self._check("conditional-writes", zv_kit)
 
     def test_persistence(self, zv_kit: tuple[KitTarget, KitConfig]) -> None:
         """Contents survive close() and reopening the same URL."""

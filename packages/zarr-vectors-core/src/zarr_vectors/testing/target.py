@@ -6,6 +6,11 @@ callable that constructs the backend at one scratch location; the kit empties
 that location between examples and after the run. Because it deletes
 everything there, :meth:`KitTarget.ensure_scratch` refuses a location that
 already holds objects.
+
+Every instance the target opens is a :class:`~.guard.GuardedBackend`: each call
+on it is time-limited and logged by the target's :class:`~.guard.Guard`, so a
+backend that never answers fails a check instead of hanging the kit, and a
+failure can show the calls its minimal example made.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from zarr_vectors.core.backends.secrets import redact_options, redact_url
 from zarr_vectors.exceptions import ConformanceError, StoreError
+from zarr_vectors.testing.guard import Guard, GuardedBackend, watch
+from zarr_vectors.testing.show import show_keys
 
 __all__ = ["KitTarget", "close_quietly"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,6 +46,8 @@ class KitTarget:
         The location, credentials redacted (its scheme picks the kit's default settings).
     open_sub:
         Opens the backend at a sub-prefix of the location; set by :meth:`isolated`.
+    backend_name:
+        The registered name, when the target was made by :meth:`from_name`.
     """
 
     open: Callable[[], Any]
@@ -44,8 +55,36 @@ class KitTarget:
     options: dict[str, Any] = field(default_factory=dict)
     url: str = ""
     open_sub: Callable[[str], Any] | None = None
+    backend_name: str | None = None
     _example: int = field(default=0, repr=False)
     _isolate: bool = field(default=False, repr=False)
+    _guard: Guard | None = field(default=None, repr=False)
+
+    @property
+    def guard(self) -> Guard:
+        """Time limits and call log of every instance this target opens."""
+        if self._guard is None:
+            from zarr_vectors.testing.config import KitConfig
+
+            self._guard = Guard(self.description, KitConfig().call_timeout)
+        return self._guard
+
+    def configure(self, timeout: float) -> None:
+        """Use ``timeout`` seconds as the limit of each backend call from now on."""
+        self.guard.timeout = float(timeout)
+
+    def renew_guard(self) -> None:
+        """A fresh guard, after the kit stopped waiting for a check stuck on the old one."""
+        old = self.guard
+        self._guard = Guard(self.description, old.timeout)
+
+    def watched(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (calls of this target) with the time limit on each of its calls."""
+        return watch(lambda: self.guard, fn, renew=self.renew_guard)
+
+    def _opened(self, opener: Callable[[], Any], where: str) -> GuardedBackend:
+        raw = self.guard.run("open", f"open({where})", opener)
+        return GuardedBackend(raw, self.guard)
 
     def isolated(self) -> KitTarget:
         """This target, with every example in a new sub-prefix of the location.
@@ -67,8 +106,10 @@ class KitTarget:
     def current(self) -> Any:
         """A new backend instance at the location the current example uses."""
         if self.open_sub is not None and self._example:
-            return self.open_sub(f"ex{self._example}")
-        return self.open()
+            sub = f"ex{self._example}"
+            open_sub = self.open_sub
+            return self._opened(lambda: open_sub(sub), f"{self.url}/{sub}")
+        return self._opened(self.open, self.url or self.description)
 
     @classmethod
     def from_name(cls, name: str | None, url: str, **options: Any) -> KitTarget:
@@ -84,24 +125,37 @@ class KitTarget:
         shown = f"{name or 'default'} backend at {redact_url(url)}"
         if options:
             shown += f" with options {redact_options(options)}"
-        return cls(opener, shown, options, redact_url(url), open_sub=sub_opener)
+        return cls(opener, shown, options, redact_url(url), open_sub=sub_opener, backend_name=name)
 
     def fresh(self) -> Any:
         """Open the backend and empty it (the kit owns this location).
 
-        An :meth:`isolated` target moves to a new sub-prefix first.
+        An :meth:`isolated` target moves to a new sub-prefix first. The call log
+        starts afresh, so that a failure shows the calls of its own example.
         """
         if self.isolating:
             self._example += 1
         backend = self.current()
-        backend.delete_prefix("")
-        left = list(backend.list_prefix("", recursive=True))
+        if not getattr(backend, "writable", True):
+            close_quietly(backend)
+            raise ConformanceError(
+                f"{self.description} is read-only (writable = False); the kit writes and "
+                "deletes objects, so it checks writable backends only. Check a read-only "
+                "backend's reads with your own tests against a store written beforehand."
+            )
+        try:
+            backend.delete_prefix("")
+            left = list(backend.list_prefix("", recursive=True))
+        except BaseException:
+            close_quietly(backend)
+            raise
         if left:
             close_quietly(backend)
             raise ConformanceError(
                 f"delete_prefix('') left {len(left)} object(s) in {self.description} "
-                f"(e.g. {left[:3]}); the kit needs it to empty the scratch location."
+                f"(e.g. {show_keys(left[:3])}); the kit needs it to empty the scratch location."
             )
+        self.guard.reset_log()
         return backend
 
     @property
@@ -111,7 +165,10 @@ class KitTarget:
 
     def ensure_scratch(self) -> None:
         """Refuse to run on a location that already holds objects (the kit deletes them)."""
-        backend = self.open()
+        self.watched(self._ensure_scratch)
+
+    def _ensure_scratch(self) -> None:
+        backend = self._opened(self.open, self.url or self.description)
         try:
             found = []
             for key in backend.list_prefix("", recursive=True):
@@ -123,14 +180,18 @@ class KitTarget:
         if found:
             raise StoreError(
                 f"The conformance kit writes and deletes everything under {self.description}, "
-                f"and it already holds objects (e.g. {found}). Point it at an empty scratch "
-                "location (a new bucket, prefix, directory or file) instead."
+                f"and it already holds objects (e.g. {show_keys(found)}). Point it at an empty "
+                "scratch location (a new bucket, prefix, directory or file) instead."
             )
 
     def cleanup(self) -> None:
-        """Empty the location after the run (best effort)."""
+        """Empty the location after the run (best effort, within the time limit)."""
+        with contextlib.suppress(Exception):
+            self.watched(self._cleanup)
+
+    def _cleanup(self) -> None:
         try:
-            backend = self.open()
+            backend = self._opened(self.open, self.url or self.description)
         except Exception:
             return
         with contextlib.suppress(Exception):
@@ -139,6 +200,13 @@ class KitTarget:
 
 
 def close_quietly(backend: Any) -> None:
-    """Close ``backend``; a failing close must not hide the failure being reported."""
-    with contextlib.suppress(Exception):
+    """Close ``backend``; a failing close must not hide the failure being reported.
+
+    The close is left out of the call log, which ends at the failure.
+    """
+    guard = getattr(backend, "guard", None)
+    with (
+        contextlib.suppress(Exception),
+        guard.quiet() if isinstance(guard, Guard) else contextlib.nullcontext(),
+    ):
         backend.close()

@@ -1,0 +1,112 @@
+"""The kit's model, key contract and messages, on their own (no backend involved)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+
+from zarr_vectors.testing.model import (
+    MAX_KEY_BYTES,
+    Model,
+    contract_problem,
+    explain_keys,
+)
+from zarr_vectors.testing.show import show, show_call, show_key
+from zarr_vectors.testing.strategies import (
+    CONTRACT_KEYS,
+    GENERATED_KEYS,
+    LONG_KEYS,
+    NFC,
+    NFD,
+    contract_keys,
+    value_of,
+)
+
+
+def test_the_contract_keys_are_at_its_edges() -> None:
+    assert NFC != NFD and len({NFC, NFD}) == 2
+    assert {len(k.encode()) for k in LONG_KEYS} == {MAX_KEY_BYTES}
+    assert max(len(s.encode()) for k in LONG_KEYS for s in k.split("/")) == 255
+    assert any(" " in k for k in CONTRACT_KEYS) and any("%" in k for k in CONTRACT_KEYS)
+    assert any("+" in k for k in CONTRACT_KEYS) and any("~" in k for k in CONTRACT_KEYS)
+    assert all(contract_problem(k) is None for k in (*CONTRACT_KEYS, *GENERATED_KEYS))
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("a" * 1025, "more than 1024"),
+        ("a/" + "b" * 256, "segment is 256 bytes"),
+        ("a:b", "':'"),
+        ("a\tb", "'\\t'"),
+        (" a", "space"),
+        ("a./b", "ends with '.'"),
+        (".zv-tmp-1", "kept for backends"),
+        ("a//b", "empty segment"),
+    ],
+)
+def test_keys_outside_the_contract_are_named(key: str, problem: str) -> None:
+    found = contract_problem(key)
+    assert found is not None and problem in found
+
+
+@settings(max_examples=200, database=None)
+@given(contract_keys)
+def test_generated_keys_stay_inside_the_contract(key: str) -> None:
+    assert contract_problem(key) is None
+
+
+def test_invisible_differences_are_shown() -> None:
+    assert show_key(NFC) == "'caf\\xe9'" and show_key(NFD) == "'cafe\\u0301'"
+    long = show_key(LONG_KEYS[0])
+    assert long.startswith("'long/kkk") and long.endswith("(1024 bytes)") and len(long) < 80
+    assert show(b"x" * 100).startswith("<100 bytes starting")
+    assert show_call("put_bytes", "a b", b"xyz") == "put_bytes('a b', <3 bytes>)"
+
+
+@pytest.mark.parametrize(
+    ("got", "want", "cause"),
+    [
+        (["caf\u00e9"], [NFD], "NFC normalisation"),
+        (["a%20b"], ["a b"], "'%20'"),
+        (["a b"], ["a+b"], "'+' decoded to a space"),
+        (["A"], ["%41"], "percent-decoding"),
+        (["long/kk"], ["long/kkkk"], "truncated"),
+        (["b", "a"], ["a", "b"], "another order"),
+    ],
+)
+def test_listing_differences_name_their_likely_cause(
+    got: list[str], want: list[str], cause: str
+) -> None:
+    assert cause in explain_keys(got, want)
+
+
+def test_a_repeated_key_in_a_batch_keeps_its_last_value() -> None:
+    model = Model()
+    model.put_many([("a", b"1"), ("b", b"2"), ("a", b"3")])
+    assert model.data == {"a": b"3", "b": b"2"}
+    model.delete_many(["a", "a", "missing"])
+    assert model.listing() == ["b"]
+    assert model.head("b") == 1 and model.head("a") is None
+
+
+def test_versions_must_change_with_the_object_and_only_then() -> None:
+    model = Model()
+    model.put("k", b"one")
+    assert model.version_problem("k", "v1") is None
+    assert model.version_problem("k", "v1") is None  # not written since: the same
+    changed = model.version_problem("k", "v2")
+    assert changed is not None and "not written in between" in changed
+    model.put("k", b"two")
+    reused = model.version_problem("k", "v1")
+    assert reused is not None and "already given to other contents" in reused
+    assert model.version_problem("k", "v3") is None
+    assert model.stale_version("k") == "v1"
+    model.put("k", b"two")  # the same bytes again: an ETag may stay the same
+    assert model.version_problem("k", "v3") is None
+
+
+def test_values_differ_by_seed_everywhere() -> None:
+    a, b = value_of(200_000, 1), value_of(200_000, 2)
+    assert len(a) == len(b) == 200_000 and a != b
+    assert a[-1000:] != b[-1000:] and value_of(200_000, 1) == a
