@@ -86,13 +86,22 @@ def vertex_stream(
     positions: Any,
     vertex_attributes: Mapping[str, Any] | None,
     dtype: Any,
+    memory_limit: int | None = None,
 ) -> VertexStream:
-    """``positions`` (and attributes sliced alongside) as checked batches."""
+    """``positions`` (and attributes sliced alongside) as checked batches.
+
+    Arrays are read in slices of rows sized from ``memory_limit`` (a batch and
+    the copies made while checking it stay a small share of the budget).
+    """
     raw: Callable[[], Iterator[tuple[Any, Mapping[str, Any]]]]
     rows: int | None
     if _is_dask(positions) or isinstance(positions, np.ndarray):
         rows = int(positions.shape[0]) if positions.ndim else 0
-        raw = _sliced(positions, vertex_attributes or {})
+        row_bytes = max(1, int(np.prod(positions.shape[1:], dtype=np.int64))) * 8
+        rows_per_slice = SLICE_ROWS
+        if memory_limit is not None:
+            rows_per_slice = max(10_000, min(SLICE_ROWS, memory_limit // (16 * row_bytes)))
+        raw = _sliced(positions, vertex_attributes or {}, rows_per_slice)
         rereadable = True
     else:
         if vertex_attributes:
@@ -134,7 +143,7 @@ def _once(iterator: Iterator[Any]) -> Callable[[], Iterator[tuple[Any, Mapping[s
 
 
 def _sliced(
-    positions: Any, attributes: Mapping[str, Any]
+    positions: Any, attributes: Mapping[str, Any], step: int = SLICE_ROWS
 ) -> Callable[[], Iterator[tuple[Any, Mapping[str, Any]]]]:
     for name, values in attributes.items():
         if len(values) != len(positions):
@@ -155,8 +164,8 @@ def _sliced(
                     {n: _rows(v, lo, hi) for n, v in attributes.items()},
                 )
             return
-        for lo in range(0, len(positions), SLICE_ROWS):
-            hi = min(lo + SLICE_ROWS, len(positions))
+        for lo in range(0, len(positions), step):
+            hi = min(lo + step, len(positions))
             yield _rows(positions, lo, hi), {n: _rows(v, lo, hi) for n, v in attributes.items()}
 
     return batches

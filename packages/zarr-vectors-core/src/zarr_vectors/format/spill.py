@@ -109,13 +109,15 @@ class SpillPartitions:
     def add(self, positions: npt.NDArray[Any], attributes: Mapping[str, npt.NDArray[Any]]) -> None:
         """Spill one batch (positions already checked and in the stored dtype)."""
         n = len(positions)
-        if n == 0:
-            return
-        rows = np.empty(n, dtype=self.record)
-        rows["positions"] = positions
-        for name in self.attribute_names:
-            rows[f"a:{name}"] = attributes[name]
-        self._scatter(rows, depth=0, count=self.count, paths=self._path)
+        # In slices: hashing a row takes several temporary copies of it.
+        step = max(10_000, self.budget // (16 * max(self.record.itemsize, 24)))
+        for lo in range(0, n, step):
+            hi = min(lo + step, n)
+            rows = np.empty(hi - lo, dtype=self.record)
+            rows["positions"] = positions[lo:hi]
+            for name in self.attribute_names:
+                rows[f"a:{name}"] = attributes[name][lo:hi]
+            self._scatter(rows, depth=0, count=self.count, paths=self._path)
 
     def _keys(self, positions: npt.NDArray[Any], depth: int, count: int) -> npt.NDArray[np.int64]:
         cells = np.floor(positions.astype(np.float64) / self.cell_size).astype(np.int64)

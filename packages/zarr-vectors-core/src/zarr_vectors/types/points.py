@@ -14,8 +14,8 @@ the commit sequence in :mod:`zarr_vectors.format.transaction`, the read path in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -99,7 +99,7 @@ class PointCloud:
             if values.ndim == 1:
                 columns[name] = values
             else:
-                flat = values.reshape(len(values), -1)
+                flat = values.reshape(len(values), int(np.prod(values.shape[1:])))
                 columns.update({f"{name}_{i}": flat[:, i] for i in range(flat.shape[1])})
         return columns
 
@@ -190,6 +190,8 @@ def write_points(
     checksum: bool = True,
     progress: Progress | None = None,
     lock_timeout: float | None = None,
+    scheduler: Any = None,
+    position_columns: Sequence[str] | None = None,
     memory_limit: int | str | None = None,
     spill_dir: str | None = None,
     shard_shape: int | Sequence[int] | None = None,
@@ -221,7 +223,39 @@ def write_points(
     in partitions of whole cells, so the rows held at once stay within
     ``memory_limit`` (bytes or e.g. ``"1GB"``; default 1 GiB for such input; an
     in-memory array larger than a quarter of a given limit is streamed too).
+
+    Dask input may instead be written by the workers of a Dask cluster, each
+    putting its cells straight to the storage (:mod:`zarr_vectors.dask`): a Dask
+    DataFrame always is (columns ``x, y, z`` or ``position_columns``; every other
+    column is an attribute), a Dask array is when a ``distributed`` client is
+    active and ``store`` is a path or URL. ``scheduler`` chooses: a
+    ``distributed.Client``, ``"distributed"``, ``"threads"``, ``"processes"`` or
+    ``"sync"`` run the write on Dask; ``"driver"`` streams a Dask array through
+    this process. ``memory_limit`` and ``spill_dir`` do not apply there (each
+    worker holds one partition).
     """
+    from zarr_vectors.dask import prepare_write, wants_parallel
+
+    parallel = None
+    if wants_parallel(positions, store, scheduler):
+        parallel = prepare_write(
+            store,
+            positions,
+            vertex_attributes,
+            mode=mode,
+            dtype=dtype,
+            bounds=bounds,
+            scheduler=scheduler,
+            position_columns=position_columns,
+            storage_options=storage_options,
+            backend=backend,
+            backend_kwargs=backend_kwargs,
+        )
+        # Checked below as an empty cloud of the same layout; the workers check the rows.
+        positions, vertex_attributes = parallel.template, parallel.attribute_templates
+        bounds = bounds if bounds is not None else parallel.extent()
+    elif position_columns is not None:
+        raise ValidationError("position_columns= is for a Dask DataFrame")
     plan = _plan(
         mode=mode,
         positions=positions,
@@ -239,6 +273,8 @@ def write_points(
         spill_dir=spill_dir,
         shard_shape=shard_shape,
     )
+    if parallel is not None:
+        plan = replace(plan, cell_writer=parallel.cell_writer, expected_rows=parallel.rows)
     with open_location(
         store,
         mode="w",
@@ -281,7 +317,7 @@ def _plan(
                 "appending from batches, a memory map or a Dask array is not supported; "
                 "append in-memory arrays (several appends if need be), or rewrite with mode='w'"
             )
-        stream = vertex_stream(positions, vertex_attributes, dtype)
+        stream = vertex_stream(positions, vertex_attributes, dtype, budget or 1 << 30)
         pos, attrs = stream.template, stream.attribute_templates
         if bounds is None and not stream.rereadable:
             raise ValidationError(
@@ -338,6 +374,7 @@ def _plan(
     )
 
 
+@overload
 def read_points(
     store: Any,
     *,
@@ -345,17 +382,64 @@ def read_points(
     bbox: Box | None = None,
     attribute_names: Sequence[str] | None = None,
     progress: Progress | None = None,
+    as_dask: Literal[False] = False,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
-) -> PointCloud:
+) -> PointCloud: ...
+
+
+@overload
+def read_points(
+    store: Any,
+    *,
+    level: int = 0,
+    bbox: Box | None = None,
+    attribute_names: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    as_dask: Literal[True],
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
+) -> Any: ...
+
+
+def read_points(
+    store: Any,
+    *,
+    level: int = 0,
+    bbox: Box | None = None,
+    attribute_names: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    as_dask: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
+) -> PointCloud | Any:
     """Read the points of ``level`` (all, or those inside the closed box ``bbox``).
 
     ``attribute_names=None`` reads every stored attribute; ``[]`` reads none.
     ``progress(done, total)`` is called as cells arrive (counted in cells), as
     ``write_points`` does for chunk objects.
     Points come back grouped by cell, not in the order they were written.
+
+    ``as_dask=True`` returns a lazy Dask DataFrame instead (a column per axis and
+    per attribute value, one partition per group of cells, read by the workers;
+    see :func:`zarr_vectors.dask.points_frame`); ``store`` is then a path or URL.
     """
+    if as_dask:
+        from zarr_vectors.dask import read_points_frame
+
+        return read_points_frame(
+            store,
+            level=level,
+            bbox=bbox,
+            attribute_names=attribute_names,
+            storage_options=storage_options,
+            backend=backend,
+            backend_kwargs=backend_kwargs,
+            caller=read_points,
+        )
     level = check_level(level)
     box = None if bbox is None else check_bbox(bbox)
     names = [attribute_names] if isinstance(attribute_names, str) else attribute_names
