@@ -83,3 +83,30 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.Http
     """A read-only HTTP server; tests write files under ``.root`` and read them at ``.url``."""
     root = tmp_path_factory.mktemp("http") / "root"
     yield from _serve(lambda _: procs.start_http(root), "http", tmp_path_factory)
+
+
+from tests.servers.counting_proxy import CountingProxy  # noqa: E402  (appended with its fixture)
+
+
+@pytest.fixture
+def s3_counting_proxy(s3_server: procs.S3Server) -> Iterator[CountingProxy]:
+    """A request-counting reverse proxy in front of :func:`s3_server` (stopped after the test).
+
+    Point a client's endpoint at ``.url``; ``.counts()`` gives the requests by kind
+    (``"PUT"``, ``"POST?delete"``...), ``.reset()`` starts counting again.
+    """
+    with CountingProxy(s3_server.endpoint) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="session")
+def s3_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.S3ClusterServer]:
+    """SeaweedFS as a cluster (master, two volume servers, filer + S3 gateway), credentials
+    enforced as on :func:`s3_server`; every process is killed by its pid at the end."""
+    yield from _serve(procs.start_seaweedfs_cluster, "seaweedfs-cluster", tmp_path_factory)
+
+
+@pytest.fixture
+def s3_cluster_bucket(s3_cluster: procs.S3ClusterServer) -> str:
+    """A fresh, empty bucket on :func:`s3_cluster`."""
+    return s3_cluster.create_bucket()
