@@ -32,6 +32,8 @@ from zarr_vectors.exceptions import ValidationError
 
 __all__ = ["SpillPartitions", "record_dtype"]
 
+#: A loaded partition may take this share of the budget (see ``__init__``).
+_COPIES = 8
 #: Salts of the partition hash, one per recursion depth (any odd 64-bit constants).
 _SALTS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
 
@@ -79,9 +81,10 @@ class SpillPartitions:
         )
         self.budget = max(int(budget), 1 << 20)
         rows = expected_rows or 0
-        # Aim for partitions of a quarter of the budget: the encoder holds a sorted
-        # copy and the cell bytes besides the loaded rows.
-        want = math.ceil(rows * self.record.itemsize / (self.budget / 4)) if rows else 16
+        # Aim for partitions of an eighth of the budget: encoding one holds about five
+        # copies of its rows at once (the rows, their columns, the cell order, the rows
+        # sorted by cell, the encoded cells).
+        want = math.ceil(rows * self.record.itemsize / (self.budget / _COPIES)) if rows else 16
         self.count = max(1, min(4096, want))
         self._dir = tempfile.mkdtemp(prefix="zarr-vectors-spill-", dir=directory)
         self._rows = [0] * self.count
@@ -146,21 +149,28 @@ class SpillPartitions:
             self.total_rows += len(rows)
 
     # -- reading ----------------------------------------------------------------------------
-    def partitions(self) -> Iterator[npt.NDArray[Any]]:
-        """Each partition's rows (a structured array), one at a time, each within budget."""
+    def partitions(self) -> Iterator[tuple[npt.NDArray[Any], dict[str, npt.NDArray[Any]]]]:
+        """Each partition's positions and attribute columns, one at a time, each within budget.
+
+        The loaded rows are dropped once split into columns, so only the columns
+        stay alive while the caller encodes them.
+        """
         for part in range(self.count):
             if self._rows[part]:
-                yield from self._load(self._path(part), depth=0)
+                for rows in self._load(self._path(part), depth=0):
+                    columns = self.columns(rows)
+                    del rows
+                    yield columns
 
     def _load(self, path: str, depth: int) -> Iterator[npt.NDArray[Any]]:
         size = os.path.getsize(path)
-        if size * 4 <= self.budget or depth >= len(_SALTS):
-            rows = np.fromfile(path, dtype=self.record)
+        if size * _COPIES <= self.budget or depth >= len(_SALTS):
+            loaded = [np.fromfile(path, dtype=self.record)]
             os.remove(path)
-            yield rows
+            yield loaded.pop()  # this frame keeps no reference while the caller works
             return
         # Too large: split it by another hash, streaming it through in slices.
-        count = max(2, math.ceil(size * 4 / self.budget))
+        count = max(2, math.ceil(size * _COPIES / self.budget))
         sub = os.path.join(self._dir, f"split-{depth + 1}-{os.path.basename(path)}")
         os.makedirs(sub, exist_ok=True)
         step = max(1, (self.budget // 8) // self.record.itemsize)

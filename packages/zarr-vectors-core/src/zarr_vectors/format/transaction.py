@@ -335,8 +335,7 @@ def _partitions(meta: RootMetadata, plan: WritePlan) -> Iterator[Batch]:
         for positions, attrs in plan.batches():
             check_inside(positions, meta, append=False)
             spill.add(positions, attrs)
-        for rows in spill.partitions():
-            yield spill.columns(rows)
+        yield from spill.partitions()
 
 
 def _create(
