@@ -133,15 +133,27 @@ def cmd_write(job: dict[str, Any]) -> int:
     t0 = time.perf_counter()
     last = [-1.0]
 
+    stall = job.get("stall_at")
+
     def progress(done: int, total: int) -> None:
         # A line per tenth of the chunk objects: the parent can kill at a phase too.
+        nonlocal stall
         frac = done / total if total else 1.0
         if frac - last[0] >= 0.1 or done == total:
             last[0] = frac
             emit(event="phase", done=done, total=total, t=time.perf_counter() - t0)
+        if stall is not None and frac >= float(stall):
+            # Stop this whole process here, between two batches of cell objects (the
+            # parent resumes it with SIGCONT): a stall at a known step.
+            stall = None
+            emit(event="stalled", done=done, total=total)
+            os.kill(os.getpid(), signal.SIGSTOP)
 
+    store: Any = job["url"]
+    if job.get("stall_in_put"):
+        store = stalling_local_backend(job["url"])
     write_points(
-        job["url"],
+        store,
         pos,
         vertex_attributes=attrs,
         mode=job["mode"],
@@ -153,6 +165,35 @@ def cmd_write(job: dict[str, Any]) -> int:
     )
     emit(event="done", seconds=time.perf_counter() - t0)
     return 0
+
+
+def stalling_local_backend(url: str) -> Any:
+    """The local backend, except that the process stops itself (SIGSTOP) half way through
+    the first batch of puts to the store's own objects (cells and node documents; not the
+    root, not ``.zv-`` bookkeeping such as a staged copy).
+
+    For an append that is its first batch of cells; for a replace, the first batch
+    moved into place after its commit. A stall *inside* a batch, at a known point:
+    the parent takes the store over meanwhile, then lets the rest of the batch run.
+    """
+    from zarr_vectors.core.backends.local import LocalBackend
+
+    class StallingLocalBackend(LocalBackend):
+        armed = True
+
+        def _put_many(self, items: list[tuple[str, bytes]]) -> None:
+            live = [k for k, _ in items if k != "zarr.json" and not k.startswith(".zv-")]
+            if not (self.armed and live):
+                super()._put_many(items)
+                return
+            self.armed = False
+            half = len(items) // 2
+            super()._put_many(items[:half])
+            emit(event="stalled", written=half, of=len(items))
+            os.kill(os.getpid(), signal.SIGSTOP)
+            super()._put_many(items[half:])
+
+    return StallingLocalBackend(url)
 
 
 def cmd_reader(job: dict[str, Any]) -> int:
@@ -191,6 +232,17 @@ COMMANDS = {"appends": cmd_appends, "write": cmd_write, "reader": cmd_reader}
 
 # -- the parent's side ---------------------------------------------------------------------
 REPO = Path(__file__).resolve().parents[1]
+
+
+def s3_options(server: Any) -> dict[str, Any]:
+    """Options reaching the S3 test server through the obstore backend (named explicitly)."""
+    return {
+        "backend": "obstore",
+        "endpoint": server.endpoint,
+        "access_key_id": server.access_key,
+        "secret_access_key": server.secret_key,
+        "region": server.region,
+    }
 
 
 class Worker:
@@ -262,6 +314,26 @@ class Worker:
         self._stderr.close()
         assert code == 0, f"worker exited with {code}:\n{self.stderr()}"
         return self.events
+
+    def pause(self) -> None:
+        """SIGSTOP: every thread of the worker stands still (a VM pause, a swap storm)."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def exit_code(self, timeout: float = 900.0) -> int:
+        """Wait for the worker to end however it ends; its exit code."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"worker did not finish in {timeout:g} s") from None
+        self._thread.join(timeout=60)
+        while self.next_event(timeout=1) is not None:
+            pass
+        self._stderr.close()
+        return code
 
     def kill(self) -> None:
         """SIGKILL: no handler, no clean-up, no flush; the store is left as it was."""

@@ -40,6 +40,7 @@ from tests.safety_workers import (
     batch_ids,
     half_of,
     positions_of,
+    s3_options,
     tagged,
 )
 from zarr_vectors.exceptions import StaleSnapshotError
@@ -54,16 +55,6 @@ POINTS = 500
 #: Ids of the points a store starts with (a worker number no worker uses).
 INITIAL = 900
 CONCURRENT_WRITE_ERROR = "zarr_vectors.exceptions.ConcurrentWriteError"
-
-
-def s3_options(server: Any) -> dict[str, Any]:
-    return {
-        "backend": "obstore",
-        "endpoint": server.endpoint,
-        "access_key_id": server.access_key,
-        "secret_access_key": server.secret_key,
-        "region": server.region,
-    }
 
 
 def assert_holds_exactly(url: str, options: dict[str, Any], ids: np.ndarray) -> None:

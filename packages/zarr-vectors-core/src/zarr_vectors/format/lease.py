@@ -245,7 +245,18 @@ class RootLease:
         self._held = False
 
     def check(self) -> None:
-        """Raise if the lease was lost (renewal failed): stop before publishing anything."""
+        """Raise if the lease was lost: stop before writing or publishing anything more.
+
+        Lost means a root write failed (another writer took over), or this
+        writer's own lease has expired: a process that was paused (SIGSTOP, a
+        VM or swap stall) past its lease learns so on waking without a request,
+        before its next batch could overwrite what a writer that took over has
+        committed meanwhile.
+        """
+        if self._lost is None and self._held:
+            expires = (lease_of(self._current) or {}).get("expires")
+            if expires is not None and time.time() >= float(expires):
+                self._lost = ConcurrentWriteError(f"the write lease expired at {expires}")
         if self._lost is not None:
             raise ConcurrentWriteError(
                 f"{self.backend.url}: this writer lost its write lease (it stalled for more "
