@@ -563,3 +563,211 @@ def start_gcs(workdir: Path, *, timeout: float = 30.0) -> GcsServer:
         return server
 
     return _retrying(attempt, "fake-gcs-server")
+
+
+# --------------------------------------------------------------------------- S3 (SeaweedFS cluster)
+@dataclass
+class S3ClusterServer(S3Server):
+    """SeaweedFS as a small cluster: master, volume servers, filer with the S3 gateway.
+
+    ``popen`` is the filer (which serves S3); ``parts`` are the other processes,
+    each in its own process group. :meth:`stop` kills them all by their pids.
+    """
+
+    parts: list[_Server] = field(default_factory=list, repr=False)
+    master_url: str = ""
+    volume_urls: list[str] = field(default_factory=list)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid, *(p.pid for p in self.parts)]
+
+    def stop(self) -> None:
+        super().stop()
+        for part in reversed(self.parts):  # volume servers, then the master
+            part.stop()
+
+    def volume_servers(self) -> list[str]:
+        """``ip:port`` of the volume servers the master lists (``/dir/status``)."""
+        status, body = _request("GET", f"{self.master_url}/dir/status")
+        if status != 200:
+            return []
+        found: list[str] = []
+        topology = json.loads(body).get("Topology", {})
+        for dc in topology.get("DataCenters") or []:
+            for rack in dc.get("Racks") or []:
+                for node in rack.get("DataNodes") or []:
+                    found.append(str(node.get("Url", "")))
+        return sorted(found)
+
+
+def _free_port_pair(offset: int) -> tuple[int, int]:
+    """Two free ports ``p`` and ``p + offset`` (both held while choosing)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as low:
+            low.bind(("127.0.0.1", 0))
+            port = low.getsockname()[1]
+            if port + offset > 65535:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as high:
+                try:
+                    high.bind(("127.0.0.1", port + offset))
+                except OSError:
+                    continue
+                return port, port + offset
+    raise ServerStartError(f"found no two free ports {offset} apart on 127.0.0.1")
+
+
+def start_seaweedfs_cluster(
+    workdir: Path, *, volumes: int = 2, timeout: float = 90.0
+) -> S3ClusterServer:
+    """Start a SeaweedFS master, ``volumes`` volume servers and a filer serving S3.
+
+    Every process runs on free ports in its own process group and directory
+    under ``workdir``; the S3 gateway enforces credentials as
+    :func:`start_seaweedfs` does. Returns once the master lists every volume
+    server and a bucket can be made and written.
+    """
+    weed = _weed_binary()
+    workdir = Path(workdir)
+
+    def attempt() -> S3ClusterServer:
+        ports = _free_ports(4 + 2 * volumes)
+        mp, mg, sp, sg = ports[:4]
+        vports = [(ports[4 + 2 * i], ports[5 + 2 * i]) for i in range(volumes)]
+        # The filer's S3 gateway reaches the filer's gRPC at its HTTP port + 10000,
+        # whatever -port.grpc says: choose the filer's ports that way.
+        fp, fg = _free_port_pair(10000)
+        run = workdir / f"weed-cluster-{sp}"
+        started: list[_Server] = []
+        try:
+            master_dir = run / "master"
+            (master_dir / "meta").mkdir(parents=True, exist_ok=True)
+            # Read from the master's working directory: two volumes per new collection
+            # (bucket), so a bucket's objects spread over the volume servers.
+            (master_dir / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 2\n")
+            master = _Server(
+                popen=_spawn(
+                    [
+                        weed,
+                        "master",
+                        f"-mdir={master_dir / 'meta'}",
+                        f"-port={mp}",
+                        f"-port.grpc={mg}",
+                        "-ip=127.0.0.1",
+                        "-ip.bind=127.0.0.1",
+                        "-volumeSizeLimitMB=64",
+                        "-telemetry=false",
+                    ],
+                    master_dir / "master.log",
+                ),
+                log_path=master_dir / "master.log",
+                stop_signal=signal.SIGKILL,
+            )
+            started.append(master)
+            master_url = f"http://127.0.0.1:{mp}"
+            _wait_ready(
+                master,
+                lambda: _request("GET", f"{master_url}/cluster/status")[0] == 200,
+                timeout,
+                "SeaweedFS master",
+            )
+            volume_urls = []
+            for i, (vp, vg) in enumerate(vports):
+                vdir = run / f"volume{i}"
+                (vdir / "data").mkdir(parents=True, exist_ok=True)
+                started.append(
+                    _Server(
+                        popen=_spawn(
+                            [
+                                weed,
+                                "volume",
+                                f"-dir={vdir / 'data'}",
+                                f"-port={vp}",
+                                f"-port.grpc={vg}",
+                                f"-mserver=127.0.0.1:{mp}.{mg}",  # host:port.grpc
+                                "-ip=127.0.0.1",
+                                "-ip.bind=127.0.0.1",
+                                "-max=1000",
+                                "-minFreeSpace=1GiB",
+                            ],
+                            vdir / "volume.log",
+                        ),
+                        log_path=vdir / "volume.log",
+                        stop_signal=signal.SIGKILL,
+                    )
+                )
+                volume_urls.append(f"127.0.0.1:{vp}")
+            fdir = run / "filer"
+            fdir.mkdir(parents=True, exist_ok=True)
+            access_key = "zvtest-" + secrets.token_hex(4)
+            secret_key = "zvsecret-" + secrets.token_hex(12)
+            config = {
+                "identities": [
+                    {
+                        "name": "tester",
+                        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    },
+                    {"name": "anonymous", "actions": ["Read", "List"]},
+                ]
+            }
+            (fdir / "s3.json").write_text(json.dumps(config))
+            filer = _spawn(
+                [
+                    weed,
+                    "filer",
+                    f"-master=127.0.0.1:{mp}.{mg}",
+                    f"-port={fp}",
+                    f"-port.grpc={fg}",
+                    "-ip=127.0.0.1",
+                    "-ip.bind=127.0.0.1",
+                    f"-defaultStoreDir={fdir}",
+                    "-s3",
+                    f"-s3.port={sp}",
+                    f"-s3.port.grpc={sg}",
+                    "-s3.port.iceberg=0",
+                    "-s3.port.lance=0",
+                    f"-s3.config={fdir / 's3.json'}",
+                ],
+                fdir / "filer.log",
+            )
+            server = S3ClusterServer(
+                popen=filer,
+                log_path=fdir / "filer.log",
+                stop_signal=signal.SIGKILL,
+                endpoint=f"http://127.0.0.1:{sp}",
+                access_key=access_key,
+                secret_key=secret_key,
+                parts=started,
+                master_url=master_url,
+                volume_urls=volume_urls,
+            )
+        except BaseException:
+            for part in reversed(started):
+                part.stop()
+            raise
+
+        def ready() -> bool:
+            for part in server.parts:
+                if part.popen.poll() is not None:
+                    raise ServerStartError(
+                        f"a SeaweedFS process exited with code {part.popen.returncode}; "
+                        f"log tail:\n{part.log_tail()}"
+                    )
+            if server.volume_servers() != sorted(server.volume_urls):
+                return False  # not every volume server has registered with the master yet
+            status, _ = server._signed("PUT", "zv-ready")
+            if status not in (200, 409):
+                return False
+            status, _ = server._signed("PUT", "zv-ready/probe", b"ok")
+            return status == 200
+
+        try:
+            _wait_ready(server, ready, timeout, "SeaweedFS cluster")
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    return _retrying(attempt, "SeaweedFS cluster")

@@ -23,6 +23,7 @@ from zarr_vectors.format.snapshot import Snapshot, load_snapshot
 if TYPE_CHECKING:
     import zarr
 
+    from zarr_vectors.dask import StoreLocation
     from zarr_vectors.format.metadata import LevelMetadata, RootMetadata
     from zarr_vectors.types.points import PointCloud
 
@@ -49,11 +50,18 @@ def open_zv(
         caller=open_zv,
     )
     try:
-        return ZVStore(load_snapshot(source), owns_backend=owned)
+        handle = ZVStore(load_snapshot(source), owns_backend=owned)
     except BaseException:
         if owned:
             source.close()
         raise
+    from zarr_vectors.dask import StoreLocation
+
+    # Where Dask tasks open the store again (to_dask): a path or URL with its options.
+    handle._location = StoreLocation.of(
+        path, backend=backend, storage_options=storage_options, backend_kwargs=backend_kwargs
+    )
+    return handle
 
 
 class ZVStore:
@@ -67,6 +75,7 @@ class ZVStore:
         self._snap = snapshot
         self._levels: dict[int, ZVLevel] = {}
         self._owns_backend = owns_backend
+        self._location: StoreLocation | None = None
 
     def refresh(self) -> ZVStore:
         """Read the store's current committed state (after other processes wrote to it).
@@ -142,6 +151,41 @@ class ZVStore:
     ) -> PointCloud:
         """Same as :func:`zarr_vectors.types.points.read_points`, reusing this store's metadata."""
         return self.level(level).read(bbox=bbox, attribute_names=attribute_names)
+
+    def to_dask(
+        self,
+        *,
+        level: int = 0,
+        bbox: tuple[Sequence[float], Sequence[float]] | None = None,
+        attribute_names: Sequence[str] | None = None,
+        axes: Sequence[str] | None = None,
+        partition_cells: int | None = None,
+    ) -> Any:
+        """The points of ``level`` as a lazy Dask DataFrame, read by Dask workers.
+
+        One partition per group of ``partition_cells`` neighbouring cells (default:
+        about a million points each); only cells meeting ``bbox`` are read, and only
+        ``attribute_names``. Columns: ``x, y, z`` (or ``axes``), then the attributes.
+        Every partition reads the state this handle shows, opening its own backend
+        from the path or URL the handle was opened with; see
+        :func:`zarr_vectors.dask.points_frame`.
+        """
+        if self._location is None:
+            raise ValidationError(
+                "to_dask() needs a store opened from a path or URL (Dask tasks open it "
+                "again); open_zv(url, storage_options={...}) instead of a backend object"
+            )
+        from zarr_vectors.dask import points_frame
+
+        return points_frame(
+            self._location,
+            self._snap,
+            level=level,
+            bbox=bbox,
+            attribute_names=attribute_names,
+            axes=axes,
+            partition_cells=partition_cells,
+        )
 
     @cached_property
     def group(self) -> zarr.Group:
