@@ -12,15 +12,10 @@ from zarr_vectors.testing.model import (
     explain_keys,
 )
 from zarr_vectors.testing.show import show, show_call, show_key
-from zarr_vectors.testing.strategies import (
-    CONTRACT_KEYS,
-    GENERATED_KEYS,
-    LONG_KEYS,
-    NFC,
-    NFD,
-    contract_keys,
-    value_of,
-)
+from zarr_vectors.testing.strategies import NFC, NFD, key_space, long_keys, value_of
+
+SPACE = key_space()
+CONTRACT_KEYS, LONG_KEYS = SPACE.contract, long_keys()
 
 
 def test_the_contract_keys_are_at_its_edges() -> None:
@@ -29,7 +24,7 @@ def test_the_contract_keys_are_at_its_edges() -> None:
     assert max(len(s.encode()) for k in LONG_KEYS for s in k.split("/")) == 255
     assert any(" " in k for k in CONTRACT_KEYS) and any("%" in k for k in CONTRACT_KEYS)
     assert any("+" in k for k in CONTRACT_KEYS) and any("~" in k for k in CONTRACT_KEYS)
-    assert all(contract_problem(k) is None for k in (*CONTRACT_KEYS, *GENERATED_KEYS))
+    assert all(contract_problem(k) is None for k in (*CONTRACT_KEYS, *SPACE.pool))
 
 
 @pytest.mark.parametrize(
@@ -51,9 +46,14 @@ def test_keys_outside_the_contract_are_named(key: str, problem: str) -> None:
 
 
 @settings(max_examples=200, database=None)
-@given(contract_keys)
-def test_generated_keys_stay_inside_the_contract(key: str) -> None:
-    assert contract_problem(key) is None
+@given(key_space(900).generated)
+def test_generated_keys_stay_inside_the_contract_and_the_budget(key: str) -> None:
+    assert contract_problem(key) is None and len(key.encode()) <= 900
+
+
+def test_the_longest_keys_follow_the_stores_budget() -> None:
+    assert {len(k.encode()) for k in long_keys(1004)} == {1004}
+    assert all(len(k.encode()) <= 1004 for k in key_space(1004).pool)
 
 
 def test_invisible_differences_are_shown() -> None:
@@ -62,6 +62,9 @@ def test_invisible_differences_are_shown() -> None:
     assert long.startswith("'long/kkk") and long.endswith("(1024 bytes)") and len(long) < 80
     assert show(b"x" * 100).startswith("<100 bytes starting")
     assert show_call("put_bytes", "a b", b"xyz") == "put_bytes('a b', <3 bytes>)"
+    from hypothesis.vendor.pretty import pretty
+
+    assert pretty([NFD]) == "['cafe\\u0301']"  # minimal examples print keys escaped too
 
 
 @pytest.mark.parametrize(

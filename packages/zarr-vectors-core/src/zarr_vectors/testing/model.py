@@ -33,9 +33,10 @@ __all__ = [
 MAX_KEY_BYTES = 1024
 #: ... with segments of up to this many bytes: a file name on the common file systems.
 MAX_SEGMENT_BYTES = 255
-#: Characters a portable key never holds: Windows file names refuse them. A backend may
-#: refuse a key holding one (with InvalidKeyError) but must never store it under another key.
-NON_PORTABLE = frozenset(':*?"<>|')
+#: Characters a portable key never holds: Windows file names refuse ``:*?"<>|``, and SDKs
+#: that build URLs cut a key at ``#`` (Azure through adlfs). A backend may refuse a key
+#: holding one (with InvalidKeyError) but must never store it under another key.
+NON_PORTABLE = frozenset(':*?"<>|#')
 #: Segments starting with this are kept for a backend's own files (the local backend's
 #: temporary files); the kit never writes such a key.
 RESERVED_SEGMENT_PREFIX = ".zv-"

@@ -36,13 +36,11 @@ from zarr_vectors.testing.model import (
 from zarr_vectors.testing.runner import tick
 from zarr_vectors.testing.show import show, show_call, show_key, show_keys
 from zarr_vectors.testing.strategies import (
-    CONTRACT_KEYS,
     CORE_KEYS,
     INVALID_PREFIXES,
-    LONG_KEYS,
-    contract_keys,
+    NFD,
     invalid_keys,
-    keys,
+    key_space,
     value_of,
 )
 from zarr_vectors.testing.target import KitTarget, close_quietly
@@ -60,8 +58,9 @@ T = TypeVar("T")
 
 _CONTRACT = (
     f"the key contract (docs/storage.md, 'The key contract'): every backend stores any key "
-    f"of up to {MAX_KEY_BYTES:,} bytes of UTF-8 with segments of up to {MAX_SEGMENT_BYTES} "
-    "bytes, byte-exact (no Unicode normalisation, no percent-encoding), and lists keys sorted"
+    f"of up to {MAX_KEY_BYTES:,} bytes of UTF-8 (counting the store's own prefix where the "
+    f"storage counts it) with segments of up to {MAX_SEGMENT_BYTES} bytes, byte-exact (no "
+    "Unicode normalisation, no percent-encoding), and lists keys sorted"
 )
 
 
@@ -84,8 +83,11 @@ def _unique_items(pairs: list[tuple[str, int, int]], hierarchical: bool) -> list
     return out
 
 
-def _items(config: KitConfig, max_items: int) -> st.SearchStrategy[list[tuple[str, int, int]]]:
+def _items(
+    target: KitTarget, config: KitConfig, max_items: int
+) -> st.SearchStrategy[list[tuple[str, int, int]]]:
     sizes = st.one_of(st.integers(0, 256), st.integers(0, min(256 * 1024, config.max_value_size)))
+    keys = key_space(target.max_key_bytes).keys
     return st.lists(
         st.tuples(keys, sizes, st.integers(0, 2**32 - 1)), min_size=1, max_size=max_items
     )
@@ -117,8 +119,8 @@ def _contract_round(target: KitTarget, driver: Driver, keys_: list[str]) -> None
         except Exception as exc:
             raise _error(
                 target,
-                f"{at(call)} raised {show(exc)}. The key is "
-                f"{len(key.encode())} bytes of UTF-8 and inside {_CONTRACT}.",
+                f"{at(call)} raised {show(exc)}. The key is {len(key.encode())} bytes of "
+                f"UTF-8 (the kit's longest here: {target.max_key_bytes}) and inside {_CONTRACT}.",
             ) from exc
         model.put(key, value)
     want = model.listing()
@@ -185,12 +187,13 @@ def _parents(key: str) -> list[str]:
 
 def check_key_contract(target: KitTarget, config: KitConfig) -> None:
     """The contract's edge keys, then generated ones, are stored, listed and read byte-exact."""
+    space = key_space(target.max_key_bytes)
     for mode in ("sync", "async"):
         tick()
         backend = target.fresh()
         driver = _driver(mode, backend)
         try:
-            _contract_round(target, driver, list(CONTRACT_KEYS))
+            _contract_round(target, driver, list(space.contract))
         finally:
             with target.guard.quiet():
                 try:
@@ -201,7 +204,7 @@ def check_key_contract(target: KitTarget, config: KitConfig) -> None:
     @config.seeded
     @config.settings(examples=max(4, config.max_examples // 2))
     @given(
-        drawn=st.lists(contract_keys, min_size=1, max_size=8, unique=True),
+        drawn=st.lists(space.generated, min_size=1, max_size=8, unique=True),
         mode=st.sampled_from(["sync", "async"]),
     )
     def generated_keys_are_kept_exactly(drawn: list[str], mode: str) -> None:
@@ -342,7 +345,7 @@ def check_concurrent_async(target: KitTarget, config: KitConfig) -> None:
 
     @config.seeded
     @config.settings()
-    @given(pairs=_items(config, 24), writers=st.integers(2, 8))
+    @given(pairs=_items(target, config, 24), writers=st.integers(2, 8))
     def concurrent_puts_and_gets(pairs: list[tuple[str, int, int]], writers: int) -> None:
         tick()
         backend = target.fresh()
@@ -435,11 +438,12 @@ def _describe_mixture(got: bytes, written: list[bytes]) -> str:
 def check_torn_writes(target: KitTarget, config: KitConfig) -> None:
     """A read running while another task overwrites the key sees the old or the new value."""
     largest = max(16, min(512 * 1024, config.max_value_size))
+    space = key_space(target.max_key_bytes)
 
     @config.seeded
     @config.settings(examples=max(4, config.max_examples // 4))
     @given(
-        key=st.sampled_from([*CORE_KEYS, LONG_KEYS[0], CONTRACT_KEYS[1]]),
+        key=st.sampled_from([*CORE_KEYS, space.contract[-1], NFD]),
         size=st.integers(min(16, largest), largest),
         rounds=st.integers(2, 4),
         readers=st.integers(2, 4),
@@ -560,6 +564,7 @@ def check_conditional_writes(target: KitTarget, config: KitConfig) -> None:
     A backend without conditional writes must refuse put_if with
     UnsupportedOperationError (through both protocols) and change nothing.
     """
+    space = key_space(target.max_key_bytes)
     probe = target.fresh()
     conditional = bool(getattr(probe, "conditional_writes", False))
     if not conditional:
@@ -573,7 +578,7 @@ def check_conditional_writes(target: KitTarget, config: KitConfig) -> None:
     @config.seeded
     @config.settings(examples=max(4, config.max_examples // 4))
     @given(
-        key=st.sampled_from([*CORE_KEYS[:3], *CONTRACT_KEYS[:2], LONG_KEYS[0]]),
+        key=st.sampled_from([*CORE_KEYS[:3], *space.contract[:2], space.contract[-1]]),
         writers=st.integers(2, 6),
         mode=st.sampled_from(["threads", "async"]),
         seed=st.integers(0, 2**16),
@@ -699,7 +704,7 @@ def check_persistence(target: KitTarget, config: KitConfig) -> None:
 
     @config.seeded
     @config.settings()
-    @given(pairs=_items(config, 12))
+    @given(pairs=_items(target, config, 12))
     def contents_survive_reopen(pairs: list[tuple[str, int, int]]) -> None:
         tick()
         backend = target.fresh()

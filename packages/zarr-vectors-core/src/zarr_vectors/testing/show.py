@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["show", "show_call", "show_key", "show_keys"]
+__all__ = ["Key", "show", "show_call", "show_key", "show_keys"]
 
 #: Keys longer than this (in bytes of UTF-8) are shortened in messages.
 LONG_KEY = 64
@@ -28,6 +28,19 @@ def show_key(key: Any) -> str:
     if size <= LONG_KEY:
         return ascii(key)
     return f"{ascii(key[:24])[:-1]}...{ascii(key[-16:])[1:]} ({size} bytes)"
+
+
+class Key(str):
+    """A key as the kit draws it: a ``str`` that hypothesis prints like :func:`show_key`.
+
+    So a minimal example reads ``'cafe\\u0301'`` (not ``'café'``, which could be
+    either form) and a 1,024-byte key fits on one line.
+    """
+
+    __slots__ = ()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(show_key(str(self)))
 
 
 def show_keys(keys: Iterable[Any]) -> str:
@@ -65,7 +78,10 @@ def show(value: Any) -> str:
             + ("]" if isinstance(value, list) else ")")
         )
     if isinstance(value, BaseException):
-        return f"{type(value).__name__}: {value}"
+        text = str(value)
+        if len(text) > 240:  # messages that echo a long key several times
+            text = f"{text[:160]}...{text[-60:]} ({len(text)} characters)"
+        return f"{type(value).__name__}: {text}"
     return repr(value)
 
 

@@ -42,14 +42,7 @@ from zarr_vectors.testing.drivers import AsyncDriver, Driver, SyncDriver
 from zarr_vectors.testing.model import Model, explain_keys
 from zarr_vectors.testing.runner import tick
 from zarr_vectors.testing.show import show, show_call, show_key, show_keys
-from zarr_vectors.testing.strategies import (
-    DEEP_PREFIXES,
-    KEYS,
-    keys,
-    list_prefixes,
-    sizes,
-    value_of,
-)
+from zarr_vectors.testing.strategies import key_space, sizes, value_of
 from zarr_vectors.testing.target import KitTarget, close_quietly
 
 __all__ = ["Features", "machine_class", "run_machine", "show"]
@@ -108,6 +101,8 @@ def machine_class(
             features = Features.of(probe)
         finally:
             close_quietly(probe)
+    space = key_space(target.max_key_bytes)
+    keys, list_prefixes = space.keys, space.list_prefixes
     lengths = sizes(config.max_value_size)
     seeds = st.integers(0, 2**16)
     # Keys written so far, so that reads, range reads, heads and deletes mostly hit
@@ -122,9 +117,9 @@ def machine_class(
     parents = stored.map(lambda k: k.rpartition("/")[0])
     # The root one time in seven, then directories of the keys written, deep ones, others.
     deletes = st.one_of(
-        st.just(""), tops, tops, parents, st.sampled_from(DEEP_PREFIXES), list_prefixes, keys
+        st.just(""), tops, tops, parents, st.sampled_from(space.deep), list_prefixes, keys
     )
-    listings = st.one_of(st.just(""), tops, parents, st.sampled_from(DEEP_PREFIXES), list_prefixes)
+    listings = st.one_of(st.just(""), tops, parents, st.sampled_from(space.deep), list_prefixes)
     where = target.description
     conditional = features.conditional_writes
     hierarchical = features.hierarchical
@@ -199,7 +194,7 @@ def machine_class(
         @initialize(
             target=stored,
             batch=st.lists(
-                st.tuples(st.sampled_from(KEYS), st.integers(0, 300)),
+                st.tuples(st.sampled_from(space.fixed), st.integers(0, 300)),
                 max_size=8,
                 unique_by=lambda t: t[0],
             ),
@@ -459,6 +454,16 @@ def machine_class(
                         "also a parent or child of a stored key on a backend with "
                         "hierarchical_keys=True; it must raise KeyConflictError."
                     )
+                if matches and expect is None and self._is_directory(key):
+                    # Stores with real folders (SeaweedFS) refuse to create an object named
+                    # like a folder; plain S3 takes it. Either is allowed, a refusal must
+                    # change nothing (the listings after this step check that).
+                    try:
+                        version = self.driver.put_if(key, value, expect)
+                    except PreconditionFailedError:
+                        return
+                    self._created(key, value, call, version)
+                    return
                 if not matches:
                     try:
                         got = self.driver.put_if(key, value, expect)
@@ -483,6 +488,13 @@ def machine_class(
                         why = "that version belongs to earlier contents of the key"
                     raise self._fail(call, got, "PreconditionFailedError", why)
                 version = self._call(call, lambda: self.driver.put_if(key, value, expect))
+                self._created(key, value, call, version)
+
+            def _is_directory(self, key: str) -> bool:
+                return any(k.startswith(key + "/") for k in self.model.data)
+
+            def _created(self, key: str, value: bytes, call: str, version: Any) -> None:
+                """put_if succeeded: the value is there and the version is head()'s."""
                 self.model.put(key, value)
                 if not isinstance(version, str) or not version:
                     raise self._fail(call, version, "the new version (a non-empty str)")

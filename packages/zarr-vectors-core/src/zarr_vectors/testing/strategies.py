@@ -1,42 +1,46 @@
 """Hypothesis strategies for keys and values that hit the hard cases of a key/value store.
 
-Keys come from two pools and a generator. :data:`CORE_KEYS` collide on
-purpose: the same key twice (an overwrite), ``a`` and ``ab`` siblings sharing a
-prefix, ``a`` and ``a/b`` an object and a key under it, deep keys for deep
-deletes. :data:`CONTRACT_KEYS` sit at the edges of the key contract
-(``docs/storage.md``, :func:`~.model.contract_problem`): the same word composed
-(NFC) and decomposed (NFD), spaces, ``%``, ``+``, ``~``, characters outside the
-Basic Multilingual Plane, and keys of exactly 1,024 bytes with 255-byte
-segments. :func:`contract_keys` generates more of the same kind. Values are
-described by a length and a seed and made with :func:`random.Random.randbytes`,
-so a several-MiB value costs hypothesis a few bytes of choices and shrinks to
-a short one.
+Keys come from three pools and a generator, gathered in a :class:`KeySpace`.
+:data:`CORE_KEYS` collide on purpose: the same key twice (an overwrite), ``a``
+and ``ab`` siblings sharing a prefix, ``a`` and ``a/b`` an object and a key
+under it, deep keys for deep deletes. The contract keys sit at the edges of
+the key contract (``docs/storage.md``, :func:`~.model.contract_problem`): the
+same word composed (NFC) and decomposed (NFD), spaces, ``%``, ``+``, ``~``,
+characters outside the Basic Multilingual Plane, and the longest keys the
+store must take, in 255-byte segments. Generated keys mix all of those
+characters. The longest key depends on the store: S3, GCS and Azure count the
+store's own prefix in their 1,024 bytes, so :func:`key_space` is asked for the
+byte budget of the target (:attr:`~.target.KitTarget.max_key_bytes`).
+
+Keys are :class:`~.show.Key` strings, which hypothesis prints with escapes and
+long ones shortened. Values are described by a length and a seed and made by
+:func:`value_of`, so a several-MiB value costs hypothesis a few bytes of
+choices and shrinks to a short one.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from hypothesis import strategies as st
 
 from zarr_vectors.testing.model import MAX_KEY_BYTES, MAX_SEGMENT_BYTES, contract_problem
+from zarr_vectors.testing.show import Key
 
 __all__ = [
-    "CONTRACT_KEYS",
     "CORE_KEYS",
-    "DEEP_PREFIXES",
-    "GENERATED_KEYS",
     "INVALID_KEYS",
     "INVALID_PREFIXES",
-    "KEYS",
-    "LONG_KEYS",
-    "PREFIXES",
-    "SEGMENTS",
-    "contract_keys",
+    "NFC",
+    "NFD",
+    "KeySpace",
+    "contract_sample",
     "invalid_keys",
-    "keys",
-    "list_prefixes",
+    "key_space",
+    "long_keys",
     "prefixes_of",
     "sizes",
     "value_of",
@@ -44,11 +48,11 @@ __all__ = [
 ]
 
 #: The same word composed (one code point per letter) and decomposed (letter + accent).
-NFC = "caf\u00e9"
-NFD = "cafe\u0301"
+NFC = Key("caf\u00e9")
+NFD = Key("cafe\u0301")
 
 
-def _exact_key(first: str, fill: str, total: int = MAX_KEY_BYTES, last: str = "k") -> str:
+def _exact_key(first: str, fill: str, total: int, last: str = "k") -> Key:
     """A key of exactly ``total`` bytes of UTF-8: ``first``, then segments as long as allowed."""
     parts = [first]
     size = len(first.encode())
@@ -62,66 +66,76 @@ def _exact_key(first: str, fill: str, total: int = MAX_KEY_BYTES, last: str = "k
         size += 1 + len(segment.encode())
     key = "/".join(parts)
     assert len(key.encode()) == total, (len(key.encode()), total)
-    return key
+    return Key(key)
 
 
-#: Keys of exactly 1,024 bytes of UTF-8 whose segments are up to 255 bytes: two ASCII
-#: siblings sharing every directory, and one of three-byte characters.
-LONG_KEYS: tuple[str, ...] = (
-    _exact_key("long", "k", last="a"),
-    _exact_key("long", "k", last="b"),
-    _exact_key("\u9577", "\u65e5"),
+def long_keys(total: int = MAX_KEY_BYTES) -> tuple[Key, ...]:
+    """Keys of exactly ``total`` bytes of UTF-8 with segments of up to 255 bytes: two ASCII
+    siblings sharing every directory, and one of three-byte characters."""
+    return (
+        _exact_key("long", "k", total, last="a"),
+        _exact_key("long", "k", total, last="b"),
+        _exact_key("\u9577", "\u65e5", total),
+    )
+
+
+#: Keys at the edges of the key contract (the long ones are added per budget); no key
+#: is the parent of another, so a file system can hold all of them at once.
+_EDGE_KEYS: tuple[Key, ...] = tuple(
+    Key(k)
+    for k in (
+        NFC,
+        NFD,
+        f"{NFC}-dir/x",
+        f"{NFD}-dir/x",
+        "a b",
+        "a%20b",
+        "a+b",
+        "a~b",
+        "100%",
+        "%41",
+        "space in/side too",
+        "~home/x",
+        "\u65e5\u672c/\u00e9",
+        "\u03a9/\u0436/\u00df",
+        "\U0001d11e",
+        "\uff71",
+        "punct/!$&'(),;=@[]^_`{}",
+        "Case/X",
+        "case/x",
+        "order-1",
+        "order.1",
+        "order/1",
+        "order0",
+    )
 )
 
-#: Keys at the edges of the key contract; no key is the parent of another (so a file
-#: system can hold all of them at once).
-CONTRACT_KEYS: tuple[str, ...] = (
-    NFC,
-    NFD,
-    f"{NFC}-dir/x",
-    f"{NFD}-dir/x",
-    "a b",
-    "a%20b",
-    "a+b",
-    "a~b",
-    "100%",
-    "%41",
-    "space in/side too",
-    "~home/x",
-    "\u65e5\u672c/\u00e9",
-    "\u03a9/\u0436/\u00df",
-    "\U0001d11e",
-    "\uff71",
-    "punct/!$&'(),;=@[]^_`{}#",
-    "Case/X",
-    "case/x",
-    "order-1",
-    "order.1",
-    "order/1",
-    "order0",
-    *LONG_KEYS,
-)
+
+def contract_sample(total: int = MAX_KEY_BYTES) -> tuple[Key, ...]:
+    """The contract's edge keys, with the longest ones ``total`` bytes long."""
+    return (*_EDGE_KEYS, *long_keys(total))
+
 
 #: Segments most generated keys are made of: siblings sharing a prefix, unicode.
 SEGMENTS: tuple[str, ...] = ("a", "ab", "b", "\u00e9", "\u65e5\u672c")
 
 #: Keys that collide often: overwrites, siblings sharing a prefix, objects and keys
 #: below them, deep keys for deep deletes.
-CORE_KEYS: tuple[str, ...] = (
-    "a",
-    "ab",
-    "b",
-    "a/b",
-    "a/ab",
-    "ab/a",
-    "a/b/c",
-    "a/b/c/d",
-    "a/\u65e5\u672c",
-    "\u65e5\u672c/\u00e9",
+CORE_KEYS: tuple[Key, ...] = tuple(
+    Key(k)
+    for k in (
+        "a",
+        "ab",
+        "b",
+        "a/b",
+        "a/ab",
+        "ab/a",
+        "a/b/c",
+        "a/b/c/d",
+        "a/\u65e5\u672c",
+        "\u65e5\u672c/\u00e9",
+    )
 )
-
-#: Every fixed key the kit draws from.
-KEYS: tuple[str, ...] = CORE_KEYS + tuple(k for k in CONTRACT_KEYS if k not in CORE_KEYS)
 
 
 def prefixes_of(key: str) -> list[str]:
@@ -134,33 +148,14 @@ def prefixes_of(key: str) -> list[str]:
     return out
 
 
-#: Directory prefixes of :data:`KEYS`, with and without the trailing '/', and the root.
-PREFIXES: tuple[str, ...] = (
-    "",
-    *sorted({p for k in KEYS for p in prefixes_of(k)}),
-    *SEGMENTS,
-)
-
-#: Prefixes at least two directories deep (for deep deletes and listings).
-DEEP_PREFIXES: tuple[str, ...] = tuple(p for p in PREFIXES if "/" in p.rstrip("/") and len(p) < 64)
-
 # Characters of generated segments: letters of several scripts, the decomposed accent,
 # space, '%', '+', '~' and the rest of the printable punctuation the contract allows.
-_ALPHABET = st.sampled_from(
-    [
-        *"abcxyz019-_.~%+ ",
-        *("\u00e9", "e\u0301", "\u00df", "\u65e5", "\u03a9", "\u0436"),
-        *"!$&'(),;=@[]^`{}#",
-        "\U0001d11e",
-    ]
+_LETTERS: tuple[str, ...] = (
+    *"abcxyz019-_.~%+ ",
+    *("\u00e9", "e\u0301", "\u00df", "\u65e5", "\u03a9", "\u0436"),
+    *"!$&'(),;=@[]^`{}",
+    "\U0001d11e",
 )
-
-
-def _long_segment() -> st.SearchStrategy[str]:
-    """Segments of 100 to 255 bytes, ASCII or three-byte characters."""
-    ascii_segment = st.integers(100, MAX_SEGMENT_BYTES).map(lambda n: "s" * n)
-    wide = st.integers(34, MAX_SEGMENT_BYTES // 3).map(lambda n: "\u8a9e" * n)
-    return st.one_of(ascii_segment, wide)
 
 
 def _tidy(segment: str) -> str:
@@ -171,71 +166,89 @@ def _tidy(segment: str) -> str:
     return segment
 
 
+def _join(segments: list[str], total: int) -> Key:
+    """Segments joined with '/', dropping the last ones while the key is over ``total`` bytes."""
+    while len(segments) > 1 and len("/".join(segments).encode()) > total:
+        segments = segments[:-1]
+    return Key("/".join(segments))
+
+
+def _long_segment() -> st.SearchStrategy[str]:
+    """Segments of 100 to 255 bytes, ASCII or three-byte characters."""
+    ascii_segment = st.integers(100, MAX_SEGMENT_BYTES).map(lambda n: "s" * n)
+    wide = st.integers(34, MAX_SEGMENT_BYTES // 3).map(lambda n: "\u8a9e" * n)
+    return st.one_of(ascii_segment, wide)
+
+
 def _segment() -> st.SearchStrategy[str]:
-    short = st.lists(_ALPHABET, min_size=1, max_size=10).map("".join)
+    short = st.lists(st.sampled_from(_LETTERS), min_size=1, max_size=10).map("".join)
     return st.one_of(short, short, short, _long_segment()).map(_tidy)
 
 
-def _join(segments: list[str]) -> str:
-    """Segments joined with '/', dropping the last ones while the key is over 1,024 bytes."""
-    while len(segments) > 1 and len("/".join(segments).encode()) > MAX_KEY_BYTES:
-        segments = segments[:-1]
-    return "/".join(segments)
-
-
-def _fits(key: str) -> bool:
-    return contract_problem(key) is None
-
-
-#: Any key of the contract: 1 to 5 segments of contract characters, long ones included.
-#: Built to fit (the filter only guards against a mistake here).
-contract_keys: st.SearchStrategy[str] = (
-    st.lists(_segment(), min_size=1, max_size=5).map(_join).filter(_fits)
-)
-
-
-def _pool(rng: random.Random, count: int) -> tuple[str, ...]:
-    """``count`` keys made like :data:`contract_keys` makes them, from a fixed generator."""
-    letters = [
-        *"abcxyz019-_.~%+ ",
-        *("\u00e9", "e\u0301", "\u00df", "\u65e5", "\u03a9", "\u0436"),
-        *"!$&'(),;=@[]^`{}#",
-        "\U0001d11e",
-    ]
-    out: list[str] = []
+def _pool(rng: random.Random, count: int) -> tuple[Key, ...]:
+    """``count`` keys made as :attr:`KeySpace.generated` makes them, from a fixed generator."""
+    out: list[Key] = []
     while len(out) < count:
         segments = []
         for _ in range(rng.randint(1, 4)):
             if rng.random() < 0.15:
                 segments.append(rng.choice("s\u8a9e") * rng.randint(34, 85))
             else:
-                segments.append(_tidy("".join(rng.choices(letters, k=rng.randint(1, 10)))))
-        key = _join(segments)
+                segments.append(_tidy("".join(rng.choices(_LETTERS, k=rng.randint(1, 10)))))
+        key = _join(segments, MAX_KEY_BYTES)
         if contract_problem(key) is None and key not in out:
             out.append(key)
     return tuple(out)
 
 
-#: Keys of the contract drawn once from a fixed generator: the state machines sample them
-#: (cheap to draw and to shrink); :data:`contract_keys` generates new ones for the
-#: key-contract check.
-GENERATED_KEYS: tuple[str, ...] = _pool(random.Random(20240610), 64)
+#: Keys of the contract drawn once from a fixed generator: the state machines sample
+#: them (cheap to draw and to shrink); :attr:`KeySpace.generated` makes new ones.
+_POOL: tuple[Key, ...] = _pool(random.Random(20240610), 64)
 
-#: Valid keys as the state machines draw them: mostly colliding ones, often contract edges.
-keys: st.SearchStrategy[str] = st.one_of(
-    st.sampled_from(CORE_KEYS),
-    st.sampled_from(CORE_KEYS),
-    st.sampled_from(CORE_KEYS),
-    st.sampled_from(CONTRACT_KEYS),
-    st.sampled_from(GENERATED_KEYS),
-)
 
-#: Prefixes for listings and deletes: directories of the fixed keys, and keys.
-list_prefixes: st.SearchStrategy[str] = st.one_of(
-    st.sampled_from(PREFIXES),
-    keys,
-    keys.map(lambda k: k + "/"),
-)
+@dataclass(frozen=True)
+class KeySpace:
+    """The keys and prefixes the kit draws for a store taking keys of ``budget`` bytes."""
+
+    budget: int
+    contract: tuple[Key, ...]
+    pool: tuple[Key, ...]
+    #: Every fixed key: :data:`CORE_KEYS`, then the contract's.
+    fixed: tuple[Key, ...]
+    #: Directory prefixes of the fixed keys, with and without the trailing '/', and ''.
+    prefixes: tuple[str, ...]
+    #: Prefixes at least two directories deep (for deep deletes and listings).
+    deep: tuple[str, ...]
+    #: Valid keys as the state machines draw them: mostly colliding ones, often edges.
+    keys: st.SearchStrategy[Key]
+    #: Any key of the contract: 1 to 5 segments of contract characters, long ones too.
+    generated: st.SearchStrategy[Key]
+    #: Prefixes for listings and deletes: directories of the fixed keys, and keys.
+    list_prefixes: st.SearchStrategy[str]
+
+
+@lru_cache(maxsize=8)
+def key_space(budget: int = MAX_KEY_BYTES) -> KeySpace:
+    """The :class:`KeySpace` of a store whose keys may be ``budget`` bytes long."""
+    contract = contract_sample(budget)
+    pool = tuple(k for k in _POOL if len(k.encode()) <= budget)
+    fixed = CORE_KEYS + tuple(k for k in contract if k not in CORE_KEYS)
+    prefixes = ("", *sorted({p for k in fixed for p in prefixes_of(k)}), *SEGMENTS)
+    deep = tuple(p for p in prefixes if "/" in p.rstrip("/") and len(p) < 64)
+    keys = st.one_of(
+        st.sampled_from(CORE_KEYS),
+        st.sampled_from(CORE_KEYS),
+        st.sampled_from(CORE_KEYS),
+        st.sampled_from(contract),
+        st.sampled_from(pool),
+    )
+    generated = (
+        st.lists(_segment(), min_size=1, max_size=5)
+        .map(lambda segments: _join(segments, budget))
+        .filter(lambda k: contract_problem(k) is None and len(k.encode()) <= budget)
+    )
+    list_prefixes = st.one_of(st.sampled_from(prefixes), keys, keys.map(lambda k: k + "/"))
+    return KeySpace(budget, contract, pool, fixed, prefixes, deep, keys, generated, list_prefixes)
 
 
 def sizes(max_size: int) -> st.SearchStrategy[int]:
@@ -292,14 +305,15 @@ INVALID_PREFIXES: tuple[Any, ...] = ("/a", "a//", "a//b", "..", "a/../b", "a\\b"
 def invalid_keys() -> st.SearchStrategy[Any]:
     """The fixed bad keys plus generated ones: a valid key broken by one rule."""
     broken = st.tuples(
-        keys, st.sampled_from(["/{}", "{}/", "{}//x", "../{}", "{}/..", "{}\\x", "{}\x00"])
+        st.sampled_from(CORE_KEYS),
+        st.sampled_from(["/{}", "{}/", "{}//x", "../{}", "{}/..", "{}\\x", "{}\x00"]),
     )
     return st.one_of(st.sampled_from(INVALID_KEYS), broken.map(lambda kt: kt[1].format(kt[0])))
 
 
 def _check_pools() -> None:
     """The fixed keys are all inside the contract (a wrong pool would blame a good backend)."""
-    for key in (*KEYS, *GENERATED_KEYS):
+    for key in (*CORE_KEYS, *contract_sample(), *_POOL):
         problem = contract_problem(key)
         assert problem is None, (key, problem)
 

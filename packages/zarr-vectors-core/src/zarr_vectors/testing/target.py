@@ -61,6 +61,25 @@ class KitTarget:
     _guard: Guard | None = field(default=None, repr=False)
 
     @property
+    def max_key_bytes(self) -> int:
+        """The longest key (bytes of UTF-8) the kit writes here: the contract's 1,024 less
+        what the store's own prefix uses where the storage counts it (object stores), and
+        room for the sub-prefixes of :meth:`isolated`."""
+        from urllib.parse import urlsplit
+
+        from zarr_vectors.core.backends.registry import get_registry
+        from zarr_vectors.core.backends.resolve import url_scheme
+        from zarr_vectors.testing.model import MAX_KEY_BYTES
+
+        used = 0
+        if url_scheme(self.url) in get_registry().schemes_where("object_store_schemes"):
+            prefix = urlsplit(self.url).path.strip("/")
+            used = len(prefix.encode()) + 1 if prefix else 0
+        if self._isolate:
+            used += 16  # '/ex' and the example number
+        return MAX_KEY_BYTES - used
+
+    @property
     def guard(self) -> Guard:
         """Time limits and call log of every instance this target opens."""
         if self._guard is None:
