@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, str] = {
     "backends": "zarr_vectors.cli.backends_cmd:backends",
     "check-backend": "zarr_vectors.cli.check_backend_cmd:check_backend",
+    "new-backend": "zarr_vectors.cli.new_backend_cmd:new_backend",
     "write-points": "zarr_vectors.cli.points_cmd:write_points_cmd",
     "read-points": "zarr_vectors.cli.points_cmd:read_points_cmd",
     "info": "zarr_vectors.cli.info_cmd:info",
