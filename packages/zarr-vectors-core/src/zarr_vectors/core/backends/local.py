@@ -284,6 +284,7 @@ class LocalBackend(Backend):
             except KeyError:
                 current = None
             if current != expect:
+                self._prune(path.parent)  # a refused write leaves no directory it made
                 raise PreconditionFailedError(
                     f"{key!r} in {self.url} changed since version {expect} (now "
                     f"{current or 'absent'}); read it again and retry."
