@@ -119,6 +119,40 @@ def test_truncated_las_is_refused_from_its_header(tmp_path: Path) -> None:
     assert "Traceback" not in out and not (tmp_path / "s").exists()
 
 
+def _patched(data: bytes, at: int, value: bytes) -> bytes:
+    return data[:at] + value + data[at + len(value) :]
+
+
+def test_damaged_laz_headers_are_refused_before_the_decompressor_runs(tmp_path: Path) -> None:
+    """lazrs sizes its buffers from these fields and aborts the process when it cannot
+    allocate them, so each is checked against the file first (found by fuzzing)."""
+    import struct
+
+    make_las(tmp_path / "ok.laz", n=500)
+    data = (tmp_path / "ok.laz").read_bytes()
+    with laspy.open(str(tmp_path / "ok.laz")) as reader:
+        start = reader.header.offset_to_point_data
+    with (tmp_path / "ok.laz").open("rb") as fh:
+        header = laspy.LasHeader.read_from(fh)
+    vlr = bytes(header.vlrs.get("LasZipVlr")[0].record_data)
+    vlr_at = data.find(vlr)
+    (table_at,) = struct.unpack_from("<q", data, start)
+    cases = {
+        "chunk.laz": (_patched(data, vlr_at + 12, struct.pack("<I", 1_500_000_000)), "chunk of"),
+        "table.laz": (_patched(data, table_at + 4, struct.pack("<I", 900_000_000)), "chunks for"),
+        "where.laz": (_patched(data, start, struct.pack("<q", 10**12)), "chunk table is said"),
+        "count.laz": (_patched(data, 107, struct.pack("<I", 4_000_000_000)), "points per byte"),
+        "vlrs.laz": (_patched(data, 100, struct.pack("<I", 3_000_000)), "VLRs"),
+    }
+    for name, (content, needle) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        start_time = time.perf_counter()
+        code, out = run("write-points", tmp_path / name, tmp_path / "s", "-c", "100")
+        assert time.perf_counter() - start_time < 10, name
+        assert code == 2, (name, out)
+        assert needle in out and "Traceback" not in out, (name, out)
+
+
 def test_las_output_refuses_what_las_cannot_hold(tmp_path: Path) -> None:
     pos = np.random.default_rng(1).uniform(0, 10, (50, 3))
     cases = [

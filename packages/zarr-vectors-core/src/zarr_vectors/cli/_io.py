@@ -204,7 +204,8 @@ class _NpyReader(PointReader):
         try:
             # mmap_mode: nothing is read; numpy checks the header's shape against the size.
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
+        except Exception as exc:  # numpy parses the header as Python literals: any error
+            # (ValueError, SyntaxError, tokenize's TokenError, ...) means a damaged file
             raise ValidationError(f"{path}: not a readable .npy file ({exc})") from None
         if arr.dtype.names is None and (arr.ndim != 2 or arr.dtype.kind not in "fiu"):
             raise ValidationError(
@@ -537,18 +538,31 @@ class _PlyReader(PointReader):
 
 
 # -- .las / .laz ---------------------------------------------------------------
+#: Most points a LAZ file can hold per byte of compressed data. A million identical
+#: points compress to 85-150 points per byte (formats 0, 3, 6 through lazrs), so
+#: this bound passes every real file and refuses a header whose count is absurd
+#: for the file's size, before a decompressor is run over it.
+_LAZ_POINTS_PER_BYTE = 1000
+
+
 class _LasReader(PointReader):
     def __init__(self, path: Path) -> None:
         laspy = _need("laspy", f"reading {path.suffix} files")
         self._laspy = laspy
+        _check_record_counts(path)
         try:
-            with laspy.open(path) as reader:
-                header = reader.header
-        except (laspy.errors.LaspyException, ValueError, OSError, EOFError) as exc:
+            # The header and its VLRs alone: opening a reader would already start the
+            # LAZ decompressor, which trusts the LASzip VLR checked below.
+            with path.open("rb") as fh:
+                header = laspy.LasHeader.read_from(fh)
+        except _las_errors(laspy) as exc:
             raise ValidationError(f"{path}: not a readable LAS/LAZ file ({exc})") from None
         count = int(header.point_count)
-        compressed = bool(header.point_format.id & 0x80) or path.suffix.lower() == ".laz"
+        compressed = bool(header.are_points_compressed)
+        if compressed:
+            _check_laszip(path, header)
         size = path.stat().st_size
+        data_bytes = size - int(header.offset_to_point_data)
         if not compressed:
             need = int(header.offset_to_point_data) + count * header.point_format.size
             if need > size:
@@ -557,6 +571,13 @@ class _LasReader(PointReader):
                     f"header) but the file holds {size:,} bytes; it is truncated or its header "
                     "is wrong"
                 )
+        elif count > max(data_bytes, 0) * _LAZ_POINTS_PER_BYTE:
+            raise ValidationError(
+                f"{path}: the LAZ header promises {count:,} points but the file holds "
+                f"{max(data_bytes, 0):,} bytes of compressed points, more than "
+                f"{_LAZ_POINTS_PER_BYTE} points per byte (identical points compress to about "
+                "150); it is truncated or its header is wrong"
+            )
         scales = ", ".join(f"{s:g}" for s in header.scales)
         offsets = ", ".join(f"{o:g}" for o in header.offsets)
         super().__init__(
@@ -589,8 +610,109 @@ class _LasReader(PointReader):
                         np.empty((0, 3), np.float64),
                         {n: np.empty(0, _las_field_dtype(empty, n)) for n in names},
                     )
-        except (laspy.errors.LaspyException, ValueError, OSError, EOFError) as exc:
+        except _las_errors(laspy) as exc:
             raise ValidationError(f"{self.path}: bad LAS/LAZ point data ({exc})") from None
+
+
+def _check_record_counts(path: Path) -> None:
+    """The VLR and EVLR counts of the LAS header against the file's size.
+
+    laspy reads as many records as the header says, so a damaged count would
+    make it loop over the end of the file; a VLR takes at least 54 bytes and an
+    EVLR 60 (their headers), which bounds both counts by the bytes available.
+    Field offsets are those of the LAS 1.0-1.4 public header block.
+    """
+    import struct
+
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(375)
+    if head[:4] != b"LASF" or len(head) < 104:
+        raise ValidationError(f"{path}: not a LAS/LAZ file (it does not start with 'LASF')")
+    header_size, offset, n_vlrs = struct.unpack_from("<HII", head, 94)
+    if n_vlrs * 54 > max(offset - header_size, 0) or offset > size:
+        raise ValidationError(
+            f"{path}: the LAS header gives {n_vlrs:,} VLRs and points from byte {offset:,}, "
+            f"which the file's {size:,} bytes cannot hold; it is truncated or its header is wrong"
+        )
+    if head[24:26] >= bytes([1, 4]) and len(head) >= 247:
+        start, n_evlrs = struct.unpack_from("<QI", head, 235)
+        if n_evlrs and (start > size or n_evlrs * 60 > size - start):
+            raise ValidationError(
+                f"{path}: the LAS header gives {n_evlrs:,} extended VLRs from byte {start:,}, "
+                f"which the file's {size:,} bytes cannot hold; it is damaged"
+            )
+
+
+#: Most points per LAZ chunk accepted. LASzip writers use 50,000; the decompressor
+#: allocates a chunk's worth of points up front, so a damaged VLR claiming billions
+#: would end the process with an allocation failure instead of an error.
+_LAZ_MAX_CHUNK = 10_000_000
+_LAZ_VARIABLE_CHUNKS = 0xFFFFFFFF
+
+
+def _check_laszip(path: Path, header: Any) -> None:
+    """Refuse a LASzip VLR whose chunk size or item sizes cannot be right."""
+    import struct
+
+    found = header.vlrs.get("LasZipVlr")
+    if not found:
+        raise ValidationError(f"{path}: compressed points but no LASzip VLR; the file is damaged")
+    data = bytes(found[0].record_data)
+    try:
+        chunk_size = struct.unpack_from("<I", data, 12)[0]
+        (n_items,) = struct.unpack_from("<H", data, 32)
+        items = [struct.unpack_from("<HHH", data, 34 + 6 * i) for i in range(n_items)]
+    except struct.error:
+        raise ValidationError(f"{path}: the LASzip VLR is too short; the file is damaged") from None
+    if chunk_size != _LAZ_VARIABLE_CHUNKS and not 0 < chunk_size <= _LAZ_MAX_CHUNK:
+        raise ValidationError(
+            f"{path}: the LASzip VLR gives a chunk of {chunk_size:,} points (at most "
+            f"{_LAZ_MAX_CHUNK:,} accepted); the file is damaged"
+        )
+    record = sum(size for _, size, _ in items)
+    if record != header.point_format.size:
+        raise ValidationError(
+            f"{path}: the LASzip VLR describes {record}-byte points but the header's point "
+            f"format {header.point_format.id} has {header.point_format.size}-byte points; "
+            "the file is damaged"
+        )
+    # The chunk table: its offset is the first 8 bytes of the point data, and it
+    # starts with (version, number of chunks); the decompressor sizes a table by
+    # that number before reading it.
+    size = path.stat().st_size
+    start = int(header.offset_to_point_data)
+    with path.open("rb") as fh:
+        fh.seek(start)
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise ValidationError(f"{path}: the compressed points are missing; the file is damaged")
+        (table_at,) = struct.unpack("<q", raw)
+        if table_at == -1:  # not written (a streaming writer): the decompressor scans
+            return
+        if not start + 8 <= table_at <= size - 8:
+            raise ValidationError(
+                f"{path}: the LAZ chunk table is said to start at byte {table_at:,}, outside "
+                f"the file's {size:,} bytes; the file is truncated or damaged"
+            )
+        fh.seek(table_at)
+        _, n_chunks = struct.unpack("<II", fh.read(8))
+    count = int(header.point_count)
+    most = count if chunk_size == _LAZ_VARIABLE_CHUNKS else count // chunk_size + 1
+    if n_chunks > most + 1:
+        raise ValidationError(
+            f"{path}: the LAZ chunk table lists {n_chunks:,} chunks for {count:,} points; "
+            "the file is damaged"
+        )
+
+
+def _las_errors(laspy: ModuleType) -> tuple[type[Exception], ...]:
+    """What reading a damaged LAS/LAZ file raises: laspy's errors, lazrs's (a
+    RuntimeError) for damaged compressed data, struct's for a short header, and
+    numpy's and the OS's."""
+    import struct
+
+    return (laspy.errors.LaspyException, RuntimeError, ValueError, OSError, EOFError, struct.error)
 
 
 def _las_field_dtype(dtype: np.dtype[Any], name: str) -> np.dtype[Any]:
