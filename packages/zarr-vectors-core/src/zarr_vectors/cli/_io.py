@@ -591,7 +591,9 @@ class _LasReader(PointReader):
         laspy = self._laspy
         yielded = False
         try:
-            with laspy.open(self.path) as reader:
+            # The sequential lazrs decompressor: the parallel one trusts the chunk table
+            # at the end of the file and panics on a damaged one; this one does not need it.
+            with laspy.open(self.path, laz_backend=laspy.LazBackend.Lazrs) as reader:
                 names = [
                     n
                     for n in reader.header.point_format.dimension_names
@@ -612,6 +614,14 @@ class _LasReader(PointReader):
                     )
         except _las_errors(laspy) as exc:
             raise ValidationError(f"{self.path}: bad LAS/LAZ point data ({exc})") from None
+        except BaseException as exc:
+            # lazrs (Rust) panics on some damaged compressed data; pyo3 raises that as a
+            # PanicException, which derives from BaseException, not Exception.
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise ValidationError(
+                f"{self.path}: bad LAZ point data (the decompressor failed: {exc})"
+            ) from None
 
 
 def _check_record_counts(path: Path) -> None:
