@@ -208,6 +208,12 @@ def test_max_concurrency_defaults_per_family() -> None:
     assert ObstoreBackend("memory://d").max_concurrency == DEFAULT_MAX_CONCURRENCY["memory"]
     assert HTTP_MAX_CONCURRENCY < OBJECT_STORE_MAX_CONCURRENCY
     assert ObstoreBackend("http://127.0.0.1:1/x", max_concurrency=3).max_concurrency == 3
+    # The entry point's option help (which must not import obstore) states the same defaults.
+    from zarr_vectors_obstore.info import OBSTORE
+
+    help_text = OBSTORE.options["max_concurrency"]
+    assert f"{OBJECT_STORE_MAX_CONCURRENCY} on S3" in help_text
+    assert f"{HTTP_MAX_CONCURRENCY} on HTTP" in help_text
 
 
 def test_closed_backend_refuses_calls() -> None:
