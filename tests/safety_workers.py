@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -251,6 +251,20 @@ class Worker:
     stderr goes to a file beside the test's other files, shown when the worker failed.
     """
 
+    #: Every worker started in this process, so a failed test can end the ones it left.
+    started: ClassVar[list[Worker]] = []
+
+    @classmethod
+    def end_all(cls) -> None:
+        """SIGKILL every worker still running (after a test, whatever its outcome)."""
+        while cls.started:
+            worker = cls.started.pop()
+            if worker.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    worker.proc.send_signal(signal.SIGCONT)  # a stopped one, too
+                worker.kill()
+            worker._stderr.close()
+
     def __init__(self, command: str, job: dict[str, Any], stderr: Path) -> None:
         env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
         self.stderr_path = stderr
@@ -268,6 +282,7 @@ class Worker:
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()
+        Worker.started.append(self)
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None

@@ -21,7 +21,14 @@ killed *first* write of a store reads as "did not finish", not as an empty or
 foreign store.
 
 Locally: 20 replace kills and 6 append kills; on the S3 test server
-(SeaweedFS via obstore): 5 and 2.
+(SeaweedFS via obstore): 5 and 2. Besides the timed kills, a replace is killed
+exactly after its commit point (the root says "moving"), which must read as
+the new store: timed kills reach that side of the commit only by chance.
+
+Last, writers that stall (SIGSTOP) past their lease and are then resumed: one
+stalled between two batches of cells must stop without writing more; one
+stalled inside a batch of puts is a known hole (marked xfail, see
+``STALL_INSIDE_A_BATCH``).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +72,13 @@ S3_APPEND_RUNS = 2
 SPREAD = 1.3
 #: A repair waits for the dead writer's lease (3 s here); leave it plenty.
 LOCK_TIMEOUT = 300.0
+
+
+@pytest.fixture(autouse=True)
+def _end_workers() -> Iterator[None]:
+    """No worker process outlives its test, even one that failed half way."""
+    yield
+    Worker.end_all()
 
 
 @dataclass(frozen=True)
@@ -251,25 +265,11 @@ def replace_killed(tmp_path: Path, env: Env, run: int, runs: int) -> str:
     return f"{state} (killed {delay:.2f} s after start, typical write {env.typical['w']:.2f} s)"
 
 
-OUTCOMES: dict[str, list[str]] = {}
-
-
 @pytest.mark.parametrize("run", range(LOCAL_REPLACE_RUNS))
 def test_a_replace_killed_locally_leaves_old_or_new(
     tmp_path: Path, local_env: Env, run: int
 ) -> None:
-    outcome = replace_killed(tmp_path, local_env, run, LOCAL_REPLACE_RUNS)
-    OUTCOMES.setdefault("local-w", []).append(outcome)
-    print(outcome)
-
-
-def test_local_replace_kills_met_both_states() -> None:
-    """The spread of kill times did reach both sides of the commit point."""
-    seen = OUTCOMES.get("local-w", [])
-    if len(seen) < LOCAL_REPLACE_RUNS:
-        pytest.skip("the replace kill runs did not all run in this session")
-    states = {s.split()[0] for s in seen}
-    assert states == {"old", "new"}, seen
+    print(replace_killed(tmp_path, local_env, run, LOCAL_REPLACE_RUNS))
 
 
 # -- append -----------------------------------------------------------------------------------
