@@ -45,6 +45,7 @@ from zarr_vectors.core.backends.runner import get_loop, run_sync
 from zarr_vectors.core.backends.secrets import redact_url, secret_values
 from zarr_vectors.exceptions import (
     BackendOptionError,
+    InvalidKeyError,
     KeyConflictError,
     PluginError,
     RangeNotSatisfiableError,
@@ -81,37 +82,6 @@ REMOTE_MAX_CONCURRENCY = 64
 #: holds a worker thread of the shared I/O executor, and the work is disk- or
 #: GIL-bound, so threads beyond a few only add contention.
 LOCAL_MAX_CONCURRENCY = 8
-
-
-#: Seconds each forgotten backend may take to close at interpreter exit.
-_EXIT_CLOSE_TIMEOUT = 5.0
-#: Backends still open, closed at exit by :func:`_close_forgotten`.
-_OPEN: weakref.WeakSet[FsspecBackend] = weakref.WeakSet()
-_exit_hook = False
-
-
-def _close_forgotten() -> None:
-    """At interpreter exit, close the backends nobody closed, while the I/O loop still runs.
-
-    An ``asynchronous`` file system registers no finalizer of its own, so a
-    forgotten backend would leave its HTTP session to be reported as unclosed
-    (or closed on a dead loop). Registered after the runner's own exit hook,
-    so it runs first (:mod:`atexit` is last-in, first-out).
-    """
-    loop = get_loop()
-    for backend in list(_OPEN):
-        future = asyncio.run_coroutine_threadsafe(backend.aclose(), loop)
-        with contextlib.suppress(Exception):
-            future.result(_EXIT_CLOSE_TIMEOUT)
-
-
-def _watch(backend: FsspecBackend) -> None:
-    global _exit_hook
-    if not _exit_hook:
-        get_loop()  # the runner registers its exit hook first, so ours runs before it
-        atexit.register(_close_forgotten)
-        _exit_hook = True
-    _OPEN.add(backend)
 
 
 def _on_io_loop(
@@ -253,7 +223,9 @@ class FsspecBackend(Backend):
             self.fs: Any = self._open_fs(fs_class, is_async, options)
         except Exception as exc:
             self._fail("open", self.url, exc)
-        root = fs_class._strip_protocol(url)
+        #: The file system's own path normalisation (the class's: a wrapper's may differ).
+        self._strip: Callable[[str], str] = fs_class._strip_protocol
+        root = self._strip(url)
         self._root: str = root.rstrip("/") if root != "/" else ""
         self.writable = self.protocol not in _READ_ONLY_PROTOCOLS  # type: ignore[misc]
         self._bucket = self._root.split("/", 1)[0] if self.protocol in _BUCKET_PROTOCOLS else ""
@@ -265,6 +237,11 @@ class FsspecBackend(Backend):
         # Object stores and HTTP keep keys flat; every other file system has directories.
         flat = bool(self._bucket) or self.protocol in _READ_ONLY_PROTOCOLS
         self.hierarchical_keys = not flat  # type: ignore[misc]
+        # A backend dropped unclosed still closes its clients (on the loop they were made on).
+        self._finalizer = weakref.finalize(
+            self, _close_dropped, self.fs, self._given_credential, get_loop()
+        )
+        self._finalizer.atexit = False  # at exit, _close_forgotten does it while the loop runs
         _watch(self)
 
     # -- construction helpers ---------------------------------------------------------------
@@ -315,15 +292,40 @@ class FsspecBackend(Backend):
 
     # -- paths --------------------------------------------------------------------------------
     def _path(self, key: str) -> str:
-        return f"{self._root}/{key}"
+        return self._kept(key, f"{self._root}/{key}")
 
     def _dir(self, prefix: str) -> str:
         """File-system path of the directory named by a normalised prefix."""
-        return f"{self._root}/{prefix}".rstrip("/") if prefix else self._root
+        return self._kept(prefix, f"{self._root}/{prefix}".rstrip("/")) if prefix else self._root
+
+    def _kept(self, key: str, path: str) -> str:
+        """``path``, if the file system keeps it as it is; else the key is refused.
+
+        A file system that rewrites a path would store the key under another
+        name, where it aliases a different key (adlfs parses paths as URLs and
+        drops a trailing '#').
+        """
+        stored = self._strip(path)
+        if stored != path:
+            raise InvalidKeyError(
+                f"The {self.protocol!r} file system would store the key {key!r} of {self.url} "
+                f"under another name ({stored[len(self._root) + 1 :]!r}); use another key."
+            )
+        return path
+
+    def _name(self, listed: str) -> str:
+        """A listed path as a path of the root's kind, without a trailing '/'.
+
+        Only a name with a protocol is stripped: adlfs's ``_strip_protocol``
+        parses a path as a URL and would drop a '#' that ends a directory's name.
+        """
+        if "://" in listed:
+            listed = self._strip(listed)
+        return listed.rstrip("/")
 
     def _key_of(self, name: str) -> str | None:
         """The key of a listed path, or None when it is outside the root."""
-        name = self.fs._strip_protocol(name).rstrip("/")
+        name = self._name(name)
         base = f"{self._root}/"
         if not name.startswith(base) or name == self._root:
             return None
@@ -348,9 +350,7 @@ class FsspecBackend(Backend):
     def _names_object(self, entries: list[dict[str, Any]], path: str) -> bool:
         """Whether a listing of ``path`` returned the object at ``path`` itself."""
         return any(
-            self.fs._strip_protocol(str(e["name"])).rstrip("/") == path
-            and e.get("type") != "directory"
-            for e in entries
+            self._name(str(e["name"])) == path and e.get("type") != "directory" for e in entries
         )
 
     # -- errors -------------------------------------------------------------------------------
@@ -506,7 +506,37 @@ class FsspecBackend(Backend):
 
     @_on_io_loop
     async def _adelete_prefix(self, prefix: str) -> None:
-        await super()._adelete_prefix(prefix)
+        targets = await self._directories_to_remove(prefix) if self.hierarchical_keys else None
+        if targets is None:
+            await super()._adelete_prefix(prefix)  # listing + delete_many
+            return
+        if not targets:
+            return
+        try:
+            await self._timed(self.fs._rm(targets, recursive=True))
+        except FileNotFoundError:
+            return
+        except Exception as exc:
+            self._fail("delete under", repr(prefix), exc)
+        if prefix:
+            await self._prune(targets[0])
+
+    async def _directories_to_remove(self, prefix: str) -> list[str] | None:
+        """On a file system with directories, what to remove for ``delete_prefix`` in one call.
+
+        The prefix's directory, or the root's children (the root itself stays).
+        None when a path holds glob characters, which ``_rm`` would expand.
+        """
+        path = self._dir(prefix)
+        try:
+            if not await self._timed(self.fs._isdir(path)):
+                return []
+            targets = [path] if prefix else list(await self._timed(self.fs._ls(path, detail=False)))
+        except FileNotFoundError:
+            return []
+        except Exception as exc:
+            self._fail("list", repr(prefix), exc)
+        return None if any(_GLOB_CHARS.intersection(t) for t in targets) else targets
 
     @_on_io_loop
     async def _alist(self, prefix: str, recursive: bool) -> list[str]:
@@ -574,31 +604,10 @@ class FsspecBackend(Backend):
 
     @_on_io_loop
     async def _aclose(self) -> None:
-        """Close the HTTP client of this backend's private file system, on its own loop.
-
-        Best effort: a connection that fails to close dies with the process anyway.
-        """
+        """Close the HTTP clients of this backend's private file system, on their own loop."""
+        self._finalizer.detach()
         _OPEN.discard(self)
-        with contextlib.suppress(Exception):
-            await self._timed(self._close_clients())
-
-    async def _close_clients(self) -> None:
-        fs = self.fs
-        creator = getattr(fs, "_s3creator", None)  # s3fs: the client's context manager
-        if creator is not None and getattr(fs, "_s3", None) is not None:
-            fs._s3 = None
-            await creator.__aexit__(None, None, None)
-        session = getattr(fs, "_session", None)  # gcsfs, http
-        if session is not None and not getattr(session, "closed", True):
-            await session.close()
-        service = getattr(fs, "service_client", None)  # adlfs
-        if service is not None and hasattr(service, "close"):
-            await service.close()
-        credential = getattr(fs, "credential", None)  # adlfs, when it made one itself
-        if credential is not None and not self._given_credential:
-            closed = credential.close() if hasattr(credential, "close") else None
-            if inspect.isawaitable(closed):
-                await closed
+        await _close_clients(self.fs, self._given_credential, self.timeout)
 
     # -- blocking primitives: the coroutines above, on the one loop ------------------------------
     def _get(self, key: str) -> bytes:
@@ -642,6 +651,69 @@ class FsspecBackend(Backend):
 
     def _close(self) -> None:
         run_sync(self._aclose())
+
+
+async def _close_clients(fs: Any, given_credential: bool, timeout: float) -> None:
+    """Close the HTTP clients a private file-system instance opened (best effort, bounded).
+
+    A connection that fails to close dies with the process anyway.
+    """
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(timeout):
+            creator = getattr(fs, "_s3creator", None)  # s3fs: the client's context manager
+            if creator is not None and getattr(fs, "_s3", None) is not None:
+                fs._s3 = None
+                await creator.__aexit__(None, None, None)
+            session = getattr(fs, "_session", None)  # gcsfs, http
+            if session is not None and not getattr(session, "closed", True):
+                await session.close()
+            service = getattr(fs, "service_client", None)  # adlfs
+            if service is not None and hasattr(service, "close"):
+                await service.close()
+            credential = getattr(fs, "credential", None)  # adlfs, when it made one itself
+            if credential is not None and not given_credential:
+                closed = credential.close() if hasattr(credential, "close") else None
+                if inspect.isawaitable(closed):
+                    await closed
+
+
+# -- backends nobody closed -------------------------------------------------------------------
+#: Seconds each forgotten backend may take to close at interpreter exit.
+_EXIT_CLOSE_TIMEOUT = 5.0
+#: Backends still open, closed at exit by :func:`_close_forgotten`.
+_OPEN: weakref.WeakSet[FsspecBackend] = weakref.WeakSet()
+_exit_hook = False
+
+
+def _watch(backend: FsspecBackend) -> None:
+    global _exit_hook
+    if not _exit_hook:
+        get_loop()  # the runner registers its exit hook first, so ours runs before it
+        atexit.register(_close_forgotten)
+        _exit_hook = True
+    _OPEN.add(backend)
+
+
+def _close_forgotten() -> None:
+    """At interpreter exit, close the backends nobody closed, while the I/O loop still runs.
+
+    An ``asynchronous`` file system registers no finalizer of its own, so a
+    forgotten backend would leave its HTTP session to be reported as unclosed.
+    Registered after the runner's own exit hook, so it runs first (:mod:`atexit`
+    is last-in, first-out).
+    """
+    loop = get_loop()
+    for backend in list(_OPEN):
+        future = asyncio.run_coroutine_threadsafe(backend.aclose(), loop)
+        with contextlib.suppress(Exception):
+            future.result(_EXIT_CLOSE_TIMEOUT)
+
+
+def _close_dropped(fs: Any, given_credential: bool, loop: asyncio.AbstractEventLoop) -> None:
+    """Finalizer of a backend garbage-collected unclosed: close its clients, without waiting."""
+    if loop.is_running():
+        coro = _close_clients(fs, given_credential, _EXIT_CLOSE_TIMEOUT)
+        asyncio.run_coroutine_threadsafe(coro, loop)
 
 
 def _detach_finalizers(fs: Any) -> None:
