@@ -89,11 +89,11 @@ def _crc_append(data: bytes) -> bytes:
 def _crc_check(data: bytes) -> bytes:
     if len(data) < 4:
         raise CorruptStoreError(f"chunk of {len(data)} bytes is too short to hold its checksum")
-    body = memoryview(data)[:-4]
-    (stored,) = _CRC.unpack_from(data, len(data) - 4)
-    if _crc(body) != stored:
+    raw = data if isinstance(data, bytes) else bytes(data)
+    (stored,) = _CRC.unpack_from(raw, len(raw) - 4)
+    if _crc(raw[:-4]) != stored:
         raise CorruptStoreError("its crc32c checksum does not match: the bytes were changed")
-    return bytes(body)
+    return memoryview(raw)[:-4]  # type: ignore[return-value]  # decoded from a view, no copy
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ concurrent batch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -473,12 +474,15 @@ class _CellReader:
     def payload(self, path: str, world: Sequence[int], origin: Sequence[int]) -> bytes:
         grid = tuple(int(w) - int(o) for w, o in zip(world, origin, strict=True))
         raw = self.got.get((path, grid))
-        where = self.where(path, world, origin)
         if raw is None:
             raise CorruptStoreError(
-                f"{where}: the cell is listed in nonempty_chunks but missing from the store"
+                f"{self.where(path, world, origin)}: the cell is listed in nonempty_chunks "
+                "but missing from the store"
             )
-        return self.layouts[path].codec.decode(raw, where)
+        try:
+            return self.layouts[path].codec.decode(raw, "")
+        except CorruptStoreError as exc:  # named only when wrong: a name per cell costs
+            raise CorruptStoreError(f"{self.where(path, world, origin)}{exc}") from None
 
     def rows(
         self,
@@ -489,7 +493,7 @@ class _CellReader:
         row_shape: tuple[int, ...],
     ) -> npt.NDArray[Any]:
         data = self.payload(path, world, origin)
-        row_bytes = dtype.itemsize * int(np.prod(row_shape, dtype=np.int64))
+        row_bytes = dtype.itemsize * math.prod(row_shape)
         if row_bytes == 0 or len(data) % row_bytes:
             raise CorruptStoreError(
                 f"{self.where(path, world, origin)}: {len(data)} bytes is not a whole number "
