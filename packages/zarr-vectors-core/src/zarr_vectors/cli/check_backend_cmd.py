@@ -57,16 +57,15 @@ class _Reporter:
 
     def example(self, name: str, count: int) -> None:
         if self.progress is not None and self.task is not None:
-            stage = (
-                f"example {count} of about {self.planned}"
-                if count <= self.planned
-                else f"example {count} (looking for the smallest failing one)"
+            stage = f"example {count}" + (
+                f" of about {self.planned}" if count <= self.planned else ""
             )
             self.progress.update(self.task, description=f"{name}: {stage}")
 
     def finished(self, result: Any) -> None:
         if self.progress is not None and self.task is not None:
             self.progress.remove_task(self.task)
+            self.progress.refresh()
             self.task = None
         self.echo(result.describe())
 

@@ -348,12 +348,18 @@ def watch(guard_of: Callable[[], Guard], fn: Callable[[], T], *, renew: Callable
 
     thread = threading.Thread(target=run, name="zv-kit-check", daemon=True)
     thread.start()
-    while not done.wait(POLL):
-        late = guard.overdue()
-        if late is not None:
-            error = guard.trip(late)
+    try:
+        while not done.wait(POLL):
+            late = guard.overdue()
+            if late is not None:
+                error = guard.trip(late)
+                renew()
+                raise error
+    except BaseException:  # interrupted (Ctrl-C): the check stops at its next call
+        if not done.is_set() and not guard.abandoned:
+            guard.abandoned = True
             renew()
-            raise error
+        raise
     if "error" in box:
         raise box["error"]
     return cast(T, box.get("result"))

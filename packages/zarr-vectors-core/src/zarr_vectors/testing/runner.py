@@ -196,9 +196,16 @@ def _notes(exc: BaseException) -> list[str]:
 
 
 def _planned(name: str, config: KitConfig) -> int:
-    if name in ("zarr-array", "point-cloud"):
-        return config.roundtrip_examples
-    return config.max_examples
+    """About how many examples check ``name`` runs when nothing fails (for progress)."""
+    examples = config.max_examples
+    return {
+        "zarr-array": config.roundtrip_examples,
+        "point-cloud": config.roundtrip_examples,
+        "key-contract": 2 + max(4, examples // 2),
+        "invalid-keys": 2 * examples,
+        "torn-writes": max(4, examples // 4),
+        "conditional-writes": max(4, examples // 4),
+    }.get(name, examples)
 
 
 def run_check(
