@@ -8,7 +8,9 @@ Install with ``pip install "zarr-vectors-core[testing]"``. Three ways to run it:
 * subclass :class:`BackendConformance` in a test module.
 
 or from Python with :func:`run_kit`. What it checks is listed in
-:data:`CHECK_NAMES` and described in ``docs/plugin-authors.md``.
+:data:`CHECK_NAMES` and described in ``docs/plugin-authors.md``; every backend
+call it makes has a time limit (:class:`KitTimeoutError` when one overruns),
+and a :class:`KitReporter` hears about each check as it starts and ends.
 
 Names are imported on first use, so that importing this package (which the
 pytest plugin does in every pytest run) costs nothing.
@@ -21,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from zarr_vectors.testing.config import CHECK_NAMES, KitConfig
-    from zarr_vectors.testing.runner import CheckResult, run_check, run_kit
+    from zarr_vectors.testing.guard import KitTimeoutError
+    from zarr_vectors.testing.runner import CheckResult, KitReporter, run_check, run_kit
     from zarr_vectors.testing.suite import BackendConformance
     from zarr_vectors.testing.target import KitTarget
 
@@ -30,7 +33,9 @@ __all__ = [
     "BackendConformance",
     "CheckResult",
     "KitConfig",
+    "KitReporter",
     "KitTarget",
+    "KitTimeoutError",
     "run_check",
     "run_kit",
 ]
@@ -39,6 +44,8 @@ _WHERE = {
     "CHECK_NAMES": "zarr_vectors.testing.config",
     "KitConfig": "zarr_vectors.testing.config",
     "CheckResult": "zarr_vectors.testing.runner",
+    "KitReporter": "zarr_vectors.testing.runner",
+    "KitTimeoutError": "zarr_vectors.testing.guard",
     "run_check": "zarr_vectors.testing.runner",
     "run_kit": "zarr_vectors.testing.runner",
     "BackendConformance": "zarr_vectors.testing.suite",

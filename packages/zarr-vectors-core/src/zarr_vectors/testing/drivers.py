@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from zarr_vectors.core.backends.base import ObjectInfo
-from zarr_vectors.testing.show import show_call
 
 __all__ = ["AsyncDriver", "Driver", "SyncDriver"]
 
@@ -109,64 +108,56 @@ class AsyncDriver:
         self.loop = asyncio.new_event_loop()
         self.loop.set_default_executor(_PoolExecutor())
 
-    def run(self, make: Callable[[], Awaitable[T]], what: str = "an async call") -> T:
+    def run(self, make: Callable[[], Awaitable[T]]) -> T:
         async def call() -> T:
             return await make()
 
         return self.loop.run_until_complete(call())
 
     def get(self, key: Any) -> bytes:
-        return bytes(self.run(lambda: self.backend.aget_bytes(key), show_call("aget_bytes", key)))
+        return bytes(self.run(lambda: self.backend.aget_bytes(key)))
 
     def get_range(self, key: Any, start: int, length: int | None) -> bytes:
-        return bytes(
-            self.run(
-                lambda: self.backend.aget_range(key, start, length),
-                show_call("aget_range", key, start, length),
-            )
-        )
+        return bytes(self.run(lambda: self.backend.aget_range(key, start, length)))
 
     def put(self, key: Any, value: bytes) -> None:
-        self.run(lambda: self.backend.aput_bytes(key, value), show_call("aput_bytes", key, value))
+        self.run(lambda: self.backend.aput_bytes(key, value))
 
     def put_if(self, key: Any, value: bytes, expect: str | None) -> str:
-        version: str = self.run(
-            lambda: self.backend.aput_if(key, value, expect=expect),
-            show_call("aput_if", key, value, expect=expect),
-        )
+        version: str = self.run(lambda: self.backend.aput_if(key, value, expect=expect))
         return version
 
     def exists(self, key: Any) -> bool:
-        return bool(self.run(lambda: self.backend.aexists(key), show_call("aexists", key)))
+        return bool(self.run(lambda: self.backend.aexists(key)))
 
     def head(self, key: Any) -> ObjectInfo:
-        info: ObjectInfo = self.run(lambda: self.backend.ahead(key), show_call("ahead", key))
+        info: ObjectInfo = self.run(lambda: self.backend.ahead(key))
         return info
 
     def delete(self, key: Any) -> None:
-        self.run(lambda: self.backend.adelete(key), show_call("adelete", key))
+        self.run(lambda: self.backend.adelete(key))
 
     def delete_many(self, keys: list[Any]) -> None:
-        self.run(lambda: self.backend.adelete_many(keys), show_call("adelete_many", keys))
+        self.run(lambda: self.backend.adelete_many(keys))
 
     def delete_prefix(self, prefix: Any) -> None:
-        self.run(lambda: self.backend.adelete_prefix(prefix), show_call("adelete_prefix", prefix))
+        self.run(lambda: self.backend.adelete_prefix(prefix))
 
     def ls(self, prefix: Any, recursive: bool) -> list[str]:
         async def collect() -> list[str]:
             return [k async for k in self.backend.alist_prefix(prefix, recursive=recursive)]
 
-        return self.run(collect, show_call("alist_prefix", prefix, recursive=recursive))
+        return self.run(collect)
 
     def get_many(self, keys: list[Any]) -> dict[str, bytes]:
-        found = self.run(lambda: self.backend.aget_many(keys), show_call("aget_many", keys))
+        found = self.run(lambda: self.backend.aget_many(keys))
         return {k: bytes(v) for k, v in found.items()}
 
     def put_many(self, items: list[tuple[Any, bytes]]) -> None:
-        self.run(lambda: self.backend.aput_many(items), show_call("aput_many", items))
+        self.run(lambda: self.backend.aput_many(items))
 
     def close(self) -> None:
         try:
-            self.run(self.backend.aclose, "aclose()")
+            self.run(self.backend.aclose)
         finally:
             self.loop.close()

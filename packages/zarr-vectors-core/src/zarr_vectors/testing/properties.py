@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,8 +53,6 @@ __all__ = [
     "check_persistence",
     "check_torn_writes",
 ]
-
-T = TypeVar("T")
 
 _CONTRACT = (
     f"the key contract (docs/storage.md, 'The key contract'): every backend stores any key "
