@@ -140,11 +140,13 @@ def test_installed_script_on_a_terminal_shows_a_live_progress_bar(
     # every phase is labelled, the counted ones with their count, rate and time left
     assert "reading big.npy: 100%" in out and "300,000/300,000 points" in out
     assert "grouping points into cells: done in" in out
-    assert re.search(r"writing cells: 100%.*\| ([\d,]+)/\1 objects \[[\d:]+<[\d:]+, ", out)
+    assert re.search(r"writing cells: 100%.*\| ([\d,]+)/\1 points \[[\d:]+<[\d:]+, ", out)
     assert "committing: done in" in out
     assert "Wrote 300,000 3-D points" in out
     objects = re.search(r"writing cells: 100%.*\| ([\d,]+)/", out)
-    assert objects is not None and f"({objects[1]} objects)" in out  # one count, bar and summary
+    assert (
+        objects is not None and f"({objects[1]} points written)" in out
+    )  # one count, bar and summary
 
 
 def test_phase_bars_are_none_off_a_terminal_and_draw_labelled_phases_on_one(
@@ -161,7 +163,7 @@ def test_phase_bars_are_none_off_a_terminal_and_draw_labelled_phases_on_one(
         progress(10, 10)
     err = capsys.readouterr().err
     assert "grouping points into cells: done in" in err
-    assert "writing cells: 100%" in err and "10/10 objects" in err
+    assert "writing cells: 100%" in err and "10/10 points" in err
     assert "committing: done in" in err
 
 
@@ -179,7 +181,7 @@ def test_progress_true_draws_phase_bars_and_a_callable_passes_through(
     err = capsys.readouterr().err
     for label in ("grouping points into cells: done", "committing: done", "decoding: done"):
         assert label in err
-    assert re.search(r"writing cells: 100%.*\| (\d+)/\1 objects", err)
+    assert re.search(r"writing cells: 100%.*\| ([\d,]+)/\1 points", err)
     assert re.search(r"reading cells: 100%.*\| (\d+)/\1 cells", err)
 
     calls: list[tuple[int, int]] = []

@@ -242,7 +242,7 @@ def write_points_cmd(
     )
     attrs = f" with attributes {sorted(attributes)}" if attributes else ""
     verb = "Appended" if mode == "a" else "Wrote"
-    objects = f" ({counter.total:,} objects)" if counter.total is not None else ""
+    objects = f" ({counter.total:,} points written)" if counter.total is not None else ""
     click.echo(
         f"{verb} {summary.points_written:,} {ndim}-D points{attrs} to {redact_url(url)} "
         f"in {took:.2f} s: {summary.cells_written:,} cells{objects}, {summary.levels} level(s), "
