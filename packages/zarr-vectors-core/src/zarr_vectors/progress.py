@@ -6,17 +6,16 @@
 * ``True``: bars drawn by tqdm (``tqdm.auto``: a text bar in a terminal, a
   widget in a notebook), one per phase, each labelled, with its count, rate
   and time left;
-* a callable: ``progress(done, total)`` is called as cell objects are written
-  (a write) or cells arrive (a read), as before.
+* a callable: ``progress(done, total)`` is called as points are written (a
+  write: the points whose cells have gone out) or cells arrive (a read).
 
 The phases are told apart from the callback's own rhythm, so the storage code
 reports one thing (counts) and this module says what they mean. A write first
-groups and encodes the points (before the first call), then writes cell
-objects (``done`` from 0 to ``total``), then commits (after ``done == total``);
+groups and encodes the points (before the first call), then writes cells
+(``done`` from 0 to ``total`` points), then commits (after ``done == total``);
 a read opens the store's metadata, fetches cells, then decodes them.
-The count a bar shows is the one the callback receives: for a write the
-objects (a vertices, fragments and attribute object per cell and level), for
-a read the cells.
+The count a bar shows is the one the callback receives, which is the one the
+summary of a write quotes: points written; for a read, cells.
 """
 
 from __future__ import annotations

@@ -79,7 +79,6 @@ def demo(directory: Path | None, n_points: int, seed: int, overwrite: bool) -> N
 
         start = time.perf_counter()
         with phase_bars() as bars:
-            counter = PhasedProgress(bars, WRITE_PHASES)
             summary = write_points(
                 store,
                 positions,
@@ -88,14 +87,14 @@ def demo(directory: Path | None, n_points: int, seed: int, overwrite: bool) -> N
                 vertex_attributes={"intensity": intensity},
                 levels=2,
                 mode="w" if overwrite else "w-",
-                progress=counter,
+                progress=PhasedProgress(bars, WRITE_PHASES) if bars is not None else None,
             )
         took = time.perf_counter() - start
         size, files = _size_on_disk(store)
         click.echo(
             f"Wrote {summary.points_written:,} points to {store} in {took:.2f} s: "
             f"{summary.cells_written} cells of 200x200x200, {summary.levels} levels, "
-            f"{counter.total:,} objects ({files} files with the metadata), {size / 1e6:.1f} MB."
+            f"{files} files, {size / 1e6:.1f} MB."
         )
 
         zv = open_zv(store)
