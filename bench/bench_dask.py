@@ -14,7 +14,8 @@ Steps, all files under one fresh directory (``--dir``):
    streamed through this process (``scheduler="driver"``), timed.
 3. **Dask**, for each worker count in ``--workers``: a fresh
    ``distributed.LocalCluster(n_workers=k, threads_per_worker=1,
-   processes=True)``; the input is a Dask array whose blocks (``--block``
+   processes=True)``, once per Dask shuffle method in ``--shuffle`` (``p2p``, the
+   default on a cluster, and ``tasks``); the input is a Dask array whose blocks (``--block``
    points each) the workers read from the ``.npy`` file themselves, so no point
    passes through this process. Timed: the write (bin, shuffle, put, commit;
    ``bounds=`` given, so no extent pass), then ``read_points(...,
@@ -88,19 +89,22 @@ def check(store: str, expect: dict[str, Any], options: dict[str, Any]) -> None:
 
 def run_dask(
     workers: int,
+    shuffle: str,
     array: Any,
     store: str,
     chunk: float,
     expect: dict[str, Any],
     options: dict[str, Any],
 ) -> dict[str, Any]:
+    import dask
     from distributed import Client, LocalCluster
 
     from zarr_vectors import read_points, write_points
 
-    row: dict[str, Any] = {"case": f"dask, {workers} worker process(es)"}
+    row: dict[str, Any] = {"case": f"dask {shuffle}, {workers} worker process(es)"}
     t0 = time.perf_counter()
     with (
+        dask.config.set({"dataframe.shuffle.method": shuffle}),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -146,6 +150,9 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--block", type=int, default=2_500_000, help="points per input block")
     parser.add_argument("--chunk", type=float, default=200.0)
+    parser.add_argument(
+        "--shuffle", default="p2p,tasks", help="Dask shuffle methods to run (p2p, tasks)"
+    )
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--s3", action="store_true", help="write to a SeaweedFS cluster")
     parser.add_argument("--skip-single", action="store_true", help="no single-process reference")
@@ -206,10 +213,12 @@ def main() -> None:
                 "secret_access_key": server.secret_key,
                 "region": server.region,
             }
-        for k in [int(v) for v in args.workers.split(",")]:
-            row = run_dask(k, array, f"{prefix}/dask-{k}.zarr", args.chunk, expect, options)
-            print(row, flush=True)
-            rows.append(row)
+        for method in args.shuffle.split(","):
+            for k in [int(v) for v in args.workers.split(",")]:
+                store = f"{prefix}/dask-{method}-{k}.zarr"
+                row = run_dask(k, method, array, store, args.chunk, expect, options)
+                print(row, flush=True)
+                rows.append(row)
     finally:
         if server is not None:
             server.stop()
@@ -225,11 +234,16 @@ def main() -> None:
     reference = next(
         (r["write s"] for r in rows if r["case"].startswith("one process, numpy")), None
     )
-    one_worker = next((r["write s"] for r in rows if r["case"].startswith("dask, 1 ")), None)
+    one_worker = {
+        r["case"].split(",")[0]: r["write s"]
+        for r in rows
+        if r["case"].endswith(", 1 worker process(es)")
+    }
     print(f"{'case':45} {'write s':>8} {'MB/s':>7} {'vs 1 worker':>11} {'vs numpy':>9}")
     for r in rows:
         w = r["write s"]
-        vs1 = f"{one_worker / w:.2f}x" if one_worker else "-"
+        base_1 = one_worker.get(r["case"].split(",")[0])
+        vs1 = f"{base_1 / w:.2f}x" if base_1 else "-"
         vsn = f"{reference / w:.2f}x" if reference else "-"
         print(f"{r['case']:45} {w:8.2f} {mb / w:7.1f} {vs1:>11} {vsn:>9}")
     for r in rows:
