@@ -197,7 +197,7 @@ def stalling_local_backend(url: str) -> Any:
 
 
 def cmd_reader(job: dict[str, Any]) -> int:
-    """``read_points`` again and again until the file ``stop`` exists; one line per read.
+    """``read_points`` again and again until the file ``stop`` exists, then once more.
 
     Each line has the point count, whether every row is whole (position and
     ``half`` agree with the id) and :func:`id_digest` of the ids, or the error a
@@ -208,9 +208,14 @@ def cmd_reader(job: dict[str, Any]) -> int:
     options = dict(job.get("options") or {})
     stop = Path(job["stop"])
     emit(event="ready", pid=os.getpid())
-    reads = 0
-    while not stop.exists() or reads < int(job.get("min_reads", 1)):
+    reads = after_stop = 0
+    while True:
+        # The last read starts after ``stop`` appeared: it sees what was committed by then.
+        stopping = stop.exists()
+        if stopping and after_stop and reads >= int(job.get("min_reads", 1)):
+            break
         reads += 1
+        after_stop += stopping
         try:
             pc = read_points(job["url"], **options)
         except Exception as exc:
