@@ -352,7 +352,7 @@ def test_pytest_plugin_fails_on_a_faulty_backend_with_a_replay(tmp_path: Path) -
     suite = _own_suite(tmp_path / "suite")
     run = _pytest(
         "--zv-backend", "faulty", "--zv-url", "dict://plugin", "--zv-max-examples", "10",
-        "--zv-seed", "7", "-k", "state_machine or own",
+        "--zv-seed", "7", "-k", "test_sync_state_machine or own",
         env=env, cwd=suite,
     )  # fmt: skip
     assert run.returncode == 1, run.stdout + run.stderr

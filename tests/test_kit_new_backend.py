@@ -53,7 +53,7 @@ def test_the_skeleton_is_a_listed_plugin_whose_tests_pass(installed: tuple[Path,
     listed = _run(python, root, "-c", code, "backends", "--json")
     assert '"name": "kit_demo"' in listed.stdout and '"status": "ok"' in listed.stdout
     run = _run(python, root, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "--zv-max-examples", "5")  # fmt: skip
+               "--zv-max-examples", "3", "--zv-steps", "10")  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "10 passed" in run.stdout
 
