@@ -41,6 +41,7 @@ from zarr_vectors.format.validate import (
     check_positions,
     data_bounds,
 )
+from zarr_vectors.progress import READ_PHASES, WRITE_PHASES, progress_callback
 
 __all__ = [
     "PointCloud",
@@ -188,7 +189,7 @@ def write_points(
     axes: Sequence[str | Mapping[str, Any]] | None = None,
     consolidate: bool = True,
     checksum: bool = True,
-    progress: Progress | None = None,
+    progress: bool | Progress | None = None,
     lock_timeout: float | None = None,
     scheduler: Any = None,
     position_columns: Sequence[str] | None = None,
@@ -206,7 +207,8 @@ def write_points(
     attribute names come from the store). ``bounds`` default to the data's
     extent. ``levels > 1`` adds coarser levels (factor 2 per level).
     ``consolidate`` keeps zarr v3 consolidated metadata in the root.
-    ``progress(done, total)`` is called as chunk objects are written.
+    ``progress=True`` draws labelled progress bars (terminal or notebook);
+    a callable ``progress(done, total)`` is called as points are written.
     ``checksum`` (default) stores a crc32c checksum with every cell, so reads
     catch damaged bytes. Writers take turns: a write waits up to
     ``lock_timeout`` seconds (default 120) for another process's write to
@@ -268,22 +270,25 @@ def write_points(
         axes=axes,
         consolidate=consolidate,
         checksum=checksum,
-        progress=progress,
+        progress=None,
         memory_limit=memory_limit,
         spill_dir=spill_dir,
         shard_shape=shard_shape,
     )
     if parallel is not None:
         plan = replace(plan, cell_writer=parallel.cell_writer, expected_rows=parallel.rows)
-    with open_location(
-        store,
-        mode="w",
-        backend=backend,
-        backend_kwargs=backend_kwargs,
-        storage_options=storage_options,
-        caller=write_points,
-    ) as target:
-        done = commit_write(target, plan, lock_timeout=lock_timeout)
+    with (
+        progress_callback(progress, WRITE_PHASES) as report,
+        open_location(
+            store,
+            mode="w",
+            backend=backend,
+            backend_kwargs=backend_kwargs,
+            storage_options=storage_options,
+            caller=write_points,
+        ) as target,
+    ):
+        done = commit_write(target, replace(plan, progress=report), lock_timeout=lock_timeout)
     return WriteSummary(
         done.vertices_written, done.vertex_count, done.cells_written, done.levels, mode
     )
@@ -410,7 +415,7 @@ def read_points(
     level: int = 0,
     bbox: Box | None = None,
     attribute_names: Sequence[str] | None = None,
-    progress: Progress | None = None,
+    progress: bool | Progress | None = None,
     as_dask: bool = False,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
@@ -443,20 +448,23 @@ def read_points(
     level = check_level(level)
     box = None if bbox is None else check_bbox(bbox)
     names = [attribute_names] if isinstance(attribute_names, str) else attribute_names
-    with open_location(
-        store,
-        mode="r",
-        backend=backend,
-        backend_kwargs=backend_kwargs,
-        storage_options=storage_options,
-        caller=read_points,
-    ) as source:
+    with (
+        progress_callback(progress, READ_PHASES) as report,
+        open_location(
+            store,
+            mode="r",
+            backend=backend,
+            backend_kwargs=backend_kwargs,
+            storage_options=storage_options,
+            caller=read_points,
+        ) as source,
+    ):
         for attempt in range(_READ_ATTEMPTS):
             snap = load_snapshot(source)
             if box is not None:
                 box = check_bbox(box, snap.meta.ndim)
             try:
-                data = read_level(snap, level, bbox=box, attribute_names_=names, progress=progress)
+                data = read_level(snap, level, bbox=box, attribute_names_=names, progress=report)
                 break
             except StaleSnapshotError:
                 if attempt + 1 == _READ_ATTEMPTS:
