@@ -16,6 +16,7 @@ from typing import Any
 from zarr_vectors.core.backends.base import (
     AsyncStorageBackend,
     Backend,
+    ObjectInfo,
     StorageBackend,
     children_of,
     missing_key,
@@ -44,6 +45,7 @@ __all__ = [
     "AsyncStorageBackend",
     "Backend",
     "BackendInfo",
+    "ObjectInfo",
     "PluginRecord",
     "StorageBackend",
     "children_of",
