@@ -382,6 +382,7 @@ def _move_into_place(backend: StorageBackend, staged: str, lease: RootLease) -> 
     prefix = f"{staged}/"
     new = [k[len(prefix) :] for k in backend.list_prefix(prefix, recursive=True)]
     wanted = set(new)
+    lease.check()
     backend.delete_many(
         k
         for k in backend.list_prefix("", recursive=True)
@@ -507,8 +508,10 @@ def _append(
     _put_chunks(backend, objects, plan.progress, lease)
     if emptied:
         backend.delete_many(emptied)
+    lease.check()
     backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
     new_meta = journal.bump(meta)
+    lease.check()
     _record(backend, new_meta.generation, pending)
     _commit(backend, snap, new_meta, docs, plan.consolidate, lease)
     _prune_log(backend, new_meta.generation)
