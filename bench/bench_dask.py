@@ -54,6 +54,8 @@ from bench_large import _bit_sum, generate
 
 BOUNDS = ((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0))
 BOX = ((250.0, 250.0, 250.0), (650.0, 650.0, 650.0))
+NUMPY = "one process, numpy in memory"
+DRIVER = "one process, Dask array via driver"
 
 
 def load_rows(path: str, lo: int, hi: int) -> np.ndarray:
@@ -74,6 +76,13 @@ def dask_input(path: Path, n: int, block: int) -> Any:
         for lo in range(0, n, block)
     ]
     return da.concatenate(blocks, axis=0)
+
+
+def _warm_worker() -> None:
+    import importlib
+
+    for name in ("pandas", "pyarrow", "dask.dataframe", "distributed.shuffle", "zarr_vectors.dask"):
+        importlib.import_module(name)
 
 
 def check(store: str, expect: dict[str, Any], options: dict[str, Any]) -> None:
@@ -115,20 +124,26 @@ def run_dask(
         Client(cluster) as client,
     ):
         row["cluster start s"] = round(time.perf_counter() - t0, 1)
-        # Warm-up, not timed: the workers import what a write needs (zarr_vectors, pandas,
-        # pyarrow for the shuffle, the storage client) on a small write to a scratch store.
+        # Warm-up, not timed: every worker imports what a write needs (zarr_vectors,
+        # pandas, pyarrow for the shuffle, the storage client) and joins a small write
+        # whose input has four partitions per worker, to a scratch store.
         t0 = time.perf_counter()
+        client.run(_warm_worker)
         write_points(
             f"{store}-warmup",
-            array[:100_000],
+            array[:200_000].rechunk((-(-200_000 // (4 * workers)), 3)),
             chunk_shape=(chunk,) * 3,
             bounds=BOUNDS,
             storage_options=options,
         )
         row["warm-up s"] = round(time.perf_counter() - t0, 1)
+        row["load before"] = round(os.getloadavg()[0], 1)
+        cpu0 = sum(client.run(time.process_time).values()) + time.process_time()
         t0 = time.perf_counter()
         write_points(store, array, chunk_shape=(chunk,) * 3, bounds=BOUNDS, storage_options=options)
         row["write s"] = round(time.perf_counter() - t0, 2)
+        cpu1 = sum(client.run(time.process_time).values()) + time.process_time()
+        row["cpu s"] = round(cpu1 - cpu0, 1)  # workers and this process (scheduler excluded)
         t0 = time.perf_counter()
         frame = read_points(store, as_dask=True, storage_options=options)
         counted = int(frame.map_partitions(len).compute().sum())
@@ -153,6 +168,7 @@ def main() -> None:
     parser.add_argument(
         "--shuffle", default="p2p,tasks", help="Dask shuffle methods to run (p2p, tasks)"
     )
+    parser.add_argument("--rounds", type=int, default=1, help="runs of every case, interleaved")
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--s3", action="store_true", help="write to a SeaweedFS cluster")
     parser.add_argument("--skip-single", action="store_true", help="no single-process reference")
@@ -170,35 +186,6 @@ def main() -> None:
         expect = generate(npy, args.points, 2_000_000, BOX, seed=11)
         print(f"generated {args.points:,} points in {time.perf_counter() - t0:.1f} s", flush=True)
         array = dask_input(npy, args.points, args.block)
-        if not args.skip_single:
-            points = np.load(npy)
-            t0 = time.perf_counter()
-            write_points(base / "single.zarr", points, chunk_shape=(args.chunk,) * 3, bounds=BOUNDS)
-            rows.append(
-                {
-                    "case": "one process, numpy in memory",
-                    "write s": round(time.perf_counter() - t0, 2),
-                }
-            )
-            del points
-            check(str(base / "single.zarr"), expect, {})
-            print(rows[-1], flush=True)
-            t0 = time.perf_counter()
-            write_points(
-                base / "driver.zarr",
-                array,
-                chunk_shape=(args.chunk,) * 3,
-                bounds=BOUNDS,
-                scheduler="driver",
-            )
-            rows.append(
-                {
-                    "case": "one process, Dask array streamed (driver)",
-                    "write s": round(time.perf_counter() - t0, 2),
-                }
-            )
-            check(str(base / "driver.zarr"), expect, {})
-            print(rows[-1], flush=True)
         options: dict[str, Any] = {}
         prefix = str(base)
         if args.s3:
@@ -213,49 +200,99 @@ def main() -> None:
                 "secret_access_key": server.secret_key,
                 "region": server.region,
             }
-        for method in args.shuffle.split(","):
-            for k in [int(v) for v in args.workers.split(",")]:
-                store = f"{prefix}/dask-{method}-{k}.zarr"
+        if not args.skip_single:
+            t0 = time.perf_counter()
+            write_points(
+                base / "driver.zarr",
+                array,
+                chunk_shape=(args.chunk,) * 3,
+                bounds=BOUNDS,
+                scheduler="driver",
+            )
+            rows.append({"case": DRIVER, "write s": round(time.perf_counter() - t0, 2)})
+            check(str(base / "driver.zarr"), expect, {})
+            shutil.rmtree(base / "driver.zarr")
+            print(rows[-1], flush=True)
+        cases = [(m, int(k)) for m in args.shuffle.split(",") for k in args.workers.split(",")]
+        for round_ in range(args.rounds):
+            if not args.skip_single:
+                rows.append(single(npy, base / f"single-r{round_}.zarr", args.chunk, expect))
+                print(rows[-1], flush=True)
+            for method, k in cases:
+                store = f"{prefix}/dask-{method}-{k}-r{round_}.zarr"
                 row = run_dask(k, method, array, store, args.chunk, expect, options)
                 print(row, flush=True)
                 rows.append(row)
+                if not args.s3:
+                    shutil.rmtree(store, ignore_errors=True)
     finally:
         if server is not None:
             server.stop()
         shutil.rmtree(base, ignore_errors=True)
+    summary(rows, args)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+def single(npy: Path, store: Path, chunk: float, expect: dict[str, Any]) -> dict[str, Any]:
+    """The reference: the whole cloud in this process's memory, one ``write_points``."""
+    from zarr_vectors import write_points
+
+    points = np.load(npy)
+    load = round(os.getloadavg()[0], 1)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    write_points(store, points, chunk_shape=(chunk,) * 3, bounds=BOUNDS)
+    row = {
+        "case": NUMPY,
+        "write s": round(time.perf_counter() - t0, 2),
+        "cpu s": round(time.process_time() - cpu0, 1),
+        "load before": load,
+    }
+    del points
+    check(str(store), expect, {})
+    shutil.rmtree(store)
+    return row
+
+
+def summary(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """Per case: the median write time over the rounds, every sample, and the ratios."""
+    import statistics
+
     mb = args.points * 12 / 1e6
     print()
     print(
         f"{args.points:,} float32 3-D points ({mb:,.0f} MB), chunk {args.chunk:g}, blocks of "
         f"{args.block:,}, store on {'SeaweedFS (S3)' if args.s3 else 'local disk'}; "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {args.rounds} round(s), "
         f"load average {os.getloadavg()[0]:.1f} at the end"
     )
-    reference = next(
-        (r["write s"] for r in rows if r["case"].startswith("one process, numpy")), None
+    cases: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        cases.setdefault(r["case"], []).append(r)
+    median = {c: statistics.median(r["write s"] for r in rs) for c, rs in cases.items()}
+    print(
+        f"{'case':38} {'write s':>8} {'MB/s':>6} {'vs 1 worker':>11} {'vs numpy':>8} "
+        f"{'CPU s':>6}  samples (s) [load average before]"
     )
-    one_worker = {
-        r["case"].split(",")[0]: r["write s"]
-        for r in rows
-        if r["case"].endswith(", 1 worker process(es)")
-    }
-    print(f"{'case':45} {'write s':>8} {'MB/s':>7} {'vs 1 worker':>11} {'vs numpy':>9}")
-    for r in rows:
-        w = r["write s"]
-        base_1 = one_worker.get(r["case"].split(",")[0])
-        vs1 = f"{base_1 / w:.2f}x" if base_1 else "-"
-        vsn = f"{reference / w:.2f}x" if reference else "-"
-        print(f"{r['case']:45} {w:8.2f} {mb / w:7.1f} {vs1:>11} {vsn:>9}")
-    for r in rows:
-        if "dask full read s" in r:
-            print(
-                f"{r['case']}: cluster start {r['cluster start s']} s, warm-up write of "
-                f"100,000 points {r['warm-up s']} s, Dask full read (count) "
-                f"{r['dask full read s']} s in {r['dask partitions']} partitions, Dask box read "
-                f"{r['dask box read s']} s"
-            )
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+    for case, rs in cases.items():
+        w = median[case]
+        one = median.get(case.split(",")[0] + ", 1 worker process(es)")
+        vs1 = f"{one / w:.2f}x" if one and case.startswith("dask") else "-"
+        vsn = f"{median[NUMPY] / w:.2f}x" if NUMPY in median else "-"
+        cpu = [r["cpu s"] for r in rs if "cpu s" in r]
+        cpu_text = f"{statistics.median(cpu):6.1f}" if cpu else f"{'-':>6}"
+        samples = ", ".join(f"{r['write s']:.1f} [{r.get('load before', '-')}]" for r in rs)
+        print(f"{case:38} {w:8.2f} {mb / w:6.1f} {vs1:>11} {vsn:>8} {cpu_text}  {samples}")
+    print()
+    for case, rs in cases.items():
+        for r in rs:
+            if "dask full read s" in r:
+                print(
+                    f"{case}: cluster start {r['cluster start s']} s, warm-up write of 200,000 "
+                    f"points {r['warm-up s']} s, Dask full read (count) {r['dask full read s']} "
+                    f"s in {r['dask partitions']} partitions, Dask box read "
+                    f"{r['dask box read s']} s"
+                )
 
 
 if __name__ == "__main__":

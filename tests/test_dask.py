@@ -98,6 +98,35 @@ def test_a_dask_array_written_by_tasks_gives_the_cells_one_process_gives(tmp_pat
         assert not mismatch and not errors and len(match) == len(files)
 
 
+def test_a_sharded_dask_write_keeps_shards_whole(tmp_path: Path) -> None:
+    """Blocks are whole shards: every shard object is made by one task, as one process makes it."""
+    positions, attributes = cloud(20_000, 10)
+    kwargs: dict[str, Any] = {"chunk_shape": CS, "bounds": BOUNDS, "levels": 2, "shard_shape": 2}
+    ids = {"id": attributes["id"]}
+    write_points(tmp_path / "one", positions, vertex_attributes=ids, **kwargs)
+    write_points(
+        tmp_path / "tasks",
+        da.from_array(positions, chunks=(3_000, 3)),
+        vertex_attributes=ids,
+        scheduler="threads",
+        **kwargs,
+    )
+    for level in (0, 1):
+        one, tasks = (
+            read_points(tmp_path / "one", level=level),
+            read_points(tmp_path / "tasks", level=level),
+        )
+        assert_same(one, tasks)
+    left, right = (
+        tmp_path / "one" / "0" / "vertices" / "c",
+        tmp_path / "tasks" / "0" / "vertices" / "c",
+    )
+    files = sorted(str(p.relative_to(left)) for p in left.rglob("*") if p.is_file())
+    assert len(files) == 4 * 4 * 4  # 8 x 8 x 8 cells in shards of 2 x 2 x 2
+    match, mismatch, errors = filecmp.cmpfiles(left, right, files, shallow=False)
+    assert not mismatch and not errors and len(match) == len(files)
+
+
 def test_a_dask_dataframe_with_named_columns(tmp_path: Path) -> None:
     positions, attributes = cloud(12_000, 2)
     table = pd.DataFrame(

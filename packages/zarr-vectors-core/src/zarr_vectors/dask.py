@@ -461,9 +461,12 @@ class ParallelWrite:
         spec = self._spec(meta, plan)
         meta_frame = _binned(self.template, self.attribute_templates, 0, spec)
         binned = dd.from_delayed(self._parts(spec), meta=meta_frame, verify_meta=False)
-        shuffled = binned.shuffle(on=BLOCK, npartitions=self._npartitions)
-        nonce = uuid.uuid4().hex[:12]
         client = self._client()
+        method = dask.config.get("dataframe.shuffle.method", None)
+        if client is None and (method == "p2p" or (method is None and _active_client())):
+            method = "tasks"  # the peer-to-peer shuffle runs on a distributed cluster only
+        shuffled = binned.shuffle(on=BLOCK, npartitions=self._npartitions, shuffle_method=method)
+        nonce = uuid.uuid4().hex[:12]
         stop = _StopSignal(f"zarr-vectors-stop-{nonce}", distributed=client is not None)
         shipped = replace(plan, progress=None, batches=None, cell_writer=None)
         write = dask.delayed(_write_partition, pure=False)
@@ -493,7 +496,7 @@ class ParallelWrite:
 
     def _spec(self, meta: RootMetadata, plan: WritePlan) -> _BinSpec:
         coarsest = 2 ** (len(meta.levels) - 1)
-        shard_shape = getattr(plan, "shard_shape", None)
+        shard_shape = plan.shard_shape
         block = [coarsest] * meta.ndim
         origin = [0] * meta.ndim
         if shard_shape is not None:
