@@ -203,20 +203,23 @@ def main() -> None:
         if not args.skip_single:
             t0 = time.perf_counter()
             write_points(
-                base / "driver.zarr",
+                f"{prefix}/driver.zarr",
                 array,
                 chunk_shape=(args.chunk,) * 3,
                 bounds=BOUNDS,
                 scheduler="driver",
+                storage_options=options,
             )
             rows.append({"case": DRIVER, "write s": round(time.perf_counter() - t0, 2)})
-            check(str(base / "driver.zarr"), expect, {})
-            shutil.rmtree(base / "driver.zarr")
+            check(f"{prefix}/driver.zarr", expect, {"storage_options": options})
+            if not args.s3:
+                shutil.rmtree(base / "driver.zarr")
             print(rows[-1], flush=True)
         cases = [(m, int(k)) for m in args.shuffle.split(",") for k in args.workers.split(",")]
         for round_ in range(args.rounds):
             if not args.skip_single:
-                rows.append(single(npy, base / f"single-r{round_}.zarr", args.chunk, expect))
+                store = f"{prefix}/single-r{round_}.zarr"
+                rows.append(single(npy, store, args.chunk, expect, options))
                 print(rows[-1], flush=True)
             for method, k in cases:
                 store = f"{prefix}/dask-{method}-{k}-r{round_}.zarr"
@@ -234,14 +237,16 @@ def main() -> None:
         args.json.write_text(json.dumps(rows, indent=2))
 
 
-def single(npy: Path, store: Path, chunk: float, expect: dict[str, Any]) -> dict[str, Any]:
+def single(
+    npy: Path, store: str, chunk: float, expect: dict[str, Any], options: dict[str, Any]
+) -> dict[str, Any]:
     """The reference: the whole cloud in this process's memory, one ``write_points``."""
     from zarr_vectors import write_points
 
     points = np.load(npy)
     load = round(os.getloadavg()[0], 1)
     cpu0, t0 = time.process_time(), time.perf_counter()
-    write_points(store, points, chunk_shape=(chunk,) * 3, bounds=BOUNDS)
+    write_points(store, points, chunk_shape=(chunk,) * 3, bounds=BOUNDS, storage_options=options)
     row = {
         "case": NUMPY,
         "write s": round(time.perf_counter() - t0, 2),
@@ -249,8 +254,9 @@ def single(npy: Path, store: Path, chunk: float, expect: dict[str, Any]) -> dict
         "load before": load,
     }
     del points
-    check(str(store), expect, {})
-    shutil.rmtree(store)
+    check(store, expect, {"storage_options": options})
+    if not options:
+        shutil.rmtree(store)
     return row
 
 
