@@ -347,9 +347,10 @@ class _StopSignal:
         if not self.distributed:
             self._local[self.name] = threading.Event()
 
-    def set(self) -> None:
+    def set(self, client: Any = None) -> None:
+        """Raise the signal (``client``: the write's, on the driver; a task's own on a worker)."""
         if self.distributed:
-            _module("distributed").Event(self.name).set()
+            _module("distributed").Event(self.name, client=client).set()
         elif self.name in self._local:
             self._local[self.name].set()
 
@@ -359,11 +360,10 @@ class _StopSignal:
         event = self._local.get(self.name)
         return event is not None and event.is_set()
 
-    def disarm(self) -> None:
+    def disarm(self, client: Any = None) -> None:
         if self.distributed:
-            _module("distributed").Event(
-                self.name
-            ).clear()  # forgets it on the scheduler once nobody waits
+            # Forgets it on the scheduler once nobody waits for it.
+            _module("distributed").Event(self.name, client=client).clear()
         else:
             self._local.pop(self.name, None)
 
@@ -447,9 +447,11 @@ class ParallelWrite:
     _extent: Callable[[], Box] | None = field(default=None, repr=False)
 
     def extent(self) -> Box:
-        """The bounds of the points, computed by the workers (one pass over the input)."""
+        """The bounds given, or else those of the points, computed by the workers (one pass)."""
+        if self.bounds is not None:
+            return self.bounds
         if self._extent is None:
-            raise ValidationError("bounds are needed")
+            raise ValidationError("bounds are needed: pass bounds=((min...), (max...))")
         return self._extent()
 
     # -- on the driver, under the lease ------------------------------------------------
@@ -490,7 +492,7 @@ class ParallelWrite:
             else:
                 results = _run_local(tasks, self.scheduler, stop, plan.progress, self.rows)
         finally:
-            stop.disarm()
+            stop.disarm(client)
         lease.check()
         return _merge(results, len(meta.levels))
 
@@ -570,7 +572,7 @@ def _run_distributed(
                     failure = exc
             if failure is not None and first is None:
                 first = failure
-                stop.set()
+                stop.set(client)
     finally:
         client.cancel(futures)  # all finished by now: this only releases them
     if first is not None:
