@@ -211,7 +211,7 @@ def test_memory_delete_leaves_no_empty_containers(memory_backend: FsspecBackend)
     memory_backend.delete("p/q/r")
     assert list(memory_backend.list_prefix("")) == ["s"]
     memory_backend.put_many({"t/u/v": b"3", "t/w": b"4", "tu": b"5"})
-    memory_backend.delete_prefix("t/u")  # one recursive removal, then the empty parents
+    memory_backend.delete_prefix("t/u")
     assert list(memory_backend.list_prefix("")) == ["s", "t/", "tu"]
     memory_backend.delete_prefix("t")
     assert list(memory_backend.list_prefix("")) == ["s", "tu"]
@@ -494,6 +494,30 @@ def test_s3_delete_many_in_batches(s3_server: Any, s3_bucket: str) -> None:
     assert list(backend.list_prefix("", recursive=True)) == [*keys[1050:], "keep"]
     asyncio.run(backend.adelete_many(keys[1050:]))
     assert list(backend.list_prefix("", recursive=True)) == ["keep"]
+    backend.close()
+
+
+@pytest.mark.servers
+def test_s3_requests_per_call(s3_server: Any, s3_bucket: str, s3_counting_proxy: Any) -> None:
+    """One request per object read, one HEAD per head, one DeleteObjects per 1,000 deletes.
+
+    Counted by a proxy in front of SeaweedFS: no HEAD before each read (s3fs's own
+    per-object concurrency would add one), no DELETE per key.
+    """
+    options = _s3_options(s3_server, endpoint_url=s3_counting_proxy.url)
+    backend = FsspecBackend(f"s3://{s3_bucket}/n", **options)
+    keys = [f"k/{i:02d}" for i in range(30)]
+    backend.put_many({k: b"v" * 100 for k in keys})
+    s3_counting_proxy.reset()
+    assert len(backend.get_many(keys)) == 30
+    assert len(asyncio.run(backend.aget_many(keys))) == 30
+    assert dict(s3_counting_proxy.counts()) == {"GET": 60}
+    s3_counting_proxy.reset()
+    assert backend.head("k/00").size == 100
+    assert dict(s3_counting_proxy.counts()) == {"HEAD": 1}
+    s3_counting_proxy.reset()
+    backend.delete_many(keys)
+    assert dict(s3_counting_proxy.counts()) == {"POST?delete": 1}
     backend.close()
 
 
