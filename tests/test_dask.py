@@ -71,6 +71,7 @@ def test_a_dask_array_written_by_tasks_gives_the_cells_one_process_gives(tmp_pat
     write_points(
         tmp_path / "one", positions, chunk_shape=CS, vertex_attributes=attributes, levels=3
     )
+    seen: list[tuple[int, int]] = []
     summary = write_points(
         tmp_path / "tasks",
         da.from_array(positions, chunks=(3_000, 3)),
@@ -81,8 +82,10 @@ def test_a_dask_array_written_by_tasks_gives_the_cells_one_process_gives(tmp_pat
         },
         levels=3,
         scheduler="threads",
+        progress=lambda done, total: seen.append((done, total)),
     )
     assert summary.points_written == 20_000 and summary.levels == 3
+    assert seen[-1] == (20_000, 20_000)  # counted in points, as every write counts
     for level in range(3):
         assert_same(
             read_points(tmp_path / "one", level=level), read_points(tmp_path / "tasks", level=level)
