@@ -38,10 +38,10 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, ClassVar, NoReturn, ParamSpec, TypeVar
 
-from zarr_vectors.core.backends.base import Backend, ObjectInfo, children_of
+from zarr_vectors.core.backends.base import AsyncBackend, ObjectInfo, children_of
 from zarr_vectors.core.backends.concurrency import amap_bounded
 from zarr_vectors.core.backends.resolve import url_scheme
-from zarr_vectors.core.backends.runner import get_loop, run_sync
+from zarr_vectors.core.backends.runner import get_loop
 from zarr_vectors.core.backends.secrets import redact_url, secret_values
 from zarr_vectors.exceptions import (
     BackendOptionError,
@@ -145,7 +145,7 @@ def _version(info: Mapping[str, Any]) -> str | None:
     return None
 
 
-class FsspecBackend(Backend):
+class FsspecBackend(AsyncBackend):
     """A store rooted at any fsspec URL (``s3://``, ``gs://``, ``az://``, ``memory://``...).
 
     Parameters
@@ -590,49 +590,6 @@ class FsspecBackend(Backend):
         self._finalizer.detach()
         _OPEN.discard(self)
         await _close_clients(self.fs, self._given_credential, self.timeout)
-
-    # -- blocking primitives: the coroutines above, on the one loop ------------------------------
-    def _get(self, key: str) -> bytes:
-        return run_sync(self._aget(key))
-
-    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
-        return run_sync(self._aget_range(key, start, length))
-
-    def _put(self, key: str, data: bytes) -> None:
-        run_sync(self._aput(key, data))
-
-    def _exists(self, key: str) -> bool:
-        return run_sync(self._aexists(key))
-
-    def _head(self, key: str) -> ObjectInfo:
-        return run_sync(self._ahead(key))
-
-    def _delete(self, key: str) -> None:
-        run_sync(self._adelete(key))
-
-    def _delete_many(self, keys: list[str]) -> None:
-        run_sync(self._adelete_many(keys))
-
-    def _delete_prefix(self, prefix: str) -> None:
-        run_sync(self._adelete_prefix(prefix))
-
-    def _list(self, prefix: str, recursive: bool) -> list[str]:
-        return run_sync(self._alist(prefix, recursive))
-
-    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
-        return run_sync(self._aget_many(keys))
-
-    def _put_many(self, items: list[tuple[str, bytes]]) -> None:
-        run_sync(self._aput_many(items))
-
-    def _root_exists(self) -> bool:
-        return run_sync(self._aroot_exists())
-
-    def _holds_objects(self, prefix: str) -> bool:
-        return run_sync(self._aholds_objects(prefix))
-
-    def _close(self) -> None:
-        run_sync(self._aclose())
 
 
 async def _close_clients(fs: Any, given_credential: bool, timeout: float) -> None:

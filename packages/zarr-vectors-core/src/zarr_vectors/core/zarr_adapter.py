@@ -50,7 +50,13 @@ from zarr.abc.store import (
     SuffixByteRequest,
 )
 
-from zarr_vectors.core.backends.base import AsyncStorageBackend, Backend, ObjectInfo, missing_key
+from zarr_vectors.core.backends.base import (
+    AsyncBackend,
+    AsyncStorageBackend,
+    Backend,
+    ObjectInfo,
+    missing_key,
+)
 from zarr_vectors.core.backends.concurrency import amap_bounded
 from zarr_vectors.core.backends.runner import run_sync
 from zarr_vectors.exceptions import ReadOnlyBackendError, ReadOnlyStoreError, StoreError
@@ -388,12 +394,12 @@ def _writable(backend: object) -> bool:
     return bool(getattr(backend, "writable", True))
 
 
-class ZarrStoreBackend(Backend):
+class ZarrStoreBackend(AsyncBackend):
     """A caller's zarr-python store used as a zarr-vectors backend.
 
     Every primitive awaits the store's own coroutine; the blocking protocol runs
-    them on the project's one I/O loop. The store belongs to the caller:
-    closing this backend leaves it open.
+    them on the project's one I/O loop (:class:`~zarr_vectors.core.backends.base.AsyncBackend`).
+    The store belongs to the caller: closing this backend leaves it open.
     """
 
     backend_name: ClassVar[str] = "zarr-store"
@@ -411,43 +417,6 @@ class ZarrStoreBackend(Backend):
     async def _ready(self) -> None:
         if not getattr(self.store, "_is_open", True):
             await self.store._ensure_open()  # ZipStore and friends open lazily
-
-    # blocking primitives: the coroutines below, on the one loop
-    def _get(self, key: str) -> bytes:
-        return run_sync(self._aget(key))
-
-    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
-        return run_sync(self._aget_range(key, start, length))
-
-    def _put(self, key: str, data: bytes) -> None:
-        run_sync(self._aput(key, data))
-
-    def _exists(self, key: str) -> bool:
-        return run_sync(self._aexists(key))
-
-    def _head(self, key: str) -> ObjectInfo:
-        return run_sync(self._ahead(key))
-
-    def _delete(self, key: str) -> None:
-        run_sync(self._adelete(key))
-
-    def _delete_many(self, keys: builtins.list[str]) -> None:
-        run_sync(self._adelete_many(keys))
-
-    def _list(self, prefix: str, recursive: bool) -> builtins.list[str]:
-        return run_sync(self._alist(prefix, recursive))
-
-    def _get_many(self, keys: builtins.list[str]) -> dict[str, bytes]:
-        return run_sync(self._aget_many(keys))
-
-    def _put_many(self, items: builtins.list[tuple[str, bytes]]) -> None:
-        run_sync(self._aput_many(items))
-
-    def _close(self) -> None:
-        """The store is the caller's: nothing to release."""
-
-    async def _aclose(self) -> None:
-        """The store is the caller's: nothing to release."""
 
     # coroutine primitives
     async def _aget(self, key: str) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from zarr_vectors.core.backends.base import (
+    AsyncBackend,
     AsyncStorageBackend,
     Backend,
     ObjectInfo,
@@ -42,6 +43,7 @@ __all__ = [
     "SCHEMES_LOCAL",
     "SCHEMES_OBJECT_STORE",
     "SCHEME_BACKENDS",
+    "AsyncBackend",
     "AsyncStorageBackend",
     "Backend",
     "BackendInfo",

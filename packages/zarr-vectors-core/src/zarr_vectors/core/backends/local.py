@@ -30,7 +30,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -294,29 +294,16 @@ class LocalBackend(Backend):
 
     def _create(self, key: str, path: Path, data: bytes) -> str:
         """Publish ``data`` at ``path`` only if nothing is there (hard link of a temp file)."""
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-        except OSError as exc:
-            raise self._error("write", key, exc) from exc
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                if self.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            _stamp(tmp)
+
+        def link(tmp: str) -> None:
             try:
                 os.link(tmp, path)
             except FileExistsError:
                 raise PreconditionFailedError(
                     f"{key!r} already exists in {self.url}; a create-only write leaves it as it is."
                 ) from None
-            except OSError as exc:
-                raise self._error("write", key, exc) from exc
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+
+        self._publish(key, path, data, link)
         return self._version(key)
 
     @contextlib.contextmanager
@@ -390,6 +377,21 @@ class LocalBackend(Backend):
                 f"Cannot write {key!r} in {self.url}: it is a prefix of other keys, and on a file "
                 "system a key cannot be both an object and a prefix."
             )
+        self._publish(key, path, data, lambda tmp: os.replace(tmp, path))
+
+    def _publish(
+        self,
+        key: str,
+        path: Path,
+        data: bytes,
+        place: Callable[[str], None],
+    ) -> None:
+        """Write ``data`` to a temporary file beside ``path``, then ``place`` it there.
+
+        ``place`` renames (a plain write) or hard-links (a create-only write) the
+        finished file, so a reader never sees it half written. The temporary name
+        is removed afterwards whatever happened (after a rename it is already gone).
+        """
         try:
             fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
         except OSError as exc:
@@ -402,13 +404,12 @@ class LocalBackend(Backend):
                     os.fsync(handle.fileno())
             os.chmod(tmp, 0o644)
             _stamp(tmp)
-            os.replace(tmp, path)
-        except BaseException as exc:
+            place(tmp)
+        except OSError as exc:
+            raise self._error("write", key, exc) from exc
+        finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            if isinstance(exc, OSError):
-                raise self._error("write", key, exc) from exc
-            raise
 
     def _prune(self, directory: Path) -> None:
         """Remove empty directories from ``directory`` up to (not including) the root."""
