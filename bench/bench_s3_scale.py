@@ -31,15 +31,6 @@ from zarr_vectors.core.backends import make_backend  # noqa: E402
 from zarr_vectors.types.points import read_points, write_points  # noqa: E402
 
 
-def _options(server: procs.S3Server, endpoint: str) -> dict[str, Any]:
-    return {
-        "endpoint": endpoint,
-        "region": server.region,
-        "access_key_id": server.access_key,
-        "secret_access_key": server.secret_key,
-    }
-
-
 def _objects(url: str, options: dict[str, Any]) -> tuple[int, int]:
     """(objects, bytes) under ``url``."""
     with make_backend(url, backend="obstore", **options) as backend:
@@ -74,8 +65,8 @@ def main() -> None:
         try:
             bucket = server.create_bucket()
             with CountingProxy(server.endpoint) as proxy:
-                opts = _options(server, proxy.url)
-                direct = _options(server, server.endpoint)
+                opts = server.backend_options("obstore", proxy.url)
+                direct = server.backend_options("obstore")
                 head = f"{'layout':10} {'objects':>8} {'MB':>7} {'write s':>8} {'box s':>6}"
                 print(f"{head}  requests")
                 for name, shard in (("cells", None), ("shards", args.shard)):

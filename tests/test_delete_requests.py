@@ -33,19 +33,7 @@ PER_THOUSAND = 3
 
 
 def _options(backend: str, server: procs.S3Server, endpoint: str) -> dict[str, Any]:
-    if backend == "obstore":
-        return {
-            "endpoint": endpoint,
-            "region": server.region,
-            "access_key_id": server.access_key,
-            "secret_access_key": server.secret_key,
-        }
-    return {
-        "key": server.access_key,
-        "secret": server.secret_key,
-        "endpoint_url": endpoint,
-        "client_kwargs": {"region_name": server.region},
-    }
+    return server.backend_options(backend, endpoint)
 
 
 def _deletes(counts: dict[str, int]) -> int:

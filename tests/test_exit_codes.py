@@ -90,19 +90,7 @@ class Outcome:
 
 
 def _options(backend: str, server: procs.S3Server) -> dict[str, Any]:
-    if backend == "obstore":
-        return {
-            "endpoint": server.endpoint,
-            "region": server.region,
-            "access_key_id": server.access_key,
-            "secret_access_key": server.secret_key,
-        }
-    return {
-        "key": server.access_key,
-        "secret": server.secret_key,
-        "endpoint_url": server.endpoint,
-        "client_kwargs": {"region_name": server.region},
-    }
+    return server.backend_options(backend)
 
 
 def _run_all(script: Path, env: dict[str, str], jobs: list[tuple[str, ...]]) -> list[Outcome]:

@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tests.servers.sigv4 import sign_headers
 
@@ -212,6 +212,28 @@ class S3Server(_Server):
         )
         return _request(method, url, headers=headers, body=body if method == "PUT" else None)
 
+    def backend_options(
+        self, backend: str = "obstore", endpoint: str | None = None
+    ) -> dict[str, Any]:
+        """The options that reach this server through ``backend`` (obstore or fsspec/s3fs).
+
+        ``endpoint`` replaces the server's own (a counting proxy in front of it).
+        """
+        url = endpoint or self.endpoint
+        if backend == "obstore":
+            return {
+                "endpoint": url,
+                "region": self.region,
+                "access_key_id": self.access_key,
+                "secret_access_key": self.secret_key,
+            }
+        return {
+            "key": self.access_key,
+            "secret": self.secret_key,
+            "endpoint_url": url,
+            "client_kwargs": {"region_name": self.region},
+        }
+
     def create_bucket(self, name: str | None = None) -> str:
         """Create a bucket with a signed ``PUT /name``; return its name."""
         name = name or unique_name("zv")
@@ -219,6 +241,27 @@ class S3Server(_Server):
         if status != 200:
             raise ServerStartError(f"creating bucket {name!r} gave HTTP {status}: {body[:300]!r}")
         return name
+
+
+def _write_s3_identities(path: Path) -> tuple[str, str]:
+    """SeaweedFS's S3 identities file: one key pair that may do anything, anonymous reads.
+
+    Returns the (access key, secret key) it made.
+    """
+    access_key = "zvtest-" + secrets.token_hex(4)
+    secret_key = "zvsecret-" + secrets.token_hex(12)
+    config = {
+        "identities": [
+            {
+                "name": "tester",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            },
+            {"name": "anonymous", "actions": ["Read", "List"]},
+        ]
+    }
+    path.write_text(json.dumps(config))
+    return access_key, secret_key
 
 
 def _weed_binary() -> str:
@@ -242,20 +285,8 @@ def start_seaweedfs(workdir: Path, *, timeout: float = 60.0) -> S3Server:
         run = workdir / f"weed-{s}"
         data = run / "data"
         data.mkdir(parents=True, exist_ok=True)
-        access_key = "zvtest-" + secrets.token_hex(4)
-        secret_key = "zvsecret-" + secrets.token_hex(12)
-        config = {
-            "identities": [
-                {
-                    "name": "tester",
-                    "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                },
-                {"name": "anonymous", "actions": ["Read", "List"]},
-            ]
-        }
         config_path = run / "s3.json"
-        config_path.write_text(json.dumps(config))
+        access_key, secret_key = _write_s3_identities(config_path)
         # Read from the working directory: grow one volume per new collection, not seven.
         (run / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\n")
         argv = [
@@ -700,19 +731,7 @@ def start_seaweedfs_cluster(
                 volume_urls.append(f"127.0.0.1:{vp}")
             fdir = run / "filer"
             fdir.mkdir(parents=True, exist_ok=True)
-            access_key = "zvtest-" + secrets.token_hex(4)
-            secret_key = "zvsecret-" + secrets.token_hex(12)
-            config = {
-                "identities": [
-                    {
-                        "name": "tester",
-                        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    },
-                    {"name": "anonymous", "actions": ["Read", "List"]},
-                ]
-            }
-            (fdir / "s3.json").write_text(json.dumps(config))
+            access_key, secret_key = _write_s3_identities(fdir / "s3.json")
             filer = _spawn(
                 [
                     weed,
