@@ -356,3 +356,22 @@ def test_read_progress_reports_cells_as_they_arrive(tmp_path: Path) -> None:
     # the same points as a read without progress
     plain = read_points(store)
     assert np.array_equal(np.sort(plain.positions, axis=0), np.sort(cloud.positions, axis=0))
+
+
+@pytest.mark.parametrize("fail_after", [1, 2, 3, 4])
+def test_create_store_replacing_fails_half_way_and_leaves_the_old_store(
+    cloud: np.ndarray, fail_after: int
+) -> None:
+    from zarr_vectors.core.store import create_store
+
+    inner = zarr.storage.MemoryStore()
+    store = FailingStore(inner)
+    write_points(store, cloud, chunk_shape=CS)
+    store.fail_after = fail_after
+    with pytest.raises(OSError, match="injected"):
+        create_store(store, bounds=((0, 0, 0), (10, 10, 10)), chunk_shape=(5, 5, 5), mode="w")
+    got = read_points(inner)
+    np.testing.assert_array_equal(as_set(got.positions), as_set(cloud))
+    store.fail_after = None
+    create_store(store, bounds=((0, 0, 0), (10, 10, 10)), chunk_shape=(5, 5, 5), mode="w")
+    assert read_points(inner).vertex_count == 0

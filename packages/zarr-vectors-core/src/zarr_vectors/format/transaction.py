@@ -27,9 +27,10 @@ It talks only to the storage protocol.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -360,21 +361,47 @@ def _replace(
     lease: RootLease,
 ) -> CommitResult:
     """A new store over an old one, staged so that one of the two is always whole."""
+    written: list[list[_LevelTotals]] = []
+
+    def write(prefix: str) -> dict[str, dict[str, Any]]:
+        docs, levels = _write_cells(backend, meta, plan, lease, prefix=prefix)
+        written.append(levels)
+        return docs
+
+    _swap_in(backend, old.root_doc, meta, lease, write, consolidate=plan.consolidate)
+    levels = written[0]
+    n = levels[0].count
+    return CommitResult(n, n, len(levels[0].nonempty), len(meta.levels))
+
+
+def _swap_in(
+    backend: StorageBackend,
+    old_root: Mapping[str, Any],
+    meta: RootMetadata,
+    lease: RootLease,
+    write: Callable[[str], dict[str, dict[str, Any]]],
+    *,
+    consolidate: bool,
+) -> None:
+    """Replace the store whose root is ``old_root`` by the one ``write(prefix)`` stages.
+
+    ``write`` puts the new store's cells under ``prefix`` and returns its node
+    documents. Until the commit (the root switched to the new metadata, journal
+    state "moving") readers see the old store untouched; after it, the new one,
+    staged objects first; then the staged objects are moved into place.
+    """
     staged = f"{PRIVATE_PREFIX}staged-{uuid.uuid4().hex[:12]}"
-    writing = Pending("w", staged=staged, state="writing")
-    lease.put(_with_pending(old.root_doc, writing))
-    docs, levels = _write_cells(backend, meta, plan, lease, prefix=f"{staged}/")
+    lease.put(_with_pending(old_root, Pending("w", staged=staged, state="writing")))
+    docs = write(f"{staged}/")
     backend.put_many([(f"{staged}/{journal.node_key(p)}", dump_json(d)) for p, d in docs.items()])
     _record(backend, meta.generation, Pending("w"))
-    consolidated = docs if plan.consolidate else None
+    consolidated = docs if consolidate else None
     moving = Pending("w", staged=staged, state="moving")
     lease.put(journal.root_document(meta, pending=moving, consolidated=consolidated))
     # Committed: readers now see the new store (staged first). Move it into place.
     _move_into_place(backend, staged, lease)
     lease.release(journal.root_document(meta, consolidated=consolidated))
     _prune_log(backend, meta.generation)
-    n = levels[0].count
-    return CommitResult(n, n, len(levels[0].nonempty), len(meta.levels))
 
 
 def _move_into_place(backend: StorageBackend, staged: str, lease: RootLease) -> None:
@@ -721,15 +748,20 @@ def create_empty(
         old = lease.doc
         generation = (_generation_of(old) if old is not None else 0) + 1
         meta = replace(meta, generation=generation)
-        if old is not None:
-            lease.put(_with_pending(old, Pending("w")))
-        _clear(backend, keep=())
         level = group_json(LevelMetadata(level=0, vertex_count=0).to_attributes())
+        if old is not None:
+            with contextlib.suppress(StoreError):  # a readable old store: repair, then swap
+                snap = snapshot_from_doc(backend, old)
+                old = recover(backend, snap, lease).root_doc
+            _swap_in(
+                backend, old, meta, lease, lambda prefix: {"0": level}, consolidate=consolidate
+            )
+            return
+        _clear(backend, keep=())
         backend.put_bytes("0/zarr.json", dump_json(level))
         _record(backend, generation, Pending("w"))
-        lease.release(
-            journal.root_document(meta, consolidated={"0": level} if consolidate else None)
-        )
+        consolidated = {"0": level} if consolidate else None
+        lease.release(journal.root_document(meta, consolidated=consolidated))
 
 
 def rewrite_root(
