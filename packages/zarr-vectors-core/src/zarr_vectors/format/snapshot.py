@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from zarr_vectors.core.backends.base import ObjectInfo, StorageBackend
@@ -35,9 +36,10 @@ class Snapshot:
     consolidated: dict[str, dict[str, Any]] | None
     _cache: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def pending(self) -> Pending | None:
-        """The unfinished write recorded in the root, if any."""
+        """The unfinished write recorded in the root, if any (parsed once: a snapshot's
+        root never changes)."""
         return Pending.from_root(self.root_doc)
 
     @property
