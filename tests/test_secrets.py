@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from zarr_vectors.core.backends.local import LocalBackend
-from zarr_vectors.core.backends.secrets import redact_options, redact_text, redact_url
+from zarr_vectors.core.backends.secrets import (
+    redact_options,
+    redact_text,
+    redact_url,
+    split_url_credentials,
+)
 
 SECRET = "SECRETzv-12345"
 
@@ -58,3 +63,34 @@ def test_backend_repr_and_url_hide_credentials(tmp_path) -> None:
 
     remote = Backend(f"https://user:{SECRET}@host/p?sig={SECRET}")
     assert SECRET not in repr(remote) and SECRET not in remote.url
+
+
+@pytest.mark.parametrize(
+    ("url", "clean", "password", "query"),
+    [
+        (f"s3://AKID:{SECRET}@bucket/a.zarr", "s3://bucket/a.zarr", SECRET, ""),
+        (f"https://u:{SECRET}@host:8080/x?page=2", "https://host:8080/x?page=2", SECRET, ""),
+        (
+            f"https://acct.blob.example.test/c/p?sv=2024&sig={SECRET}",
+            "https://acct.blob.example.test/c/p",
+            None,
+            f"sv=2024&sig={SECRET}",
+        ),
+    ],
+)
+def test_split_url_credentials_takes_them_out(
+    url: str, clean: str, password: str | None, query: str
+) -> None:
+    got, creds = split_url_credentials(url)
+    assert got == clean and SECRET not in got
+    assert creds and creds.password == password and creds.query == query
+    assert SECRET in creds.values()
+    assert SECRET not in repr(creds)
+
+
+@pytest.mark.parametrize(
+    "url", ["abfs://container@acct.dfs.core.windows.net/p", "/data/x", "http://h/x?page=2"]
+)
+def test_split_url_credentials_leaves_plain_urls(url: str) -> None:
+    got, creds = split_url_credentials(url)
+    assert got == url and not creds

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = [
     "REDACTED",
+    "UrlCredentials",
     "is_secret_option",
     "redact_options",
     "redact_text",
     "redact_url",
     "secret_values",
+    "split_url_credentials",
 ]
 
 REDACTED = "***"
@@ -135,3 +138,61 @@ def redact_text(text: str, secrets: list[str] | tuple[str, ...]) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
     return text
+
+
+@dataclass(frozen=True)
+class UrlCredentials:
+    """Credentials that were written into a URL, taken out of it.
+
+    ``username``/``password`` come from ``scheme://user:password@host`` (a
+    userinfo without a password, such as Azure's ``container@account``, is not
+    a credential and stays in the URL). ``query`` is the whole query string
+    when any of its parameters carries a credential (a SAS token or a signed
+    URL are only valid as a whole), else empty.
+    """
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    query: str = field(default="", repr=False)
+
+    def __bool__(self) -> bool:
+        return self.password is not None or bool(self.query)
+
+    def values(self) -> list[str]:
+        """The secret values, for :func:`redact_text` on third-party messages."""
+        found = [self.password] if self.password else []
+        found += [v for k, v in parse_qsl(self.query) if _SECRET_QUERY.match(k) and v]
+        return found
+
+
+def split_url_credentials(url: str) -> tuple[str, UrlCredentials]:
+    """Return ``url`` without the credentials written into it, and those credentials.
+
+    Backends call this before any third-party library sees the URL, then pass
+    the credentials on as options where the storage accepts them or refuse the
+    URL with a message that says where credentials go instead. The URL that is
+    returned is safe to show.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, UrlCredentials()
+    if not parts.scheme or len(parts.scheme) == 1:
+        return url, UrlCredentials()
+    netloc, username, password = parts.netloc, None, None
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            user, password = userinfo.split(":", 1)
+            username = user or None
+            netloc = host
+    query = parts.query
+    signed = any(_SECRET_QUERY.match(k) for k, _ in parse_qsl(query, keep_blank_values=True))
+    if password is None and not signed:
+        return url, UrlCredentials()
+    credentials = UrlCredentials(username, password, query if signed else "")
+    text = urlunsplit((parts.scheme, netloc, parts.path, "" if signed else query, parts.fragment))
+    head = parts.scheme + "://"
+    if url[: len(head)].lower() == head.lower() and not text.startswith(head):
+        text = head + text[len(parts.scheme) + 1 :]
+    return text, credentials
