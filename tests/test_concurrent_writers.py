@@ -222,20 +222,13 @@ def same_ids(got: np.ndarray, want: np.ndarray) -> None:
     np.testing.assert_array_equal(np.sort(got), np.sort(want))
 
 
-LOOSE_LEVEL_DOC = (
-    "lazy.py/snapshot.py: on a store without consolidated metadata, a handle fetches the "
-    "level document (vertex_count) when first asked, after the append: zv[0].vertex_count "
-    "shows the new count while zv.read_points() returns the state the handle opened"
-)
-
-
 @pytest.mark.parametrize(
     ("consolidate", "looked"),
     [
         (True, True),
         (True, False),
         (False, True),
-        pytest.param(False, False, marks=pytest.mark.xfail(strict=True, reason=LOOSE_LEVEL_DOC)),
+        (False, False),
     ],
     ids=["consolidated-looked", "consolidated-untouched", "loose-looked", "loose-untouched"],
 )

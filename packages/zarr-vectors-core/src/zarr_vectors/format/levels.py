@@ -19,7 +19,6 @@ import numpy.typing as npt
 
 from zarr_vectors.exceptions import (
     CorruptStoreError,
-    StaleSnapshotError,
     StoreError,
     ValidationError,
 )
@@ -445,10 +444,8 @@ def fetch_cells(
                     f"{n_rows} points in the cell"
                 )
             cell.attributes[n] = col[:rows] if isinstance(rows, int) else col[rows]
-    # A level document fetched after the snapshot (no consolidated metadata) may
-    # already count a newer commit; the sum is checked when it cannot.
-    exact = snap.consolidated is not None or not changed
-    if whole_level and exact and total != committed_count:
+    # The level's count is the snapshot's (Snapshot.level_meta), so the sum is exact.
+    if whole_level and total != committed_count:
         raise CorruptStoreError(
             f"{snap.backend.url}: level {level} says it holds {committed_count} points but "
             f"its cells hold {total}; run 'zarr-vectors verify' to list what is wrong"
@@ -516,56 +513,13 @@ class _CellReader:
 def _changed_since(snap: Snapshot, level: int, known: Mapping[str, int]) -> dict[str, int]:
     """Row limits for cells changed by writes that started or committed after ``snap``.
 
-    Read after the cells were fetched: the root tells whether another writer is
-    appending (its journal entry) or has committed (a newer generation, whose
-    commit records say what each append touched). Appends only add rows, so a
-    cell's row count at the snapshot is the old count of the first append after
-    it. A replace since then, or records no longer kept, make the snapshot stale.
+    Read after the cells were fetched (see :meth:`Snapshot.appends_since`).
+    Appends only add rows, so a cell's row count at the snapshot is the old
+    count of the first append after it that touched the cell.
     """
-    from zarr_vectors.format.journal import ROOT_KEY, Pending, log_key
-    from zarr_vectors.format.snapshot import parse_json_doc
-
-    raw = snap.backend.get_many([ROOT_KEY]).get(ROOT_KEY)
-    if raw is None:
-        raise StaleSnapshotError(
-            f"{snap.backend.url}: the store was deleted since it was opened; open it again"
-        )
-    doc = parse_json_doc(raw, f"{snap.backend.url}: root zarr.json")
-    writer = (doc.get("attributes") or {}).get("zarr_vectors_writer") or {}
-    try:
-        now = int(writer.get("generation", 0))
-    except (TypeError, ValueError):
-        now = -1
-    changes: list[Pending] = []
-    if now != snap.generation:
-        if now < snap.generation:
-            raise _stale(snap, now)
-        keys = [log_key(g) for g in range(snap.generation + 1, now + 1)]
-        records = snap.backend.get_many(keys)
-        for key in keys:
-            if key not in records:
-                raise _stale(snap, now)
-            try:
-                entry = parse_json_doc(records[key], f"{snap.backend.url}: {key}")
-            except CorruptStoreError:
-                raise _stale(snap, now) from None
-            changes.append(Pending.from_json(entry, f"{snap.backend.url}: {key}"))
-    current = Pending.from_root(doc)
-    if current is not None and current.mode == "a":
-        changes.append(current)
     limits: dict[str, int] = {}
-    for change in changes:
-        if change.mode != "a":
-            raise _stale(snap, now)
+    for change in snap.appends_since():
         for cell, count in change.row_limits(level).items():
             if cell not in known and cell not in limits:
                 limits[cell] = count
     return limits
-
-
-def _stale(snap: Snapshot, now: int) -> StaleSnapshotError:
-    return StaleSnapshotError(
-        f"{snap.backend.url}: the store changed from generation {snap.generation} to {now} "
-        "since it was opened, in a way this snapshot cannot be read through (a replace, or "
-        "more commits than are recorded); open it again (or call refresh() on the handle)"
-    )

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from zarr_vectors.core.backends.base import ObjectInfo, StorageBackend
-from zarr_vectors.exceptions import CorruptStoreError, StoreError
-from zarr_vectors.format.journal import ROOT_KEY, Pending, node_key
+from zarr_vectors.exceptions import CorruptStoreError, StaleSnapshotError, StoreError
+from zarr_vectors.format.journal import ROOT_KEY, Pending, log_key, node_key
 from zarr_vectors.format.metadata import LevelMetadata, RootMetadata
 
 __all__ = ["Snapshot", "load_snapshot", "parse_json_doc", "snapshot_from_doc"]
@@ -35,6 +35,7 @@ class Snapshot:
     meta: RootMetadata
     consolidated: dict[str, dict[str, Any]] | None
     _cache: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    _levels: dict[int, LevelMetadata] = field(default_factory=dict)
 
     @cached_property
     def pending(self) -> Pending | None:
@@ -138,12 +139,86 @@ class Snapshot:
             raise ValidationError(
                 f"level {level} does not exist; this store has levels {', '.join(self.meta.levels)}"
             )
+        if level in self._levels:
+            return self._levels[level]
         doc = self.node(name)
         if doc is None:
             raise StoreError(
                 f"level {level} is listed in the root metadata but its group is missing"
             )
-        return LevelMetadata.from_attributes(doc.get("attributes", {}), f"level {level}")
+        meta = LevelMetadata.from_attributes(doc.get("attributes", {}), f"level {level}")
+        before = self._count_at_snapshot(level, fetched=self.consolidated is None)
+        if before is not None and before != meta.vertex_count:
+            meta = replace(meta, vertex_count=before)
+        self._levels[level] = meta
+        return meta
+
+    def _count_at_snapshot(self, level: int, fetched: bool) -> int | None:
+        """The level's vertex count as of this snapshot, where its document may say more.
+
+        An append this snapshot shows unfinished has already counted its points
+        in the level document (or will); a document fetched after opening
+        (no consolidated metadata) may count appends committed since. Both
+        record the count from before them.
+        """
+        pending = self.pending
+        if pending is not None and pending.mode == "a" and pending.level == str(level):
+            return pending.vertex_count
+        if not fetched:
+            return None
+        for change in self.appends_since():  # read after the document: see its docstring
+            if change.level == str(level):
+                return change.vertex_count
+        return None
+
+    def appends_since(self) -> list[Pending]:
+        """Appends committed or started since this snapshot, oldest first.
+
+        Reads the root again (and the commit records of the generations since):
+        a writer records its journal entry before touching cells or level
+        documents, so whatever a reader fetched before calling this is covered.
+        A replace since then, a deleted store or records no longer kept raise
+        :class:`~zarr_vectors.exceptions.StaleSnapshotError`.
+        """
+        url = self.backend.url
+        raw = self.backend.get_many([ROOT_KEY]).get(ROOT_KEY)
+        if raw is None:
+            raise StaleSnapshotError(
+                f"{url}: the store was deleted since it was opened; open it again"
+            )
+        doc = parse_json_doc(raw, f"{url}: root zarr.json")
+        writer = (doc.get("attributes") or {}).get("zarr_vectors_writer") or {}
+        try:
+            now = int(writer.get("generation", 0))
+        except (TypeError, ValueError):
+            now = -1
+        changes: list[Pending] = []
+        if now != self.generation:
+            if now < self.generation:
+                raise self._stale(now)
+            keys = [log_key(g) for g in range(self.generation + 1, now + 1)]
+            records = self.backend.get_many(keys)
+            for key in keys:
+                if key not in records:
+                    raise self._stale(now)
+                try:
+                    entry = parse_json_doc(records[key], f"{url}: {key}")
+                except CorruptStoreError:
+                    raise self._stale(now) from None
+                changes.append(Pending.from_json(entry, f"{url}: {key}"))
+        current = Pending.from_root(doc)
+        if current is not None and current.mode == "a":
+            changes.append(current)
+        if any(change.mode != "a" for change in changes):
+            raise self._stale(now)
+        return changes
+
+    def _stale(self, now: int) -> StaleSnapshotError:
+        return StaleSnapshotError(
+            f"{self.backend.url}: the store changed from generation {self.generation} to {now} "
+            "since it was opened, in a way this snapshot cannot be read through (a replace, or "
+            "more commits than are recorded); open it again (or call refresh() on the handle)"
+        )
 
     def children(self, path: str) -> list[str]:
         """Names of the child nodes of the group at ``path``."""
