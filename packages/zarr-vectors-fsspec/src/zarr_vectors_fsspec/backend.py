@@ -42,7 +42,7 @@ from zarr_vectors.core.backends.base import AsyncBackend, ObjectInfo, children_o
 from zarr_vectors.core.backends.concurrency import amap_bounded
 from zarr_vectors.core.backends.resolve import url_scheme
 from zarr_vectors.core.backends.runner import get_loop
-from zarr_vectors.core.backends.secrets import redact_url, secret_values
+from zarr_vectors.core.backends.secrets import redact_url, secret_values, split_url_credentials
 from zarr_vectors.exceptions import (
     BackendOptionError,
     InvalidKeyError,
@@ -51,12 +51,21 @@ from zarr_vectors.exceptions import (
     RangeNotSatisfiableError,
     StoreError,
 )
+from zarr_vectors_fsspec.options import (
+    AWS_ENV_HINT,
+    S3_PROTOCOLS,
+    apply_url_credentials,
+    check_backend_options,
+    check_storage_options,
+    install_hint,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "LOCAL_MAX_CONCURRENCY",
     "REMOTE_MAX_CONCURRENCY",
     "FsspecBackend",
+    "adopt",
 ]
 
 P = ParamSpec("P")
@@ -132,6 +141,18 @@ def _http_status(exc: BaseException) -> int | None:
     return None
 
 
+def _no_credentials(exc: BaseException) -> bool:
+    """Whether botocore found no credentials to sign with (its error, or one it caused)."""
+    current: BaseException | None = exc
+    for _ in range(4):
+        if current is None:
+            return False
+        if type(current).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _denied(exc: BaseException) -> bool:
     return isinstance(exc, PermissionError) or _http_status(exc) in (401, 403)
 
@@ -197,7 +218,8 @@ class FsspecBackend(AsyncBackend):
         verify_prefixes: bool = False,
         **storage_options: Any,
     ) -> None:
-        if not isinstance(timeout, int | float) or timeout <= 0:
+        check_backend_options(max_concurrency, timeout, verify_prefixes)
+        if timeout <= 0:
             raise BackendOptionError(f"timeout must be a number of seconds > 0, got {timeout!r}.")
         for name in _MANAGED_OPTIONS:
             if name in storage_options:
@@ -205,11 +227,16 @@ class FsspecBackend(AsyncBackend):
                     f"The fsspec backend manages the file system's event loop itself; drop the "
                     f"option {name!r} (use the backend's async methods for async code)."
                 )
+        # Credentials written into the URL never reach fsspec: taken out here, then used
+        # as options or refused; only the clean URL is passed on or shown.
+        url, from_url = split_url_credentials(str(url))
         self.timeout = float(timeout)
         self.protocol = url_scheme(url) or "file"
-        fs_class = _fs_class(self.protocol, redact_url(str(url)))
+        fs_class = _fs_class(self.protocol, redact_url(url))
+        check_storage_options(self.protocol, storage_options)
         options: dict[str, Any] = dict(fs_class._get_kwargs_from_urls(url))
         options.update(storage_options)
+        url_secrets = apply_url_credentials(self.protocol, redact_url(url), from_url, options)
         is_async = bool(getattr(fs_class, "async_impl", False))
         if max_concurrency is None:
             max_concurrency = REMOTE_MAX_CONCURRENCY if is_async else LOCAL_MAX_CONCURRENCY
@@ -217,7 +244,7 @@ class FsspecBackend(AsyncBackend):
             url,
             max_concurrency=max_concurrency,
             verify_prefixes=verify_prefixes,
-            secrets=secret_values(options),
+            secrets=[*url_secrets, *secret_values(options)],
         )
         #: A credential object the caller passed is the caller's to close.
         self._given_credential = "credential" in storage_options
@@ -227,9 +254,62 @@ class FsspecBackend(AsyncBackend):
             self.fs: Any = self._open_fs(fs_class, is_async, options)
         except Exception as exc:
             self._fail("open", self.url, exc)
+        self._attach(fs_class, fs_class._strip_protocol(url), owns_fs=True)
+
+    @classmethod
+    def from_filesystem(
+        cls,
+        fs: Any,
+        path: str,
+        *,
+        max_concurrency: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        verify_prefixes: bool = False,
+    ) -> FsspecBackend:
+        """A store at ``path`` on a file system the caller made (``(fs, path)``, an ``FSMap``).
+
+        A sync file system (memory, local, SFTP...) is used itself, wrapped for
+        the backend's coroutines. An async one (s3fs, gcsfs, adlfs, HTTP) is bound
+        to the loop it was made for, so a private instance is made from its
+        ``storage_options`` on zarr-vectors' I/O loop, as fsspec does to pickle
+        one. Either way the caller's file system is never closed by the backend.
+        """
+        check_backend_options(max_concurrency, timeout, verify_prefixes)
+        if timeout <= 0:
+            raise BackendOptionError(f"timeout must be a number of seconds > 0, got {timeout!r}.")
+        self = cls.__new__(cls)
+        fs_class: Any = type(fs)
+        protocol = fs_class.protocol
+        self.protocol = str(protocol if isinstance(protocol, str) else protocol[0])
+        self.timeout = float(timeout)
+        root = fs_class._strip_protocol(path)
+        options = {k: v for k, v in fs.storage_options.items() if k not in _MANAGED_OPTIONS}
+        is_async = bool(getattr(fs_class, "async_impl", False))
+        if max_concurrency is None:
+            max_concurrency = REMOTE_MAX_CONCURRENCY if is_async else LOCAL_MAX_CONCURRENCY
+        AsyncBackend.__init__(
+            self,
+            fs.unstrip_protocol(root),
+            max_concurrency=max_concurrency,
+            verify_prefixes=verify_prefixes,
+            secrets=secret_values(options),
+        )
+        self._given_credential = "credential" in options
+        if is_async:
+            self._prepare_options(True, options)
+            try:
+                self.fs = self._open_fs(fs_class, True, options)
+            except Exception as exc:
+                self._fail("open", self.url, exc)
+        else:
+            self.fs = _wrapped(fs)
+        self._attach(fs_class, root, owns_fs=is_async)
+        return self
+
+    def _attach(self, fs_class: Any, root: str, *, owns_fs: bool) -> None:
+        """What every backend sets up once its file system is open (``root`` is stripped)."""
         #: The file system's own path normalisation (the class's: a wrapper's may differ).
         self._strip: Callable[[str], str] = fs_class._strip_protocol
-        root = self._strip(url)
         self._root: str = root.rstrip("/") if root != "/" else ""
         self.writable = self.protocol not in _READ_ONLY_PROTOCOLS  # type: ignore[misc]
         self._bucket = self._root.split("/", 1)[0] if self.protocol in _BUCKET_PROTOCOLS else ""
@@ -241,9 +321,11 @@ class FsspecBackend(AsyncBackend):
         # Object stores and HTTP keep keys flat; every other file system has directories.
         flat = bool(self._bucket) or self.protocol in _READ_ONLY_PROTOCOLS
         self.hierarchical_keys = not flat  # type: ignore[misc]
+        #: False when the file system is the caller's own: it is theirs to close.
+        self._owns_fs = owns_fs
         # A backend dropped unclosed still closes its clients (on the loop they were made on).
         self._finalizer = weakref.finalize(
-            self, _close_dropped, self.fs, self._given_credential, get_loop()
+            self, _close_dropped, self.fs if owns_fs else None, self._given_credential, get_loop()
         )
         self._finalizer.atexit = False  # at exit, _close_forgotten does it while the loop runs
         _watch(self)
@@ -292,11 +374,7 @@ class FsspecBackend(AsyncBackend):
             fs = fs_class(asynchronous=True, loop=get_loop(), **options)
             _detach_finalizers(fs)
             return fs
-        from fsspec.implementations.asyn_wrapper import (  # type: ignore[import-untyped]
-            AsyncFileSystemWrapper,
-        )
-
-        return AsyncFileSystemWrapper(fs_class(**options), asynchronous=True)
+        return _wrapped(fs_class(**options))
 
     # -- paths --------------------------------------------------------------------------------
     def _path(self, key: str) -> str:
@@ -368,6 +446,11 @@ class FsspecBackend(AsyncBackend):
             cause = (
                 f"no answer within {self.timeout:g} s (check that the endpoint is reachable, "
                 "or raise timeout= if the store is slow)"
+            )
+        elif self.protocol in S3_PROTOCOLS and _no_credentials(exc):
+            cause = (
+                "no S3 credentials were found; pass storage_options={'key': ..., 'secret': ...}, "
+                f"or anon=True for a public bucket, {AWS_ENV_HINT}"
             )
         elif _denied(exc):
             cause = f"access was refused, check the credentials ({self._describe(exc)})"
@@ -589,14 +672,18 @@ class FsspecBackend(AsyncBackend):
         """Close the HTTP clients of this backend's private file system, on their own loop."""
         self._finalizer.detach()
         _OPEN.discard(self)
-        await _close_clients(self.fs, self._given_credential, self.timeout)
+        if self._owns_fs:
+            await _close_clients(self.fs, self._given_credential, self.timeout)
 
 
 async def _close_clients(fs: Any, given_credential: bool, timeout: float) -> None:
     """Close the HTTP clients a private file-system instance opened (best effort, bounded).
 
-    A connection that fails to close dies with the process anyway.
+    A connection that fails to close dies with the process anyway. ``fs`` is None
+    for the caller's own file system, which is left open.
     """
+    if fs is None:
+        return
     with contextlib.suppress(Exception):
         async with asyncio.timeout(timeout):
             creator = getattr(fs, "_s3creator", None)  # s3fs: the client's context manager
@@ -670,19 +757,72 @@ def _detach_finalizers(fs: Any) -> None:
             finalizer.detach()
 
 
+def _wrapped(fs: Any) -> Any:
+    """A sync file system behind fsspec's async wrapper (each call on a worker thread)."""
+    from fsspec.implementations.asyn_wrapper import (  # type: ignore[import-untyped]
+        AsyncFileSystemWrapper,
+    )
+
+    return AsyncFileSystemWrapper(fs, asynchronous=True)
+
+
 def _fs_class(protocol: str, url: str) -> Any:
     """The fsspec file-system class for ``protocol`` (``url`` is redacted, for messages)."""
     import fsspec  # type: ignore[import-untyped]
 
     try:
         return fsspec.get_filesystem_class(protocol)
-    except ValueError as exc:
+    except ValueError:
         raise StoreError(
-            f"fsspec knows no protocol {protocol!r} (for {url}); install the package "
-            "that provides it or check the URL's scheme."
-        ) from exc
+            f"fsspec knows no protocol {protocol!r} (for {url}); install the package that "
+            f"registers {protocol}:// with fsspec, or drop backend='fsspec' so that "
+            "the backend installed for the scheme serves it (zarr-vectors backends lists them)."
+        ) from None
     except ImportError as exc:
         raise PluginError(
-            f"The fsspec protocol {protocol!r} needs a package that is not installed "
-            f'({exc}). For cloud stores: pip install "zarr-vectors-fsspec[s3,gcs,azure]".'
+            f"fsspec's {protocol}:// file system is not installed (for {url}); install it with: "
+            f"{install_hint(protocol, str(exc))}."
         ) from None
+
+
+def adopt(obj: object, **options: Any) -> FsspecBackend | None:
+    """The backend for a caller's fsspec object: ``(fs, "bucket/path")`` or an ``FSMap``.
+
+    The target of :attr:`BackendInfo.adopt <zarr_vectors.core.backends.info.BackendInfo>`.
+    ``options`` are the backend's own (``max_concurrency``, ``timeout``,
+    ``verify_prefixes``); the file system is configured already. Returns None
+    for an object that is no fsspec file system or mapping.
+    """
+    from fsspec.mapping import FSMap  # type: ignore[import-untyped]
+    from fsspec.spec import AbstractFileSystem  # type: ignore[import-untyped]
+
+    if isinstance(obj, FSMap):
+        fs, path = obj.fs, obj.root
+    elif isinstance(obj, tuple):
+        if len(obj) != 2 or not isinstance(obj[0], AbstractFileSystem):
+            return None
+        fs, path = obj
+        if not isinstance(path, str):
+            raise StoreError(
+                f"An fsspec store is given as (file_system, path) with path a string such as "
+                f"'bucket/stores/a.zv', got a {type(path).__name__} as the path."
+            )
+    elif isinstance(obj, AbstractFileSystem):
+        raise StoreError(
+            f"An fsspec file system ({type(obj).__name__}) names no store by itself; pass "
+            "(fs, 'bucket/stores/a.zv') or fs.get_mapper('bucket/stores/a.zv')."
+        )
+    else:
+        return None
+    unknown = sorted(set(options) - set(_ADOPT_OPTIONS))
+    if unknown:
+        raise BackendOptionError(
+            f"Options ({', '.join(unknown)}) were given with an fsspec {type(obj).__name__}, "
+            "whose file system is configured already; pass them when making the file system. "
+            f"Only the backend's own options apply: {', '.join(_ADOPT_OPTIONS)}."
+        )
+    return FsspecBackend.from_filesystem(fs, path, **options)
+
+
+#: The options :func:`adopt` takes (the backend's own; the rest belong to the file system).
+_ADOPT_OPTIONS = ("max_concurrency", "timeout", "verify_prefixes")

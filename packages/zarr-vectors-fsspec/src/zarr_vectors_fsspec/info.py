@@ -12,4 +12,7 @@ FSSPEC = BackendInfo(
     priority=10,
     install_hint='pip install "zarr-vectors-core[fsspec]"',
     description="Anything fsspec reaches (cloud, SFTP, memory, custom file systems).",
+    # (fs, "bucket/path") tuples and fs.get_mapper(...) objects (imported only when adopted).
+    adopts=("fsspec",),
+    adopt="zarr_vectors_fsspec.backend:adopt",
 )
