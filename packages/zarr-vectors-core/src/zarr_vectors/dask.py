@@ -102,12 +102,9 @@ def _module(name: str) -> Any:
 
 
 def _require_dask(what: str) -> None:
-    try:
-        _module("dask.dataframe")
-    except ImportError:
-        raise ValidationError(
-            f"{what} needs Dask: pip install 'zarr-vectors-core[dask]' (dask, distributed, pandas)"
-        ) from None
+    from zarr_vectors._extras import require
+
+    require("dask.dataframe", feature=what, extra="dask")
 
 
 # -- where the store is -------------------------------------------------------------------

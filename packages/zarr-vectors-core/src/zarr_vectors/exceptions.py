@@ -16,6 +16,7 @@ __all__ = [
     "FormatVersionError",
     "InvalidKeyError",
     "KeyConflictError",
+    "MissingExtraError",
     "MissingKeyError",
     "PluginError",
     "PreconditionFailedError",
@@ -133,6 +134,32 @@ class ValidationError(ZarrVectorsError, ValueError):
 
 class FormatVersionError(ZarrVectorsError):
     """A store was written in a format version this package cannot read."""
+
+
+class MissingExtraError(ZarrVectorsError, ImportError):
+    """An optional library a feature needs is not installed (or fails to import).
+
+    Also an :class:`ImportError`, so ``except ImportError`` keeps working. The
+    message names the feature, the library and the install command of the
+    ``zarr-vectors-core`` extra that brings it; the same facts are attributes.
+    Raised by :func:`zarr_vectors._extras.require`.
+    """
+
+    def __init__(self, message: str, *, feature: str, library: str, command: str) -> None:
+        super().__init__(message, name=library)
+        self.feature = feature
+        self.library = library
+        self.command = command
+
+    def __reduce__(self) -> tuple[object, ...]:  # raised in Dask workers: must pickle
+        return (
+            _missing_extra,
+            (str(self), self.feature, self.library, self.command),
+        )
+
+
+def _missing_extra(message: str, feature: str, library: str, command: str) -> MissingExtraError:
+    return MissingExtraError(message, feature=feature, library=library, command=command)
 
 
 class ConformanceError(ZarrVectorsError, AssertionError):

@@ -43,7 +43,6 @@ rounded to fit LAS's 32-bit integers).
 from __future__ import annotations
 
 import csv
-import importlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +53,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zarr_vectors.exceptions import ValidationError, ZarrVectorsError
+from zarr_vectors._extras import require
+from zarr_vectors.exceptions import ValidationError
 
 __all__ = [
     "OUT_SUFFIXES",
@@ -79,13 +79,7 @@ Batch = tuple[npt.NDArray[Any], Attributes]
 
 def _need(module: str, what: str) -> ModuleType:
     """Import a library of the ``io`` extra, or say which extra brings it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ZarrVectorsError(
-            f"{what} needs the {module} library, which is not installed; install the io "
-            'extra: pip install "zarr-vectors-core[io]"'
-        ) from None
+    return require(module, feature=what, extra="io")
 
 
 @dataclass

@@ -24,7 +24,6 @@ import click
 from zarr_vectors.cli._errors import InputError, handle_errors
 from zarr_vectors.cli.points_cmd import backend_options, store_kwargs
 from zarr_vectors.core.backends.secrets import redact_url
-from zarr_vectors.exceptions import ZarrVectorsError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -107,16 +106,14 @@ def render_density(
     """
     import numpy as np
 
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.collections import PatchCollection
-        from matplotlib.colors import LogNorm
-        from matplotlib.figure import Figure
-        from matplotlib.patches import Rectangle
-    except ImportError:
-        raise ZarrVectorsError(
-            'preview needs matplotlib, which is not installed: pip install "zarr-vectors-core[viz]"'
-        ) from None
+    from zarr_vectors._extras import require
+
+    require("matplotlib", feature="zarr-vectors preview", extra="viz")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import PatchCollection
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     a, b = axes
     lo = [float(bounds[0][a]), float(bounds[0][b])]

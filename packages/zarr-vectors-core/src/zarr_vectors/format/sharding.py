@@ -105,10 +105,13 @@ def crc32c(data: bytes | memoryview) -> int:
         try:
             import crc32c as crc_module  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
-            raise StoreError(
-                "sharded cell arrays carry a CRC-32C checksum and no CRC-32C implementation is "
-                "installed: pip install google-crc32c"
-            ) from None
+            from zarr_vectors._extras import require
+
+            # Raises MissingExtraError naming the library and its install command.
+            module = require(
+                "google_crc32c", feature="sharded cell arrays (CRC-32C checksums)", extra=None
+            )
+            return int(module.value(bytes(data)))
         return int(crc_module.crc32c(bytes(data)))
     return int(google_crc32c.value(bytes(data)))
 

@@ -20,6 +20,7 @@ from typing import Any, Literal, overload
 import numpy as np
 import numpy.typing as npt
 
+from zarr_vectors._extras import require
 from zarr_vectors.core.location import open_location
 from zarr_vectors.core.modes import check_mode
 from zarr_vectors.exceptions import StaleSnapshotError, ValidationError
@@ -106,21 +107,13 @@ class PointCloud:
 
     def to_pandas(self, axes: Sequence[str] | None = None) -> Any:
         """A ``pandas.DataFrame``: a column per axis (x, y, z...) and per attribute."""
-        try:
-            import pandas as pd  # type: ignore[import-untyped]
-        except ImportError:
-            raise ValidationError(
-                "to_pandas() needs pandas: pip install 'zarr-vectors-core[io]'"
-            ) from None
+        pd = require("pandas", feature="PointCloud.to_pandas()", extra="io")
         return pd.DataFrame(self._columns(axes))
 
     def to_xarray(self, axes: Sequence[str] | None = None) -> Any:
         """An ``xarray.Dataset`` over a ``point`` dimension: positions ``(point, axis)``
         and one variable per attribute."""
-        try:
-            import xarray as xr
-        except ImportError:
-            raise ValidationError("to_xarray() needs xarray: pip install xarray") from None
+        xr = require("xarray", feature="PointCloud.to_xarray()", extra="xarray")
         ndim = self.positions.shape[1]
         names = (
             list(axes)
