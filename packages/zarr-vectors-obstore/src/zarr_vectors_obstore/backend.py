@@ -28,19 +28,26 @@ import re
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from zarr_vectors.core.backends.base import Backend, ObjectInfo, children_of, missing_key
 from zarr_vectors.core.backends.concurrency import amap_bounded
 from zarr_vectors.core.backends.resolve import url_scheme
 from zarr_vectors.core.backends.runner import run_sync
-from zarr_vectors.core.backends.secrets import redact_url
+from zarr_vectors.core.backends.secrets import redact_url, split_url_credentials
 from zarr_vectors.exceptions import (
     BackendOptionError,
     PreconditionFailedError,
     RangeNotSatisfiableError,
     StoreError,
+)
+from zarr_vectors_obstore.credentials import (
+    metadata_failure,
+    missing_s3_credentials,
+    options_from_url,
+    s3_endpoint_from_env,
+    s3_has_credentials,
 )
 from zarr_vectors_obstore.errors import (
     cause_of,
@@ -51,7 +58,7 @@ from zarr_vectors_obstore.errors import (
     is_unknown_config,
     is_version_mismatch,
 )
-from zarr_vectors_obstore.options import StoreOptions, family_of, split_options
+from zarr_vectors_obstore.options import StoreOptions, family_of, secrets_of, split_options
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
@@ -105,6 +112,89 @@ _CONDITIONAL_FAMILIES = frozenset({"s3", "gcs", "azure", "memory"})
 
 _MEMORY_LOCK = threading.Lock()
 _MEMORY_STORES: dict[str, Any] = {}
+#: The schemes this backend serves (as the entry point declares them, plus memory).
+SERVED_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss", "adl", "http", "https")
+
+
+def _type_error(name: str, value: object, expected: str) -> BackendOptionError:
+    return BackendOptionError(
+        f"The 'obstore' backend's option {name} must be {expected}, got "
+        f"{type(value).__name__} {value!r}."
+    )
+
+
+def _check_types(
+    max_concurrency: object, timeout: object, max_retries: object, verify_prefixes: object
+) -> None:
+    """Refuse option values of the wrong type, naming the option and both types.
+
+    Values that arrive as text (``max_concurrency="8"``, from a config file or a
+    command line) are refused rather than guessed at.
+    """
+    if max_concurrency is not None and (
+        isinstance(max_concurrency, bool)
+        or not isinstance(max_concurrency, int)
+        or max_concurrency < 1
+    ):
+        raise _type_error("max_concurrency", max_concurrency, "an int >= 1 (or None)")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not timeout > 0
+        or timeout == float("inf")
+    ):
+        raise _type_error("timeout", timeout, "a number of seconds > 0 (int or float)")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise _type_error("max_retries", max_retries, "an int >= 0")
+    if not isinstance(verify_prefixes, bool):
+        raise _type_error("verify_prefixes", verify_prefixes, "a bool")
+
+
+def _cannot_serve(url: str, scheme: str) -> str:
+    """One line: this URL's scheme, the schemes obstore serves, the backends serving it."""
+    from zarr_vectors.core.backends.registry import get_registry
+
+    shown = f"{scheme}://" if scheme else "a local path"
+    others = [n for n in get_registry().scheme_table.get(scheme, ()) if n != "obstore"]
+    if others:
+        names = ", ".join(repr(n) for n in others)
+        hint = f"{shown} is served by {names}: pass backend={others[0]!r} or leave backend unset"
+    else:
+        hint = f"no installed backend serves {shown}"
+    return (
+        f"The 'obstore' backend cannot serve {redact_url(url)} ({shown}); it serves "
+        f"{', '.join(s + '://' for s in SERVED_SCHEMES)} and memory:// only. {hint}."
+    )
+
+
+def _describe_store(store: Any) -> tuple[str, str, list[str]]:
+    """``(family, url, secrets)`` of an obstore store made by the caller."""
+    from obstore.store import AzureStore, GCSStore, HTTPStore, MemoryStore, S3Store
+
+    prefix = str(getattr(store, "prefix", None) or "").strip("/")
+    tail = f"/{prefix}" if prefix else ""
+    config: dict[str, Any] = dict(getattr(store, "config", None) or {})
+    secrets = secrets_of(config)
+    client = getattr(store, "client_options", None) or {}
+    for name, value in dict(client.get("default_headers") or {}).items():
+        if str(name).lower() in ("authorization", "proxy-authorization"):
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            secrets += [text, text.partition(" ")[2]]
+    if isinstance(store, S3Store):
+        return "s3", f"s3://{config.get('bucket', '')}{tail}", secrets
+    if isinstance(store, GCSStore):
+        return "gcs", f"gs://{config.get('bucket', '')}{tail}", secrets
+    if isinstance(store, AzureStore):
+        return "azure", f"az://{config.get('container_name', '')}{tail}", secrets
+    if isinstance(store, HTTPStore):
+        clean, found = split_url_credentials(str(store.url))
+        return "http", clean, secrets + found.values()
+    if isinstance(store, MemoryStore):
+        return "memory", f"memory://obstore-{id(store):x}", secrets
+    raise StoreError(
+        f"An obstore {type(store).__name__} cannot be used as a zarr-vectors store; pass an "
+        "S3Store, GCSStore, AzureStore, HTTPStore, MemoryStore or LocalStore."
+    )
 
 
 class ObstoreBackend(Backend):
@@ -145,39 +235,81 @@ class ObstoreBackend(Backend):
         verify_prefixes: bool = False,
         **config: Any,
     ) -> None:
-        if not timeout or timeout <= 0:
-            raise BackendOptionError(
-                f"The 'obstore' backend's timeout must be a number of seconds > 0, got {timeout!r}."
-            )
-        if max_retries < 0:
-            raise BackendOptionError(
-                f"The 'obstore' backend's max_retries must be >= 0, got {max_retries!r}."
-            )
+        _check_types(max_concurrency, timeout, max_retries, verify_prefixes)
         scheme = url_scheme(url)
         family = family_of(scheme)
         if family is None:
-            raise StoreError(
-                f"The 'obstore' backend cannot serve {redact_url(str(url))}: scheme "
-                f"{scheme or '(none)'!r} is not one of s3, s3a, gs, gcs, az, azure, abfs, "
-                "abfss, adl, http, https, memory."
-            )
-        options = split_options(family, config, timeout=float(timeout), max_retries=max_retries)
+            raise StoreError(_cannot_serve(str(url), scheme))
+        # Credentials written into the URL leave it here, before obstore sees it.
+        given = options_from_url(str(url), family, config)
+        options = split_options(
+            given.family, given.options, timeout=float(timeout), max_retries=max_retries
+        )
+        self._setup(
+            given.url,
+            given.family,
+            max_concurrency,
+            verify_prefixes,
+            [*options.secrets, *given.secrets],
+        )
+        self.timeout = float(timeout)
+        self._store = self._build_store(given.url, scheme, options)
+
+    @classmethod
+    def from_store(
+        cls,
+        store: Any,
+        *,
+        max_concurrency: int | None = None,
+        verify_prefixes: bool = False,
+    ) -> ObstoreBackend:
+        """A backend over an obstore store the caller made (S3, GCS, Azure, HTTP, memory).
+
+        The store is used as it is (its credentials, client and retry settings
+        are its own) and is not closed with the backend: obstore stores hold
+        no resources beyond their connection pools, which go with the store.
+        """
+        _check_types(max_concurrency, DEFAULT_TIMEOUT, 0, verify_prefixes)
+        family, url, secrets = _describe_store(store)
+        self = cls.__new__(cls)
+        self._setup(url, family, max_concurrency, verify_prefixes, secrets)
+        self.timeout = DEFAULT_TIMEOUT
+        self._store = store
+        if family == "s3":
+            self._s3_config = dict(store.config)
+            provider = getattr(store, "credential_provider", None)
+            self._no_credentials = not s3_has_credentials(self._s3_config, provider)
+        return self
+
+    def _setup(
+        self,
+        url: str,
+        family: str,
+        max_concurrency: int | None,
+        verify_prefixes: bool,
+        secrets: list[str],
+    ) -> None:
         super().__init__(
             url,
             max_concurrency=DEFAULT_MAX_CONCURRENCY[family]
             if max_concurrency is None
             else max_concurrency,
             verify_prefixes=verify_prefixes,
-            secrets=options.secrets,
+            secrets=secrets,
         )
-        self.timeout = float(timeout)
         self.family = family
         if family == "http":
             # Per instance: one class serves writable object stores and read-only HTTP.
             self.writable = False  # type: ignore[misc]
         self.conditional_writes = family in _CONDITIONAL_FAMILIES  # type: ignore[misc]
         self._listed_prefix = ""
-        self._store: Any = self._build_store(str(url), scheme, options)
+        if family == "http":
+            # object_store's WebDAV listing yields server-absolute paths; strip the base's.
+            path = urlsplit(url.rstrip("/")).path.strip("/")
+            self._listed_prefix = f"{path}/" if path else ""
+        #: S3 only: no credentials in sight, so obstore asks the instance metadata service.
+        self._no_credentials = False
+        self._s3_config: dict[str, Any] = {}
 
     # -- construction -------------------------------------------------------------------
     def _build_store(self, url: str, scheme: str, options: StoreOptions) -> Any:
@@ -194,15 +326,22 @@ class ObstoreBackend(Backend):
                 client.setdefault("allow_http", True)  # the URL itself asks for plain HTTP
             # obstore joins keys to the base with '/', so the base must not end in one.
             base = url.rstrip("/")
-            # object_store's WebDAV listing yields server-absolute paths; strip the base's.
-            path = urlsplit(base).path.strip("/")
-            self._listed_prefix = f"{path}/" if path else ""
             # Options are plain dicts here; obstore checks them (its TypedDicts are static only).
             http_from_url: Any = HTTPStore.from_url
             try:
                 return http_from_url(base, client_options=client, retry_config=retry)
             except Exception as exc:
-                self._bad_config(exc, options)
+                error = self._bad_config(exc, options)
+            raise error
+        if self.family == "s3":
+            # The AWS SDKs' endpoint variables, when no endpoint option was given.
+            from_env = s3_endpoint_from_env(options.config)
+            if from_env is not None:
+                options.config["endpoint"] = from_env
+            self._s3_config = dict(options.config)
+            self._no_credentials = not s3_has_credentials(
+                options.config, options.credential_provider
+            )
         endpoint = options.config.get("endpoint") or options.config.get("base_url")
         if isinstance(endpoint, str) and _HTTP_ENDPOINT.match(endpoint):
             client.setdefault("allow_http", True)  # an http:// endpoint says plain HTTP is meant
@@ -221,23 +360,28 @@ class ObstoreBackend(Backend):
                 **kwargs,
             )
         except Exception as exc:
-            self._bad_config(exc, options)
+            error = self._bad_config(exc, options)
+        raise error
 
-    def _bad_config(self, exc: BaseException, options: StoreOptions) -> NoReturn:
-        """Explain why obstore refused the configuration, naming the offending option(s)."""
+    def _bad_config(self, exc: BaseException, options: StoreOptions) -> StoreError:
+        """Why obstore refused the configuration, naming the offending option(s).
+
+        Returned, not raised: callers raise it outside their ``except`` block so that
+        obstore's own exception (whose text may quote a signed URL) is not chained.
+        """
         if is_unknown_config(exc):
             unknown = self._unknown_keys(options)
             names = ", ".join(repr(k) for k in unknown) or "(see cause)"
-            raise BackendOptionError(
+            return BackendOptionError(
                 f"The 'obstore' backend does not accept the option(s) {names} for {self.url}. "
                 "Pass obstore configuration names (region, endpoint, access_key_id, "
                 "skip_signature, account_name, ...) or the aliases listed in "
                 "zarr_vectors_obstore.options.ALIASES."
-            ) from None
-        raise StoreError(
+            )
+        return StoreError(
             f"The 'obstore' backend could not be configured for {self.url}: "
             f"{cause_of(exc, self.redact)}."
-        ) from None
+        )
 
     def _unknown_keys(self, options: StoreOptions) -> list[str]:
         """Which config keys obstore rejects, found by trying each alone (no network)."""
@@ -265,6 +409,8 @@ class ObstoreBackend(Backend):
 
     # -- error translation ----------------------------------------------------------------
     def _fail(self, exc: BaseException, action: str) -> StoreError:
+        if self._no_credentials and metadata_failure(str(exc), self._s3_config):
+            return StoreError(missing_s3_credentials(f"{action} {self.url}"))
         cause = cause_of(exc, self.redact)
         if is_denied(exc):
             return StoreError(
@@ -292,13 +438,15 @@ class ObstoreBackend(Backend):
         try:
             return make()
         except Exception as exc:
-            raise self._error(exc, action, key) from None
+            error = self._error(exc, action, key)
+        raise error  # outside the except block: obstore's exception is not chained
 
     async def _call(self, action: str, key: str, make: Callable[[], Awaitable[T]]) -> T:
         try:
             return await make()
         except Exception as exc:
-            raise self._error(exc, action, key) from None
+            error = self._error(exc, action, key)
+        raise error
 
     # -- versions and conditional writes ------------------------------------------------------
     def _version_of(self, meta: Mapping[str, Any]) -> str | None:
@@ -351,7 +499,8 @@ class ObstoreBackend(Backend):
         try:
             return bytes(obstore.get(self._store, key, options={"range": rng}).bytes())
         except Exception as exc:
-            raise self._range_error(exc, key) from None
+            error = self._range_error(exc, key)
+        raise error
 
     def _head(self, key: str) -> ObjectInfo:
         import obstore
@@ -369,10 +518,13 @@ class ObstoreBackend(Backend):
         try:
             result = obstore.put(self._store, key, data, mode=self._put_mode(expect))
         except Exception as exc:
-            if expect is not None and is_not_found(exc):
-                self._confirm_missing(key)  # a missing bucket is a StoreError of its own
-            raise self._conditional_error(exc, key, expect) from None
-        return self._new_version(result, key)
+            missing = expect is not None and is_not_found(exc)
+            error = self._conditional_error(exc, key, expect)
+        else:
+            return self._new_version(result, key)
+        if missing:
+            self._confirm_missing(key)  # a missing bucket is a StoreError of its own
+        raise error
 
     def _exists(self, key: str) -> bool:
         try:
@@ -387,8 +539,12 @@ class ObstoreBackend(Backend):
         try:
             obstore.delete(self._store, key)
         except Exception as exc:
-            if not is_not_found(exc):
-                raise self._fail(exc, f"Deleting {key!r} in") from None
+            if is_not_found(exc):
+                return
+            error = self._fail(exc, f"Deleting {key!r} in")
+        else:
+            return
+        raise error
 
     def _list(self, prefix: str, recursive: bool) -> list[str]:
         return run_sync(self._alist(prefix, recursive))
@@ -419,8 +575,10 @@ class ObstoreBackend(Backend):
                 if len(chunk):
                     return True
         except Exception as exc:
-            raise self._fail(exc, f"Listing {prefix!r} in") from None
-        return False
+            error = self._fail(exc, f"Listing {prefix!r} in")
+        else:
+            return False
+        raise error
 
     def _root_answer(self, exc: BaseException) -> bool:
         """Whether the root exists, judging by the error a probe listing raised.
@@ -455,7 +613,8 @@ class ObstoreBackend(Backend):
             result = await obstore.get_async(self._store, key, options={"range": rng})
             return bytes(await result.bytes_async())
         except Exception as exc:
-            raise self._range_error(exc, key) from None
+            error = self._range_error(exc, key)
+        raise error
 
     async def _ahead(self, key: str) -> ObjectInfo:
         import obstore
@@ -474,10 +633,13 @@ class ObstoreBackend(Backend):
         try:
             result = await obstore.put_async(self._store, key, data, mode=self._put_mode(expect))
         except Exception as exc:
-            if expect is not None and is_not_found(exc):
-                await self._aconfirm_missing(key)
-            raise self._conditional_error(exc, key, expect) from None
-        return self._new_version(result, key)
+            missing = expect is not None and is_not_found(exc)
+            error = self._conditional_error(exc, key, expect)
+        else:
+            return self._new_version(result, key)
+        if missing:
+            await self._aconfirm_missing(key)
+        raise error
 
     async def _aexists(self, key: str) -> bool:
         try:
@@ -492,8 +654,12 @@ class ObstoreBackend(Backend):
         try:
             await obstore.delete_async(self._store, key)
         except Exception as exc:
-            if not is_not_found(exc):
-                raise self._fail(exc, f"Deleting {key!r} in") from None
+            if is_not_found(exc):
+                return
+            error = self._fail(exc, f"Deleting {key!r} in")
+        else:
+            return
+        raise error
 
     async def _adelete_many(self, keys: list[str]) -> None:
         batches = [keys[i : i + DELETE_BATCH] for i in range(0, len(keys), DELETE_BATCH)]
@@ -510,10 +676,14 @@ class ObstoreBackend(Backend):
         try:
             await obstore.delete_async(self._store, batch)
         except Exception as exc:
-            if not is_not_found(exc):
-                raise self._fail(exc, f"Deleting {len(batch)} objects in") from None
-            if len(batch) > 1:
-                await amap_bounded(self._adelete, batch, self.max_concurrency)
+            action = f"Deleting {len(batch)} objects in"
+            error = None if is_not_found(exc) else self._fail(exc, action)
+        else:
+            return
+        if error is not None:
+            raise error
+        if len(batch) > 1:
+            await amap_bounded(self._adelete, batch, self.max_concurrency)
 
     async def _alist(self, prefix: str, recursive: bool) -> list[str]:
         import obstore
@@ -527,10 +697,17 @@ class ObstoreBackend(Backend):
                 return children_of(prefix, [k for k in keys if k], True)
             listing = await obstore.list_with_delimiter_async(self._store, base)
         except Exception as exc:
-            if is_not_found(exc):
-                await self._aconfirm_missing(prefix or "/")  # a missing bucket is a StoreError
-                return []
-            raise self._fail(exc, f"Listing {prefix or '/'!r} in") from None
+            missing = is_not_found(exc)
+            error = self._fail(exc, f"Listing {prefix or '/'!r} in")
+        else:
+            return self._listed(listing, prefix)
+        if missing:
+            await self._aconfirm_missing(prefix or "/")  # a missing bucket is a StoreError
+            return []
+        raise error
+
+    def _listed(self, listing: Mapping[str, Any], prefix: str) -> list[str]:
+        """The children of ``prefix`` in a delimited listing, relative to the root."""
         found = [self._relative(meta["path"]) for meta in listing["objects"]]
         found += [self._relative(p.rstrip("/")) + "/" for p in listing["common_prefixes"]]
         # A WebDAV listing includes the listed folder itself; it is not its own child.
@@ -560,8 +737,10 @@ class ObstoreBackend(Backend):
                 if len(chunk):
                     return True
         except Exception as exc:
-            raise self._fail(exc, f"Listing {prefix!r} in") from None
-        return False
+            error = self._fail(exc, f"Listing {prefix!r} in")
+        else:
+            return False
+        raise error
 
     async def _aclose(self) -> None:
         self._close()  # nothing blocks: no worker thread needed

@@ -20,4 +20,8 @@ OBSTORE = BackendInfo(
         "max_retries": "how often a failed request is retried (default 3)",
         "verify_prefixes": "list a folder only if it still holds an object (SeaweedFS)",
     },
+    # Stores made with obstore (S3Store, GCSStore, AzureStore, HTTPStore, MemoryStore,
+    # LocalStore) are used as they are; the module named here imports obstore, lazily.
+    adopts=("obstore",),
+    adopt="zarr_vectors_obstore.adopt:adopt_store",
 )

@@ -19,7 +19,14 @@ from typing import Any
 from zarr_vectors.core.backends.secrets import secret_values
 from zarr_vectors.exceptions import BackendOptionError
 
-__all__ = ["ALIASES", "CLIENT_KEYS", "StoreOptions", "family_of", "split_options"]
+__all__ = [
+    "ALIASES",
+    "CLIENT_KEYS",
+    "StoreOptions",
+    "family_of",
+    "secrets_of",
+    "split_options",
+]
 
 #: Option names that belong in obstore's ``client_options`` (HTTP client settings).
 CLIENT_KEYS = frozenset(
@@ -139,7 +146,7 @@ def _parse_connection_string(text: str) -> dict[str, str]:
     return config
 
 
-def _secrets_of(options: Mapping[str, Any]) -> list[str]:
+def secrets_of(options: Mapping[str, Any]) -> list[str]:
     """The credential values among ``options``, and the pieces they may leak in.
 
     A SAS token or connection string also shows up in pieces (one query value,
@@ -168,20 +175,20 @@ def split_options(
     so there anything that is not a client or retry option is refused here.
     """
     aliases = ALIASES[family]
-    result = StoreOptions(secrets=_secrets_of(options))
+    result = StoreOptions(secrets=secrets_of(options))
     for name, value in options.items():
         if name == "client_options":
             if not isinstance(value, Mapping):
                 raise BackendOptionError(
-                    "The 'obstore' backend's client_options must be a dict of HTTP client "
-                    f"settings, got {type(value).__name__}."
+                    "The 'obstore' backend's option client_options must be a dict of HTTP "
+                    f"client settings, got {type(value).__name__}."
                 )
             result.client_options.update(value)
         elif name == "retry_config":
             if not isinstance(value, Mapping):
                 raise BackendOptionError(
-                    "The 'obstore' backend's retry_config must be a dict, "
-                    f"got {type(value).__name__}."
+                    "The 'obstore' backend's option retry_config must be a dict of retry "
+                    f"settings, got {type(value).__name__}."
                 )
             result.retry_config.update(value)
         elif name == "credential_provider":
