@@ -24,7 +24,9 @@ from click.testing import CliRunner
 
 from zarr_vectors._extras import EXTRAS, require
 from zarr_vectors.cli import main
-from zarr_vectors.exceptions import MissingExtraError, ZarrVectorsError
+from zarr_vectors.core.backends import make_backend, resolve_backend_name
+from zarr_vectors.core.backends.resolve import check_url_spelling
+from zarr_vectors.exceptions import MissingExtraError, StoreError, ZarrVectorsError
 from zarr_vectors.types.points import PointCloud, read_points, write_points
 
 PYPROJECT = Path(__file__).parents[1] / "packages" / "zarr-vectors-core" / "pyproject.toml"
@@ -182,3 +184,137 @@ def test_a_library_that_fails_to_import_is_not_called_missing(
 def test_an_unknown_extra_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="no extra 'nosuch'"):
         require("json", feature="a test", extra="nosuch")
+
+
+# -- 2. a misspelled URL scheme is not a local path ---------------------------------------
+
+POINTS = np.random.default_rng(5).uniform(0, 10, (40, 3))
+
+
+@pytest.mark.parametrize(
+    ("url", "meant"),
+    [
+        ("s3:/bucket/x", "s3://bucket/x"),
+        ("s3//bucket/x", "s3://bucket/x"),
+        ("s3:bucket/x", "s3://bucket/x"),
+        ("S3:/bucket/x", "s3://bucket/x"),
+        ("gs:/bucket/x", "gs://bucket/x"),
+        ("https:/host/data", "https://host/data"),
+        ("file:/tmp/x", "file:///tmp/x"),
+    ],
+)
+def test_a_scheme_without_its_slashes_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, meant: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError) as info:
+        write_points(url, POINTS, chunk_shape=(5.0, 5.0, 5.0))
+    text = one_line(str(info.value))
+    assert f"did you mean '{meant}'?" in text
+    assert f"write './{url}'" in text  # the way to mean a local folder after all
+    assert list(tmp_path.iterdir()) == [], "nothing may be written for a misspelled URL"
+    with pytest.raises(StoreError, match="did you mean"):
+        read_points(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "meant"),
+    [("htps://host/x", "https://host/x"), ("s4://b/x", "s3://b/x"), ("memroy://m", "memory://m")],
+)
+def test_an_unknown_scheme_close_to_a_known_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, meant: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError) as info:
+        write_points(url, POINTS, chunk_shape=(5.0, 5.0, 5.0))
+    text = one_line(str(info.value))
+    assert text.startswith(f"Unknown URL scheme '{url.split(':')[0]}://'")
+    assert text.endswith(f"did you mean '{meant}'?")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_misspelled_url_keeps_its_credentials_hidden() -> None:
+    for url in ("https:/user:hunter2@host/x", "htps://host/x?sig=topsecretsig"):
+        with pytest.raises(StoreError) as info:
+            check_url_spelling(url)
+        assert "hunter2" not in str(info.value) and "topsecretsig" not in str(info.value)
+        assert "***" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["notes:1", "data/s3/x", "s3/bucket", "./s3:/bucket", "report:v2.zarr", "s3a"]
+)
+def test_real_local_paths_still_write_and_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_points(name, POINTS, chunk_shape=(5.0, 5.0, 5.0))
+    assert (tmp_path / name / "zarr.json").is_file()
+    assert len(read_points(name)) == len(POINTS)
+    write_points(tmp_path / "abs" / name, POINTS, chunk_shape=(5.0, 5.0, 5.0))
+    assert len(read_points(str(tmp_path / "abs" / name))) == len(POINTS)
+
+
+@pytest.mark.parametrize("url", ["C:\\data\\x", "c:/data/x", "D:", "C:data"])
+def test_windows_drive_letters_are_paths(url: str) -> None:
+    check_url_spelling(url)
+    assert resolve_backend_name(url) == "local"
+
+
+@pytest.mark.parametrize("url", ["s3a://bucket/x", "abfss://c@a.dfs.core.windows.net/x"])
+def test_real_schemes_near_others_are_not_misspellings(url: str) -> None:
+    check_url_spelling(url)
+    assert resolve_backend_name(url) == "obstore"
+
+
+def test_an_unknown_scheme_far_from_any_keeps_the_usual_message() -> None:
+    with pytest.raises(StoreError) as info:
+        make_backend("foo://x/y")
+    assert "did you mean" not in str(info.value)
+    assert "No installed zarr-vectors backend serves 'foo://'" in str(info.value)
+
+
+# -- 3. a backend chosen by name that does not serve the URL ------------------------------
+
+
+def test_backend_local_for_an_s3_url_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ZARR_VECTORS_BACKEND", raising=False)
+    with pytest.raises(StoreError) as info:
+        write_points("s3://bucket/x", POINTS, chunk_shape=(5.0, 5.0, 5.0), backend="local")
+    text = one_line(str(info.value))
+    assert text.startswith(
+        "The 'local' backend (backend='local') cannot serve 's3://bucket/x': it serves bare "
+        "paths and 'file://', not 's3://'."
+    )
+    assert "Backends installed for 's3://': obstore, fsspec; pass backend='obstore'" in text
+    assert list(tmp_path.iterdir()) == [], "no folder 's3:' may be made"
+
+
+def test_the_environment_variable_is_named_when_it_chose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZARR_VECTORS_BACKEND", "local")
+    with pytest.raises(StoreError) as info:
+        make_backend("gs://bucket/x")
+    text = one_line(str(info.value))
+    assert "(ZARR_VECTORS_BACKEND=local) cannot serve 'gs://bucket/x'" in text
+    assert text.endswith("or unset ZARR_VECTORS_BACKEND.")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_scheme_nobody_serves_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZARR_VECTORS_BACKEND", raising=False)
+    with pytest.raises(StoreError) as info:
+        make_backend("zvnothing://x", backend="local")
+    assert "No installed backend serves 'zvnothing://'" in one_line(str(info.value))
+
+
+def test_local_paths_still_go_to_a_chosen_backend(tmp_path: Path) -> None:
+    made = make_backend(tmp_path.as_uri() + "/s", backend="local")
+    made.close()
+    made = make_backend(str(tmp_path / "s"), backend="local")
+    made.close()

@@ -113,11 +113,12 @@ def resolve_location(
             )
         _check_writable(adopted, mode)
         return adopted, True
+    from zarr_vectors.core.backends.resolve import check_url_spelling, make_backend
+
+    check_url_spelling(store)  # "s3:/bucket/x" must not become a local folder, nor a .zip path
     zip_path = _zip_path(store) if backend is None else None
     if zip_path is not None:
         return _open_zip(zip_path, mode, options), True
-    from zarr_vectors.core.backends.resolve import make_backend
-
     try:
         made = make_backend(store, backend, **options)
     except BackendOptionError as exc:

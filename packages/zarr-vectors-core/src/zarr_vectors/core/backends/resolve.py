@@ -5,6 +5,13 @@ Order of precedence: an explicit ``backend=`` argument, then the
 the scheme table built from the installed plugins. A bare path (a Windows
 drive letter included) has the scheme ``""`` and ``file://`` has ``"file"``;
 both are served by the built-in ``local`` backend.
+
+Two mistakes are refused here, before any backend is made or anything is
+written: a misspelled URL that would otherwise be a bare path (``s3:/b/x``,
+``s3:b/x``, ``s3//b/x`` would make a local folder named ``s3:``) or an unknown
+scheme one letter away from a known one (``htps://``), see
+:func:`check_url_spelling`; and a backend chosen by name (``backend=`` or the
+environment variable) for a URL whose scheme it does not serve.
 """
 
 from __future__ import annotations
@@ -15,16 +22,35 @@ import re
 from typing import Any
 
 from zarr_vectors.core.backends.base import AsyncStorageBackend, Backend, StorageBackend
+from zarr_vectors.core.backends.info import BackendInfo
 from zarr_vectors.core.backends.registry import get_registry
 from zarr_vectors.core.backends.secrets import redact_url
 from zarr_vectors.exceptions import BackendOptionError, PluginError, StoreError
 
-__all__ = ["BACKEND_ENV_VAR", "make_backend", "resolve_backend_name", "url_scheme"]
+__all__ = [
+    "BACKEND_ENV_VAR",
+    "check_url_spelling",
+    "make_backend",
+    "resolve_backend_name",
+    "url_scheme",
+]
 
 BACKEND_ENV_VAR = "ZARR_VECTORS_BACKEND"
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _DRIVE = re.compile(r"^[A-Za-z]:([\\/]|$)")
+#: ``name:`` not followed by ``//`` (``s3:/b``, ``s3:b``, ``s3:``).
+_COLON_WITHOUT_SLASHES = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):(?!//)(.*)$", re.DOTALL)
+#: ``name//`` (the colon left out: ``s3//b``).
+_SLASHES_WITHOUT_COLON = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)//(.*)$", re.DOTALL)
+#: Real schemes that are never taken for a misspelling, whether or not a backend serves them.
+_REAL_SCHEMES = frozenset(
+    {
+        "s3", "s3a", "s3n", "gs", "gcs", "az", "azure", "abfs", "abfss", "adl", "wasb", "wasbs",
+        "http", "https", "ftp", "ftps", "sftp", "ssh", "hdfs", "webhdfs", "smb", "memory",
+        "file", "zip", "tar", "oci", "r2", "hf", "github", "gdrive", "dropbox", "dbfs",
+    }
+)  # fmt: skip
 
 
 def url_scheme(url: str | os.PathLike[str]) -> str:
@@ -40,6 +66,105 @@ def _describe_scheme(scheme: str) -> str:
     return f"'{scheme}://'" if scheme else "bare paths"
 
 
+def _known_schemes() -> set[str]:
+    """Every scheme an installed backend serves, or the packaging knows an install for."""
+    registry = get_registry()
+    return {s for s in registry.scheme_table if s} | set(registry.install_hints) | {"file"}
+
+
+def _distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap of neighbours) turning ``a`` into ``b``."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def _closest_scheme(scheme: str, known: set[str]) -> str | None:
+    """The known scheme ``scheme`` is most likely a misspelling of, if any is close enough."""
+    served = get_registry().scheme_table
+    scored = []
+    for candidate in known:
+        distance = _distance(scheme, candidate)
+        if distance <= (2 if min(len(scheme), len(candidate)) >= 5 else 1):
+            scored.append((distance, candidate not in served, candidate))
+    return min(scored)[2] if scored else None
+
+
+def _suggest(scheme: str, rest: str) -> str:
+    rest = rest.lstrip("/")
+    return f"file:///{rest}" if scheme == "file" else f"{scheme}://{rest}"
+
+
+def _shown(text: str, url: str) -> str:
+    """``text`` (a misspelling of ``url``) with the credentials ``url`` carries hidden.
+
+    :func:`redact_url` would rewrite the misspelling itself (``https:/h`` becomes
+    ``https:///h``); the values it hides are hidden in ``text`` as they stand.
+    """
+    from urllib.parse import parse_qsl, urlsplit
+
+    redacted = redact_url(url)
+    if redacted == url:
+        return text
+    parts = urlsplit(url)
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if value and f"{name}={value}" not in redacted:
+            text = text.replace(f"{name}={value}", f"{name}=***")
+    if parts.password and f":{parts.password}@" not in redacted:
+        text = text.replace(f":{parts.password}@", ":***@")
+    return text
+
+
+def check_url_spelling(url: str | os.PathLike[str]) -> None:
+    """Refuse a misspelled URL with :class:`StoreError` saying what was probably meant.
+
+    Refused: a known scheme followed by ``:`` without ``//`` (``s3:/bucket/x``,
+    ``s3:bucket/x``, ``file:/tmp/x``) or by ``//`` without the colon
+    (``s3//bucket/x``) -- each would otherwise be a bare path and make a local
+    folder -- and an unknown ``xxx://`` scheme one edit from a known one
+    (``htps://``, ``s4://``). Kept: every other path (``C:\\data``,
+    ``notes:1``, ``./s3:/x``, ``data/s3/x``) and every scheme a backend serves.
+    Known schemes are those of the installed backends and of the install hints.
+    """
+    text = os.fspath(url)
+    if _DRIVE.match(text):
+        return
+    known = _known_schemes()
+    match = _SCHEME.match(text)
+    if match:
+        scheme = match.group(1).lower()
+        if scheme in known or scheme in _REAL_SCHEMES:
+            return
+        close = _closest_scheme(scheme, known)
+        if close is not None:
+            meant = _suggest(close, text[match.end() :])
+            raise StoreError(
+                f"Unknown URL scheme '{scheme}://' in '{_shown(text, meant)}'; did you mean "
+                f"'{redact_url(meant)}'?"
+            )
+        return
+    for pattern, what in (
+        (_COLON_WITHOUT_SLASHES, "'//' missing after the colon"),
+        (_SLASHES_WITHOUT_COLON, "':' missing before '//'"),
+    ):
+        match = pattern.match(text)
+        if match and match.group(1).lower() in known:
+            scheme = match.group(1).lower()
+            meant = _suggest(scheme, match.group(2))
+            where = _shown(text, meant)
+            raise StoreError(
+                f"'{where}' is not a valid {scheme}:// URL ({what}) and is not taken as a local "
+                f"path; did you mean '{redact_url(meant)}'? (For a local path named so, write "
+                f"'./{where}'.)"
+            )
+
+
 def resolve_backend_name(url: str | os.PathLike[str], explicit: str | None = None) -> str:
     """Name of the backend that will serve ``url``.
 
@@ -49,6 +174,7 @@ def resolve_backend_name(url: str | os.PathLike[str], explicit: str | None = Non
     installed serves the scheme; the message names the scheme, the installed
     backends and, where the packaging metadata knows one, the install command.
     """
+    check_url_spelling(url)
     registry = get_registry()
     chosen = explicit or os.environ.get(BACKEND_ENV_VAR) or None
     if chosen:
@@ -96,6 +222,48 @@ def _check_options(name: str, factory: Any, url: str, options: dict[str, Any]) -
         )
 
 
+def _check_forced_backend(info: BackendInfo, url: str, *, explicit: bool) -> None:
+    """Refuse a backend chosen by name that would take a URL for a local path.
+
+    A backend that serves local paths (it declares ``""``, ``file`` or a local
+    scheme) and is given a URL of a scheme it does not declare would read
+    ``s3://bucket/x`` as a folder ``s3:`` -- the local backend does. Refused
+    here, before its constructor runs. Left alone: local paths given to any
+    backend (plugins such as fsspec serve them without declaring it, and are
+    chosen by name for that), and backends that take no paths, whose
+    constructors check the URL themselves and may serve schemes they do not
+    claim as a default (obstore serves ``memory://`` when chosen by name).
+    """
+    scheme = url_scheme(url)
+    takes_paths = bool({"", "file"} & set(info.schemes)) or bool(info.local_schemes)
+    if scheme in ("", "file") or info.serves(scheme) or not takes_paths:
+        return
+    registry = get_registry()
+    chosen = f"backend={info.name!r}" if explicit else f"{BACKEND_ENV_VAR}={info.name}"
+    described = [_describe_scheme(s) for s in info.schemes]
+    serves = (
+        " and ".join([", ".join(described[:-1]), described[-1]])
+        if len(described) > 1
+        else "".join(described) or "no URLs"
+    )
+    others = [n for n in registry.scheme_table.get(scheme, ()) if n != info.name]
+    if others:
+        fix = (
+            f"Backends installed for '{scheme}://': {', '.join(others)}; pass "
+            f"backend={others[0]!r}"
+            + (" or leave backend= out." if explicit else f" or unset {BACKEND_ENV_VAR}.")
+        )
+    else:
+        hint = registry.install_hints.get(scheme)
+        fix = f"No installed backend serves '{scheme}://'" + (
+            f"; install one with: {hint}." if hint else "; install a plugin that does."
+        )
+    raise StoreError(
+        f"The {info.name!r} backend ({chosen}) cannot serve '{redact_url(url)}': it serves "
+        f"{serves}, not '{scheme}://'. {fix}"
+    )
+
+
 def make_backend(
     url: str | os.PathLike[str] | StorageBackend,
     backend: str | None = None,
@@ -121,6 +289,8 @@ def make_backend(
         )
     name = resolve_backend_name(url, backend)
     info = get_registry().info(name)
+    if backend or os.environ.get(BACKEND_ENV_VAR):
+        _check_forced_backend(info, os.fspath(url), explicit=bool(backend))
     try:
         factory = info.load_factory()
     except Exception as exc:
