@@ -1,0 +1,139 @@
+"""This project against an earlier commit of itself: local write, full read, box read, append.
+
+The safety and data-path issues promise that their checks cost at most 10 % over
+the code before them. This measures exactly that, in one run on one machine: the
+earlier commit is checked out into a temporary git worktree, and workers of the
+two trees run in alternating processes (``PYTHONPATH`` points each at its own
+``zarr_vectors``; both use this workspace's libraries), on the same
+``.npy`` of random float32 points in the cube 0..1000 (chunk shape 200, 125
+cells, an ``id`` attribute per point). Each worker times 3 writes, 7 full reads
+and 7 box reads (250..650 on every axis: 27 cells) of one store, and 5 appends
+of 10,000 points to another, and reports its best time per operation; the table
+shows the median over workers of both trees and their ratio (after / before).
+
+    uv run python bench/bench_before_after.py [--before 5469d4e] [--points 1000000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = "packages/zarr-vectors-core/src"
+OPS = ("write", "read", "bbox", "append")
+
+WORKER = r"""
+import json, shutil, sys, tempfile, time
+import numpy as np
+from zarr_vectors.types.points import read_points, write_points
+
+pts = np.load(sys.argv[1])
+ids = np.arange(len(pts))
+kw = dict(chunk_shape=(200, 200, 200), bounds=((0, 0, 0), (1000, 1000, 1000)))
+box = ((250.0,) * 3, (650.0,) * 3)
+inside = int(np.all((pts >= 250) & (pts <= 650), axis=1).sum())
+d = tempfile.mkdtemp(prefix="zv-ab-")
+try:
+    write_points(d + "/warm.zarr", pts[:1000], **kw)
+    read_points(d + "/warm.zarr")
+    out = {op: [] for op in ("write", "read", "bbox", "append")}
+    for i in range(3):
+        t = time.perf_counter()
+        write_points(d + f"/s{i}.zarr", pts, vertex_attributes={"id": ids}, **kw)
+        out["write"].append(time.perf_counter() - t)
+    for _ in range(7):
+        t = time.perf_counter()
+        got = read_points(d + "/s0.zarr")
+        out["read"].append(time.perf_counter() - t)
+        assert got.vertex_count == len(pts)
+        t = time.perf_counter()
+        got = read_points(d + "/s0.zarr", bbox=box)
+        out["bbox"].append(time.perf_counter() - t)
+        assert got.vertex_count == inside
+    for _ in range(5):
+        t = time.perf_counter()
+        write_points(d + "/s1.zarr", pts[:10000], vertex_attributes={"id": ids[:10000]}, mode="a")
+        out["append"].append(time.perf_counter() - t)
+finally:
+    shutil.rmtree(d, ignore_errors=True)
+print(json.dumps({op: min(times) for op, times in out.items()}))
+"""
+
+
+def worktree(ref: str, where: Path) -> Path:
+    """A checkout of ``ref`` (removed by the caller with ``git worktree remove``)."""
+    subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(where), ref],
+        check=True,
+        capture_output=True,
+    )
+    return where
+
+
+def run_worker(src: Path, npy: Path) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER, str(npy)], env=env, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise SystemExit(f"worker for {src} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", default="5469d4e", help="git ref of the earlier code")
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    import numpy as np
+
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="zv-before-after-") as tmp:
+        npy = Path(tmp) / "points.npy"
+        rng = np.random.default_rng(0)
+        np.save(npy, rng.uniform(0, 1000, (args.points, 3)).astype(np.float32))
+        tree = worktree(args.before, Path(tmp) / "before")
+        try:
+            sides = {"before": tree / SRC, "after": REPO / SRC}
+            results: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
+            for r in range(args.rounds):
+                order = list(sides) if r % 2 == 0 else list(reversed(sides))
+                for side in order:
+                    results[side].append(run_worker(sides[side], npy))
+        finally:
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
+                capture_output=True,
+            )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"{args.points:,} points, before {args.before}, after {head} (working tree), "
+        f"{args.rounds} rounds; {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, load {load:.1f}"
+    )
+    print("| operation | before ms | after ms | after / before |")
+    print("| --- | --- | --- | --- |")
+    for op in OPS:
+        before = statistics.median(x[op] for x in results["before"]) * 1000
+        after = statistics.median(x[op] for x in results["after"]) * 1000
+        print(f"| {op} | {before:.1f} | {after:.1f} | {after / before:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
