@@ -26,7 +26,12 @@ from zarr_vectors._extras import EXTRAS, require
 from zarr_vectors.cli import main
 from zarr_vectors.core.backends import make_backend, resolve_backend_name
 from zarr_vectors.core.backends.resolve import check_url_spelling
-from zarr_vectors.exceptions import MissingExtraError, StoreError, ZarrVectorsError
+from zarr_vectors.exceptions import (
+    BackendOptionError,
+    MissingExtraError,
+    StoreError,
+    ZarrVectorsError,
+)
 from zarr_vectors.types.points import PointCloud, read_points, write_points
 
 PYPROJECT = Path(__file__).parents[1] / "packages" / "zarr-vectors-core" / "pyproject.toml"
@@ -318,3 +323,53 @@ def test_local_paths_still_go_to_a_chosen_backend(tmp_path: Path) -> None:
     made.close()
     made = make_backend(str(tmp_path / "s"), backend="local")
     made.close()
+
+
+# -- 4. backend option values of the wrong type --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "fix"),
+    [
+        ("8", "a str", "pass the number, not a string: max_concurrency=8."),
+        (0, "an int below 1", "e.g. max_concurrency=8."),
+        (-1, "an int below 1", "e.g. max_concurrency=8."),
+        (2.5, "a float", "e.g. max_concurrency=8."),
+        (True, "a bool", "e.g. max_concurrency=8."),
+    ],
+)
+def test_max_concurrency_of_the_wrong_type(
+    tmp_path: Path, value: object, kind: str, fix: str
+) -> None:
+    with pytest.raises(BackendOptionError) as info:
+        write_points(tmp_path / "s", POINTS, chunk_shape=(5.0, 5.0, 5.0), max_concurrency=value)
+    text = one_line(str(info.value))
+    assert text.startswith(f"max_concurrency must be an integer >= 1, got {value!r} ({kind});")
+    assert text.endswith(fix)
+    assert not (tmp_path / "s").exists()
+
+
+def test_max_concurrency_takes_numpy_integers(tmp_path: Path) -> None:
+    made = make_backend(tmp_path, max_concurrency=np.int64(3))
+    assert made.max_concurrency == 3 and type(made.max_concurrency) is int
+    made.close()
+
+
+@pytest.mark.parametrize("value", ["false", 1, None])
+def test_fsync_must_be_a_bool(tmp_path: Path, value: object) -> None:
+    with pytest.raises(BackendOptionError) as info:
+        write_points(tmp_path / "s", POINTS, chunk_shape=(5.0, 5.0, 5.0), fsync=value)
+    text = one_line(str(info.value))
+    assert text.startswith(f"fsync must be True or False, got {value!r} (a {type(value).__name__})")
+    assert not (tmp_path / "s").exists()
+
+
+def test_cli_option_of_the_wrong_type_exits_2(tmp_path: Path) -> None:
+    np.save(tmp_path / "in.npy", POINTS)
+    code, out = run(
+        "write-points", tmp_path / "in.npy", tmp_path / "s", "-c", "5",
+        "--option", "max_concurrency=many",
+    )  # fmt: skip
+    assert code == 2, out
+    assert "max_concurrency must be an integer >= 1, got 'many' (a str)" in out
+    assert "Traceback" not in out and not (tmp_path / "s").exists()

@@ -122,7 +122,8 @@ def resolve_location(
     try:
         made = make_backend(store, backend, **options)
     except BackendOptionError as exc:
-        if caller is not None and backend_kwargs:
+        # Only an unknown option may be a misplaced argument; a wrong value is just that.
+        if caller is not None and backend_kwargs and "does not accept the option" in str(exc):
             raise BackendOptionError(
                 f"{exc} If an option was meant as an argument of {caller.__name__}(), it is "
                 f"not one: see help({caller.__name__})."

@@ -17,19 +17,46 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["amap_bounded", "check_concurrency", "map_bounded"]
+__all__ = ["amap_bounded", "check_concurrency", "check_flag", "map_bounded"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 def check_concurrency(limit: object, owner: str = "max_concurrency") -> int:
-    """``limit`` as an int >= 1, or a :class:`~zarr_vectors.exceptions.BackendOptionError`."""
+    """``limit`` as an int >= 1, or a :class:`~zarr_vectors.exceptions.BackendOptionError`.
+
+    The message names the option, the value and its type, and what is expected.
+    """
+    import numbers
+
     from zarr_vectors.exceptions import BackendOptionError
 
+    if isinstance(limit, numbers.Integral) and not isinstance(limit, bool):
+        limit = int(limit)  # numpy integers too
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise BackendOptionError(f"{owner} must be an integer >= 1, got {limit!r}.")
+        if isinstance(limit, str) and limit.strip().isdigit() and int(limit) >= 1:
+            fix = f"pass the number, not a string: {owner}={int(limit)}"
+        else:
+            fix = f"pass a whole number of calls in flight, e.g. {owner}=8"
+        kind = "an int below 1" if type(limit) is int else f"a {type(limit).__name__}"
+        raise BackendOptionError(f"{owner} must be an integer >= 1, got {limit!r} ({kind}); {fix}.")
     return limit
+
+
+def check_flag(value: object, owner: str) -> bool:
+    """``value`` as a bool, or a :class:`~zarr_vectors.exceptions.BackendOptionError`.
+
+    A string such as ``"false"`` would be true for ``bool()``: it is refused.
+    """
+    from zarr_vectors.exceptions import BackendOptionError
+
+    if not isinstance(value, bool):
+        raise BackendOptionError(
+            f"{owner} must be True or False, got {value!r} (a {type(value).__name__}); "
+            f"pass {owner}=True or {owner}=False (on the command line: --option {owner}=true)."
+        )
+    return value
 
 
 async def amap_bounded(

@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from zarr_vectors.core.backends.base import Backend, ObjectInfo, missing_key
-from zarr_vectors.core.backends.concurrency import map_bounded
+from zarr_vectors.core.backends.concurrency import check_flag, map_bounded
 from zarr_vectors.exceptions import (
     InvalidKeyError,
     KeyConflictError,
@@ -113,7 +113,7 @@ class LocalBackend(Backend):
         path = local_path_from_url(root)
         super().__init__(path.as_uri(), max_concurrency=max_concurrency)
         self.root = path
-        self.fsync = fsync
+        self.fsync = check_flag(fsync, "fsync")
 
     # -- path safety ------------------------------------------------------------------
     def _real_root(self) -> str:
