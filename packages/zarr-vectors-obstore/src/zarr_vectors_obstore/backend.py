@@ -46,6 +46,7 @@ from zarr_vectors_obstore.credentials import (
     metadata_failure,
     missing_s3_credentials,
     options_from_url,
+    pin_s3_endpoint,
     s3_endpoint_from_env,
     s3_has_credentials,
 )
@@ -154,7 +155,7 @@ def _cannot_serve(url: str, scheme: str) -> str:
     """One line: this URL's scheme, the schemes obstore serves, the backends serving it."""
     from zarr_vectors.core.backends.registry import get_registry
 
-    shown = f"{scheme}://" if scheme else "a local path"
+    shown = f"the scheme {scheme}://" if scheme else "a local path"
     others = [n for n in get_registry().scheme_table.get(scheme, ()) if n != "obstore"]
     if others:
         names = ", ".join(repr(n) for n in others)
@@ -163,8 +164,18 @@ def _cannot_serve(url: str, scheme: str) -> str:
         hint = f"no installed backend serves {shown}"
     return (
         f"The 'obstore' backend cannot serve {redact_url(url)} ({shown}); it serves "
-        f"{', '.join(s + '://' for s in SERVED_SCHEMES)} and memory:// only. {hint}."
+        f"{', '.join(s + '://' for s in SERVED_SCHEMES)} and memory:// only, and {hint}."
     )
+
+
+def _s3_store_from_url(url: str, **kwargs: Any) -> Any:
+    """``S3Store(bucket, prefix=...)`` for ``s3://bucket/prefix``: it takes config keys
+    (``aws_endpoint_url_s3``) that obstore's ``from_url`` refuses."""
+    from obstore.store import S3Store
+
+    parts = urlsplit(url)
+    store: Any = S3Store
+    return store(parts.netloc, prefix=parts.path.strip("/") or None, **kwargs)
 
 
 def _describe_store(store: Any) -> tuple[str, str, list[str]]:
@@ -250,7 +261,7 @@ class ObstoreBackend(Backend):
             given.family,
             max_concurrency,
             verify_prefixes,
-            [*options.secrets, *given.secrets],
+            list(dict.fromkeys([*options.secrets, *given.secrets])),
         )
         self.timeout = float(timeout)
         self._store = self._build_store(given.url, scheme, options)
@@ -333,11 +344,13 @@ class ObstoreBackend(Backend):
             except Exception as exc:
                 error = self._bad_config(exc, options)
             raise error
+        pinned = False
         if self.family == "s3":
             # The AWS SDKs' endpoint variables, when no endpoint option was given.
             from_env = s3_endpoint_from_env(options.config)
             if from_env is not None:
                 options.config["endpoint"] = from_env
+            pinned = pin_s3_endpoint(options.config)
             self._s3_config = dict(options.config)
             self._no_credentials = not s3_has_credentials(
                 options.config, options.credential_provider
@@ -351,6 +364,8 @@ class ObstoreBackend(Backend):
         if options.credential_provider is not None:
             kwargs["credential_provider"] = options.credential_provider
         store_from_url: Any = from_url
+        if pinned:
+            store_from_url = _s3_store_from_url
         try:
             return store_from_url(
                 url,

@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from zarr_vectors.core.backends.secrets import UrlCredentials, redact_url, split_url_credentials
 from zarr_vectors.exceptions import BackendOptionError
@@ -35,8 +35,10 @@ from zarr_vectors.exceptions import BackendOptionError
 __all__ = [
     "FromUrl",
     "is_azure_host",
+    "metadata_failure",
     "missing_s3_credentials",
     "options_from_url",
+    "pin_s3_endpoint",
     "s3_endpoint_from_env",
     "s3_has_credentials",
 ]
@@ -103,7 +105,9 @@ _S3_CREDENTIAL_CONFIG = frozenset(
 #: Environment variables naming the S3 endpoint, the service-specific one first (as the
 #: AWS SDKs read them); ``AWS_ENDPOINT`` is object_store's own name.
 S3_ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT")
-_S3_ENDPOINT_CONFIG = frozenset({"endpoint", "aws_endpoint", "aws_endpoint_url"})
+_S3_ENDPOINT_CONFIG = frozenset(
+    {"endpoint", "aws_endpoint", "aws_endpoint_url", "aws_endpoint_url_s3", "endpoint_url_s3"}
+)
 #: Where an S3 client without credentials asks for them (EC2 instance metadata).
 _DEFAULT_METADATA_ENDPOINT = "169.254.169.254"
 _METADATA_PATHS = ("/latest/api/token", "/latest/meta-data/iam")
@@ -160,6 +164,11 @@ def options_from_url(url: str, family: str, options: Mapping[str, Any]) -> FromU
     secrets = found.values()
     if found.username and found.password is not None:
         secrets.append(found.username)
+    # A user and password are percent-encoded in a URL ("/" in an AWS secret is "%2F").
+    user = unquote(found.username) if found.username else found.username
+    password = unquote(found.password) if found.password is not None else None
+    found = UrlCredentials(user, password, found.query)
+    secrets += found.values() + ([user] if user and password is not None else [])
     merged = dict(options)
     if family == "http" and found.query and is_azure_host(clean):
         family = "azure"
@@ -264,6 +273,27 @@ def s3_endpoint_from_env(config: Mapping[str, Any]) -> str | None:
     return None
 
 
+def pin_s3_endpoint(config: dict[str, Any]) -> bool:
+    """Keep an endpoint option from being overridden by ``AWS_ENDPOINT_URL_S3``.
+
+    obstore 0.12 reads that variable into a config key of its own
+    (``aws_endpoint_url_s3``) that wins over ``endpoint``; so when the variable
+    is set and an endpoint is configured, the endpoint is written under that key
+    too. Returns whether it was (only ``S3Store(...)`` itself takes that key,
+    not ``from_url``).
+    """
+    if not os.environ.get("AWS_ENDPOINT_URL_S3", "").strip():
+        return False
+    names = {name.lower(): name for name in config}
+    if "aws_endpoint_url_s3" in names or "endpoint_url_s3" in names:
+        return True
+    for name in ("endpoint", "aws_endpoint", "aws_endpoint_url"):
+        if name in names:
+            config["aws_endpoint_url_s3"] = config[names[name]]
+            return True
+    return False
+
+
 def s3_has_credentials(config: Mapping[str, Any], provider: object) -> bool:
     """Whether an S3 store has credentials (or needs none) other than instance metadata."""
     if provider is not None:
@@ -287,6 +317,6 @@ def metadata_failure(text: str, config: Mapping[str, Any]) -> bool:
     return host in text or any(path in text for path in _METADATA_PATHS)
 
 
-def missing_s3_credentials(url: str) -> str:
-    """The one line saying that ``url`` has no credentials, and where they go."""
-    return f"No S3 credentials were found for {url}: {_S3_HOW}."
+def missing_s3_credentials(action: str) -> str:
+    """The one line saying that ``action`` ("Reading 'k' in s3://b/p") found no credentials."""
+    return f"{action} failed: no S3 credentials were found; {_S3_HOW}."
