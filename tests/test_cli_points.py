@@ -650,3 +650,78 @@ def test_signed_url_secrets_never_printed(tmp_path: Path) -> None:
         assert code == 1, out
         assert "SIGsecret0123456789" not in out and "OTHERsecret98765" not in out
         assert "127.0.0.1" in out and "Traceback" not in out
+
+
+# -- write-points --shard-shape / --memory-limit / --spill-dir --------------------------
+def _cell_array_layout(store: Path) -> tuple[list[int], list[str]]:
+    """The chunk grid (cells per stored object) and codec names of level 0's cell array."""
+    doc = json.loads((store / "0" / "vertices" / "zarr.json").read_text())
+    return doc["chunk_grid"]["configuration"]["chunk_shape"], [c["name"] for c in doc["codecs"]]
+
+
+@pytest.mark.parametrize(("given", "shard"), [("4", [4, 4, 4]), ("2,4,1", [2, 4, 1])])
+def test_write_points_shard_shape_makes_a_sharded_store(
+    tmp_path: Path, cloud: np.ndarray, labels: np.ndarray, given: str, shard: list[int]
+) -> None:
+    write_ply(tmp_path / "in.ply", cloud, labels, "binary_little_endian")
+    code, out = run(
+        "write-points", tmp_path / "in.ply", tmp_path / "s", "-c", "10", "--shard-shape", given
+    )
+    assert code == 0, out
+    assert _cell_array_layout(tmp_path / "s") == (shard, ["sharding_indexed"])
+    got = read_points(tmp_path / "s")
+    np.testing.assert_array_equal(
+        as_set(got.positions, got.vertex_attributes["label"]), as_set(cloud, labels)
+    )
+    code, out = run("write-points", tmp_path / "in.ply", tmp_path / "u", "-c", "10")
+    assert code == 0, out
+    grid, codecs = _cell_array_layout(tmp_path / "u")  # the default: one object per cell
+    assert grid == [1, 1, 1] and "sharding_indexed" not in codecs
+
+
+def test_write_points_memory_limit_and_spill_dir_round_trip(tmp_path: Path) -> None:
+    # 200,000 float64 points: 4.8 MB, over a quarter of 16 MiB, so the write streams
+    # through temporary files in --spill-dir instead of holding every cell in memory.
+    points = np.random.default_rng(11).uniform(0, 1000, (200_000, 3))
+    np.save(tmp_path / "in.npy", points)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    code, out = run(
+        "write-points", tmp_path / "in.npy", tmp_path / "s", "-c", "100",
+        "--memory-limit", "16MiB", "--spill-dir", spill, "--shard-shape", "2",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "Wrote 200,000 3-D points" in out
+    np.testing.assert_array_equal(as_set(read_points(tmp_path / "s").positions), as_set(points))
+    assert list(spill.iterdir()) == [], "temporary files are removed after the write"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--memory-limit", "1MB"], "'1MB': give a size of at least 16 MiB"),
+        (["--memory-limit", "lots"], "'lots': give a size of at least 16 MiB"),
+        (["--memory-limit", "-5GB"], "'-5GB': give a size of at least 16 MiB"),
+        (["--shard-shape", "0"], "'0': give whole numbers of cells per shard >= 1"),
+        (["--shard-shape", "2.5"], "'2.5': give whole numbers of cells per shard >= 1"),
+        (["--shard-shape", "4,4"], "--shard-shape must be a positive number of cells per shard"),
+        (["--spill-dir", "{tmp}/nowhere"], "Directory '{tmp}/nowhere' does not exist"),
+    ],
+)
+def test_write_points_bad_storage_options_exit_2(
+    tmp_path: Path, cloud: np.ndarray, args: list[str], needle: str
+) -> None:
+    np.save(tmp_path / "in.npy", cloud)
+    given = [a.format(tmp=tmp_path) for a in args]
+    code, out = run("write-points", tmp_path / "in.npy", tmp_path / "s", "-c", "10", *given)
+    assert code == 2, out
+    assert needle.format(tmp=tmp_path) in out and "Traceback" not in out
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(("given", "size"), [("512MB", 512 * 10**6), ("1GiB", 2**30)])
+def test_memory_limit_accepts_units_and_bytes(given: str, size: int) -> None:
+    from zarr_vectors.cli._args import MemorySizeType
+
+    assert MemorySizeType().convert(given, None, None) == size
+    assert MemorySizeType().convert(str(size), None, None) == size

@@ -373,3 +373,34 @@ def test_cli_option_of_the_wrong_type_exits_2(tmp_path: Path) -> None:
     assert code == 2, out
     assert "max_concurrency must be an integer >= 1, got 'many' (a str)" in out
     assert "Traceback" not in out and not (tmp_path / "s").exists()
+
+
+# -- 5. write-points --memory-limit / --shard-shape / --spill-dir ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--memory-limit", "8MB"],
+            "Error: Invalid value for '--memory-limit': '8MB': give a size of at least 16 MiB, "
+            "in bytes or with a unit, e.g. 536870912, 512MB or 1GiB",
+        ),
+        (
+            ["--shard-shape", "x"],
+            "Error: Invalid value for '--shard-shape': 'x': give whole numbers of cells per "
+            "shard >= 1, e.g. 8 or 8,8,4",
+        ),
+        (
+            ["--shard-shape", "2,2"],
+            "Error: --shard-shape must be a positive number of cells per shard, one int or 3 "
+            "ints (one per axis), got (2, 2)",
+        ),
+    ],
+)
+def test_write_points_storage_option_messages(tmp_path: Path, args: list[str], line: str) -> None:
+    np.save(tmp_path / "in.npy", POINTS)
+    code, out = run("write-points", tmp_path / "in.npy", tmp_path / "s", "-c", "5", *args)
+    assert code == 2, out
+    assert line in out.splitlines()
+    assert "Traceback" not in out and not (tmp_path / "s").exists()

@@ -77,6 +77,8 @@ _KEYWORDS = (
     ("mode='w'", "--mode w"),
     ("mode='a'", "--mode a"),
     ("chunk_shape=", "--chunk-shape "),
+    ("shard_shape must", "--shard-shape must"),
+    ("memory_limit must", "--memory-limit must"),
 )
 
 

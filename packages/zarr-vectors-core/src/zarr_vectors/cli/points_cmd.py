@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from zarr_vectors.cli._args import BoxType, ChunkShapeType
+from zarr_vectors.cli._args import BoxType, ChunkShapeType, MemorySizeType, ShardShapeType
 from zarr_vectors.cli._errors import InputError, handle_errors, secrets_of
 from zarr_vectors.cli._progress import phase_bars
 from zarr_vectors.cli.options import parse_options
@@ -173,6 +173,26 @@ def _notes(notes: list[str]) -> None:
     help="Attribute of the file to store (repeatable); default: all of them.",
 )
 @click.option("--no-attributes", is_flag=True, help="Store positions only.")
+@click.option(
+    "--shard-shape",
+    type=ShardShapeType(),
+    default=None,
+    help="Store cells in shards of this many cells per axis, e.g. 8 or 8,8,4 (fewer, larger "
+    "objects; good for object stores). Default: one object per cell.",
+)
+@click.option(
+    "--memory-limit",
+    type=MemorySizeType(),
+    default=None,
+    help="Memory the write may use, e.g. 512MB, 1GiB or bytes (at least 16 MiB); larger "
+    "inputs are sorted through temporary files on disk.",
+)
+@click.option(
+    "--spill-dir",
+    type=click.Path(exists=True, file_okay=False, writable=True),
+    default=None,
+    help="Existing directory for those temporary files (default: the system's temp dir).",
+)
 @backend_options
 @handle_errors
 def write_points_cmd(
@@ -188,6 +208,9 @@ def write_points_cmd(
     sep: str | None,
     attribute_names: tuple[str, ...],
     no_attributes: bool,
+    shard_shape: int | tuple[int, ...] | None,
+    memory_limit: int | None,
+    spill_dir: str | None,
     backend: str | None,
     options: tuple[str, ...],
 ) -> None:
@@ -232,6 +255,9 @@ def write_points_cmd(
             levels=levels,
             consolidate=consolidate,
             progress=counter,
+            shard_shape=shard_shape,
+            memory_limit=memory_limit,
+            spill_dir=spill_dir,
             **kwargs,
         )
         took = time.perf_counter() - start
