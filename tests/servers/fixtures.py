@@ -85,6 +85,17 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.Http
     yield from _serve(lambda _: procs.start_http(root), "http", tmp_path_factory)
 
 
+#: The user and password :func:`http_auth_server` requires (HTTP basic auth).
+HTTP_AUTH = ("zv-user", "zv-Basic-Auth-Password-51c2")
+
+
+@pytest.fixture(scope="session")
+def http_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.HttpServer]:
+    """As :func:`http_server`, but every request needs :data:`HTTP_AUTH` as basic auth."""
+    root = tmp_path_factory.mktemp("http-auth") / "root"
+    yield from _serve(lambda _: procs.start_http(root, auth=HTTP_AUTH), "http", tmp_path_factory)
+
+
 from tests.servers.counting_proxy import CountingProxy  # noqa: E402  (appended with its fixture)
 
 

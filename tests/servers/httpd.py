@@ -7,11 +7,13 @@ obstore's HTTP store lists. ``GET`` of a directory returns the usual HTML
 index with links, which is how fsspec's HTTP file system lists. Every write
 method is answered with 405, as a read-only public server would.
 
-Usage: ``python httpd.py ROOT PORT``.
+Usage: ``python httpd.py ROOT PORT [USER:PASSWORD]``; with a user and password,
+every request must carry them as HTTP basic auth (401 otherwise).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 from email.utils import formatdate
@@ -26,6 +28,25 @@ class ReadOnlyHandler(SimpleHTTPRequestHandler):
     """Static files with Range and PROPFIND; writes refused."""
 
     protocol_version = "HTTP/1.1"
+    #: The ``Authorization`` header every request must carry, when the server requires one.
+    required_auth: str | None = None
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if self.required_auth is None or self.headers.get("Authorization") == self.required_auth:
+            return True
+        self._refuse_unauthorized()
+        return False
+
+    def _refuse_unauthorized(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.send_response(HTTPStatus.UNAUTHORIZED)
+        self.send_header("WWW-Authenticate", 'Basic realm="zv-tests"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
@@ -164,6 +185,9 @@ def _multistatus(entries: list[Path], root: Path, base: str) -> str:
 
 def main() -> None:
     root, port = sys.argv[1], int(sys.argv[2])
+    if len(sys.argv) > 3:
+        token = base64.b64encode(sys.argv[3].encode()).decode()
+        ReadOnlyHandler.required_auth = f"Basic {token}"
     os.chdir(root)
 
     def handler(*args: object, **kwargs: object) -> ReadOnlyHandler:

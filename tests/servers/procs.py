@@ -480,20 +480,32 @@ class HttpServer(_Server):
     url: str = ""
 
 
-def start_http(root: Path, *, timeout: float = 30.0) -> HttpServer:
-    """Serve ``root`` read-only at ``http://127.0.0.1:PORT`` (see :mod:`tests.servers.httpd`)."""
+def start_http(
+    root: Path, *, timeout: float = 30.0, auth: tuple[str, str] | None = None
+) -> HttpServer:
+    """Serve ``root`` read-only at ``http://127.0.0.1:PORT`` (see :mod:`tests.servers.httpd`).
+
+    ``auth=(user, password)`` makes every request need them as HTTP basic auth.
+    """
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
+    login = f"{auth[0]}:{auth[1]}" if auth else None
+    token = base64.b64encode(login.encode()).decode() if login else ""
+    headers = {"Authorization": f"Basic {token}"} if login else {}
 
     def attempt() -> HttpServer:
         port = free_port()
         log_dir = root.parent / f".httpd-{port}"
         argv = [sys.executable, str(HERE / "httpd.py"), str(root), str(port)]
-        popen = _spawn(argv, log_dir / "httpd.log")
+        popen = _spawn([*argv, login] if login else argv, log_dir / "httpd.log")
         server = HttpServer(
             popen=popen, log_path=log_dir / "httpd.log", root=root, url=f"http://127.0.0.1:{port}"
         )
-        _wait_ready(server, lambda: _request("HEAD", server.url + "/")[0] == 200, timeout, "HTTP")
+
+        def ready() -> bool:
+            return _request("HEAD", server.url + "/", headers=headers)[0] == 200
+
+        _wait_ready(server, ready, timeout, "HTTP")
         return server
 
     return _retrying(attempt, "HTTP server")

@@ -780,7 +780,7 @@ def _fs_class(protocol: str, url: str) -> Any:
         ) from None
     except ImportError as exc:
         raise PluginError(
-            f"fsspec's {protocol}:// file system is not installed (for {url}); install it with: "
+            f"fsspec's {protocol}:// file system is not installed (for {url}); "
             f"{install_hint(protocol, str(exc))}."
         ) from None
 

@@ -6,8 +6,20 @@ _CLOUD = ("s3", "gs", "gcs", "az", "azure", "abfs", "http", "https")
 
 FSSPEC = BackendInfo(
     name="fsspec",
-    schemes=(*_CLOUD, "memory", "sftp", "ssh", "ftp", "hdfs", "webhdfs", "smb"),
-    object_store_schemes=_CLOUD,
+    schemes=(
+        *_CLOUD,
+        "s3a",
+        "abfss",
+        "adl",
+        "memory",
+        "sftp",
+        "ssh",
+        "ftp",
+        "hdfs",
+        "webhdfs",
+        "smb",
+    ),
+    object_store_schemes=(*_CLOUD, "s3a", "abfss", "adl"),
     factory="zarr_vectors_fsspec.backend:FsspecBackend",
     priority=10,
     install_hint='pip install "zarr-vectors-core[fsspec]"',

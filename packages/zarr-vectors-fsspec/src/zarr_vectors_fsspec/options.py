@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from zarr_vectors.core.backends.secrets import UrlCredentials, is_secret_option
 from zarr_vectors.exceptions import BackendOptionError, StoreError
@@ -90,11 +91,12 @@ def check_storage_options(protocol: str, options: Mapping[str, Any]) -> None:
 
 
 def install_hint(protocol: str, error: str) -> str:
-    """What to install for ``protocol``, from fsspec's own message and this package's extras."""
+    """What to install for ``protocol``: this package's extra, else fsspec's own words."""
     extra = _EXTRAS.get(protocol)
     if extra:
-        return f'pip install "zarr-vectors-fsspec[{extra}]"'
-    return error.rstrip(".") or f"install the fsspec implementation of {protocol}://"
+        return f'install it with: pip install "zarr-vectors-fsspec[{extra}]"'
+    said = error.strip().rstrip(".")
+    return f"fsspec says: {said}" if said else f"install fsspec's {protocol} implementation"
 
 
 # -- credentials written into the URL -------------------------------------------------------
@@ -118,15 +120,21 @@ def apply_url_credentials(
     """
     if not credentials:
         return []
-    secrets = credentials.values()
+    # A URL's user info is percent-encoded (an AWS secret's '/' is written %2F).
+    raw_user = credentials.username
+    user = unquote(credentials.username) if credentials.username else None
+    password = unquote(credentials.password) if credentials.password is not None else None
+    secrets = credentials.values()  # as written, and decoded below
+    credentials = UrlCredentials(user, password, credentials.query)
+    secrets += credentials.values()
     if protocol in S3_PROTOCOLS:
         _s3_credentials(url, credentials, options)
-        secrets.append(credentials.username or "")
+        secrets += [credentials.username or "", raw_user or ""]
     elif protocol in AZURE_PROTOCOLS:
         _azure_credentials(url, credentials, options)
         secrets.append(credentials.query)
     elif protocol in HTTP_PROTOCOLS:
-        _http_credentials(url, credentials, options)
+        secrets.append(_http_credentials(url, credentials, options))
     elif protocol in ("gs", "gcs"):
         raise _refuse(
             url,
@@ -202,7 +210,12 @@ def _azure_credentials(url: str, credentials: UrlCredentials, options: dict[str,
     options["sas_token"] = credentials.query
 
 
-def _http_credentials(url: str, credentials: UrlCredentials, options: dict[str, Any]) -> None:
+def _http_credentials(url: str, credentials: UrlCredentials, options: dict[str, Any]) -> str:
+    """Basic auth for fsspec's HTTP file system; returns the header value (a secret too).
+
+    Sent as the session's ``Authorization`` header (aiohttp drops it on a redirect
+    to another host); aiohttp before ``encode_basic_auth`` takes a ``BasicAuth``.
+    """
     if credentials.query:
         raise _refuse(
             url,
@@ -212,16 +225,24 @@ def _http_credentials(url: str, credentials: UrlCredentials, options: dict[str, 
             "{'sas_token': ...}, or s3://BUCKET/PATH with {'key': ..., 'secret': ...}",
         )
     client_kwargs = dict(options.get("client_kwargs") or {})
-    if "auth" in client_kwargs or _has_authorization(client_kwargs.get("headers")):
+    headers = client_kwargs.get("headers")
+    if "auth" in client_kwargs or _has_authorization(headers):
         raise _given_twice(url, "client_kwargs['auth'] or an Authorization header")
     import aiohttp
 
-    try:
-        auth = aiohttp.BasicAuth(credentials.username or "", credentials.password or "")
-    except ValueError as exc:  # a ':' in the user name
-        raise StoreError(f"The user name in the URL {url} is not valid for HTTP: {exc}.") from None
-    client_kwargs["auth"] = auth
+    login, password = credentials.username or "", credentials.password or ""
+    if ":" in login:
+        raise StoreError(f"The user name in the URL {url} may not contain ':'.")
+    encode = getattr(aiohttp, "encode_basic_auth", None)
+    if encode is None:
+        auth = aiohttp.BasicAuth(login, password)
+        client_kwargs["auth"] = auth
+        value = str(auth.encode())
+    else:
+        value = str(encode(login, password))
+        client_kwargs["headers"] = {**dict(headers or {}), "Authorization": value}
     options["client_kwargs"] = client_kwargs
+    return value
 
 
 def _has_authorization(headers: object) -> bool:
