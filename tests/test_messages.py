@@ -404,3 +404,17 @@ def test_write_points_storage_option_messages(tmp_path: Path, args: list[str], l
     assert code == 2, out
     assert line in out.splitlines()
     assert "Traceback" not in out and not (tmp_path / "s").exists()
+
+
+# -- 6. the core README names every extra (it is shown on the package index) ---------------
+
+
+def test_core_readme_lists_every_extra_with_absolute_links() -> None:
+    import re
+
+    readme = (PYPROJECT.parent / "README.md").read_text()
+    declared = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
+    for extra in declared:
+        assert f'| `{extra}` | `pip install "zarr-vectors-core[{extra}]"` |' in readme, extra
+    links = re.findall(r"\]\(([^)]+)\)", readme)
+    assert links and all(link.startswith("https://") for link in links), links
