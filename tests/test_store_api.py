@@ -153,7 +153,9 @@ def test_lazy_store_fetches_only_what_is_asked_for() -> None:
     level = zv[0]
     assert counting.gets == ["zarr.json"]
     assert level.vertex_count == 2000
-    assert counting.gets == ["zarr.json", "0/zarr.json"]
+    # The level document, then the root once more: without consolidated metadata the
+    # document may count appends committed since the handle opened (commit records).
+    assert counting.gets == ["zarr.json", "0/zarr.json", "zarr.json"]
     cell = level.chunk((1, 2, 3))
     inside = np.all(np.floor(pos / 250.0).astype(int) == (1, 2, 3), axis=1)
     np.testing.assert_array_equal(np.sort(cell.vertex_attributes["id"]), np.flatnonzero(inside))
