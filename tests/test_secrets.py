@@ -94,3 +94,12 @@ def test_split_url_credentials_takes_them_out(
 def test_split_url_credentials_leaves_plain_urls(url: str) -> None:
     got, creds = split_url_credentials(url)
     assert got == url and not creds
+
+
+def test_split_url_credentials_decodes_and_keeps_both_forms_secret() -> None:
+    got, creds = split_url_credentials("s3://AKIDzv:abc%2Fdef%2Bxyz@bucket/a.zarr")
+    assert got == "s3://bucket/a.zarr"
+    assert creds.username == "AKIDzv" and creds.password == "abc/def+xyz"
+    assert {"abc/def+xyz", "abc%2Fdef%2Bxyz", "AKIDzv"} <= set(creds.values())
+    _, sas = split_url_credentials(f"https://a.example.test/c?sv=2024-01-01&se=2030&sig={SECRET}")
+    assert SECRET in sas.values() and "2024-01-01" not in sas.values()

@@ -24,6 +24,13 @@ FSSPEC = BackendInfo(
     priority=10,
     install_hint='pip install "zarr-vectors-core[fsspec]"',
     description="Anything fsspec reaches (cloud, SFTP, memory, custom file systems).",
+    # Kept in step with FsspecBackend.__init__; every other option goes to the file system.
+    options={
+        "max_concurrency": "requests a batch call keeps in flight (default 64 on network "
+        "file systems, 8 on synchronous ones)",
+        "timeout": "seconds a call may take (default 30)",
+        "verify_prefixes": "list a folder only if it still holds an object (SeaweedFS)",
+    },
     # (fs, "bucket/path") tuples and fs.get_mapper(...) objects (imported only when adopted).
     adopts=("fsspec",),
     adopt="zarr_vectors_fsspec.backend:adopt",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote
 
 from zarr_vectors.core.backends.secrets import UrlCredentials, is_secret_option
 from zarr_vectors.exceptions import BackendOptionError, StoreError
@@ -120,19 +119,11 @@ def apply_url_credentials(
     """
     if not credentials:
         return []
-    # A URL's user info is percent-encoded (an AWS secret's '/' is written %2F).
-    raw_user = credentials.username
-    user = unquote(credentials.username) if credentials.username else None
-    password = unquote(credentials.password) if credentials.password is not None else None
-    secrets = credentials.values()  # as written, and decoded below
-    credentials = UrlCredentials(user, password, credentials.query)
-    secrets += credentials.values()
+    secrets = credentials.values()  # decoded and as written (core's split_url_credentials)
     if protocol in S3_PROTOCOLS:
         _s3_credentials(url, credentials, options)
-        secrets += [credentials.username or "", raw_user or ""]
     elif protocol in AZURE_PROTOCOLS:
         _azure_credentials(url, credentials, options)
-        secrets.append(credentials.query)
     elif protocol in HTTP_PROTOCOLS:
         secrets.append(_http_credentials(url, credentials, options))
     elif protocol in ("gs", "gcs"):

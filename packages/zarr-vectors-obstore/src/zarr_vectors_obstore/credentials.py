@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from zarr_vectors.core.backends.secrets import UrlCredentials, redact_url, split_url_credentials
 from zarr_vectors.exceptions import BackendOptionError
@@ -161,14 +161,7 @@ def options_from_url(url: str, family: str, options: Mapping[str, Any]) -> FromU
     clean, found = split_url_credentials(url)
     if not found:
         return FromUrl(url, family, dict(options))
-    secrets = found.values()
-    if found.username and found.password is not None:
-        secrets.append(found.username)
-    # A user and password are percent-encoded in a URL ("/" in an AWS secret is "%2F").
-    user = unquote(found.username) if found.username else found.username
-    password = unquote(found.password) if found.password is not None else None
-    found = UrlCredentials(user, password, found.query)
-    secrets += found.values() + ([user] if user and password is not None else [])
+    secrets = found.values()  # decoded and as written (core's split_url_credentials)
     merged = dict(options)
     if family == "http" and found.query and is_azure_host(clean):
         family = "azure"

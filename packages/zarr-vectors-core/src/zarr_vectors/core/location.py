@@ -173,7 +173,14 @@ def _check_not_misspelled(caller: Callable[..., Any], loose: Mapping[str, Any]) 
         ]
     except (TypeError, ValueError):
         return
+    from zarr_vectors.core.backends.registry import get_registry
+
+    # An option some installed backend documents is meant for it (``timeout`` is not a
+    # misspelled ``lock_timeout``); the backend still refuses it if it is not its own.
+    documented = {o for info in get_registry().ok_infos() for o in info.options}
     for name in loose:
+        if name in documented:
+            continue
         close = difflib.get_close_matches(name, parameters, n=1, cutoff=0.7)
         if close:
             raise BackendOptionError(

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 __all__ = [
     "REDACTED",
@@ -140,13 +140,23 @@ def redact_text(text: str, secrets: list[str] | tuple[str, ...]) -> str:
     return text
 
 
+# Query parameters whose values are the secret part of a SAS or signed URL (the
+# others, such as a SAS's version and expiry, are shown in messages as they are).
+_SIGNATURE_QUERY = re.compile(
+    r"^(sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|"
+    r"x-goog-credential|token|access_token|code|key|password|skoid|sktid)$",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True)
 class UrlCredentials:
     """Credentials that were written into a URL, taken out of it.
 
-    ``username``/``password`` come from ``scheme://user:password@host`` (a
+    ``username``/``password`` come from ``scheme://user:password@host``,
+    percent-decoded (an AWS secret's ``/`` is written ``%2F`` in a URL); a
     userinfo without a password, such as Azure's ``container@account``, is not
-    a credential and stays in the URL). ``query`` is the whole query string
+    a credential and stays in the URL. ``query`` is the whole query string
     when any of its parameters carries a credential (a SAS token or a signed
     URL are only valid as a whole), else empty.
     """
@@ -154,15 +164,25 @@ class UrlCredentials:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     query: str = field(default="", repr=False)
+    #: The user and password as the URL wrote them (percent-encoded), for redaction.
+    written: tuple[str, ...] = field(default=(), repr=False)
 
     def __bool__(self) -> bool:
         return self.password is not None or bool(self.query)
 
     def values(self) -> list[str]:
-        """The secret values, for :func:`redact_text` on third-party messages."""
-        found = [self.password] if self.password else []
-        found += [v for k, v in parse_qsl(self.query) if _SECRET_QUERY.match(k) and v]
-        return found
+        """The secret values, decoded and as written, for :func:`redact_text`.
+
+        A user name that comes with a password counts (an S3 access key id);
+        of a query, the whole string and its signature values.
+        """
+        found = [v for v in (self.password, *self.written) if v]
+        if self.password is not None and self.username:
+            found.append(self.username)
+        if self.query:
+            found.append(self.query)
+            found += [v for k, v in parse_qsl(self.query) if _SIGNATURE_QUERY.match(k) and v]
+        return list(dict.fromkeys(found))
 
 
 def split_url_credentials(url: str) -> tuple[str, UrlCredentials]:
@@ -179,18 +199,22 @@ def split_url_credentials(url: str) -> tuple[str, UrlCredentials]:
         return url, UrlCredentials()
     if not parts.scheme or len(parts.scheme) == 1:
         return url, UrlCredentials()
-    netloc, username, password = parts.netloc, None, None
+    netloc, user, password = parts.netloc, "", None
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         if ":" in userinfo:
             user, password = userinfo.split(":", 1)
-            username = user or None
             netloc = host
     query = parts.query
     signed = any(_SECRET_QUERY.match(k) for k, _ in parse_qsl(query, keep_blank_values=True))
     if password is None and not signed:
         return url, UrlCredentials()
-    credentials = UrlCredentials(username, password, query if signed else "")
+    credentials = UrlCredentials(
+        unquote(user) or None,
+        None if password is None else unquote(password),
+        query if signed else "",
+        tuple(v for v in (user, password) if v) if password is not None else (),
+    )
     text = urlunsplit((parts.scheme, netloc, parts.path, "" if signed else query, parts.fragment))
     head = parts.scheme + "://"
     if url[: len(head)].lower() == head.lower() and not text.startswith(head):
