@@ -9,7 +9,9 @@ the server; only hop-by-hop headers are dropped.
 
 A request's kind is its method, plus the names of its query parameters when it
 has any: ``"PUT"``, ``"GET?delimiter&list-type&prefix"``, ``"POST?delete"``
-(S3 DeleteObjects). Threads only (no subprocess): one per client connection,
+(S3 DeleteObjects); an S3 server-side copy (a ``PUT`` with an
+``x-amz-copy-source`` header, CopyObject) counts as ``"PUT+copy"``.
+:meth:`CountingProxy.requests` lists every request as ``(kind, path)``. Threads only (no subprocess): one per client connection,
 each with its own keep-alive connection to the server.
 """
 
@@ -21,7 +23,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = ["CountingProxy", "request_kind"]
 
@@ -64,6 +66,7 @@ class CountingProxy:
         self._timeout = timeout
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._requests: list[tuple[str, str]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.request_queue_size = 128
@@ -78,13 +81,21 @@ class CountingProxy:
         with self._lock:
             return Counter(self._counts)
 
+    def requests(self) -> list[tuple[str, str]]:
+        """Every request since the start (or the last :meth:`reset`): ``(kind, path)``,
+        the path percent-decoded and without its query."""
+        with self._lock:
+            return list(self._requests)
+
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._requests.clear()
 
-    def _count(self, kind: str) -> None:
+    def _count(self, kind: str, target: str = "") -> None:
         with self._lock:
             self._counts[kind] += 1
+            self._requests.append((kind, unquote(urlsplit(target).path)))
 
     def close(self) -> None:
         """Stop accepting, wait for the serving thread, release the port."""
@@ -128,7 +139,10 @@ class CountingProxy:
                 return self.rfile.read(length) if length else b""
 
             def _forward(self) -> None:
-                proxy._count(request_kind(self.command, self.path))
+                kind = request_kind(self.command, self.path)
+                if self.command == "PUT" and self.headers.get("x-amz-copy-source"):
+                    kind = "PUT+copy" + kind[3:]  # CopyObject: no bytes through the client
+                proxy._count(kind, self.path)
                 body = self._body()
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 if body or self.command in ("PUT", "POST"):
