@@ -254,6 +254,22 @@ class DeleteManyLeavesOne(DictBackend):
             self._delete(key)
 
 
+class MoveManyLeavesSource(DictBackend):
+    """move_many copies each object but never deletes the source (a copy without the delete)."""
+
+    def _move_many(self, pairs: list[tuple[str, str]]) -> None:
+        for source, destination in pairs:
+            if source in self.objects:
+                self.objects[destination] = self.objects[source]
+
+
+class MoveManyDropsPair(DictBackend):
+    """move_many of several pairs forgets the last one (an off-by-one in a batching loop)."""
+
+    def _move_many(self, pairs: list[tuple[str, str]]) -> None:
+        super()._move_many(pairs[:-1] if len(pairs) > 1 else pairs)
+
+
 class PutIfIgnoresExpect(VersionedDictBackend):
     """put_if writes whatever the current version is (a conditional header never sent)."""
 
@@ -276,5 +292,7 @@ FAULTY.update(
         "head-wrong-size": HeadReadsOneBlock,
         "delete-many-leaves-key": DeleteManyLeavesOne,
         "put-if-ignores-expect": PutIfIgnoresExpect,
+        "move-many-leaves-source": MoveManyLeavesSource,
+        "move-many-drops-pair": MoveManyDropsPair,
     }
 )

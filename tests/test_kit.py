@@ -69,6 +69,11 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "put-many-drops-item": [("sync-state-machine", r"just written by put_many.*missing \[")],
     "head-wrong-size": [("sync-state-machine", r"head\(.*\.size .*returned 65536")],
     "delete-many-leaves-key": [("sync-state-machine", r"after (delete_many|delete_prefix)")],
+    "move-many-leaves-source": [
+        ("sync-state-machine", r"after move_many\(.*unexpected \["),
+        ("async-state-machine", r"\[async\].*after move_many\(.*unexpected \["),
+    ],
+    "move-many-drops-pair": [("sync-state-machine", r"after move_many\(.*(missing|unexpected) \[")],
     "put-if-ignores-expect": [
         ("sync-state-machine", r"put_if\(.*the protocol says 'PreconditionFailedError'"),
         ("conditional-writes", r"concurrent put_if.*succeeded"),

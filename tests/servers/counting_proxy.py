@@ -11,8 +11,9 @@ A request's kind is its method, plus the names of its query parameters when it
 has any: ``"PUT"``, ``"GET?delimiter&list-type&prefix"``, ``"POST?delete"``
 (S3 DeleteObjects); an S3 server-side copy (a ``PUT`` with an
 ``x-amz-copy-source`` header, CopyObject) counts as ``"PUT+copy"``.
-:meth:`CountingProxy.requests` lists every request as ``(kind, path)``. Threads only (no subprocess): one per client connection,
-each with its own keep-alive connection to the server.
+:meth:`CountingProxy.requests` lists every request as ``(kind, path)``.
+Threads only (no subprocess): one per client connection, each with its own
+keep-alive connection to the server.
 """
 
 from __future__ import annotations

@@ -90,6 +90,10 @@ class Pending:
     #: being moved into place ("moving": readers read the new one, staged first).
     staged: str = ""
     state: str = ""
+    #: Replace, state "moving" only: the old store's objects that the new one does
+    #: not replace are deleted, so what is left to do is move the staged objects
+    #: (a re-run must not take the objects moved already for old ones).
+    cleared: bool = False
 
     @classmethod
     def from_root(cls, root_doc: Mapping[str, Any]) -> Pending | None:
@@ -112,6 +116,7 @@ class Pending:
                 vertex_count=int(entry.get("vertex_count", 0)),
                 staged=str(entry.get("staged", "")),
                 state=str(entry.get("state", "")),
+                cleared=entry.get("cleared", False) is True,
             )
         except (AttributeError, TypeError, ValueError) as exc:
             raise CorruptStoreError(f"{where} is malformed ({exc}): {entry!r:.200}") from None
@@ -124,6 +129,8 @@ class Pending:
             out: dict[str, Any] = {"mode": "w"}
             if self.staged:
                 out.update(staged=self.staged, state=self.state)
+            if self.cleared:
+                out["cleared"] = True
             return out
         return {
             "mode": self.mode,

@@ -397,30 +397,42 @@ def _swap_in(
     _record(backend, meta.generation, Pending("w"))
     consolidated = docs if consolidate else None
     moving = Pending("w", staged=staged, state="moving")
-    lease.put(journal.root_document(meta, pending=moving, consolidated=consolidated))
+    committed = journal.root_document(meta, pending=moving, consolidated=consolidated)
+    lease.put(committed)
     # Committed: readers now see the new store (staged first). Move it into place.
-    _move_into_place(backend, staged, lease)
+    _move_into_place(backend, committed, moving, lease)
     lease.release(journal.root_document(meta, consolidated=consolidated))
     _prune_log(backend, meta.generation)
 
 
-def _move_into_place(backend: StorageBackend, staged: str, lease: RootLease) -> None:
-    """Replace the old store's objects by the staged ones (idempotent: a crash re-runs it)."""
+def _move_into_place(
+    backend: StorageBackend, root_doc: Mapping[str, Any], pending: Pending, lease: RootLease
+) -> None:
+    """Replace the old store's objects by the staged ones (idempotent: a crash re-runs it).
+
+    ``root_doc`` is the committed root, whose journal entry ``pending`` says
+    "moving". First the old objects the new store does not replace are deleted,
+    judged by the staged listing; that is safe to repeat only while nothing has
+    been moved, so once done the root records it (``cleared``) before the first
+    move. Then ``move_many`` moves the staged objects to their keys (a rename or
+    a server-side copy where the storage has one); a re-run after a crash moves
+    what is still staged: a moved object's source is gone and it is not moved again.
+    """
+    staged = pending.staged
     prefix = f"{staged}/"
     new = [k[len(prefix) :] for k in backend.list_prefix(prefix, recursive=True)]
-    wanted = set(new)
     lease.check()
-    backend.delete_many(
-        k
-        for k in backend.list_prefix("", recursive=True)
-        if k != ROOT_KEY and not is_private(k) and k not in wanted
-    )
+    if not pending.cleared:
+        wanted = set(new)
+        backend.delete_many(
+            k
+            for k in backend.list_prefix("", recursive=True)
+            if k != ROOT_KEY and not is_private(k) and k not in wanted
+        )
+        lease.put(_with_pending(root_doc, replace(pending, cleared=True)))
     for start in range(0, len(new), _BATCH):
         lease.check()
-        batch = new[start : start + _BATCH]
-        got = backend.get_many([prefix + k for k in batch])
-        backend.put_many([(k, got[prefix + k]) for k in batch if prefix + k in got])
-        backend.delete_many(prefix + k for k in batch)
+        backend.move_many((prefix + k, k) for k in new[start : start + _BATCH])
     backend.delete_prefix(staged)
 
 
@@ -580,7 +592,7 @@ def recover(backend: StorageBackend, snap: Snapshot, lease: RootLease) -> Snapsh
         return snap
     if pending.mode == "w":
         if pending.state == "moving":
-            _move_into_place(backend, pending.staged, lease)
+            _move_into_place(backend, snap.root_doc, pending, lease)
         elif pending.staged:
             backend.delete_prefix(pending.staged)
         doc = _with_pending(snap.root_doc, None)

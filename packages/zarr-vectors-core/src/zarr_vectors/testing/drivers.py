@@ -32,6 +32,7 @@ class Driver(Protocol):
     def head(self, key: Any) -> ObjectInfo: ...
     def delete(self, key: Any) -> None: ...
     def delete_many(self, keys: list[Any]) -> None: ...
+    def move_many(self, pairs: list[tuple[Any, Any]]) -> None: ...
     def delete_prefix(self, prefix: Any) -> None: ...
     def ls(self, prefix: Any, recursive: bool) -> list[str]: ...
     def get_many(self, keys: list[Any]) -> dict[str, bytes]: ...
@@ -72,6 +73,9 @@ class SyncDriver:
 
     def delete_many(self, keys: list[Any]) -> None:
         self.backend.delete_many(keys)
+
+    def move_many(self, pairs: list[tuple[Any, Any]]) -> None:
+        self.backend.move_many(pairs)
 
     def delete_prefix(self, prefix: Any) -> None:
         self.backend.delete_prefix(prefix)
@@ -139,6 +143,9 @@ class AsyncDriver:
 
     def delete_many(self, keys: list[Any]) -> None:
         self.run(lambda: self.backend.adelete_many(keys))
+
+    def move_many(self, pairs: list[tuple[Any, Any]]) -> None:
+        self.run(lambda: self.backend.amove_many(pairs))
 
     def delete_prefix(self, prefix: Any) -> None:
         self.run(lambda: self.backend.adelete_prefix(prefix))

@@ -194,6 +194,7 @@ _ASYNC_NAMES = frozenset(
         "ahead",
         "adelete",
         "adelete_many",
+        "amove_many",
         "adelete_prefix",
         "alist_prefix",
         "aget_many",
@@ -460,6 +461,10 @@ class GuardedBackend:
         listed = list(keys)
         self._sync("delete_many", lambda: self._backend.delete_many(listed), listed)
 
+    def move_many(self, pairs: Any) -> None:
+        listed = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
+        self._sync("move_many", lambda: self._backend.move_many(listed), listed)
+
     def delete_prefix(self, prefix: str) -> None:
         self._sync("delete_prefix", lambda: self._backend.delete_prefix(prefix), prefix)
 
@@ -542,6 +547,10 @@ class GuardedBackend:
     async def adelete_many(self, keys: Iterable[str]) -> None:
         listed = list(keys)
         await self._async("adelete_many", lambda: self._backend.adelete_many(listed), listed)
+
+    async def amove_many(self, pairs: Any) -> None:
+        listed = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
+        await self._async("amove_many", lambda: self._backend.amove_many(listed), listed)
 
     async def adelete_prefix(self, prefix: str) -> None:
         await self._async("adelete_prefix", lambda: self._backend.adelete_prefix(prefix), prefix)

@@ -193,6 +193,16 @@ class Model:
         for key in keys:
             self.delete(key)
 
+    def move_many(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Each source's value to its destination, the source gone; a missing source is
+        skipped (moved already) and a move of a key onto itself changes nothing."""
+        for source, destination in pairs:
+            value = self.data.get(source)
+            if value is None or source == destination:
+                continue
+            self.put(destination, value)
+            self.delete(source)
+
     def delete_prefix(self, prefix: str) -> None:
         cut = normalize_prefix(prefix)
         for key in [k for k in self.data if k.startswith(cut)]:

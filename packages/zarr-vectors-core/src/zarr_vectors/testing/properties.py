@@ -238,6 +238,10 @@ _KEY_OPS: dict[str, Callable[[Driver, Any], Any]] = {
     "head": lambda d, k: d.head(k),
     "delete": lambda d, k: d.delete(k),
     "delete_many": lambda d, k: d.delete_many(["kit/sentinel", k]),
+    "move_many": lambda d, k: d.move_many([("kit/sentinel", "kit/moved"), (k, "kit/moved-2")]),
+    "move_many(to)": lambda d, k: d.move_many(
+        [("kit/nested/sentinel", "kit/moved"), ("kit/sentinel", k)]
+    ),
     "get_many": lambda d, k: d.get_many(["kit/sentinel", k]),
     "put_many": lambda d, k: d.put_many([("kit/new-before-bad", b"no"), (k, b"no")]),
 }

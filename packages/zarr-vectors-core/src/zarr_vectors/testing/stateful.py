@@ -355,6 +355,56 @@ def machine_class(
                 "delete_many removes exactly the keys given",
             )
 
+        @rule(target=stored, data=st.data(), count=st.integers(0, 6))
+        def move_many(self, data: st.DataObject, count: int) -> Any:
+            """Each destination gets its source's value and the source is gone; a missing
+            source is skipped (moved already). A second run of the same moves is a no-op."""
+            # Sources: mostly objects stored now, sometimes a key that is not (moved already).
+            present = sorted(self.model.data)
+            sources = st.one_of(*[st.sampled_from(present)] * 3, keys) if present else keys
+            moves = data.draw(
+                st.lists(st.tuples(sources, writes), min_size=count, max_size=count),
+                label="moves",
+            )
+            chosen: list[tuple[str, str]] = []
+            used: set[str] = set()
+            for source, dest in moves:
+                if source == dest and source not in used:
+                    chosen.append((source, dest))  # a move onto itself changes nothing
+                    continue
+                if source in used or dest in used:
+                    continue  # a key is the source or destination of one move only
+                # Every key stored now or moved to earlier in the batch (a file system
+                # moves one pair at a time, so a source still stands while others move).
+                after = set(self.model.data).union(d for _, d in chosen)
+                if self.model.conflicts(dest, after):
+                    continue  # an object that would also be a parent: no single outcome
+                used.update((source, dest))
+                chosen.append((source, dest))
+            self.written.update(k for pair in chosen for k in pair)
+            call = show_call("move_many", chosen)
+            for when in ("", " again"):  # a re-run after a crash finds the moves done
+                self._call(call + when, lambda: self.driver.move_many(chosen))
+                self.model.move_many(chosen)
+                self._check_listing(
+                    f"list_prefix('', recursive=True) after {call}{when}",
+                    self.driver.ls("", True),
+                    self.model.listing(),
+                    "move_many leaves each destination and removes each source that was stored",
+                )
+            want = {d: self.model.data[d] for _, d in chosen if d in self.model.data}
+            found = self.driver.get_many(list(want))
+            if found != want:
+                raise self._fail(
+                    f"get_many of the destinations of {call}",
+                    found,
+                    want,
+                    _dict_difference(found, want) + "; a destination holds its source's value",
+                )
+            for dest in want:
+                self._head(dest, f"head({show_key(dest)}) after {call}")
+            return multiple(*want)
+
         @rule(prefix=deletes)
         def delete_prefix(self, prefix: str) -> None:
             call = show_call("delete_prefix", prefix)

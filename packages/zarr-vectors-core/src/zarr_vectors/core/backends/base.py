@@ -30,6 +30,12 @@ Semantics, held by every backend and checked by the conformance kit
   nothing. Writers build their locks and commits on it.
 * ``delete`` of a missing key is silent; ``delete_many(keys)`` removes many keys
   in as few requests as the storage allows (S3's DeleteObjects takes 1,000).
+* ``move_many(pairs)`` moves each source key to its destination key: the
+  destination is replaced if it exists, the source is gone afterwards. A pair
+  whose source is missing is skipped (it was moved already: a move interrupted
+  by a crash is finished by running it again). The base class copies through
+  the client (get, put, delete, in bounded batches); backends override it with
+  what the storage does better (a rename, a server-side copy).
 * A prefix names a directory: ``"a"`` and ``"a/"`` both mean the keys under
   ``a/``. ``delete_prefix("a")`` never touches ``ab`` nor the key ``a`` itself;
   ``delete_prefix("")`` empties the store.
@@ -73,6 +79,7 @@ __all__ = [
     "AsyncStorageBackend",
     "Backend",
     "BatchItems",
+    "MovePairs",
     "ObjectInfo",
     "StorageBackend",
     "missing_key",
@@ -81,6 +88,10 @@ __all__ = [
 T = TypeVar("T")
 
 BatchItems = Mapping[str, bytes] | Iterable[tuple[str, bytes]]
+#: ``move_many``'s argument: source key -> destination key, as a mapping or pairs.
+MovePairs = Mapping[str, str] | Iterable[tuple[str, str]]
+#: Objects the default ``move_many`` holds in memory at once (read, written, then deleted).
+MOVE_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,10 @@ class StorageBackend(Protocol):
         """Remove several keys (missing ones are fine), in as few requests as possible."""
         ...
 
+    def move_many(self, pairs: MovePairs) -> None:
+        """Move each source key to its destination (replaced); missing sources are skipped."""
+        ...
+
     def delete_prefix(self, prefix: str) -> None:
         """Remove every object under the directory ``prefix``."""
         ...
@@ -201,6 +216,8 @@ class AsyncStorageBackend(Protocol):
 
     async def adelete_many(self, keys: Iterable[str]) -> None: ...
 
+    async def amove_many(self, pairs: MovePairs) -> None: ...
+
     async def adelete_prefix(self, prefix: str) -> None: ...
 
     def alist_prefix(self, prefix: str, recursive: bool = False) -> AsyncIterator[str]: ...
@@ -244,6 +261,48 @@ def _items(items: BatchItems) -> list[tuple[str, bytes]]:
     return list(latest.items())
 
 
+def _moves(pairs: MovePairs) -> list[tuple[str, str]]:
+    """Validated ``(source, destination)`` pairs, each move once, ``a -> a`` dropped.
+
+    The moves of one call are independent of their order: a key may be the
+    source of one move or the destination of one, never both, nor two of either.
+    """
+    given = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
+    moves: dict[str, str] = {}
+    for pair in given:
+        try:
+            if isinstance(pair, str | bytes):
+                raise TypeError
+            first, second = pair
+        except (TypeError, ValueError):
+            raise InvalidKeyError(
+                f"move_many takes (source, destination) pairs of keys, got {pair!r:.100}."
+            ) from None
+        source, destination = validate_key(first), validate_key(second)
+        if source == destination:
+            continue
+        if moves.setdefault(source, destination) != destination:
+            raise InvalidKeyError(
+                f"move_many was asked to move {source!r} to both {moves[source]!r} and "
+                f"{destination!r}; give each source one destination."
+            )
+    seen: set[str] = set()
+    for destination in moves.values():
+        if destination in seen:
+            raise InvalidKeyError(
+                f"move_many was asked to move two objects to {destination!r}; give each "
+                "destination one source."
+            )
+        seen.add(destination)
+    both = sorted(seen.intersection(moves))
+    if both:
+        raise InvalidKeyError(
+            f"move_many was given {both[0]!r} as both a source and a destination, whose "
+            "outcome would depend on the order of the moves; split the call in two."
+        )
+    return list(moves.items())
+
+
 def _check_data(data: object) -> None:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidKeyError(
@@ -259,7 +318,8 @@ class Backend:
     normalised prefix ending in '/' or empty, and may be called from up to
     :attr:`max_concurrency` threads at once. Everything else has a default built
     on them: ``_head`` reads the object, ``_delete_many`` and ``_delete_prefix``
-    delete key by key, batch calls run through
+    delete key by key, ``_move_many`` gets, puts and deletes in batches of
+    :data:`MOVE_BATCH`, batch calls run through
     :mod:`~zarr_vectors.core.backends.concurrency`, and every ``a``-method runs
     its sync twin with :func:`asyncio.to_thread` so the event loop is never
     blocked. A backend whose library is natively async overrides the ``_a...``
@@ -346,6 +406,18 @@ class Backend:
     def _list(self, prefix: str, recursive: bool) -> list[str]:
         raise NotImplementedError
 
+    def _move_many(self, pairs: list[tuple[str, str]]) -> None:
+        """Copy through the client: each batch is read, written, then its sources deleted.
+
+        A crash between the writes and the deletes leaves both copies; running
+        the move again finishes it (the sources are still there to be read).
+        """
+        for start in range(0, len(pairs), MOVE_BATCH):
+            batch = pairs[start : start + MOVE_BATCH]
+            found = self._get_many([source for source, _ in batch])
+            self._put_many([(dest, found[source]) for source, dest in batch if source in found])
+            self._delete_many([source for source, _ in batch if source in found])
+
     def _delete_prefix(self, prefix: str) -> None:
         self._delete_many(self._list(prefix, True))
 
@@ -408,6 +480,9 @@ class Backend:
 
     async def _adelete_prefix(self, prefix: str) -> None:
         await self._adelete_many(await self._alist(prefix, True))
+
+    async def _amove_many(self, pairs: list[tuple[str, str]]) -> None:
+        await _to_thread(self._move_many, pairs)
 
     async def _aget_many(self, keys: list[str]) -> dict[str, bytes]:
         async def fetch(key: str) -> bytes | None:
@@ -574,6 +649,12 @@ class Backend:
         if key_list:
             self._delete_many(key_list)
 
+    def move_many(self, pairs: MovePairs) -> None:
+        moves = _moves(pairs)
+        self._check_writable()
+        if moves:
+            self._move_many(moves)
+
     def delete_prefix(self, prefix: str) -> None:
         normalized = normalize_prefix(prefix)
         self._check_writable()
@@ -674,6 +755,12 @@ class Backend:
         if key_list:
             await self._adelete_many(key_list)
 
+    async def amove_many(self, pairs: MovePairs) -> None:
+        moves = _moves(pairs)
+        self._check_writable()
+        if moves:
+            await self._amove_many(moves)
+
     async def adelete_prefix(self, prefix: str) -> None:
         normalized = normalize_prefix(prefix)
         self._check_writable()
@@ -719,8 +806,8 @@ class AsyncBackend(Backend):
 
     Subclasses implement ``_aget``, ``_aput``, ``_aexists``, ``_adelete`` and
     ``_alist`` (and, where the storage does better than the defaults,
-    ``_aget_range``, ``_ahead``, ``_adelete_many``, ``_aget_many``, ``_aput_many``,
-    ``_aput_if``, ``_aroot_exists``, ``_aholds_objects``, ``_aclose``). Every
+    ``_aget_range``, ``_ahead``, ``_adelete_many``, ``_amove_many``, ``_aget_many``,
+    ``_aput_many``, ``_aput_if``, ``_aroot_exists``, ``_aholds_objects``, ``_aclose``). Every
     blocking primitive runs its coroutine twin on the process's one I/O loop
     (:func:`~zarr_vectors.core.backends.runner.run_sync`), so a plugin writes
     each operation once.
@@ -736,6 +823,16 @@ class AsyncBackend(Backend):
 
     async def _aput_if(self, key: str, data: bytes, expect: str | None) -> str:
         raise NotImplementedError
+
+    async def _amove_many(self, pairs: list[tuple[str, str]]) -> None:
+        """The coroutine twin of :meth:`Backend._move_many`, on the async primitives."""
+        for start in range(0, len(pairs), MOVE_BATCH):
+            batch = pairs[start : start + MOVE_BATCH]
+            found = await self._aget_many([source for source, _ in batch])
+            await self._aput_many(
+                [(dest, found[source]) for source, dest in batch if source in found]
+            )
+            await self._adelete_many([source for source, _ in batch if source in found])
 
     async def _aroot_exists(self) -> bool:
         return True
@@ -770,6 +867,9 @@ class AsyncBackend(Backend):
 
     def _delete_many(self, keys: list[str]) -> None:
         _run(self._adelete_many(keys))
+
+    def _move_many(self, pairs: list[tuple[str, str]]) -> None:
+        _run(self._amove_many(pairs))
 
     def _delete_prefix(self, prefix: str) -> None:
         _run(self._adelete_prefix(prefix))

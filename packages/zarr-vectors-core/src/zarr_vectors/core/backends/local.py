@@ -12,6 +12,8 @@ store that holds terabytes of somebody's data:
   exclusive ``flock`` on the parent directory after comparing versions, so two
   processes racing on one key never both win. Versions are (inode, mtime, size):
   every write renames a new file into place.
+* **Moves are renames.** ``move_many`` renames each file into place
+  (``os.replace``): atomic, and no byte is read or written.
 * **No escape.** Keys are validated, and every path is resolved (symlinks
   included) and checked to lie inside the resolved root before it is opened,
   so neither a key nor a symlink planted inside the store can make a read or
@@ -367,6 +369,66 @@ class LocalBackend(Backend):
         for directory in sorted(parents, key=lambda p: len(p.parts), reverse=True):
             self._prune(directory)
 
+    def _move_many(self, pairs: list[tuple[str, str]]) -> None:
+        """A rename per pair (``os.replace``: atomic, no bytes copied), parents made once per
+        directory, then each emptied source directory pruned once.
+
+        Sources and destinations are checked as puts and deletes are: each distinct
+        parent directory is resolved and must lie inside the root, and the last
+        segment is renamed, never followed. A source that is a symbolic link takes
+        the checked path (read through the link, written, the link removed).
+        Each source is stamped before its rename, so the destination gets a new
+        version, as a put gives one.
+        """
+        sources = self._batch_files([source for source, _ in pairs])
+        targets = self._batch_paths([dest for _, dest in pairs])
+        made: set[Path] = set()
+        emptied: set[Path] = set()
+        for (key, dest_key), source, target in zip(pairs, sources, targets, strict=True):
+            try:
+                info = os.lstat(source)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # moved already (or never stored): nothing to do
+            except OSError as exc:
+                raise self._error("move", key, exc) from exc
+            if stat.S_ISDIR(info.st_mode):
+                continue  # a prefix, not an object
+            if stat.S_ISLNK(info.st_mode):
+                self._move_link(key, dest_key)
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                raise self._not_a_file(key, info.st_mode)
+            if target.parent not in made:
+                self._make_parents(dest_key, target)
+                made.add(target.parent)
+            if target.is_dir():
+                raise self._prefix_conflict(dest_key)
+            try:
+                _stamp(source)
+                os.replace(source, target)
+            except FileNotFoundError:
+                continue  # moved meanwhile by another run of the same move
+            except OSError as exc:
+                raise self._error("move", key, exc) from exc
+            emptied.add(Path(source).parent)
+        for directory in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
+            self._prune(directory)
+
+    def _move_link(self, key: str, dest_key: str) -> None:
+        """Move a source that is a symbolic link: read through it (checked), write, unlink."""
+        try:
+            data = self._get(key)
+        except KeyError:
+            return
+        self._put(dest_key, data)
+        self._delete(key)
+
+    def _prefix_conflict(self, key: str) -> KeyConflictError:
+        return KeyConflictError(
+            f"Cannot write {key!r} in {self.url}: it is a prefix of other keys, and on a file "
+            "system a key cannot be both an object and a prefix."
+        )
+
     def _make_parents(self, key: str, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -387,10 +449,7 @@ class LocalBackend(Backend):
     def _write(self, key: str, path: Path, data: bytes) -> None:
         """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``."""
         if path.is_dir():
-            raise KeyConflictError(
-                f"Cannot write {key!r} in {self.url}: it is a prefix of other keys, and on a file "
-                "system a key cannot be both an object and a prefix."
-            )
+            raise self._prefix_conflict(key)
         self._publish(key, path, data, lambda tmp: os.replace(tmp, path))
 
     def _publish(
