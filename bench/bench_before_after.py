@@ -11,7 +11,12 @@ and 7 box reads (250..650 on every axis: 27 cells) of one store, and 5 appends
 of 10,000 points to another, and reports its best time per operation; the table
 shows the median over workers of both trees and their ratio (after / before).
 
-    uv run python bench/bench_before_after.py [--before 5469d4e] [--points 1000000] [--rounds 5]
+``--s3`` runs the same against a SeaweedFS S3 server on 127.0.0.1 through the
+obstore plugin of each tree (started from ``tests/servers/procs.py``, stopped by
+pid at the end); the options reach the workers in the environment.
+
+    uv run python bench/bench_before_after.py [--before 5469d4e] [--points 1000000]
+        [--rounds 5] [--s3]
 """
 
 from __future__ import annotations
@@ -28,39 +33,45 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = "packages/zarr-vectors-core/src"
+PLUGIN = "packages/zarr-vectors-obstore/src"
 OPS = ("write", "read", "bbox", "append")
 
 WORKER = r"""
-import json, shutil, sys, tempfile, time
+import json, os, shutil, sys, tempfile, time
 import numpy as np
 from zarr_vectors.types.points import read_points, write_points
 
 pts = np.load(sys.argv[1])
+remote = os.environ.get("ZV_BENCH_URL")
+options = json.loads(os.environ.get("ZV_BENCH_OPTIONS", "{}"))
 ids = np.arange(len(pts))
 kw = dict(chunk_shape=(200, 200, 200), bounds=((0, 0, 0), (1000, 1000, 1000)))
 box = ((250.0,) * 3, (650.0,) * 3)
 inside = int(np.all((pts >= 250) & (pts <= 650), axis=1).sum())
+kw.update(options)
 d = tempfile.mkdtemp(prefix="zv-ab-")
+base = f"{remote}/{os.getpid()}" if remote else d
 try:
-    write_points(d + "/warm.zarr", pts[:1000], **kw)
-    read_points(d + "/warm.zarr")
+    write_points(base + "/warm.zarr", pts[:1000], **kw)
+    read_points(base + "/warm.zarr", **options)
     out = {op: [] for op in ("write", "read", "bbox", "append")}
     for i in range(3):
         t = time.perf_counter()
-        write_points(d + f"/s{i}.zarr", pts, vertex_attributes={"id": ids}, **kw)
+        write_points(base + f"/s{i}.zarr", pts, vertex_attributes={"id": ids}, **kw)
         out["write"].append(time.perf_counter() - t)
     for _ in range(7):
         t = time.perf_counter()
-        got = read_points(d + "/s0.zarr")
+        got = read_points(base + "/s0.zarr", **options)
         out["read"].append(time.perf_counter() - t)
         assert got.vertex_count == len(pts)
         t = time.perf_counter()
-        got = read_points(d + "/s0.zarr", bbox=box)
+        got = read_points(base + "/s0.zarr", bbox=box, **options)
         out["bbox"].append(time.perf_counter() - t)
         assert got.vertex_count == inside
     for _ in range(5):
         t = time.perf_counter()
-        write_points(d + "/s1.zarr", pts[:10000], vertex_attributes={"id": ids[:10000]}, mode="a")
+        more = {"id": ids[:10000]}
+        write_points(base + "/s1.zarr", pts[:10000], vertex_attributes=more, mode="a", **options)
         out["append"].append(time.perf_counter() - t)
 finally:
     shutil.rmtree(d, ignore_errors=True)
@@ -78,8 +89,8 @@ def worktree(ref: str, where: Path) -> Path:
     return where
 
 
-def run_worker(src: Path, npy: Path) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(src)}
+def run_worker(src: list[Path], npy: Path, remote: dict[str, str]) -> dict[str, float]:
+    env = {**os.environ, **remote, "PYTHONPATH": os.pathsep.join(map(str, src))}
     done = subprocess.run(
         [sys.executable, "-c", WORKER, str(npy)], env=env, capture_output=True, text=True
     )
@@ -94,6 +105,7 @@ def main() -> None:
     parser.add_argument("--before", default="5469d4e", help="git ref of the earlier code")
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--s3", action="store_true", help="on a SeaweedFS S3 server")
     args = parser.parse_args()
 
     import numpy as np
@@ -109,20 +121,37 @@ def main() -> None:
         rng = np.random.default_rng(0)
         np.save(npy, rng.uniform(0, 1000, (args.points, 3)).astype(np.float32))
         tree = worktree(args.before, Path(tmp) / "before")
+        server = None
+        remote: dict[str, str] = {}
         try:
-            sides = {"before": tree / SRC, "after": REPO / SRC}
+            if args.s3:
+                sys.path.insert(0, str(REPO))
+                from tests.servers import procs
+
+                server = procs.start_seaweedfs(Path(tmp) / "weed")
+                remote = {
+                    "ZV_BENCH_URL": f"s3://{server.create_bucket()}/ab",
+                    "ZV_BENCH_OPTIONS": json.dumps(server.backend_options("obstore")),
+                }
+            sides = {
+                side: [root / SRC, root / PLUGIN] if args.s3 else [root / SRC]
+                for side, root in (("before", tree), ("after", REPO))
+            }
             results: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
             for r in range(args.rounds):
                 order = list(sides) if r % 2 == 0 else list(reversed(sides))
                 for side in order:
-                    results[side].append(run_worker(sides[side], npy))
+                    results[side].append(run_worker(sides[side], npy, remote))
         finally:
+            if server is not None:
+                server.stop()
             subprocess.run(
                 ["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
                 capture_output=True,
             )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
+        f"{'S3 (SeaweedFS, obstore)' if args.s3 else 'local'}: "
         f"{args.points:,} points, before {args.before}, after {head} (working tree), "
         f"{args.rounds} rounds; {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, load {load:.1f}"
