@@ -226,3 +226,15 @@ def test_property_matches_reference(d: int, n: int, cell: float, scale: float, s
     k = n // 4
     pos[:k] = np.round(pos[:k] / cell) * cell
     assert_same(group_by_cell(pos, [cell] * d), reference(pos, [cell] * d))
+
+
+def test_gather_rows_split_over_threads_equals_take() -> None:
+    from zarr_vectors.format.grid import GATHER_SPLIT, gather_rows
+
+    rng = np.random.default_rng(5)
+    n = GATHER_SPLIT + 12_345
+    order = rng.permutation(n)
+    rows = rng.random((n, 3), dtype=np.float32)
+    np.testing.assert_array_equal(gather_rows(rows, order), np.take(rows, order, axis=0))
+    column = np.arange(n, dtype=np.int64)
+    np.testing.assert_array_equal(gather_rows(column, order), order)

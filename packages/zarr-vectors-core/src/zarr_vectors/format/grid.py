@@ -40,9 +40,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from zarr_vectors.core.backends.concurrency import map_bounded
 from zarr_vectors.exceptions import ValidationError
 
-__all__ = ["CellGroups", "cells_in_box", "group_by_cell", "world_key"]
+__all__ = ["CellGroups", "cells_in_box", "gather_rows", "group_by_cell", "world_key"]
+
+#: Rows from which :func:`gather_rows` splits a gather over two threads.
+GATHER_SPLIT = 1 << 22
 
 #: Rows per block when computing cell indices: the float64 scratch of a block
 #: (``BLOCK * 8`` bytes) stays in a core's L2 cache.
@@ -319,3 +323,25 @@ def cells_in_box(
     hi = np.floor(np.asarray(box[1], np.float64) / cs)
     inside: npt.NDArray[np.bool_] = np.all((cells >= lo) & (cells <= hi), axis=1)
     return inside
+
+
+def gather_rows(values: npt.NDArray[Any], order: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
+    """``values`` reordered by ``order`` (whole rows), for grouping points by cell.
+
+    ``np.take`` gathers rows about 3x faster than fancy indexing, and releases
+    the GIL: a large gather is split in two halves on two threads (measured
+    0.58 s against 0.83 s for 30M rows of 12 bytes on 2 cores), since it is
+    bound by memory latency more than by bandwidth.
+    """
+    n = len(order)
+    if n < GATHER_SPLIT:
+        return np.take(values, order, axis=0)
+    out = np.empty((n, *values.shape[1:]), dtype=values.dtype)
+    half = n // 2
+
+    def part(bounds: tuple[int, int]) -> None:
+        lo, hi = bounds
+        np.take(values, order[lo:hi], axis=0, out=out[lo:hi])
+
+    map_bounded(part, [(0, half), (half, n)], 2)
+    return out

@@ -25,7 +25,13 @@ from zarr_vectors.exceptions import (
 from zarr_vectors.format.cellio import ArrayLayout, fetch_cell_bytes
 from zarr_vectors.format.cells import CellCodec
 from zarr_vectors.format.fragments import decode_fragment_rows, encode_single_range
-from zarr_vectors.format.grid import CellGroups, cells_in_box, parse_world_key, world_key
+from zarr_vectors.format.grid import (
+    CellGroups,
+    cells_in_box,
+    gather_rows,
+    parse_world_key,
+    world_key,
+)
 from zarr_vectors.format.metadata import cell_array_json
 from zarr_vectors.format.snapshot import Snapshot
 
@@ -94,9 +100,8 @@ def encode_level(
     """
     codec = CellCodec(tuple(dict(c) for c in codecs))
     chunks: list[tuple[str, bytes]] = []
-    # np.take gathers whole rows ~3x faster than fancy indexing on (n, D) arrays.
-    sorted_pos = np.take(positions, groups.order, axis=0)
-    columns = {n: np.take(a, groups.order, axis=0) for n, a in attributes.items()}
+    sorted_pos = gather_rows(positions, groups.order)
+    columns = {n: gather_rows(a, groups.order) for n, a in attributes.items()}
     pos_buf = sorted_pos.reshape(-1).data.cast("B")
     row_bytes = sorted_pos.shape[1] * sorted_pos.dtype.itemsize
     col_bufs = {
