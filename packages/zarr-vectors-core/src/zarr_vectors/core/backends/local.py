@@ -306,12 +306,20 @@ class LocalBackend(Backend):
                     f"{current or 'absent'}); read it again and retry."
                 )
             self._write(key, path, data)
-        return self._version(key)
+            # Read under the lock: another conditional writer cannot have replaced it yet.
+            return self._version(key)
 
     def _create(self, key: str, path: Path, data: bytes) -> str:
-        """Publish ``data`` at ``path`` only if nothing is there (hard link of a temp file)."""
+        """Publish ``data`` at ``path`` only if nothing is there (hard link of a temp file).
+
+        The version is that of the temporary file, read before linking: the link
+        shares its inode, size and mtime, and a write that replaces the object a
+        moment later cannot make this call report the newer version.
+        """
+        versions: list[str] = []
 
         def link(tmp: str) -> None:
+            versions.append(_version_of(os.stat(tmp)))
             try:
                 os.link(tmp, path)
             except FileExistsError:
@@ -320,7 +328,7 @@ class LocalBackend(Backend):
                 ) from None
 
         self._publish(key, path, data, link)
-        return self._version(key)
+        return versions[0]
 
     @contextlib.contextmanager
     def _directory_lock(self, key: str, directory: Path) -> Iterator[None]:
@@ -351,9 +359,7 @@ class LocalBackend(Backend):
             raise self._error("read", key, exc) from exc
         if not stat.S_ISREG(info.st_mode):
             raise missing_key(key, self.url)
-        return ObjectInfo(
-            key, info.st_size, f"{info.st_ino:x}-{info.st_mtime_ns:x}-{info.st_size:x}"
-        )
+        return ObjectInfo(key, info.st_size, _version_of(info))
 
     def _delete_many(self, keys: list[str]) -> None:
         """Unlink each file, then prune each emptied directory once (not once per key)."""
@@ -555,3 +561,8 @@ class LocalBackend(Backend):
                 if self._inside(os.path.realpath(full), real_root):
                     found.append(base + name)
         return sorted(found)
+
+
+def _version_of(info: os.stat_result) -> str:
+    """A file's version token: inode, mtime and size (every write renames a new file)."""
+    return f"{info.st_ino:x}-{info.st_mtime_ns:x}-{info.st_size:x}"
