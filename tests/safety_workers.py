@@ -169,8 +169,8 @@ def cmd_write(job: dict[str, Any]) -> int:
 
 def stalling_local_backend(url: str) -> Any:
     """The local backend, except that the process stops itself (SIGSTOP) half way through
-    the first batch of puts to the store's own objects (cells and node documents; not the
-    root, not ``.zv-`` bookkeeping such as a staged copy).
+    the first batch of puts or moves to the store's own objects (cells and node documents;
+    not the root, not ``.zv-`` bookkeeping such as a staged copy).
 
     For an append that is its first batch of cells; for a replace, the first batch
     moved into place after its commit. A stall *inside* a batch, at a known point:
@@ -192,6 +192,19 @@ def stalling_local_backend(url: str) -> Any:
             emit(event="stalled", written=half, of=len(items))
             os.kill(os.getpid(), signal.SIGSTOP)
             super()._put_many(items[half:])
+
+        def _move_many(self, pairs: list[tuple[str, str]]) -> None:
+            # A replace's move into place (a rename per object since move_many).
+            live = [d for _, d in pairs if d != "zarr.json" and not d.startswith(".zv-")]
+            if not (self.armed and live):
+                super()._move_many(pairs)
+                return
+            self.armed = False
+            half = len(pairs) // 2
+            super()._move_many(pairs[:half])
+            emit(event="stalled", written=half, of=len(pairs))
+            os.kill(os.getpid(), signal.SIGSTOP)
+            super()._move_many(pairs[half:])
 
     return StallingLocalBackend(url)
 

@@ -26,9 +26,9 @@ exactly after its commit point (the root says "moving"), which must read as
 the new store: timed kills reach that side of the commit only by chance.
 
 Last, writers that stall (SIGSTOP) past their lease and are then resumed: one
-stalled between two batches of cells must stop without writing more; one
-stalled inside a batch of puts is a known hole (marked xfail, see
-``STALL_INSIDE_A_BATCH``).
+stalled between two batches of cells, or inside a batch of puts or moves, must
+stop without writing more (every write checks the lease first:
+``Backend.write_fence``).
 """
 
 from __future__ import annotations
@@ -467,18 +467,6 @@ def test_a_replace_killed_after_its_commit_point_on_s3_reads_new(
 
 
 # -- a writer that stalls past its lease ---------------------------------------------------------
-STALL_INSIDE_A_BATCH = (
-    "lease without fencing: a writer paused (SIGSTOP, VM/swap stall) past its lease in the "
-    "middle of a batch of puts to the store's own keys (an append's cells; a replace's move "
-    "into place) finishes that batch when resumed, over what the writer that took the store "
-    "over has committed meanwhile: the store is then corrupt (the take-over's points lost, "
-    "cells missing or holding more rows than the level counts). lease.check() runs between "
-    "batches only; docs/store-api.md says such a writer 'fails at its next step, publishing "
-    "nothing'"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=STALL_INSIDE_A_BATCH)
 @pytest.mark.parametrize("mode", ["a", "w"], ids=["append-cells", "replace-move"])
 def test_a_writer_stalled_inside_a_batch_past_its_lease_leaves_the_next_commit_alone(
     tmp_path: Path, mode: str

@@ -592,6 +592,7 @@ class FsspecBackend(AsyncBackend):
         await amap_bounded(self._adelete, patterns, self.max_concurrency)
 
     async def _rm_batch(self, paths: list[str]) -> None:
+        self.check_fence()
         try:
             await self._timed(self.fs._rm(paths))
         except FileNotFoundError:
@@ -626,6 +627,7 @@ class FsspecBackend(AsyncBackend):
     async def _copy(self, pair: tuple[str, str]) -> str | None:
         """Copy ``source`` over ``destination`` with the file system's ``_cp_file``."""
         source, destination = pair
+        self.check_fence()
         try:
             await self._timed(self.fs._cp_file(self._path(source), self._path(destination)))
         except FileNotFoundError:
@@ -637,6 +639,7 @@ class FsspecBackend(AsyncBackend):
     async def _rename(self, pair: tuple[str, str]) -> None:
         """Move one local file with the file system's ``_mv`` (a rename), then prune."""
         source, destination = pair
+        self.check_fence()
         path, target = self._path(source), self._path(destination)
         try:
             if not await self._timed(self.fs._isfile(path)):

@@ -691,6 +691,8 @@ class ObstoreBackend(Backend):
         """
         import obstore
 
+        self.check_fence()
+
         try:
             await obstore.delete_async(self._store, batch)
         except Exception as exc:
@@ -716,6 +718,7 @@ class ObstoreBackend(Backend):
         """Copy ``source`` over ``destination`` on the server; the source, or None if missing."""
         import obstore
 
+        self.check_fence()
         source, destination = pair
         try:
             await obstore.copy_async(self._store, source, destination, overwrite=True)

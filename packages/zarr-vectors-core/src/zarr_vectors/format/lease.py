@@ -136,10 +136,16 @@ class RootLease:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._conditional = bool(getattr(backend, "conditional_writes", False))
+        self._fence: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
 
     # -- taking the lease -------------------------------------------------------------
     def __enter__(self) -> Self:
         self._acquire()
+        # Every write through the backend checks the lease first while it is held
+        # (Backend.write_fence): a writer stalled past its lease stops at the next object.
+        fence = getattr(self.backend, "write_fence", None)
+        self._fence = fence(self.check) if fence is not None else contextlib.nullcontext()
+        self._fence.__enter__()
         self._renewer = threading.Thread(
             target=self._renew_loop, name="zarr-vectors-lease", daemon=True
         )
@@ -153,12 +159,15 @@ class RootLease:
         tb: TracebackType | None,
     ) -> None:
         self._stop_renewing()
-        if self._held and self._current is not None:
-            # Failed part way: give the lease back, keep the journal for the next writer.
-            self._held = False
-            # If even this fails, the lease simply expires and the next writer repairs.
-            with contextlib.suppress(Exception):
-                self._write(without_lease(self._current))
+        try:
+            if self._held and self._current is not None:
+                # Failed part way: give the lease back, keep the journal for the next writer.
+                self._held = False
+                # If even this fails, the lease simply expires and the next writer repairs.
+                with contextlib.suppress(Exception):
+                    self._write(without_lease(self._current))
+        finally:
+            self._fence.__exit__(None, None, None)
 
     def _ticket(self) -> dict[str, Any]:
         now = time.time()

@@ -59,6 +59,7 @@ Semantics, held by every backend and checked by the conformance kit
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -343,6 +344,8 @@ class Backend:
     conditional_writes: ClassVar[bool] = False
     #: Default for ``max_concurrency`` (subclasses set their own, by measurement).
     default_max_concurrency: ClassVar[int] = 16
+    #: The check every write runs first while a :meth:`write_fence` is active.
+    _fence: Callable[[], None] | None = None
 
     def __init__(
         self,
@@ -401,7 +404,11 @@ class Backend:
         raise NotImplementedError
 
     def _delete_many(self, keys: list[str]) -> None:
-        map_bounded(self._delete, keys, self.max_concurrency)
+        def delete(key: str) -> None:
+            self.check_fence()
+            self._delete(key)
+
+        map_bounded(delete, keys, self.max_concurrency)
 
     def _list(self, prefix: str, recursive: bool) -> list[str]:
         raise NotImplementedError
@@ -432,7 +439,11 @@ class Backend:
         return {k: v for k, v in zip(keys, found, strict=True) if v is not None}
 
     def _put_many(self, items: list[tuple[str, bytes]]) -> None:
-        map_bounded(lambda kv: self._put(*kv), items, self.max_concurrency)
+        def store(item: tuple[str, bytes]) -> None:
+            self.check_fence()
+            self._put(*item)
+
+        map_bounded(store, items, self.max_concurrency)
 
     def _root_exists(self) -> bool:
         """Whether the bucket/container/directory holding the store exists.
@@ -473,7 +484,11 @@ class Backend:
         await _to_thread(self._delete, key)
 
     async def _adelete_many(self, keys: list[str]) -> None:
-        await amap_bounded(self._adelete, keys, self.max_concurrency)
+        async def delete(key: str) -> None:
+            self.check_fence()
+            await self._adelete(key)
+
+        await amap_bounded(delete, keys, self.max_concurrency)
 
     async def _alist(self, prefix: str, recursive: bool) -> list[str]:
         return await _to_thread(self._list, prefix, recursive)
@@ -496,6 +511,7 @@ class Backend:
 
     async def _aput_many(self, items: list[tuple[str, bytes]]) -> None:
         async def store(item: tuple[str, bytes]) -> None:
+            self.check_fence()
             await self._aput(*item)
 
         await amap_bounded(store, items, self.max_concurrency)
@@ -509,9 +525,40 @@ class Backend:
     async def _aclose(self) -> None:
         await _to_thread(self._close)
 
+    # -- write fence ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def write_fence(self, check: Callable[[], None]) -> Iterator[None]:
+        """Run ``check`` before every write through this backend while the block runs.
+
+        A writer that holds a store's lease fences its writes with the lease's
+        own check (local clock only, no request): a writer paused past its
+        lease (SIGSTOP, a VM or swap stall) raises on waking at the next object
+        it would write, instead of finishing a batch over what the writer that
+        took the store over has committed. Every public write runs it once per
+        call; the shipped backends run it again before each object or request
+        of a batch (:meth:`check_fence`). Only a request already sent when the
+        process stalled can still land: storage without fencing tokens cannot
+        refuse that one.
+        """
+        previous, self._fence = self._fence, check
+        try:
+            yield
+        finally:
+            self._fence = previous
+
+    def check_fence(self) -> None:
+        """Raise if the active :meth:`write_fence` says writes must stop (a no-op without one).
+
+        Backends call it just before each object or request of a batch write.
+        """
+        fence = self._fence
+        if fence is not None:
+            fence()
+
     # -- shared checks ----------------------------------------------------------------------
     def _check_writable(self) -> None:
         self._check_open()
+        self.check_fence()
         if not self.writable:
             from zarr_vectors.exceptions import ReadOnlyBackendError
 

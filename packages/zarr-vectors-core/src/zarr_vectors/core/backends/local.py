@@ -365,6 +365,7 @@ class LocalBackend(Backend):
         """Unlink each file, then prune each emptied directory once (not once per key)."""
         parents: set[Path] = set()
         for key, path in zip(keys, self._batch_paths(keys), strict=True):
+            self.check_fence()
             try:
                 path.unlink()
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -391,6 +392,7 @@ class LocalBackend(Backend):
         made: set[Path] = set()
         emptied: set[Path] = set()
         for (key, dest_key), source, target in zip(pairs, sources, targets, strict=True):
+            self.check_fence()
             try:
                 info = os.lstat(source)
             except (FileNotFoundError, NotADirectoryError):
@@ -483,6 +485,7 @@ class LocalBackend(Backend):
                     os.fsync(handle.fileno())
             os.chmod(tmp, 0o644)
             _stamp(tmp)
+            self.check_fence()  # the moment the object would become visible
             place(tmp)
         except OSError as exc:
             raise self._error("write", key, exc) from exc
