@@ -440,7 +440,18 @@ def machine_class(
                     call, got, want, _dict_difference(got, want) + "; missing keys are left out"
                 )
 
-        @rule(target=stored, batch=st.lists(st.tuples(writes, lengths, seeds), max_size=6))
+        @rule(target=stored, batch=st.lists(st.tuples(writes, lengths, seeds), max_size=1))
+        def put_many_small(self, batch: list[tuple[str, int, int]]) -> Any:
+            """An empty batch, or one of a single item."""
+            return self.put_many(batch)
+
+        # A rule of its own for batches of several items, so that they are drawn
+        # often whatever other rules the machine has (a backend that drops an item of a
+        # batch is caught only by such a batch).
+        @rule(
+            target=stored,
+            batch=st.lists(st.tuples(writes, lengths, seeds), min_size=2, max_size=6),
+        )
         def put_many(self, batch: list[tuple[str, int, int]]) -> Any:
             """A batch may repeat a key: the last value given for it wins."""
             chosen: list[tuple[str, int, int]] = []
