@@ -48,6 +48,7 @@ from zarr_vectors.exceptions import (
     InvalidKeyError,
     KeyConflictError,
     PluginError,
+    PreconditionFailedError,
     RangeNotSatisfiableError,
     StoreError,
 )
@@ -81,6 +82,12 @@ _MANAGED_OPTIONS = ("asynchronous", "loop")
 _DELETE_BATCH = 1000
 #: Characters that make fsspec's ``_rm`` expand a path as a glob pattern.
 _GLOB_CHARS = frozenset("*?[")
+#: Largest object one S3 PUT takes (5 GiB): a conditional write must be one request,
+#: since s3fs would send a larger one as a multipart upload, without the condition.
+_S3_MAX_PUT = 5 * 2**30
+#: S3 error codes that mean a conditional write found another state (412), or raced
+#: another conditional write of the same key (409); either way nothing was written.
+_S3_CONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 #: Default seconds one request may take before it fails with a StoreError.
 DEFAULT_TIMEOUT = 60.0
 #: Default ``max_concurrency`` on async (network) file systems: a request mostly
@@ -166,6 +173,60 @@ def _version(info: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _s3_error_code(exc: BaseException) -> str | None:
+    """The S3 error code (``PreconditionFailed``...) of botocore's error behind ``exc``.
+
+    s3fs translates botocore's ``ClientError`` into an ``OSError`` (or
+    ``FileExistsError``, ``PermissionError``...) whose cause is the original.
+    """
+    current: BaseException | None = exc
+    for _ in range(4):
+        if current is None:
+            return None
+        response = getattr(current, "response", None)
+        if isinstance(response, Mapping):
+            code = response.get("Error", {}).get("Code")
+            if isinstance(code, str):
+                return code
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _condition_failed(exc: BaseException) -> bool:
+    """Whether a conditional S3 PUT was refused because its condition did not hold.
+
+    412 PreconditionFailed (s3fs raises ``FileExistsError`` for a failed
+    ``If-None-Match`` on AWS, an ``OSError`` otherwise), or AWS's 409
+    ConditionalRequestConflict when another conditional write of the key raced it.
+    """
+    if isinstance(exc, FileExistsError):
+        return True
+    return _s3_error_code(exc) in _S3_CONDITION_CODES or _http_status(exc) == 412
+
+
+@functools.cache
+def _botocore_conditional_puts() -> bool:
+    """Whether the installed botocore sends ``IfNoneMatch`` and ``IfMatch`` with PutObject.
+
+    Older releases (which old aiobotocore pins still allow) refuse both parameters.
+    """
+    try:
+        from botocore.loaders import create_loader  # type: ignore[import-untyped]
+
+        model = create_loader().load_service_model("s3", "service-2")
+        members = model["shapes"]["PutObjectRequest"]["members"]
+    except Exception:
+        return False
+    return "IfNoneMatch" in members and "IfMatch" in members
+
+
+def _s3_conditional(protocol: str, fs: Any) -> bool:
+    """Whether a backend's file system is s3fs able to send conditional PUTs."""
+    if protocol not in S3_PROTOCOLS or not hasattr(fs, "_call_s3"):
+        return False
+    return _botocore_conditional_puts()
+
+
 class FsspecBackend(AsyncBackend):
     """A store rooted at any fsspec URL (``s3://``, ``gs://``, ``az://``, ``memory://``...).
 
@@ -199,11 +260,23 @@ class FsspecBackend(AsyncBackend):
     ETag (gcsfs: etag, else generation) as the version. ``delete_many`` is one
     ``_rm`` call per 1,000 keys on object stores (s3fs sends DeleteObjects).
 
-    No conditional writes (``conditional_writes = False``): fsspec has no
-    portable create-only or if-match write. s3fs, gcsfs and adlfs each expose
-    a different one, or none, through their own options, and local, memory or
-    SFTP file systems have no atomic compare-and-swap at all; use the obstore or
-    local backend where writers must not overwrite each other.
+    Conditional writes (``put_if``) on S3 only: an ``s3://`` (``s3a://``)
+    backend has ``conditional_writes = True`` (with a botocore that knows
+    PutObject's ``IfNoneMatch`` and ``IfMatch``; older ones leave it False).
+    ``put_if`` is one PutObject through s3fs's ``_pipe_file`` with
+    ``IfNoneMatch: *`` (create-only) or ``IfMatch: <ETag>``, and returns the new
+    ETag exactly as ``head`` reports it (quoted); a 412 PreconditionFailed, or
+    AWS's 409 ConditionalRequestConflict, is a
+    :class:`~zarr_vectors.exceptions.PreconditionFailedError`, as is an
+    if-match on a key that is gone. Objects of 5 GiB or more are refused: s3fs
+    would send them as a multipart upload, without the condition. SeaweedFS
+    keeps a folder after its last object is deleted and refuses a create-only
+    write of its name: when no object is at the key nor under it, the emptied
+    folder is deleted and the write tried once more. Every other
+    file system has ``conditional_writes = False``: gcsfs and adlfs expose their
+    own conditions differently, and local, memory or SFTP file systems have no
+    atomic compare-and-swap at all; use the obstore or local backend where
+    writers there must not overwrite each other.
     """
 
     backend_name: ClassVar[str] = "fsspec"
@@ -321,6 +394,9 @@ class FsspecBackend(AsyncBackend):
         # Object stores and HTTP keep keys flat; every other file system has directories.
         flat = bool(self._bucket) or self.protocol in _READ_ONLY_PROTOCOLS
         self.hierarchical_keys = not flat  # type: ignore[misc]
+        self.conditional_writes = self.writable and _s3_conditional(  # type: ignore[misc]
+            self.protocol, self.fs
+        )
         #: False when the file system is the caller's own: it is theirs to close.
         self._owns_fs = owns_fs
         # A backend dropped unclosed still closes its clients (on the loop they were made on).
@@ -525,6 +601,79 @@ class FsspecBackend(AsyncBackend):
             raise
         except Exception as exc:
             self._fail("write", repr(key), exc)
+
+    @_on_io_loop
+    async def _aput_if(self, key: str, data: bytes, expect: str | None) -> str:
+        """One conditional PutObject through s3fs (only where ``conditional_writes``)."""
+        if len(data) >= _S3_MAX_PUT:
+            raise StoreError(
+                f"Cannot write {key!r} in {self.url} conditionally: {len(data)} bytes need a "
+                "multipart upload, which s3fs sends without the condition (the limit is 5 GiB)."
+            )
+        try:
+            return await self._put_conditionally(key, data, expect)
+        except PreconditionFailedError:
+            if expect is not None or not await self._drop_emptied_folder(key):
+                raise
+        return await self._put_conditionally(key, data, expect)  # once: the folder is gone
+
+    async def _drop_emptied_folder(self, key: str) -> bool:
+        """After a refused create-only put: remove an emptied folder named ``key``, if that is it.
+
+        S3 servers with real folders (SeaweedFS) keep a folder after its last
+        object is deleted, and refuse ``If-None-Match: *`` on its name although
+        no object is stored there. When no object is at ``key`` nor under
+        ``key/``, the folder's marker ``key/`` (never a key of a store) is deleted;
+        SeaweedFS leaves a folder that holds objects as it is. True if it was.
+        """
+        if await self._info(key, "write") is not None or await self._aholds_objects(f"{key}/"):
+            return False
+        try:
+            await self._timed(self.fs._rm_file(f"{self._path(key)}/"))
+        except FileNotFoundError:
+            pass
+        except Exception as exc:
+            self._fail("write", f"{key!r} conditionally", exc)
+        return True
+
+    async def _put_conditionally(self, key: str, data: bytes, expect: str | None) -> str:
+        path = self._path(key)
+        condition = {"IfNoneMatch": "*"} if expect is None else {"IfMatch": expect}
+        try:
+            # A chunk size above the object's keeps s3fs to a single PutObject.
+            out = await self._timed(
+                self.fs._pipe_file(path, data, chunksize=len(data) + 1, **condition)
+            )
+        except FileNotFoundError:
+            # A missing bucket is a StoreError; else AWS's 404 to an if-match on a gone key.
+            await self._aconfirm_missing(key)
+            if expect is None:
+                raise StoreError(
+                    f"Cannot write {key!r} in {self.url}: its location does not exist."
+                ) from None
+            raise self._stale(key, expect) from None
+        except Exception as exc:
+            if not _condition_failed(exc):
+                self._fail("write", f"{key!r} conditionally", exc)
+            if expect is None:
+                raise PreconditionFailedError(
+                    f"{key!r} already exists in {self.url}: another writer created it first. "
+                    "Read it and retry with its version, or give up."
+                ) from None
+            raise self._stale(key, expect) from None
+        version = _version(out) if isinstance(out, Mapping) else None
+        if version is None:
+            raise StoreError(
+                f"Wrote {key!r} in {self.url} conditionally, but the server returned no ETag; "
+                "its version is unknown (use a server that returns one)."
+            )
+        return version
+
+    def _stale(self, key: str, expect: str) -> PreconditionFailedError:
+        return PreconditionFailedError(
+            f"{key!r} in {self.url} is no longer at version {self.redact(expect)!r}: another "
+            "writer changed or deleted it. Read it again and retry, or give up."
+        )
 
     async def _info(self, key: str, action: str) -> dict[str, Any] | None:
         """The file system's ``_info`` of ``key``'s object, or None when there is none."""
