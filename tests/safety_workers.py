@@ -181,30 +181,26 @@ def stalling_local_backend(url: str) -> Any:
     class StallingLocalBackend(LocalBackend):
         armed = True
 
-        def _put_many(self, items: list[tuple[str, bytes]]) -> None:
-            live = [k for k, _ in items if k != "zarr.json" and not k.startswith(".zv-")]
+        def _stall_half_way(self, batch: list[Any], live: bool, run: Any) -> None:
+            """``run`` the batch, stopping the process after its first half (once)."""
             if not (self.armed and live):
-                super()._put_many(items)
+                run(batch)
                 return
             self.armed = False
-            half = len(items) // 2
-            super()._put_many(items[:half])
-            emit(event="stalled", written=half, of=len(items))
+            half = len(batch) // 2
+            run(batch[:half])
+            emit(event="stalled", written=half, of=len(batch))
             os.kill(os.getpid(), signal.SIGSTOP)
-            super()._put_many(items[half:])
+            run(batch[half:])
+
+        def _put_many(self, items: list[tuple[str, bytes]]) -> None:
+            live = any(k != "zarr.json" and not k.startswith(".zv-") for k, _ in items)
+            self._stall_half_way(items, live, super()._put_many)
 
         def _move_many(self, pairs: list[tuple[str, str]]) -> None:
             # A replace's move into place (a rename per object since move_many).
-            live = [d for _, d in pairs if d != "zarr.json" and not d.startswith(".zv-")]
-            if not (self.armed and live):
-                super()._move_many(pairs)
-                return
-            self.armed = False
-            half = len(pairs) // 2
-            super()._move_many(pairs[:half])
-            emit(event="stalled", written=half, of=len(pairs))
-            os.kill(os.getpid(), signal.SIGSTOP)
-            super()._move_many(pairs[half:])
+            live = any(d != "zarr.json" and not d.startswith(".zv-") for _, d in pairs)
+            self._stall_half_way(pairs, live, super()._move_many)
 
     return StallingLocalBackend(url)
 

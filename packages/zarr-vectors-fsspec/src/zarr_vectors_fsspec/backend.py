@@ -35,7 +35,7 @@ import functools
 import inspect
 import traceback
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import Any, ClassVar, NoReturn, ParamSpec, TypeVar
 
 from zarr_vectors.core.backends.base import AsyncBackend, ObjectInfo, children_of
@@ -125,16 +125,28 @@ def _on_io_loop(
     return on_loop
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the errors behind it (cause, else context), at most four deep.
+
+    File systems wrap their client library's error (s3fs: an ``OSError`` whose
+    cause is botocore's ``ClientError``), so what an error means is read from
+    the first link that carries it.
+    """
+    current: BaseException | None = exc
+    for _ in range(4):
+        if current is None:
+            return
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 def _http_status(exc: BaseException) -> int | None:
     """The HTTP status an exception or its cause carries.
 
     azure-core sets ``status_code``, aiohttp ``status``, gcsfs ``code``;
     s3fs raises an ``OSError`` whose cause is botocore's error with a ``response``.
     """
-    current: BaseException | None = exc
-    for _ in range(4):
-        if current is None:
-            return None
+    for current in _chain(exc):
         for name in ("status_code", "status", "code"):
             value = getattr(current, name, None)
             if isinstance(value, int) and 100 <= value < 600:
@@ -144,20 +156,15 @@ def _http_status(exc: BaseException) -> int | None:
             status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if isinstance(status, int):
                 return status
-        current = current.__cause__ or current.__context__
     return None
 
 
 def _no_credentials(exc: BaseException) -> bool:
     """Whether botocore found no credentials to sign with (its error, or one it caused)."""
-    current: BaseException | None = exc
-    for _ in range(4):
-        if current is None:
-            return False
-        if type(current).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any(
+        type(current).__name__ in ("NoCredentialsError", "PartialCredentialsError")
+        for current in _chain(exc)
+    )
 
 
 def _denied(exc: BaseException) -> bool:
@@ -174,21 +181,13 @@ def _version(info: Mapping[str, Any]) -> str | None:
 
 
 def _s3_error_code(exc: BaseException) -> str | None:
-    """The S3 error code (``PreconditionFailed``...) of botocore's error behind ``exc``.
-
-    s3fs translates botocore's ``ClientError`` into an ``OSError`` (or
-    ``FileExistsError``, ``PermissionError``...) whose cause is the original.
-    """
-    current: BaseException | None = exc
-    for _ in range(4):
-        if current is None:
-            return None
+    """The S3 error code (``PreconditionFailed``...) of botocore's error behind ``exc``."""
+    for current in _chain(exc):
         response = getattr(current, "response", None)
         if isinstance(response, Mapping):
             code = response.get("Error", {}).get("Code")
             if isinstance(code, str):
                 return code
-        current = current.__cause__ or current.__context__
     return None
 
 

@@ -149,7 +149,12 @@ class RootLease:
         self._renewer = threading.Thread(
             target=self._renew_loop, name="zarr-vectors-lease", daemon=True
         )
-        self._renewer.start()
+        try:
+            self._renewer.start()
+        except BaseException:
+            self._renewer = None
+            self.__exit__(None, None, None)  # give the lease back, lift the fence
+            raise
         return self
 
     def __exit__(
