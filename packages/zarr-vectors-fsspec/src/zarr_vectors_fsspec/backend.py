@@ -588,7 +588,15 @@ class FsspecBackend(AsyncBackend):
         try:
             if self.hierarchical_keys and await self._timed(self.fs._isdir(path)):
                 raise self._conflict(key)  # memory:// would shadow the directory with a file
-            await self._timed(self.fs._pipe_file(path, data))
+            for attempt in range(3):
+                try:
+                    await self._timed(self.fs._pipe_file(path, data))
+                    break
+                except FileNotFoundError:
+                    # Another process's delete can prune the folder just made for this
+                    # file (see _prune); the folder is made again on the next try.
+                    if not self.hierarchical_keys or attempt == 2:
+                        raise
         except FileNotFoundError:
             await self._aconfirm_missing(key)  # a missing bucket is a StoreError
             raise StoreError(

@@ -30,6 +30,7 @@ from zarr_vectors.exceptions import CorruptStoreError, StoreError
 from zarr_vectors.format.metadata import WRITER_KEY, RootMetadata, dump_json, group_json
 
 __all__ = [
+    "CLAIMS_PREFIX",
     "LOG_KEEP",
     "LOG_PREFIX",
     "PRIVATE_PREFIX",
@@ -52,6 +53,8 @@ ROOT_KEY = "zarr.json"
 PRIVATE_PREFIX = ".zv-"
 #: Commit records: what each committed write changed, by the generation it made.
 LOG_PREFIX = ".zv-log"
+#: Writers' claims on a store whose backend has no conditional writes (see lease.py).
+CLAIMS_PREFIX = ".zv-claims"
 #: How many commit records are kept (a handle older than that many commits is stale).
 LOG_KEEP = 64
 

@@ -21,10 +21,19 @@ last wrote, and gives it back with its final (commit) write. So:
 Leases compare wall-clock times of different machines: their clocks must
 agree to well within the lease (60 s by default; ``ZARR_VECTORS_LEASE_SECONDS``).
 
-A backend without conditional writes cannot make this safe. There the lease
-is written plainly and read back: a second writer that arrives while the lease
-is held is refused, but two that arrive within the same instant may both
-proceed. ``docs/store-api.md`` ("What a write guarantees") says so.
+A backend without conditional writes (``conditional_writes = False``) cannot
+take the root conditionally, so there the lease rests on *claims* instead:
+each writer first puts an object of its own, ``.zv-claims/<owner>.json``
+(nobody else ever writes that key, so no write can be lost), then lists
+``.zv-claims/``. Only a writer that finds no live claim but its own goes on;
+one that finds another takes its claim back and waits (with backoff) as
+above. Of two writers the later lister always sees the earlier one's claim, so
+at most one goes on (both may step back, and retry after a random delay); a
+writer that claimed while the store was held sees the holder's claim and is
+refused. This needs only what every backend has (put, list, delete) and
+listings that show a finished put, which local disks, S3, GCS and Azure give.
+The holder renews its claim with its lease and deletes it when done; a dead
+writer's claim expires like its lease.
 """
 
 from __future__ import annotations
@@ -47,10 +56,16 @@ from zarr_vectors.exceptions import (
     PreconditionFailedError,
     StoreError,
 )
-from zarr_vectors.format.journal import ROOT_KEY
+from zarr_vectors.format.journal import CLAIMS_PREFIX, ROOT_KEY
 from zarr_vectors.format.metadata import WRITER_KEY, dump_json
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "DEFAULT_WAIT_SECONDS", "RootLease", "lease_of"]
+__all__ = [
+    "DEFAULT_LEASE_SECONDS",
+    "DEFAULT_WAIT_SECONDS",
+    "RootLease",
+    "claim_key",
+    "lease_of",
+]
 
 #: How long a lease lasts without renewal (renewed every third of it).
 DEFAULT_LEASE_SECONDS = 60.0
@@ -85,6 +100,11 @@ def _with_lease(doc: Mapping[str, Any], lease: Mapping[str, Any]) -> dict[str, A
         writer = attrs[WRITER_KEY] = {}
     writer["lease"] = dict(lease)
     return out
+
+
+def claim_key(owner: str) -> str:
+    """Key of a writer's claim on a store without conditional writes (see the module)."""
+    return f"{CLAIMS_PREFIX}/{owner}.json"
 
 
 def _lease_seconds() -> float:
@@ -173,6 +193,7 @@ class RootLease:
                     self._write(without_lease(self._current))
         finally:
             self._fence.__exit__(None, None, None)
+            self._drop_claim()
 
     def _ticket(self) -> dict[str, Any]:
         now = time.time()
@@ -237,12 +258,12 @@ class RootLease:
             except PreconditionFailedError:
                 return False
         else:
-            # No conditional writes: write, wait a moment, and see whose lease stands.
-            self.backend.put_bytes(ROOT_KEY, data)
-            self._sleep(0.05)
-            seen, _ = self._read()
-            if (lease_of(seen) or {}).get("owner") != self.owner:
+            # No conditional writes: claim, then go on only if no one else claims.
+            self._put_claim(doc)
+            if self._rival_claimed():
+                self._drop_claim()
                 return False
+            self.backend.put_bytes(ROOT_KEY, data)
         self._current = doc
         self._held = True
         return True
@@ -257,6 +278,7 @@ class RootLease:
         self._stop_renewing()
         self._write(without_lease(doc))
         self._held = False
+        self._drop_claim()
 
     def check(self) -> None:
         """Raise if the lease was lost: stop before writing or publishing anything more.
@@ -290,16 +312,50 @@ class RootLease:
                     self._held = False
                     self.check()
             else:
-                seen, _ = self._read()
-                if seen is not None and (lease_of(seen) or {}).get("owner") not in (
-                    self.owner,
-                    None,
-                ):
-                    self._lost = ConcurrentWriteError("another writer holds the lease")
+                if not self.backend.exists(self._claim):
+                    # Our claim expired and a writer that took over deleted it.
+                    self._lost = ConcurrentWriteError("another writer took the store over")
                     self._held = False
                     self.check()
+                if lease_of(doc) is not None:
+                    self._put_claim(doc)  # renewed with the lease
                 self.backend.put_bytes(ROOT_KEY, data)
             self._current = doc
+
+    # -- claims (backends without conditional writes) ---------------------------------
+    @property
+    def _claim(self) -> str:
+        return claim_key(self.owner)
+
+    def _put_claim(self, doc: Mapping[str, Any]) -> None:
+        self.backend.put_bytes(self._claim, dump_json(lease_of(doc) or {}))
+
+    def _drop_claim(self) -> None:
+        """Take this writer's claim back (it expires anyway if this fails)."""
+        if not self._conditional:
+            with contextlib.suppress(Exception):
+                self.backend.delete(self._claim)
+
+    def _rival_claimed(self) -> bool:
+        """Whether another writer holds a live claim; expired ones are cleared away."""
+        rival = False
+        for key in list(self.backend.list_prefix(f"{CLAIMS_PREFIX}/")):
+            if key == self._claim:
+                continue
+            try:
+                ticket = json.loads(self.backend.get_bytes(key))
+            except KeyError:
+                continue  # given back meanwhile
+            except ValueError:
+                ticket = None
+            if not isinstance(ticket, dict):
+                continue  # not a claim this package wrote
+            if _live(ticket, self.owner):
+                rival = True
+            else:
+                with contextlib.suppress(Exception):
+                    self.backend.delete(key)  # its writer is gone (or stalled past its lease)
+        return rival
 
     # -- renewal ------------------------------------------------------------------------
     def _renew_loop(self) -> None:

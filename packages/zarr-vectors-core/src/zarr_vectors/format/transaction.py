@@ -49,6 +49,7 @@ from zarr_vectors.format.cellio import ArrayLayout, cells_to_objects
 from zarr_vectors.format.cells import codec_chain
 from zarr_vectors.format.grid import group_by_cell, world_key
 from zarr_vectors.format.journal import (
+    CLAIMS_PREFIX,
     LOG_KEEP,
     LOG_PREFIX,
     PRIVATE_PREFIX,
@@ -437,12 +438,14 @@ def _move_into_place(
 
 
 def _clear(backend: StorageBackend, *, keep: Iterable[str]) -> None:
-    """Delete every object but the root, this package's log and ``keep``."""
+    """Delete every object but the root, this package's log, writers' claims and ``keep``."""
     kept = {ROOT_KEY, *keep}
     backend.delete_many(
         k
         for k in backend.list_prefix("", recursive=True)
-        if k not in kept and not k.startswith(f"{LOG_PREFIX}/")
+        if k not in kept
+        and not k.startswith(f"{LOG_PREFIX}/")
+        and not k.startswith(f"{CLAIMS_PREFIX}/")
     )
 
 
