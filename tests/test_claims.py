@@ -136,9 +136,8 @@ def test_a_writer_arriving_while_the_store_is_held_is_refused(tmp_path: Path) ->
             assert claims_in(root) == [claim_key(lease.owner)]
             # Even with the root's own lease taken out, the claim alone refuses.
             holder.put_bytes(ROOT_KEY, b'{"zarr_format": 3, "node_type": "group"}')
-            with pytest.raises(ConcurrentWriteError, match="another"):
-                with RootLease(late, wait=0.3):
-                    pass
+            with pytest.raises(ConcurrentWriteError, match="another"), RootLease(late, wait=0.3):
+                pass
             assert claims_in(root) == [claim_key(lease.owner)]
             lease.release({"zarr_format": 3, "node_type": "group", "attributes": {}})
         assert claims_in(root) == []
@@ -154,9 +153,8 @@ def test_a_dead_writers_claim_expires_and_is_cleared(tmp_path: Path) -> None:
     with NoConditionalLocal(str(root)) as backend:
         dead = {"owner": "dead", "host": "gone", "pid": 1, "expires": time.time() + 1.5}
         backend.put_bytes(claim_key("dead"), json.dumps(dead).encode())
-        with pytest.raises(ConcurrentWriteError, match="another"):
-            with RootLease(backend, wait=0.3):
-                pass
+        with pytest.raises(ConcurrentWriteError, match="another"), RootLease(backend, wait=0.3):
+            pass
         time.sleep(1.6)
         with RootLease(backend, wait=5) as lease:
             assert claims_in(root) == [claim_key(lease.owner)]  # the dead claim is gone
@@ -166,10 +164,10 @@ def test_a_dead_writers_claim_expires_and_is_cleared(tmp_path: Path) -> None:
 def test_a_holder_whose_claim_was_taken_over_stops(tmp_path: Path) -> None:
     root = tmp_path / "store"
     with NoConditionalLocal(str(root)) as backend:
-        with pytest.raises(ConcurrentWriteError, match="lost its write lease"):
-            with RootLease(backend, wait=5) as lease:
-                backend.delete(claim_key(lease.owner))  # as a writer that took over does
-                lease.put({"zarr_format": 3, "node_type": "group", "attributes": {}})
+        lease = RootLease(backend, wait=5)
+        with pytest.raises(ConcurrentWriteError, match="lost its write lease"), lease:
+            backend.delete(claim_key(lease.owner))  # as a writer that took over does
+            lease.put({"zarr_format": 3, "node_type": "group", "attributes": {}})
         root_doc = json.loads((root / "zarr.json").read_bytes())
         assert lease_of(root_doc) is None or lease_of(root_doc)["owner"] == lease.owner
 
