@@ -24,6 +24,13 @@ write. The steps, each a pass over the points (no per-point Python):
 Stability matters: points keep their input order inside a cell, and appends
 rely on it (the old rows of a cell are concatenated first and stay first).
 
+Putting the rows themselves in cell order (:meth:`CellGroups.sort_rows`) is a
+counting sort's second pass when at most :data:`SCATTER_CELLS` cells are
+occupied: block by block, each block's rows are ordered by cell in cache and
+copied to their cells' next free places (:func:`scatter_rows`). Reading the
+input once in order is about three times faster than gathering it through a
+global order (:func:`gather_rows`), whose every row is a cache miss.
+
 Grids too large for a count table (more cells in the bounding box than
 :data:`TABLE_LIMIT` or points allow) find their occupied cells with
 ``np.unique`` instead (a sort, but only then); grids whose flat index would not
@@ -32,9 +39,12 @@ fit in 63 bits sort the per-axis cell coordinates lexicographically.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,10 +53,24 @@ import numpy.typing as npt
 from zarr_vectors.core.backends.concurrency import map_bounded
 from zarr_vectors.exceptions import ValidationError
 
-__all__ = ["CellGroups", "cells_in_box", "gather_rows", "group_by_cell", "world_key"]
+__all__ = [
+    "CellGroups",
+    "cells_in_box",
+    "gather_rows",
+    "group_by_cell",
+    "scatter_rows",
+    "world_key",
+]
 
 #: Rows from which :func:`gather_rows` splits a gather over two threads.
 GATHER_SPLIT = 1 << 22
+
+#: Most occupied cells for which rows are sorted by :func:`scatter_rows` (16-bit keys).
+SCATTER_CELLS = 1 << 16
+#: Rows per block of :func:`scatter_rows` (a block's rows and scratch stay in cache).
+SCATTER_BLOCK = 1 << 18
+#: Up to this many cells a block's runs are copied one by one; above, by one scatter.
+_RUN_COPY_CELLS = 256
 
 #: Rows per block when computing cell indices: the float64 scratch of a block
 #: (``BLOCK * 8`` bytes) stays in a core's L2 cache.
@@ -61,15 +85,29 @@ _FLAT_LIMIT = 1 << 62
 
 @dataclass(frozen=True)
 class CellGroups:
-    """Points sorted by cell: ``order`` (input index per sorted row) and cell runs.
+    """Points grouped by cell: the occupied cells, their runs, and how to sort rows.
 
-    Cells come in lexicographic order of their world coordinates; rows of one
-    cell keep their input order (``order`` is increasing inside a run).
+    Cells come in lexicographic order of their world coordinates (``world``);
+    run ``i`` of the sorted rows is ``starts[i]:starts[i + 1]``, and rows of one
+    cell keep their input order. ``cell_of_row`` (the dense cell number of each
+    input row) is kept when rows can be sorted by :func:`scatter_rows`;
+    ``order`` (the input index of each sorted row) is then computed only if
+    asked for.
     """
 
-    order: npt.NDArray[np.intp]
     world: npt.NDArray[np.int64]  # (n_cells, D) world cell coordinates
     starts: npt.NDArray[np.int64]  # (n_cells + 1,) run boundaries into ``order``
+    cell_of_row: npt.NDArray[Any] | None = None
+    given_order: npt.NDArray[np.intp] | None = field(default=None, repr=False)
+
+    @cached_property
+    def order(self) -> npt.NDArray[np.intp]:
+        """Input index of each row in cell order (increasing inside a run)."""
+        if self.given_order is not None:
+            return self.given_order
+        if self.cell_of_row is None:
+            raise ValueError("CellGroups needs cell_of_row or given_order")
+        return stable_order(self.cell_of_row, len(self.world))
 
     @property
     def counts(self) -> npt.NDArray[np.int64]:
@@ -77,6 +115,12 @@ class CellGroups:
 
     def __len__(self) -> int:
         return len(self.world)
+
+    def sort_rows(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """``values`` (one row per input point) in cell order: ``values[order]``."""
+        if self.cell_of_row is not None and _scatterable(values):
+            return scatter_rows(values, self.cell_of_row, self.starts)
+        return gather_rows(values, self.order)
 
 
 def world_cells(
@@ -239,7 +283,7 @@ def _group_lexicographic(cells: npt.NDArray[np.int64]) -> CellGroups:
     scells = cells[order]
     cut = np.flatnonzero(np.any(scells[1:] != scells[:-1], axis=1)) + 1
     starts = np.concatenate(([0], cut, [n])).astype(np.int64)
-    return CellGroups(order=order, world=scells[starts[:-1]], starts=starts)
+    return CellGroups(world=scells[starts[:-1]], starts=starts, given_order=order)
 
 
 def group_by_cell(
@@ -260,7 +304,8 @@ def group_by_cell(
         )
     n, d = positions.shape
     if n == 0:
-        return CellGroups(np.empty(0, np.intp), np.empty((0, d), np.int64), np.zeros(1, np.int64))
+        empty = np.empty(0, np.intp)
+        return CellGroups(np.empty((0, d), np.int64), np.zeros(1, np.int64), given_order=empty)
     cs = np.asarray(bin_shape if bin_shape is not None else chunk_shape, dtype=np.float64)
     lo, hi = _cell_extent(positions, cs)
     span = [h - low + 1 for low, h in zip(lo, hi, strict=True)]
@@ -268,6 +313,8 @@ def group_by_cell(
     if n_box > _FLAT_LIMIT:  # astronomically sparse: no flat index fits in 63 bits
         return _group_lexicographic(world_cells(positions, cs.tolist()))
 
+    cell_of_row: npt.NDArray[Any] | None = None
+    order: npt.NDArray[np.intp] | None = None
     if n_box <= max(TABLE_LIMIT, n):
         flat = _flat_keys(
             positions, cs, lo, span, _uint_for(n_box) if n_box <= 1 << 32 else np.int64
@@ -277,14 +324,17 @@ def group_by_cell(
         m = len(occupied)
         run_counts = counts[occupied]
         del counts
-        if _radix_work(m) < _radix_work(n_box):
-            # Fewer occupied cells than the box holds: renumber them densely so
-            # the radix sort needs fewer digits.
+        if m <= SCATTER_CELLS or _radix_work(m) < _radix_work(n_box):
+            # Renumber the occupied cells densely: the keys of a scatter, or fewer
+            # digits for the radix sort.
             lut = np.zeros(n_box, dtype=_uint_for(m))
             lut[occupied] = np.arange(m, dtype=lut.dtype)
             dense = np.take(lut, flat)
             del lut, flat
-            order = stable_order(dense, m)
+            if m <= SCATTER_CELLS:
+                cell_of_row = dense  # rows sorted by scatter_rows; order only if asked
+            else:
+                order = stable_order(dense, m)
         else:
             order = stable_order(flat, n_box)
     else:  # a sparse grid too large for a count table: find the occupied cells by sorting
@@ -299,7 +349,7 @@ def group_by_cell(
     np.cumsum(run_counts, out=starts[1:])
     world = np.stack(np.unravel_index(occupied, span), axis=1).astype(np.int64)
     world += np.asarray(lo, dtype=np.int64)
-    return CellGroups(order=order, world=world, starts=starts)
+    return CellGroups(world=world, starts=starts, cell_of_row=cell_of_row, given_order=order)
 
 
 def world_key(coords: Sequence[int]) -> str:
@@ -344,4 +394,80 @@ def gather_rows(values: npt.NDArray[Any], order: npt.NDArray[np.intp]) -> npt.ND
         np.take(values, order[lo:hi], axis=0, out=out[lo:hi])
 
     map_bounded(part, [(0, half), (half, n)], 2)
+    return out
+
+
+def _scatterable(values: npt.NDArray[Any]) -> bool:
+    """Whether :func:`scatter_rows` can sort ``values`` (contiguous rows of plain bytes)."""
+    return (
+        values.ndim >= 1
+        and values.flags.c_contiguous
+        and not values.dtype.hasobject
+        and values.dtype.itemsize * math.prod(values.shape[1:]) > 0
+    )
+
+
+def _as_records(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A 1-D view with one opaque record per row (so one ``take`` moves whole rows)."""
+    row = values.dtype.itemsize * math.prod(values.shape[1:])
+    return values.reshape(len(values), -1).view(np.dtype(f"V{row}")).reshape(len(values))
+
+
+def scatter_rows(
+    values: npt.NDArray[Any],
+    cell_of_row: npt.NDArray[Any],
+    starts: npt.NDArray[np.int64],
+) -> npt.NDArray[Any]:
+    """``values`` (C-contiguous, one row per input point) sorted stably by cell.
+
+    ``cell_of_row`` holds each row's dense cell number (``0 .. len(starts) - 2``)
+    and ``starts`` the cells' runs in the result. The input is read in blocks of
+    :data:`SCATTER_BLOCK` rows; a block is ordered by cell in cache, and each
+    cell's rows go to that cell's next free rows of the result (a few cells:
+    one copy per run; many: one scatter per block). The blocks are split in
+    contiguous parts over up to four threads (numpy releases the GIL), each
+    starting from cursors that count the rows of the parts before it, so the
+    result is exactly ``values[order]``.
+    """
+    n = len(values)
+    m = len(starts) - 1
+    out = np.empty_like(values)
+    if n == 0:
+        return out
+    src, dst = _as_records(values), _as_records(out)
+    blocks = -(-n // SCATTER_BLOCK)
+    parts = max(1, min(4, os.cpu_count() or 1, blocks))
+    edges = [min(n, (blocks * i // parts) * SCATTER_BLOCK) for i in range(parts + 1)]
+    ranges = list(itertools.pairwise(edges))
+    # Where each part's rows of a cell begin: after the rows of the parts before it.
+    per_part = map_bounded(lambda r: _bincount(cell_of_row[r[0] : r[1]], m), ranges[:-1], parts)
+    cursors = [starts[:-1].copy()]
+    for counted in per_part:
+        cursors.append(cursors[-1] + counted)
+
+    def part(i: int) -> None:
+        cursor = cursors[i]
+        for s in range(edges[i], edges[i + 1], SCATTER_BLOCK):
+            e = min(edges[i + 1], s + SCATTER_BLOCK)
+            keys = cell_of_row[s:e]
+            by_cell = np.argsort(keys, kind="stable")
+            rows = np.take(src[s:e], by_cell)
+            counts = np.bincount(keys, minlength=m)
+            if m <= _RUN_COPY_CELLS:
+                at = 0
+                for c in np.flatnonzero(counts).tolist():
+                    k, d = int(counts[c]), int(cursor[c])
+                    dst[d : d + k] = rows[at : at + k]
+                    at += k
+            else:
+                sorted_keys = np.take(keys, by_cell)
+                first = np.zeros(m, dtype=np.int64)
+                np.cumsum(counts[:-1], out=first[1:])
+                dest = np.arange(e - s, dtype=np.int64)
+                dest -= np.take(first, sorted_keys)
+                dest += np.take(cursor, sorted_keys)
+                dst[dest] = rows
+            cursor += counts
+
+    map_bounded(part, list(range(parts)), parts)
     return out

@@ -28,7 +28,6 @@ from zarr_vectors.format.fragments import decode_fragment_rows, encode_single_ra
 from zarr_vectors.format.grid import (
     CellGroups,
     cells_in_box,
-    gather_rows,
     parse_world_key,
     world_key,
 )
@@ -100,8 +99,8 @@ def encode_level(
     """
     codec = CellCodec(tuple(dict(c) for c in codecs))
     chunks: list[tuple[str, bytes]] = []
-    sorted_pos = gather_rows(positions, groups.order)
-    columns = {n: gather_rows(a, groups.order) for n, a in attributes.items()}
+    sorted_pos = groups.sort_rows(positions)
+    columns = {n: groups.sort_rows(a) for n, a in attributes.items()}
     pos_buf = sorted_pos.reshape(-1).data.cast("B")
     row_bytes = sorted_pos.shape[1] * sorted_pos.dtype.itemsize
     col_bufs = {
