@@ -132,3 +132,44 @@ print(before, peak)
     # writer holds must stay well under the 72 MB of input on top of that.
     assert (peak_kb - before_kb) / 1024 < 72 + 150, (before_kb, peak_kb)
     assert read_points(tmp_path / "s").vertex_count == 6_000_000
+
+
+@pytest.mark.parametrize("block", [1, 4])
+def test_spill_partitions_hold_whole_cells_in_input_order(block: int) -> None:
+    """Every row comes back exactly once, each cell whole in one partition, in input order.
+
+    A 2 MiB budget for 300,000 rows (20 bytes each) packed into few cells makes
+    partitions larger than the budget, so loading splits them again by other
+    hashes (depth 1 and beyond): the same must hold through the splits.
+    """
+    from zarr_vectors.format.spill import SpillPartitions
+
+    rng = np.random.default_rng(block)
+    n = 300_000
+    pos = rng.uniform(-150, 250, (n, 3)).astype(np.float32)
+    ids = np.arange(n, dtype=np.int64)
+    cell = np.array([50.0, 50.0, 50.0])
+    with SpillPartitions(
+        ndim=3,
+        dtype=np.dtype(np.float32),
+        attributes={"id": (np.dtype(np.int64), ())},
+        cell_size=cell,
+        block=block,
+        budget=2 << 20,
+        expected_rows=n // 10,  # too few partitions on purpose: they must split
+    ) as spill:
+        for lo in range(0, n, 70_000):
+            spill.add(pos[lo : lo + 70_000], {"id": ids[lo : lo + 70_000]})
+        seen: dict[tuple[int, ...], int] = {}
+        got = []
+        for index, (p, attrs) in enumerate(spill.partitions()):
+            np.testing.assert_array_equal(p, pos[attrs["id"]])  # rows stay whole
+            cells = np.floor(p.astype(np.float64) / cell).astype(np.int64)
+            for key in {tuple(c) for c in cells.tolist()}:
+                assert seen.setdefault(key, index) == index, f"cell {key} split over partitions"
+            for key in {tuple(c) for c in cells.tolist()}:
+                mine = attrs["id"][np.all(cells == key, axis=1)]
+                assert np.all(np.diff(mine) > 0), f"cell {key} lost its input order"
+            got.append(attrs["id"])
+        assert len(got) > spill.count  # some partitions were split on loading
+    np.testing.assert_array_equal(np.sort(np.concatenate(got)), ids)

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.grid import BLOCK, scatter_rows
 
 __all__ = ["SpillPartitions", "record_dtype"]
 
@@ -122,29 +123,58 @@ class SpillPartitions:
                 rows[f"a:{name}"] = attributes[name][lo:hi]
             self._scatter(rows, depth=0, count=self.count, paths=self._path)
 
-    def _keys(self, positions: npt.NDArray[Any], depth: int, count: int) -> npt.NDArray[np.int64]:
-        cells = np.floor(positions.astype(np.float64) / self.cell_size).astype(np.int64)
-        blocks = (cells - self.origin) // self.block
-        mixed = np.zeros(len(blocks), dtype=np.uint64)
+    def _keys(self, positions: npt.NDArray[Any], depth: int, count: int) -> npt.NDArray[Any]:
+        """Partition (``0 .. count - 1``) of each row: a hash of its block of cells.
+
+        Block by block of :data:`~zarr_vectors.format.grid.BLOCK` rows, so the
+        float64 and 64-bit scratch stays in cache; a row's cell is
+        ``floor(float64(x) / cell)`` exactly as the grouping computes it, so a
+        partition always holds whole cells.
+        """
+        n, d = positions.shape
+        out = np.empty(n, dtype=np.uint16 if count <= 1 << 16 else np.uint32)
         salt = np.uint64(_SALTS[depth % len(_SALTS)])
-        with np.errstate(over="ignore"):
-            for axis in range(blocks.shape[1]):
-                mixed = (mixed ^ blocks[:, axis].astype(np.uint64)) * salt
-                mixed ^= mixed >> np.uint64(29)
-        return (mixed % np.uint64(count)).astype(np.int64)
+        shift = np.uint64(29)
+        size = min(n, BLOCK)
+        scratch = np.empty(size, dtype=np.float64)
+        block_of = np.empty(size, dtype=np.int64)
+        mixed_all = np.empty(size, dtype=np.uint64)
+        high_all = np.empty(size, dtype=np.uint64)
+        for s in range(0, n, BLOCK):
+            e = min(n, s + BLOCK)
+            t, b = scratch[: e - s], block_of[: e - s]
+            mixed, high = mixed_all[: e - s], high_all[: e - s]
+            mixed[...] = 0
+            for axis in range(d):
+                t[...] = positions[s:e, axis]
+                t /= self.cell_size[axis]
+                np.floor(t, out=t)
+                b[...] = t
+                b -= self.origin[axis]
+                if self.block[axis] != 1:
+                    b //= self.block[axis]
+                with np.errstate(over="ignore"):
+                    mixed ^= b.view(np.uint64)
+                    mixed *= salt
+                np.right_shift(mixed, shift, out=high)
+                mixed ^= high
+            mixed %= np.uint64(count)
+            out[s:e] = mixed
+        return out
 
     def _scatter(self, rows: npt.NDArray[Any], *, depth: int, count: int, paths: Any) -> None:
+        """Append ``rows`` to their partitions' files, each partition's rows in one write."""
         keys = self._keys(rows["positions"], depth, count)
-        order = np.argsort(keys, kind="stable")
-        sorted_rows = rows[order]
-        bounds = np.searchsorted(keys[order], np.arange(count + 1))
-        for part in range(count):
+        counts = np.bincount(keys, minlength=count)
+        bounds = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(counts, out=bounds[1:])
+        sorted_rows = scatter_rows(rows, keys, bounds)  # a counting sort: no comparison sort
+        for part in np.flatnonzero(counts).tolist():
             start, end = int(bounds[part]), int(bounds[part + 1])
-            if end > start:
-                with open(paths(part), "ab") as handle:
-                    sorted_rows[start:end].tofile(handle)
-                if depth == 0:
-                    self._rows[part] += end - start
+            with open(paths(part), "ab") as handle:
+                sorted_rows[start:end].tofile(handle)
+            if depth == 0:
+                self._rows[part] += end - start
         if depth == 0:
             self.total_rows += len(rows)
 
