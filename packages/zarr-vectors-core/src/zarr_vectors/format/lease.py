@@ -260,7 +260,12 @@ class RootLease:
         else:
             # No conditional writes: claim, then go on only if no one else claims.
             self._put_claim(doc)
-            if self._rival_claimed():
+            try:
+                rival = self._rival_claimed()
+            except BaseException:
+                self._drop_claim()
+                raise
+            if rival:
                 self._drop_claim()
                 return False
             self.backend.put_bytes(ROOT_KEY, data)
