@@ -52,27 +52,31 @@ class NoConditionalLocal(LocalBackend):
 
 
 class ClaimBarrier(NoConditionalLocal):
-    """On a writer's first try, both writers claim, then both list, then both go on.
+    """On a writer's first try, both writers claim, then both look, then both go on.
 
-    So each lists while the other's claim is there: the interleaving in which
-    the old "write the lease, read it back" let two writers through.
+    A writer waits after putting its claim until the other has put its own,
+    and (if it steps back) waits before deleting its claim until the other has
+    looked at the claims too: so each looks while the other's claim is there.
     """
 
     claimed: threading.Barrier
-    listed: threading.Barrier
+    looked: threading.Barrier
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self.first = True
+        self.first_list = self.first_delete = True
 
     def list_prefix(self, prefix: str, recursive: bool = False) -> Iterator[str]:
-        if not (self.first and prefix.startswith(CLAIMS_PREFIX)):
-            return super().list_prefix(prefix, recursive)
-        self.first = False
-        self.claimed.wait(timeout=30)
-        found = list(super().list_prefix(prefix, recursive))
-        self.listed.wait(timeout=30)
-        return iter(found)
+        if self.first_list and prefix.startswith(CLAIMS_PREFIX):
+            self.first_list = False
+            self.claimed.wait(timeout=30)
+        return super().list_prefix(prefix, recursive)
+
+    def delete(self, key: str) -> None:
+        if self.first_delete and key.startswith(CLAIMS_PREFIX):
+            self.first_delete = False
+            self.looked.wait(timeout=30)
+        super().delete(key)
 
 
 def claims_in(root: Path) -> list[str]:
@@ -83,7 +87,7 @@ def claims_in(root: Path) -> list[str]:
 def take_together(root: Path, wait: float) -> list[str]:
     """Two writers claim at once; return what each got ("held" or the error)."""
     ClaimBarrier.claimed = threading.Barrier(2)
-    ClaimBarrier.listed = threading.Barrier(2)
+    ClaimBarrier.looked = threading.Barrier(2)
     outcome: list[str] = []
     release = threading.Event()
 
