@@ -233,7 +233,7 @@ def same_ids(got: np.ndarray, want: np.ndarray) -> None:
     ids=["consolidated-looked", "consolidated-untouched", "loose-looked", "loose-untouched"],
 )
 def test_a_handle_reads_the_state_it_opened_across_appends(
-    tmp_path: Path, consolidate: bool, looked: bool
+    tmp_path: Path, consolidate: bool, looked: bool, read_path: str
 ) -> None:
     """``looked``: the handle read its level metadata before the appends, or only after."""
     url = str(tmp_path / "snap.zarr")
@@ -283,7 +283,7 @@ def test_a_handle_is_stale_after_another_process_replaced_the_store(
 
 @pytest.mark.parametrize("consolidate", [True, False], ids=["consolidated", "loose"])
 def test_read_points_during_appends_returns_a_committed_state(
-    tmp_path: Path, consolidate: bool
+    tmp_path: Path, consolidate: bool, read_path: str
 ) -> None:
     url = str(tmp_path / "busy.zarr")
     ids = initial_store(url, consolidate=consolidate, n=POINTS)

@@ -64,6 +64,12 @@ def make_store(path: Path, *, consolidate: bool = True, **kwargs: Any) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _both_read_paths(read_path: str) -> str:
+    """Every check here holds for a whole level read in one go and batch by batch."""
+    return read_path
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     return make_store(tmp_path / "s.zarr")

@@ -232,6 +232,10 @@ def read_level(
     taken (commit records; :class:`~zarr_vectors.exceptions.StaleSnapshotError`
     when that is no longer possible).
     """
+    if bbox is None:
+        whole = _read_whole_level(snap, level, attribute_names_, progress)
+        if whole is not None:
+            return whole
     cells, dtype, layout = fetch_cells(
         snap, level, bbox=bbox, attribute_names_=attribute_names_, progress=progress
     )
@@ -335,6 +339,162 @@ def listed_cells(
     return np.array(out, dtype=np.int64).reshape(-1, ndim)
 
 
+@dataclass
+class _CellPlan:
+    """What reading some cells of a level needs, worked out once before fetching."""
+
+    snap: Snapshot
+    level: int
+    names: list[str]
+    paths: list[str]
+    layouts: dict[str, ArrayLayout]
+    wanted_paths: list[str]
+    origin: list[int]
+    dtype: np.dtype[Any]
+    attr_layout: dict[str, tuple[np.dtype[Any], tuple[int, ...]]]
+    need_rows: bool
+    world_list: list[tuple[int, ...]]
+    limits: dict[str, int]
+    committed_count: int
+    whole_level: bool
+
+    def grids(self, world: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [tuple(w - o for w, o in zip(cell, self.origin, strict=True)) for cell in world]
+
+
+def _plan_cells(
+    snap: Snapshot,
+    level: int,
+    *,
+    bbox: tuple[Sequence[float], Sequence[float]] | None,
+    only: set[str] | None,
+    attribute_names_: Sequence[str] | None,
+) -> _CellPlan | None:
+    """The cells to read and how to decode them; ``None`` for a level with no vertices."""
+    snap.check_complete()
+    lm = snap.level_meta(level)
+    ndim = snap.meta.ndim
+    names = list(attribute_names(snap, level) if attribute_names_ is None else attribute_names_)
+    paths = [
+        f"{level}/{VERTICES}",
+        f"{level}/{FRAGMENTS}",
+        *(f"{level}/{ATTRIBUTES}/{n}" for n in names),
+    ]
+    docs = snap.nodes(paths)
+    vdoc = docs[paths[0]]
+    pending = snap.pending
+    limits = pending.row_limits(level) if pending is not None else {}
+    committed_count = pending.vertex_count if pending is not None and limits else lm.vertex_count
+    if vdoc is None:
+        if committed_count == 0:
+            return None
+        raise CorruptStoreError(
+            f"{snap.backend.url}: level {level} has {committed_count} vertices but no "
+            "vertices array"
+        )
+    missing = [n for n, p in zip(names, paths[2:], strict=True) if docs[p] is None]
+    if missing:
+        have = attribute_names(snap, level)
+        raise ValidationError(
+            f"attribute(s) {missing} do not exist at level {level}; stored attributes: {have}"
+        )
+    vattrs = vdoc.get("attributes", {})
+    origin = [int(o) for o in vattrs.get("chunk_grid_origin", [0] * ndim)]
+    world = listed_cells(snap, level, vattrs, origin)
+    if bbox is not None and len(world):
+        world = world[cells_in_box(world, snap.meta.chunk_shape, bbox)]
+    if only is not None:
+        world = np.array(
+            [w for w in world.tolist() if world_key(w) in only], dtype=np.int64
+        ).reshape(-1, ndim)
+    world_list = [tuple(w) for w in world.tolist()]
+    if limits:
+        world_list = [w for w in world_list if limits.get(world_key(w), -1) != 0]
+    need_rows = docs[paths[1]] is not None and not lm.fragments_tile
+    attr_docs = {
+        n: d for n, p in zip(names, paths[2:], strict=True) if (d := docs[p]) is not None
+    }  # every one is there: missing attributes were refused above
+    return _CellPlan(
+        snap=snap,
+        level=level,
+        names=names,
+        paths=paths,
+        layouts={p: ArrayLayout(p, d) for p in paths if (d := docs[p]) is not None},
+        wanted_paths=[paths[0], *([paths[1]] if need_rows else []), *paths[2:]],
+        origin=origin,
+        dtype=le_dtype(vattrs.get("dtype", "float32")),
+        attr_layout={
+            n: (le_dtype(d["attributes"]["dtype"]), tuple(d["attributes"].get("row_shape") or ()))
+            for n, d in attr_docs.items()
+        },
+        need_rows=need_rows,
+        world_list=world_list,
+        limits=limits,
+        committed_count=committed_count,
+        whole_level=bbox is None and only is None,
+    )
+
+
+def _fetch_world(
+    plan: _CellPlan,
+    world: Sequence[tuple[int, ...]],
+    progress: Callable[[int, int], None] | None,
+) -> dict[tuple[str, tuple[int, ...]], bytes]:
+    layouts = {p: plan.layouts[p] for p in plan.wanted_paths}
+    return _fetch(plan.snap, layouts, plan.grids(world), progress)
+
+
+def _decode_cells(
+    plan: _CellPlan,
+    world: Sequence[tuple[int, ...]],
+    got: Mapping[tuple[str, tuple[int, ...]], bytes],
+    limits: Mapping[str, int],
+) -> list[Cell]:
+    """Verify and decode fetched cells ``world``, cut to ``limits`` (rows per cell)."""
+    reader = _CellReader(plan.snap, plan.level, got, plan.layouts)
+    ndim = plan.snap.meta.ndim
+    paths, origin = plan.paths, plan.origin
+    out: list[Cell] = []
+    for w in world:
+        key = world_key(w)
+        limit = limits.get(key)
+        if limit == 0:
+            continue  # created by a write the snapshot does not include
+        pts = reader.rows(paths[0], w, origin, plan.dtype, (ndim,))
+        n_rows = len(pts)
+        rows: npt.NDArray[np.int64] | int = n_rows
+        if plan.need_rows:
+            rows = reader.fragment_rows(paths[1], w, origin)
+        if n_rows == 0 or (limit is not None and n_rows < limit):
+            raise CorruptStoreError(
+                f"{reader.where(paths[0], w, origin)}: the cell is listed in nonempty_chunks "
+                f"but holds {n_rows} of its {limit or 'listed'} points"
+            )
+        if limit is not None:
+            rows = min(rows, limit) if isinstance(rows, int) else rows[rows < limit]
+        cell = Cell(key, pts[:rows] if isinstance(rows, int) else pts[rows], {})
+        out.append(cell)
+        for n, p in zip(plan.names, paths[2:], strict=True):
+            adt, rshape = plan.attr_layout[n]
+            col = reader.rows(p, w, origin, adt, rshape)
+            # While an append rewrites a cell's arrays one after the other, only the
+            # committed rows (``limit``) have to be in every array.
+            if len(col) != n_rows if limit is None else len(col) < limit:
+                raise CorruptStoreError(
+                    f"{reader.where(p, w, origin)}: {len(col)} attribute values for "
+                    f"{n_rows} points in the cell"
+                )
+            cell.attributes[n] = col[:rows] if isinstance(rows, int) else col[rows]
+    return out
+
+
+def _count_mismatch(plan: _CellPlan, total: int) -> CorruptStoreError:
+    return CorruptStoreError(
+        f"{plan.snap.backend.url}: level {plan.level} says it holds {plan.committed_count} "
+        f"points but its cells hold {total}; run 'zarr-vectors verify' to list what is wrong"
+    )
+
+
 def fetch_cells(
     snap: Snapshot,
     level: int,
@@ -355,106 +515,80 @@ def fetch_cells(
     the root is read again afterwards and cells changed by writes committed
     since the snapshot are cut back too.
     """
-    snap.check_complete()
-    lm = snap.level_meta(level)
-    ndim = snap.meta.ndim
-    names = list(attribute_names(snap, level) if attribute_names_ is None else attribute_names_)
-    paths = [
-        f"{level}/{VERTICES}",
-        f"{level}/{FRAGMENTS}",
-        *(f"{level}/{ATTRIBUTES}/{n}" for n in names),
-    ]
-    docs = snap.nodes(paths)
-    vdoc = docs[paths[0]]
-    pending = snap.pending
-    limits = pending.row_limits(level) if pending is not None else {}
-    committed_count = pending.vertex_count if pending is not None and limits else lm.vertex_count
-    if vdoc is None:
-        if committed_count == 0:
-            return [], np.dtype(np.float32), {n: (np.dtype(np.float32), ()) for n in names}
-        raise CorruptStoreError(
-            f"{snap.backend.url}: level {level} has {committed_count} vertices but no "
-            "vertices array"
-        )
-    missing = [n for n, p in zip(names, paths[2:], strict=True) if docs[p] is None]
-    if missing:
-        have = attribute_names(snap, level)
-        raise ValidationError(
-            f"attribute(s) {missing} do not exist at level {level}; stored attributes: {have}"
-        )
-    vattrs = vdoc.get("attributes", {})
-    dtype = le_dtype(vattrs.get("dtype", "float32"))
-    origin = [int(o) for o in vattrs.get("chunk_grid_origin", [0] * ndim)]
-    cs = snap.meta.chunk_shape
-    world = listed_cells(snap, level, vattrs, origin)
-    whole_level = bbox is None and only is None
-    if bbox is not None and len(world):
-        world = world[cells_in_box(world, cs, bbox)]
-    if only is not None:
-        world = np.array(
-            [w for w in world.tolist() if world_key(w) in only], dtype=np.int64
-        ).reshape(-1, ndim)
-
-    fdoc = docs[paths[1]]
-    need_rows = fdoc is not None and not lm.fragments_tile
-    world_list = [tuple(w) for w in world.tolist()]
-    if limits:
-        world_list = [w for w in world_list if limits.get(world_key(w), -1) != 0]
-    layouts = {p: ArrayLayout(p, d) for p in paths if (d := docs[p]) is not None}
-    grids = [tuple(w - o for w, o in zip(cell, origin, strict=True)) for cell in world_list]
-    wanted_paths = [paths[0], *([paths[1]] if need_rows else []), *paths[2:]]
-    got = _fetch(snap, {p: layouts[p] for p in wanted_paths}, grids, progress)
-    changed = _changed_since(snap, level, limits) if confirm else {}
-    limits = {**limits, **changed}
-
-    attr_docs = {
-        n: d for n, p in zip(names, paths[2:], strict=True) if (d := docs[p]) is not None
-    }  # every one is there: missing attributes were refused above
-    attr_layout = {
-        n: (le_dtype(d["attributes"]["dtype"]), tuple(d["attributes"].get("row_shape") or ()))
-        for n, d in attr_docs.items()
-    }
-    reader = _CellReader(snap, level, got, layouts)
-    out: list[Cell] = []
-    total = 0
-    for w in world_list:
-        key = world_key(w)
-        limit = limits.get(key)
-        if limit == 0:
-            continue  # created by a write the snapshot does not include
-        pts = reader.rows(paths[0], w, origin, dtype, (ndim,))
-        n_rows = len(pts)
-        rows: npt.NDArray[np.int64] | int = n_rows
-        if need_rows:
-            rows = reader.fragment_rows(paths[1], w, origin)
-        if n_rows == 0 or (limit is not None and n_rows < limit):
-            raise CorruptStoreError(
-                f"{reader.where(paths[0], w, origin)}: the cell is listed in nonempty_chunks "
-                f"but holds {n_rows} of its {limit or 'listed'} points"
-            )
-        if limit is not None:
-            rows = min(rows, limit) if isinstance(rows, int) else rows[rows < limit]
-        cell = Cell(key, pts[:rows] if isinstance(rows, int) else pts[rows], {})
-        total += len(cell.positions)
-        out.append(cell)
-        for n, p in zip(names, paths[2:], strict=True):
-            adt, rshape = attr_layout[n]
-            col = reader.rows(p, w, origin, adt, rshape)
-            # While an append rewrites a cell's arrays one after the other, only the
-            # committed rows (``limit``) have to be in every array.
-            if len(col) != n_rows if limit is None else len(col) < limit:
-                raise CorruptStoreError(
-                    f"{reader.where(p, w, origin)}: {len(col)} attribute values for "
-                    f"{n_rows} points in the cell"
-                )
-            cell.attributes[n] = col[:rows] if isinstance(rows, int) else col[rows]
+    plan = _plan_cells(snap, level, bbox=bbox, only=only, attribute_names_=attribute_names_)
+    if plan is None:
+        names = list(attribute_names(snap, level) if attribute_names_ is None else attribute_names_)
+        return [], np.dtype(np.float32), {n: (np.dtype(np.float32), ()) for n in names}
+    got = _fetch_world(plan, plan.world_list, progress)
+    changed = _changed_since(snap, level, plan.limits) if confirm else {}
+    out = _decode_cells(plan, plan.world_list, got, {**plan.limits, **changed})
+    del got
     # The level's count is the snapshot's (Snapshot.level_meta), so the sum is exact.
-    if whole_level and total != committed_count:
-        raise CorruptStoreError(
-            f"{snap.backend.url}: level {level} says it holds {committed_count} points but "
-            f"its cells hold {total}; run 'zarr-vectors verify' to list what is wrong"
-        )
-    return out, dtype, attr_layout
+    total = sum(len(c.positions) for c in out)
+    if plan.whole_level and total != plan.committed_count:
+        raise _count_mismatch(plan, total)
+    return out, plan.dtype, plan.attr_layout
+
+
+#: A whole level larger than this is read in batches of about this many bytes (see
+#: :func:`_read_whole_level`).
+READ_BATCH_BYTES = 64 << 20
+
+
+def _read_whole_level(
+    snap: Snapshot,
+    level: int,
+    attribute_names_: Sequence[str] | None,
+    progress: Callable[[int, int], None] | None,
+) -> LevelData | None:
+    """A whole level read batch by batch into arrays allocated once; ``None`` to fall back.
+
+    A large level is fetched in batches of about :data:`READ_BATCH_BYTES` and
+    each batch is copied into the result before the next is fetched, so the
+    encoded cells of only one batch are held at once (a full read used to hold
+    every cell's bytes next to the result: twice the result's memory, all of it
+    freshly touched). The root is confirmed once, after the last batch; if a
+    write committed since the snapshot changed any cell, or the cells do not
+    add up to the level's count, this gives up (``None``) and the caller reads
+    the level the usual way, which cuts those cells back or names the problem.
+    """
+    plan = _plan_cells(snap, level, bbox=None, only=None, attribute_names_=attribute_names_)
+    if plan is None or not plan.world_list:
+        return None
+    ndim = snap.meta.ndim
+    row_bytes = plan.dtype.itemsize * ndim + sum(
+        dt.itemsize * math.prod(shape) for dt, shape in plan.attr_layout.values()
+    )
+    count = plan.committed_count
+    if count * row_bytes <= 2 * READ_BATCH_BYTES:
+        return None
+    per_cell = max(1.0, count * row_bytes / len(plan.world_list))
+    step = max(1, int(READ_BATCH_BYTES // per_cell))
+    positions = np.empty((count, ndim), plan.dtype)
+    attrs = {n: np.empty((count, *shape), dt) for n, (dt, shape) in plan.attr_layout.items()}
+    cells = len(plan.world_list)
+    at = 0
+    if progress is not None:
+        progress(0, cells)
+    for start in range(0, cells, step):
+        world = plan.world_list[start : start + step]
+        got = _fetch_world(plan, world, None)
+        decoded = _decode_cells(plan, world, got, plan.limits)
+        del got
+        for cell in decoded:
+            k = len(cell.positions)
+            if at + k > count:
+                return None  # more rows than the snapshot counts: let the usual read decide
+            positions[at : at + k] = cell.positions
+            for n, column in attrs.items():
+                column[at : at + k] = cell.attributes[n]
+            at += k
+        del decoded
+        if progress is not None:
+            progress(min(start + step, cells), cells)
+    if at != count or _changed_since(snap, level, plan.limits):
+        return None
+    return LevelData(positions, attrs, cells_read=cells)
 
 
 class _CellReader:
