@@ -28,4 +28,5 @@ def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         from zarr_vectors.format import levels
 
         monkeypatch.setattr(levels, "READ_BATCH_BYTES", 64)
+        monkeypatch.setattr(levels, "READ_BATCH_MIN_CELLS", 1)
     return str(request.param)

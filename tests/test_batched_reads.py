@@ -49,6 +49,7 @@ def test_a_batched_read_equals_the_one_go_read(
         write_points(url, more, vertex_attributes=more_attrs, mode="a")
     one_go = read_points(url)
     monkeypatch.setattr(levels, "READ_BATCH_BYTES", 64)
+    monkeypatch.setattr(levels, "READ_BATCH_MIN_CELLS", 1)
     with open_zv(url) as zv:
         batched = levels._read_whole_level(zv._snap, 0, None, None)
     assert batched is not None, "the batched path gave way on a store nobody was writing"
@@ -69,6 +70,7 @@ def test_a_batched_read_gives_way_when_a_write_committed_meanwhile(
     pos, attrs = cloud(1, 20_000)
     write_points(url, pos, vertex_attributes=attrs, chunk_shape=CHUNK, bounds=BOUNDS)
     monkeypatch.setattr(levels, "READ_BATCH_BYTES", 64)
+    monkeypatch.setattr(levels, "READ_BATCH_MIN_CELLS", 1)
     with open_zv(url) as zv:
         more, more_attrs = cloud(2, 3_000)
         write_points(url, more, vertex_attributes=more_attrs, mode="a")  # after the snapshot

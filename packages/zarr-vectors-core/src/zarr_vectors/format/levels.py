@@ -530,9 +530,13 @@ def fetch_cells(
     return out, plan.dtype, plan.attr_layout
 
 
-#: A whole level larger than this is read in batches of about this many bytes (see
-#: :func:`_read_whole_level`).
-READ_BATCH_BYTES = 64 << 20
+#: A whole level larger than twice this is read in batches of about this many bytes
+#: (see :func:`_read_whole_level`); 16 MB read 10M points 2-4x faster than 64 MB in
+#: alternating cold runs, which mostly pay for touching fresh memory.
+READ_BATCH_BYTES = 16 << 20
+#: ... but a batch has at least this many cells, so that reads from object stores keep
+#: enough requests in flight when cells are large.
+READ_BATCH_MIN_CELLS = 32
 
 
 def _read_whole_level(
@@ -543,7 +547,8 @@ def _read_whole_level(
 ) -> LevelData | None:
     """A whole level read batch by batch into arrays allocated once; ``None`` to fall back.
 
-    A large level is fetched in batches of about :data:`READ_BATCH_BYTES` and
+    A large level is fetched in batches of about :data:`READ_BATCH_BYTES` (and
+    at least :data:`READ_BATCH_MIN_CELLS` cells), and
     each batch is copied into the result before the next is fetched, so the
     encoded cells of only one batch are held at once (a full read used to hold
     every cell's bytes next to the result: twice the result's memory, all of it
@@ -563,7 +568,7 @@ def _read_whole_level(
     if count * row_bytes <= 2 * READ_BATCH_BYTES:
         return None
     per_cell = max(1.0, count * row_bytes / len(plan.world_list))
-    step = max(1, int(READ_BATCH_BYTES // per_cell))
+    step = max(READ_BATCH_MIN_CELLS, int(READ_BATCH_BYTES // per_cell))
     positions = np.empty((count, ndim), plan.dtype)
     attrs = {n: np.empty((count, *shape), dt) for n, (dt, shape) in plan.attr_layout.items()}
     cells = len(plan.world_list)
