@@ -51,7 +51,9 @@ def test_a_batched_read_equals_the_one_go_read(
     monkeypatch.setattr(levels, "READ_BATCH_BYTES", 64)
     monkeypatch.setattr(levels, "READ_BATCH_MIN_CELLS", 1)
     with open_zv(url) as zv:
-        batched = levels._read_whole_level(zv._snap, 0, None, None)
+        plan = levels._plan_cells(zv._snap, 0, bbox=None, only=None, attribute_names_=None)
+        assert plan is not None
+        batched = levels._read_whole_level(plan, None)
     assert batched is not None, "the batched path gave way on a store nobody was writing"
     assert batched.cells_read == 64  # 4^3 cells, every one a batch of its own
     np.testing.assert_array_equal(batched.positions, one_go.positions)
@@ -74,6 +76,8 @@ def test_a_batched_read_gives_way_when_a_write_committed_meanwhile(
     with open_zv(url) as zv:
         more, more_attrs = cloud(2, 3_000)
         write_points(url, more, vertex_attributes=more_attrs, mode="a")  # after the snapshot
-        assert levels._read_whole_level(zv._snap, 0, None, None) is None
+        plan = levels._plan_cells(zv._snap, 0, bbox=None, only=None, attribute_names_=None)
+        assert plan is not None
+        assert levels._read_whole_level(plan, None) is None
         got = zv.read_points()  # the usual read cuts the appended rows away
         np.testing.assert_array_equal(np.sort(got.vertex_attributes["id"]), attrs["id"])

@@ -220,3 +220,39 @@ def test_four_processes_appending_through_fsspec_without_conditional_writes(
     assert len(ids) == (WORKERS * APPENDS + 1) * POINTS
     assert_holds_exactly(url, options, ids)
     assert claims_in(tmp_path / "race.zarr") == []
+
+
+class RootPutFails(NoConditionalLocal):
+    """Storage that takes the claim but fails the root write that follows it."""
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        if key == ROOT_KEY:
+            raise OSError("disk full")
+        super().put_bytes(key, data)
+
+
+def test_a_claim_is_taken_back_when_taking_the_store_fails(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    with (
+        RootPutFails(str(root)) as backend,
+        pytest.raises(OSError, match="disk full"),
+        RootLease(backend, wait=1),
+    ):
+        pass
+    assert claims_in(root) == []
+
+
+class CountingDeletes(NoConditionalLocal):
+    deleted: list[str]
+
+    def delete(self, key: str) -> None:
+        self.deleted.append(key)
+        super().delete(key)
+
+
+def test_a_released_claim_is_deleted_once(tmp_path: Path) -> None:
+    with CountingDeletes(str(tmp_path / "store")) as backend:
+        backend.deleted = []
+        with RootLease(backend, wait=1) as lease:
+            lease.release({"zarr_format": 3, "node_type": "group", "attributes": {}})
+        assert backend.deleted == [claim_key(lease.owner)]

@@ -151,12 +151,16 @@ def _http_status(exc: BaseException) -> int | None:
             value = getattr(current, name, None)
             if isinstance(value, int) and 100 <= value < 600:
                 return value
-        response = getattr(current, "response", None)
-        if isinstance(response, Mapping):
-            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if isinstance(status, int):
-                return status
+        status = _response_of(current).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if isinstance(status, int):
+            return status
     return None
+
+
+def _response_of(exc: BaseException) -> Mapping[str, Any]:
+    """botocore's parsed ``response`` of an error (empty for any other error)."""
+    response = getattr(exc, "response", None)
+    return response if isinstance(response, Mapping) else {}
 
 
 def _no_credentials(exc: BaseException) -> bool:
@@ -183,11 +187,9 @@ def _version(info: Mapping[str, Any]) -> str | None:
 def _s3_error_code(exc: BaseException) -> str | None:
     """The S3 error code (``PreconditionFailed``...) of botocore's error behind ``exc``."""
     for current in _chain(exc):
-        response = getattr(current, "response", None)
-        if isinstance(response, Mapping):
-            code = response.get("Error", {}).get("Code")
-            if isinstance(code, str):
-                return code
+        code = _response_of(current).get("Error", {}).get("Code")
+        if isinstance(code, str):
+            return code
     return None
 
 

@@ -55,6 +55,7 @@ from zarr_vectors.exceptions import ValidationError
 
 __all__ = [
     "CellGroups",
+    "axis_cells",
     "cells_in_box",
     "gather_rows",
     "group_by_cell",
@@ -166,6 +167,20 @@ def _cell_extent(
     return [int(v) for v in lo64], [int(v) for v in hi64]
 
 
+def axis_cells(
+    values: npt.NDArray[Any], cell: float, *, out: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """The cell of each value on one axis, ``floor(float64(value) / cell)``, into ``out``.
+
+    The one definition of a point's cell used block by block (grouping here,
+    the streaming writer's partitions): both must agree to the last point.
+    """
+    out[...] = values
+    out /= cell
+    np.floor(out, out=out)
+    return out
+
+
 def _flat_keys(
     positions: npt.NDArray[Any],
     cs: npt.NDArray[np.float64],
@@ -190,9 +205,7 @@ def _flat_keys(
         e = min(n, s + BLOCK)
         t, acc, axis = scratch[: e - s], acc_all[: e - s], axis_all[: e - s]
         for a in range(d):
-            t[...] = positions[s:e, a]
-            t /= cs[a]
-            np.floor(t, out=t)
+            axis_cells(positions[s:e, a], float(cs[a]), out=t)
             t -= lo[a]
             if a == 0:
                 acc[...] = t

@@ -156,6 +156,7 @@ class RootLease:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._conditional = bool(getattr(backend, "conditional_writes", False))
+        self._claimed = False  # a claim of ours may be stored (no conditional writes)
         self._fence: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
 
     # -- taking the lease -------------------------------------------------------------
@@ -261,14 +262,13 @@ class RootLease:
             # No conditional writes: claim, then go on only if no one else claims.
             self._put_claim(doc)
             try:
-                rival = self._rival_claimed()
+                if self._rival_claimed():
+                    self._drop_claim()
+                    return False
+                self.backend.put_bytes(ROOT_KEY, data)
             except BaseException:
-                self._drop_claim()
+                self._drop_claim()  # __exit__ will not run: __enter__ did not finish
                 raise
-            if rival:
-                self._drop_claim()
-                return False
-            self.backend.put_bytes(ROOT_KEY, data)
         self._current = doc
         self._held = True
         return True
@@ -333,11 +333,13 @@ class RootLease:
         return claim_key(self.owner)
 
     def _put_claim(self, doc: Mapping[str, Any]) -> None:
+        self._claimed = True
         self.backend.put_bytes(self._claim, dump_json(lease_of(doc) or {}))
 
     def _drop_claim(self) -> None:
-        """Take this writer's claim back (it expires anyway if this fails)."""
-        if not self._conditional:
+        """Take this writer's claim back, once (it expires anyway if this fails)."""
+        if self._claimed:
+            self._claimed = False
             with contextlib.suppress(Exception):
                 self.backend.delete(self._claim)
 

@@ -232,12 +232,13 @@ def read_level(
     taken (commit records; :class:`~zarr_vectors.exceptions.StaleSnapshotError`
     when that is no longer possible).
     """
-    if bbox is None:
-        whole = _read_whole_level(snap, level, attribute_names_, progress)
+    plan = _plan_cells(snap, level, bbox=bbox, only=None, attribute_names_=attribute_names_)
+    if plan is not None and bbox is None:
+        whole = _read_whole_level(plan, progress)
         if whole is not None:
             return whole
-    cells, dtype, layout = fetch_cells(
-        snap, level, bbox=bbox, attribute_names_=attribute_names_, progress=progress
+    cells, dtype, layout = _planned_cells(
+        plan, snap, level, attribute_names_, progress=progress, confirm=True
     )
     ndim = snap.meta.ndim
     positions = (
@@ -488,13 +489,6 @@ def _decode_cells(
     return out
 
 
-def _count_mismatch(plan: _CellPlan, total: int) -> CorruptStoreError:
-    return CorruptStoreError(
-        f"{plan.snap.backend.url}: level {plan.level} says it holds {plan.committed_count} "
-        f"points but its cells hold {total}; run 'zarr-vectors verify' to list what is wrong"
-    )
-
-
 def fetch_cells(
     snap: Snapshot,
     level: int,
@@ -516,6 +510,19 @@ def fetch_cells(
     since the snapshot are cut back too.
     """
     plan = _plan_cells(snap, level, bbox=bbox, only=only, attribute_names_=attribute_names_)
+    return _planned_cells(plan, snap, level, attribute_names_, progress=progress, confirm=confirm)
+
+
+def _planned_cells(
+    plan: _CellPlan | None,
+    snap: Snapshot,
+    level: int,
+    attribute_names_: Sequence[str] | None,
+    *,
+    progress: Callable[[int, int], None] | None,
+    confirm: bool,
+) -> tuple[list[Cell], np.dtype[Any], dict[str, tuple[np.dtype[Any], tuple[int, ...]]]]:
+    """:func:`fetch_cells` once its cells are planned (``None``: a level with no vertices)."""
     if plan is None:
         names = list(attribute_names(snap, level) if attribute_names_ is None else attribute_names_)
         return [], np.dtype(np.float32), {n: (np.dtype(np.float32), ()) for n in names}
@@ -526,7 +533,10 @@ def fetch_cells(
     # The level's count is the snapshot's (Snapshot.level_meta), so the sum is exact.
     total = sum(len(c.positions) for c in out)
     if plan.whole_level and total != plan.committed_count:
-        raise _count_mismatch(plan, total)
+        raise CorruptStoreError(
+            f"{snap.backend.url}: level {level} says it holds {plan.committed_count} points "
+            f"but its cells hold {total}; run 'zarr-vectors verify' to list what is wrong"
+        )
     return out, plan.dtype, plan.attr_layout
 
 
@@ -540,10 +550,7 @@ READ_BATCH_MIN_CELLS = 32
 
 
 def _read_whole_level(
-    snap: Snapshot,
-    level: int,
-    attribute_names_: Sequence[str] | None,
-    progress: Callable[[int, int], None] | None,
+    plan: _CellPlan, progress: Callable[[int, int], None] | None
 ) -> LevelData | None:
     """A whole level read batch by batch into arrays allocated once; ``None`` to fall back.
 
@@ -557,10 +564,9 @@ def _read_whole_level(
     add up to the level's count, this gives up (``None``) and the caller reads
     the level the usual way, which cuts those cells back or names the problem.
     """
-    plan = _plan_cells(snap, level, bbox=None, only=None, attribute_names_=attribute_names_)
-    if plan is None or not plan.world_list:
+    if not plan.world_list:
         return None
-    ndim = snap.meta.ndim
+    ndim = plan.snap.meta.ndim
     row_bytes = plan.dtype.itemsize * ndim + sum(
         dt.itemsize * math.prod(shape) for dt, shape in plan.attr_layout.values()
     )
@@ -591,7 +597,7 @@ def _read_whole_level(
         del decoded
         if progress is not None:
             progress(min(start + step, cells), cells)
-    if at != count or _changed_since(snap, level, plan.limits):
+    if at != count or _changed_since(plan.snap, plan.level, plan.limits):
         return None
     return LevelData(positions, attrs, cells_read=cells)
 

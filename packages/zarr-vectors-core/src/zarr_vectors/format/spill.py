@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors.exceptions import ValidationError
-from zarr_vectors.format.grid import BLOCK, scatter_rows
+from zarr_vectors.format.grid import BLOCK, axis_cells, scatter_rows
 
 __all__ = ["SpillPartitions", "record_dtype"]
 
@@ -146,10 +146,7 @@ class SpillPartitions:
             mixed, high = mixed_all[: e - s], high_all[: e - s]
             mixed[...] = 0
             for axis in range(d):
-                t[...] = positions[s:e, axis]
-                t /= self.cell_size[axis]
-                np.floor(t, out=t)
-                b[...] = t
+                b[...] = axis_cells(positions[s:e, axis], float(self.cell_size[axis]), out=t)
                 b -= self.origin[axis]
                 if self.block[axis] != 1:
                     b //= self.block[axis]

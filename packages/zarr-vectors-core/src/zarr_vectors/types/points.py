@@ -163,7 +163,7 @@ def coarsen_points(
     if len(positions) == 0:
         return positions
     bins = group_by_cell(positions, chunk_shape, [c * factor for c in chunk_shape])
-    p64 = bins.sort_rows(np.ascontiguousarray(positions)).astype(np.float64)
+    p64 = bins.sort_rows(positions).astype(np.float64)
     sums = np.add.reduceat(p64, bins.starts[:-1], axis=0)
     return (sums / bins.counts[:, None]).astype(positions.dtype)
 
