@@ -1,0 +1,195 @@
+"""The HTTP server: aiohttp routes over an :class:`~zarr_vectors.serve.source.AnnotationSource`.
+
+aiohttp is the server because it is asynchronous (a browser opens many chunk
+requests at once, and waiting on storage must not hold a thread each), well
+kept (aio-libs, releases every few months, typed), already installed wherever
+fsspec's HTTP file system is, and small: no framework or ASGI server on top.
+
+URLs are not paths into the store: only ``/info``, ``/spatialN/I_J_K`` and
+``/by_id/ID`` (digits only) are routed, each answered from the spatial index,
+so no request can name a key, let alone one outside the store. Every answer
+carries ``Access-Control-Allow-Origin: *`` (the data is served read-only to
+whoever can reach the port; a Neuroglancer hosted elsewhere must be allowed to
+read it). Error answers say what was wrong (a missing or corrupt cell is named
+by its key) with the backend's secrets scrubbed, and the server keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from zarr_vectors.exceptions import ZarrVectorsError
+from zarr_vectors.serve.source import AnnotationSource, NotFound
+
+__all__ = ["ServerThread", "make_app", "run_server"]
+
+log = logging.getLogger("zarr_vectors.serve")
+
+SOURCE_KEY: web.AppKey[AnnotationSource] = web.AppKey("source", AnnotationSource)
+
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "*",
+    "Access-Control-Max-Age": "86400",
+}
+_COORDS = r"[0-9]{1,19}(_[0-9]{1,19}){0,7}"
+
+
+def _redact(source: AnnotationSource, text: str) -> str:
+    redact = getattr(source.backend, "redact", None)
+    return str(redact(text)) if callable(redact) else text
+
+
+@web.middleware
+async def _cors_and_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    source = request.app[SOURCE_KEY]
+    try:
+        if request.method == "OPTIONS":
+            response: web.StreamResponse = web.Response(status=204)
+        else:
+            response = await handler(request)
+    except web.HTTPException as exc:
+        response = web.Response(status=exc.status, text=exc.text or exc.reason)
+    except NotFound as exc:
+        response = web.Response(status=404, text=str(exc))
+    except ZarrVectorsError as exc:
+        message = _redact(source, f"{type(exc).__name__}: {exc}")
+        log.error("%s %s: %s", request.method, request.path, message)
+        response = web.Response(status=500, text=message)
+    except Exception as exc:  # a bug: answered, logged, and the server goes on
+        message = _redact(source, f"{type(exc).__name__}: {exc}")
+        log.error("%s %s: internal error %s", request.method, request.path, message)
+        response = web.Response(status=500, text=f"internal error ({type(exc).__name__})")
+    response.headers.update(_CORS)
+    response.headers.setdefault("Cache-Control", "no-cache")
+    return response
+
+
+async def _info(request: web.Request) -> web.Response:
+    doc = await request.app[SOURCE_KEY].info()
+    return web.Response(body=json.dumps(doc).encode(), content_type="application/json")
+
+
+async def _spatial(request: web.Request) -> web.Response:
+    key = f"spatial{request.match_info['level']}"
+    chunk = tuple(int(c) for c in request.match_info["chunk"].split("_"))
+    body = await request.app[SOURCE_KEY].spatial(key, chunk)
+    return web.Response(body=body, content_type="application/octet-stream")
+
+
+async def _by_id(request: web.Request) -> web.Response:
+    body = await request.app[SOURCE_KEY].by_id(int(request.match_info["id"]))
+    return web.Response(body=body, content_type="application/octet-stream")
+
+
+async def _root(request: web.Request) -> web.Response:
+    host = request.host
+    return web.Response(
+        text=(
+            "A Zarr Vectors store served as a Neuroglancer precomputed annotation source.\n"
+            f"In Neuroglancer, add a layer with the source precomputed://http://{host}\n"
+        )
+    )
+
+
+def make_app(source: AnnotationSource) -> web.Application:
+    """The aiohttp application serving ``source`` (closed with the application)."""
+    app = web.Application(middlewares=[_cors_and_errors])
+    app[SOURCE_KEY] = source
+    app.router.add_get("/", _root)
+    app.router.add_get("/info", _info)
+    app.router.add_get(r"/spatial{level:[0-9]{1,3}}/{chunk:" + _COORDS + "}", _spatial)
+    app.router.add_get("/by_id/{id:[0-9]{1,20}}", _by_id)
+    app.router.add_route("OPTIONS", "/{tail:.*}", _root)
+
+    async def _close(_: web.Application) -> None:
+        source.close()
+
+    app.on_cleanup.append(_close)
+    return app
+
+
+class ServerThread:
+    """A server running on its own event loop in a background thread (tests, ``view``).
+
+    ``port=0`` picks a free port; :attr:`url` is where it listens. Use as a
+    context manager, or call :meth:`stop`.
+    """
+
+    def __init__(self, source: AnnotationSource, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.source = source
+        self._loop = asyncio.new_event_loop()
+        self._runner = web.AppRunner(make_app(source), access_log=None)
+        started = threading.Event()
+        failure: list[BaseException] = []
+        self.port = 0
+        self.host = host
+
+        def main() -> None:
+            asyncio.set_event_loop(self._loop)
+            try:
+                self._loop.run_until_complete(self._runner.setup())
+                site = web.TCPSite(self._runner, host, port)
+                self._loop.run_until_complete(site.start())
+                server = site._server
+                sockets = getattr(server, "sockets", None) or []
+                self.port = int(sockets[0].getsockname()[1]) if sockets else port
+            except BaseException as exc:  # reported to the starting thread
+                failure.append(exc)
+                started.set()
+                return
+            started.set()
+            self._loop.run_forever()
+            self._loop.run_until_complete(self._runner.cleanup())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=main, name="zv-serve-http", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            self._thread.join()
+            raise failure[0]
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to finish."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+
+    def __enter__(self) -> ServerThread:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def run_server(
+    source: AnnotationSource,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 9000,
+    print_: Callable[[str], None] = print,
+) -> None:
+    """Serve until interrupted (Ctrl-C), printing where."""
+    shown = f"[{host}]" if ":" in host else host
+    print_(
+        f"Serving {source.backend.url} on http://{shown}:{port}\n"
+        f"Neuroglancer layer source: precomputed://http://{shown}:{port}\n"
+        "Press Ctrl-C to stop."
+    )
+    web.run_app(make_app(source), host=host, port=port, print=None, access_log=log)
