@@ -148,7 +148,7 @@ def table(title: str, measured: tuple[dict[str, list[float]], dict[str, int]]) -
 def bench_http(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from zarr_vectors.core.backends.resolve import make_backend
+    from zarr_vectors.storage.resolve import make_backend
     from zarr_vectors.types.points import read_points, write_points
 
     with tempfile.TemporaryDirectory(prefix="zv-bench-http-") as workdir:

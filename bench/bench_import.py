@@ -17,7 +17,7 @@ import time
 
 OURS = (
     "import zarr_vectors\n"
-    "from zarr_vectors.core.backends import resolve_backend_name\n"
+    "from zarr_vectors.storage import resolve_backend_name\n"
     "resolve_backend_name('s3://bucket/key')\n"
 )
 REFERENCE = "import zarr\n"

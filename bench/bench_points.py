@@ -69,7 +69,7 @@ def target(name):
     if side == "ours":
         # One backend (one obstore client) for the write and both reads, as the
         # published side below keeps one zarr ObjectStore.
-        from zarr_vectors.core.backends import make_backend
+        from zarr_vectors.storage import make_backend
         return make_backend(
             f"s3://{s3['bucket']}/{job['prefix']}/{name}", backend="obstore",
             endpoint=s3["endpoint"], region=s3["region"], access_key_id=s3["access_key"],
@@ -97,7 +97,7 @@ def write(name, pos):
         # 0.9.2 drops bounds= for a zarr Store it creates itself (it falls back to
         # 0..128); creating the store first with its own create_store is the way
         # its API takes bounds for a pre-built store. Timed as part of the write.
-        from zarr_vectors.core.store import create_store
+        from zarr_vectors.store import create_store
         dest = create_store(where, bounds=bounds, chunk_shape=cs)
     write_points(dest, pos, chunk_shape=cs, bounds=bounds, **kw)
     return where, kw

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.servers import procs  # noqa: E402
 from tests.servers.counting_proxy import CountingProxy  # noqa: E402
-from zarr_vectors.core.backends import make_backend  # noqa: E402
+from zarr_vectors.storage import make_backend  # noqa: E402
 from zarr_vectors.types.points import write_points  # noqa: E402
 
 #: Cells of 100^3 in a 1000^3 box; 20 points a cell fill about 1,000 of them.

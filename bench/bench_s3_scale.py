@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.servers import procs  # noqa: E402
 from tests.servers.counting_proxy import CountingProxy  # noqa: E402
-from zarr_vectors.core.backends import make_backend  # noqa: E402
+from zarr_vectors.storage import make_backend  # noqa: E402
 from zarr_vectors.types.points import read_points, write_points  # noqa: E402
 
 

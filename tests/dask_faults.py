@@ -16,7 +16,7 @@ INJECTED = "injected failure writing cells on a Dask worker"
 
 def break_cell_puts(after: int = 1) -> None:
     """Make this process's ``put_many`` of cell objects fail after ``after`` batches."""
-    from zarr_vectors.core.backends import base
+    from zarr_vectors.storage import base
 
     original = base.Backend.__dict__["put_many"]
     seen = {"batches": 0}
@@ -35,7 +35,7 @@ def break_cell_puts(after: int = 1) -> None:
 
 def mend_cell_puts() -> None:
     """Undo :func:`break_cell_puts` in this process."""
-    from zarr_vectors.core.backends import base
+    from zarr_vectors.storage import base
 
     original = base.Backend.__dict__.get("_zv_unbroken_put_many")
     if original is not None:
@@ -45,7 +45,7 @@ def mend_cell_puts() -> None:
 
 def count_cell_puts() -> None:
     """Record, in this process, the key of every cell object put (see :func:`counted`)."""
-    from zarr_vectors.core.backends import base
+    from zarr_vectors.storage import base
 
     mend_cell_puts()
     original = base.Backend.__dict__["put_many"]

@@ -16,8 +16,8 @@ import time
 import unicodedata
 from typing import ClassVar
 
-from zarr_vectors.core.backends.base import Backend, ObjectInfo, children_of, missing_key
 from zarr_vectors.exceptions import PreconditionFailedError, StoreError
+from zarr_vectors.storage.base import Backend, ObjectInfo, children_of, missing_key
 
 STORES: dict[str, dict[str, bytes]] = {}
 

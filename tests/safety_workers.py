@@ -176,7 +176,7 @@ def stalling_local_backend(url: str) -> Any:
     moved into place after its commit. A stall *inside* a batch, at a known point:
     the parent takes the store over meanwhile, then lets the rest of the batch run.
     """
-    from zarr_vectors.core.backends.local import LocalBackend
+    from zarr_vectors.storage.local import LocalBackend
 
     class StallingLocalBackend(LocalBackend):
         armed = True

@@ -38,10 +38,10 @@ from tests.test_concurrent_writers import (
     check_failures,
     race_appends,
 )
-from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.exceptions import ConcurrentWriteError
 from zarr_vectors.format.journal import CLAIMS_PREFIX, ROOT_KEY
 from zarr_vectors.format.lease import RootLease, claim_key, lease_of
+from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.types.points import read_points, write_points
 
 
@@ -209,7 +209,7 @@ def test_a_replace_keeps_the_writers_claim(tmp_path: Path) -> None:
 def test_four_processes_appending_through_fsspec_without_conditional_writes(
     tmp_path: Path,
 ) -> None:
-    from zarr_vectors.core.backends import make_backend
+    from zarr_vectors.storage import make_backend
 
     url = f"file://{tmp_path / 'race.zarr'}"
     options: dict[str, Any] = {"backend": "fsspec"}

@@ -154,7 +154,7 @@ def test_four_processes_appending_to_a_local_store(tmp_path: Path) -> None:
 def test_four_processes_appending_to_a_store_on_s3(
     s3_server: Any, s3_bucket: str, tmp_path: Path
 ) -> None:
-    from zarr_vectors.core.backends import make_backend
+    from zarr_vectors.storage import make_backend
 
     options = s3_options(s3_server)
     url = f"s3://{s3_bucket}/race.zarr"

@@ -54,8 +54,8 @@ from tests.safety_workers import (
     s3_options,
     tagged,
 )
-from zarr_vectors.core.backends import make_backend
 from zarr_vectors.exceptions import StoreError
+from zarr_vectors.storage import make_backend
 from zarr_vectors.types.points import read_points, write_points
 
 pytestmark = pytest.mark.slow

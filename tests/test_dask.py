@@ -59,7 +59,7 @@ def frame_rows(frame: pd.DataFrame) -> np.ndarray:
 
 
 def staged_keys(url: str, **options: Any) -> list[str]:
-    from zarr_vectors.core.backends import make_backend
+    from zarr_vectors.storage import make_backend
 
     with make_backend(url, **options) as backend:
         return [k for k in backend.list_prefix("", recursive=True) if k.startswith(".zv-staged")]
@@ -252,7 +252,7 @@ def test_what_a_dask_write_refuses(tmp_path: Path) -> None:
         write_points(tmp_path / "a", table.assign(label="a"), chunk_shape=CS)
     with pytest.raises(ValidationError, match="written by Dask workers only"):
         write_points(tmp_path / "a", table, chunk_shape=CS, scheduler="driver")
-    from zarr_vectors.core.backends import make_backend
+    from zarr_vectors.storage import make_backend
 
     with make_backend(str(tmp_path / "a")) as backend, pytest.raises(ValidationError, match="URL"):
         write_points(backend, table, chunk_shape=CS)

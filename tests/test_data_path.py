@@ -17,9 +17,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from zarr_vectors.core.backends import concurrency
-from zarr_vectors.core.backends.local import LocalBackend
-from zarr_vectors.core.store import create_store, open_store
 from zarr_vectors.exceptions import (
     PreconditionFailedError,
     StoreExistsError,
@@ -27,6 +24,9 @@ from zarr_vectors.exceptions import (
     ValidationError,
 )
 from zarr_vectors.lazy import open_zv
+from zarr_vectors.storage import concurrency
+from zarr_vectors.storage.local import LocalBackend
+from zarr_vectors.store import create_store, open_store
 from zarr_vectors.types.points import read_points, write_points
 
 POINTS = np.random.default_rng(3).uniform(0, 1000, (2_000, 3)).astype(np.float32)
@@ -54,7 +54,7 @@ def lifecycle(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 def test_write_and_read_close_every_backend_they_open(
     tmp_path: Path, lifecycle: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zarr_vectors.core import zarr_adapter
+    from zarr_vectors.storage import zarr_adapter
 
     def no_adapter(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the point I/O path built a zarr store adapter")
@@ -214,7 +214,7 @@ def test_map_bounded_runs_on_at_most_limit_threads() -> None:
 def test_the_io_loop_is_drained_and_stopped_at_exit(tmp_path: Path) -> None:
     code = (
         "import asyncio, atexit\n"
-        "from zarr_vectors.core.backends.runner import get_loop, run_sync\n"
+        "from zarr_vectors.storage.runner import get_loop, run_sync\n"
         "loops = []\n"
         "# registered first, so it runs after the runner's own exit handler\n"
         "atexit.register(lambda: print('closed' if loops[0].is_closed() else 'open'))\n"

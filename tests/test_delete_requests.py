@@ -20,7 +20,7 @@ import pytest
 
 from tests.servers import procs
 from tests.servers.counting_proxy import CountingProxy
-from zarr_vectors.core.backends.resolve import make_backend
+from zarr_vectors.storage.resolve import make_backend
 from zarr_vectors.types.points import read_points, write_points
 
 pytestmark = pytest.mark.servers

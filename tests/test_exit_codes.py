@@ -59,8 +59,8 @@ elif action == "left-open":
     # read and written through the zarr adapter on zarr-python's own event loop.
     import zarr
     from zarr_vectors.lazy import open_zv
-    from zarr_vectors.core.backends.resolve import make_backend
-    from zarr_vectors.core.zarr_adapter import BackendStore
+    from zarr_vectors.storage.resolve import make_backend
+    from zarr_vectors.storage.zarr_adapter import BackendStore
 
     store = make_backend(url, backend=backend, **options)
     write_points(store, points, chunk_shape=(250, 250, 250), mode="w")

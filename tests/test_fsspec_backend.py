@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 
-from zarr_vectors.core.backends import make_backend, refresh_backends, resolve_backend_name
 from zarr_vectors.exceptions import (
     BackendOptionError,
     InvalidKeyError,
@@ -32,6 +31,7 @@ from zarr_vectors.exceptions import (
     ReadOnlyBackendError,
     StoreError,
 )
+from zarr_vectors.storage import make_backend, refresh_backends, resolve_backend_name
 from zarr_vectors.testing.config import KitConfig
 from zarr_vectors.testing.suite import BackendConformance
 from zarr_vectors.testing.target import KitTarget

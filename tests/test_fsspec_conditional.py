@@ -19,8 +19,8 @@ import pytest
 
 from tests.safety_workers import Worker
 from tests.test_concurrent_writers import POINTS, assert_holds_exactly, check_failures, race_appends
-from zarr_vectors.core.backends import make_backend
 from zarr_vectors.exceptions import PreconditionFailedError, UnsupportedOperationError
+from zarr_vectors.storage import make_backend
 from zarr_vectors_fsspec.backend import FsspecBackend
 
 pytestmark = pytest.mark.servers

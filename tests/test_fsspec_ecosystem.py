@@ -21,9 +21,9 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-from zarr_vectors.core.backends import make_backend
 from zarr_vectors.exceptions import BackendOptionError, PluginError, StoreError
 from zarr_vectors.lazy import open_zv
+from zarr_vectors.storage import make_backend
 from zarr_vectors.types.points import read_points, write_points
 from zarr_vectors_fsspec.backend import FsspecBackend
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from zarr_vectors.core.backends import normalize_prefix, validate_key
-from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.exceptions import InvalidKeyError
+from zarr_vectors.storage import normalize_prefix, validate_key
+from zarr_vectors.storage.local import LocalBackend
 
 BAD_KEYS = [
     ("", "empty"),

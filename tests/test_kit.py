@@ -238,7 +238,7 @@ def _faulty_dist(site: Path, fault: str | None, local: bool = False) -> dict[str
         {"zarr_vectors.backends": {"faulty": "zv_faulty_info:INFO"}},
         {
             "zv_faulty_info": f"""
-                from zarr_vectors.core.backends.info import BackendInfo
+                from zarr_vectors.storage.info import BackendInfo
                 INFO = BackendInfo(name="faulty", schemes=("dict",),
                                    local_schemes={("dict",) if local else ()},
                                    factory="tests.kit_faulty:{cls.__name__}")
@@ -387,7 +387,7 @@ def test_pytest_plugin_fails_on_a_faulty_backend_with_a_replay(tmp_path: Path) -
 
 def test_urls_of_unknown_schemes_keep_their_slashes() -> None:
     """A plugin's URL (sqlite:///file.db) is shown as given, with secrets still hidden."""
-    from zarr_vectors.core.backends.secrets import redact_url
+    from zarr_vectors.storage.secrets import redact_url
 
     assert redact_url("sqlite:///data/x.db") == "sqlite:///data/x.db"
     assert redact_url("sqlite:///data/x.db?token=abc") == "sqlite:///data/x.db?token=***"

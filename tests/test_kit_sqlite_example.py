@@ -98,7 +98,7 @@ def test_a_file_of_the_first_version_is_read_and_gets_versions(site: Path, tmp_p
     db.close()
     script = textwrap.dedent(
         f"""
-        from zarr_vectors.core.backends import make_backend
+        from zarr_vectors.storage import make_backend
         with make_backend("sqlite://{path}") as store:
             info = store.head("a/b")
             assert store.get_bytes("a/b") == b"\\x01\\x02" and info.size == 2, info

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from zarr_vectors.core.backends import AsyncStorageBackend, StorageBackend, make_backend
-from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.exceptions import KeyConflictError, MissingKeyError, StoreError
+from zarr_vectors.storage import AsyncStorageBackend, StorageBackend, make_backend
+from zarr_vectors.storage.local import LocalBackend
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_leftover_temporary_files_are_invisible(backend: LocalBackend) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    from zarr_vectors.core.backends.local import LocalBackend
+    from zarr_vectors.storage.local import LocalBackend
     backend = LocalBackend(sys.argv[1])
     size = int(sys.argv[2])
     i = 0

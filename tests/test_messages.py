@@ -24,14 +24,14 @@ from click.testing import CliRunner
 
 from zarr_vectors._extras import EXTRAS, require
 from zarr_vectors.cli import main
-from zarr_vectors.core.backends import make_backend, resolve_backend_name
-from zarr_vectors.core.backends.resolve import check_url_spelling
 from zarr_vectors.exceptions import (
     BackendOptionError,
     MissingExtraError,
     StoreError,
     ZarrVectorsError,
 )
+from zarr_vectors.storage import make_backend, resolve_backend_name
+from zarr_vectors.storage.resolve import check_url_spelling
 from zarr_vectors.types.points import PointCloud, read_points, write_points
 
 PYPROJECT = Path(__file__).parents[1] / "packages" / "zarr-vectors-core" / "pyproject.toml"

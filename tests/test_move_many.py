@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from tests.kit_faulty import DictBackend
-from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.exceptions import InvalidKeyError, KeyConflictError, StoreError
+from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.types.points import read_points, write_points
 
 CHUNK = (100.0, 100.0, 100.0)

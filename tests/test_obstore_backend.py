@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from tests.servers import procs
-from zarr_vectors.core.backends.resolve import make_backend
 from zarr_vectors.exceptions import (
     BackendOptionError,
     MissingKeyError,
@@ -30,6 +29,7 @@ from zarr_vectors.exceptions import (
     ReadOnlyBackendError,
     StoreError,
 )
+from zarr_vectors.storage.resolve import make_backend
 from zarr_vectors.testing.config import KitConfig
 from zarr_vectors.testing.suite import BackendConformance
 from zarr_vectors.testing.target import KitTarget

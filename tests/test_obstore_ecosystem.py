@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 
 from tests.servers import procs
-from zarr_vectors.core.backends.resolve import make_backend
 from zarr_vectors.exceptions import (
     BackendOptionError,
     ReadOnlyBackendError,
@@ -32,6 +31,7 @@ from zarr_vectors.exceptions import (
     StoreExistsError,
 )
 from zarr_vectors.lazy import open_zv
+from zarr_vectors.storage.resolve import make_backend
 from zarr_vectors.types.points import read_points, write_points
 from zarr_vectors_obstore.backend import ObstoreBackend
 
@@ -439,7 +439,7 @@ def test_option_types_are_named(
 def test_forced_obstore_on_a_url_it_cannot_serve(
     where: str, scheme_said: str, served_by: str, tmp_path: Path
 ) -> None:
-    from zarr_vectors.core.backends.registry import get_registry
+    from zarr_vectors.storage.registry import get_registry
 
     url = str(tmp_path / "scan") if where == "local" else where
     scheme = "" if where == "local" else "sftp"

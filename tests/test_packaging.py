@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECK = r"""
 import importlib.util, sys
 import zarr_vectors
-from zarr_vectors.core.backends import list_backends, make_backend, resolve_backend_name
+from zarr_vectors.storage import list_backends, make_backend, resolve_backend_name
 from zarr_vectors.exceptions import StoreError
 for lib in ("obstore", "fsspec", "s3fs", "gcsfs", "adlfs", "zarr_vectors_obstore"):
     assert importlib.util.find_spec(lib) is None, lib + " should not be installed"

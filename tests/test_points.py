@@ -362,7 +362,7 @@ def test_read_progress_reports_cells_as_they_arrive(tmp_path: Path) -> None:
 def test_create_store_replacing_fails_half_way_and_leaves_the_old_store(
     cloud: np.ndarray, fail_after: int
 ) -> None:
-    from zarr_vectors.core.store import create_store
+    from zarr_vectors.store import create_store
 
     inner = zarr.storage.MemoryStore()
     store = FailingStore(inner)

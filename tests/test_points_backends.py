@@ -21,9 +21,6 @@ import pytest
 import zarr
 import zarr.storage
 
-from zarr_vectors.core.backends import Backend
-from zarr_vectors.core.backends.local import LocalBackend
-from zarr_vectors.core.store import as_zarr_store, consolidate_metadata, create_store, open_store
 from zarr_vectors.exceptions import (
     ReadOnlyBackendError,
     StoreError,
@@ -31,6 +28,9 @@ from zarr_vectors.exceptions import (
     ValidationError,
 )
 from zarr_vectors.lazy import open_zv
+from zarr_vectors.storage import Backend
+from zarr_vectors.storage.local import LocalBackend
+from zarr_vectors.store import as_zarr_store, consolidate_metadata, create_store, open_store
 from zarr_vectors.types.points import read_points, write_points
 
 BOUNDS = ((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0))
@@ -338,7 +338,7 @@ def s3_options(server: Any) -> dict[str, Any]:
 
 def remote_checks(url: str, options: dict[str, Any]) -> None:
     """What a remote backend must hold beyond the shared calls."""
-    from zarr_vectors.core.backends import make_backend
+    from zarr_vectors.storage import make_backend
 
     # Lazy open of a consolidated store is one metadata request; a read then
     # fetches cells and re-reads only the root, once, to confirm no writer
@@ -421,7 +421,7 @@ def test_an_append_failing_half_way_on_s3_leaves_the_old_points_readable(
     the failure, or (negative) how many puts before the end it strikes: -1 is
     the final commit of the root document.
     """
-    from zarr_vectors.core.backends import make_backend
+    from zarr_vectors.storage import make_backend
 
     options = s3_options(s3_server)
     old, new = points(1500, 12), points(800, 13)
@@ -460,7 +460,7 @@ def test_point_clouds_on_azure_blob_through_obstore(
 @pytest.mark.servers
 def test_point_clouds_read_over_http(http_server: Any) -> None:
     """A store served read-only over HTTP: every read call, and writes refused up front."""
-    from zarr_vectors.core.backends import make_backend
+    from zarr_vectors.storage import make_backend
 
     pos = points(1500, 14)
     ids = np.arange(1500)
@@ -531,7 +531,7 @@ def test_point_clouds_on_gcs_written_by_fsspec_and_read_by_obstore(
     (docs/backends.md, Limits), so writes go through the fsspec plugin (gcsfs,
     JSON API) and every read is checked through obstore, the default for gs://.
     """
-    from zarr_vectors.core.backends import make_backend
+    from zarr_vectors.storage import make_backend
 
     writer = {
         "backend": "fsspec",

@@ -14,20 +14,20 @@ import pytest
 from click.testing import CliRunner
 
 from tests.plugin_dists import write_dist
+from zarr_vectors import storage as zb
 from zarr_vectors.cli import main as cli
-from zarr_vectors.core import backends as zb
-from zarr_vectors.core.backends import (
-    make_backend,
-    refresh_backends,
-    resolve_backend_name,
-)
-from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.exceptions import (
     BackendOptionError,
     BackendPluginWarning,
     PluginError,
     StoreError,
 )
+from zarr_vectors.storage import (
+    make_backend,
+    refresh_backends,
+    resolve_backend_name,
+)
+from zarr_vectors.storage.local import LocalBackend
 
 CLOUD = ["s3", "gs", "gcs", "az", "azure", "abfs", "http", "https"]
 
@@ -159,7 +159,7 @@ def test_scheme_tables_come_from_plugins(
 
 
 def test_discovery_is_cached_until_refreshed(fresh_registry: None) -> None:
-    from zarr_vectors.core.backends.registry import get_registry
+    from zarr_vectors.storage.registry import get_registry
 
     first = get_registry()
     assert get_registry() is first
@@ -215,8 +215,8 @@ def test_conflicting_plugins_resolve_deterministically(
 ) -> None:
     site = tmp_path / "site"
     module = """
-        from zarr_vectors.core.backends.info import BackendInfo
-        from zarr_vectors.core.backends.local import LocalBackend
+        from zarr_vectors.storage.info import BackendInfo
+        from zarr_vectors.storage.local import LocalBackend
 
         class {cls}(LocalBackend):
             backend_name = "{name}"
@@ -309,7 +309,7 @@ def test_backends_command_lists_everything(
 LIGHT = """
 import sys
 import zarr_vectors
-from zarr_vectors.core.backends import list_backends, resolve_backend_name, get_backend_info
+from zarr_vectors.storage import list_backends, resolve_backend_name, get_backend_info
 list_backends()
 assert resolve_backend_name("s3://bucket/key") == "obstore"
 get_backend_info("fsspec")

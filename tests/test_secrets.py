@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zarr_vectors.core.backends.local import LocalBackend
-from zarr_vectors.core.backends.secrets import (
+from zarr_vectors.storage.local import LocalBackend
+from zarr_vectors.storage.secrets import (
     redact_options,
     redact_text,
     redact_url,
@@ -59,7 +59,7 @@ def test_backend_repr_and_url_hide_credentials(tmp_path) -> None:
     backend = LocalBackend(tmp_path)
     assert repr(backend).startswith("LocalBackend(url='file://")
 
-    from zarr_vectors.core.backends.base import Backend
+    from zarr_vectors.storage.base import Backend
 
     remote = Backend(f"https://user:{SECRET}@host/p?sig={SECRET}")
     assert SECRET not in repr(remote) and SECRET not in remote.url

@@ -16,7 +16,7 @@ import pytest
 from tests.servers import procs
 from tests.servers.counting_proxy import CountingProxy
 from tests.upstream_env import run_published
-from zarr_vectors.core.store import verify_store
+from zarr_vectors.store import verify_store
 from zarr_vectors.types.points import read_points, write_points
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "upstream-0.9.2-sharded"

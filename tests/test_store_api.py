@@ -12,7 +12,6 @@ import zarr
 import zarr.storage
 from zarr.storage import WrapperStore
 
-from zarr_vectors.core.store import consolidate_metadata, create_store, open_store
 from zarr_vectors.exceptions import (
     FormatVersionError,
     StoreError,
@@ -21,6 +20,7 @@ from zarr_vectors.exceptions import (
 )
 from zarr_vectors.format.metadata import CAP_MULTISCALE_LINKS, CAP_SHARED_FRAGMENTS, RootMetadata
 from zarr_vectors.lazy import open_zv
+from zarr_vectors.store import consolidate_metadata, create_store, open_store
 from zarr_vectors.types.points import read_points, write_points
 
 BOUNDS = ((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0))

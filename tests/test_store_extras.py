@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import zarr
 
-from zarr_vectors.core.backends.local import LocalBackend
-from zarr_vectors.core.store import create_store, open_store, verify_store
 from zarr_vectors.exceptions import BackendOptionError, StoreError, ValidationError
 from zarr_vectors.lazy import open_zv
+from zarr_vectors.storage.local import LocalBackend
+from zarr_vectors.store import create_store, open_store, verify_store
 from zarr_vectors.types.points import read_points, write_points
 
 POINTS = np.random.default_rng(5).uniform(0, 1000, (3_000, 3)).astype(np.float32)

@@ -11,7 +11,7 @@ import pytest
 
 import zarr_vectors
 from zarr_vectors import lazy
-from zarr_vectors.core import store as store_api
+from zarr_vectors.store import api as store_api
 from zarr_vectors.types import points
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.kit_faulty import DictBackend
-from zarr_vectors.core.backends.base import Backend
-from zarr_vectors.core.backends.local import LocalBackend
 from zarr_vectors.exceptions import ConcurrentWriteError
 from zarr_vectors.format.lease import RootLease
+from zarr_vectors.storage.base import Backend
+from zarr_vectors.storage.local import LocalBackend
 
 
 def fence_after(allowed: int) -> Callable[[], None]:

@@ -20,16 +20,16 @@ from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteReques
 from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
 from zarr.testing.store import StoreTests
 
-from zarr_vectors.core.backends import Backend, children_of, missing_key
-from zarr_vectors.core.backends.local import LocalBackend
-from zarr_vectors.core.store import as_zarr_store
-from zarr_vectors.core.zarr_adapter import BackendStore, ReadOnlyStoreError
 from zarr_vectors.exceptions import (
     BackendOptionError,
     ReadOnlyBackendError,
     StoreError,
     ValidationError,
 )
+from zarr_vectors.storage import Backend, children_of, missing_key
+from zarr_vectors.storage.local import LocalBackend
+from zarr_vectors.storage.zarr_adapter import BackendStore, ReadOnlyStoreError
+from zarr_vectors.store import as_zarr_store
 
 PROTO = default_buffer_prototype()
 
@@ -277,7 +277,7 @@ class TestBackendStoreOverFsspecMemory(_BackendBypass, StoreTests[BackendStore, 
     def store_kwargs(self) -> dict[str, Any]:
         import uuid
 
-        from zarr_vectors.core.backends import make_backend
+        from zarr_vectors.storage import make_backend
 
         backend = make_backend(f"memory://bridge-{uuid.uuid4().hex}", backend="fsspec")
         return {"backend": backend}
@@ -301,7 +301,7 @@ class TestBackendStoreOverObstoreS3(_BackendBypass, StoreTests[BackendStore, cpu
 
     @pytest.fixture
     def store_kwargs(self, s3_server: Any, s3_bucket: str) -> dict[str, Any]:
-        from zarr_vectors.core.backends import make_backend
+        from zarr_vectors.storage import make_backend
 
         backend = make_backend(
             f"s3://{s3_bucket}/bridge",

@@ -1,6 +1,6 @@
 """The SQLite backend: one table ``objects(key TEXT PRIMARY KEY, value BLOB, version TEXT)``.
 
-It implements the primitives of :class:`zarr_vectors.core.backends.Backend`, and
+It implements the primitives of :class:`zarr_vectors.storage.Backend`, and
 three of the optional overrides because SQLite does them in one statement:
 ``_head`` (the size without reading the value), ``_delete_many`` (one ``DELETE
 ... IN``) and ``_put_if`` (conditional writes: an ``INSERT`` that fails on an
@@ -22,9 +22,9 @@ import uuid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from zarr_vectors.core.backends import Backend, children_of, missing_key
-from zarr_vectors.core.backends.base import ObjectInfo
 from zarr_vectors.exceptions import PreconditionFailedError, StoreError
+from zarr_vectors.storage import Backend, children_of, missing_key
+from zarr_vectors.storage.base import ObjectInfo
 
 __all__ = ["SqliteBackend", "path_from_url"]
 

@@ -1,6 +1,6 @@
 """Entry-point target: what zarr-vectors learns about this plugin without importing sqlite3."""
 
-from zarr_vectors.core.backends.info import BackendInfo
+from zarr_vectors.storage.info import BackendInfo
 
 SQLITE = BackendInfo(
     name="sqlite",

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from zarr_vectors._version import __version__
 
 if TYPE_CHECKING:  # the real names, for type checkers and editors
-    from zarr_vectors.core.store import create_store, open_store
     from zarr_vectors.lazy import ZVStore, open_zv
+    from zarr_vectors.store import create_store, open_store
     from zarr_vectors.types.points import PointCloud, WriteSummary, read_points, write_points
 
 #: public name -> the module that defines it (imported on first use).
@@ -36,8 +36,8 @@ _LAZY: dict[str, str] = {
     "WriteSummary": "zarr_vectors.types.points",
     "open_zv": "zarr_vectors.lazy",
     "ZVStore": "zarr_vectors.lazy",
-    "open_store": "zarr_vectors.core.store",
-    "create_store": "zarr_vectors.core.store",
+    "open_store": "zarr_vectors.store.api",
+    "create_store": "zarr_vectors.store.api",
 }
 
 __all__ = [

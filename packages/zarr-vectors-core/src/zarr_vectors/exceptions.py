@@ -3,7 +3,7 @@
 Every error a user can cause has its own class here so that callers can catch
 exactly what they mean to handle, and every message says what was wrong and
 what to do about it. Messages never contain credentials: URLs and options are
-passed through :mod:`zarr_vectors.core.backends.secrets` before they are formatted.
+passed through :mod:`zarr_vectors.storage.secrets` before they are formatted.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class RangeNotSatisfiableError(StoreError):
     """A byte range starts at or past the end of an object.
 
     Raised by a backend primitive (``_get_range``) when the storage refuses such
-    a range; :class:`~zarr_vectors.core.backends.Backend` turns it into ``b""``
+    a range; :class:`~zarr_vectors.storage.Backend` turns it into ``b""``
     after a ``head`` confirms the object exists, so callers never see it.
     """
 

@@ -16,14 +16,13 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from zarr_vectors.core.location import resolve_location
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
+from zarr_vectors.store.location import StoreLocation
 
 if TYPE_CHECKING:
     import zarr
 
-    from zarr_vectors.dask import StoreLocation
     from zarr_vectors.format.metadata import LevelMetadata, RootMetadata
     from zarr_vectors.types.points import PointCloud
 
@@ -41,26 +40,22 @@ def open_zv(
 
     Close the result (or use it in a ``with`` block) to release the backend.
     """
-    source, owned = resolve_location(
+    location = StoreLocation.of(
         path,
-        mode="r",
         backend=backend,
         backend_kwargs=backend_kwargs,
         storage_options=storage_options,
         caller=open_zv,
     )
+    source, owned = location.resolve("r")
     try:
         handle = ZVStore(load_snapshot(source), owns_backend=owned)
     except BaseException:
         if owned:
             source.close()
         raise
-    from zarr_vectors.dask import StoreLocation
-
     # Where Dask tasks open the store again (to_dask): a path or URL with its options.
-    handle._location = StoreLocation.of(
-        path, backend=backend, storage_options=storage_options, backend_kwargs=backend_kwargs
-    )
+    handle._location = location
     return handle
 
 
@@ -170,7 +165,7 @@ class ZVStore:
         from the path or URL the handle was opened with; see
         :func:`zarr_vectors.dask.points_frame`.
         """
-        if self._location is None:
+        if self._location is None or self._location.url is None:
             raise ValidationError(
                 "to_dask() needs a store opened from a path or URL (Dask tasks open it "
                 "again); open_zv(url, storage_options={...}) instead of a backend object"
@@ -178,7 +173,7 @@ class ZVStore:
         from zarr_vectors.dask import points_frame
 
         return points_frame(
-            self._location,
+            self._location.for_workers(),
             self._snap,
             level=level,
             bbox=bbox,
@@ -201,7 +196,7 @@ class ZVStore:
 
     @cached_property
     def _zarr_store(self) -> Any:
-        from zarr_vectors.core.zarr_adapter import BackendStore, ZarrStoreBackend
+        from zarr_vectors.storage.zarr_adapter import BackendStore, ZarrStoreBackend
 
         source = self._snap.backend
         if isinstance(source, ZarrStoreBackend):

@@ -3,7 +3,7 @@
 One code path. Every primitive is a coroutine that awaits the file system's own
 coroutines (``_cat_file``, ``_pipe_file``, ``_info``, ``_ls``, ``_find``,
 ``_rm_file``, ``_rm``); the blocking primitives are
-:func:`~zarr_vectors.core.backends.runner.run_sync` of those coroutines.
+:func:`~zarr_vectors.storage.runner.run_sync` of those coroutines.
 
 * **Async file systems** (s3fs, gcsfs, adlfs, HTTP: ``async_impl`` is true) are
   created with ``asynchronous=True``, so they start no loop or thread of their
@@ -15,11 +15,11 @@ coroutines (``_cat_file``, ``_pipe_file``, ``_info``, ``_ls``, ``_find``,
 
 An HTTP session belongs to the loop it was made on, so every coroutine of a
 backend runs on the project's one I/O loop
-(:func:`~zarr_vectors.core.backends.runner.get_loop`): the blocking API submits
+(:func:`~zarr_vectors.storage.runner.get_loop`): the blocking API submits
 there and waits, and the ``a``-API is awaited there, or submitted there and
 awaited from whatever loop the caller runs (one ``asyncio.run`` after another,
 zarr-python's loop). Batch calls hop once and then run through the base class's
-:func:`~zarr_vectors.core.backends.concurrency.amap_bounded`.
+:func:`~zarr_vectors.storage.concurrency.amap_bounded`.
 
 fsspec's ``memory://`` file system is **process-global**: two backends on the
 same ``memory://`` root see the same objects, and different roots are
@@ -38,11 +38,6 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import Any, ClassVar, NoReturn, ParamSpec, TypeVar
 
-from zarr_vectors.core.backends.base import AsyncBackend, ObjectInfo, children_of
-from zarr_vectors.core.backends.concurrency import amap_bounded
-from zarr_vectors.core.backends.resolve import url_scheme
-from zarr_vectors.core.backends.runner import get_loop
-from zarr_vectors.core.backends.secrets import redact_url, secret_values, split_url_credentials
 from zarr_vectors.exceptions import (
     BackendOptionError,
     InvalidKeyError,
@@ -52,6 +47,11 @@ from zarr_vectors.exceptions import (
     RangeNotSatisfiableError,
     StoreError,
 )
+from zarr_vectors.storage.base import AsyncBackend, ObjectInfo, children_of
+from zarr_vectors.storage.concurrency import amap_bounded
+from zarr_vectors.storage.resolve import url_scheme
+from zarr_vectors.storage.runner import get_loop
+from zarr_vectors.storage.secrets import redact_url, secret_values, split_url_credentials
 from zarr_vectors_fsspec.options import (
     AWS_ENV_HINT,
     S3_PROTOCOLS,
@@ -1011,7 +1011,7 @@ def _fs_class(protocol: str, url: str) -> Any:
 def adopt(obj: object, **options: Any) -> FsspecBackend | None:
     """The backend for a caller's fsspec object: ``(fs, "bucket/path")`` or an ``FSMap``.
 
-    The target of :attr:`BackendInfo.adopt <zarr_vectors.core.backends.info.BackendInfo>`.
+    The target of :attr:`BackendInfo.adopt <zarr_vectors.storage.info.BackendInfo>`.
     ``options`` are the backend's own (``max_concurrency``, ``timeout``,
     ``verify_prefixes``); the file system is configured already. Returns None
     for an object that is no fsspec file system or mapping.

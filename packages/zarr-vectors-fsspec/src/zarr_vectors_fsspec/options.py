@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from zarr_vectors.core.backends.secrets import UrlCredentials, is_secret_option
 from zarr_vectors.exceptions import BackendOptionError, StoreError
+from zarr_vectors.storage.secrets import UrlCredentials, is_secret_option
 
 __all__ = [
     "AWS_ENV_HINT",

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from zarr_vectors.core.backends.base import Backend
 from zarr_vectors.exceptions import BackendOptionError
+from zarr_vectors.storage.base import Backend
 
 __all__ = ["adopt_store"]
 
@@ -44,7 +44,7 @@ def adopt_store(store: Any, **options: Any) -> Backend | None:
     from obstore.store import AzureStore, GCSStore, HTTPStore, LocalStore, MemoryStore, S3Store
 
     if isinstance(store, LocalStore):
-        from zarr_vectors.core.backends.local import LocalBackend
+        from zarr_vectors.storage.local import LocalBackend
 
         _check_options(store, options, frozenset({"max_concurrency"}))
         return LocalBackend(str(store.prefix or "/"), **options)

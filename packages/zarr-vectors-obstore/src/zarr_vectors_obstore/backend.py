@@ -4,9 +4,9 @@ Why obstore: its requests run on a Rust runtime with their own connection
 pools, its coroutines are real (no thread per request), and a batch of reads
 is a batch of concurrent requests. So the ``a``-methods here await obstore's
 coroutines directly, batch calls run them through the core's
-:func:`~zarr_vectors.core.backends.concurrency.amap_bounded`, and the blocking
+:func:`~zarr_vectors.storage.concurrency.amap_bounded`, and the blocking
 batch calls run those same coroutines on the core's one background loop
-(:func:`~zarr_vectors.core.backends.runner.run_sync`). Single blocking calls
+(:func:`~zarr_vectors.storage.runner.run_sync`). Single blocking calls
 use obstore's blocking functions, which release the GIL.
 
 What the base class settles is left to it: a range past the end (this module
@@ -31,17 +31,17 @@ from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
-from zarr_vectors.core.backends.base import Backend, ObjectInfo, children_of, missing_key
-from zarr_vectors.core.backends.concurrency import amap_bounded
-from zarr_vectors.core.backends.resolve import url_scheme
-from zarr_vectors.core.backends.runner import run_sync
-from zarr_vectors.core.backends.secrets import redact_url, split_url_credentials
 from zarr_vectors.exceptions import (
     BackendOptionError,
     PreconditionFailedError,
     RangeNotSatisfiableError,
     StoreError,
 )
+from zarr_vectors.storage.base import Backend, ObjectInfo, children_of, missing_key
+from zarr_vectors.storage.concurrency import amap_bounded
+from zarr_vectors.storage.resolve import url_scheme
+from zarr_vectors.storage.runner import run_sync
+from zarr_vectors.storage.secrets import redact_url, split_url_credentials
 from zarr_vectors_obstore.credentials import (
     metadata_failure,
     missing_s3_credentials,
@@ -153,7 +153,7 @@ def _check_types(
 
 def _cannot_serve(url: str, scheme: str) -> str:
     """One line: this URL's scheme, the schemes obstore serves, the backends serving it."""
-    from zarr_vectors.core.backends.registry import get_registry
+    from zarr_vectors.storage.registry import get_registry
 
     shown = f"the scheme {scheme}://" if scheme else "a local path"
     others = [n for n in get_registry().scheme_table.get(scheme, ()) if n != "obstore"]

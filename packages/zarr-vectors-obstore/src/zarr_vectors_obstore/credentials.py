@@ -1,7 +1,7 @@
 """Credentials written into a URL, and credentials missing altogether.
 
 :func:`options_from_url` takes the credentials out of a URL (through the
-core's :func:`~zarr_vectors.core.backends.secrets.split_url_credentials`)
+core's :func:`~zarr_vectors.storage.secrets.split_url_credentials`)
 before obstore sees it, and turns them into the options the storage takes:
 
 * ``s3://KEY:SECRET@bucket/prefix`` -> ``access_key_id`` / ``secret_access_key``;
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from zarr_vectors.core.backends.secrets import UrlCredentials, redact_url, split_url_credentials
 from zarr_vectors.exceptions import BackendOptionError
+from zarr_vectors.storage.secrets import UrlCredentials, redact_url, split_url_credentials
 
 __all__ = [
     "FromUrl",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from zarr_vectors.core.backends.secrets import REDACTED
+from zarr_vectors.storage.secrets import REDACTED
 
 __all__ = [
     "cause_of",
@@ -90,7 +90,7 @@ def is_unknown_config(err: BaseException) -> bool:
 def cause_of(err: BaseException, redact: Callable[[str], str]) -> str:
     """One short line saying what went wrong, with no credential in it.
 
-    ``redact`` is the backend's :meth:`~zarr_vectors.core.backends.Backend.redact`,
+    ``redact`` is the backend's :meth:`~zarr_vectors.storage.Backend.redact`,
     which knows the credentials it was given; signed query values are scrubbed here.
     """
     text = str(err).strip() or type(err).__name__

@@ -1,6 +1,6 @@
 """Entry-point target: the light description of the obstore backend (no obstore import)."""
 
-from zarr_vectors.core.backends.info import BackendInfo
+from zarr_vectors.storage.info import BackendInfo
 
 _CLOUD = ("s3", "gs", "gcs", "az", "azure", "abfs", "http", "https")
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from zarr_vectors.core.backends.secrets import secret_values
 from zarr_vectors.exceptions import BackendOptionError
+from zarr_vectors.storage.secrets import secret_values
 
 __all__ = [
     "ALIASES",

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import click
 
-from zarr_vectors.core.backends.secrets import is_secret_option, redact_text, redact_url
 from zarr_vectors.exceptions import (
     BackendOptionError,
     CorruptStoreError,
@@ -25,6 +24,7 @@ from zarr_vectors.exceptions import (
     ValidationError,
     ZarrVectorsError,
 )
+from zarr_vectors.storage.secrets import is_secret_option, redact_text, redact_url
 
 __all__ = ["INPUT_ERRORS", "CommandError", "InputError", "handle_errors", "secrets_of"]
 

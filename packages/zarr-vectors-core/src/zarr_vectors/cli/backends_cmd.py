@@ -15,7 +15,7 @@ def backends(as_json: bool) -> None:
     """List every discovered backend plugin: name, distribution, schemes, priority, status."""
     import warnings
 
-    from zarr_vectors.core.backends.registry import list_backends
+    from zarr_vectors.storage.registry import list_backends
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # broken plugins are shown in the table instead

@@ -76,7 +76,7 @@ class _Reporter:
 
 def _replay(name: str, url: str, options: tuple[str, ...], effort: dict[str, Any]) -> Any:
     """The function making the replay command of a failed check (secrets shown as ***)."""
-    from zarr_vectors.core.backends.secrets import is_secret_option, redact_url
+    from zarr_vectors.storage.secrets import is_secret_option, redact_url
 
     shown = []
     for pair in options:

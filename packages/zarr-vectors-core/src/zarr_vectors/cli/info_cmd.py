@@ -14,22 +14,22 @@ import click
 
 from zarr_vectors.cli._errors import handle_errors
 from zarr_vectors.cli.points_cmd import backend_options, store_kwargs
-from zarr_vectors.core.backends.secrets import redact_url
+from zarr_vectors.storage.secrets import redact_url
 
 __all__ = ["describe_store", "info"]
 
 
 def describe_store(url: str, **kwargs: Any) -> dict[str, Any]:
     """The facts ``info`` prints, as a JSON-ready dict."""
-    from zarr_vectors.core.backends.resolve import resolve_backend_name
-    from zarr_vectors.core.location import open_location
-    from zarr_vectors.core.zarr_adapter import ZarrStoreBackend
     from zarr_vectors.lazy import open_zv
+    from zarr_vectors.storage.resolve import resolve_backend_name
+    from zarr_vectors.storage.zarr_adapter import ZarrStoreBackend
+    from zarr_vectors.store.location import StoreLocation
 
     options = dict(kwargs)
     backend = options.pop("backend", None)
     backend_name = resolve_backend_name(url, backend)
-    with open_location(url, mode="r", backend=backend, backend_kwargs=options) as source:
+    with StoreLocation.of(url, backend=backend, backend_kwargs=options).open("r") as source:
         if isinstance(source, ZarrStoreBackend):  # a local *.zip is read through ZipStore
             backend_name = "zip (zarr ZipStore, read-only)"
         return _facts(url, backend_name, open_zv(source))

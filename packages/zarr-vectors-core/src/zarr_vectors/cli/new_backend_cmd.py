@@ -82,7 +82,7 @@ __version__ = "0.1.0"
 _INFO = '''\
 """What zarr-vectors learns about this backend without importing it (the entry point)."""
 
-from zarr_vectors.core.backends.info import BackendInfo
+from zarr_vectors.storage.info import BackendInfo
 
 INFO = BackendInfo(
     name="{name}",
@@ -117,8 +117,8 @@ from __future__ import annotations
 import itertools
 import threading
 
-from zarr_vectors.core.backends import Backend, children_of, missing_key
-from zarr_vectors.core.backends.base import ObjectInfo
+from zarr_vectors.storage import Backend, children_of, missing_key
+from zarr_vectors.storage.base import ObjectInfo
 from zarr_vectors.exceptions import PreconditionFailedError
 
 __all__ = ["{cls}"]

@@ -19,7 +19,7 @@ from zarr_vectors.cli._args import BoxType, ChunkShapeType, MemorySizeType, Shar
 from zarr_vectors.cli._errors import InputError, handle_errors, secrets_of
 from zarr_vectors.cli._progress import phase_bars
 from zarr_vectors.cli.options import parse_options
-from zarr_vectors.core.backends.secrets import redact_url
+from zarr_vectors.storage.secrets import redact_url
 
 __all__ = ["backend_options", "read_points_cmd", "store_kwargs", "write_points_cmd"]
 

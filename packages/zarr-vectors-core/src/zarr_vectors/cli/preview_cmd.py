@@ -23,7 +23,7 @@ import click
 
 from zarr_vectors.cli._errors import InputError, handle_errors
 from zarr_vectors.cli.points_cmd import backend_options, store_kwargs
-from zarr_vectors.core.backends.secrets import redact_url
+from zarr_vectors.storage.secrets import redact_url
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -226,8 +226,8 @@ def preview(
     options: tuple[str, ...],
 ) -> None:
     """Draw a density picture of the points of the store at URL (seen along one axis)."""
-    from zarr_vectors.core.location import open_location
     from zarr_vectors.lazy import open_zv
+    from zarr_vectors.store.location import StoreLocation
 
     kwargs = store_kwargs(url, backend, options)
     if output.suffix.lower() not in FORMATS:
@@ -236,7 +236,7 @@ def preview(
         raise InputError(f"{output}: the directory {output.parent} does not exist")
     start = time.perf_counter()
     chosen_backend = kwargs.pop("backend", None)
-    with open_location(url, mode="r", backend=chosen_backend, backend_kwargs=kwargs) as source:
+    with StoreLocation.of(url, backend=chosen_backend, backend_kwargs=kwargs).open("r") as source:
         zv = open_zv(source)
         names = [str(a.get("name", i)) for i, a in enumerate(zv.metadata.axes)]
         axes = _parse_axes(axes_text, names)

@@ -25,7 +25,7 @@ __all__ = ["verify"]
 def verify(url: str, as_json: bool, backend: str | None, options: tuple[str, ...]) -> None:
     """Check every cell of the store at URL against its metadata."""
     from zarr_vectors.cli._progress import is_terminal
-    from zarr_vectors.core.store import verify_store
+    from zarr_vectors.store import verify_store
 
     kwargs = store_kwargs(url, backend, options)
     progress = _bar() if is_terminal() and not as_json else None

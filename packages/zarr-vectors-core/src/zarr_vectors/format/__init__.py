@@ -6,5 +6,5 @@ Metadata documents (:mod:`.metadata`), cell encoding (:mod:`.cells`,
 write journal (:mod:`.journal`), input checks (:mod:`.validate`), write plans
 (:mod:`.plan`) and the commit sequence (:mod:`.transaction`). Nothing here knows
 about URLs: every function takes a backend implementing
-:class:`~zarr_vectors.core.backends.StorageBackend`.
+:class:`~zarr_vectors.storage.StorageBackend`.
 """

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from zarr_vectors.core.backends.concurrency import map_bounded
 from zarr_vectors.exceptions import CorruptStoreError
 from zarr_vectors.format.cells import CellCodec
 from zarr_vectors.format.sharding import (
@@ -33,6 +32,7 @@ from zarr_vectors.format.sharding import (
     slice_ranges,
 )
 from zarr_vectors.format.snapshot import Snapshot
+from zarr_vectors.storage.concurrency import map_bounded
 
 __all__ = ["ArrayLayout", "cells_to_objects", "fetch_cell_bytes", "shard_objects"]
 

@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zarr_vectors.core.backends.concurrency import map_bounded
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.storage.concurrency import map_bounded
 
 __all__ = [
     "CellGroups",

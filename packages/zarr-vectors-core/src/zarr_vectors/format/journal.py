@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from zarr_vectors.core.backends.base import StorageBackend
 from zarr_vectors.exceptions import CorruptStoreError, StoreError
 from zarr_vectors.format.metadata import WRITER_KEY, RootMetadata, dump_json, group_json
+from zarr_vectors.storage.base import StorageBackend
 
 __all__ = [
     "CLAIMS_PREFIX",

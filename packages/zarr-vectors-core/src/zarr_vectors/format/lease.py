@@ -50,7 +50,6 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from zarr_vectors.core.backends.base import StorageBackend
 from zarr_vectors.exceptions import (
     ConcurrentWriteError,
     PreconditionFailedError,
@@ -58,6 +57,7 @@ from zarr_vectors.exceptions import (
 )
 from zarr_vectors.format.journal import CLAIMS_PREFIX, ROOT_KEY
 from zarr_vectors.format.metadata import WRITER_KEY, dump_json
+from zarr_vectors.storage.base import StorageBackend
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from zarr_vectors.core.backends.base import ObjectInfo, StorageBackend
 from zarr_vectors.exceptions import CorruptStoreError, StaleSnapshotError, StoreError
 from zarr_vectors.format.journal import ROOT_KEY, Pending, log_key, node_key
 from zarr_vectors.format.metadata import LevelMetadata, RootMetadata
+from zarr_vectors.storage.base import ObjectInfo, StorageBackend
 
 __all__ = ["Snapshot", "load_snapshot", "parse_json_doc", "snapshot_from_doc"]
 

@@ -37,7 +37,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zarr_vectors.core.backends.base import StorageBackend
 from zarr_vectors.exceptions import (
     CorruptStoreError,
     StoreError,
@@ -79,6 +78,7 @@ from zarr_vectors.format.metadata import (
 from zarr_vectors.format.plan import Batch, Progress, WritePlan
 from zarr_vectors.format.snapshot import Snapshot, parse_json_doc, snapshot_from_doc
 from zarr_vectors.format.validate import check_fits, check_inside
+from zarr_vectors.storage.base import StorageBackend
 
 __all__ = ["CommitResult", "commit_write", "create_empty", "recover", "rewrite_root"]
 

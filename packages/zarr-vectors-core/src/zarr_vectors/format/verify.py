@@ -17,12 +17,12 @@ from typing import Literal
 
 import numpy as np
 
-from zarr_vectors.core.backends.base import StorageBackend
 from zarr_vectors.exceptions import ZarrVectorsError
 from zarr_vectors.format.grid import world_key
 from zarr_vectors.format.journal import is_private
 from zarr_vectors.format.levels import VERTICES, attribute_names, fetch_cells, listed_cells
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
+from zarr_vectors.storage.base import StorageBackend
 
 __all__ = ["Problem", "VerifyReport", "verify_backend"]
 

@@ -20,7 +20,7 @@ class TestBackendFromCommandLine(BackendConformance):
     """
 
     def make_target(self, request: pytest.FixtureRequest, tmp_path: Path) -> KitTarget:
-        from zarr_vectors.cli.options import parse_options
+        from zarr_vectors.storage.option_text import parse_option_pairs as parse_options
 
         config = request.config
         options = parse_options(list(config.getoption("zv_option")))
@@ -33,8 +33,8 @@ class TestBackendFromCommandLine(BackendConformance):
         return config.with_changes(skip=frozenset(self.request_config.getoption("zv_skip")) or None)
 
     def replay_command(self, request: pytest.FixtureRequest, seed: int | None) -> str:
-        from zarr_vectors.cli.options import parse_options
-        from zarr_vectors.core.backends.secrets import redact_options, redact_url
+        from zarr_vectors.storage.option_text import parse_option_pairs as parse_options
+        from zarr_vectors.storage.secrets import redact_options, redact_url
 
         config = request.config
         args = ["pytest", "--zv-backend", config.getoption("zv_backend")]

@@ -46,7 +46,7 @@ _ALWAYS_LOCAL = frozenset({"", "file", "memory"})
 
 def local_schemes() -> frozenset[str]:
     """Schemes the local profile is used for: the built-in ones and every plugin's own."""
-    from zarr_vectors.core.backends.registry import get_registry
+    from zarr_vectors.storage.registry import get_registry
 
     return _ALWAYS_LOCAL | get_registry().schemes_where("local_schemes")
 
@@ -141,7 +141,7 @@ class KitConfig:
     @classmethod
     def for_url(cls, url: str) -> KitConfig:
         """:meth:`local` for local schemes (see :func:`local_schemes`), :meth:`remote` else."""
-        from zarr_vectors.core.backends.resolve import url_scheme
+        from zarr_vectors.storage.resolve import url_scheme
 
         return cls.local() if url_scheme(url) in local_schemes() else cls.remote()
 

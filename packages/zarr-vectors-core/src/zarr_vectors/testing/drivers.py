@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from zarr_vectors.core.backends.base import ObjectInfo
+from zarr_vectors.storage.base import ObjectInfo
 
 __all__ = ["AsyncDriver", "Driver", "SyncDriver"]
 

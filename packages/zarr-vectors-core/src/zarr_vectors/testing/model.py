@@ -1,7 +1,7 @@
 """The reference a backend is compared with: a dict that follows the protocol to the letter.
 
 Every answer the kit expects from a backend is computed here, from the
-semantics written down in :mod:`zarr_vectors.core.backends.base` and the key
+semantics written down in :mod:`zarr_vectors.storage.base` and the key
 contract in ``docs/storage.md`` ("The key contract"), which this module states
 in code: :func:`contract_problem` says whether a key is one every backend must
 store, and :func:`explain_keys` names the usual ways a backend changes keys
@@ -15,9 +15,9 @@ import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote, unquote, unquote_plus
 
-from zarr_vectors.core.backends.base import children_of
-from zarr_vectors.core.backends.keys import normalize_prefix
 from zarr_vectors.exceptions import InvalidKeyError
+from zarr_vectors.storage.base import children_of
+from zarr_vectors.storage.keys import normalize_prefix
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -45,13 +45,13 @@ RESERVED_SEGMENT_PREFIX = ".zv-"
 def contract_problem(key: str) -> str | None:
     """Why ``key`` is outside the key contract, or ``None`` if every backend must store it.
 
-    The contract: a valid key (see :func:`~zarr_vectors.core.backends.keys.validate_key`)
+    The contract: a valid key (see :func:`~zarr_vectors.storage.keys.validate_key`)
     of at most :data:`MAX_KEY_BYTES` bytes of UTF-8, segments of at most
     :data:`MAX_SEGMENT_BYTES` bytes, holding any character but control characters,
     lone surrogates and :data:`NON_PORTABLE`; no segment starts or ends with a
     space, ends with '.', or starts with :data:`RESERVED_SEGMENT_PREFIX`.
     """
-    from zarr_vectors.core.backends.keys import validate_key
+    from zarr_vectors.storage.keys import validate_key
 
     try:
         validate_key(key)

@@ -33,7 +33,6 @@ from zarr_vectors.testing.model import (
     Model,
     explain_keys,
 )
-from zarr_vectors.testing.runner import tick
 from zarr_vectors.testing.show import show, show_call, show_key, show_keys
 from zarr_vectors.testing.strategies import (
     CORE_KEYS,
@@ -44,6 +43,7 @@ from zarr_vectors.testing.strategies import (
     value_of,
 )
 from zarr_vectors.testing.target import KitTarget, close_quietly
+from zarr_vectors.testing.ticks import tick
 
 __all__ = [
     "check_concurrent_async",

@@ -3,7 +3,7 @@
 The byte-level checks can all pass while zarr-python still trips over the
 backend (a listing format, a range it asks for, a missing-key convention), so
 the kit also runs the two things users do: write a chunked zarr array through
-the zarr-python adapter (:class:`~zarr_vectors.core.zarr_adapter.BackendStore`)
+the zarr-python adapter (:class:`~zarr_vectors.storage.zarr_adapter.BackendStore`)
 and read it back, and write
 a point cloud with :func:`~zarr_vectors.types.points.write_points` and read it,
 all of it and a box of it, with :func:`~zarr_vectors.types.points.read_points`.
@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from zarr_vectors.exceptions import ConformanceError
 from zarr_vectors.testing.config import KitConfig
-from zarr_vectors.testing.runner import tick
 from zarr_vectors.testing.target import KitTarget, close_quietly
+from zarr_vectors.testing.ticks import tick
 
 __all__ = ["check_point_cloud", "check_zarr_array"]
 
@@ -31,7 +31,7 @@ def check_zarr_array(target: KitTarget, config: KitConfig) -> None:
     import numpy as np
     import zarr
 
-    from zarr_vectors.core.zarr_adapter import BackendStore
+    from zarr_vectors.storage.zarr_adapter import BackendStore
 
     @config.seeded
     @config.settings(examples=config.roundtrip_examples)

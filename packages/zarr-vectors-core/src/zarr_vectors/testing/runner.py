@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from zarr_vectors.testing.config import CHECK_NAMES, KitConfig
 from zarr_vectors.testing.target import KitTarget
+from zarr_vectors.testing.ticks import counting_examples
 
 __all__ = [
     "CHECKS",
@@ -30,7 +31,6 @@ __all__ = [
     "new_seed",
     "run_check",
     "run_kit",
-    "tick",
 ]
 
 
@@ -176,15 +176,6 @@ class KitReporter(Protocol):
         """Check ``result.name`` ended."""
 
 
-_progress: Callable[[], None] | None = None
-
-
-def tick() -> None:
-    """Called by a check as each example starts, for the reporter's progress display."""
-    if _progress is not None:
-        _progress()
-
-
 def new_seed() -> int:
     """A fresh seed for a run that was given none."""
     return random.SystemRandom().randrange(2**32)
@@ -221,7 +212,6 @@ def run_check(
     Without a seed in ``config`` (and not derandomized) a new one is drawn and
     kept in the result. ``replay(name, seed)`` makes the command shown to rerun it.
     """
-    global _progress
     if name in config.skip:
         result = CheckResult(name, "skipped", "skipped by configuration")
         if reporter is not None:
@@ -244,10 +234,9 @@ def run_check(
     if reporter is not None:
         reporter.started(name, _planned(name, config))
     started = time.monotonic()
-    previous, _progress = _progress, progress
 
     def body() -> None:
-        with with_reporter(lambda value: printed.append(str(value))):
+        with with_reporter(lambda value: printed.append(str(value))), counting_examples(progress):
             check_function(name)(target, config)
 
     try:
@@ -256,8 +245,6 @@ def run_check(
         result = _failure(name, target, config, exc, printed, replay)
     else:
         result = CheckResult(name, "passed", seed=config.seed)
-    finally:
-        _progress = previous
     result.seconds = time.monotonic() - started
     result.examples = count
     if reporter is not None:
@@ -273,7 +260,7 @@ def _failure(
     printed: list[str],
     replay: Callable[[str, int | None], str] | None,
 ) -> CheckResult:
-    from zarr_vectors.core.backends.secrets import redact_text, secret_values
+    from zarr_vectors.storage.secrets import redact_text, secret_values
 
     secrets = [str(v) for v in secret_values(target.options) if v]
     lines = [*printed, *(n for n in _notes(exc) if n not in printed)]

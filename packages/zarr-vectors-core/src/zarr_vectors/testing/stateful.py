@@ -40,10 +40,10 @@ from zarr_vectors.exceptions import (
 from zarr_vectors.testing.config import KitConfig
 from zarr_vectors.testing.drivers import AsyncDriver, Driver, SyncDriver
 from zarr_vectors.testing.model import Model, explain_keys
-from zarr_vectors.testing.runner import tick
 from zarr_vectors.testing.show import show, show_call, show_key, show_keys
 from zarr_vectors.testing.strategies import key_space, sizes, value_of
 from zarr_vectors.testing.target import KitTarget, close_quietly
+from zarr_vectors.testing.ticks import tick
 
 __all__ = ["Features", "machine_class", "run_machine", "show"]
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from zarr_vectors.core.backends.secrets import redact_options, redact_url
 from zarr_vectors.exceptions import ConformanceError, StoreError
+from zarr_vectors.storage.secrets import redact_options, redact_url
 from zarr_vectors.testing.guard import Guard, GuardedBackend, watch
 from zarr_vectors.testing.show import show_keys
 
@@ -67,8 +67,8 @@ class KitTarget:
         room for the sub-prefixes of :meth:`isolated`."""
         from urllib.parse import urlsplit
 
-        from zarr_vectors.core.backends.registry import get_registry
-        from zarr_vectors.core.backends.resolve import url_scheme
+        from zarr_vectors.storage.registry import get_registry
+        from zarr_vectors.storage.resolve import url_scheme
         from zarr_vectors.testing.model import MAX_KEY_BYTES
 
         used = 0
@@ -133,7 +133,7 @@ class KitTarget:
     @classmethod
     def from_name(cls, name: str | None, url: str, **options: Any) -> KitTarget:
         """The installed backend ``name`` (or the one serving ``url``) with ``options``."""
-        from zarr_vectors.core.backends.resolve import make_backend
+        from zarr_vectors.storage.resolve import make_backend
 
         def opener() -> Any:
             return make_backend(url, backend=name, **options)

@@ -21,8 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors._extras import require
-from zarr_vectors.core.location import open_location
-from zarr_vectors.core.modes import check_mode
 from zarr_vectors.exceptions import StaleSnapshotError, ValidationError
 from zarr_vectors.format.batches import is_stream, vertex_stream
 from zarr_vectors.format.cells import codec_chain
@@ -33,6 +31,7 @@ from zarr_vectors.format.plan import Progress, WritePlan
 from zarr_vectors.format.sharding import validate_shard_shape
 from zarr_vectors.format.snapshot import load_snapshot
 from zarr_vectors.format.spill import check_budget
+from zarr_vectors.format.tables import axis_names, vertex_frame
 from zarr_vectors.format.transaction import commit_write
 from zarr_vectors.format.validate import (
     check_attributes,
@@ -43,6 +42,8 @@ from zarr_vectors.format.validate import (
     data_bounds,
 )
 from zarr_vectors.progress import READ_PHASES, WRITE_PHASES, progress_callback
+from zarr_vectors.store.location import StoreLocation
+from zarr_vectors.store.modes import check_mode
 
 __all__ = [
     "PointCloud",
@@ -82,44 +83,17 @@ class PointCloud:
             return getattr(self, key)
         raise KeyError(key)
 
-    def _columns(self, axes: Sequence[str] | None) -> dict[str, npt.NDArray[Any]]:
-        """Flat columns: one per axis, one per attribute (``name_0``... for wider ones)."""
-        ndim = self.positions.shape[1] if self.positions.ndim == 2 else 0
-        names = (
-            list(axes)
-            if axes is not None
-            else list("xyzw"[:ndim]) + [f"axis_{i}" for i in range(4, ndim)]
-        )
-        if len(names) != ndim:
-            raise ValidationError(f"axes names {names} do not match the {ndim} axes of the points")
-        columns = {n: self.positions[:, i] for i, n in enumerate(names)}
-        for name, values in self.vertex_attributes.items():
-            if name in columns:
-                raise ValidationError(
-                    f"attribute {name!r} has the name of an axis; pass other axes names"
-                )
-            if values.ndim == 1:
-                columns[name] = values
-            else:
-                flat = values.reshape(len(values), int(np.prod(values.shape[1:])))
-                columns.update({f"{name}_{i}": flat[:, i] for i in range(flat.shape[1])})
-        return columns
-
     def to_pandas(self, axes: Sequence[str] | None = None) -> Any:
         """A ``pandas.DataFrame``: a column per axis (x, y, z...) and per attribute."""
-        pd = require("pandas", feature="PointCloud.to_pandas()", extra="io")
-        return pd.DataFrame(self._columns(axes))
+        return vertex_frame(
+            self.positions, self.vertex_attributes, axes, feature="PointCloud.to_pandas()"
+        )
 
     def to_xarray(self, axes: Sequence[str] | None = None) -> Any:
         """An ``xarray.Dataset`` over a ``point`` dimension: positions ``(point, axis)``
         and one variable per attribute."""
         xr = require("xarray", feature="PointCloud.to_xarray()", extra="xarray")
-        ndim = self.positions.shape[1]
-        names = (
-            list(axes)
-            if axes is not None
-            else list("xyzw"[:ndim]) + [f"axis_{i}" for i in range(4, ndim)]
-        )
+        names = axis_names(self.positions.shape[1], axes)
         data: dict[str, Any] = {"positions": (("point", "axis"), self.positions)}
         for name, values in self.vertex_attributes.items():
             dims = ("point", *(f"{name}_dim_{i}" for i in range(1, values.ndim)))
@@ -272,14 +246,13 @@ def write_points(
         plan = replace(plan, cell_writer=parallel.cell_writer, expected_rows=parallel.rows)
     with (
         progress_callback(progress, WRITE_PHASES) as report,
-        open_location(
+        StoreLocation.of(
             store,
-            mode="w",
             backend=backend,
             backend_kwargs=backend_kwargs,
             storage_options=storage_options,
             caller=write_points,
-        ) as target,
+        ).open("w") as target,
     ):
         done = commit_write(target, replace(plan, progress=report), lock_timeout=lock_timeout)
     return WriteSummary(
@@ -443,14 +416,13 @@ def read_points(
     names = [attribute_names] if isinstance(attribute_names, str) else attribute_names
     with (
         progress_callback(progress, READ_PHASES) as report,
-        open_location(
+        StoreLocation.of(
             store,
-            mode="r",
             backend=backend,
             backend_kwargs=backend_kwargs,
             storage_options=storage_options,
             caller=read_points,
-        ) as source,
+        ).open("r") as source,
     ):
         for attempt in range(_READ_ATTEMPTS):
             snap = load_snapshot(source)

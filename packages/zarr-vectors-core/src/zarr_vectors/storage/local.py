@@ -36,14 +36,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from zarr_vectors.core.backends.base import Backend, ObjectInfo, missing_key
-from zarr_vectors.core.backends.concurrency import check_flag, map_bounded
 from zarr_vectors.exceptions import (
     InvalidKeyError,
     KeyConflictError,
     PreconditionFailedError,
     StoreError,
 )
+from zarr_vectors.storage.base import Backend, ObjectInfo, missing_key
+from zarr_vectors.storage.concurrency import check_flag, map_bounded
 
 try:  # POSIX: conditional writes lock the parent directory
     import fcntl

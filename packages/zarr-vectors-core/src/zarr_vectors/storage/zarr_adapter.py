@@ -2,7 +2,7 @@
 
 * :class:`BackendStore` shows a backend to zarr-python as a
   :class:`zarr.abc.store.Store`; it is built only when a caller asks for a
-  ``zarr.Group``/``zarr.Array`` (:func:`~zarr_vectors.core.store.open_store`,
+  ``zarr.Group``/``zarr.Array`` (:func:`~zarr_vectors.store.api.open_store`,
   ``ZVStore.group``), never on the point I/O path.
 * :func:`backend_for_zarr_store` goes the other way, once, for a caller who
   passes a zarr store in: a ``LocalStore`` is served by the local backend on the
@@ -10,7 +10,7 @@
   store's own coroutines.
 
 :class:`BackendStore` is a :class:`zarr.abc.store.Store` written once over the
-*async* storage protocol (:class:`~zarr_vectors.core.backends.AsyncStorageBackend`),
+*async* storage protocol (:class:`~zarr_vectors.storage.AsyncStorageBackend`),
 so every backend a plugin provides -- local files, object stores, HTTP, fsspec
 file systems -- gives zarr arrays and groups with no code of its own. zarr-python
 runs store coroutines on its own event loop; the backend's ``a``-methods are
@@ -31,7 +31,7 @@ translated here:
   (``writable = False``) makes the store report ``supports_writes = False``.
 
 Closing the store closes the backend only when the store was made to own it
-(``owns_backend=True``, as :func:`~zarr_vectors.core.store.open_store` does for a
+(``owns_backend=True``, as :func:`~zarr_vectors.store.api.open_store` does for a
 backend it resolved from a path): ``with_read_only`` copies and pickled twins
 share the backend and never own it.
 """
@@ -50,16 +50,16 @@ from zarr.abc.store import (
     SuffixByteRequest,
 )
 
-from zarr_vectors.core.backends.base import (
+from zarr_vectors.exceptions import ReadOnlyBackendError, ReadOnlyStoreError, StoreError
+from zarr_vectors.storage.base import (
     AsyncBackend,
     AsyncStorageBackend,
     Backend,
     ObjectInfo,
     missing_key,
 )
-from zarr_vectors.core.backends.concurrency import amap_bounded
-from zarr_vectors.core.backends.runner import run_sync
-from zarr_vectors.exceptions import ReadOnlyBackendError, ReadOnlyStoreError, StoreError
+from zarr_vectors.storage.concurrency import amap_bounded
+from zarr_vectors.storage.runner import run_sync
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -79,8 +79,8 @@ class BackendStore(Store):
     Parameters
     ----------
     backend:
-        An object implementing :class:`~zarr_vectors.core.backends.AsyncStorageBackend`
-        (every :class:`~zarr_vectors.core.backends.Backend` does).
+        An object implementing :class:`~zarr_vectors.storage.AsyncStorageBackend`
+        (every :class:`~zarr_vectors.storage.Backend` does).
     read_only:
         Refuse ``set``/``delete`` with :class:`ReadOnlyStoreError`. A backend
         that cannot write is read-only whatever is asked.
@@ -106,7 +106,7 @@ class BackendStore(Store):
             raise StoreError(
                 f"BackendStore needs a zarr-vectors backend implementing the async storage "
                 f"protocol, got a {type(backend).__name__}; make one with "
-                "zarr_vectors.core.backends.make_backend(url) or use as_zarr_store(url)."
+                "zarr_vectors.storage.make_backend(url) or use as_zarr_store(url)."
             )
         super().__init__(read_only=read_only or not _writable(backend))
         self._backend = backend
@@ -368,7 +368,7 @@ class BackendStore(Store):
         """Blocking ``get`` for zarr-python's synchronous fast path.
 
         Runs the coroutine on the project's one I/O loop
-        (:mod:`~zarr_vectors.core.backends.runner`).
+        (:mod:`~zarr_vectors.storage.runner`).
         """
         from zarr.core.buffer import default_buffer_prototype
 
@@ -398,7 +398,7 @@ class ZarrStoreBackend(AsyncBackend):
     """A caller's zarr-python store used as a zarr-vectors backend.
 
     Every primitive awaits the store's own coroutine; the blocking protocol runs
-    them on the project's one I/O loop (:class:`~zarr_vectors.core.backends.base.AsyncBackend`).
+    them on the project's one I/O loop (:class:`~zarr_vectors.storage.base.AsyncBackend`).
     The store belongs to the caller: closing this backend leaves it open.
     """
 
@@ -456,7 +456,7 @@ class ZarrStoreBackend(AsyncBackend):
         await self.store.delete(self.prefix + key)
 
     async def _alist(self, prefix: str, recursive: bool) -> builtins.list[str]:
-        from zarr_vectors.core.backends.base import children_of
+        from zarr_vectors.storage.base import children_of
 
         await self._ready()
         cut = len(self.prefix)
@@ -474,14 +474,14 @@ def backend_for_zarr_store(store: Store, *, prefix: str = "") -> Backend:
     from zarr.storage import LocalStore
 
     if isinstance(store, LocalStore):
-        from zarr_vectors.core.backends.local import LocalBackend
+        from zarr_vectors.storage.local import LocalBackend
 
         return LocalBackend(store.root / prefix if prefix else store.root)
     return ZarrStoreBackend(store, prefix=prefix)
 
 
 def _describe_store(store: Store) -> str:
-    from zarr_vectors.core.backends.secrets import redact_text, redact_url
+    from zarr_vectors.storage.secrets import redact_text, redact_url
 
     text = str(store)
     return redact_url(text) if "://" in text else redact_text(text, ())

@@ -21,11 +21,11 @@ import os
 import re
 from typing import Any
 
-from zarr_vectors.core.backends.base import AsyncStorageBackend, Backend, StorageBackend
-from zarr_vectors.core.backends.info import BackendInfo
-from zarr_vectors.core.backends.registry import get_registry
-from zarr_vectors.core.backends.secrets import redact_url
 from zarr_vectors.exceptions import BackendOptionError, PluginError, StoreError
+from zarr_vectors.storage.base import AsyncStorageBackend, Backend, StorageBackend
+from zarr_vectors.storage.info import BackendInfo
+from zarr_vectors.storage.registry import get_registry
+from zarr_vectors.storage.secrets import redact_url
 
 __all__ = [
     "BACKEND_ENV_VAR",

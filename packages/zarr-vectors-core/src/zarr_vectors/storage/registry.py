@@ -2,7 +2,7 @@
 
 Every backend, the built-in ``local`` one included, is found the same way: an
 entry point in the group ``zarr_vectors.backends`` whose name is the backend
-name and whose object is a :class:`~zarr_vectors.core.backends.info.BackendInfo`.
+name and whose object is a :class:`~zarr_vectors.storage.info.BackendInfo`.
 Discovery reads entry points with :mod:`importlib_metadata`, loads each light
 description in isolation (a plugin that fails to import is reported once as a
 :class:`~zarr_vectors.exceptions.BackendPluginWarning` and listed as broken,
@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 import importlib_metadata
 
-from zarr_vectors.core.backends.info import BackendInfo
 from zarr_vectors.exceptions import BackendPluginWarning, PluginError, StoreError
+from zarr_vectors.storage.info import BackendInfo
 
 __all__ = [
     "BACKENDS_GROUP",

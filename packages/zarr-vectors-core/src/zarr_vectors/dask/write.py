@@ -1,205 +1,47 @@
-"""Many machines: point clouds written and read by Dask workers (``dask`` + ``distributed``).
-
-A cloud that outgrows one machine is written and read by the workers of a Dask
-cluster, each talking to the storage itself; the process that calls
-:func:`~zarr_vectors.types.points.write_points` (the *driver*) only runs the
-commit sequence of :mod:`zarr_vectors.format.transaction`. A write goes:
-
-1. **Bin** (one task per input partition, in parallel): each partition of the
-   Dask array or DataFrame is checked and cast (positions finite, inside the
-   bounds, attributes numeric) and every point gets the key of the *block* of
-   cells it falls in. A block holds whole cells and whole bins of every coarser
-   level (and whole shards, when the store is sharded), so whatever a level
-   needs to encode one of its cells is in one block.
-2. **Shuffle**: Dask's own shuffle (``DataFrame.shuffle`` on the block key; the
-   peer-to-peer shuffle on a ``distributed`` cluster) brings the points of one
-   block into one output partition. Each point carries its input position too,
-   so a partition is put back into input order and its cells come out byte for
-   byte as a single-process write makes them.
-3. **Write** (one task per output partition): the worker opens its own backend
-   from the store's URL and options (:class:`StoreLocation`), encodes the
-   partition's cells with the same code as a local write and puts each cell
-   object once, under the prefix the transaction gave (a replace writes beside
-   the old store). It returns only what the cells add up to: points and cell
-   keys per level.
-4. **Commit** (driver): node documents and the root, once, as every write does.
-
-The driver holds the store's write lease (and renews it) from before the first
-task to the commit; the workers never touch the root. A task that fails stops
-the others (they check a stop signal between batches of objects), the driver
-waits until none is writing any more and raises: nothing was committed, the
-previous store is what readers see, and the next writer removes what was
-staged. Secrets travel only inside the pickled task arguments: task names carry
-a random token, and the repr of a :class:`StoreLocation` is redacted.
-
-A read (:func:`points_frame`, behind ``read_points(..., as_dask=True)`` and
-``open_zv(...).to_dask()``) is the reverse: the driver reads the root (one
-snapshot) and lists the cells meeting the box; each partition task opens its
-own backend, fetches its group of cells (only the attributes asked for) with
-:func:`~zarr_vectors.format.levels.fetch_cells` and closes the backend.
-
-Dask is imported only when one of these functions runs; the rest of the package
-works without it. The user guide is ``docs/large-clouds.md``.
-"""
+"""Dask writes: the tasks that put cells, and the driver that runs them (steps 2-4)."""
 
 from __future__ import annotations
 
 import math
-import os
 import pickle
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from zarr_vectors.core.backends.secrets import redact_options, redact_url
 from zarr_vectors.exceptions import StoreError, ValidationError
 from zarr_vectors.format.batches import _is_dask as _is_dask_array
 from zarr_vectors.format.metadata import RootMetadata
 from zarr_vectors.format.plan import Progress, WritePlan
-from zarr_vectors.format.validate import check_attributes, check_inside, check_positions
+from zarr_vectors.format.validate import check_attributes, check_positions
+from zarr_vectors.store.location import StoreLocation
+
+__all__ = ["ParallelWrite", "is_dask_frame", "prepare_write", "wants_parallel"]
 
 if TYPE_CHECKING:
-    from zarr_vectors.core.backends.base import Backend
     from zarr_vectors.format.lease import RootLease
-    from zarr_vectors.format.snapshot import Snapshot
 
-__all__ = [
-    "ParallelWrite",
-    "StoreLocation",
-    "is_dask_frame",
-    "points_frame",
-    "prepare_write",
-    "read_points_frame",
-    "wants_parallel",
-]
-
-Box = tuple[Sequence[float], Sequence[float]]
-
-#: Column of the binned frame holding each point's input position (partition, row).
-ROW = "_zv_row"
-#: Column holding the hashed key of the block of cells a point falls in (the shuffle key).
-BLOCK = "_zv_block"
-#: Bits of :data:`ROW` given to the row inside an input partition (2**40 rows each).
-_ROW_BITS = 40
-#: Points a read partition aims at, when ``partition_cells`` is not given.
-READ_PARTITION_POINTS = 1_000_000
-#: What ``scheduler=`` takes besides a ``distributed.Client`` (see :func:`wants_parallel`).
-SCHEDULERS = ("driver", "distributed", "threads", "processes", "sync", "synchronous")
-
-
-def _module(name: str) -> Any:
-    """A module of Dask or distributed, typed loosely (they are only partly annotated)."""
-    import importlib
-
-    return importlib.import_module(name)
-
-
-def _require_dask(what: str) -> None:
-    from zarr_vectors._extras import require
-
-    require("dask.dataframe", feature=what, extra="dask")
-
-
-# -- where the store is -------------------------------------------------------------------
-@dataclass(frozen=True, repr=False)
-class StoreLocation:
-    """How a task opens the store: its URL, the backend's name and the backend options.
-
-    Tasks get this, never a live backend (a connection does not travel between
-    processes), and each opens and closes its own backend. The options may hold
-    credentials: they travel inside the pickled task arguments only. The repr
-    is redacted and the Dask token is a random one, so no secret (nor a hash of
-    one) is in a task name, a graph picture or a log line.
-    """
-
-    url: str
-    backend: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-    @classmethod
-    def of(
-        cls,
-        store: Any,
-        *,
-        backend: str | None = None,
-        storage_options: Mapping[str, Any] | None = None,
-        backend_kwargs: Mapping[str, Any] | None = None,
-    ) -> StoreLocation | None:
-        """The location of ``store`` when it is a path or URL (or a UPath); ``None`` otherwise.
-
-        A relative local path is made absolute here, where the caller's working
-        directory is known, since workers run elsewhere.
-        """
-        from zarr_vectors.core.backends.resolve import url_scheme
-        from zarr_vectors.core.location import _unwrap
-
-        options = {**dict(storage_options or {}), **dict(backend_kwargs or {})}
-        store, options = _unwrap(store, options)
-        if not isinstance(store, str | os.PathLike):
-            return None
-        url = os.fspath(store)
-        if url_scheme(url) == "":
-            url = os.path.abspath(url)
-        return cls(url, backend, options)
-
-    def open(self, mode: str) -> AbstractContextManager[Backend]:
-        """The backend for this location (closed when the ``with`` block ends)."""
-        from zarr_vectors.core.location import open_location
-
-        return open_location(
-            self.url, mode=mode, backend=self.backend, storage_options=self.options
-        )
-
-    def __repr__(self) -> str:
-        shown = redact_options(self.options)
-        return f"StoreLocation({redact_url(self.url)!r}, backend={self.backend!r}, options={shown})"
-
-    def __dask_tokenize__(self) -> tuple[str, str]:
-        return ("zarr-vectors-store", self.token)
-
-
-def _is_location(store: Any) -> bool:
-    return isinstance(store, str | os.PathLike) or type(store).__module__.startswith("upath")
-
-
-def _need_location(store: Any, **kwargs: Any) -> StoreLocation:
-    location = StoreLocation.of(store, **kwargs)
-    if location is None:
-        raise ValidationError(
-            f"Dask workers open the store themselves, from a path or URL; got a "
-            f"{type(store).__name__}. Pass the store's URL (with storage_options={{...}}) "
-            "instead, or write with scheduler='driver' to stream through this process."
-        )
-    return location
-
-
-# -- choosing the path ---------------------------------------------------------------------
-def is_dask_frame(value: Any) -> bool:
-    """Whether ``value`` is a Dask DataFrame (without importing Dask)."""
-    return (
-        type(value).__module__.startswith("dask")
-        and hasattr(value, "npartitions")
-        and hasattr(value, "columns")
-        and hasattr(value, "to_delayed")
-    )
-
-
-def _active_client() -> Any:
-    """The ``distributed`` client in use, if any (only looked for once it is imported)."""
-    if "distributed" not in sys.modules:
-        return None
-    try:
-        return _module("distributed").default_client()
-    except ValueError:
-        return None
+from zarr_vectors.dask._support import (
+    BLOCK,
+    ROW,
+    SCHEDULERS,
+    Box,
+    _active_client,
+    _module,
+    _require_dask,
+    is_dask_frame,
+)
+from zarr_vectors.dask.bins import (
+    _bin_array_block,
+    _bin_frame_part,
+    _binned,
+    _BinSpec,
+    _columns_of,
+)
 
 
 def wants_parallel(positions: Any, store: Any, scheduler: Any) -> bool:
@@ -237,86 +79,7 @@ def wants_parallel(positions: Any, store: Any, scheduler: Any) -> bool:
         return True
     if frame:
         return True
-    return array and _active_client() is not None and _is_location(store)
-
-
-# -- the write ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _BinSpec:
-    """What a binning task needs: the stored layout, the grid and the blocks."""
-
-    dtype: np.dtype[Any]
-    attributes: dict[str, tuple[np.dtype[Any], tuple[int, ...]]]
-    meta: RootMetadata
-    #: Cells per block per axis, and the cell the blocks are counted from.
-    block: tuple[int, ...]
-    origin: tuple[int, ...]
-    #: For DataFrame input: the position columns and attribute columns, in order.
-    position_columns: tuple[str, ...] = ()
-
-
-def _columns_of(spec: _BinSpec) -> tuple[list[str], dict[str, list[str]]]:
-    """Names of the binned frame's position columns and of each attribute's columns."""
-    positions = [f"_zv_p{i}" for i in range(spec.meta.ndim)]
-    attributes = {
-        name: [f"_zv_a{k}_{j}" for j in range(max(1, math.prod(shape)))]
-        for k, (name, (_, shape)) in enumerate(spec.attributes.items())
-    }
-    return positions, attributes
-
-
-def _block_keys(positions: npt.NDArray[Any], spec: _BinSpec) -> npt.NDArray[np.int64]:
-    """A hash of the block of cells holding each point (equal blocks, equal keys).
-
-    The cell is ``floor(x / chunk_shape)`` in float64, as every grouping of the
-    package computes it; a hash collision only puts two blocks in one partition.
-    """
-    cs = np.asarray(spec.meta.chunk_shape, np.float64)
-    mixed = np.zeros(len(positions), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for axis in range(positions.shape[1]):
-            cells = np.floor(positions[:, axis].astype(np.float64) / cs[axis]).astype(np.int64)
-            blocks = (cells - spec.origin[axis]) // spec.block[axis]
-            mixed = (mixed ^ blocks.astype(np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
-            mixed ^= mixed >> np.uint64(29)
-    return mixed.view(np.int64)
-
-
-def _binned(positions: Any, attributes: Mapping[str, Any], number: int, spec: _BinSpec) -> Any:
-    """One input partition checked, cast and keyed, as a pandas DataFrame (a Dask task)."""
-    import pandas as pd  # type: ignore[import-untyped]
-
-    pos = check_positions(positions, spec.dtype)
-    attrs = check_attributes(attributes, len(pos))
-    check_inside(pos, spec.meta, append=False)
-    pos_cols, attr_cols = _columns_of(spec)
-    columns: dict[str, Any] = {c: pos[:, i] for i, c in enumerate(pos_cols)}
-    for name, (dtype, shape) in spec.attributes.items():
-        values = attrs[name]
-        if tuple(values.shape[1:]) != shape:
-            raise ValidationError(
-                f"attribute {name!r} has rows of shape {list(values.shape[1:])} in one partition "
-                f"but {list(shape)} in the first"
-            )
-        flat = values.astype(dtype, copy=False).reshape(len(values), len(attr_cols[name]))
-        columns.update({c: flat[:, j] for j, c in enumerate(attr_cols[name])})
-    columns[ROW] = (np.int64(number) << np.int64(_ROW_BITS)) + np.arange(len(pos), dtype=np.int64)
-    columns[BLOCK] = _block_keys(pos, spec)
-    return pd.DataFrame(columns)
-
-
-def _bin_array_block(
-    positions: Any, attributes: Mapping[str, Any], number: int, spec: _BinSpec
-) -> Any:
-    return _binned(
-        np.asarray(positions), {n: np.asarray(a) for n, a in attributes.items()}, number, spec
-    )
-
-
-def _bin_frame_part(frame: Any, number: int, spec: _BinSpec) -> Any:
-    positions = np.stack([frame[c].to_numpy() for c in spec.position_columns], axis=1)
-    attributes = {name: frame[name].to_numpy() for name in spec.attributes}
-    return _binned(positions, attributes, number, spec)
+    return array and _active_client() is not None and StoreLocation.of(store).url is not None
 
 
 @dataclass(frozen=True)
@@ -647,9 +410,9 @@ def prepare_write(
             "appending is not done by Dask workers; append in-memory arrays, or rewrite the "
             "store with mode='w'"
         )
-    location = _need_location(
+    location = StoreLocation.of(
         store, backend=backend, storage_options=storage_options, backend_kwargs=backend_kwargs
-    )
+    ).for_workers()
     if is_dask_frame(positions):
         if vertex_attributes:
             raise ValidationError(
@@ -796,211 +559,3 @@ def _checked_extent(lo: Any, hi: Any) -> Box:
             "positions contain NaN or infinite coordinates; remove those points before writing"
         )
     return lo64.tolist(), hi64.tolist()
-
-
-# -- the read -----------------------------------------------------------------------------
-def read_points_frame(
-    store: Any,
-    *,
-    level: int = 0,
-    bbox: Box | None = None,
-    attribute_names: Sequence[str] | None = None,
-    axes: Sequence[str] | None = None,
-    partition_cells: int | None = None,
-    storage_options: Mapping[str, Any] | None = None,
-    backend: str | None = None,
-    backend_kwargs: Mapping[str, Any] | None = None,
-    caller: Callable[..., Any] | None = None,
-) -> Any:
-    """A lazy Dask DataFrame of the points of ``level`` (see :func:`points_frame`).
-
-    The root is read here, once: every partition reads that committed state.
-    """
-    from zarr_vectors.core.location import open_location
-    from zarr_vectors.format.snapshot import load_snapshot
-
-    _require_dask("read_points(..., as_dask=True)")
-    location = _need_location(
-        store, backend=backend, storage_options=storage_options, backend_kwargs=backend_kwargs
-    )
-    with open_location(
-        store,
-        mode="r",
-        backend=backend,
-        backend_kwargs=backend_kwargs,
-        storage_options=storage_options,
-        caller=caller,
-    ) as source:
-        snap = load_snapshot(source)
-        return points_frame(
-            location,
-            snap,
-            level=level,
-            bbox=bbox,
-            attribute_names=attribute_names,
-            axes=axes,
-            partition_cells=partition_cells,
-        )
-
-
-def points_frame(
-    location: StoreLocation,
-    snap: Snapshot,
-    *,
-    level: int = 0,
-    bbox: Box | None = None,
-    attribute_names: Sequence[str] | None = None,
-    axes: Sequence[str] | None = None,
-    partition_cells: int | None = None,
-) -> Any:
-    """The points of ``level`` in the snapshot ``snap`` as a lazy Dask DataFrame.
-
-    Columns: one per axis (``x, y, z`` or ``axes``), then one per attribute
-    (``name_0, name_1...`` for an attribute of several values per point). One
-    partition per group of ``partition_cells`` cells (default: about
-    :data:`READ_PARTITION_POINTS` points each), neighbours in the grid's order;
-    only the cells meeting ``bbox`` are listed and only ``attribute_names`` read.
-    Every partition reads the state ``snap`` shows (a store replaced since makes
-    it raise :class:`~zarr_vectors.exceptions.StaleSnapshotError`).
-    """
-    _require_dask("a Dask DataFrame of points")
-    dd = _module("dask.dataframe")
-
-    from zarr_vectors.format.grid import cells_in_box, world_key
-    from zarr_vectors.format.levels import (
-        ATTRIBUTES,
-        FRAGMENTS,
-        VERTICES,
-        le_dtype,
-        listed_cells,
-    )
-    from zarr_vectors.format.levels import attribute_names as stored_attributes
-    from zarr_vectors.format.validate import check_bbox, check_level
-    from zarr_vectors.types.points import PointCloud
-
-    level = check_level(level)
-    box = None if bbox is None else check_bbox(bbox, snap.meta.ndim)
-    if isinstance(attribute_names, str):
-        attribute_names = [attribute_names]
-    snap.check_complete()
-    lm = snap.level_meta(level)
-    names = list(stored_attributes(snap, level) if attribute_names is None else attribute_names)
-    paths = [f"{level}/{VERTICES}", f"{level}/{FRAGMENTS}"]
-    paths += [f"{level}/{ATTRIBUTES}/{n}" for n in names]
-    docs = snap.nodes(paths)
-    missing = [n for n, p in zip(names, paths[2:], strict=True) if docs[p] is None]
-    if missing:
-        raise ValidationError(
-            f"attribute(s) {missing} do not exist at level {level}; stored attributes: "
-            f"{stored_attributes(snap, level)}"
-        )
-    vdoc = docs[paths[0]]
-    ndim = snap.meta.ndim
-    layout: dict[str, tuple[np.dtype[Any], tuple[int, ...]]] = {}
-    for n, p in zip(names, paths[2:], strict=True):
-        described = (docs[p] or {}).get("attributes", {})
-        layout[n] = (le_dtype(described["dtype"]), tuple(described.get("row_shape") or ()))
-    empty = PointCloud(
-        np.empty((0, ndim), le_dtype((vdoc or {}).get("attributes", {}).get("dtype", "float32"))),
-        {n: np.empty((0, *shape), dt) for n, (dt, shape) in layout.items()},
-        level,
-    )
-    meta_frame = empty.to_pandas(axes)
-    if vdoc is None:
-        return dd.from_pandas(meta_frame, npartitions=1)
-    vattrs = vdoc.get("attributes", {})
-    origin = [int(o) for o in vattrs.get("chunk_grid_origin", [0] * ndim)]
-    world = listed_cells(snap, level, vattrs, origin)
-    if box is not None and len(world):
-        world = world[cells_in_box(world, snap.meta.chunk_shape, box)]
-    if not len(world):
-        return dd.from_pandas(meta_frame, npartitions=1)
-    world = world[np.lexsort(world.T[::-1])]  # neighbours together: grid order
-    if partition_cells is None:
-        listed = max(1, len(vattrs.get("nonempty_chunks") or world))
-        per_cell = max(1.0, lm.vertex_count / listed)
-        partition_cells = max(1, int(READ_PARTITION_POINTS // per_cell))
-    if isinstance(partition_cells, bool) or int(partition_cells) < 1:
-        raise ValidationError(f"partition_cells must be an integer >= 1, got {partition_cells!r}")
-    keys = [world_key(w) for w in world.tolist()]
-    step = int(partition_cells)
-    groups = [tuple(keys[i : i + step]) for i in range(0, len(keys), step)]
-    parts = [(group, _partition_root(snap, level, docs, group)) for group in groups]
-    return dd.from_map(
-        _read_partition,
-        parts,
-        location=location,
-        level=level,
-        bbox=None if box is None else ([float(v) for v in box[0]], [float(v) for v in box[1]]),
-        names=names,
-        axes=None if axes is None else list(axes),
-        meta=meta_frame,
-        label="zarr-vectors-read",
-        enforce_metadata=False,
-    )
-
-
-def _partition_root(
-    snap: Snapshot, level: int, docs: Mapping[str, dict[str, Any] | None], cells: Sequence[str]
-) -> dict[str, Any]:
-    """The snapshot's root document as one read partition needs it.
-
-    The root's attributes (metadata, generation, journal) as they were, with
-    consolidated metadata holding only the level's group and the arrays read,
-    whose ``nonempty_chunks`` list only this partition's cells: a task gets its
-    share of the listing rather than all of it, and every task reads exactly
-    the committed state the driver saw.
-    """
-    metadata: dict[str, Any] = {str(level): snap.node(str(level))}
-    for path, doc in docs.items():
-        if doc is None:
-            continue
-        attributes = {**doc.get("attributes", {}), "nonempty_chunks": list(cells)}
-        metadata[path] = {**doc, "attributes": attributes}
-    root = {k: v for k, v in snap.root_doc.items() if k != "consolidated_metadata"}
-    root["consolidated_metadata"] = {
-        "kind": "inline",
-        "must_understand": False,
-        "metadata": metadata,
-    }
-    return root
-
-
-def _read_partition(
-    part: tuple[tuple[str, ...], dict[str, Any]],
-    *,
-    location: StoreLocation,
-    level: int,
-    bbox: Box | None,
-    names: list[str],
-    axes: list[str] | None,
-) -> Any:
-    """Fetch one group of cells and return them as a pandas DataFrame (a Dask task)."""
-    from zarr_vectors.format.levels import fetch_cells
-    from zarr_vectors.format.snapshot import snapshot_from_doc
-    from zarr_vectors.types.points import PointCloud
-
-    cells_wanted, root = part
-    with location.open("r") as backend:
-        snap = snapshot_from_doc(backend, root)
-        cells, dtype, layout = fetch_cells(
-            snap, level, only=set(cells_wanted), attribute_names_=names
-        )
-    ndim = snap.meta.ndim
-    if cells:
-        positions = np.concatenate([c.positions for c in cells])
-        attrs = {n: np.concatenate([c.attributes[n] for c in cells]) for n in names}
-    else:
-        positions = np.empty((0, ndim), dtype)
-        attrs = {n: np.empty((0, *layout[n][1]), layout[n][0]) for n in names}
-    if bbox is not None and len(positions):
-        # Compared in float64, as read_points compares.
-        lo, hi = np.asarray(bbox[0], np.float64), np.asarray(bbox[1], np.float64)
-        inside = np.ones(len(positions), dtype=bool)
-        for axis in range(ndim):
-            column = positions[:, axis]
-            inside &= column >= lo[axis]
-            inside &= column <= hi[axis]
-        positions = positions[inside]
-        attrs = {n: a[inside] for n, a in attrs.items()}
-    return PointCloud(positions, attrs, level).to_pandas(axes)

@@ -1,7 +1,7 @@
 """The ``zarr.Group`` the store API returns, and keeping its consolidated metadata true.
 
-:func:`~zarr_vectors.core.store.create_store` and
-:func:`~zarr_vectors.core.store.open_store` return a :class:`ZVGroup`: a
+:func:`~zarr_vectors.store.api.create_store` and
+:func:`~zarr_vectors.store.api.open_store` return a :class:`ZVGroup`: a
 ``zarr.Group`` in every respect, plus ``.zarr_group`` (itself), which the design
 document's examples use (``zarr.consolidate_metadata(root.zarr_group.store)``).
 
@@ -22,9 +22,9 @@ from typing import Any
 
 import zarr
 
-from zarr_vectors.core.backends.base import StorageBackend
 from zarr_vectors.format.journal import node_key, sorted_consolidated
 from zarr_vectors.format.snapshot import Snapshot, parse_json_doc
+from zarr_vectors.storage.base import StorageBackend
 
 __all__ = ["ZVGroup", "refresh_consolidated"]
 
