@@ -1,0 +1,251 @@
+"""Polylines and streamlines: :func:`write_polylines` and :func:`read_polylines`.
+
+A polyline is an ordered sequence of vertices; a streamline (tractography)
+is a polyline with the geometry type ``"streamline"``. Each polyline is an
+object: its vertices are split where it leaves a cell, each run stored as a
+fragment of the cell it lies in, the object manifest lists the runs in order
+and a link joins the last vertex of one run to the first of the next (the
+layout of the published 0.9.2, see :mod:`zarr_vectors.format.objects`).
+Polylines come back whole and in order, vertices in their direction.
+The user guide is ``docs/polylines.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.objects import ObjectLevel
+from zarr_vectors.format.objread import ObjectData
+from zarr_vectors.format.snapshot import Snapshot
+from zarr_vectors.format.validate import check_attribute_name, check_positions
+from zarr_vectors.types._objects import (
+    ObjectResult,
+    check_groups,
+    check_layout,
+    check_object_attributes,
+    read_store,
+    write_store,
+)
+
+__all__ = ["Polylines", "read_polylines", "write_polylines"]
+
+Box = tuple[Sequence[float], Sequence[float]]
+GEOMETRY_TYPES = ("polyline", "streamline")
+
+
+@dataclass
+class Polylines(ObjectResult):
+    """Polylines read from a store; also indexable like 0.9.2's dict (``r["polylines"]``)."""
+
+    polylines: list[npt.NDArray[Any]]
+    object_ids: npt.NDArray[np.int64]
+    vertex_attributes: dict[str, list[npt.NDArray[Any]]] = field(default_factory=dict)
+    object_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    ndim: int = 3
+    _keys = ("polylines", "object_ids", "vertex_attributes", "object_attributes", "ndim",
+             "polyline_count", "vertex_count")
+    _title = "polylines"
+
+    @property
+    def polyline_count(self) -> int:
+        return len(self.polylines)
+
+    @property
+    def vertex_count(self) -> int:
+        return int(sum(len(p) for p in self.polylines))
+
+    def __len__(self) -> int:
+        return self.polyline_count
+
+    def _vertex_table(self) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], dict[str, Any]]:
+        pos = np.concatenate(self.polylines) if self.polylines else np.empty((0, self.ndim), np.float32)
+        owner = np.repeat(self.object_ids, [len(p) for p in self.polylines])
+        attrs = {k: np.concatenate(v) for k, v in self.vertex_attributes.items() if v}
+        return pos, owner, attrs
+
+    def _summary(self) -> list[tuple[str, str]]:
+        return [("polylines", f"{self.polyline_count:,}")]
+
+
+@dataclass(frozen=True)
+class WriteSummary:
+    """What :func:`write_polylines` wrote (keys as 0.9.2's summary, by attribute)."""
+
+    polyline_count: int
+    vertex_count: int
+    chunk_count: int
+    mode: str
+
+
+def _check(polylines: Any, dtype: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    if isinstance(polylines, np.ndarray) and polylines.dtype != object:
+        raise ValidationError("polylines must be a list of (n_k, D) arrays, one per polyline")
+    try:
+        parts = [np.asarray(p) for p in polylines]
+    except TypeError:
+        raise ValidationError("polylines must be a list of (n_k, D) arrays, one per polyline") from None
+    if not parts:
+        raise ValidationError("polylines is empty: give at least one polyline")
+    for i, p in enumerate(parts):
+        if p.ndim != 2:
+            raise ValidationError(f"polyline {i} has shape {p.shape}; each must be (n_k, D)")
+        if len(p) < 2:
+            raise ValidationError(f"polyline {i} has {len(p)} vertices; a polyline needs at least 2")
+        if p.shape[1] != parts[0].shape[1]:
+            raise ValidationError(f"polyline {i} has {p.shape[1]} axes, polyline 0 has {parts[0].shape[1]}")
+    lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
+    return check_positions(np.concatenate(parts), dtype), lengths
+
+
+def _per_vertex(values: Mapping[str, Any] | None, lengths: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
+    out = {}
+    for name, v in (values or {}).items():
+        check_attribute_name(name)
+        try:
+            parts = [np.asarray(x) for x in v]
+        except TypeError:
+            raise ValidationError(f"vertex attribute {name!r} must be a list of arrays, one per polyline") from None
+        if len(parts) != len(lengths):
+            raise ValidationError(
+                f"vertex attribute {name!r} has {len(parts)} arrays but there are {len(lengths)} polylines"
+            )
+        for i, (p, n) in enumerate(zip(parts, lengths.tolist(), strict=True)):
+            if p.ndim == 0 or len(p) != n:
+                raise ValidationError(f"vertex attribute {name!r} of polyline {i} has {0 if p.ndim == 0 else len(p)} values for {n} vertices")
+        col = np.concatenate(parts)
+        if col.dtype.kind not in "biuf":
+            raise ValidationError(f"vertex attribute {name!r} has dtype {col.dtype}; only numeric and bool are stored")
+        out[name] = np.ascontiguousarray(col)
+    return out
+
+
+def polyline_level(
+    positions: npt.NDArray[Any], lengths: npt.NDArray[np.int64], ids: npt.NDArray[np.int64], **kw: Any
+) -> ObjectLevel:
+    """The objects of polylines given back to back (``lengths`` vertices each)."""
+    row = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    ends = np.cumsum(lengths)
+    # A link joins consecutive vertices of one polyline that lie in different cells;
+    # which ones do is decided once cells are known, so every step is offered.
+    step = np.arange(len(positions) - 1, dtype=np.int64)
+    step = step[~np.isin(step + 1, ends)]
+    return ObjectLevel(positions=positions, object_row=row, object_ids=ids, split="runs",
+                       links=np.stack([step, step + 1], axis=1), cross_only=True, **kw)
+
+
+def write_polylines(
+    store: Any,
+    polylines: Sequence[Any],
+    *,
+    chunk_shape: Sequence[float] | None = None,
+    bounds: Box | None = None,
+    vertex_attributes: Mapping[str, Sequence[Any]] | None = None,
+    object_attributes: Mapping[str, Any] | None = None,
+    groups: Mapping[int, Sequence[int]] | None = None,
+    group_attributes: Mapping[str, Any] | None = None,
+    object_ids: Sequence[int] | None = None,
+    geometry_type: str = "streamline",
+    dtype: Any = "float32",
+    compressor: str | dict[str, Any] | None = None,
+    shard_shape: int | Sequence[int] | None = None,
+    mode: str = "w-",
+    checksum: bool = True,
+    consolidate: bool = True,
+    axes: Sequence[Any] | None = None,
+    lock_timeout: float | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
+) -> WriteSummary:
+    """Write polylines (a list of ``(n_k, D)`` arrays) to ``store``.
+
+    ``vertex_attributes`` are lists of arrays matching ``polylines``;
+    ``object_attributes`` one value per polyline; ``groups`` maps a group id
+    (0, 1, ...) to the ids of its polylines. Polyline ``i`` gets object id
+    ``i`` unless ``object_ids`` (unique, one per polyline) says otherwise.
+    ``mode`` is ``"w-"`` (create), ``"w"`` (replace) or ``"a"`` (append whole
+    polylines: their ids must be new). Bad input raises
+    :class:`~zarr_vectors.exceptions.ValidationError` before anything is written.
+    """
+    if geometry_type not in GEOMETRY_TYPES:
+        raise ValidationError(f"geometry_type must be 'polyline' or 'streamline', got {geometry_type!r}")
+    pos, lengths = _check(polylines, dtype)
+    layout = check_layout(mode, pos.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape)
+    ids = _object_ids(object_ids, len(lengths))
+    order = np.argsort(ids, kind="stable")
+    attrs = _per_vertex(vertex_attributes, lengths)
+    oattrs = check_object_attributes(object_attributes, len(lengths), "polyline")
+    grp = check_groups(groups, ids)
+    gattrs = check_object_attributes(group_attributes, len(grp or []), "group")
+    if not np.array_equal(order, np.arange(len(ids))):  # rows go by ascending id
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        take = np.concatenate([np.arange(starts[i], starts[i] + lengths[i]) for i in order.tolist()])
+        pos, lengths, ids = pos[take], lengths[order], ids[order]
+        attrs = {k: v[take] for k, v in attrs.items()}
+        oattrs = {k: v[order] for k, v in oattrs.items()}
+    level = polyline_level(pos, lengths, ids, attributes=attrs, object_attributes=oattrs,
+                           groups=grp, group_attributes=gattrs)
+    enc = write_store(store, level, mode=mode, layout=layout, geometry_type=geometry_type,
+                      links_convention="implicit_sequential", merge=_merge, axes=axes,
+                      consolidate=consolidate, lock_timeout=lock_timeout,
+                      storage_options=storage_options, backend=backend,
+                      backend_kwargs=backend_kwargs, caller=write_polylines)
+    return WriteSummary(len(lengths), len(pos), enc.cells, mode)
+
+
+def _object_ids(object_ids: Any, n: int) -> npt.NDArray[np.int64]:
+    if object_ids is None:
+        return np.arange(n, dtype=np.int64)
+    ids = np.asarray(object_ids)
+    if ids.shape != (n,) or (ids.size and ids.dtype.kind not in "iu"):
+        raise ValidationError(f"object_ids must be {n} integers, one per polyline")
+    ids = ids.astype(np.int64)
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise ValidationError(f"object id {int(uniq[counts > 1][0])} is given to more than one polyline; ids must be unique")
+    return ids
+
+
+def _merge(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:
+    """The committed polylines and the new ones, by ascending id (new ids must be new)."""
+    from zarr_vectors.types._objects import merge_levels
+
+    return merge_levels(old, snap, new)
+
+
+def read_polylines(
+    store: Any,
+    *,
+    level: int = 0,
+    object_ids: Sequence[int] | None = None,
+    group_ids: Sequence[int] | None = None,
+    bbox: Box | None = None,
+    attribute_names: Sequence[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
+) -> Polylines:
+    """Read polylines whole, each a ``(n_k, D)`` array in its stored order and direction.
+
+    ``object_ids`` and ``group_ids`` select polylines (only the cells they touch
+    are fetched); ``bbox`` returns every polyline with a vertex in the closed
+    box, whole (not clipped). ``attribute_names`` limits the vertex attributes
+    read (``[]``: none).
+    """
+    data, _ = read_store(store, level=level, bbox=bbox, object_ids=object_ids, group_ids=group_ids,
+                         attribute_names=attribute_names, storage_options=storage_options,
+                         backend=backend, backend_kwargs=backend_kwargs, caller=read_polylines)
+    cuts = data.offsets[1:-1]
+    return Polylines(
+        polylines=np.split(data.positions, cuts) if len(data.object_ids) else [],
+        object_ids=data.object_ids,
+        vertex_attributes={k: np.split(v, cuts) if len(data.object_ids) else [] for k, v in data.attributes.items()},
+        object_attributes=data.object_attributes,
+        ndim=data.positions.shape[1],
+    )
