@@ -1,0 +1,270 @@
+"""Graphs and skeletons: :func:`write_graph` and :func:`read_graph`.
+
+A graph is vertices (``positions``) and edges (pairs of vertex indices);
+``object_ids`` (one per vertex) split it into objects, e.g. one neuron per
+id. ``kind="graph"`` stores every edge as a link; ``kind="skeleton"`` (one
+tree per object, edges ``(child, parent)``) stores an object's vertices root
+first and leaves out the links a reader implies (a vertex's parent is the row
+before it in its fragment), as the published 0.9.2 does. Edges between cells
+are always stored. Objects come back whole, every edge with them.
+The user guide is ``docs/graphs.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.objects import ObjectLevel
+from zarr_vectors.format.objread import ObjectData
+from zarr_vectors.format.snapshot import Snapshot
+from zarr_vectors.format.validate import check_attributes, check_positions
+from zarr_vectors.types._objects import (
+    ObjectResult,
+    check_layout,
+    check_object_attributes,
+    merge_levels,
+    read_store,
+    write_store,
+)
+
+__all__ = ["Graph", "read_graph", "write_graph"]
+
+Box = tuple[Sequence[float], Sequence[float]]
+KINDS = ("graph", "skeleton")
+
+
+@dataclass
+class Graph(ObjectResult):
+    """A graph or skeleton read from a store; also indexable like 0.9.2's dict.
+
+    ``object_ids`` has one id per vertex (as written); ``object_attributes``
+    one row per object, objects in ascending id order (``objects``).
+    """
+
+    positions: npt.NDArray[Any]
+    edges: npt.NDArray[np.int64]
+    object_ids: npt.NDArray[np.int64]
+    objects: npt.NDArray[np.int64]
+    vertex_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    link_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    object_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    kind: str = "graph"
+    _keys = ("positions", "edges", "object_ids", "objects", "vertex_attributes", "link_attributes",
+             "object_attributes", "node_count", "edge_count", "kind")
+
+    @property
+    def node_count(self) -> int:
+        return len(self.positions)
+
+    @property
+    def edge_count(self) -> int:
+        return len(self.edges)
+
+    def __len__(self) -> int:
+        return self.node_count
+
+    def _vertex_table(self) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], dict[str, Any]]:
+        return self.positions, self.object_ids, self.vertex_attributes
+
+    def _summary(self) -> list[tuple[str, str]]:
+        return [("kind", self.kind), ("objects", f"{len(self.objects):,}"), ("edges", f"{self.edge_count:,}")]
+
+
+@dataclass(frozen=True)
+class WriteSummary:
+    """What :func:`write_graph` wrote."""
+
+    node_count: int
+    edge_count: int
+    object_count: int
+    chunk_count: int
+    kind: str
+    mode: str
+
+
+def _check_edges(edges: Any, n: int) -> npt.NDArray[np.int64]:
+    e = np.asarray(edges)
+    if e.size == 0:
+        return np.zeros((0, 2), np.int64)
+    if e.ndim != 2 or e.shape[1] != 2 or e.dtype.kind not in "iu":
+        raise ValidationError(f"edges must be an (M, 2) array of vertex indices, got {e.dtype} shape {e.shape}")
+    e = e.astype(np.int64)
+    bad = np.flatnonzero(((e < 0) | (e >= n)).any(axis=1))
+    if len(bad):
+        k = int(bad[0])
+        raise ValidationError(f"edge {k} {e[k].tolist()} points past the {n} vertices (indices 0..{n - 1})")
+    return e
+
+
+def check_forest(edges: npt.NDArray[np.int64], owner: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each object one tree with edges ``(child, parent)``; return each vertex's parent (-1 root)."""
+    n = len(owner)
+    cross = np.flatnonzero(owner[edges[:, 0]] != owner[edges[:, 1]])
+    if len(cross):
+        k = int(cross[0])
+        raise ValidationError(f"edge {k} joins objects {int(ids[owner[edges[k, 0]]])} and {int(ids[owner[edges[k, 1]]])}; a skeleton's edges stay inside one object")
+    child, counts = np.unique(edges[:, 0], return_counts=True)
+    if (counts > 1).any():
+        v = int(child[counts > 1][0])
+        raise ValidationError(f"vertex {v} of object {int(ids[owner[v]])} has {int(counts[counts > 1][0])} parents; a skeleton's edges are (child, parent), one parent each")
+    parent = np.full(n, -1, dtype=np.int64)
+    parent[edges[:, 0]] = edges[:, 1]
+    roots = np.bincount(owner[parent < 0], minlength=len(ids))
+    if (roots != 1).any():
+        o = int(np.flatnonzero(roots != 1)[0])
+        raise ValidationError(f"object {int(ids[o])} has {int(roots[o])} roots; kind='skeleton' needs one tree per object (give each tree its own object id, or use kind='graph')")
+    # Every vertex must reach its root: follow parents by doubling; a cycle never does.
+    hop = np.where(parent < 0, np.arange(n), parent)
+    for _ in range(max(1, int(np.ceil(np.log2(max(n, 2)))) + 1)):
+        hop = hop[hop]
+    stuck = np.flatnonzero(parent[hop] >= 0)
+    if len(stuck):
+        raise ValidationError(f"object {int(ids[owner[stuck[0]]])} has a cycle through vertex {int(stuck[0])}; a skeleton is a tree")
+    return parent
+
+
+def write_graph(
+    store: Any,
+    positions: Any,
+    edges: Any,
+    *,
+    chunk_shape: Sequence[float] | None = None,
+    bounds: Box | None = None,
+    kind: str = "graph",
+    vertex_attributes: Mapping[str, Any] | None = None,
+    link_attributes: Mapping[str, Any] | None = None,
+    object_attributes: Mapping[str, Any] | None = None,
+    object_ids: Any = None,
+    dtype: Any = "float32",
+    compressor: str | dict[str, Any] | None = None,
+    shard_shape: int | Sequence[int] | None = None,
+    mode: str = "w-",
+    checksum: bool = True,
+    consolidate: bool = True,
+    axes: Sequence[Any] | None = None,
+    lock_timeout: float | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
+) -> WriteSummary:
+    """Write a graph (``kind="graph"``) or skeleton set (``kind="skeleton"``) to ``store``.
+
+    ``positions`` ``(N, D)``; ``edges`` ``(M, 2)`` vertex indices (``(child,
+    parent)`` for skeletons); ``object_ids`` one per vertex (default: all 0);
+    ``vertex_attributes`` N rows, ``link_attributes`` M rows,
+    ``object_attributes`` one row per distinct object id, ascending.
+    ``mode="a"`` appends whole objects whose ids are new.
+    """
+    if kind not in KINDS:
+        raise ValidationError(f"kind must be 'graph' or 'skeleton', got {kind!r}")
+    pos = check_positions(positions, dtype)
+    n = len(pos)
+    if n == 0:
+        raise ValidationError("positions is empty: give at least one vertex")
+    e = _check_edges(edges, n)
+    layout = check_layout(mode, pos.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape)
+    attrs = check_attributes(vertex_attributes, n)
+    lattrs = check_object_attributes(link_attributes, len(e), "edge")
+    vid = np.zeros(n, np.int64) if object_ids is None else np.asarray(object_ids)
+    if vid.shape != (n,) or (vid.size and vid.dtype.kind not in "iu"):
+        raise ValidationError(f"object_ids must be {n} integers, one per vertex")
+    ids, owner = np.unique(vid.astype(np.int64), return_inverse=True)
+    owner = owner.reshape(-1).astype(np.int64)
+    oattrs = check_object_attributes(object_attributes, len(ids), "object")
+    key = owner
+    if kind == "skeleton":
+        parent = check_forest(e, owner, ids)
+        key = owner * 2 + (parent >= 0)  # root first in its object, then input order
+    order = np.argsort(key, kind="stable")
+    where = np.empty(n, dtype=np.int64)
+    where[order] = np.arange(n)
+    level = ObjectLevel(
+        positions=pos[order], object_row=owner[order], object_ids=ids, split="cells",
+        attributes={k: v[order] for k, v in attrs.items()}, links=where[e] if len(e) else np.zeros((0, 2), np.int64),
+        link_attributes=lattrs, object_attributes=oattrs,
+        implicit_chain=kind == "skeleton" and not lattrs,
+        arrays_present=("vertices", "links", "object_index"),
+    )
+    enc = write_store(store, level, mode=mode, layout=layout, geometry_type=kind,
+                      links_convention="implicit_sequential_with_branches" if kind == "skeleton" else "explicit",
+                      merge=_merge_skeleton if kind == "skeleton" else _merge, axes=axes,
+                      consolidate=consolidate, lock_timeout=lock_timeout,
+                      storage_options=storage_options, backend=backend,
+                      backend_kwargs=backend_kwargs, caller=write_graph)
+    return WriteSummary(n, len(e), len(ids), enc.cells, kind, mode)
+
+
+def _merge(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:
+    return merge_levels(old, snap, new)
+
+
+def _merge_skeleton(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:
+    edges, lattrs = tree_edges(old)
+    full = ObjectData(old.positions, old.object_ids, old.offsets, old.attributes, old.fragment_start,
+                      edges, lattrs, old.object_attributes)
+    return merge_levels(full, snap, new)
+
+
+def tree_edges(data: ObjectData) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[Any]]]:
+    """A skeleton's ``(child, parent)`` edges: stored links, and the row before each
+    vertex of a fragment where no link names its parent."""
+    n = len(data.positions)
+    parent = np.arange(-1, n - 1, dtype=np.int64)
+    parent[data.fragment_start] = -1
+    explicit = np.full(n, -1, dtype=np.int64)
+    if len(data.links):
+        parent[data.links[:, 0]] = data.links[:, 1]
+        explicit[data.links[:, 0]] = np.arange(len(data.links))
+    child = np.flatnonzero(parent >= 0)
+    edges = np.stack([child, parent[child]], axis=1)
+    lattrs = {}
+    for name, values in data.link_attributes.items():
+        from zarr_vectors.format.objarrays import fill_for
+
+        out = np.full((len(child), *values.shape[1:]), fill_for(values.dtype), dtype=values.dtype)
+        hit = explicit[child] >= 0
+        out[hit] = values[explicit[child][hit]]
+        lattrs[name] = out
+    return edges, lattrs
+
+
+def read_graph(
+    store: Any,
+    *,
+    level: int = 0,
+    object_ids: Sequence[int] | None = None,
+    bbox: Box | None = None,
+    attribute_names: Sequence[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    **backend_kwargs: Any,
+) -> Graph:
+    """Read a graph or skeleton: whole objects with every edge between the vertices read.
+
+    ``object_ids`` fetches only the cells those objects touch; ``bbox`` returns
+    every object with a vertex in the closed box, whole (a graph written
+    without ``object_ids`` is one object, so it comes back whole).
+    """
+    data, snap = read_store(store, level=level, bbox=bbox, object_ids=object_ids,
+                            attribute_names=attribute_names, links=True,
+                            storage_options=storage_options, backend=backend,
+                            backend_kwargs=backend_kwargs, caller=read_graph)
+    kind = snap.meta.geometry_types[0] if snap.meta.geometry_types else "graph"
+    skeleton = snap.meta.extra.get("links_convention") == "implicit_sequential_with_branches"
+    edges, lattrs = tree_edges(data) if skeleton else (data.links, data.link_attributes)
+    return Graph(
+        positions=data.positions,
+        edges=edges,
+        object_ids=np.repeat(data.object_ids, np.diff(data.offsets)),
+        objects=data.object_ids,
+        vertex_attributes=data.attributes,
+        link_attributes=lattrs,
+        object_attributes=data.object_attributes,
+        kind=str(kind),
+    )
