@@ -28,38 +28,38 @@ separate directories of that one store.
 
 from __future__ import annotations
 
-import asyncio
-import atexit
-import contextlib
-import functools
-import inspect
-import traceback
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
-from typing import Any, ClassVar, NoReturn, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from zarr_vectors.exceptions import (
     BackendOptionError,
-    InvalidKeyError,
     KeyConflictError,
-    PluginError,
-    PreconditionFailedError,
-    RangeNotSatisfiableError,
     StoreError,
 )
-from zarr_vectors.storage.base import AsyncBackend, ObjectInfo, children_of
+from zarr_vectors.storage.base import ObjectInfo, children_of
 from zarr_vectors.storage.concurrency import amap_bounded
 from zarr_vectors.storage.resolve import url_scheme
 from zarr_vectors.storage.runner import get_loop
 from zarr_vectors.storage.secrets import redact_url, secret_values, split_url_credentials
+from zarr_vectors_fsspec.conditional import ConditionalPuts
+from zarr_vectors_fsspec.errors import _denied, _s3_conditional, _version
+from zarr_vectors_fsspec.lifecycle import (
+    _OPEN,
+    _close_clients,
+    _close_dropped,
+    _copies_on_server,
+    _detach_finalizers,
+    _fs_class,
+    _watch,
+    _wrapped,
+)
 from zarr_vectors_fsspec.options import (
-    AWS_ENV_HINT,
-    S3_PROTOCOLS,
     apply_url_credentials,
     check_backend_options,
     check_storage_options,
-    install_hint,
 )
+from zarr_vectors_fsspec.paths import _on_io_loop
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -68,9 +68,6 @@ __all__ = [
     "FsspecBackend",
     "adopt",
 ]
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 #: Protocols whose first path segment is a bucket or container (flat key spaces).
 _BUCKET_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss", "adl"})
@@ -82,12 +79,6 @@ _MANAGED_OPTIONS = ("asynchronous", "loop")
 _DELETE_BATCH = 1000
 #: Characters that make fsspec's ``_rm`` expand a path as a glob pattern.
 _GLOB_CHARS = frozenset("*?[")
-#: Largest object one S3 PUT takes (5 GiB): a conditional write must be one request,
-#: since s3fs would send a larger one as a multipart upload, without the condition.
-_S3_MAX_PUT = 5 * 2**30
-#: S3 error codes that mean a conditional write found another state (412), or raced
-#: another conditional write of the same key (409); either way nothing was written.
-_S3_CONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 #: Default seconds one request may take before it fails with a StoreError.
 DEFAULT_TIMEOUT = 60.0
 #: Default ``max_concurrency`` on async (network) file systems: a request mostly
@@ -104,131 +95,7 @@ REMOTE_MAX_CONCURRENCY = 64
 LOCAL_MAX_CONCURRENCY = 8
 
 
-def _on_io_loop(
-    method: Callable[P, Coroutine[Any, Any, T]],
-) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Run a coroutine method on the project's one I/O loop, whichever loop awaits it.
-
-    An async fsspec file system is bound to the loop its HTTP session was made
-    on; this keeps every request of a backend on one loop (the runner's), so the
-    ``a``-methods work from any caller's loop and the blocking ones from threads.
-    """
-
-    @functools.wraps(method)
-    async def on_loop(*args: P.args, **kwargs: P.kwargs) -> T:
-        loop = get_loop()
-        coro = method(*args, **kwargs)
-        if asyncio.get_running_loop() is loop:
-            return await coro
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
-
-    return on_loop
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and the errors behind it (cause, else context), at most four deep.
-
-    File systems wrap their client library's error (s3fs: an ``OSError`` whose
-    cause is botocore's ``ClientError``), so what an error means is read from
-    the first link that carries it.
-    """
-    current: BaseException | None = exc
-    for _ in range(4):
-        if current is None:
-            return
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _http_status(exc: BaseException) -> int | None:
-    """The HTTP status an exception or its cause carries.
-
-    azure-core sets ``status_code``, aiohttp ``status``, gcsfs ``code``;
-    s3fs raises an ``OSError`` whose cause is botocore's error with a ``response``.
-    """
-    for current in _chain(exc):
-        for name in ("status_code", "status", "code"):
-            value = getattr(current, name, None)
-            if isinstance(value, int) and 100 <= value < 600:
-                return value
-        status = _response_of(current).get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if isinstance(status, int):
-            return status
-    return None
-
-
-def _response_of(exc: BaseException) -> Mapping[str, Any]:
-    """botocore's parsed ``response`` of an error (empty for any other error)."""
-    response = getattr(exc, "response", None)
-    return response if isinstance(response, Mapping) else {}
-
-
-def _no_credentials(exc: BaseException) -> bool:
-    """Whether botocore found no credentials to sign with (its error, or one it caused)."""
-    return any(
-        type(current).__name__ in ("NoCredentialsError", "PartialCredentialsError")
-        for current in _chain(exc)
-    )
-
-
-def _denied(exc: BaseException) -> bool:
-    return isinstance(exc, PermissionError) or _http_status(exc) in (401, 403)
-
-
-def _version(info: Mapping[str, Any]) -> str | None:
-    """The version token in an fsspec ``info`` dict: s3fs ``ETag``, gcsfs/adlfs ``etag``."""
-    for name in ("ETag", "etag", "generation"):
-        value = info.get(name)
-        if value:
-            return str(value)
-    return None
-
-
-def _s3_error_code(exc: BaseException) -> str | None:
-    """The S3 error code (``PreconditionFailed``...) of botocore's error behind ``exc``."""
-    for current in _chain(exc):
-        code = _response_of(current).get("Error", {}).get("Code")
-        if isinstance(code, str):
-            return code
-    return None
-
-
-def _condition_failed(exc: BaseException) -> bool:
-    """Whether a conditional S3 PUT was refused because its condition did not hold.
-
-    412 PreconditionFailed (s3fs raises ``FileExistsError`` for a failed
-    ``If-None-Match`` on AWS, an ``OSError`` otherwise), or AWS's 409
-    ConditionalRequestConflict when another conditional write of the key raced it.
-    """
-    if isinstance(exc, FileExistsError):
-        return True
-    return _s3_error_code(exc) in _S3_CONDITION_CODES or _http_status(exc) == 412
-
-
-@functools.cache
-def _botocore_conditional_puts() -> bool:
-    """Whether the installed botocore sends ``IfNoneMatch`` and ``IfMatch`` with PutObject.
-
-    Older releases (which old aiobotocore pins still allow) refuse both parameters.
-    """
-    try:
-        from botocore.loaders import create_loader  # type: ignore[import-untyped]
-
-        model = create_loader().load_service_model("s3", "service-2")
-        members = model["shapes"]["PutObjectRequest"]["members"]
-    except Exception:
-        return False
-    return "IfNoneMatch" in members and "IfMatch" in members
-
-
-def _s3_conditional(protocol: str, fs: Any) -> bool:
-    """Whether a backend's file system is s3fs able to send conditional PUTs."""
-    if protocol not in S3_PROTOCOLS or not hasattr(fs, "_call_s3"):
-        return False
-    return _botocore_conditional_puts()
-
-
-class FsspecBackend(AsyncBackend):
+class FsspecBackend(ConditionalPuts):
     """A store rooted at any fsspec URL (``s3://``, ``gs://``, ``az://``, ``memory://``...).
 
     Parameters
@@ -361,7 +228,7 @@ class FsspecBackend(AsyncBackend):
         is_async = bool(getattr(fs_class, "async_impl", False))
         if max_concurrency is None:
             max_concurrency = REMOTE_MAX_CONCURRENCY if is_async else LOCAL_MAX_CONCURRENCY
-        AsyncBackend.__init__(
+        ConditionalPuts.__init__(
             self,
             fs.unstrip_protocol(root),
             max_concurrency=max_concurrency,
@@ -453,126 +320,6 @@ class FsspecBackend(AsyncBackend):
             return fs
         return _wrapped(fs_class(**options))
 
-    # -- paths --------------------------------------------------------------------------------
-    def _path(self, key: str) -> str:
-        return self._kept(key, f"{self._root}/{key}")
-
-    def _dir(self, prefix: str) -> str:
-        """File-system path of the directory named by a normalised prefix."""
-        return self._kept(prefix, f"{self._root}/{prefix}".rstrip("/")) if prefix else self._root
-
-    def _kept(self, key: str, path: str) -> str:
-        """``path``, if the file system keeps it as it is; else the key is refused.
-
-        A file system that rewrites a path would store the key under another
-        name, where it aliases a different key (adlfs parses paths as URLs and
-        drops a trailing '#').
-        """
-        stored = self._strip(path)
-        if stored != path:
-            raise InvalidKeyError(
-                f"The {self.protocol!r} file system would store the key {key!r} of {self.url} "
-                f"under another name ({stored[len(self._root) + 1 :]!r}); use another key."
-            )
-        return path
-
-    def _name(self, listed: str) -> str:
-        """A listed path as a path of the root's kind, without a trailing '/'.
-
-        Only a name with a protocol is stripped: adlfs's ``_strip_protocol``
-        parses a path as a URL and would drop a '#' that ends a directory's name.
-        """
-        if "://" in listed:
-            listed = self._strip(listed)
-        return listed.rstrip("/")
-
-    def _key_of(self, name: str) -> str | None:
-        """The key of a listed path, or None when it is outside the root."""
-        name = self._name(name)
-        base = f"{self._root}/"
-        if not name.startswith(base) or name == self._root:
-            return None
-        return name[len(base) :]
-
-    def _children(self, entries: list[dict[str, Any]], prefix: str) -> list[str]:
-        found: set[str] = set()
-        for entry in entries:
-            key = self._key_of(str(entry["name"]))
-            if key is None or not key.startswith(prefix) or key == prefix.rstrip("/"):
-                continue
-            rest = key[len(prefix) :]
-            if not rest or "/" in rest:
-                continue
-            found.add(key + "/" if entry.get("type") == "directory" else key)
-        return sorted(found)
-
-    def _objects(self, names: list[str], prefix: str) -> list[str]:
-        keys = (self._key_of(str(n)) for n in names)
-        return sorted(k for k in keys if k is not None and k.startswith(prefix))
-
-    def _names_object(self, entries: list[dict[str, Any]], path: str) -> bool:
-        """Whether a listing of ``path`` returned the object at ``path`` itself."""
-        return any(
-            self._name(str(e["name"])) == path and e.get("type") != "directory" for e in entries
-        )
-
-    # -- errors -------------------------------------------------------------------------------
-    def _fail(self, action: str, what: str, exc: BaseException) -> NoReturn:
-        """Raise ``exc`` as a StoreError, chaining the cause only if it holds no secret."""
-        if isinstance(exc, TimeoutError):
-            cause = (
-                f"no answer within {self.timeout:g} s (check that the endpoint is reachable, "
-                "or raise timeout= if the store is slow)"
-            )
-        elif self.protocol in S3_PROTOCOLS and _no_credentials(exc):
-            cause = (
-                "no S3 credentials were found; pass storage_options={'key': ..., 'secret': ...}, "
-                f"or anon=True for a public bucket, {AWS_ENV_HINT}"
-            )
-        elif _denied(exc):
-            cause = f"access was refused, check the credentials ({self._describe(exc)})"
-        else:
-            cause = self._describe(exc)
-        where = what if what == self.url else f"{what} in {self.url}"
-        error = StoreError(f"Cannot {action} {where}: {cause}.")
-        chain = "".join(traceback.format_exception(exc))
-        if self.redact(chain) != chain:
-            raise error from None
-        raise error from exc
-
-    def _describe(self, exc: BaseException) -> str:
-        lines = str(exc).strip().splitlines()
-        text = lines[0].strip().rstrip(".") if lines else "no message"
-        if len(text) > 300:
-            text = text[:300] + "..."
-        return f"{type(exc).__name__}: {self.redact(text)}"
-
-    def _conflict(self, key: str) -> KeyConflictError:
-        return KeyConflictError(
-            f"Cannot write {key!r} in {self.url}: this file system keeps keys as a "
-            "hierarchy, and a key cannot be both an object and a prefix of other keys."
-        )
-
-    async def _timed(self, awaitable: Awaitable[T]) -> T:
-        # asyncio.timeout, not wait_for: no extra task per call (batches make thousands)
-        async with asyncio.timeout(self.timeout):
-            return await awaitable
-
-    # -- async primitives: the one code path ----------------------------------------------------
-    async def _read(self, key: str, start: int | None, end: int | None) -> bytes:
-        path = self._path(key)
-        try:
-            data = await self._timed(self.fs._cat_file(path, start=start, end=end))
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise await self._aconfirm_missing(key) from None
-        except Exception as exc:
-            if start is not None and _http_status(exc) == 416:
-                raise RangeNotSatisfiableError(
-                    f"The range from byte {start} of {key!r} in {self.url} was refused."
-                ) from None
-            self._fail("read", repr(key), exc)
-        return bytes(data)
-
     @_on_io_loop
     async def _aget(self, key: str) -> bytes:
         return await self._read(key, None, None)
@@ -610,91 +357,6 @@ class FsspecBackend(AsyncBackend):
             raise
         except Exception as exc:
             self._fail("write", repr(key), exc)
-
-    @_on_io_loop
-    async def _aput_if(self, key: str, data: bytes, expect: str | None) -> str:
-        """One conditional PutObject through s3fs (only where ``conditional_writes``)."""
-        if len(data) >= _S3_MAX_PUT:
-            raise StoreError(
-                f"Cannot write {key!r} in {self.url} conditionally: {len(data)} bytes need a "
-                "multipart upload, which s3fs sends without the condition (the limit is 5 GiB)."
-            )
-        try:
-            return await self._put_conditionally(key, data, expect)
-        except PreconditionFailedError:
-            if expect is not None or not await self._drop_emptied_folder(key):
-                raise
-        return await self._put_conditionally(key, data, expect)  # once: the folder is gone
-
-    async def _drop_emptied_folder(self, key: str) -> bool:
-        """After a refused create-only put: remove an emptied folder named ``key``, if that is it.
-
-        S3 servers with real folders (SeaweedFS) keep a folder after its last
-        object is deleted, and refuse ``If-None-Match: *`` on its name although
-        no object is stored there. When no object is at ``key`` nor under
-        ``key/``, the folder's marker ``key/`` (never a key of a store) is deleted;
-        SeaweedFS leaves a folder that holds objects as it is. True if it was.
-        """
-        if await self._info(key, "write") is not None or await self._aholds_objects(f"{key}/"):
-            return False
-        try:
-            await self._timed(self.fs._rm_file(f"{self._path(key)}/"))
-        except FileNotFoundError:
-            pass
-        except Exception as exc:
-            self._fail("write", f"{key!r} conditionally", exc)
-        return True
-
-    async def _put_conditionally(self, key: str, data: bytes, expect: str | None) -> str:
-        path = self._path(key)
-        condition = {"IfNoneMatch": "*"} if expect is None else {"IfMatch": expect}
-        try:
-            # A chunk size above the object's keeps s3fs to a single PutObject.
-            out = await self._timed(
-                self.fs._pipe_file(path, data, chunksize=len(data) + 1, **condition)
-            )
-        except FileNotFoundError:
-            # A missing bucket is a StoreError; else AWS's 404 to an if-match on a gone key.
-            await self._aconfirm_missing(key)
-            if expect is None:
-                raise StoreError(
-                    f"Cannot write {key!r} in {self.url}: its location does not exist."
-                ) from None
-            raise self._stale(key, expect) from None
-        except Exception as exc:
-            if not _condition_failed(exc):
-                self._fail("write", f"{key!r} conditionally", exc)
-            if expect is None:
-                raise PreconditionFailedError(
-                    f"{key!r} already exists in {self.url}: another writer created it first. "
-                    "Read it and retry with its version, or give up."
-                ) from None
-            raise self._stale(key, expect) from None
-        version = _version(out) if isinstance(out, Mapping) else None
-        if version is None:
-            raise StoreError(
-                f"Wrote {key!r} in {self.url} conditionally, but the server returned no ETag; "
-                "its version is unknown (use a server that returns one)."
-            )
-        return version
-
-    def _stale(self, key: str, expect: str) -> PreconditionFailedError:
-        return PreconditionFailedError(
-            f"{key!r} in {self.url} is no longer at version {self.redact(expect)!r}: another "
-            "writer changed or deleted it. Read it again and retry, or give up."
-        )
-
-    async def _info(self, key: str, action: str) -> dict[str, Any] | None:
-        """The file system's ``_info`` of ``key``'s object, or None when there is none."""
-        path = self._path(key)
-        try:
-            info: dict[str, Any] = await self._timed(self.fs._info(path))
-        except (FileNotFoundError, NotADirectoryError):
-            await self._aconfirm_missing(key)  # a missing bucket is a StoreError
-            return None
-        except Exception as exc:
-            self._fail(action, repr(key), exc)
-        return info if info.get("type") == "file" else None
 
     @_on_io_loop
     async def _aexists(self, key: str) -> bool:
@@ -890,122 +552,6 @@ class FsspecBackend(AsyncBackend):
         _OPEN.discard(self)
         if self._owns_fs:
             await _close_clients(self.fs, self._given_credential, self.timeout)
-
-
-async def _close_clients(fs: Any, given_credential: bool, timeout: float) -> None:
-    """Close the HTTP clients a private file-system instance opened (best effort, bounded).
-
-    A connection that fails to close dies with the process anyway. ``fs`` is None
-    for the caller's own file system, which is left open.
-    """
-    if fs is None:
-        return
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(timeout):
-            creator = getattr(fs, "_s3creator", None)  # s3fs: the client's context manager
-            if creator is not None and getattr(fs, "_s3", None) is not None:
-                fs._s3 = None
-                await creator.__aexit__(None, None, None)
-            session = getattr(fs, "_session", None)  # gcsfs, http
-            if session is not None and not getattr(session, "closed", True):
-                await session.close()
-            service = getattr(fs, "service_client", None)  # adlfs
-            if service is not None and hasattr(service, "close"):
-                await service.close()
-            credential = getattr(fs, "credential", None)  # adlfs, when it made one itself
-            if credential is not None and not given_credential:
-                closed = credential.close() if hasattr(credential, "close") else None
-                if inspect.isawaitable(closed):
-                    await closed
-
-
-# -- backends nobody closed -------------------------------------------------------------------
-#: Seconds each forgotten backend may take to close at interpreter exit.
-_EXIT_CLOSE_TIMEOUT = 5.0
-#: Backends still open, closed at exit by :func:`_close_forgotten`.
-_OPEN: weakref.WeakSet[FsspecBackend] = weakref.WeakSet()
-_exit_hook = False
-
-
-def _watch(backend: FsspecBackend) -> None:
-    global _exit_hook
-    if not _exit_hook:
-        get_loop()  # the runner registers its exit hook first, so ours runs before it
-        atexit.register(_close_forgotten)
-        _exit_hook = True
-    _OPEN.add(backend)
-
-
-def _close_forgotten() -> None:
-    """At interpreter exit, close the backends nobody closed, while the I/O loop still runs.
-
-    An ``asynchronous`` file system registers no finalizer of its own, so a
-    forgotten backend would leave its HTTP session to be reported as unclosed.
-    Registered after the runner's own exit hook, so it runs first (:mod:`atexit`
-    is last-in, first-out).
-    """
-    loop = get_loop()
-    for backend in list(_OPEN):
-        future = asyncio.run_coroutine_threadsafe(backend.aclose(), loop)
-        with contextlib.suppress(Exception):
-            future.result(_EXIT_CLOSE_TIMEOUT)
-
-
-def _close_dropped(fs: Any, given_credential: bool, loop: asyncio.AbstractEventLoop) -> None:
-    """Finalizer of a backend garbage-collected unclosed: close its clients, without waiting."""
-    if loop.is_running():
-        coro = _close_clients(fs, given_credential, _EXIT_CLOSE_TIMEOUT)
-        asyncio.run_coroutine_threadsafe(coro, loop)
-
-
-def _detach_finalizers(fs: Any) -> None:
-    """Drop the exit-time finalizers a file system registered on itself at construction.
-
-    adlfs registers ``sync(fs.loop, close...)`` finalizers, and an ``asynchronous``
-    file system has no loop, so at exit each one fails with "Loop is not running"
-    (fsspec/adlfs issue 495). This backend closes the clients itself, on the loop
-    they were made on (:meth:`FsspecBackend._aclose`).
-    """
-    registry: Mapping[Any, Any] = getattr(weakref.finalize, "_registry", {})
-    for finalizer in list(registry):
-        held = finalizer.peek()
-        if held is not None and held[0] is fs:
-            finalizer.detach()
-
-
-def _copies_on_server(fs: Any) -> bool:
-    """Whether an async file system has a ``_cp_file`` of its own (fsspec's only raises)."""
-    from fsspec.asyn import AsyncFileSystem  # type: ignore[import-untyped]
-
-    return getattr(type(fs), "_cp_file", None) is not AsyncFileSystem._cp_file
-
-
-def _wrapped(fs: Any) -> Any:
-    """A sync file system behind fsspec's async wrapper (each call on a worker thread)."""
-    from fsspec.implementations.asyn_wrapper import (  # type: ignore[import-untyped]
-        AsyncFileSystemWrapper,
-    )
-
-    return AsyncFileSystemWrapper(fs, asynchronous=True)
-
-
-def _fs_class(protocol: str, url: str) -> Any:
-    """The fsspec file-system class for ``protocol`` (``url`` is redacted, for messages)."""
-    import fsspec  # type: ignore[import-untyped]
-
-    try:
-        return fsspec.get_filesystem_class(protocol)
-    except ValueError:
-        raise StoreError(
-            f"fsspec knows no protocol {protocol!r} (for {url}); install the package that "
-            f"registers {protocol}:// with fsspec, or drop backend='fsspec' so that "
-            "the backend installed for the scheme serves it (zarr-vectors backends lists them)."
-        ) from None
-    except ImportError as exc:
-        raise PluginError(
-            f"fsspec's {protocol}:// file system is not installed (for {url}); "
-            f"{install_hint(protocol, str(exc))}."
-        ) from None
 
 
 def adopt(obj: object, **options: Any) -> FsspecBackend | None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zarr_vectors.storage.async_base import AsyncBackend
 from zarr_vectors.storage.base import (
-    AsyncBackend,
     AsyncStorageBackend,
     Backend,
     ObjectInfo,

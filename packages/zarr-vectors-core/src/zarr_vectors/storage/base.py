@@ -1,110 +1,51 @@
-"""The byte-level storage protocol every zarr-vectors backend implements.
+"""The template every backend builds on: :class:`Backend`, both protocols on a few primitives.
 
-A backend is a key/value store of bytes rooted at one URL. Keys are
-'/'-separated relative paths (see :mod:`zarr_vectors.storage.keys`).
-Two protocols describe it: :class:`StorageBackend` (blocking calls) and
-:class:`AsyncStorageBackend` (their ``a``-prefixed coroutine twins). Every
-concrete backend implements both, usually by subclassing :class:`Backend`,
-which validates keys before any storage is touched and supplies correct
-(if not the fastest) defaults for the batch and prefix operations.
-
-Semantics, held by every backend and checked by the conformance kit
-(:mod:`zarr_vectors.testing`):
-
-* ``get_bytes`` / ``get_range`` of a missing key raise :class:`KeyError`
-  (:class:`~zarr_vectors.exceptions.MissingKeyError`).
-* ``get_range(key, start, length)`` returns the bytes ``[start, start+length)``,
-  fewer if the object ends first, and ``b""`` when ``start`` is at or past the
-  end; ``length=None`` reads to the end.
-  A range the storage refuses because it starts past the end, and the 404 some
-  S3 servers give a range of an empty object, are settled here once: the base
-  class confirms with a ``head`` and answers ``b""`` or :class:`KeyError`.
-* ``head(key)`` returns an :class:`ObjectInfo`: the size and, where the storage
-  has one, a version token (an ETag) that changes whenever the object does.
-* ``put_bytes`` overwrites; a put is visible to the next get.
-* ``put_if(key, data, expect=...)`` is a conditional write, offered where the
-  storage has one (``conditional_writes = True``): it stores ``data`` only if
-  the object's current version is ``expect`` (``None``: only if no object is
-  there) and returns the new version; otherwise it raises
-  :class:`~zarr_vectors.exceptions.PreconditionFailedError` and changes
-  nothing. Writers build their locks and commits on it.
-* ``delete`` of a missing key is silent; ``delete_many(keys)`` removes many keys
-  in as few requests as the storage allows (S3's DeleteObjects takes 1,000).
-* ``move_many(pairs)`` moves each source key to its destination key: the
-  destination is replaced if it exists, the source is gone afterwards. A pair
-  whose source is missing is skipped (it was moved already: a move interrupted
-  by a crash is finished by running it again). The base class copies through
-  the client (get, put, delete, in bounded batches); backends override it with
-  what the storage does better (a rename, a server-side copy).
-* A prefix names a directory: ``"a"`` and ``"a/"`` both mean the keys under
-  ``a/``. ``delete_prefix("a")`` never touches ``ab`` nor the key ``a`` itself;
-  ``delete_prefix("")`` empties the store.
-* ``list_prefix(prefix)`` yields full keys (relative to the root) of the
-  immediate children of ``prefix``: objects as ``"a/x"``, containers as
-  ``"a/sub/"`` (trailing '/'). ``recursive=True`` yields every object key under
-  the prefix and no containers. Order is sorted.
-* ``get_many(keys)`` returns a dict of the keys that exist (missing keys are
-  left out, because sparse chunk grids are the normal case); ``put_many``
-  writes every item, and when a key is repeated in one batch the last value
-  wins. Both run concurrently (at most ``max_concurrency`` calls in flight,
-  through :mod:`zarr_vectors.storage.concurrency`).
-* A missing bucket or container is not a missing key: on the first not-found,
-  the base class asks :meth:`Backend._root_exists` once and raises
-  :class:`~zarr_vectors.exceptions.StoreError` if the root is gone.
-* ``close()`` releases resources; backends are (async) context managers.
-  Subclasses release theirs in :meth:`Backend._close` (and ``_aclose``), which
-  ``close()``, ``aclose()`` and both ``with`` forms reach exactly once.
+The protocol (:mod:`zarr_vectors.storage.protocol`) is re-exported here; natively
+async clients build on :class:`~zarr_vectors.storage.async_base.AsyncBackend`.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Self, TypeVar
 
 from zarr_vectors.exceptions import (
-    InvalidKeyError,
     MissingKeyError,
     RangeNotSatisfiableError,
     StoreError,
 )
+from zarr_vectors.storage.arguments import batch_items, check_data, check_range, move_pairs
 from zarr_vectors.storage.concurrency import amap_bounded, check_concurrency, map_bounded
-from zarr_vectors.storage.keys import normalize_prefix, validate_key
+from zarr_vectors.storage.keys import children_of, normalize_prefix, validate_key
+from zarr_vectors.storage.protocol import (
+    AsyncStorageBackend,
+    BatchItems,
+    MovePairs,
+    ObjectInfo,
+    StorageBackend,
+    missing_key,
+)
 from zarr_vectors.storage.secrets import redact_text, redact_url
 
 __all__ = [
-    "AsyncBackend",
+    "MOVE_BATCH",
     "AsyncStorageBackend",
     "Backend",
     "BatchItems",
     "MovePairs",
     "ObjectInfo",
     "StorageBackend",
+    "children_of",
     "missing_key",
 ]
 
 T = TypeVar("T")
 
-BatchItems = Mapping[str, bytes] | Iterable[tuple[str, bytes]]
-#: ``move_many``'s argument: source key -> destination key, as a mapping or pairs.
-MovePairs = Mapping[str, str] | Iterable[tuple[str, str]]
 #: Objects the default ``move_many`` holds in memory at once (read, written, then deleted).
 MOVE_BATCH = 256
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What ``head`` tells about one stored object."""
-
-    key: str
-    #: Length in bytes.
-    size: int
-    #: A token that changes whenever the object does (an ETag on object stores),
-    #: or ``None`` where the storage has none.
-    version: str | None = None
 
 
 async def _to_thread(func: Callable[..., T], /, *args: Any) -> T:
@@ -117,198 +58,6 @@ async def _to_thread(func: Callable[..., T], /, *args: Any) -> T:
     import asyncio
 
     return await asyncio.to_thread(func, *args)
-
-
-@runtime_checkable
-class StorageBackend(Protocol):
-    """Blocking byte-level key/value store rooted at :attr:`url`."""
-
-    @property
-    def url(self) -> str:
-        """The URL (or path) of the store root, with credentials redacted."""
-        ...
-
-    def get_bytes(self, key: str) -> bytes:
-        """Return the whole object at ``key``; raise :class:`KeyError` if missing."""
-        ...
-
-    def get_range(self, key: str, start: int, length: int | None = None) -> bytes:
-        """Return ``length`` bytes from ``start`` (fewer at the end); KeyError if missing."""
-        ...
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        """Store ``data`` at ``key``, replacing any previous object."""
-        ...
-
-    def exists(self, key: str) -> bool:
-        """Whether an object is stored at ``key``."""
-        ...
-
-    def put_if(self, key: str, data: bytes, *, expect: str | None) -> str:
-        """Store ``data`` only if ``key``'s version is ``expect`` (None: absent); new version."""
-        ...
-
-    def head(self, key: str) -> ObjectInfo:
-        """Size and version of the object at ``key``; raise :class:`KeyError` if missing."""
-        ...
-
-    def delete(self, key: str) -> None:
-        """Remove ``key``; silent if it does not exist."""
-        ...
-
-    def delete_many(self, keys: Iterable[str]) -> None:
-        """Remove several keys (missing ones are fine), in as few requests as possible."""
-        ...
-
-    def move_many(self, pairs: MovePairs) -> None:
-        """Move each source key to its destination (replaced); missing sources are skipped."""
-        ...
-
-    def delete_prefix(self, prefix: str) -> None:
-        """Remove every object under the directory ``prefix``."""
-        ...
-
-    def list_prefix(self, prefix: str, recursive: bool = False) -> Iterator[str]:
-        """Yield children of ``prefix`` (containers end in '/'), or all keys if recursive."""
-        ...
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
-        """Fetch several objects concurrently; missing keys are left out."""
-        ...
-
-    def put_many(self, items: BatchItems) -> None:
-        """Store several objects concurrently."""
-        ...
-
-    def close(self) -> None:
-        """Release connections, files and threads."""
-        ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
-@runtime_checkable
-class AsyncStorageBackend(Protocol):
-    """The coroutine twin of :class:`StorageBackend`; same semantics."""
-
-    @property
-    def url(self) -> str: ...
-
-    async def aget_bytes(self, key: str) -> bytes: ...
-
-    async def aget_range(self, key: str, start: int, length: int | None = None) -> bytes: ...
-
-    async def aput_bytes(self, key: str, data: bytes) -> None: ...
-
-    async def aexists(self, key: str) -> bool: ...
-
-    async def aput_if(self, key: str, data: bytes, *, expect: str | None) -> str: ...
-
-    async def ahead(self, key: str) -> ObjectInfo: ...
-
-    async def adelete(self, key: str) -> None: ...
-
-    async def adelete_many(self, keys: Iterable[str]) -> None: ...
-
-    async def amove_many(self, pairs: MovePairs) -> None: ...
-
-    async def adelete_prefix(self, prefix: str) -> None: ...
-
-    def alist_prefix(self, prefix: str, recursive: bool = False) -> AsyncIterator[str]: ...
-
-    async def aget_many(self, keys: Iterable[str]) -> dict[str, bytes]: ...
-
-    async def aput_many(self, items: BatchItems) -> None: ...
-
-    async def aclose(self) -> None: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
-def missing_key(key: str, url: str) -> MissingKeyError:
-    """The :class:`KeyError` every backend raises for a key that is not stored."""
-    return MissingKeyError(f"{key!r} not found in {url}")
-
-
-def _check_range(start: int, length: int | None) -> None:
-    if not isinstance(start, int) or start < 0:
-        raise InvalidKeyError(f"Range start must be an int >= 0, got {start!r}.")
-    if length is not None and (not isinstance(length, int) or length < 0):
-        raise InvalidKeyError(f"Range length must be None or an int >= 0, got {length!r}.")
-
-
-def _items(items: BatchItems) -> list[tuple[str, bytes]]:
-    """Validated ``(key, bytes)`` pairs; a key given twice keeps its last value."""
-    pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
-    latest: dict[str, bytes] = {}
-    for key, data in pairs:
-        validate_key(key)
-        _check_data(data)
-        latest[key] = bytes(data)
-    return list(latest.items())
-
-
-def _moves(pairs: MovePairs) -> list[tuple[str, str]]:
-    """Validated ``(source, destination)`` pairs, each move once, ``a -> a`` dropped.
-
-    The moves of one call are independent of their order: a key may be the
-    source of one move or the destination of one, never both, nor two of either.
-    """
-    given = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
-    moves: dict[str, str] = {}
-    for pair in given:
-        try:
-            if isinstance(pair, str | bytes):
-                raise TypeError
-            first, second = pair
-        except (TypeError, ValueError):
-            raise InvalidKeyError(
-                f"move_many takes (source, destination) pairs of keys, got {pair!r:.100}."
-            ) from None
-        source, destination = validate_key(first), validate_key(second)
-        if source == destination:
-            continue
-        if moves.setdefault(source, destination) != destination:
-            raise InvalidKeyError(
-                f"move_many was asked to move {source!r} to both {moves[source]!r} and "
-                f"{destination!r}; give each source one destination."
-            )
-    seen: set[str] = set()
-    for destination in moves.values():
-        if destination in seen:
-            raise InvalidKeyError(
-                f"move_many was asked to move two objects to {destination!r}; give each "
-                "destination one source."
-            )
-        seen.add(destination)
-    both = sorted(seen.intersection(moves))
-    if both:
-        raise InvalidKeyError(
-            f"move_many was given {both[0]!r} as both a source and a destination, whose "
-            "outcome would depend on the order of the moves; split the call in two."
-        )
-    return list(moves.items())
-
-
-def _check_data(data: object) -> None:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise InvalidKeyError(
-            f"Values must be bytes-like, got {type(data).__name__}. Encode the value first."
-        )
 
 
 class Backend:
@@ -650,7 +399,7 @@ class Backend:
 
     def get_range(self, key: str, start: int, length: int | None = None) -> bytes:
         validate_key(key)
-        _check_range(start, length)
+        check_range(start, length)
         self._check_open()
         if length == 0:
             self.head(key)
@@ -662,7 +411,7 @@ class Backend:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         validate_key(key)
-        _check_data(data)
+        check_data(data)
         self._check_writable()
         self._put(key, bytes(data))
 
@@ -673,7 +422,7 @@ class Backend:
 
     def put_if(self, key: str, data: bytes, *, expect: str | None) -> str:
         validate_key(key)
-        _check_data(data)
+        check_data(data)
         self._check_conditional()
         return self._put_if(key, bytes(data), expect)
 
@@ -697,7 +446,7 @@ class Backend:
             self._delete_many(key_list)
 
     def move_many(self, pairs: MovePairs) -> None:
-        moves = _moves(pairs)
+        moves = move_pairs(pairs)
         self._check_writable()
         if moves:
             self._move_many(moves)
@@ -719,7 +468,7 @@ class Backend:
         return self._get_many(list(dict.fromkeys(key_list)))
 
     def put_many(self, items: BatchItems) -> None:
-        pairs = _items(items)
+        pairs = batch_items(items)
         self._check_writable()
         if pairs:
             self._put_many(pairs)
@@ -756,7 +505,7 @@ class Backend:
 
     async def aget_range(self, key: str, start: int, length: int | None = None) -> bytes:
         validate_key(key)
-        _check_range(start, length)
+        check_range(start, length)
         self._check_open()
         if length == 0:
             await self.ahead(key)
@@ -768,7 +517,7 @@ class Backend:
 
     async def aput_bytes(self, key: str, data: bytes) -> None:
         validate_key(key)
-        _check_data(data)
+        check_data(data)
         self._check_writable()
         await self._aput(key, bytes(data))
 
@@ -779,7 +528,7 @@ class Backend:
 
     async def aput_if(self, key: str, data: bytes, *, expect: str | None) -> str:
         validate_key(key)
-        _check_data(data)
+        check_data(data)
         self._check_conditional()
         return await self._aput_if(key, bytes(data), expect)
 
@@ -803,7 +552,7 @@ class Backend:
             await self._adelete_many(key_list)
 
     async def amove_many(self, pairs: MovePairs) -> None:
-        moves = _moves(pairs)
+        moves = move_pairs(pairs)
         self._check_writable()
         if moves:
             await self._amove_many(moves)
@@ -826,7 +575,7 @@ class Backend:
         return await self._aget_many(list(dict.fromkeys(key_list)))
 
     async def aput_many(self, items: BatchItems) -> None:
-        pairs = _items(items)
+        pairs = batch_items(items)
         self._check_writable()
         if pairs:
             await self._aput_many(pairs)
@@ -846,123 +595,3 @@ class Backend:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-class AsyncBackend(Backend):
-    """A :class:`Backend` whose library is natively async: write the ``_a...`` primitives.
-
-    Subclasses implement ``_aget``, ``_aput``, ``_aexists``, ``_adelete`` and
-    ``_alist`` (and, where the storage does better than the defaults,
-    ``_aget_range``, ``_ahead``, ``_adelete_many``, ``_amove_many``, ``_aget_many``,
-    ``_aput_many``, ``_aput_if``, ``_aroot_exists``, ``_aholds_objects``, ``_aclose``). Every
-    blocking primitive runs its coroutine twin on the process's one I/O loop
-    (:func:`~zarr_vectors.storage.runner.run_sync`), so a plugin writes
-    each operation once.
-    """
-
-    # -- async defaults that do not go back to the blocking primitives ----------------------
-    async def _aget_range(self, key: str, start: int, length: int | None) -> bytes:
-        data = await self._aget(key)
-        return data[start:] if length is None else data[start : start + length]
-
-    async def _ahead(self, key: str) -> ObjectInfo:
-        return ObjectInfo(key, len(await self._aget(key)))
-
-    async def _aput_if(self, key: str, data: bytes, expect: str | None) -> str:
-        raise NotImplementedError
-
-    async def _amove_many(self, pairs: list[tuple[str, str]]) -> None:
-        """The coroutine twin of :meth:`Backend._move_many`, on the async primitives."""
-        for start in range(0, len(pairs), MOVE_BATCH):
-            batch = pairs[start : start + MOVE_BATCH]
-            found = await self._aget_many([source for source, _ in batch])
-            await self._aput_many(
-                [(dest, found[source]) for source, dest in batch if source in found]
-            )
-            await self._adelete_many([source for source, _ in batch if source in found])
-
-    async def _aroot_exists(self) -> bool:
-        return True
-
-    async def _aholds_objects(self, prefix: str) -> bool:
-        return bool(await self._alist(prefix, True))
-
-    async def _aclose(self) -> None:
-        """Release resources; called once (``close()`` reaches it through :meth:`_close`)."""
-
-    # -- blocking primitives: the coroutines, on the one loop -------------------------------
-    def _get(self, key: str) -> bytes:
-        return _run(self._aget(key))
-
-    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
-        return _run(self._aget_range(key, start, length))
-
-    def _put(self, key: str, data: bytes) -> None:
-        _run(self._aput(key, data))
-
-    def _put_if(self, key: str, data: bytes, expect: str | None) -> str:
-        return _run(self._aput_if(key, data, expect))
-
-    def _exists(self, key: str) -> bool:
-        return _run(self._aexists(key))
-
-    def _head(self, key: str) -> ObjectInfo:
-        return _run(self._ahead(key))
-
-    def _delete(self, key: str) -> None:
-        _run(self._adelete(key))
-
-    def _delete_many(self, keys: list[str]) -> None:
-        _run(self._adelete_many(keys))
-
-    def _move_many(self, pairs: list[tuple[str, str]]) -> None:
-        _run(self._amove_many(pairs))
-
-    def _delete_prefix(self, prefix: str) -> None:
-        _run(self._adelete_prefix(prefix))
-
-    def _list(self, prefix: str, recursive: bool) -> list[str]:
-        return _run(self._alist(prefix, recursive))
-
-    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
-        return _run(self._aget_many(keys))
-
-    def _put_many(self, items: list[tuple[str, bytes]]) -> None:
-        _run(self._aput_many(items))
-
-    def _root_exists(self) -> bool:
-        return _run(self._aroot_exists())
-
-    def _holds_objects(self, prefix: str) -> bool:
-        return _run(self._aholds_objects(prefix))
-
-    def _close(self) -> None:
-        _run(self._aclose())
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    from zarr_vectors.storage.runner import run_sync
-
-    return run_sync(coro)
-
-
-def children_of(prefix: str, keys: Iterable[str], recursive: bool) -> list[str]:
-    """List helper for flat key spaces (object stores, dicts, SQL tables).
-
-    ``prefix`` is normalised ('' or ending in '/'); ``keys`` are all object keys
-    under it (any order). Returns what :meth:`Backend._list` must return.
-    """
-    if recursive:
-        return sorted(k for k in keys if k.startswith(prefix))
-    found: set[str] = set()
-    cut = len(prefix)
-    for key in keys:
-        if not key.startswith(prefix):
-            continue
-        rest = key[cut:]
-        slash = rest.find("/")
-        found.add(key if slash < 0 else prefix + rest[: slash + 1])
-    return sorted(found)
-
-
-__all__ += ["children_of"]

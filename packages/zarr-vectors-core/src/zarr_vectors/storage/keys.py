@@ -7,9 +7,11 @@ of an object-store key that is also a safe relative POSIX path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from zarr_vectors.exceptions import InvalidKeyError
 
-__all__ = ["normalize_prefix", "validate_key"]
+__all__ = ["children_of", "normalize_prefix", "validate_key"]
 
 
 def _problem(key: str) -> str | None:
@@ -65,3 +67,22 @@ def normalize_prefix(prefix: object) -> str:
     stripped = prefix[:-1] if prefix.endswith("/") else prefix
     validate_key(stripped)
     return stripped + "/"
+
+
+def children_of(prefix: str, keys: Iterable[str], recursive: bool) -> list[str]:
+    """List helper for flat key spaces (object stores, dicts, SQL tables).
+
+    ``prefix`` is normalised ('' or ending in '/'); ``keys`` are all object keys
+    under it (any order). Returns what :meth:`Backend._list` must return.
+    """
+    if recursive:
+        return sorted(k for k in keys if k.startswith(prefix))
+    found: set[str] = set()
+    cut = len(prefix)
+    for key in keys:
+        if not key.startswith(prefix):
+            continue
+        rest = key[cut:]
+        slash = rest.find("/")
+        found.add(key if slash < 0 else prefix + rest[: slash + 1])
+    return sorted(found)

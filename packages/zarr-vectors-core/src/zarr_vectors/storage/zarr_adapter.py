@@ -51,8 +51,8 @@ from zarr.abc.store import (
 )
 
 from zarr_vectors.exceptions import ReadOnlyBackendError, ReadOnlyStoreError, StoreError
+from zarr_vectors.storage.async_base import AsyncBackend
 from zarr_vectors.storage.base import (
-    AsyncBackend,
     AsyncStorageBackend,
     Backend,
     ObjectInfo,
@@ -398,7 +398,7 @@ class ZarrStoreBackend(AsyncBackend):
     """A caller's zarr-python store used as a zarr-vectors backend.
 
     Every primitive awaits the store's own coroutine; the blocking protocol runs
-    them on the project's one I/O loop (:class:`~zarr_vectors.storage.base.AsyncBackend`).
+    them on the project's one I/O loop (:class:`~zarr_vectors.storage.async_base.AsyncBackend`).
     The store belongs to the caller: closing this backend leaves it open.
     """
 
