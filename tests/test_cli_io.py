@@ -20,8 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from zarr_vectors.cli import main
-from zarr_vectors.cli._io import iter_point_batches, open_point_file, read_point_file
 from zarr_vectors.exceptions import ValidationError, ZarrVectorsError
+from zarr_vectors.io.points_files import iter_point_batches, open_point_file, read_point_file
 from zarr_vectors.types.points import read_points
 
 

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner
 
 from zarr_vectors.cli import main
-from zarr_vectors.cli._io import read_point_file
 from zarr_vectors.cli._progress import phase_bars
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.io.points_files import read_point_file
 from zarr_vectors.types.points import read_points
 
 SCRIPT = Path(sys.executable).with_name("zarr-vectors.exe" if os.name == "nt" else "zarr-vectors")

@@ -2,7 +2,7 @@
 
 Thin wrappers over :func:`zarr_vectors.types.points.write_points` and
 :func:`~zarr_vectors.types.points.read_points`: the file formats live in
-:mod:`zarr_vectors.cli._io`, the option parsing in :mod:`zarr_vectors.cli._args`,
+:mod:`zarr_vectors.io` (one module per format), the option parsing in :mod:`zarr_vectors.cli._args`,
 and the mapping of errors to exit codes in :mod:`zarr_vectors.cli._errors`.
 """
 
@@ -26,7 +26,7 @@ __all__ = ["backend_options", "read_points_cmd", "store_kwargs", "write_points_c
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from zarr_vectors.cli._io import PointReader
+    from zarr_vectors.io.points_files import PointReader
     from zarr_vectors.progress import PhaseBars
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -220,7 +220,7 @@ def write_points_cmd(
     Columns, PLY properties and LAS point fields other than x, y, z are stored as
     per-point attributes.
     """
-    from zarr_vectors.cli._io import open_point_file
+    from zarr_vectors.io.points_files import open_point_file
     from zarr_vectors.progress import WRITE_PHASES, PhasedProgress
     from zarr_vectors.types.points import write_points
 
@@ -314,7 +314,7 @@ def read_points_cmd(
     options: tuple[str, ...],
 ) -> None:
     """Read the points of a store at URL (all, or a bounding box) into a file."""
-    from zarr_vectors.cli._io import OUT_SUFFIXES, write_point_file
+    from zarr_vectors.io.points_files import OUT_SUFFIXES, write_point_file
     from zarr_vectors.progress import READ_PHASES, PhasedProgress
     from zarr_vectors.types.points import read_points
 
