@@ -110,7 +110,6 @@ def make_app(source: AnnotationSource) -> web.Application:
     app.router.add_get("/info", _info)
     app.router.add_get(r"/spatial{level:[0-9]{1,3}}/{chunk:" + _COORDS + "}", _spatial)
     app.router.add_get("/by_id/{id:[0-9]{1,20}}", _by_id)
-    app.router.add_route("OPTIONS", "/{tail:.*}", _root)
 
     async def _close(_: web.Application) -> None:
         source.close()
