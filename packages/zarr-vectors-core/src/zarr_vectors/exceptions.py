@@ -26,6 +26,7 @@ __all__ = [
     "StaleSnapshotError",
     "StoreError",
     "StoreExistsError",
+    "TransactionConflictError",
     "UnsupportedOperationError",
     "ValidationError",
     "ZarrVectorsError",
@@ -106,6 +107,18 @@ class ConcurrentWriteError(StoreError):
     Nothing of this write was published. Retry later, or raise the time this
     package waits for the store's write lock (``lock_timeout=``).
     """
+
+
+class TransactionConflictError(ConcurrentWriteError):
+    """A transactional backend refused a write's commit: another writer committed first.
+
+    Nothing of the refused write was committed. ``other`` is the id of the
+    commit that won, where the backend names one.
+    """
+
+    def __init__(self, message: str, *, other: str | None = None) -> None:
+        super().__init__(message)
+        self.other = other
 
 
 class CorruptStoreError(StoreError):

@@ -77,6 +77,13 @@ from zarr_vectors.format.metadata import (
 )
 from zarr_vectors.format.plan import Batch, Progress, WritePlan
 from zarr_vectors.format.snapshot import Snapshot, parse_json_doc, snapshot_from_doc
+from zarr_vectors.format.store_transaction import (
+    check_joinable,
+    is_transactional,
+    run_write,
+    take_store,
+    write_summary,
+)
 from zarr_vectors.format.validate import check_fits, check_inside
 from zarr_vectors.storage.base import StorageBackend
 
@@ -111,11 +118,24 @@ class _Append:
 def commit_write(
     backend: StorageBackend, plan: WritePlan, *, lock_timeout: float | None = None
 ) -> CommitResult:
-    """Create, replace or append to the store at ``backend`` as ``plan`` says."""
+    """Create, replace or append to the store at ``backend`` as ``plan`` says.
+
+    On a transactional backend (:mod:`~zarr_vectors.format.store_transaction`) the
+    write is one transaction of the backend's, and an append of points held in
+    memory whose commit lost to another writer's is redone on that writer's state.
+    """
+    check_joinable(backend, plan)
+    retry = plan.mode == "a" and plan.batches is None
+    return run_write(backend, lambda: _commit_write(backend, plan, lock_timeout), retry=retry)
+
+
+def _commit_write(
+    backend: StorageBackend, plan: WritePlan, lock_timeout: float | None
+) -> CommitResult:
     before = _current(backend, plan.mode)
     if before is not None and plan.mode == "a":
         _check_append(before, plan)  # refused here, nothing is touched
-    with RootLease(backend, wait=lock_timeout) as lease:
+    with take_store(backend, wait=lock_timeout, summary=write_summary(plan)) as lease:
         snap = _locked(backend, lease, plan.mode)
         if snap is not None and snap.pending is not None:
             snap = recover(backend, snap, lease)
@@ -129,8 +149,9 @@ def commit_write(
             check_inside(plan.positions, plan.meta, append=False)
         generation = snap.meta.generation + 1 if snap is not None else 1
         meta = replace(plan.meta, generation=generation)
-        if snap is not None:
+        if snap is not None and not is_transactional(backend):
             return _replace(backend, snap, meta, plan, lease)
+        # A transaction replaces in place: nobody sees the store before it commits.
         return _create(backend, meta, plan, lease)
 
 
@@ -246,6 +267,18 @@ def _write_cells(
         for p, d in level_docs(level, []).items()
         if d.get("node_type") == "array"
     }
+    if is_transactional(backend):
+        # Zarr-native transactional storage (Icechunk) takes a chunk only into an array
+        # it holds: the documents go first, as they will be but for their counts, and are
+        # rewritten at the end. Nobody sees either before the commit.
+        first = {
+            str(level): _level_doc(level, 0, attrs=bool(attributes) and level == 0)
+            for level in range(len(meta.levels))
+        }
+        first.update(
+            {p: d for level in range(len(meta.levels)) for p, d in level_docs(level, []).items()}
+        )
+        backend.put_many([(prefix + journal.node_key(p), dump_json(d)) for p, d in first.items()])
     total = len(plan.positions) if plan.batches is None else plan.expected_rows
     placed = 0  # level-0 points whose cells are written (what progress counts)
     if plan.progress is not None:
@@ -547,11 +580,15 @@ def _append(
     lease.put(_with_pending(snap.root_doc, pending))
     layouts = {p: ArrayLayout(p, d) for p, d in docs.items() if d.get("node_type") == "array"}
     objects, emptied = cells_to_objects(snap, layouts, enc.chunks)
+    node_docs = [(journal.node_key(p), dump_json(d)) for p, d in docs.items()]
+    if is_transactional(backend):
+        backend.put_many(node_docs)  # arrays before their chunks (see _write_cells)
     _put_chunks(backend, objects, plan.progress, lease)
     if emptied:
         backend.delete_many(emptied)
     lease.check()
-    backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
+    if not is_transactional(backend):
+        backend.put_many(node_docs)
     new_meta = journal.bump(meta)
     lease.check()
     _record(backend, new_meta.generation, pending)
@@ -695,13 +732,18 @@ def _with_pending(root_doc: Mapping[str, Any], pending: Pending | None) -> dict[
 
 
 def _record(backend: StorageBackend, generation: int, change: Pending) -> None:
-    """The commit record of the write that makes ``generation`` (for older snapshots)."""
+    """The commit record of the write that makes ``generation`` (for older snapshots).
+
+    A transactional backend needs none: a reader's view never changes under it.
+    """
+    if is_transactional(backend):
+        return
     backend.put_bytes(log_key(generation), dump_json(change.to_json()))
 
 
 def _prune_log(backend: StorageBackend, generation: int) -> None:
     """Keep the last :data:`~zarr_vectors.format.journal.LOG_KEEP` commit records."""
-    if generation <= LOG_KEEP:
+    if generation <= LOG_KEEP or is_transactional(backend):
         return
     cut = log_key(generation - LOG_KEEP)
     old = [k for k in backend.list_prefix(LOG_PREFIX, recursive=True) if k <= cut]
@@ -754,7 +796,7 @@ def create_empty(
                 raise StoreExistsError(
                     f"{backend.url} is not empty; pass mode='w' to replace what is there"
                 )
-    with RootLease(backend, wait=lock_timeout) as lease:
+    with take_store(backend, wait=lock_timeout, summary="zarr-vectors: create store") as lease:
         if lease.doc is not None and mode == "w-":
             raise StoreExistsError(
                 f"a store was created at {backend.url} by another writer meanwhile; "
@@ -764,7 +806,7 @@ def create_empty(
         generation = (_generation_of(old) if old is not None else 0) + 1
         meta = replace(meta, generation=generation)
         level = group_json(LevelMetadata(level=0, vertex_count=0).to_attributes())
-        if old is not None:
+        if old is not None and not is_transactional(backend):
             with contextlib.suppress(StoreError):  # a readable old store: repair, then swap
                 snap = snapshot_from_doc(backend, old)
                 old = recover(backend, snap, lease).root_doc
@@ -786,7 +828,7 @@ def rewrite_root(
     lock_timeout: float | None = None,
 ) -> Any:
     """Rewrite the committed root under the lease: ``change(snapshot) -> (root_doc, result)``."""
-    with RootLease(backend, wait=lock_timeout) as lease:
+    with take_store(backend, wait=lock_timeout, summary="zarr-vectors: update root") as lease:
         if lease.doc is None:
             raise StoreError(f"no Zarr Vectors store at {backend.url}: it has no root zarr.json")
         snap = snapshot_from_doc(backend, lease.doc)
