@@ -1,0 +1,36 @@
+"""Entry-point target: the light description of the icechunk backend (no icechunk import)."""
+
+from zarr_vectors.storage.info import BackendInfo
+
+ICECHUNK = BackendInfo(
+    name="icechunk",
+    # Chosen by name only (backend="icechunk"): a plain s3:// or local path stays with the
+    # backends that serve it by default. The URLs it opens are listed in the description.
+    schemes=(),
+    factory="zarr_vectors_icechunk.backend:IcechunkBackend",
+    priority=0,
+    install_hint='pip install "zarr-vectors-core[icechunk]"',
+    description="Versioned stores in an Icechunk repository (local path, file://, s3://, "
+    "gs://, az://, memory://): each write one commit; history, branches, tags.",
+    # Kept in step with zarr_vectors_icechunk.backend and .storage (not imported here).
+    options={
+        "branch": "branch to read and to write (default 'main'; made from main on first write)",
+        "tag": "read the store as this tag names it (read-only)",
+        "snapshot": "read the store at this snapshot id (read-only)",
+        "message": "commit message of the write (default: what the write did)",
+        "max_concurrency": "Icechunk calls a batch keeps in flight (default 64)",
+        "endpoint": "S3-compatible server URL (aliases endpoint_url, aws_endpoint_url)",
+        "region": "S3 region (alias region_name)",
+        "access_key_id": "S3 access key (aliases key, access_key)",
+        "secret_access_key": "S3 secret key (aliases secret, secret_key)",
+        "session_token": "S3 session token (alias token)",
+        "allow_http": "allow plain http:// endpoints (on by itself for an http:// endpoint)",
+        "anonymous": "no credentials: public buckets (aliases anon, skip_signature)",
+        "from_env": "take credentials from the environment",
+        "account_name": "Azure storage account (alias account)",
+        "account_key": "Azure account key (aliases access_key, key)",
+        "sas_token": "Azure SAS token",
+        "service_account_file": "GCS service-account JSON file",
+        "bearer_token": "GCS or Azure bearer token",
+    },
+)
