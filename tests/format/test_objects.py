@@ -1,0 +1,110 @@
+"""The object layer: fragment indexes, manifests, link placement, selective and verified reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zarr_vectors.exceptions import CorruptStoreError
+from zarr_vectors.format.links import partition_links, restore_order
+from zarr_vectors.format.objects import (
+    _encode_manifests,
+    decode_fragment_table,
+    decode_manifests,
+    encode_fragment_ranges,
+)
+from zarr_vectors.storage.local import LocalBackend
+from zarr_vectors.types.polylines import read_polylines, write_polylines
+from tests.test_points_backends import CountingBackend
+
+CS = (100.0, 100.0, 100.0)
+BOUNDS = ([0.0, 0.0, 0.0], [1000.0, 1000.0, 1000.0])
+
+
+def test_fragment_ranges_round_trip() -> None:
+    starts, counts = np.array([0, 3, 3, 10]), np.array([3, 0, 7, 1])
+    table = decode_fragment_table(encode_fragment_ranges(starts, counts), "t")
+    assert isinstance(table, np.ndarray)
+    np.testing.assert_array_equal(table, np.stack([starts, counts], axis=1))
+    empty = decode_fragment_table(encode_fragment_ranges(np.zeros(0, np.int64), np.zeros(0, np.int64)), "t")
+    assert len(empty) == 0
+    with pytest.raises(CorruptStoreError, match="t:"):
+        decode_fragment_table(b"GFVZ\x01", "t")
+
+
+def test_manifests_round_trip() -> None:
+    cells = np.array([[0, 1, 2], [-1, 0, 5], [3, 3, 3]])
+    frags = np.array([4, 0, 2])
+    blobs = _encode_manifests(cells, frags, np.array([2, 0, 1]))
+    counts, got_cells, refs = decode_manifests(blobs, 3, "m")
+    np.testing.assert_array_equal(counts, [2, 0, 1])
+    np.testing.assert_array_equal(got_cells, cells)
+    np.testing.assert_array_equal(refs[0], frags)
+
+
+def test_links_are_placed_canonically_and_restored() -> None:
+    chunks = np.array([[[1, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 0]], [[0, 2, 0], [0, 1, 0]]])
+    rows = np.array([[5, 7], [1, 2], [3, 4]])
+    buckets = partition_links(chunks, rows)
+    # the cross records file under their lexicographically first cell, perm column first
+    assert set(buckets.cells) == {("+1.0.0", (0, 0, 0)), ("0.0.0", (0, 0, 0)), ("0.+1.0", (0, 1, 0))}
+    cross, index = buckets.cells[("+1.0.0", (0, 0, 0))]
+    np.testing.assert_array_equal(cross, [[1, 7, 5]])
+    restored, _ = restore_order(cross, has_perm=True, width=2, where="x")
+    np.testing.assert_array_equal(restored, [rows[index[0]]])
+    intra, _ = buckets.cells[("0.0.0", (0, 0, 0))]
+    np.testing.assert_array_equal(intra, [[1, 2]])  # input order, no perm column
+
+
+def walks(k: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [
+        np.clip(rng.uniform(100, 900, 3) + np.cumsum(rng.normal(0, 30, (40, 3)), axis=0), 0, 1000).astype(np.float32)
+        for _ in range(k)
+    ]
+
+
+def test_reads_by_id_and_group_fetch_only_the_cells_touched(tmp_path: Path) -> None:
+    lines = walks(50)
+    write_polylines(tmp_path / "s", lines, chunk_shape=CS, bounds=BOUNDS, groups={0: [4, 9], 1: [1]})
+    backend = CountingBackend(LocalBackend(tmp_path / "s"))
+    got = read_polylines(backend, object_ids=[4, 9])
+    np.testing.assert_array_equal(got.polylines[0], lines[4])
+    cells = {tuple(c) for i in (4, 9) for c in np.floor(lines[i] / 100).astype(int).tolist()}
+    vertex_gets = [k for op, k in backend.requests if op == "get" and k.startswith("0/vertices/c/")]
+    assert len(vertex_gets) == len(cells)
+    assert {tuple(int(x) for x in k.split("/")[3:]) for k in vertex_gets} == cells
+    everything = len(list((tmp_path / "s" / "0" / "vertices" / "c").rglob("*/*/*")))
+    assert len(cells) < everything / 2
+    backend.requests.clear()
+    got = read_polylines(backend, group_ids=[1])
+    assert got.object_ids.tolist() == [1]
+    gets = {k for op, k in backend.requests if op == "get" and k.startswith("0/vertices/c/")}
+    assert len(gets) == len({tuple(c) for c in np.floor(lines[1] / 100).astype(int).tolist()})
+
+
+def test_an_object_whose_cells_disagree_is_a_corrupt_store(tmp_path: Path) -> None:
+    lines = walks(10, 1)
+    write_polylines(tmp_path / "s", lines, chunk_shape=CS, bounds=BOUNDS)
+    # Replace one cell's fragment index by one naming a single fragment: the objects whose
+    # manifests name its other fragments no longer agree with it.
+    cells = sorted((tmp_path / "s" / "0" / "vertex_fragments" / "c").rglob("*/*/*"))
+    victim = max(cells, key=lambda p: p.stat().st_size)
+    from zarr_vectors.format.cells import CellCodec, codec_chain
+
+    codec = CellCodec(tuple(codec_chain(None)))
+    victim.write_bytes(codec.encode(encode_fragment_ranges(np.zeros(1, np.int64), np.ones(1, np.int64))))
+    with pytest.raises(CorruptStoreError, match="disagree|fragment"):
+        read_polylines(tmp_path / "s")
+
+
+def test_a_flipped_byte_in_a_cell_is_caught(tmp_path: Path) -> None:
+    write_polylines(tmp_path / "s", walks(5, 2), chunk_shape=CS, bounds=BOUNDS)
+    victim = next((tmp_path / "s" / "0" / "vertices" / "c").rglob("*/*/*"))
+    data = bytearray(victim.read_bytes())
+    data[10] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    with pytest.raises(CorruptStoreError, match="checksum"):
+        read_polylines(tmp_path / "s")
