@@ -26,7 +26,10 @@ from zarr_vectors._version import __version__
 if TYPE_CHECKING:  # the real names, for type checkers and editors
     from zarr_vectors.lazy import ZVStore, open_zv
     from zarr_vectors.store import create_store, open_store
+    from zarr_vectors.types.graphs import Graph, read_graph, write_graph
+    from zarr_vectors.types.lines import Lines, read_lines, write_lines
     from zarr_vectors.types.points import PointCloud, WriteSummary, read_points, write_points
+    from zarr_vectors.types.polylines import Polylines, read_polylines, write_polylines
 
 #: public name -> the module that defines it (imported on first use).
 _LAZY: dict[str, str] = {
@@ -34,6 +37,15 @@ _LAZY: dict[str, str] = {
     "read_points": "zarr_vectors.types.points",
     "PointCloud": "zarr_vectors.types.points",
     "WriteSummary": "zarr_vectors.types.points",
+    "write_lines": "zarr_vectors.types.lines",
+    "read_lines": "zarr_vectors.types.lines",
+    "Lines": "zarr_vectors.types.lines",
+    "write_polylines": "zarr_vectors.types.polylines",
+    "read_polylines": "zarr_vectors.types.polylines",
+    "Polylines": "zarr_vectors.types.polylines",
+    "write_graph": "zarr_vectors.types.graphs",
+    "read_graph": "zarr_vectors.types.graphs",
+    "Graph": "zarr_vectors.types.graphs",
     "open_zv": "zarr_vectors.lazy",
     "ZVStore": "zarr_vectors.lazy",
     "open_store": "zarr_vectors.store.api",
@@ -41,15 +53,24 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "Graph",
+    "Lines",
     "PointCloud",
+    "Polylines",
     "WriteSummary",
     "ZVStore",
     "__version__",
     "create_store",
     "open_store",
     "open_zv",
+    "read_graph",
+    "read_lines",
     "read_points",
+    "read_polylines",
+    "write_graph",
+    "write_lines",
     "write_points",
+    "write_polylines",
 ]
 
 
