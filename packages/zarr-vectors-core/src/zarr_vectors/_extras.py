@@ -31,6 +31,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "xarray": ("xarray", "pandas"),
     "dask": ("dask", "distributed", "pandas"),
     "viz": ("matplotlib",),
+    "serve": ("aiohttp",),
+    "neuroglancer": ("aiohttp", "neuroglancer"),
 }
 
 #: import name -> distribution name, where the two differ.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from zarr_vectors._extras import require
 
-require("aiohttp", feature="serving a store (zarr-vectors serve)", extra=None)  # TODO extra serve
+require("aiohttp", feature="serving a store (zarr-vectors serve)", extra="serve")
 
 from zarr_vectors.serve.app import ServerThread, make_app, run_server  # noqa: E402 (after the check)
 from zarr_vectors.serve.source import AnnotationSource, open_source  # noqa: E402 (after the check)

@@ -70,7 +70,7 @@ def view(
     (``"3d"`` shows a whole cloud, ``"xy"`` a slice through it). Returns the
     session: print ``session.url`` and keep the process alive while you look.
     """
-    ng = require("neuroglancer", feature="zarr-vectors view", extra=None)  # TODO extra neuroglancer
+    ng = require("neuroglancer", feature="zarr-vectors view", extra="neuroglancer")
     source = open_source(
         store,
         refresh_interval=refresh_interval,
