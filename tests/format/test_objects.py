@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.test_points_backends import CountingBackend
 from zarr_vectors.exceptions import CorruptStoreError
 from zarr_vectors.format.links import partition_links, restore_order
 from zarr_vectors.format.objects import (
@@ -17,7 +18,6 @@ from zarr_vectors.format.objects import (
 )
 from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.types.polylines import read_polylines, write_polylines
-from tests.test_points_backends import CountingBackend
 
 CS = (100.0, 100.0, 100.0)
 BOUNDS = ([0.0, 0.0, 0.0], [1000.0, 1000.0, 1000.0])
@@ -28,7 +28,9 @@ def test_fragment_ranges_round_trip() -> None:
     table = decode_fragment_table(encode_fragment_ranges(starts, counts), "t")
     assert isinstance(table, np.ndarray)
     np.testing.assert_array_equal(table, np.stack([starts, counts], axis=1))
-    empty = decode_fragment_table(encode_fragment_ranges(np.zeros(0, np.int64), np.zeros(0, np.int64)), "t")
+    empty = decode_fragment_table(
+        encode_fragment_ranges(np.zeros(0, np.int64), np.zeros(0, np.int64)), "t"
+    )
     assert len(empty) == 0
     with pytest.raises(CorruptStoreError, match="t:"):
         decode_fragment_table(b"GFVZ\x01", "t")
@@ -49,7 +51,11 @@ def test_links_are_placed_canonically_and_restored() -> None:
     rows = np.array([[5, 7], [1, 2], [3, 4]])
     buckets = partition_links(chunks, rows)
     # the cross records file under their lexicographically first cell, perm column first
-    assert set(buckets.cells) == {("+1.0.0", (0, 0, 0)), ("0.0.0", (0, 0, 0)), ("0.+1.0", (0, 1, 0))}
+    assert set(buckets.cells) == {
+        ("+1.0.0", (0, 0, 0)),
+        ("0.0.0", (0, 0, 0)),
+        ("0.+1.0", (0, 1, 0)),
+    }
     cross, index = buckets.cells[("+1.0.0", (0, 0, 0))]
     np.testing.assert_array_equal(cross, [[1, 7, 5]])
     restored, _ = restore_order(cross, has_perm=True, width=2, where="x")
@@ -61,14 +67,18 @@ def test_links_are_placed_canonically_and_restored() -> None:
 def walks(k: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [
-        np.clip(rng.uniform(100, 900, 3) + np.cumsum(rng.normal(0, 30, (40, 3)), axis=0), 0, 1000).astype(np.float32)
+        np.clip(
+            rng.uniform(100, 900, 3) + np.cumsum(rng.normal(0, 30, (40, 3)), axis=0), 0, 1000
+        ).astype(np.float32)
         for _ in range(k)
     ]
 
 
 def test_reads_by_id_and_group_fetch_only_the_cells_touched(tmp_path: Path) -> None:
     lines = walks(50)
-    write_polylines(tmp_path / "s", lines, chunk_shape=CS, bounds=BOUNDS, groups={0: [4, 9], 1: [1]})
+    write_polylines(
+        tmp_path / "s", lines, chunk_shape=CS, bounds=BOUNDS, groups={0: [4, 9], 1: [1]}
+    )
     backend = CountingBackend(LocalBackend(tmp_path / "s"))
     got = read_polylines(backend, object_ids=[4, 9])
     np.testing.assert_array_equal(got.polylines[0], lines[4])
@@ -95,8 +105,10 @@ def test_an_object_whose_cells_disagree_is_a_corrupt_store(tmp_path: Path) -> No
     from zarr_vectors.format.cells import CellCodec, codec_chain
 
     codec = CellCodec(tuple(codec_chain(None)))
-    victim.write_bytes(codec.encode(encode_fragment_ranges(np.zeros(1, np.int64), np.ones(1, np.int64))))
-    with pytest.raises(CorruptStoreError, match="disagree|fragment"):
+    victim.write_bytes(
+        codec.encode(encode_fragment_ranges(np.zeros(1, np.int64), np.ones(1, np.int64)))
+    )
+    with pytest.raises(CorruptStoreError, match=r"disagree|fragment"):
         read_polylines(tmp_path / "s")
 
 

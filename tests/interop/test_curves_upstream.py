@@ -14,7 +14,9 @@ from zarr_vectors.types.graphs import read_graph, write_graph
 from zarr_vectors.types.lines import read_lines, write_lines
 from zarr_vectors.types.polylines import read_polylines, write_polylines
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "upstream-0.9.2-geometry"
+FIXTURES = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "upstream-0.9.2-geometry"
+)
 if not FIXTURES.exists():  # the shared folder beside the repository
     FIXTURES = Path("/work/shared/fixtures/upstream-0.9.2-geometry")
 CS = (250.0, 250.0, 250.0)
@@ -54,20 +56,37 @@ def test_every_fixture_store_is_read_exactly() -> None:
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(x, y)
     np.testing.assert_array_equal(got_p.object_attributes["length"], length)
-    assert read_polylines(FIXTURES / "streamlines.zarrvectors", group_ids=[2]).object_ids.tolist() == groups[2]
+    assert (
+        read_polylines(FIXTURES / "streamlines.zarrvectors", group_ids=[2]).object_ids.tolist()
+        == groups[2]
+    )
     t = truth("skeletons")
     got_g = read_graph(FIXTURES / "skeletons.zarrvectors")
     assert got_g.kind == "skeleton"
-    assert edge_set(got_g.positions, got_g.edges, True) == edge_set(t["positions"], t["edges"], True)
-    have = sorted(zip(map(tuple, got_g.positions.tolist()), got_g.object_ids.tolist(), got_g.vertex_attributes["radius"].tolist()))
-    want = sorted(zip(map(tuple, t["positions"].tolist()), t["object_ids"].tolist(), t["radius"].tolist()))
+    assert edge_set(got_g.positions, got_g.edges, True) == edge_set(
+        t["positions"], t["edges"], True
+    )
+    have = sorted(
+        zip(
+            map(tuple, got_g.positions.tolist()),
+            got_g.object_ids.tolist(),
+            got_g.vertex_attributes["radius"].tolist(), strict=False,
+        )
+    )
+    want = sorted(
+        zip(map(tuple, t["positions"].tolist()), t["object_ids"].tolist(), t["radius"].tolist(), strict=False)
+    )
     assert have == want
     t = truth("graph")
     got_g = read_graph(FIXTURES / "graph.zarrvectors")
-    want_w = {frozenset((tuple(t["positions"][a].tolist()), tuple(t["positions"][b].tolist()))): w
-              for (a, b), w in zip(t["edges"], t["length"].tolist(), strict=True)}
-    have_w = {frozenset((tuple(got_g.positions[a].tolist()), tuple(got_g.positions[b].tolist()))): w
-              for (a, b), w in zip(got_g.edges, got_g.link_attributes["length"].tolist(), strict=True)}
+    want_w = {
+        frozenset((tuple(t["positions"][a].tolist()), tuple(t["positions"][b].tolist()))): w
+        for (a, b), w in zip(t["edges"], t["length"].tolist(), strict=True)
+    }
+    have_w = {
+        frozenset((tuple(got_g.positions[a].tolist()), tuple(got_g.positions[b].tolist()))): w
+        for (a, b), w in zip(got_g.edges, got_g.link_attributes["length"].tolist(), strict=True)
+    }
     assert have_w == want_w
 
 
@@ -96,18 +115,46 @@ print(json.dumps(out))
 @pytest.mark.slow
 def test_the_published_package_reads_our_stores_exactly(tmp_path: Path) -> None:
     t = truth("lines")
-    write_lines(tmp_path / "lines", t["endpoints"], chunk_shape=CS, bounds=B,
-                vertex_attributes={"weight": t["weight"]}, object_attributes={"line_id": t["line_id"]})
+    write_lines(
+        tmp_path / "lines",
+        t["endpoints"],
+        chunk_shape=CS,
+        bounds=B,
+        vertex_attributes={"weight": t["weight"]},
+        object_attributes={"line_id": t["line_id"]},
+    )
     lines, fa, length, groups = streamlines()
     for name, shards in (("streamlines", None), ("streamlines_sharded", 2)):
-        write_polylines(tmp_path / name, lines, chunk_shape=CS, bounds=B, vertex_attributes={"fa": fa},
-                        object_attributes={"length": length}, groups=groups, shard_shape=shards)
+        write_polylines(
+            tmp_path / name,
+            lines,
+            chunk_shape=CS,
+            bounds=B,
+            vertex_attributes={"fa": fa},
+            object_attributes={"length": length},
+            groups=groups,
+            shard_shape=shards,
+        )
     sk = truth("skeletons")
-    write_graph(tmp_path / "skeletons", sk["positions"], sk["edges"], kind="skeleton", chunk_shape=CS,
-                bounds=B, vertex_attributes={"radius": sk["radius"]}, object_ids=sk["object_ids"])
+    write_graph(
+        tmp_path / "skeletons",
+        sk["positions"],
+        sk["edges"],
+        kind="skeleton",
+        chunk_shape=CS,
+        bounds=B,
+        vertex_attributes={"radius": sk["radius"]},
+        object_ids=sk["object_ids"],
+    )
     g = truth("graph")
-    write_graph(tmp_path / "graph", g["positions"], g["edges"], chunk_shape=CS, bounds=B,
-                link_attributes={"length": g["length"]})
+    write_graph(
+        tmp_path / "graph",
+        g["positions"],
+        g["edges"],
+        chunk_shape=CS,
+        bounds=B,
+        link_attributes={"length": g["length"]},
+    )
     out = json.loads(run_published(READ_OURS, str(tmp_path)).stdout)
     np.testing.assert_array_equal(np.array(out["lines"][0], np.float32), t["endpoints"])
     np.testing.assert_array_equal(np.array(out["lines"][1], np.float32), t["weight"].reshape(-1))
@@ -118,9 +165,13 @@ def test_the_published_package_reads_our_stores_exactly(tmp_path: Path) -> None:
             np.testing.assert_array_equal(np.array(p, np.float32), want)
         np.testing.assert_array_equal(np.array(fa_flat, np.float32), np.concatenate(fa))
     pos, edges = (np.array(v) for v in out["skeletons"])
-    assert edge_set(pos.astype(np.float32), edges, True) == edge_set(sk["positions"], sk["edges"], True)
+    assert edge_set(pos.astype(np.float32), edges, True) == edge_set(
+        sk["positions"], sk["edges"], True
+    )
     pos, edges = (np.array(v) for v in out["graph"])
-    assert edge_set(pos.astype(np.float32), edges, False) == edge_set(g["positions"], g["edges"], False)
+    assert edge_set(pos.astype(np.float32), edges, False) == edge_set(
+        g["positions"], g["edges"], False
+    )
 
 
 WRITE_SHARDED = r"""
@@ -140,20 +191,28 @@ write_graph(sys.argv[1] + "/sk", s["positions"], s["edges"], kind="skeleton", ch
 
 @pytest.mark.slow
 def test_sharded_stores_of_the_published_package_are_read_and_appended_to(tmp_path: Path) -> None:
-    run_published(WRITE_SHARDED, str(tmp_path), str(FIXTURES / "streamlines.npz"), str(FIXTURES / "skeletons.npz"))
+    run_published(
+        WRITE_SHARDED,
+        str(tmp_path),
+        str(FIXTURES / "streamlines.npz"),
+        str(FIXTURES / "skeletons.npz"),
+    )
     lines, fa, _, _ = streamlines()
     got = read_polylines(tmp_path / "pl")
     for a, b in zip(got.polylines, lines, strict=True):
         np.testing.assert_array_equal(a, b)
     sk = truth("skeletons")
     got_g = read_graph(tmp_path / "sk")
-    assert edge_set(got_g.positions, got_g.edges, True) == edge_set(sk["positions"], sk["edges"], True)
+    assert edge_set(got_g.positions, got_g.edges, True) == edge_set(
+        sk["positions"], sk["edges"], True
+    )
     # appended to by this package: still sharded, the old objects kept, 0.9.2 still reads it
     # (0.9.2 reads a whole store as ids 0..num_objects-1, so the new ids follow on)
     extra = [lines[0] + 1.0, lines[1] + 1.0]
     n = len(lines)
-    write_polylines(tmp_path / "pl", extra, object_ids=[n, n + 1], mode="a",
-                    vertex_attributes={"fa": fa[:2]})
+    write_polylines(
+        tmp_path / "pl", extra, object_ids=[n, n + 1], mode="a", vertex_attributes={"fa": fa[:2]}
+    )
     got = read_polylines(tmp_path / "pl")
     assert got.object_ids.tolist() == list(range(n + 2))
     np.testing.assert_array_equal(got.polylines[-1], extra[1])

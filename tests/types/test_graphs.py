@@ -30,28 +30,47 @@ def forest(trees: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarra
         base += m
     perm = rng.permutation(base)
     inv = np.argsort(perm)
-    return (np.clip(np.array(pos), 0, 1000)[perm].astype(np.float32), inv[np.array(edges)],
-            np.array(oid)[perm])
+    return (
+        np.clip(np.array(pos), 0, 1000)[perm].astype(np.float32),
+        inv[np.array(edges)],
+        np.array(oid)[perm],
+    )
 
 
-def directed(pos: np.ndarray, edges: np.ndarray) -> set[tuple[tuple[float, ...], tuple[float, ...]]]:
+def directed(
+    pos: np.ndarray, edges: np.ndarray
+) -> set[tuple[tuple[float, ...], tuple[float, ...]]]:
     return {(tuple(pos[a].tolist()), tuple(pos[b].tolist())) for a, b in edges}
 
 
 def test_skeletons_come_back_with_every_edge_and_direction(tmp_path: Path) -> None:
     pos, edges, oid = forest(5)
     radius = np.arange(len(pos), dtype=np.float32)
-    s = write_graph(tmp_path / "s", pos, edges, kind="skeleton", chunk_shape=CS, bounds=BOUNDS,
-                    vertex_attributes={"radius": radius}, object_ids=oid,
-                    object_attributes={"soma": np.arange(5.0)})
+    s = write_graph(
+        tmp_path / "s",
+        pos,
+        edges,
+        kind="skeleton",
+        chunk_shape=CS,
+        bounds=BOUNDS,
+        vertex_attributes={"radius": radius},
+        object_ids=oid,
+        object_attributes={"soma": np.arange(5.0)},
+    )
     assert s.object_count == 5 and s.edge_count == len(edges)
     got = read_graph(tmp_path / "s")
     assert isinstance(got, Graph) and got.kind == "skeleton"
     assert directed(got.positions, got.edges) == directed(pos, edges)
     # every vertex with its own id and radius
-    want = {tuple(p.tolist()) + (int(o), float(r)) for p, o, r in zip(pos, oid, radius, strict=True)}
-    have = {tuple(p.tolist()) + (int(o), float(r)) for p, o, r in
-            zip(got.positions, got.object_ids, got.vertex_attributes["radius"], strict=True)}
+    want = {
+        (*tuple(p.tolist()), int(o), float(r)) for p, o, r in zip(pos, oid, radius, strict=True)
+    }
+    have = {
+        (*tuple(p.tolist()), int(o), float(r))
+        for p, o, r in zip(
+            got.positions, got.object_ids, got.vertex_attributes["radius"], strict=True
+        )
+    }
     assert have == want
     np.testing.assert_array_equal(got.objects, [5, 15, 25, 35, 45])
     np.testing.assert_array_equal(got["object_attributes"]["soma"], np.arange(5.0))
@@ -67,29 +86,56 @@ def test_graph_with_cycles_and_edge_attributes(tmp_path: Path) -> None:
     d = np.linalg.norm(pos[:, None] - pos[None], axis=2)
     edges = np.argwhere(np.triu(d < 120, 1))
     length = d[edges[:, 0], edges[:, 1]].astype(np.float32)
-    write_graph(tmp_path / "g", pos, edges, chunk_shape=CS, bounds=BOUNDS, link_attributes={"length": length})
+    write_graph(
+        tmp_path / "g",
+        pos,
+        edges,
+        chunk_shape=CS,
+        bounds=BOUNDS,
+        link_attributes={"length": length},
+    )
     got = read_graph(tmp_path / "g")
-    want = {frozenset((tuple(pos[a].tolist()), tuple(pos[b].tolist()))): float(w) for (a, b), w in zip(edges, length, strict=True)}
-    have = {frozenset((tuple(got.positions[a].tolist()), tuple(got.positions[b].tolist()))): float(w)
-            for (a, b), w in zip(got.edges, got.link_attributes["length"], strict=True)}
+    want = {
+        frozenset((tuple(pos[a].tolist()), tuple(pos[b].tolist()))): float(w)
+        for (a, b), w in zip(edges, length, strict=True)
+    }
+    have = {
+        frozenset((tuple(got.positions[a].tolist()), tuple(got.positions[b].tolist()))): float(w)
+        for (a, b), w in zip(got.edges, got.link_attributes["length"], strict=True)
+    }
     assert have == want and len(got.edges) == len(edges)
 
 
 def test_skeleton_edges_with_attributes_are_all_kept(tmp_path: Path) -> None:
     pos, edges, oid = forest(2, 1)
     w = np.arange(len(edges), dtype=np.float64)
-    write_graph(tmp_path / "s", pos, edges, kind="skeleton", object_ids=oid, chunk_shape=CS,
-                bounds=BOUNDS, link_attributes={"w": w})
+    write_graph(
+        tmp_path / "s",
+        pos,
+        edges,
+        kind="skeleton",
+        object_ids=oid,
+        chunk_shape=CS,
+        bounds=BOUNDS,
+        link_attributes={"w": w},
+    )
     got = read_graph(tmp_path / "s")
-    want = {(tuple(pos[a].tolist()), tuple(pos[b].tolist())): x for (a, b), x in zip(edges, w, strict=True)}
-    have = {(tuple(got.positions[a].tolist()), tuple(got.positions[b].tolist())): x
-            for (a, b), x in zip(got.edges, got.link_attributes["w"], strict=True)}
+    want = {
+        (tuple(pos[a].tolist()), tuple(pos[b].tolist())): x
+        for (a, b), x in zip(edges, w, strict=True)
+    }
+    have = {
+        (tuple(got.positions[a].tolist()), tuple(got.positions[b].tolist())): x
+        for (a, b), x in zip(got.edges, got.link_attributes["w"], strict=True)
+    }
     assert have == want
 
 
 def test_append_whole_skeletons(tmp_path: Path) -> None:
     pos, edges, oid = forest(3, 2)
-    write_graph(tmp_path / "s", pos, edges, kind="skeleton", object_ids=oid, chunk_shape=CS, bounds=BOUNDS)
+    write_graph(
+        tmp_path / "s", pos, edges, kind="skeleton", object_ids=oid, chunk_shape=CS, bounds=BOUNDS
+    )
     p2, e2, o2 = forest(2, 5)
     write_graph(tmp_path / "s", p2, e2, kind="skeleton", object_ids=o2 + 1000, mode="a")
     got = read_graph(tmp_path / "s")

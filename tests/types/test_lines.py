@@ -24,8 +24,14 @@ def test_lines_round_trip_across_cells(tmp_path: Path) -> None:
     ends = segments(300)
     w = np.random.default_rng(1).uniform(0, 1, (300, 2)).astype(np.float32)
     lid = np.arange(300) * 7
-    s = write_lines(tmp_path / "s", ends, chunk_shape=CS, bounds=BOUNDS,
-                    vertex_attributes={"w": w}, object_attributes={"line_id": lid})
+    s = write_lines(
+        tmp_path / "s",
+        ends,
+        chunk_shape=CS,
+        bounds=BOUNDS,
+        vertex_attributes={"w": w},
+        object_attributes={"line_id": lid},
+    )
     assert s.line_count == 300
     got = read_lines(tmp_path / "s")
     assert isinstance(got, Lines) and len(got) == 300
@@ -65,7 +71,9 @@ def test_append_lines(tmp_path: Path) -> None:
         (np.ones((2, 2, 2)), {"object_ids": [1, 1]}, "repeat"),
     ],
 )
-def test_bad_lines_are_refused_before_writing(tmp_path: Path, endpoints: np.ndarray, kw: dict, match: str) -> None:
+def test_bad_lines_are_refused_before_writing(
+    tmp_path: Path, endpoints: np.ndarray, kw: dict, match: str
+) -> None:
     with pytest.raises(ValidationError, match=match):
         write_lines(tmp_path / "s", endpoints, chunk_shape=CS, bounds=BOUNDS, **kw)
     assert not (tmp_path / "s").exists()

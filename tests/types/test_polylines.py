@@ -23,7 +23,11 @@ def walks(k: int, seed: int = 0) -> list[np.ndarray]:
     for _ in range(k):
         m = int(rng.integers(2, 80))
         start = rng.uniform(200, 800, 3)
-        out.append(np.clip(start + np.cumsum(rng.normal(0, 20, (m, 3)), axis=0), 0, 1000).astype(np.float32))
+        out.append(
+            np.clip(start + np.cumsum(rng.normal(0, 20, (m, 3)), axis=0), 0, 1000).astype(
+                np.float32
+            )
+        )
     return out
 
 
@@ -31,8 +35,14 @@ def test_polylines_come_back_whole_in_order_with_their_attributes(tmp_path: Path
     lines = walks(60)
     fa = [np.linspace(0, 1, len(p)).astype(np.float32) for p in lines]
     length = np.arange(60, dtype=np.float64)
-    s = write_polylines(tmp_path / "s", lines, chunk_shape=CS, bounds=BOUNDS,
-                        vertex_attributes={"fa": fa}, object_attributes={"length": length})
+    s = write_polylines(
+        tmp_path / "s",
+        lines,
+        chunk_shape=CS,
+        bounds=BOUNDS,
+        vertex_attributes={"fa": fa},
+        object_attributes={"length": length},
+    )
     assert s.polyline_count == 60 and s.vertex_count == sum(len(p) for p in lines)
     got = read_polylines(tmp_path / "s")
     assert isinstance(got, Polylines) and len(got) == 60
@@ -48,8 +58,14 @@ def test_polylines_come_back_whole_in_order_with_their_attributes(tmp_path: Path
 def test_object_ids_groups_and_boxes_select_whole_polylines(tmp_path: Path) -> None:
     lines = walks(40, 1)
     groups = {g: list(range(g, 40, 4)) for g in range(4)}
-    write_polylines(tmp_path / "s", lines, chunk_shape=CS, bounds=BOUNDS, groups=groups,
-                    geometry_type="polyline")
+    write_polylines(
+        tmp_path / "s",
+        lines,
+        chunk_shape=CS,
+        bounds=BOUNDS,
+        groups=groups,
+        geometry_type="polyline",
+    )
     got = read_polylines(tmp_path / "s", object_ids=[3, 17, 999])
     assert got.object_ids.tolist() == [3, 17]
     np.testing.assert_array_equal(got.polylines[1], lines[17])
@@ -91,7 +107,9 @@ def test_appending_whole_polylines_keeps_the_old_ones(tmp_path: Path) -> None:
         ({"groups": {0: [7]}}, "not written"),
     ],
 )
-def test_bad_input_is_refused_before_anything_is_written(tmp_path: Path, kwargs: dict[str, Any], match: str | None) -> None:
+def test_bad_input_is_refused_before_anything_is_written(
+    tmp_path: Path, kwargs: dict[str, Any], match: str | None
+) -> None:
     args: dict[str, Any] = {"polylines": [np.array([[1, 1, 1], [2, 2, 2]], np.float32)]}
     args.update(kwargs)
     if match is None:  # a valid call, as a control
@@ -105,15 +123,22 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path: Path, kwargs:
 
 def test_repeated_object_ids_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="more than one polyline"):
-        write_polylines(tmp_path / "s", walks(3), object_ids=[1, 2, 1], chunk_shape=CS, bounds=BOUNDS)
+        write_polylines(
+            tmp_path / "s", walks(3), object_ids=[1, 2, 1], chunk_shape=CS, bounds=BOUNDS
+        )
     assert not (tmp_path / "s").exists()
 
 
 def test_results_render_and_convert(tmp_path: Path) -> None:
     pytest.importorskip("pandas")
     lines = walks(5)
-    write_polylines(tmp_path / "s", lines, chunk_shape=CS, bounds=BOUNDS,
-                    vertex_attributes={"fa": [np.ones(len(p)) for p in lines]})
+    write_polylines(
+        tmp_path / "s",
+        lines,
+        chunk_shape=CS,
+        bounds=BOUNDS,
+        vertex_attributes={"fa": [np.ones(len(p)) for p in lines]},
+    )
     got = read_polylines(tmp_path / "s")
     df = got.to_pandas()
     assert list(df.columns) == ["object_id", "x", "y", "z", "fa"]

@@ -81,7 +81,9 @@ def _lehmer(perm: Sequence[int]) -> int:
     return code
 
 
-def _perm_tables(width: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _perm_tables(
+    width: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(code by ``sigma @ radix``, radix, inverse permutation by code)."""
     radix = (width ** np.arange(width - 1, -1, -1)).astype(np.int64)
     code_of = np.full(width**width, -1, dtype=np.int64)
@@ -138,7 +140,9 @@ def partition_links(
     key = np.concatenate([src, offsets], axis=1)
     order = np.lexsort(key.T[::-1])
     key_sorted = key[order]
-    starts = np.flatnonzero(np.concatenate(([True], np.any(key_sorted[1:] != key_sorted[:-1], axis=1))))
+    starts = np.flatnonzero(
+        np.concatenate(([True], np.any(key_sorted[1:] != key_sorted[:-1], axis=1)))
+    )
     ends = np.append(starts[1:], m)
     placed_rows, perm = placed_rows[order], perm[order]
     out: dict[tuple[str, Cell], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
@@ -165,7 +169,9 @@ def decode_link_cell(
     if intra:
         flat = np.frombuffer(data, dtype=dt)
         if flat.size % columns:
-            raise CorruptStoreError(f"{where}: {flat.size} values are not whole {columns}-wide rows")
+            raise CorruptStoreError(
+                f"{where}: {flat.size} values are not whole {columns}-wide rows"
+            )
         return flat.reshape(-1, columns).astype(np.int64)
     if len(data) < 8:
         return np.empty((0, columns), np.int64)
@@ -173,7 +179,7 @@ def decode_link_cell(
     body_at = 8 * (1 + int(k))
     if k < 0 or len(data) < body_at:
         raise CorruptStoreError(f"{where}: the link cell's header is truncated")
-    offs = np.frombuffer(data, "<i8", int(k), 8).tolist() + [len(data) - body_at]
+    offs = [*np.frombuffer(data, "<i8", int(k), 8).tolist(), len(data) - body_at]
     body = memoryview(data)[body_at:]
     parts = []
     for a, b in itertools.pairwise(offs):

@@ -117,7 +117,9 @@ def encode_fragment_ranges(starts: npt.NDArray[np.int64], counts: npt.NDArray[np
     )
 
 
-def decode_fragment_table(blob: bytes, where: str) -> list[npt.NDArray[np.int64]] | npt.NDArray[np.int64]:
+def decode_fragment_table(
+    blob: bytes, where: str
+) -> list[npt.NDArray[np.int64]] | npt.NDArray[np.int64]:
     """A cell's fragments: an ``(F, 2)`` table of ``(start, count)`` when all are ranges,
     else a list of row-index arrays, one per fragment."""
     if len(blob) < _HEADER.size:
@@ -299,7 +301,9 @@ def encode_objects(
         blob = encode_fragment_ranges(frag_local[a:b], frag_count[a:b])
         chunks.append((f"{fpath}/c/{grid}", codec.encode(blob)))
         for name, col in columns.items():
-            chunks.append((f"{level}/vertex_attributes/{name}/c/{grid}", codec.encode(col[s:e].tobytes())))
+            chunks.append(
+                (f"{level}/vertex_attributes/{name}/c/{grid}", codec.encode(col[s:e].tobytes()))
+            )
     nonempty = sorted(world_key(w) for w in world.tolist())
     docs = level_array_docs(
         level,
@@ -319,9 +323,21 @@ def encode_objects(
         )
 
     if obj.links is not None:
-        _encode_links(obj, level, world, cell_of, local, order, new, codec, grids_of=lambda w: "/".join(
-            map(str, (np.asarray(w) - origin).tolist())
-        ), chunks=chunks, cell_docs=cell_docs, docs=docs, cell_doc=cell_doc)
+        _encode_links(
+            obj,
+            level,
+            world,
+            cell_of,
+            local,
+            order,
+            new,
+            codec,
+            grids_of=lambda w: "/".join(map(str, (np.asarray(w) - origin).tolist())),
+            chunks=chunks,
+            cell_docs=cell_docs,
+            docs=docs,
+            cell_doc=cell_doc,
+        )
 
     # Object index, attributes, groups: plain arrays over object rows.
     tail = list(index_codecs)
@@ -336,7 +352,9 @@ def encode_objects(
             "object_ids_sorted": True,
         }
     )
-    d, c = plain_array(f"{oi}/object_ids", obj.object_ids, chunk_rows=1 << 20, tail_codecs=tail, fill=0)
+    d, c = plain_array(
+        f"{oi}/object_ids", obj.object_ids, chunk_rows=1 << 20, tail_codecs=tail, fill=0
+    )
     docs[f"{oi}/object_ids"] = d
     chunks += c
     zstd = [{"name": "zstd", "configuration": {"level": 0, "checksum": False}}, *tail]
@@ -347,28 +365,49 @@ def encode_objects(
         docs[f"{level}/object_attributes"] = group_json()
     for name, values in obj.object_attributes.items():
         path = f"{level}/object_attributes/{name}"
-        attrs = {"zv_array": "object_attribute", "name": name, "dtype": str(values.dtype),
-                 "shape": list(values.shape), "fill_sentinel_meaning": "absent"}
-        d, c = plain_array(path, values, chunk_rows=OBJECT_ATTRIBUTE_ROWS, tail_codecs=tail, attributes=attrs)
+        attrs = {
+            "zv_array": "object_attribute",
+            "name": name,
+            "dtype": str(values.dtype),
+            "shape": list(values.shape),
+            "fill_sentinel_meaning": "absent",
+        }
+        d, c = plain_array(
+            path, values, chunk_rows=OBJECT_ATTRIBUTE_ROWS, tail_codecs=tail, attributes=attrs
+        )
         docs[path] = d
         chunks += c
     if obj.groups is not None:
         blobs = [np.asarray(g, "<i8").tobytes() for g in obj.groups]
-        d, c = vlen_array(f"{level}/groups", blobs, chunk_rows=MANIFEST_ROWS, tail_codecs=zstd,
-                          attributes={"zv_array": "groups", "num_groups": len(blobs)})
+        d, c = vlen_array(
+            f"{level}/groups",
+            blobs,
+            chunk_rows=MANIFEST_ROWS,
+            tail_codecs=zstd,
+            attributes={"zv_array": "groups", "num_groups": len(blobs)},
+        )
         docs[f"{level}/groups"] = d
         chunks += c
         if obj.group_attributes:
             docs[f"{level}/group_attributes"] = group_json()
         for name, values in obj.group_attributes.items():
             path = f"{level}/group_attributes/{name}"
-            attrs = {"zv_array": "groupings_attribute", "name": name, "dtype": str(values.dtype),
-                     "shape": list(values.shape)}
-            d, c = plain_array(path, values, chunk_rows=OBJECT_ATTRIBUTE_ROWS, tail_codecs=tail,
-                               attributes=attrs)
+            attrs = {
+                "zv_array": "groupings_attribute",
+                "name": name,
+                "dtype": str(values.dtype),
+                "shape": list(values.shape),
+            }
+            d, c = plain_array(
+                path, values, chunk_rows=OBJECT_ATTRIBUTE_ROWS, tail_codecs=tail, attributes=attrs
+            )
             docs[path] = d
             chunks += c
-    present = tuple(obj.arrays_present) + (("vertex_attributes",) if obj.attributes and "vertex_attributes" not in obj.arrays_present else ())
+    present = tuple(obj.arrays_present) + (
+        ("vertex_attributes",)
+        if obj.attributes and "vertex_attributes" not in obj.arrays_present
+        else ()
+    )
     docs[level] = group_json(
         LevelMetadata(level=int(level), vertex_count=n, arrays_present=present).to_attributes()
     )
@@ -415,9 +454,16 @@ def _encode_links(
     family = f"{level}/links/0"
     docs[f"{level}/links"] = group_json()
     docs[family] = group_json(
-        {"zv_array": "links_family", "level_delta": 0, "link_width": width, "directed": False,
-         "store": "canonical", "sid_ndim": world.shape[1] if len(world) else obj.positions.shape[1],
-         "num_links": len(stored), "num_physical_records": len(stored)}
+        {
+            "zv_array": "links_family",
+            "level_delta": 0,
+            "link_width": width,
+            "directed": False,
+            "store": "canonical",
+            "sid_ndim": world.shape[1] if len(world) else obj.positions.shape[1],
+            "num_links": len(stored),
+            "num_physical_records": len(stored),
+        }
     )
     by_seg: dict[str, list[tuple[tuple[int, ...], Any, Any]]] = {}
     for (seg, src), (rows, index) in buckets.cells.items():
@@ -427,8 +473,12 @@ def _encode_links(
         docs[f"{level}/link_attributes"] = group_json()
         docs[f"{level}/link_attributes/{name}"] = group_json()
         docs[f"{level}/link_attributes/{name}/0"] = group_json(
-            {"zv_array": "link_attribute_family", "name": name, "level_delta": 0,
-             "num_links": len(stored)}
+            {
+                "zv_array": "link_attribute_family",
+                "name": name,
+                "level_delta": 0,
+                "num_links": len(stored),
+            }
         )
     stored_attrs = {k: v[stored] for k, v in obj.link_attributes.items()}
     for seg, cells in sorted(by_seg.items()):
@@ -438,7 +488,9 @@ def _encode_links(
         offsets = np.asarray(
             [[int(c) for c in part.split(".")] for part in seg.split("_")], dtype=np.int64
         )
-        cell_docs[path] = cell_doc(link_array_attributes(offsets, has_perm=not intra, width=width), listed)
+        cell_docs[path] = cell_doc(
+            link_array_attributes(offsets, has_perm=not intra, width=width), listed
+        )
         for src, rows, index in cells:
             grid = grids_of(src)
             if intra:
@@ -449,11 +501,22 @@ def _encode_links(
                 chunks.append((f"{path}/c/{grid}", codec.encode(encode_cross_cell(rows))))
             for name, values in stored_attrs.items():
                 part = np.ascontiguousarray(values[index])
-                chunks.append((f"{level}/link_attributes/{name}/0/{seg}/c/{grid}", codec.encode(part.tobytes())))
+                chunks.append(
+                    (
+                        f"{level}/link_attributes/{name}/0/{seg}/c/{grid}",
+                        codec.encode(part.tobytes()),
+                    )
+                )
         for name, values in obj.link_attributes.items():
             cell_docs[f"{level}/link_attributes/{name}/0/{seg}"] = cell_doc(
-                {"zv_array": "link_attribute", "name": name, "dtype": str(values.dtype),
-                 "offsets": offsets.tolist(), "level_delta": 0, "row_shape": list(values.shape[1:])},
+                {
+                    "zv_array": "link_attribute",
+                    "name": name,
+                    "dtype": str(values.dtype),
+                    "offsets": offsets.tolist(),
+                    "level_delta": 0,
+                    "row_shape": list(values.shape[1:]),
+                },
                 listed,
             )
         if intra:

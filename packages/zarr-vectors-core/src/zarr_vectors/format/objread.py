@@ -60,7 +60,9 @@ def group_members(snap: Snapshot, level: int, group_ids: Sequence[int]) -> npt.N
     gids = np.asarray(list(group_ids), dtype=np.int64)
     bad = gids[(gids < 0) | (gids >= n)]
     if len(bad):
-        raise ValidationError(f"group ids {bad.tolist()} do not exist; the store has groups 0..{n - 1}")
+        raise ValidationError(
+            f"group ids {bad.tolist()} do not exist; the store has groups 0..{n - 1}"
+        )
     ranges = (doc.get("attributes") or {}).get("group_ranges") or {}
     members = []
     for gid, blob in zip(gids.tolist(), read_vlen(snap, path, doc, gids), strict=True):
@@ -90,7 +92,13 @@ def read_objects(
     ndim = snap.meta.ndim
     url = snap.backend.url
     oi = f"{level}/object_index"
-    base = [f"{level}/vertices", f"{level}/vertex_fragments", oi, f"{oi}/object_ids", f"{oi}/manifests"]
+    base = [
+        f"{level}/vertices",
+        f"{level}/vertex_fragments",
+        oi,
+        f"{oi}/object_ids",
+        f"{oi}/manifests",
+    ]
     docs = snap.nodes(base)
     vdoc = docs[base[0]]
     if docs[f"{oi}/manifests"] is None or docs[f"{oi}/object_ids"] is None:
@@ -106,14 +114,22 @@ def read_objects(
     blobs = read_vlen(snap, f"{oi}/manifests", docs[f"{oi}/manifests"], rows) if len(rows) else []
     per_obj, mcells, refs = decode_manifests(blobs, ndim, f"{url}: {oi}/manifests")
     if bbox is not None and len(rows):
-        in_box = set(map(tuple, mcells[cells_in_box(mcells, snap.meta.chunk_shape, bbox)].tolist())) if len(mcells) else set()
+        in_box = (
+            set(map(tuple, mcells[cells_in_box(mcells, snap.meta.chunk_shape, bbox)].tolist()))
+            if len(mcells)
+            else set()
+        )
         hit = np.array([tuple(c) in in_box for c in mcells.tolist()], dtype=bool)
         owner = np.repeat(np.arange(len(rows)), per_obj)
         touched = np.zeros(len(rows), dtype=bool)
         touched[owner[hit]] = True
         keep_blocks = touched[owner]
         rows, per_obj, mcells = rows[touched], per_obj[touched], mcells[keep_blocks]
-        refs = [refs[0][keep_blocks]] if refs[0] is not None else [None, [r for r, k in zip(refs[1], keep_blocks.tolist(), strict=True) if k]]
+        refs = (
+            [refs[0][keep_blocks]]
+            if refs[0] is not None
+            else [None, [r for r, k in zip(refs[1], keep_blocks.tolist(), strict=True) if k]]
+        )
     vattrs = (vdoc or {}).get("attributes", {})
     origin = np.asarray(vattrs.get("chunk_grid_origin", [0] * ndim), dtype=np.int64)
     listed = {tuple(parse_world_key(k)) for k in vattrs.get("nonempty_chunks") or []}
@@ -142,7 +158,10 @@ def read_objects(
                 continue
             raise CorruptStoreError(f"{url}: {p} is missing")
         if "/links/0/" in p or "/link_attributes/" in p:
-            lst = {tuple(parse_world_key(k)) for k in d.get("attributes", {}).get("nonempty_chunks") or []}
+            lst = {
+                tuple(parse_world_key(k))
+                for k in d.get("attributes", {}).get("nonempty_chunks") or []
+            }
             mine = [grid_of[c] for c in cells if c in lst]
         else:
             mine = [grid_of[c] for c in cells]
@@ -166,7 +185,9 @@ def read_objects(
     for c in cells:
         raw = payload(base[0], c)
         if raw is None or len(raw) % (dtype.itemsize * ndim):
-            raise CorruptStoreError(f"{url}: {base[0]} cell {world_key(c)} is missing or not whole rows")
+            raise CorruptStoreError(
+                f"{url}: {base[0]} cell {world_key(c)} is missing or not whole rows"
+            )
         cell_pos[c] = np.frombuffer(raw, dtype).reshape(-1, ndim)
         fraw = payload(base[1], c)
         if fraw is None:
@@ -208,11 +229,15 @@ def read_objects(
                     )
                 s, k = int(table[f, 0]), int(table[f, 1])
                 if s < 0 or s + k > len(cell_pos[c]):
-                    raise CorruptStoreError(f"{url}: cell {world_key(c)}: fragment {f} runs past its rows")
+                    raise CorruptStoreError(
+                        f"{url}: cell {world_key(c)}: fragment {f} runs past its rows"
+                    )
                 rows_f = np.arange(s, s + k, dtype=np.int64)
             else:
                 if not 0 <= f < len(table):
-                    raise CorruptStoreError(f"{url}: fragment {f} of cell {world_key(c)} does not exist")
+                    raise CorruptStoreError(
+                        f"{url}: fragment {f} of cell {world_key(c)} does not exist"
+                    )
                 rows_f = table[f]
             pieces.append(rows_f + cell_base[c])
             frag_first.append(at)
@@ -225,11 +250,19 @@ def read_objects(
     # Vertex ranges per object.
     block_len = np.zeros(len(block_cells), dtype=np.int64)
     if pieces:
-        per_block_frags = np.ones(len(block_cells), np.int64) if fast is not None else np.array([len(r) for r in refs[1]])
+        per_block_frags = (
+            np.ones(len(block_cells), np.int64)
+            if fast is not None
+            else np.array([len(r) for r in refs[1]])
+        )
         frag_lens = np.array([len(p) for p in pieces], dtype=np.int64)
         block_of_frag = np.repeat(np.arange(len(block_cells)), per_block_frags)
         np.add.at(block_len, block_of_frag, frag_lens)
-    obj_len = np.add.reduceat(block_len, np.concatenate([[0], np.cumsum(per_obj)[:-1]])) if len(per_obj) and len(block_len) else np.zeros(len(per_obj), np.int64)
+    obj_len = (
+        np.add.reduceat(block_len, np.concatenate([[0], np.cumsum(per_obj)[:-1]]))
+        if len(per_obj) and len(block_len)
+        else np.zeros(len(per_obj), np.int64)
+    )
     obj_len = np.where(per_obj > 0, obj_len, 0)
     offsets = np.concatenate([[0], np.cumsum(obj_len)]).astype(np.int64)
     whole = object_ids is None and bbox is None
@@ -248,16 +281,28 @@ def read_objects(
     )
     if links:
         out.links, out.link_attributes = _read_links(
-            snap, level, link_arrays, link_attr_names, cells, cellset, cell_pos, cell_base,
-            gather, total, payload, pdocs,
+            snap,
+            level,
+            link_arrays,
+            link_attr_names,
+            cells,
+            cellset,
+            cell_pos,
+            cell_base,
+            gather,
+            total,
+            payload,
+            pdocs,
         )
     oa_names = _names(snap, level, f"{level}/object_attributes", object_attribute_names)
     for n in oa_names:
         p = f"{level}/object_attributes/{n}"
         d = snap.node(p)
         if d is not None:
-            out.object_attributes[n] = read_plain(snap, p, d, rows) if len(rows) else np.empty(
-                (0, *d["shape"][1:]), le_dtype(d["data_type"])
+            out.object_attributes[n] = (
+                read_plain(snap, p, d, rows)
+                if len(rows)
+                else np.empty((0, *d["shape"][1:]), le_dtype(d["data_type"]))
             )
     return out
 
@@ -269,7 +314,9 @@ def _names(snap: Snapshot, level: int, group: str, asked: Sequence[str] | None) 
     asked = [asked] if isinstance(asked, str) else list(asked)
     missing = [n for n in asked if n not in have]
     if missing:
-        raise ValidationError(f"attribute(s) {missing} do not exist at level {level}; stored: {have}")
+        raise ValidationError(
+            f"attribute(s) {missing} do not exist at level {level}; stored: {have}"
+        )
     return asked
 
 
@@ -287,9 +334,18 @@ def _link_arrays(snap: Snapshot, level: int) -> dict[str, npt.NDArray[np.int64]]
 
 
 def _read_links(
-    snap: Snapshot, level: int, arrays: dict[str, npt.NDArray[np.int64]], attr_names: list[str],
-    cells: list[tuple[int, ...]], cellset: set[tuple[int, ...]], cell_pos: dict[Any, Any],
-    cell_base: dict[Any, int], gather: npt.NDArray[np.int64], total: int, payload: Any, pdocs: Any,
+    snap: Snapshot,
+    level: int,
+    arrays: dict[str, npt.NDArray[np.int64]],
+    attr_names: list[str],
+    cells: list[tuple[int, ...]],
+    cellset: set[tuple[int, ...]],
+    cell_pos: dict[Any, Any],
+    cell_base: dict[Any, int],
+    gather: npt.NDArray[np.int64],
+    total: int,
+    payload: Any,
+    pdocs: Any,
 ) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[Any]]]:
     url = snap.backend.url
     to_out = np.full(total, -1, dtype=np.int64)
@@ -307,7 +363,9 @@ def _read_links(
             if raw is None:
                 continue
             where = f"{url}: {p} cell {world_key(c)}"
-            rows = decode_link_cell(raw, intra=intra, columns=width + has_perm, dtype=np.dtype("int64"), where=where)
+            rows = decode_link_cell(
+                raw, intra=intra, columns=width + has_perm, dtype=np.dtype("int64"), where=where
+            )
             vi, gather_end = restore_order(rows, has_perm=has_perm, width=width, where=where)
             ends = [c] + [tuple(int(x) for x in np.asarray(c) + o) for o in offsets]
             ends_arr = [ends[j] for j in range(width)]
@@ -323,7 +381,9 @@ def _read_links(
                         continue
                     v = vi[sel, j]
                     if v.size and (v.min() < 0 or v.max() >= len(cell_pos[e])):
-                        raise CorruptStoreError(f"{where}: a link names a row cell {world_key(e)} does not have")
+                        raise CorruptStoreError(
+                            f"{where}: a link names a row cell {world_key(e)} does not have"
+                        )
                     col[sel] = to_out[cell_base[e] + v]
                 del ec
                 mapped[:, j] = col
@@ -338,7 +398,9 @@ def _read_links(
                 adt, shape = le_dtype(aa["dtype"]), tuple(aa.get("row_shape") or ())
                 col = np.frombuffer(payload(ap, c) or b"", adt).reshape(-1, *shape)
                 if len(col) != len(rows):
-                    raise CorruptStoreError(f"{url}: {ap} cell {world_key(c)} holds {len(col)} values for {len(rows)} links")
+                    raise CorruptStoreError(
+                        f"{url}: {ap} cell {world_key(c)} holds {len(col)} values for {len(rows)} links"
+                    )
                 attrs[n].append(col[keep])
     width = 2 if not arrays else int(next(iter(arrays.values())).shape[0] + 1)
     links = np.concatenate(recs) if recs else np.zeros((0, width), np.int64)

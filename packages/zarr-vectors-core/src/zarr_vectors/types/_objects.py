@@ -69,7 +69,11 @@ class ObjectResult:
         pd = require("pandas", feature=f"{type(self).__name__}.to_pandas()", extra="io")
         pos, owner, attrs = self._vertex_table()
         ndim = pos.shape[1]
-        names = list(axes) if axes is not None else list("xyzw"[:ndim]) + [f"axis_{i}" for i in range(4, ndim)]
+        names = (
+            list(axes)
+            if axes is not None
+            else list("xyzw"[:ndim]) + [f"axis_{i}" for i in range(4, ndim)]
+        )
         if len(names) != ndim:
             raise ValidationError(f"axes names {names} do not match the {ndim} axes")
         cols: dict[str, Any] = {"object_id": owner}
@@ -97,7 +101,8 @@ class ObjectResult:
             v = np.asarray(values)
             rows.append((f"attribute {name}", f"{v.dtype}, shape {list(v.shape[1:])}"))
         body = "".join(
-            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+            for k, v in rows
         )
         return f"<table><caption>{escape(type(self).__name__)}</caption>{body}</table>"
 
@@ -114,14 +119,22 @@ class LayoutArgs:
 
 
 def check_layout(
-    mode: str, ndim: int, chunk_shape: Any, bounds: Any, compressor: Any, checksum: bool, shard_shape: Any
+    mode: str,
+    ndim: int,
+    chunk_shape: Any,
+    bounds: Any,
+    compressor: Any,
+    checksum: bool,
+    shard_shape: Any,
 ) -> LayoutArgs:
     check_mode(mode, WRITE_MODES)
     cs = None
     if chunk_shape is not None or mode != "a":
         cs = validate_chunk_shape(chunk_shape)
         if len(cs) != ndim:
-            raise ValidationError(f"chunk_shape has {len(cs)} values but the vertices have {ndim} axes")
+            raise ValidationError(
+                f"chunk_shape has {len(cs)} values but the vertices have {ndim} axes"
+            )
     if bounds is not None:
         validate_bounds(bounds, ndim)
     shards = None if shard_shape is None else validate_shard_shape(shard_shape, ndim)
@@ -149,12 +162,18 @@ def write_store(
     """Commit ``level`` as level 0 of the store (created, replaced or appended to)."""
     ndim = level.positions.shape[1]
 
-    def meta_for(pos: npt.NDArray[Any], cs: Sequence[float], box: Box | None, ax: Any) -> ObjectRootMetadata:
+    def meta_for(
+        pos: npt.NDArray[Any], cs: Sequence[float], box: Box | None, ax: Any
+    ) -> ObjectRootMetadata:
         if box is None:
             if not len(pos):
-                raise ValidationError("cannot take bounds from zero vertices: pass bounds=(min, max)")
+                raise ValidationError(
+                    "cannot take bounds from zero vertices: pass bounds=(min, max)"
+                )
             box = data_bounds(pos)
-        base = ObjectRootMetadata.build(chunk_shape=cs, bounds=box, axes=ax, geometry_types=(geometry_type,))
+        base = ObjectRootMetadata.build(
+            chunk_shape=cs, bounds=box, axes=ax, geometry_types=(geometry_type,)
+        )
         meta = ObjectRootMetadata(**{**base.__dict__, "links_convention": links_convention})
         check_inside(pos, meta, append=False)
         return meta
@@ -168,7 +187,9 @@ def write_store(
         if snap is None:
             if fresh is None:  # appending to nothing: create
                 if layout.chunk_shape is None:
-                    raise ValidationError("chunk_shape is required to create a store, e.g. chunk_shape=(200.0,) * 3")
+                    raise ValidationError(
+                        "chunk_shape is required to create a store, e.g. chunk_shape=(200.0,) * 3"
+                    )
                 meta = meta_for(level.positions, layout.chunk_shape, layout.bounds, axes)
             else:
                 meta = fresh
@@ -176,11 +197,19 @@ def write_store(
         else:
             gtypes = tuple(snap.meta.geometry_types)
             if gtypes != (geometry_type,):
-                raise ValidationError(f"the store holds {list(gtypes)}, not {geometry_type}; append the same geometry")
+                raise ValidationError(
+                    f"the store holds {list(gtypes)}, not {geometry_type}; append the same geometry"
+                )
             if snap.meta.ndim != ndim:
-                raise ValidationError(f"the store has {snap.meta.ndim} axes but the new vertices have {ndim}")
-            if layout.chunk_shape is not None and tuple(layout.chunk_shape) != tuple(snap.meta.chunk_shape):
-                raise ValidationError("chunk_shape differs from the store's; leave chunk_shape out when appending")
+                raise ValidationError(
+                    f"the store has {snap.meta.ndim} axes but the new vertices have {ndim}"
+                )
+            if layout.chunk_shape is not None and tuple(layout.chunk_shape) != tuple(
+                snap.meta.chunk_shape
+            ):
+                raise ValidationError(
+                    "chunk_shape differs from the store's; leave chunk_shape out when appending"
+                )
             check_inside(level.positions, snap.meta, append=True)
             if merge is None:
                 raise ValidationError(f"appending is not supported for {geometry_type}")
@@ -191,12 +220,21 @@ def write_store(
         shard = layout.shard_shape
         if snap is not None and shard is None:
             shard = _stored_shards(snap)
-        return meta, encode_objects(lvl, meta, codecs=layout.codecs, index_codecs=layout.index_codecs, shard_shape=shard)
+        return meta, encode_objects(
+            lvl, meta, codecs=layout.codecs, index_codecs=layout.index_codecs, shard_shape=shard
+        )
 
-    loc = StoreLocation.of(store, backend=backend, storage_options=storage_options,
-                           backend_kwargs=backend_kwargs, caller=caller)
+    loc = StoreLocation.of(
+        store,
+        backend=backend,
+        storage_options=storage_options,
+        backend_kwargs=backend_kwargs,
+        caller=caller,
+    )
     with loc.open("w") as target:
-        return commit_objects(target, mode, build, consolidate=consolidate, lock_timeout=lock_timeout)
+        return commit_objects(
+            target, mode, build, consolidate=consolidate, lock_timeout=lock_timeout
+        )
 
 
 def _stored_shards(snap: Snapshot) -> tuple[int, ...] | None:
@@ -226,8 +264,13 @@ def read_store(
     box = None if bbox is None else check_bbox(bbox)
     ids = None if object_ids is None else _ids(object_ids, "object_ids")
     gids = None if group_ids is None else _ids(group_ids, "group_ids")
-    loc = StoreLocation.of(store, backend=backend, storage_options=storage_options,
-                           backend_kwargs=backend_kwargs, caller=caller)
+    loc = StoreLocation.of(
+        store,
+        backend=backend,
+        storage_options=storage_options,
+        backend_kwargs=backend_kwargs,
+        caller=caller,
+    )
     with loc.open("r") as source:
         for attempt in range(_READ_ATTEMPTS):
             snap = load_snapshot(source)
@@ -238,8 +281,14 @@ def read_store(
                 if gids is not None:
                     members = group_members(snap, level, gids)
                     want = members if want is None else np.intersect1d(members, want)
-                data = read_objects(snap, level, object_ids=want, bbox=box,
-                                    attribute_names=attribute_names, links=links)
+                data = read_objects(
+                    snap,
+                    level,
+                    object_ids=want,
+                    bbox=box,
+                    attribute_names=attribute_names,
+                    links=links,
+                )
                 if box is not None:
                     data = _objects_in_box(data, box)
                 snap.appends_since()  # a replace committed meanwhile: read again
@@ -285,7 +334,9 @@ def _objects_in_box(data: ObjectData, box: Box) -> ObjectData:
     )
 
 
-def check_object_attributes(attrs: Mapping[str, Any] | None, n: int, what: str = "object") -> dict[str, npt.NDArray[Any]]:
+def check_object_attributes(
+    attrs: Mapping[str, Any] | None, n: int, what: str = "object"
+) -> dict[str, npt.NDArray[Any]]:
     """Per-object (or per-link, per-group) columns: ``n`` rows each, numeric or bool."""
     from zarr_vectors.format.validate import check_attribute_name
 
@@ -295,10 +346,16 @@ def check_object_attributes(attrs: Mapping[str, Any] | None, n: int, what: str =
         arr = np.asarray(values)
         if arr.ndim == 0 or len(arr) != n:
             got = "a scalar" if arr.ndim == 0 else f"{len(arr)} values"
-            raise ValidationError(f"{what} attribute {name!r} has {got} but there are {n} {what}s; give one per {what}")
+            raise ValidationError(
+                f"{what} attribute {name!r} has {got} but there are {n} {what}s; give one per {what}"
+            )
         if arr.dtype.kind not in "biuf":
-            raise ValidationError(f"{what} attribute {name!r} has dtype {arr.dtype}; only numeric and bool are stored")
-        out[name] = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype)
+            raise ValidationError(
+                f"{what} attribute {name!r} has dtype {arr.dtype}; only numeric and bool are stored"
+            )
+        out[name] = np.ascontiguousarray(
+            arr, dtype=arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+        )
     return out
 
 
@@ -320,12 +377,16 @@ def check_groups(groups: Any, ids: npt.NDArray[np.int64]) -> list[npt.NDArray[np
         members = np.asarray(list(by_key.get(g, [])), dtype=np.int64)
         unknown = members[~np.isin(members, ids)]
         if len(unknown):
-            raise ValidationError(f"group {g} names object ids {unknown[:5].tolist()} that are not written")
+            raise ValidationError(
+                f"group {g} names object ids {unknown[:5].tolist()} that are not written"
+            )
         out.append(members)
     return out
 
 
-def merge_levels(old: ObjectData, snap: Snapshot, new: ObjectLevel, _relink: Any = None) -> ObjectLevel:
+def merge_levels(
+    old: ObjectData, snap: Snapshot, new: ObjectLevel, _relink: Any = None
+) -> ObjectLevel:
     """The committed objects (``old``, links in full) and ``new`` as one level, rows by id.
 
     Refused (before anything is written) when an id repeats, when the
@@ -347,18 +408,26 @@ def merge_levels(old: ObjectData, snap: Snapshot, new: ObjectLevel, _relink: Any
                 f"{sorted(b)}; give the same attributes when appending"
             )
     if new.groups is not None or snap.node("0/groups") is not None:
-        raise ValidationError("appending to or with groups is not supported; rewrite the store with mode='w'")
+        raise ValidationError(
+            "appending to or with groups is not supported; rewrite the store with mode='w'"
+        )
     k_old, n_old = len(old.object_ids), len(old.positions)
     ids = np.concatenate([old.object_ids, new.object_ids])
     rank = np.empty(len(ids), dtype=np.int64)
     rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
-    rows = rank[np.concatenate([np.repeat(np.arange(k_old), np.diff(old.offsets)), new.object_row + k_old])]
+    rows = rank[
+        np.concatenate([np.repeat(np.arange(k_old), np.diff(old.offsets)), new.object_row + k_old])
+    ]
     order = np.argsort(rows, kind="stable")
     where = np.empty(len(order), dtype=np.int64)
     where[order] = np.arange(len(order))
     old_links = old.links if len(old.links) else np.zeros((0, 2), np.int64)
     new_links = new.links if new.links is not None else np.zeros((0, old_links.shape[1]), np.int64)
-    links = where[np.concatenate([old_links, new_links + n_old])] if len(old_links) + len(new_links) else None
+    links = (
+        where[np.concatenate([old_links, new_links + n_old])]
+        if len(old_links) + len(new_links)
+        else None
+    )
 
     def cat(a: Mapping[str, Any], b: Mapping[str, Any], take: Any) -> dict[str, Any]:
         return {k: np.concatenate([a[k], np.asarray(b[k]).astype(a[k].dtype)])[take] for k in b}

@@ -55,8 +55,18 @@ class Graph(ObjectResult):
     link_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     object_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     kind: str = "graph"
-    _keys = ("positions", "edges", "object_ids", "objects", "vertex_attributes", "link_attributes",
-             "object_attributes", "node_count", "edge_count", "kind")
+    _keys = (
+        "positions",
+        "edges",
+        "object_ids",
+        "objects",
+        "vertex_attributes",
+        "link_attributes",
+        "object_attributes",
+        "node_count",
+        "edge_count",
+        "kind",
+    )
 
     @property
     def node_count(self) -> int:
@@ -73,7 +83,11 @@ class Graph(ObjectResult):
         return self.positions, self.object_ids, self.vertex_attributes
 
     def _summary(self) -> list[tuple[str, str]]:
-        return [("kind", self.kind), ("objects", f"{len(self.objects):,}"), ("edges", f"{self.edge_count:,}")]
+        return [
+            ("kind", self.kind),
+            ("objects", f"{len(self.objects):,}"),
+            ("edges", f"{self.edge_count:,}"),
+        ]
 
 
 @dataclass(frozen=True)
@@ -93,39 +107,53 @@ def _check_edges(edges: Any, n: int) -> npt.NDArray[np.int64]:
     if e.size == 0:
         return np.zeros((0, 2), np.int64)
     if e.ndim != 2 or e.shape[1] != 2 or e.dtype.kind not in "iu":
-        raise ValidationError(f"edges must be an (M, 2) array of vertex indices, got {e.dtype} shape {e.shape}")
+        raise ValidationError(
+            f"edges must be an (M, 2) array of vertex indices, got {e.dtype} shape {e.shape}"
+        )
     e = e.astype(np.int64)
     bad = np.flatnonzero(((e < 0) | (e >= n)).any(axis=1))
     if len(bad):
         k = int(bad[0])
-        raise ValidationError(f"edge {k} {e[k].tolist()} points past the {n} vertices (indices 0..{n - 1})")
+        raise ValidationError(
+            f"edge {k} {e[k].tolist()} points past the {n} vertices (indices 0..{n - 1})"
+        )
     return e
 
 
-def check_forest(edges: npt.NDArray[np.int64], owner: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def check_forest(
+    edges: npt.NDArray[np.int64], owner: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
     """Each object one tree with edges ``(child, parent)``; return each vertex's parent (-1 root)."""
     n = len(owner)
     cross = np.flatnonzero(owner[edges[:, 0]] != owner[edges[:, 1]])
     if len(cross):
         k = int(cross[0])
-        raise ValidationError(f"edge {k} joins objects {int(ids[owner[edges[k, 0]]])} and {int(ids[owner[edges[k, 1]]])}; a skeleton's edges stay inside one object")
+        raise ValidationError(
+            f"edge {k} joins objects {int(ids[owner[edges[k, 0]]])} and {int(ids[owner[edges[k, 1]]])}; a skeleton's edges stay inside one object"
+        )
     child, counts = np.unique(edges[:, 0], return_counts=True)
     if (counts > 1).any():
         v = int(child[counts > 1][0])
-        raise ValidationError(f"vertex {v} of object {int(ids[owner[v]])} has {int(counts[counts > 1][0])} parents; a skeleton's edges are (child, parent), one parent each")
+        raise ValidationError(
+            f"vertex {v} of object {int(ids[owner[v]])} has {int(counts[counts > 1][0])} parents; a skeleton's edges are (child, parent), one parent each"
+        )
     parent = np.full(n, -1, dtype=np.int64)
     parent[edges[:, 0]] = edges[:, 1]
     roots = np.bincount(owner[parent < 0], minlength=len(ids))
     if (roots != 1).any():
         o = int(np.flatnonzero(roots != 1)[0])
-        raise ValidationError(f"object {int(ids[o])} has {int(roots[o])} roots; kind='skeleton' needs one tree per object (give each tree its own object id, or use kind='graph')")
+        raise ValidationError(
+            f"object {int(ids[o])} has {int(roots[o])} roots; kind='skeleton' needs one tree per object (give each tree its own object id, or use kind='graph')"
+        )
     # Every vertex must reach its root: follow parents by doubling; a cycle never does.
     hop = np.where(parent < 0, np.arange(n), parent)
     for _ in range(max(1, int(np.ceil(np.log2(max(n, 2)))) + 1)):
         hop = hop[hop]
     stuck = np.flatnonzero(parent[hop] >= 0)
     if len(stuck):
-        raise ValidationError(f"object {int(ids[owner[stuck[0]]])} has a cycle through vertex {int(stuck[0])}; a skeleton is a tree")
+        raise ValidationError(
+            f"object {int(ids[owner[stuck[0]]])} has a cycle through vertex {int(stuck[0])}; a skeleton is a tree"
+        )
     return parent
 
 
@@ -168,7 +196,9 @@ def write_graph(
     if n == 0:
         raise ValidationError("positions is empty: give at least one vertex")
     e = _check_edges(edges, n)
-    layout = check_layout(mode, pos.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape)
+    layout = check_layout(
+        mode, pos.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape
+    )
     attrs = check_attributes(vertex_attributes, n)
     lattrs = check_object_attributes(link_attributes, len(e), "edge")
     vid = np.zeros(n, np.int64) if object_ids is None else np.asarray(object_ids)
@@ -185,18 +215,33 @@ def write_graph(
     where = np.empty(n, dtype=np.int64)
     where[order] = np.arange(n)
     level = ObjectLevel(
-        positions=pos[order], object_row=owner[order], object_ids=ids, split="cells",
-        attributes={k: v[order] for k, v in attrs.items()}, links=where[e] if len(e) else np.zeros((0, 2), np.int64),
-        link_attributes=lattrs, object_attributes=oattrs,
+        positions=pos[order],
+        object_row=owner[order],
+        object_ids=ids,
+        split="cells",
+        attributes={k: v[order] for k, v in attrs.items()},
+        links=where[e] if len(e) else np.zeros((0, 2), np.int64),
+        link_attributes=lattrs,
+        object_attributes=oattrs,
         implicit_chain=kind == "skeleton" and not lattrs,
         arrays_present=("vertices", "links", "object_index"),
     )
-    enc = write_store(store, level, mode=mode, layout=layout, geometry_type=kind,
-                      links_convention="implicit_sequential_with_branches" if kind == "skeleton" else "explicit",
-                      merge=_merge_skeleton if kind == "skeleton" else _merge, axes=axes,
-                      consolidate=consolidate, lock_timeout=lock_timeout,
-                      storage_options=storage_options, backend=backend,
-                      backend_kwargs=backend_kwargs, caller=write_graph)
+    enc = write_store(
+        store,
+        level,
+        mode=mode,
+        layout=layout,
+        geometry_type=kind,
+        links_convention="implicit_sequential_with_branches" if kind == "skeleton" else "explicit",
+        merge=_merge_skeleton if kind == "skeleton" else _merge,
+        axes=axes,
+        consolidate=consolidate,
+        lock_timeout=lock_timeout,
+        storage_options=storage_options,
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        caller=write_graph,
+    )
     return WriteSummary(n, len(e), len(ids), enc.cells, kind, mode)
 
 
@@ -206,8 +251,16 @@ def _merge(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:
 
 def _merge_skeleton(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:
     edges, lattrs = tree_edges(old)
-    full = ObjectData(old.positions, old.object_ids, old.offsets, old.attributes, old.fragment_start,
-                      edges, lattrs, old.object_attributes)
+    full = ObjectData(
+        old.positions,
+        old.object_ids,
+        old.offsets,
+        old.attributes,
+        old.fragment_start,
+        edges,
+        lattrs,
+        old.object_attributes,
+    )
     return merge_levels(full, snap, new)
 
 
@@ -251,10 +304,18 @@ def read_graph(
     every object with a vertex in the closed box, whole (a graph written
     without ``object_ids`` is one object, so it comes back whole).
     """
-    data, snap = read_store(store, level=level, bbox=bbox, object_ids=object_ids,
-                            attribute_names=attribute_names, links=True,
-                            storage_options=storage_options, backend=backend,
-                            backend_kwargs=backend_kwargs, caller=read_graph)
+    data, snap = read_store(
+        store,
+        level=level,
+        bbox=bbox,
+        object_ids=object_ids,
+        attribute_names=attribute_names,
+        links=True,
+        storage_options=storage_options,
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        caller=read_graph,
+    )
     kind = snap.meta.geometry_types[0] if snap.meta.geometry_types else "graph"
     skeleton = snap.meta.extra.get("links_convention") == "implicit_sequential_with_branches"
     edges, lattrs = tree_edges(data) if skeleton else (data.links, data.link_attributes)

@@ -115,9 +115,13 @@ def write_lines(
         check_attribute_name(name)
         a = np.asarray(v)
         if a.ndim < 2 or a.shape[:2] != (n, 2):
-            raise ValidationError(f"vertex attribute {name!r} has shape {a.shape}; give (N, 2) or (N, 2, C) with N = {n}")
+            raise ValidationError(
+                f"vertex attribute {name!r} has shape {a.shape}; give (N, 2) or (N, 2, C) with N = {n}"
+            )
         if a.dtype.kind not in "biuf":
-            raise ValidationError(f"vertex attribute {name!r} has dtype {a.dtype}; only numeric and bool are stored")
+            raise ValidationError(
+                f"vertex attribute {name!r} has dtype {a.dtype}; only numeric and bool are stored"
+            )
         attrs[name] = np.ascontiguousarray(a.reshape(2 * n, *a.shape[2:]))
     oattrs = check_object_attributes(object_attributes, n, "line")
     if object_ids is None:
@@ -135,12 +139,25 @@ def write_lines(
         pos, ids = pos[take], ids[order]
         attrs = {k: v[take] for k, v in attrs.items()}
         oattrs = {k: v[order] for k, v in oattrs.items()}
-    level = polyline_level(pos, np.full(n, 2, np.int64), ids, attributes=attrs, object_attributes=oattrs)
-    enc = write_store(store, level, mode=mode, layout=layout, geometry_type="line",
-                      links_convention="implicit_sequential", merge=_merge, axes=axes,
-                      consolidate=consolidate, lock_timeout=lock_timeout,
-                      storage_options=storage_options, backend=backend,
-                      backend_kwargs=backend_kwargs, caller=write_lines)
+    level = polyline_level(
+        pos, np.full(n, 2, np.int64), ids, attributes=attrs, object_attributes=oattrs
+    )
+    enc = write_store(
+        store,
+        level,
+        mode=mode,
+        layout=layout,
+        geometry_type="line",
+        links_convention="implicit_sequential",
+        merge=_merge,
+        axes=axes,
+        consolidate=consolidate,
+        lock_timeout=lock_timeout,
+        storage_options=storage_options,
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        caller=write_lines,
+    )
     return WriteSummary(n, enc.cells, mode)
 
 
@@ -164,15 +181,25 @@ def read_lines(
     ``bbox`` returns every line with an endpoint in the closed box, whole;
     ``object_ids`` fetches only the cells those lines touch.
     """
-    data, _ = read_store(store, level=level, bbox=bbox, object_ids=object_ids,
-                         attribute_names=attribute_names, storage_options=storage_options,
-                         backend=backend, backend_kwargs=backend_kwargs, caller=read_lines)
+    data, _ = read_store(
+        store,
+        level=level,
+        bbox=bbox,
+        object_ids=object_ids,
+        attribute_names=attribute_names,
+        storage_options=storage_options,
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        caller=read_lines,
+    )
     lens = np.diff(data.offsets)
     if (lens != 2).any():
         bad = int(data.object_ids[np.flatnonzero(lens != 2)[0]])
         from zarr_vectors.exceptions import CorruptStoreError
 
-        raise CorruptStoreError(f"line {bad} has {int(lens[lens != 2][0])} vertices, not 2; is this a line store?")
+        raise CorruptStoreError(
+            f"line {bad} has {int(lens[lens != 2][0])} vertices, not 2; is this a line store?"
+        )
     k, d = len(lens), data.positions.shape[1]
     return Lines(
         endpoints=data.positions.reshape(k, 2, d),

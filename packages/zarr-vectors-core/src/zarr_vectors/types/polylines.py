@@ -48,8 +48,15 @@ class Polylines(ObjectResult):
     vertex_attributes: dict[str, list[npt.NDArray[Any]]] = field(default_factory=dict)
     object_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     ndim: int = 3
-    _keys = ("polylines", "object_ids", "vertex_attributes", "object_attributes", "ndim",
-             "polyline_count", "vertex_count")
+    _keys = (
+        "polylines",
+        "object_ids",
+        "vertex_attributes",
+        "object_attributes",
+        "ndim",
+        "polyline_count",
+        "vertex_count",
+    )
     _title = "polylines"
 
     @property
@@ -64,7 +71,11 @@ class Polylines(ObjectResult):
         return self.polyline_count
 
     def _vertex_table(self) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], dict[str, Any]]:
-        pos = np.concatenate(self.polylines) if self.polylines else np.empty((0, self.ndim), np.float32)
+        pos = (
+            np.concatenate(self.polylines)
+            if self.polylines
+            else np.empty((0, self.ndim), np.float32)
+        )
         owner = np.repeat(self.object_ids, [len(p) for p in self.polylines])
         attrs = {k: np.concatenate(v) for k, v in self.vertex_attributes.items() if v}
         return pos, owner, attrs
@@ -89,44 +100,61 @@ def _check(polylines: Any, dtype: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np
     try:
         parts = [np.asarray(p) for p in polylines]
     except TypeError:
-        raise ValidationError("polylines must be a list of (n_k, D) arrays, one per polyline") from None
+        raise ValidationError(
+            "polylines must be a list of (n_k, D) arrays, one per polyline"
+        ) from None
     if not parts:
         raise ValidationError("polylines is empty: give at least one polyline")
     for i, p in enumerate(parts):
         if p.ndim != 2:
             raise ValidationError(f"polyline {i} has shape {p.shape}; each must be (n_k, D)")
         if len(p) < 2:
-            raise ValidationError(f"polyline {i} has {len(p)} vertices; a polyline needs at least 2")
+            raise ValidationError(
+                f"polyline {i} has {len(p)} vertices; a polyline needs at least 2"
+            )
         if p.shape[1] != parts[0].shape[1]:
-            raise ValidationError(f"polyline {i} has {p.shape[1]} axes, polyline 0 has {parts[0].shape[1]}")
+            raise ValidationError(
+                f"polyline {i} has {p.shape[1]} axes, polyline 0 has {parts[0].shape[1]}"
+            )
     lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
     return check_positions(np.concatenate(parts), dtype), lengths
 
 
-def _per_vertex(values: Mapping[str, Any] | None, lengths: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
+def _per_vertex(
+    values: Mapping[str, Any] | None, lengths: npt.NDArray[np.int64]
+) -> dict[str, npt.NDArray[Any]]:
     out = {}
     for name, v in (values or {}).items():
         check_attribute_name(name)
         try:
             parts = [np.asarray(x) for x in v]
         except TypeError:
-            raise ValidationError(f"vertex attribute {name!r} must be a list of arrays, one per polyline") from None
+            raise ValidationError(
+                f"vertex attribute {name!r} must be a list of arrays, one per polyline"
+            ) from None
         if len(parts) != len(lengths):
             raise ValidationError(
                 f"vertex attribute {name!r} has {len(parts)} arrays but there are {len(lengths)} polylines"
             )
         for i, (p, n) in enumerate(zip(parts, lengths.tolist(), strict=True)):
             if p.ndim == 0 or len(p) != n:
-                raise ValidationError(f"vertex attribute {name!r} of polyline {i} has {0 if p.ndim == 0 else len(p)} values for {n} vertices")
+                raise ValidationError(
+                    f"vertex attribute {name!r} of polyline {i} has {0 if p.ndim == 0 else len(p)} values for {n} vertices"
+                )
         col = np.concatenate(parts)
         if col.dtype.kind not in "biuf":
-            raise ValidationError(f"vertex attribute {name!r} has dtype {col.dtype}; only numeric and bool are stored")
+            raise ValidationError(
+                f"vertex attribute {name!r} has dtype {col.dtype}; only numeric and bool are stored"
+            )
         out[name] = np.ascontiguousarray(col)
     return out
 
 
 def polyline_level(
-    positions: npt.NDArray[Any], lengths: npt.NDArray[np.int64], ids: npt.NDArray[np.int64], **kw: Any
+    positions: npt.NDArray[Any],
+    lengths: npt.NDArray[np.int64],
+    ids: npt.NDArray[np.int64],
+    **kw: Any,
 ) -> ObjectLevel:
     """The objects of polylines given back to back (``lengths`` vertices each)."""
     row = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
@@ -135,8 +163,15 @@ def polyline_level(
     # which ones do is decided once cells are known, so every step is offered.
     step = np.arange(len(positions) - 1, dtype=np.int64)
     step = step[~np.isin(step + 1, ends)]
-    return ObjectLevel(positions=positions, object_row=row, object_ids=ids, split="runs",
-                       links=np.stack([step, step + 1], axis=1), cross_only=True, **kw)
+    return ObjectLevel(
+        positions=positions,
+        object_row=row,
+        object_ids=ids,
+        split="runs",
+        links=np.stack([step, step + 1], axis=1),
+        cross_only=True,
+        **kw,
+    )
 
 
 def write_polylines(
@@ -174,9 +209,13 @@ def write_polylines(
     :class:`~zarr_vectors.exceptions.ValidationError` before anything is written.
     """
     if geometry_type not in GEOMETRY_TYPES:
-        raise ValidationError(f"geometry_type must be 'polyline' or 'streamline', got {geometry_type!r}")
+        raise ValidationError(
+            f"geometry_type must be 'polyline' or 'streamline', got {geometry_type!r}"
+        )
     pos, lengths = _check(polylines, dtype)
-    layout = check_layout(mode, pos.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape)
+    layout = check_layout(
+        mode, pos.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape
+    )
     ids = _object_ids(object_ids, len(lengths))
     order = np.argsort(ids, kind="stable")
     attrs = _per_vertex(vertex_attributes, lengths)
@@ -185,17 +224,37 @@ def write_polylines(
     gattrs = check_object_attributes(group_attributes, len(grp or []), "group")
     if not np.array_equal(order, np.arange(len(ids))):  # rows go by ascending id
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        take = np.concatenate([np.arange(starts[i], starts[i] + lengths[i]) for i in order.tolist()])
+        take = np.concatenate(
+            [np.arange(starts[i], starts[i] + lengths[i]) for i in order.tolist()]
+        )
         pos, lengths, ids = pos[take], lengths[order], ids[order]
         attrs = {k: v[take] for k, v in attrs.items()}
         oattrs = {k: v[order] for k, v in oattrs.items()}
-    level = polyline_level(pos, lengths, ids, attributes=attrs, object_attributes=oattrs,
-                           groups=grp, group_attributes=gattrs)
-    enc = write_store(store, level, mode=mode, layout=layout, geometry_type=geometry_type,
-                      links_convention="implicit_sequential", merge=_merge, axes=axes,
-                      consolidate=consolidate, lock_timeout=lock_timeout,
-                      storage_options=storage_options, backend=backend,
-                      backend_kwargs=backend_kwargs, caller=write_polylines)
+    level = polyline_level(
+        pos,
+        lengths,
+        ids,
+        attributes=attrs,
+        object_attributes=oattrs,
+        groups=grp,
+        group_attributes=gattrs,
+    )
+    enc = write_store(
+        store,
+        level,
+        mode=mode,
+        layout=layout,
+        geometry_type=geometry_type,
+        links_convention="implicit_sequential",
+        merge=_merge,
+        axes=axes,
+        consolidate=consolidate,
+        lock_timeout=lock_timeout,
+        storage_options=storage_options,
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        caller=write_polylines,
+    )
     return WriteSummary(len(lengths), len(pos), enc.cells, mode)
 
 
@@ -208,7 +267,9 @@ def _object_ids(object_ids: Any, n: int) -> npt.NDArray[np.int64]:
     ids = ids.astype(np.int64)
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
-        raise ValidationError(f"object id {int(uniq[counts > 1][0])} is given to more than one polyline; ids must be unique")
+        raise ValidationError(
+            f"object id {int(uniq[counts > 1][0])} is given to more than one polyline; ids must be unique"
+        )
     return ids
 
 
@@ -238,14 +299,25 @@ def read_polylines(
     box, whole (not clipped). ``attribute_names`` limits the vertex attributes
     read (``[]``: none).
     """
-    data, _ = read_store(store, level=level, bbox=bbox, object_ids=object_ids, group_ids=group_ids,
-                         attribute_names=attribute_names, storage_options=storage_options,
-                         backend=backend, backend_kwargs=backend_kwargs, caller=read_polylines)
+    data, _ = read_store(
+        store,
+        level=level,
+        bbox=bbox,
+        object_ids=object_ids,
+        group_ids=group_ids,
+        attribute_names=attribute_names,
+        storage_options=storage_options,
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        caller=read_polylines,
+    )
     cuts = data.offsets[1:-1]
     return Polylines(
         polylines=np.split(data.positions, cuts) if len(data.object_ids) else [],
         object_ids=data.object_ids,
-        vertex_attributes={k: np.split(v, cuts) if len(data.object_ids) else [] for k, v in data.attributes.items()},
+        vertex_attributes={
+            k: np.split(v, cuts) if len(data.object_ids) else [] for k, v in data.attributes.items()
+        },
         object_attributes=data.object_attributes,
         ndim=data.positions.shape[1],
     )
