@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "demo": "zarr_vectors.cli.demo_cmd:demo",
     "preview": "zarr_vectors.cli.preview_cmd:preview",
     "verify": "zarr_vectors.cli.verify_cmd:verify",
+    "serve": "zarr_vectors.cli.serve_cmd:serve",
+    "view": "zarr_vectors.cli.serve_cmd:view",
 }
 
 

@@ -17,8 +17,10 @@ by its key) with the backend's secrets scrubbed, and the server keeps running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -184,11 +186,29 @@ def run_server(
     port: int = 9000,
     print_: Callable[[str], None] = print,
 ) -> None:
-    """Serve until interrupted (Ctrl-C), printing where."""
-    shown = f"[{host}]" if ":" in host else host
-    print_(
-        f"Serving {source.backend.url} on http://{shown}:{port}\n"
-        f"Neuroglancer layer source: precomputed://http://{shown}:{port}\n"
-        "Press Ctrl-C to stop."
-    )
-    web.run_app(make_app(source), host=host, port=port, print=None, access_log=log)
+    """Serve until interrupted (Ctrl-C or SIGTERM), printing where (``port=0``: a free port)."""
+
+    async def main() -> None:
+        runner = web.AppRunner(make_app(source), access_log=log)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            server = site._server
+            sockets = getattr(server, "sockets", None) or []
+            bound = int(sockets[0].getsockname()[1]) if sockets else port
+            shown = f"[{host}]" if ":" in host else host
+            print_(
+                f"Serving {source.backend.url} on http://{shown}:{bound}\n"
+                f"Neuroglancer layer source: precomputed://http://{shown}:{bound}\n"
+                "Press Ctrl-C to stop."
+            )
+            stop = asyncio.Event()
+            with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
