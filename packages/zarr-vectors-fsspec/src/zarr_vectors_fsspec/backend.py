@@ -28,6 +28,10 @@ separate directories of that one store.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import uuid
 import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -39,6 +43,7 @@ from zarr_vectors.exceptions import (
 )
 from zarr_vectors.storage.base import ObjectInfo, children_of
 from zarr_vectors.storage.concurrency import amap_bounded
+from zarr_vectors.storage.local import TEMP_PREFIX
 from zarr_vectors.storage.resolve import url_scheme
 from zarr_vectors.storage.runner import get_loop
 from zarr_vectors.storage.secrets import redact_url, secret_values, split_url_credentials
@@ -54,6 +59,7 @@ from zarr_vectors_fsspec.lifecycle import (
     _watch,
     _wrapped,
 )
+from zarr_vectors_fsspec.logs import guard_logs
 from zarr_vectors_fsspec.options import (
     apply_url_credentials,
     check_backend_options,
@@ -66,13 +72,14 @@ __all__ = [
     "LOCAL_MAX_CONCURRENCY",
     "REMOTE_MAX_CONCURRENCY",
     "FsspecBackend",
-    "adopt",
 ]
 
 #: Protocols whose first path segment is a bucket or container (flat key spaces).
 _BUCKET_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss", "adl"})
 #: Read-only protocols.
 _READ_ONLY_PROTOCOLS = frozenset({"http", "https"})
+#: Protocols of the local disk (atomic puts by rename, moves by rename).
+_LOCAL_PROTOCOLS = frozenset({"file", "local"})
 #: Options the backend manages itself and refuses from the caller.
 _MANAGED_OPTIONS = ("asynchronous", "loop")
 #: Paths per ``_rm`` call in ``delete_many``: S3's DeleteObjects takes at most 1,000.
@@ -187,6 +194,7 @@ class FsspecBackend(ConditionalPuts):
             verify_prefixes=verify_prefixes,
             secrets=[*url_secrets, *secret_values(options)],
         )
+        guard_logs(self.secrets)  # the client libraries log requests, credentials included
         #: A credential object the caller passed is the caller's to close.
         self._given_credential = "credential" in storage_options
         fs_class = self._custom_endpoint_class(fs_class, options)
@@ -235,6 +243,7 @@ class FsspecBackend(ConditionalPuts):
             verify_prefixes=verify_prefixes,
             secrets=secret_values(options),
         )
+        guard_logs(self.secrets)
         self._given_credential = "credential" in options
         if is_async:
             self._prepare_options(True, options)
@@ -300,11 +309,11 @@ class FsspecBackend(ConditionalPuts):
             # object to decide on a chunked download, two requests where one does.
             options["max_concurrency"] = 1
             config = dict(options.get("config_kwargs") or {})
-            config.setdefault("max_pool_connections", self.max_concurrency)
+            config.setdefault("max_pool_connections", self.max_concurrency + 4)
             config.setdefault("connect_timeout", self.timeout)
             config.setdefault("read_timeout", self.timeout)
             options["config_kwargs"] = config
-        if self.protocol in ("file", "local"):
+        if self.protocol in _LOCAL_PROTOCOLS:
             options.setdefault("auto_mkdir", True)
 
     @staticmethod
@@ -339,7 +348,7 @@ class FsspecBackend(ConditionalPuts):
                 raise self._conflict(key)  # memory:// would shadow the directory with a file
             for attempt in range(3):
                 try:
-                    await self._timed(self.fs._pipe_file(path, data))
+                    await self._write_file(path, data)
                     break
                 except FileNotFoundError:
                     # Another process's delete can prune the folder just made for this
@@ -357,6 +366,27 @@ class FsspecBackend(ConditionalPuts):
             raise
         except Exception as exc:
             self._fail("write", repr(key), exc)
+
+    async def _write_file(self, path: str, data: bytes) -> None:
+        """Write one object; on a local disk atomically, so a reader never sees it half written.
+
+        fsspec's local ``pipe_file`` writes the file in place: a reader (another
+        process) could read a torn root. Here the bytes go to a temporary file
+        beside the target (``.zv-tmp-*``, hidden from listings and refused as a
+        key) and are renamed over it (``os.replace``: the old object or the new).
+        """
+        if self.protocol not in _LOCAL_PROTOCOLS:
+            await self._timed(self.fs._pipe_file(path, data))
+            return
+        tmp = f"{path.rpartition('/')[0]}/{TEMP_PREFIX}{uuid.uuid4().hex}"
+        try:
+            await self._timed(self.fs._pipe_file(tmp, data))
+            loop = asyncio.get_running_loop()
+            await self._timed(loop.run_in_executor(None, os.replace, tmp, path))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._timed(self.fs._rm_file(tmp))
+            raise
 
     @_on_io_loop
     async def _aexists(self, key: str) -> bool:
@@ -431,7 +461,7 @@ class FsspecBackend(ConditionalPuts):
         delete through the client. A source already gone was moved: skipped.
         """
         if self.hierarchical_keys:
-            if self.protocol in ("file", "local"):
+            if self.protocol in _LOCAL_PROTOCOLS:
                 await amap_bounded(self._rename, pairs, self.max_concurrency)
             else:
                 await super()._amove_many(pairs)
@@ -552,46 +582,3 @@ class FsspecBackend(ConditionalPuts):
         _OPEN.discard(self)
         if self._owns_fs:
             await _close_clients(self.fs, self._given_credential, self.timeout)
-
-
-def adopt(obj: object, **options: Any) -> FsspecBackend | None:
-    """The backend for a caller's fsspec object: ``(fs, "bucket/path")`` or an ``FSMap``.
-
-    The target of :attr:`BackendInfo.adopt <zarr_vectors.storage.info.BackendInfo>`.
-    ``options`` are the backend's own (``max_concurrency``, ``timeout``,
-    ``verify_prefixes``); the file system is configured already. Returns None
-    for an object that is no fsspec file system or mapping.
-    """
-    from fsspec.mapping import FSMap  # type: ignore[import-untyped]
-    from fsspec.spec import AbstractFileSystem  # type: ignore[import-untyped]
-
-    if isinstance(obj, FSMap):
-        fs, path = obj.fs, obj.root
-    elif isinstance(obj, tuple):
-        if len(obj) != 2 or not isinstance(obj[0], AbstractFileSystem):
-            return None
-        fs, path = obj
-        if not isinstance(path, str):
-            raise StoreError(
-                f"An fsspec store is given as (file_system, path) with path a string such as "
-                f"'bucket/stores/a.zv', got a {type(path).__name__} as the path."
-            )
-    elif isinstance(obj, AbstractFileSystem):
-        raise StoreError(
-            f"An fsspec file system ({type(obj).__name__}) names no store by itself; pass "
-            "(fs, 'bucket/stores/a.zv') or fs.get_mapper('bucket/stores/a.zv')."
-        )
-    else:
-        return None
-    unknown = sorted(set(options) - set(_ADOPT_OPTIONS))
-    if unknown:
-        raise BackendOptionError(
-            f"Options ({', '.join(unknown)}) were given with an fsspec {type(obj).__name__}, "
-            "whose file system is configured already; pass them when making the file system. "
-            f"Only the backend's own options apply: {', '.join(_ADOPT_OPTIONS)}."
-        )
-    return FsspecBackend.from_filesystem(fs, path, **options)
-
-
-#: The options :func:`adopt` takes (the backend's own; the rest belong to the file system).
-_ADOPT_OPTIONS = ("max_concurrency", "timeout", "verify_prefixes")

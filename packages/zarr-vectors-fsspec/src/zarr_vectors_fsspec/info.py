@@ -33,5 +33,5 @@ FSSPEC = BackendInfo(
     },
     # (fs, "bucket/path") tuples and fs.get_mapper(...) objects (imported only when adopted).
     adopts=("fsspec",),
-    adopt="zarr_vectors_fsspec.backend:adopt",
+    adopt="zarr_vectors_fsspec.adopt:adopt",
 )
