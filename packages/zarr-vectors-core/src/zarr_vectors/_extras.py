@@ -28,6 +28,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "all": ("zarr-vectors-obstore", "zarr-vectors-fsspec"),
     "testing": ("hypothesis", "pytest"),
     "io": ("laspy", "plyfile", "pandas"),
+    "crs": ("pyproj",),
     "xarray": ("xarray", "pandas"),
     "dask": ("dask", "distributed", "pandas"),
     "viz": ("matplotlib",),
