@@ -25,14 +25,11 @@ store, for tests; only when this backend is chosen explicitly).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Awaitable, Callable, Mapping
-from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from zarr_vectors.exceptions import (
-    BackendOptionError,
     PreconditionFailedError,
     RangeNotSatisfiableError,
     StoreError,
@@ -41,13 +38,17 @@ from zarr_vectors.storage.base import Backend, ObjectInfo, children_of, missing_
 from zarr_vectors.storage.concurrency import amap_bounded
 from zarr_vectors.storage.resolve import url_scheme
 from zarr_vectors.storage.runner import run_sync
-from zarr_vectors.storage.secrets import redact_url, split_url_credentials
+from zarr_vectors_obstore.building import (
+    bad_config,
+    build_store,
+    cannot_serve,
+    check_types,
+    describe_store,
+)
 from zarr_vectors_obstore.credentials import (
     metadata_failure,
     missing_s3_credentials,
     options_from_url,
-    pin_s3_endpoint,
-    s3_endpoint_from_env,
     s3_has_credentials,
 )
 from zarr_vectors_obstore.errors import (
@@ -56,10 +57,17 @@ from zarr_vectors_obstore.errors import (
     is_denied,
     is_not_found,
     is_range_refused,
-    is_unknown_config,
     is_version_mismatch,
 )
-from zarr_vectors_obstore.options import StoreOptions, family_of, secrets_of, split_options
+from zarr_vectors_obstore.info import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    HTTP_MAX_CONCURRENCY,
+    MEMORY_MAX_CONCURRENCY,
+    OBJECT_STORE_MAX_CONCURRENCY,
+)
+from zarr_vectors_obstore.options import family_of, split_options
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
@@ -70,39 +78,8 @@ __all__ = [
     "OBJECT_STORE_MAX_CONCURRENCY",
     "ObstoreBackend",
 ]
-
 T = TypeVar("T")
 
-#: Requests in flight at once for a batch call on S3, GCS and Azure. obstore's Rust
-#: client holds many requests cheaply and cloud object stores serve them in parallel:
-#: against SeaweedFS (bench/bench_batch_io.py) a bound of 32 left 10-25 % of batch
-#: throughput on the table, 128 none.
-OBJECT_STORE_MAX_CONCURRENCY = 128
-#: Requests in flight at once on a plain HTTP(S) server. A simple server (Python's
-#: ``http.server``: one connection per request, a listen backlog of 5) drops the
-#: connections it cannot queue, and TCP retries each one a second or more later. A box
-#: read of about 1,000 cells (bench/bench_http_concurrency.py, two runs on a busy
-#: 2-core machine) took 2.1-2.2 s at 4, 2.6-3.5 s at 8, 3.0-4.0 s at 32, 8-28 s at 64,
-#: and at 128 it failed on 30-second request timeouts in 6 of 8 reads. 8 rather than 4:
-#: over a real network each request waits for the round trip, and twice the requests
-#: in flight read nearly twice as fast.
-HTTP_MAX_CONCURRENCY = 8
-#: obstore's in-memory store answers at once: the cost is the hand-off of each result
-#: to the event loop. get_many of 5,000 keys took 1.8 s at 4, 1.4 s at 16 and 64,
-#: 1.6 s at 128 (busy 2-core machine).
-MEMORY_MAX_CONCURRENCY = 16
-#: The default ``max_concurrency`` per store family (override with the option).
-DEFAULT_MAX_CONCURRENCY: Mapping[str, int] = MappingProxyType(
-    {
-        "s3": OBJECT_STORE_MAX_CONCURRENCY,
-        "gcs": OBJECT_STORE_MAX_CONCURRENCY,
-        "azure": OBJECT_STORE_MAX_CONCURRENCY,
-        "http": HTTP_MAX_CONCURRENCY,
-        "memory": MEMORY_MAX_CONCURRENCY,
-    }
-)
-#: Seconds before a request that gets no answer fails (per attempt and for all retries).
-DEFAULT_TIMEOUT = 30.0
 #: Keys per bulk-delete call: S3's DeleteObjects takes at most 1,000 (obstore splits
 #: further where a service takes fewer, e.g. 256 per Azure blob batch).
 DELETE_BATCH = 1000
@@ -110,102 +87,6 @@ DELETE_BATCH = 1000
 _HTTP_ENDPOINT = re.compile(r"^http://", re.IGNORECASE)
 #: Families whose servers offer create-only and if-match writes that obstore drives.
 _CONDITIONAL_FAMILIES = frozenset({"s3", "gcs", "azure", "memory"})
-
-_MEMORY_LOCK = threading.Lock()
-_MEMORY_STORES: dict[str, Any] = {}
-#: The schemes this backend serves (as the entry point declares them, plus memory).
-SERVED_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss", "adl", "http", "https")
-
-
-def _type_error(name: str, value: object, expected: str) -> BackendOptionError:
-    return BackendOptionError(
-        f"The 'obstore' backend's option {name} must be {expected}, got "
-        f"{type(value).__name__} {value!r}."
-    )
-
-
-def _check_types(
-    max_concurrency: object, timeout: object, max_retries: object, verify_prefixes: object
-) -> None:
-    """Refuse option values of the wrong type, naming the option and both types.
-
-    Values that arrive as text (``max_concurrency="8"``, from a config file or a
-    command line) are refused rather than guessed at.
-    """
-    if max_concurrency is not None and (
-        isinstance(max_concurrency, bool)
-        or not isinstance(max_concurrency, int)
-        or max_concurrency < 1
-    ):
-        raise _type_error("max_concurrency", max_concurrency, "an int >= 1 (or None)")
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not timeout > 0
-        or timeout == float("inf")
-    ):
-        raise _type_error("timeout", timeout, "a number of seconds > 0 (int or float)")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise _type_error("max_retries", max_retries, "an int >= 0")
-    if not isinstance(verify_prefixes, bool):
-        raise _type_error("verify_prefixes", verify_prefixes, "a bool")
-
-
-def _cannot_serve(url: str, scheme: str) -> str:
-    """One line: this URL's scheme, the schemes obstore serves, the backends serving it."""
-    from zarr_vectors.storage.registry import get_registry
-
-    shown = f"the scheme {scheme}://" if scheme else "a local path"
-    others = [n for n in get_registry().scheme_table.get(scheme, ()) if n != "obstore"]
-    if others:
-        names = ", ".join(repr(n) for n in others)
-        hint = f"{shown} is served by {names}: pass backend={others[0]!r} or leave backend unset"
-    else:
-        hint = f"no installed backend serves {shown}"
-    return (
-        f"The 'obstore' backend cannot serve {redact_url(url)} ({shown}); it serves "
-        f"{', '.join(s + '://' for s in SERVED_SCHEMES)} and memory:// only, and {hint}."
-    )
-
-
-def _s3_store_from_url(url: str, **kwargs: Any) -> Any:
-    """``S3Store(bucket, prefix=...)`` for ``s3://bucket/prefix``: it takes config keys
-    (``aws_endpoint_url_s3``) that obstore's ``from_url`` refuses."""
-    from obstore.store import S3Store
-
-    parts = urlsplit(url)
-    store: Any = S3Store
-    return store(parts.netloc, prefix=parts.path.strip("/") or None, **kwargs)
-
-
-def _describe_store(store: Any) -> tuple[str, str, list[str]]:
-    """``(family, url, secrets)`` of an obstore store made by the caller."""
-    from obstore.store import AzureStore, GCSStore, HTTPStore, MemoryStore, S3Store
-
-    prefix = str(getattr(store, "prefix", None) or "").strip("/")
-    tail = f"/{prefix}" if prefix else ""
-    config: dict[str, Any] = dict(getattr(store, "config", None) or {})
-    secrets = secrets_of(config)
-    client = getattr(store, "client_options", None) or {}
-    for name, value in dict(client.get("default_headers") or {}).items():
-        if str(name).lower() in ("authorization", "proxy-authorization"):
-            text = value.decode() if isinstance(value, bytes) else str(value)
-            secrets += [text, text.partition(" ")[2]]
-    if isinstance(store, S3Store):
-        return "s3", f"s3://{config.get('bucket', '')}{tail}", secrets
-    if isinstance(store, GCSStore):
-        return "gcs", f"gs://{config.get('bucket', '')}{tail}", secrets
-    if isinstance(store, AzureStore):
-        return "azure", f"az://{config.get('container_name', '')}{tail}", secrets
-    if isinstance(store, HTTPStore):
-        clean, found = split_url_credentials(str(store.url))
-        return "http", clean, secrets + found.values()
-    if isinstance(store, MemoryStore):
-        return "memory", f"memory://obstore-{id(store):x}", secrets
-    raise StoreError(
-        f"An obstore {type(store).__name__} cannot be used as a zarr-vectors store; pass an "
-        "S3Store, GCSStore, AzureStore, HTTPStore, MemoryStore or LocalStore."
-    )
 
 
 class ObstoreBackend(Backend):
@@ -235,6 +116,7 @@ class ObstoreBackend(Backend):
     backend_name: ClassVar[str] = "obstore"
     default_max_concurrency: ClassVar[int] = OBJECT_STORE_MAX_CONCURRENCY
     conditional_writes: ClassVar[bool] = True
+    _s3_config: dict[str, Any]
 
     def __init__(
         self,
@@ -242,15 +124,15 @@ class ObstoreBackend(Backend):
         *,
         max_concurrency: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        max_retries: int = 3,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         verify_prefixes: bool = False,
         **config: Any,
     ) -> None:
-        _check_types(max_concurrency, timeout, max_retries, verify_prefixes)
+        check_types(max_concurrency, timeout, max_retries, verify_prefixes)
         scheme = url_scheme(url)
         family = family_of(scheme)
         if family is None:
-            raise StoreError(_cannot_serve(str(url), scheme))
+            raise StoreError(cannot_serve(str(url), scheme))
         # Credentials written into the URL leave it here, before obstore sees it.
         given = options_from_url(str(url), family, config)
         options = split_options(
@@ -264,7 +146,15 @@ class ObstoreBackend(Backend):
             list(dict.fromkeys([*options.secrets, *given.secrets])),
         )
         self.timeout = float(timeout)
-        self._store = self._build_store(given.url, scheme, options)
+        built = build_store(
+            given.url,
+            scheme,
+            given.family,
+            options,
+            lambda exc: bad_config(exc, options, given.family, self.url, self.redact),
+        )
+        self._store = built.store
+        self._s3_config, self._no_credentials = built.s3_config, built.no_credentials
 
     @classmethod
     def from_store(
@@ -280,8 +170,8 @@ class ObstoreBackend(Backend):
         are its own) and is not closed with the backend: obstore stores hold
         no resources beyond their connection pools, which go with the store.
         """
-        _check_types(max_concurrency, DEFAULT_TIMEOUT, 0, verify_prefixes)
-        family, url, secrets = _describe_store(store)
+        check_types(max_concurrency, DEFAULT_TIMEOUT, 0, verify_prefixes)
+        family, url, secrets = describe_store(store)
         self = cls.__new__(cls)
         self._setup(url, family, max_concurrency, verify_prefixes, secrets)
         self.timeout = DEFAULT_TIMEOUT
@@ -320,101 +210,7 @@ class ObstoreBackend(Backend):
             self._listed_prefix = f"{path}/" if path else ""
         #: S3 only: no credentials in sight, so obstore asks the instance metadata service.
         self._no_credentials = False
-        self._s3_config: dict[str, Any] = {}
-
-    # -- construction -------------------------------------------------------------------
-    def _build_store(self, url: str, scheme: str, options: StoreOptions) -> Any:
-        from obstore.store import HTTPStore, MemoryStore, from_url
-
-        if self.family == "memory":
-            # Like fsspec's memory file system: one store per URL for the whole process.
-            with _MEMORY_LOCK:
-                return _MEMORY_STORES.setdefault(url.rstrip("/"), MemoryStore())
-        client = options.client_options
-        retry = options.retry_config
-        if self.family == "http":
-            if scheme == "http":
-                client.setdefault("allow_http", True)  # the URL itself asks for plain HTTP
-            # obstore joins keys to the base with '/', so the base must not end in one.
-            base = url.rstrip("/")
-            # Options are plain dicts here; obstore checks them (its TypedDicts are static only).
-            http_from_url: Any = HTTPStore.from_url
-            try:
-                return http_from_url(base, client_options=client, retry_config=retry)
-            except Exception as exc:
-                error = self._bad_config(exc, options)
-            raise error
-        pinned = False
-        if self.family == "s3":
-            # The AWS SDKs' endpoint variables, when no endpoint option was given.
-            from_env = s3_endpoint_from_env(options.config)
-            if from_env is not None:
-                options.config["endpoint"] = from_env
-            pinned = pin_s3_endpoint(options.config)
-            self._s3_config = dict(options.config)
-            self._no_credentials = not s3_has_credentials(
-                options.config, options.credential_provider
-            )
-        endpoint = options.config.get("endpoint") or options.config.get("base_url")
-        if isinstance(endpoint, str) and _HTTP_ENDPOINT.match(endpoint):
-            client.setdefault("allow_http", True)  # an http:// endpoint says plain HTTP is meant
-        if scheme == "gcs":
-            url = "gs" + url[len("gcs") :]
-        kwargs: dict[str, Any] = {}
-        if options.credential_provider is not None:
-            kwargs["credential_provider"] = options.credential_provider
-        store_from_url: Any = from_url
-        if pinned:
-            store_from_url = _s3_store_from_url
-        try:
-            return store_from_url(
-                url,
-                config=options.config or None,
-                client_options=client,
-                retry_config=retry,
-                **kwargs,
-            )
-        except Exception as exc:
-            error = self._bad_config(exc, options)
-        raise error
-
-    def _bad_config(self, exc: BaseException, options: StoreOptions) -> StoreError:
-        """Why obstore refused the configuration, naming the offending option(s).
-
-        Returned, not raised: callers raise it outside their ``except`` block so that
-        obstore's own exception (whose text may quote a signed URL) is not chained.
-        """
-        if is_unknown_config(exc):
-            unknown = self._unknown_keys(options)
-            names = ", ".join(repr(k) for k in unknown) or "(see cause)"
-            return BackendOptionError(
-                f"The 'obstore' backend does not accept the option(s) {names} for {self.url}. "
-                "Pass obstore configuration names (region, endpoint, access_key_id, "
-                "skip_signature, account_name, ...) or the aliases listed in "
-                "zarr_vectors_obstore.options.ALIASES."
-            )
-        return StoreError(
-            f"The 'obstore' backend could not be configured for {self.url}: "
-            f"{cause_of(exc, self.redact)}."
-        )
-
-    def _unknown_keys(self, options: StoreOptions) -> list[str]:
-        """Which config keys obstore rejects, found by trying each alone (no network)."""
-        from obstore.store import AzureStore, GCSStore, S3Store
-
-        probe: Callable[..., Any] = {
-            "s3": lambda **kw: S3Store("probe", **kw),
-            "gcs": lambda **kw: GCSStore("probe", **kw),
-            "azure": lambda **kw: AzureStore("probe", account_name="probe", **kw),
-        }[self.family]
-        unknown = []
-        for key, value in options.config.items():
-            try:
-                probe(**{key: value})
-            except Exception as exc:
-                if is_unknown_config(exc):
-                    unknown.append(key)
-        return sorted(unknown)
+        self._s3_config = {}
 
     @property
     def store(self) -> Any:

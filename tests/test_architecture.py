@@ -1,0 +1,179 @@
+"""The shape of the source tree: layers that import only downwards, no circles, small files.
+
+The layers, bottom to top, are listed in ``LAYERS`` (CONTRIBUTING.md draws them).
+A module may import from its own layer and from any layer below; these tests walk
+every ``import`` of every module with :mod:`ast` (imports inside functions and
+``TYPE_CHECKING`` blocks included, since they are dependencies all the same).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "packages" / "zarr-vectors-core" / "src"
+PLUGINS = [
+    ROOT / "packages" / name / "src"
+    for name in ("zarr-vectors-obstore", "zarr-vectors-fsspec", "zarr-vectors-icechunk")
+]
+MAX_LINES = 600
+
+#: Sub-packages and modules of ``zarr_vectors`` by layer, bottom first.
+LAYERS: list[set[str]] = [
+    {"exceptions", "_version", "_extras", "progress"},
+    {"storage"},
+    {"format"},
+    {"store"},
+    {"dask"},
+    {"types"},
+    {"lazy", ""},  # "" is the package's own __init__ (the lazy top-level names)
+    {"io"},
+    {"serve"},
+    {"testing"},
+    {"cli", "__main__"},
+    {"core"},  # the design document's import paths, re-exported; nothing imports them
+]
+
+
+def _layer_of(module: str) -> int:
+    part = module.split(".")[1] if module.count(".") else ""
+    for rank, names in enumerate(LAYERS):
+        if part in names:
+            return rank
+    raise AssertionError(f"{module} is in no layer; add its package to LAYERS")
+
+
+def _modules(src: Path, package: str) -> dict[str, Path]:
+    found = {}
+    for path in sorted((src / package).rglob("*.py")):
+        parts = list(path.relative_to(src).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def _imports(module: str, path: Path) -> Iterator[str]:
+    """Every module ``module`` imports (absolute names, relative ones resolved)."""
+    is_package = path.name == "__init__.py"
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".") if is_package else module.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                name = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                name = node.module or ""
+            yield name
+            yield from (f"{name}.{alias.name}" for alias in node.names)
+
+
+def _graph(src: Path, package: str) -> dict[str, set[str]]:
+    modules = _modules(src, package)
+    return {
+        module: {name for name in _imports(module, path) if name in modules and name != module}
+        for module, path in modules.items()
+    }
+
+
+def test_each_layer_imports_only_from_its_own_layer_and_below() -> None:
+    upward = [
+        f"{module} ({LAYERS[_layer_of(module)]}) imports {target} ({LAYERS[_layer_of(target)]})"
+        for module, targets in _graph(CORE, "zarr_vectors").items()
+        for target in sorted(targets)
+        if _layer_of(target) > _layer_of(module)
+    ]
+    assert not upward, "imports that run back up a layer:\n" + "\n".join(upward)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _without_package_inits(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    # A package's __init__ re-exporting its own modules is not a circle between modules:
+    # importing ``pkg.mod`` runs ``pkg/__init__`` first, by Python's rules, not by choice.
+    return {
+        module: {t for t in targets if not module.startswith(t + ".")}
+        for module, targets in graph.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("src", "package"),
+    [(CORE, "zarr_vectors")]
+    + [(p, p.parent.name.replace("-", "_")) for p in PLUGINS if p.exists()],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_no_import_circles(src: Path, package: str) -> None:
+    cycles = _cycles(_without_package_inits(_graph(src, package)))
+    assert not cycles, "modules that import each other:\n" + "\n".join(map(str, cycles))
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    assert _layer_of("zarr_vectors.cli.points_cmd") > _layer_of("zarr_vectors.storage.base")
+
+
+def test_the_core_never_names_a_plugin() -> None:
+    named = [
+        f"{module} imports {name}"
+        for module, path in _modules(CORE, "zarr_vectors").items()
+        for name in _imports(module, path)
+        if name.split(".")[0]
+        in {"zarr_vectors_obstore", "zarr_vectors_fsspec", "zarr_vectors_icechunk"}
+    ]
+    assert not named, "\n".join(named)
+
+
+def test_no_source_file_is_longer_than_the_limit() -> None:
+    long = [
+        f"{path.relative_to(ROOT)}: {count} lines"
+        for src in [CORE, *PLUGINS]
+        if src.exists()
+        for path in sorted(src.rglob("*.py"))
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    ]
+    assert not long, f"files over {MAX_LINES} lines (split them along their seams):\n" + "\n".join(
+        long
+    )
