@@ -324,6 +324,14 @@ class IcechunkBackend(AsyncBackend):
             raise
         return True
 
+    async def _native_exists(self, store: Any, key: str) -> bool:
+        try:
+            return bool(await store.exists(key))
+        except Exception as exc:
+            if _is_icechunk_error(exc) or isinstance(exc, KeyError):
+                return False  # not a key Icechunk can hold here
+            raise
+
     async def _native_under(self, store: Any, prefix: str) -> list[str]:
         """Every key Icechunk holds under ``prefix`` ('' or ending in '/'), hidden ones too.
 
@@ -390,7 +398,7 @@ class IcechunkBackend(AsyncBackend):
         chunk of an array that is gone becomes a foreign key). Zarr-vectors itself
         deletes children before their parents, which never needs this.
         """
-        if not await store.exists(key):
+        if not await self._native_exists(store, key):
             return
         if key.rsplit("/", 1)[-1] != "zarr.json":
             await store.delete(key)
@@ -415,7 +423,7 @@ class IcechunkBackend(AsyncBackend):
                 await self._adopt_chunks(store, key[: -len("zarr.json")])
             return
         await self._foreign_put(store, key, data)
-        if ks.is_native_candidate(key) and await store.exists(key):
+        if ks.is_native_candidate(key) and await self._native_exists(store, key):
             await self._native_delete(store, key)
 
     async def _adopt_chunks(self, store: Any, folder: str) -> None:
@@ -443,28 +451,25 @@ class IcechunkBackend(AsyncBackend):
             return self._session
         return await asyncio.to_thread(self._reader)
 
-    async def _read(self, key: str, byte_range: Any = None) -> bytes | None:
+    async def _read(
+        self, key: str, start: int | None = None, length: int | None = None
+    ) -> bytes | None:
+        """``key``'s bytes (from ``start``, ``length`` of them), or ``None`` if missing."""
         session = await self._session_for_reads()
         if session is None:
             return None
         store = session.store
         if ks.is_native_candidate(key):
-            found = await self._native_get(store, key, byte_range)
+            found = await self._native_get(store, key, _byte_request(start, length))
             if found is not None:
                 return found
         value = await self._foreign_get(store, key)
-        if value is None or byte_range is None:
+        if value is None or start is None:
             return value
-        start, stop = byte_range.start, getattr(byte_range, "end", None)
-        return value[start:stop]
+        return value[start:] if length is None else value[start : start + length]
 
     async def _aget_range(self, key: str, start: int, length: int | None) -> bytes:
-        from zarr.abc.store import OffsetByteRequest, RangeByteRequest
-
-        request: Any = (
-            OffsetByteRequest(start) if length is None else RangeByteRequest(start, start + length)
-        )
-        found = await self._read(key, request)
+        found = await self._read(key, start, length)
         if found is None:
             raise missing_key(key, self.url)
         return found
@@ -546,8 +551,15 @@ class IcechunkBackend(AsyncBackend):
             return
 
         async def change(store: Any) -> None:
+            # Everything: each node with its subtree (Icechunk deletes a node's
+            # descendants with it), the deepest first so that none is left behind.
             self.check_fence()
-            await store.delete_dir("")
+            keys = await self._native_under(store, "")
+            docs = [k for k in keys if k.endswith("zarr.json")]
+            for key in sorted(docs, key=_parents_first, reverse=True):
+                await store.delete(key)
+            for key in [k async for k in store.list()]:
+                await store.delete(key)
             self._foreign = {}
 
         await self._change(change)
@@ -573,6 +585,17 @@ class IcechunkBackend(AsyncBackend):
 
     async def _aroot_exists(self) -> bool:
         return True
+
+
+def _byte_request(start: int | None, length: int | None) -> Any:
+    """zarr-python's byte request for ``[start, start + length)`` (``None``: everything)."""
+    if start is None:
+        return None
+    from zarr.abc.store import OffsetByteRequest, RangeByteRequest
+
+    if length is None:
+        return OffsetByteRequest(start)
+    return RangeByteRequest(start, start + length)
 
 
 def _parents_first(key: str) -> tuple[int, bool, str]:
