@@ -131,7 +131,7 @@ class _StopSignal:
 class _WorkerLease:
     """What a write task has instead of the lease the driver holds: the stop signal.
 
-    :func:`~zarr_vectors.format.transaction._write_cells` asks its lease
+    :func:`~zarr_vectors.format.staging._write_cells` asks its lease
     ``check()`` before each batch of objects; on a worker that means "has the
     driver called the write off?".
     """
@@ -155,7 +155,7 @@ def _write_partition(
     """Encode and put the cells of one shuffled partition (a Dask task on a worker)."""
     from typing import cast
 
-    from zarr_vectors.format.transaction import _write_cells
+    from zarr_vectors.format.staging import _write_cells
 
     try:
         lease = _WorkerLease(stop)

@@ -25,16 +25,11 @@ from zarr_vectors.format.lease import RootLease
 from zarr_vectors.format.metadata import RootMetadata, dump_json
 from zarr_vectors.format.objects import EncodedObjects
 from zarr_vectors.format.plan import Progress
+from zarr_vectors.format.recovery import recover
 from zarr_vectors.format.snapshot import Snapshot
-from zarr_vectors.format.transaction import (
-    _clear,
-    _current,
-    _locked,
-    _put_chunks,
-    _record,
-    _swap_in,
-    recover,
-)
+from zarr_vectors.format.staging import _clear, _swap_in
+from zarr_vectors.format.transaction import _current, _locked
+from zarr_vectors.format.writesteps import _put_chunks, _record
 from zarr_vectors.storage.base import StorageBackend
 
 __all__ = ["ObjectRootMetadata", "commit_objects"]
