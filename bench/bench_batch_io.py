@@ -1,6 +1,6 @@
 """Batch I/O against a real S3 server: the two cloud backends against raw clients and zarr's stores.
 
-Starts its own SeaweedFS (``tests/servers/procs.py``) on 127.0.0.1, then, in
+Starts its own SeaweedFS (``tests/helpers/servers/procs.py``) on 127.0.0.1, then, in
 interleaved repeats, fetches N objects of SIZE bytes with
 
 * the obstore backend's ``get_many`` and ``aget_many``,
@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers.procs import S3Server, start_seaweedfs  # noqa: E402
+from tests.helpers.servers.procs import S3Server, start_seaweedfs  # noqa: E402
 
 Case = Callable[[], Any]  # a sync call, or a coroutine function run on the bench loop
 

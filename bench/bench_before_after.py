@@ -12,7 +12,7 @@ of 10,000 points to another, and reports its best time per operation; the table
 shows the median over workers of both trees and their ratio (after / before).
 
 ``--s3`` runs the same against a SeaweedFS S3 server on 127.0.0.1 through the
-obstore plugin of each tree (started from ``tests/servers/procs.py``, stopped by
+obstore plugin of each tree (started from ``tests/helpers/servers/procs.py``, stopped by
 pid at the end); the options reach the workers in the environment.
 
     uv run python bench/bench_before_after.py [--before 5469d4e] [--points 1000000]
@@ -126,7 +126,7 @@ def main() -> None:
         try:
             if args.s3:
                 sys.path.insert(0, str(REPO))
-                from tests.servers import procs
+                from tests.helpers.servers import procs
 
                 server = procs.start_seaweedfs(Path(tmp) / "weed")
                 remote = {

@@ -24,7 +24,7 @@ Steps, all files under one fresh directory (``--dir``):
    count and checksum of all points, and of the box.
 
 With ``--s3`` the Dask writes go to a SeaweedFS cluster (master, two volume
-servers, filer with the S3 gateway; started by ``tests/servers/procs.py`` and
+servers, filer with the S3 gateway; started by ``tests/helpers/servers/procs.py`` and
 killed by pid at the end) instead of the local disk.
 
 Example::
@@ -189,7 +189,7 @@ def main() -> None:
         options: dict[str, Any] = {}
         prefix = str(base)
         if args.s3:
-            from tests.servers import procs
+            from tests.helpers.servers import procs
 
             server = procs.start_seaweedfs_cluster(base / "s3")
             bucket = server.create_bucket()

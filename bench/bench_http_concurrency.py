@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tests.servers.procs import free_port  # noqa: E402
+from tests.helpers.servers.procs import free_port  # noqa: E402
 
 BOX = ((0.0, 0.0, 0.0), (500.0, 500.0, 500.0))
 

@@ -6,7 +6,7 @@ points in the cube 0..1000 (saved once as ``.npy``), chunk shape 200, bounds
 runs in a process of its own, with the same worker script:
 
 * this project with the workspace's Python;
-* ``zarr-vectors==0.9.2`` in its own venv (``tests/upstream_env.py`` builds it
+* ``zarr-vectors==0.9.2`` in its own venv (``tests/helpers/upstream_env.py`` builds it
   once and caches it in ``.cache/zv092``; the two share the import name
   ``zarr_vectors`` so they never meet in one environment).
 
@@ -20,7 +20,7 @@ times, and the ratios ours / published.
 Targets (issue 5): write <= 0.5x, reads <= 1.0x.
 
 ``--s3`` repeats it against a SeaweedFS S3 server on 127.0.0.1 (started from
-``tests/servers/procs.py`` and stopped by pid at the end): this project via
+``tests/helpers/servers/procs.py`` and stopped by pid at the end): this project via
 its obstore backend, the published package via a zarr-python ``ObjectStore``
 over obstore (installed into the 0.9.2 venv on first use). Each side makes its
 store handle once per store and uses it for the write and both reads (a
@@ -47,7 +47,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.upstream_env import VENV, venv_python  # noqa: E402
+from tests.helpers.upstream_env import VENV, venv_python  # noqa: E402
 
 OPS = ("write", "write_cpu", "read", "bbox")
 BOX = ((250.0, 250.0, 250.0), (650.0, 650.0, 650.0))
@@ -283,7 +283,7 @@ def main() -> None:
                 bench("local", data, workdir, args.repeats, args.points, expected_box, args.inner)
             )
         if args.s3:
-            from tests.servers.procs import start_seaweedfs
+            from tests.helpers.servers.procs import start_seaweedfs
 
             server = start_seaweedfs(workdir / "seaweedfs")
             try:

@@ -2,8 +2,8 @@
 
 A replace writes the new store under a staged prefix, commits, then moves every
 staged object to its own key. This starts its own SeaweedFS on 127.0.0.1
-(``tests/servers/procs.py``, stopped at the end) with a counting proxy in front
-(``tests/servers/counting_proxy.py``), writes a store of about ``--objects``
+(``tests/helpers/servers/procs.py``, stopped at the end) with a counting proxy in front
+(``tests/helpers/servers/counting_proxy.py``), writes a store of about ``--objects``
 objects through each backend, then replaces it ``--runs`` times through the
 proxy and prints, per run: objects, seconds, and the requests by kind, with the
 GETs of staged objects counted apart (each one is a staged object's bytes coming
@@ -28,8 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import procs  # noqa: E402
-from tests.servers.counting_proxy import CountingProxy  # noqa: E402
+from tests.helpers.servers import procs  # noqa: E402
+from tests.helpers.servers.counting_proxy import CountingProxy  # noqa: E402
 from zarr_vectors.storage import make_backend  # noqa: E402
 from zarr_vectors.types.points import write_points  # noqa: E402
 

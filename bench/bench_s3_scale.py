@@ -1,7 +1,7 @@
 """A point cloud on an S3 server with and without sharding: objects, requests, times.
 
-Starts its own SeaweedFS on 127.0.0.1 (``tests/servers/procs.py``, stopped by pid
-at the end) and a counting proxy in front of it (``tests/servers/counting_proxy.py``),
+Starts its own SeaweedFS on 127.0.0.1 (``tests/helpers/servers/procs.py``, stopped by pid
+at the end) and a counting proxy in front of it (``tests/helpers/servers/counting_proxy.py``),
 then, for each layout, writes ``--points`` random float32 3-D points (0..1000,
 ``--chunk`` cells) through the obstore backend and reads a box covering about 5 %
 of the volume, and prints side by side: objects stored, requests of the write and
@@ -25,8 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import procs  # noqa: E402
-from tests.servers.counting_proxy import CountingProxy  # noqa: E402
+from tests.helpers.servers import procs  # noqa: E402
+from tests.helpers.servers.counting_proxy import CountingProxy  # noqa: E402
 from zarr_vectors.storage import make_backend  # noqa: E402
 from zarr_vectors.types.points import read_points, write_points  # noqa: E402
 

@@ -1,19 +1,45 @@
 """Shared pytest configuration.
 
 Server fixtures (SeaweedFS, Azurite, a GCS emulator, an HTTP server) live in
-``tests/servers/`` and are loaded as a plugin below once they exist.
+``tests/helpers/servers/`` and are loaded as a plugin below once they exist.
 """
 
 import os
 
 import pytest
 
-pytest_plugins = ["tests.servers.fixtures"]
+pytest_plugins = ["tests.helpers.servers.fixtures"]
+
+#: Fixtures that start a server process; a test using one is marked ``servers``.
+SERVER_FIXTURES = frozenset(
+    {
+        "s3_server",
+        "s3_bucket",
+        "s3_counting_proxy",
+        "s3_cluster",
+        "s3_cluster_bucket",
+        "azure_server",
+        "azure_container",
+        "gcs_server",
+        "gcs_bucket",
+        "http_server",
+        "http_auth_server",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that starts a server ``servers`` (``-m "not servers"`` skips them)."""
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
 
 # Tests interrupt and kill writers on purpose; the next writer then waits for the dead
-# one's write lease to expire. A short lease keeps those waits to seconds (writers renew
-# it every third of it, so a live writer keeps it however long it works).
-os.environ.setdefault("ZARR_VECTORS_LEASE_SECONDS", "5")
+# one's write lease to expire. A lease shorter than the default keeps those waits short,
+# and long enough that a live writer starved of CPU on a busy machine still renews it in
+# time (it renews every third of the lease): 5 s lost leases under load, 15 s does not.
+# Tests of expiry itself set their own lease or clock.
+os.environ.setdefault("ZARR_VECTORS_LEASE_SECONDS", "15")
 
 
 @pytest.fixture(params=["whole", "batched"])

@@ -1,0 +1,327 @@
+"""Backend discovery, resolution and plugin faults, with real installed distributions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.helpers.plugin_dists import write_dist
+from zarr_vectors import storage as zb
+from zarr_vectors.cli import main as cli
+from zarr_vectors.exceptions import (
+    BackendOptionError,
+    BackendPluginWarning,
+    PluginError,
+    StoreError,
+)
+from zarr_vectors.storage import (
+    make_backend,
+    refresh_backends,
+    resolve_backend_name,
+)
+from zarr_vectors.storage.local import LocalBackend
+
+CLOUD = ["s3", "gs", "gcs", "az", "azure", "abfs", "http", "https"]
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Let a test change the environment or sys.path, and rediscover afterwards."""
+    monkeypatch.delenv("ZARR_VECTORS_BACKEND", raising=False)
+    monkeypatch.delenv("ZARR_VECTORS_DISABLE_PLUGINS", raising=False)
+    refresh_backends()
+    yield
+    monkeypatch.undo()
+    refresh_backends()
+
+
+def _rediscover() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BackendPluginWarning)
+        refresh_backends()
+
+
+# -- the resolution matrix ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/data/cloud.zarr", "relative/dir", "C:\\data\\x", "c:/data/x", "D:", "file:///tmp/a"],
+)
+def test_paths_and_file_urls_are_local(fresh_registry: None, url: str) -> None:
+    assert resolve_backend_name(url) == "local"
+    assert resolve_backend_name(Path("/tmp/x")) == "local"
+
+
+@pytest.mark.parametrize("scheme", CLOUD)
+def test_cloud_schemes_prefer_obstore(fresh_registry: None, scheme: str) -> None:
+    assert resolve_backend_name(f"{scheme}://bucket/key") == "obstore"
+    assert resolve_backend_name(f"{scheme.upper()}://bucket/key") == "obstore"
+
+
+@pytest.mark.parametrize("scheme", CLOUD)
+def test_cloud_schemes_fall_back_to_fsspec(
+    fresh_registry: None, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    monkeypatch.setenv("ZARR_VECTORS_DISABLE_PLUGINS", "obstore")
+    _rediscover()
+    assert resolve_backend_name(f"{scheme}://bucket/key") == "fsspec"
+
+
+@pytest.mark.parametrize("scheme", CLOUD)
+def test_cloud_scheme_with_no_plugin_says_what_to_install(
+    fresh_registry: None, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    monkeypatch.setenv("ZARR_VECTORS_DISABLE_PLUGINS", "obstore,fsspec")
+    _rediscover()
+    with pytest.raises(StoreError) as info:
+        resolve_backend_name(f"{scheme}://bucket/key")
+    message = str(info.value)
+    assert f"'{scheme}://'" in message
+    assert 'pip install "zarr-vectors-core[obstore]"' in message
+
+
+@pytest.mark.parametrize("url", ["foo://x/y", "nosuch://bucket"])
+def test_unknown_scheme_names_it_and_installed_backends(
+    fresh_registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError) as info:
+        make_backend(url)
+    message = str(info.value)
+    assert url.split("://")[0] in message
+    assert "local" in message and "obstore" in message
+    assert list(tmp_path.iterdir()) == [], "no directory may be created for an unserved URL"
+
+
+def test_memory_without_fsspec_is_refused_not_made_local(
+    fresh_registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZARR_VECTORS_DISABLE_PLUGINS", "fsspec")
+    _rediscover()
+    with pytest.raises(StoreError, match="memory://"):
+        make_backend("memory://store")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_explicit_beats_environment_beats_scheme(
+    fresh_registry: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZARR_VECTORS_BACKEND", "fsspec")
+    assert resolve_backend_name("s3://b/k") == "fsspec"
+    assert resolve_backend_name("/local/path") == "fsspec"
+    assert resolve_backend_name("s3://b/k", explicit="obstore") == "obstore"
+    monkeypatch.setenv("ZARR_VECTORS_BACKEND", "nonesuch")
+    with pytest.raises(StoreError, match="nonesuch"):
+        resolve_backend_name("s3://b/k")
+    assert resolve_backend_name("s3://b/k", explicit="local") == "local"
+
+
+def test_unknown_backend_name_lists_available(fresh_registry: None) -> None:
+    with pytest.raises(StoreError) as info:
+        make_backend("/tmp/x", backend="nonesuch")
+    assert "nonesuch" in str(info.value)
+    for name in ("local", "obstore", "fsspec"):
+        assert name in str(info.value)
+
+
+def test_backend_kwargs_reach_the_constructor(fresh_registry: None, tmp_path: Path) -> None:
+    backend = make_backend(tmp_path, fsync=True, max_concurrency=3)
+    assert isinstance(backend, LocalBackend)
+    assert backend.fsync is True and backend.max_concurrency == 3
+    with pytest.raises(BackendOptionError) as info:
+        make_backend(tmp_path, region="eu-west-1")
+    assert "'local'" in str(info.value) and "region" in str(info.value)
+    assert isinstance(info.value, TypeError)
+    assert make_backend(backend) is backend
+
+
+def test_scheme_tables_come_from_plugins(
+    fresh_registry: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert frozenset({"", "file"}) == zb.SCHEMES_LOCAL
+    assert set(CLOUD) <= zb.SCHEMES_OBJECT_STORE
+    assert zb.SCHEME_BACKENDS["s3"][:2] == ("obstore", "fsspec")
+    assert "memory" not in zb.SCHEMES_OBJECT_STORE
+    monkeypatch.setenv("ZARR_VECTORS_DISABLE_PLUGINS", "obstore,fsspec")
+    _rediscover()
+    assert frozenset() == zb.SCHEMES_OBJECT_STORE
+    assert "s3" not in zb.SCHEME_BACKENDS
+
+
+def test_discovery_is_cached_until_refreshed(fresh_registry: None) -> None:
+    from zarr_vectors.storage.registry import get_registry
+
+    first = get_registry()
+    assert get_registry() is first
+    assert refresh_backends() is not first
+
+
+# -- faulty and conflicting plugins, installed as real distributions --------------------
+
+
+def test_broken_plugin_is_reported_once_and_does_not_break_others(
+    fresh_registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    write_dist(
+        site,
+        "zv-broken-plugin",
+        "0.3",
+        {"zarr_vectors.backends": {"brokenzv": "zv_broken_mod:INFO"}},
+        {"zv_broken_mod": "raise ImportError('libfrob.so: cannot open shared object')\n"},
+    )
+    write_dist(
+        site,
+        "zv-wrong-type",
+        "1.0",
+        {"zarr_vectors.backends": {"wrongtype": "zv_wrong_mod:INFO"}},
+        {"zv_wrong_mod": "INFO = {'name': 'wrongtype'}\n"},
+    )
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.warns(BackendPluginWarning) as caught:
+        refresh_backends()
+    messages = [str(w.message) for w in caught]
+    assert sum("brokenzv" in m for m in messages) == 1
+    assert sum("wrongtype" in m for m in messages) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BackendPluginWarning)
+        refresh_backends()  # reported once per process, not at every discovery
+
+    records = {r.name: r for r in zb.list_backends()}
+    assert records["brokenzv"].status == "broken"
+    assert "libfrob.so" in records["brokenzv"].reason
+    assert records["brokenzv"].distribution == "zv-broken-plugin"
+    assert records["wrongtype"].status == "broken"
+    assert records["local"].status == "ok" and records["obstore"].status == "ok"
+    assert resolve_backend_name("s3://b/k") == "obstore"
+
+    with pytest.raises(PluginError, match="brokenzv") as info:
+        make_backend("/tmp/x", backend="brokenzv")
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_conflicting_plugins_resolve_deterministically(
+    fresh_registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    module = """
+        from zarr_vectors.storage.info import BackendInfo
+        from zarr_vectors.storage.local import LocalBackend
+
+        class {cls}(LocalBackend):
+            backend_name = "{name}"
+
+        INFO = BackendInfo(name="{name}", schemes=("zvtest",), priority={priority},
+                           factory=__name__ + ":{cls}")
+        """
+    # Two distributions claim the same name at different priorities: the higher one wins.
+    write_dist(
+        site,
+        "zv-dup-low",
+        "1.0",
+        {"zarr_vectors.backends": {"dupe": "zv_dup_low:INFO"}},
+        {"zv_dup_low": module.format(cls="Low", name="dupe", priority=1)},
+    )
+    write_dist(
+        site,
+        "zv-dup-high",
+        "1.0",
+        {"zarr_vectors.backends": {"dupe": "zv_dup_high:INFO"}},
+        {"zv_dup_high": module.format(cls="High", name="dupe", priority=5)},
+    )
+    # Two backends claim the scheme zvtie at the same priority: the first name wins.
+    tie = module.replace("zvtest", "zvtie")
+    write_dist(
+        site,
+        "zv-tie-b",
+        "1.0",
+        {"zarr_vectors.backends": {"tieb": "zv_tie_b:INFO"}},
+        {"zv_tie_b": tie.format(cls="TieB", name="tieb", priority=7)},
+    )
+    write_dist(
+        site,
+        "zv-tie-a",
+        "1.0",
+        {"zarr_vectors.backends": {"tiea": "zv_tie_a:INFO"}},
+        {"zv_tie_a": tie.format(cls="TieA", name="tiea", priority=7)},
+    )
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.warns(BackendPluginWarning) as caught:
+        refresh_backends()
+    messages = " ".join(str(w.message) for w in caught)
+    assert "dupe" in messages and "zvtie" in messages
+
+    records = [r for r in zb.list_backends() if r.name == "dupe"]
+    assert {r.distribution: r.status for r in records} == {
+        "zv-dup-high": "ok",
+        "zv-dup-low": "shadowed",
+    }
+    backend = make_backend(
+        "zvtest://anything/at/all".replace("zvtest://", str(tmp_path) + "/"), backend="dupe"
+    )
+    assert type(backend).__name__ == "High"
+    assert resolve_backend_name("zvtie://x") == "tiea"
+    assert resolve_backend_name("zvtest://x") == "dupe"
+
+
+def test_backends_command_lists_everything(
+    fresh_registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    write_dist(
+        site,
+        "zv-broken-cli",
+        "2.1",
+        {"zarr_vectors.backends": {"brokencli": "zv_broken_cli:INFO"}},
+        {"zv_broken_cli": "raise RuntimeError('boom at import')\n"},
+    )
+    monkeypatch.syspath_prepend(str(site))
+    _rediscover()
+    result = CliRunner().invoke(cli, ["backends", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert rows["local"]["status"] == "ok"
+    assert rows["local"]["distribution"] == "zarr-vectors-core"
+    assert rows["obstore"]["priority"] > rows["fsspec"]["priority"]
+    assert "s3" in rows["obstore"]["schemes"]
+    assert rows["brokencli"]["status"] == "broken"
+    assert "boom at import" in rows["brokencli"]["reason"]
+    assert rows["brokencli"]["version"] == "2.1"
+
+    table = CliRunner().invoke(cli, ["backends"], terminal_width=200)
+    assert table.exit_code == 0
+    for text in ("local", "obstore", "fsspec", "brokencli", "broken", "zarr-vectors-core"):
+        assert text in table.output
+
+
+# -- import cost ----------------------------------------------------------------------------
+
+LIGHT = """
+import sys
+import zarr_vectors
+from zarr_vectors.storage import list_backends, resolve_backend_name, get_backend_info
+list_backends()
+assert resolve_backend_name("s3://bucket/key") == "obstore"
+get_backend_info("fsspec")
+HEAVY = {"obstore", "fsspec", "s3fs", "gcsfs", "adlfs", "zarr", "numpy"}
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
+print(",".join(heavy))
+"""
+
+
+def test_import_and_resolution_import_no_heavy_library() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZARR_VECTORS_")}
+    out = subprocess.run(
+        [sys.executable, "-c", LIGHT], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "", f"heavy modules imported: {out.stdout.strip()}"

@@ -1,0 +1,88 @@
+"""``zarr-vectors new-backend NAME`` writes a plugin distribution whose own tests run the kit.
+
+The skeleton is installed, with the core, into a throwaway virtual environment
+(``uv venv`` + ``uv pip install -e``; nothing touches the workspace's own
+environment), listed by ``zarr-vectors backends``, and its test suite (the
+conformance kit) passes. Breaking its listing makes that suite fail, so the
+tests really run the kit.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from zarr_vectors.cli.new_backend_cmd import write_skeleton
+from zarr_vectors.exceptions import StoreExistsError, ValidationError
+
+REPO = Path(__file__).resolve().parents[2]
+CORE = REPO / "packages" / "zarr-vectors-core"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(the skeleton's folder, the python of a throwaway venv where it is installed)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.fail("uv is needed to make the throwaway environment")
+    where = tmp_path_factory.mktemp("skeleton")
+    root = write_skeleton("kit_demo", where)
+    venv = where / "venv"
+    subprocess.run([uv, "venv", "-q", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(python),
+         "-e", f"{CORE}[testing]", "-e", str(root)],
+        check=True,
+    )  # fmt: skip
+    return root, python
+
+
+def _run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_the_skeleton_is_a_listed_plugin_whose_tests_pass(installed: tuple[Path, Path]) -> None:
+    root, python = installed
+    code = "from zarr_vectors.cli import main; main()"
+    listed = _run(python, root, "-c", code, "backends", "--json")
+    assert '"name": "kit_demo"' in listed.stdout and '"status": "ok"' in listed.stdout
+    run = _run(python, root, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               "--zv-max-examples", "3", "--zv-steps", "10")  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "10 passed" in run.stdout
+
+
+def test_the_skeletons_tests_catch_a_broken_backend(installed: tuple[Path, Path]) -> None:
+    root, python = installed
+    backend = root / "src" / "zarr_vectors_kit_demo" / "backend.py"
+    original = backend.read_text(encoding="utf-8")
+    broken = original.replace(
+        "return children_of(prefix, keys, recursive)", "return children_of(prefix, keys, True)"
+    )
+    assert broken != original
+    backend.write_text(broken, encoding="utf-8")
+    try:
+        run = _run(python, root, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                   "--zv-max-examples", "5", "-k", "key_contract")  # fmt: skip
+    finally:
+        backend.write_text(original, encoding="utf-8")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "recursive=False" in run.stdout and "replay: pytest" in run.stdout
+
+
+def test_bad_names_and_existing_folders_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="not a backend name"):
+        write_skeleton("My-Store", tmp_path)
+    with pytest.raises(ValidationError, match="not a URL scheme"):
+        write_skeleton("good", tmp_path, scheme="no_underscores")
+    write_skeleton("good", tmp_path)
+    with pytest.raises(StoreExistsError, match="already exists"):
+        write_skeleton("good", tmp_path)
+    text = (tmp_path / "zarr-vectors-good" / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'good = "zarr_vectors_good.info:INFO"' in text
