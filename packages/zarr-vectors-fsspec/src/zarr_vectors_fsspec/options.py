@@ -11,6 +11,7 @@ from typing import Any
 
 from zarr_vectors.exceptions import BackendOptionError, StoreError
 from zarr_vectors.storage.secrets import UrlCredentials, is_secret_option
+from zarr_vectors_fsspec.info import AZURE_PROTOCOLS, GCS_PROTOCOLS, HTTP_PROTOCOLS, S3_PROTOCOLS
 
 __all__ = [
     "AWS_ENV_HINT",
@@ -21,9 +22,6 @@ __all__ = [
     "install_hint",
 ]
 
-S3_PROTOCOLS = frozenset({"s3", "s3a"})
-AZURE_PROTOCOLS = frozenset({"az", "azure", "abfs", "abfss", "adl"})
-HTTP_PROTOCOLS = frozenset({"http", "https"})
 #: Protocols whose file systems take a user name and password as options.
 _LOGIN_PROTOCOLS = frozenset({"sftp", "ssh", "ftp", "smb", "webdav"})
 
@@ -32,8 +30,10 @@ AWS_ENV_HINT = (
 )
 
 #: The zarr-vectors-fsspec extra that installs a protocol's file system.
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"} | dict.fromkeys(
-    AZURE_PROTOCOLS, "azure"
+_EXTRAS = (
+    dict.fromkeys(S3_PROTOCOLS, "s3")
+    | dict.fromkeys(GCS_PROTOCOLS, "gcs")
+    | dict.fromkeys(AZURE_PROTOCOLS, "azure")
 )
 
 

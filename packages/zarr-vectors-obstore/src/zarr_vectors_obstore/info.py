@@ -42,12 +42,30 @@ DEFAULT_TIMEOUT = 30.0
 #: How often a failed request is retried.
 DEFAULT_MAX_RETRIES = 3
 
-_CLOUD = ("s3", "gs", "gcs", "az", "azure", "abfs", "http", "https")
+#: The store family (obstore store class) serving each scheme; ``memory`` only when this
+#: backend is chosen by name.
+SCHEME_FAMILIES: Mapping[str, str] = MappingProxyType(
+    {
+        "s3": "s3",
+        "s3a": "s3",
+        "gs": "gcs",
+        "gcs": "gcs",
+        "az": "azure",
+        "azure": "azure",
+        "abfs": "azure",
+        "abfss": "azure",
+        "adl": "azure",
+        "http": "http",
+        "https": "http",
+        "memory": "memory",
+    }
+)
+_SERVED = tuple(scheme for scheme in SCHEME_FAMILIES if scheme != "memory")
 
 OBSTORE = BackendInfo(
     name="obstore",
-    schemes=(*_CLOUD, "s3a", "abfss", "adl"),
-    object_store_schemes=(*_CLOUD, "s3a", "abfss", "adl"),
+    schemes=_SERVED,
+    object_store_schemes=_SERVED,
     factory="zarr_vectors_obstore.backend:ObstoreBackend",
     priority=50,
     install_hint='pip install "zarr-vectors-core[obstore]"',

@@ -18,6 +18,7 @@ from typing import Any
 
 from zarr_vectors.exceptions import BackendOptionError
 from zarr_vectors.storage.secrets import secret_values
+from zarr_vectors_obstore.info import SCHEME_FAMILIES
 
 __all__ = [
     "ALIASES",
@@ -87,25 +88,10 @@ ALIASES: dict[str, dict[str, str]] = {
     "memory": {},
 }
 
-_FAMILIES = {
-    "s3": "s3",
-    "s3a": "s3",
-    "gs": "gcs",
-    "gcs": "gcs",
-    "az": "azure",
-    "azure": "azure",
-    "abfs": "azure",
-    "abfss": "azure",
-    "adl": "azure",
-    "http": "http",
-    "https": "http",
-    "memory": "memory",
-}
-
 
 def family_of(scheme: str) -> str | None:
     """The store family ("s3", "gcs", "azure", "http", "memory") serving ``scheme``."""
-    return _FAMILIES.get(scheme.lower())
+    return SCHEME_FAMILIES.get(scheme.lower())
 
 
 @dataclass
