@@ -49,6 +49,13 @@ from zarr_vectors.storage.runner import get_loop
 from zarr_vectors.storage.secrets import redact_url, secret_values, split_url_credentials
 from zarr_vectors_fsspec.conditional import ConditionalPuts
 from zarr_vectors_fsspec.errors import _denied, _s3_conditional, _version
+from zarr_vectors_fsspec.info import (
+    BUCKET_PROTOCOLS,
+    DEFAULT_TIMEOUT,
+    HTTP_PROTOCOLS,
+    LOCAL_MAX_CONCURRENCY,
+    REMOTE_MAX_CONCURRENCY,
+)
 from zarr_vectors_fsspec.lifecycle import (
     _OPEN,
     _close_clients,
@@ -74,10 +81,8 @@ __all__ = [
     "FsspecBackend",
 ]
 
-#: Protocols whose first path segment is a bucket or container (flat key spaces).
-_BUCKET_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss", "adl"})
 #: Read-only protocols.
-_READ_ONLY_PROTOCOLS = frozenset({"http", "https"})
+_READ_ONLY_PROTOCOLS = HTTP_PROTOCOLS
 #: Protocols of the local disk (atomic puts by rename, moves by rename).
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 #: Options the backend manages itself and refuses from the caller.
@@ -86,20 +91,6 @@ _MANAGED_OPTIONS = ("asynchronous", "loop")
 _DELETE_BATCH = 1000
 #: Characters that make fsspec's ``_rm`` expand a path as a glob pattern.
 _GLOB_CHARS = frozenset("*?[")
-#: Default seconds one request may take before it fails with a StoreError.
-DEFAULT_TIMEOUT = 60.0
-#: Default ``max_concurrency`` on async (network) file systems: a request mostly
-#: waits on the network, so many in flight overlap round trips (s3fs's connection
-#: pool is sized to match), while each costs the client some CPU, so past a few
-#: dozen more only queue. bench/bench_batch_io.py on SeaweedFS at 127.0.0.1 (no
-#: latency to hide) showed no difference between 16 and 128 and the backend on par
-#: with raw s3fs at each bound; 64 leaves room for a cloud link's latency.
-REMOTE_MAX_CONCURRENCY = 64
-#: Default ``max_concurrency`` on sync file systems (memory, local, SFTP): each call
-#: holds a worker thread of the shared I/O executor, and the work is disk- or
-#: GIL-bound, so threads beyond a few only contend (memory:// get_many on two cores:
-#: 8 threads beat 32 in three runs of four, by 1.4-1.5x).
-LOCAL_MAX_CONCURRENCY = 8
 
 
 class FsspecBackend(ConditionalPuts):
@@ -262,8 +253,8 @@ class FsspecBackend(ConditionalPuts):
         self._strip: Callable[[str], str] = fs_class._strip_protocol
         self._root: str = root.rstrip("/") if root != "/" else ""
         self.writable = self.protocol not in _READ_ONLY_PROTOCOLS  # type: ignore[misc]
-        self._bucket = self._root.split("/", 1)[0] if self.protocol in _BUCKET_PROTOCOLS else ""
-        if self.protocol in _BUCKET_PROTOCOLS and not self._bucket:
+        self._bucket = self._root.split("/", 1)[0] if self.protocol in BUCKET_PROTOCOLS else ""
+        if self.protocol in BUCKET_PROTOCOLS and not self._bucket:
             raise StoreError(
                 f"{self.url} names no bucket or container; use "
                 f"{self.protocol}://BUCKET/optional/prefix."
