@@ -17,6 +17,8 @@ import pytest
 
 from tests.serve.conftest import fetch
 
+pytestmark = pytest.mark.slow
+
 #: Waiting for a line only stops a broken run; a healthy one prints within seconds.
 LINE_DEADLINE = 120.0
 

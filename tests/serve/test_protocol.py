@@ -17,6 +17,7 @@ import pytest
 import zarr_vectors as zv
 from tests.serve.conftest import Served, chunk_names, fetch, fetch_info, write_cloud
 
+pytestmark = pytest.mark.slow
 ng = pytest.importorskip("neuroglancer")
 from neuroglancer import write_annotations  # noqa: E402
 

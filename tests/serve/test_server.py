@@ -103,6 +103,7 @@ def test_nothing_outside_the_index_is_served(
     assert root[:40] not in body and b"zarr_format" not in body
 
 
+@pytest.mark.slow
 def test_a_corrupt_or_missing_cell_is_named_and_the_server_goes_on(
     tmp_path: Path, serve: Callable[..., Served]
 ) -> None:
@@ -127,6 +128,7 @@ def test_a_corrupt_or_missing_cell_is_named_and_the_server_goes_on(
     assert status == 200 and len(body) > 8
 
 
+@pytest.mark.slow
 def test_a_commit_is_served_once_the_root_says_so(
     tmp_path: Path, serve: Callable[..., Served]
 ) -> None:
@@ -152,6 +154,24 @@ def test_a_commit_is_served_once_the_root_says_so(
         for c in level.chunks
     )
     assert served == 2000
+
+
+@pytest.mark.slow
+def test_a_replaced_store_is_served_as_replaced(
+    tmp_path: Path, serve: Callable[..., Served]
+) -> None:
+    path = str(tmp_path / "cloud.zarrvectors")
+    write_cloud(path, 1500, levels=1)
+    url, source = serve(path)
+    assert finest_count(url, source) == 1500
+    old = source.read_state()
+    write_cloud(path, 700, levels=1, seed=3, mode="w")
+    assert finest_count(url, source) == 700
+    # The old state's cells are gone: reading through it says so instead of mixing states.
+    level = old.index.levels[-1]
+    with pytest.raises(zv.exceptions.StoreError):
+        for chunk in level.chunks:
+            old.chunk_bytes(level, chunk)
 
 
 def test_identical_requests_share_one_computation() -> None:
@@ -209,6 +229,7 @@ def test_a_failure_reaches_every_waiter_and_is_not_kept() -> None:
     assert failed == 5 and calls == 1 and after == b"ok"
 
 
+@pytest.mark.slow
 def test_the_cache_stays_within_its_budget(
     cloud: tuple[str, Any, Any], serve: Callable[..., Served]
 ) -> None:
@@ -220,6 +241,7 @@ def test_the_cache_stays_within_its_budget(
     assert 0 < source.cache.size <= 20_000
 
 
+@pytest.mark.slow
 def test_many_concurrent_requests_are_answered(
     cloud: tuple[str, Any, Any], serve: Callable[..., Served]
 ) -> None:

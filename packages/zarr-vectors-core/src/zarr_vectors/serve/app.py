@@ -120,6 +120,14 @@ def make_app(source: AnnotationSource) -> web.Application:
     return app
 
 
+def _bound_port(runner: web.AppRunner, asked: int) -> int:
+    """The port the runner's site listens on (what ``port=0`` became)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return asked
+
+
 class ServerThread:
     """A server running on its own event loop in a background thread (tests, ``view``).
 
@@ -142,9 +150,7 @@ class ServerThread:
                 self._loop.run_until_complete(self._runner.setup())
                 site = web.TCPSite(self._runner, host, port)
                 self._loop.run_until_complete(site.start())
-                server = site._server
-                sockets = getattr(server, "sockets", None) or []
-                self.port = int(sockets[0].getsockname()[1]) if sockets else port
+                self.port = _bound_port(self._runner, port)
             except BaseException as exc:  # reported to the starting thread
                 failure.append(exc)
                 started.set()
@@ -194,9 +200,7 @@ def run_server(
         try:
             site = web.TCPSite(runner, host, port)
             await site.start()
-            server = site._server
-            sockets = getattr(server, "sockets", None) or []
-            bound = int(sockets[0].getsockname()[1]) if sockets else port
+            bound = _bound_port(runner, port)
             shown = f"[{host}]" if ":" in host else host
             print_(
                 f"Serving {source.backend.url} on http://{shown}:{bound}\n"
