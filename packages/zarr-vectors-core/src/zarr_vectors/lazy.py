@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.crs import CRS_KEY, describe_crs
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
 from zarr_vectors.store.location import StoreLocation
 
@@ -203,6 +204,13 @@ class ZVStore:
             return source.store
         return BackendStore(source, read_only=True)  # type: ignore[arg-type]
 
+    @property
+    def crs(self) -> dict[str, Any] | None:
+        """The store's coordinate reference system (the root ``crs``; see
+        :mod:`zarr_vectors.format.crs`), or ``None`` when it has none."""
+        found = self.metadata.extra.get(CRS_KEY)
+        return dict(found) if isinstance(found, Mapping) else None
+
     def _repr_html_(self) -> str:
         """A short summary for notebooks: location, backend, bounds, levels, counts, attributes."""
         from html import escape
@@ -214,6 +222,7 @@ class ZVStore:
             ("format", f"Zarr Vectors {m.zv_version}, generation {m.generation}"),
             ("bounds", f"{list(m.bounds[0])} .. {list(m.bounds[1])}"),
             ("chunk shape", str(list(m.chunk_shape))),
+            ("crs", describe_crs(self.crs)),
         ]
         for n in self.levels:
             level = self.level(n)

@@ -14,6 +14,7 @@ import click
 
 from zarr_vectors.cli._errors import handle_errors
 from zarr_vectors.cli.points_cmd import backend_options, store_kwargs
+from zarr_vectors.format.crs import describe_crs
 from zarr_vectors.storage.secrets import redact_url
 
 __all__ = ["describe_store", "info"]
@@ -57,6 +58,7 @@ def _facts(url: str, backend_name: str, zv: Any) -> dict[str, Any]:
         "axes": [a.get("name", "") for a in meta.axes],
         "bounds": [list(meta.bounds[0]), list(meta.bounds[1])],
         "chunk_shape": list(meta.chunk_shape),
+        "crs": zv.crs,
         "consolidated": zv.consolidated,
         "format_capabilities": list(meta.format_capabilities),
         "levels": levels,
@@ -85,6 +87,8 @@ def info(url: str, as_json: bool, backend: str | None, options: tuple[str, ...])
         f"chunk shape     {_fmt(facts['chunk_shape'])}",
         f"consolidated    {'yes' if facts['consolidated'] else 'no'}",
     ]
+    if facts["crs"]:
+        lines.append(f"crs             {describe_crs(facts['crs'])}")
     if facts["format_capabilities"]:
         lines.append(f"capabilities    {', '.join(facts['format_capabilities'])}")
     total = facts["levels"][0]["points"] if facts["levels"] else 0

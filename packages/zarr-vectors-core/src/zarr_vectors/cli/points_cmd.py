@@ -258,6 +258,8 @@ def write_points_cmd(
             shard_shape=shard_shape,
             memory_limit=memory_limit,
             spill_dir=spill_dir,
+            crs=reader.crs if mode != "a" else None,
+            metadata=(reader.metadata or None) if mode != "a" else None,
             **kwargs,
         )
         took = time.perf_counter() - start
@@ -301,6 +303,14 @@ def write_points_cmd(
     help="Attribute to read (repeatable); default: all of them.",
 )
 @click.option("--no-attributes", is_flag=True, help="Read positions only.")
+@click.option(
+    "--crs",
+    "target_crs",
+    default=None,
+    metavar="CRS",
+    help="Reproject x,y,z from the store's CRS to this one (e.g. EPSG:4326 or WKT); "
+    "needs pyproj (pip install 'zarr-vectors-core[crs]').",
+)
 @backend_options
 @handle_errors
 def read_points_cmd(
@@ -310,6 +320,7 @@ def read_points_cmd(
     level: int,
     attributes: tuple[str, ...],
     no_attributes: bool,
+    target_crs: str | None,
     backend: str | None,
     options: tuple[str, ...],
 ) -> None:
@@ -340,13 +351,68 @@ def read_points_cmd(
             **kwargs,
         )
         took = time.perf_counter() - start
+        positions, crs, metadata = cloud.positions, cloud.crs, cloud.metadata
+        if target_crs is not None:
+            positions, crs, metadata = _reproject(cloud, target_crs)
         if bars is not None:
             bars.start(f"writing {output.name}")
-        notes = write_point_file(output, cloud.positions, cloud.vertex_attributes)
+        notes = write_point_file(
+            output, positions, cloud.vertex_attributes, crs=crs, metadata=metadata
+        )
     _notes(notes)
+    if bbox is not None and len(cloud) == 0:
+        _notes([_missed_box(url, bbox, kwargs)])
     where = f" inside {list(bbox[0])}..{list(bbox[1])}" if bbox else ""
     attrs = f" with attributes {sorted(cloud.vertex_attributes)}" if cloud.vertex_attributes else ""
     click.echo(
         f"Read {len(cloud):,} points{where} from level {level} of {redact_url(url)}{attrs} "
         f"in {took:.2f} s; saved to {output}."
+    )
+
+
+def _reproject(cloud: Any, target: str) -> tuple[Any, Any, dict[str, Any]]:
+    """Positions in ``target``'s CRS, its ``crs`` dict, and metadata without the old
+    CRS records or the old scale and offset (which described the old coordinates)."""
+    import numpy as np
+
+    from zarr_vectors.format.crs import transformer
+    from zarr_vectors.io.las_header import LAS_KEY
+
+    if cloud.positions.ndim != 2 or cloud.positions.shape[1] not in (2, 3):
+        raise InputError("--crs reprojects 2-D or 3-D points only")
+    transform, described = transformer(cloud.crs, target)
+    columns = [cloud.positions[:, i].astype(np.float64) for i in range(cloud.positions.shape[1])]
+    moved = np.column_stack(transform.transform(*columns))
+    metadata = dict(cloud.metadata)
+    las = metadata.get(LAS_KEY)
+    if isinstance(las, dict):
+        kept = [r for r in las.get("vlrs") or () if r.get("user_id") != "LASF_Projection"]
+        evlrs = [r for r in las.get("evlrs") or () if r.get("user_id") != "LASF_Projection"]
+        metadata[LAS_KEY] = {
+            **{k: v for k, v in las.items() if k not in ("scales", "offsets")},
+            "vlrs": kept,
+            "evlrs": evlrs,
+        }
+    return moved.astype(cloud.positions.dtype, copy=False), described, metadata
+
+
+def _missed_box(
+    url: str, bbox: tuple[tuple[float, ...], tuple[float, ...]], kwargs: dict[str, Any]
+) -> str:
+    """Why a box read found nothing, when the box misses the store's bounds."""
+    from zarr_vectors.store.api import read_metadata
+
+    meta = read_metadata(url, **kwargs).meta
+    lo, hi = meta.bounds
+    fmt = ", ".join
+    inside = all(
+        b_lo <= s_hi and b_hi >= s_lo
+        for b_lo, b_hi, s_lo, s_hi in zip(bbox[0], bbox[1], lo, hi, strict=False)
+    )
+    bounds = f"({fmt(f'{v:g}' for v in lo)}) .. ({fmt(f'{v:g}' for v in hi)})"
+    if inside:
+        return f"no points inside the box; it overlaps the store's bounds {bounds} but holds none"
+    return (
+        f"the box misses the data: the store's bounds are {bounds}, which the box "
+        f"({fmt(f'{v:g}' for v in bbox[0])}) .. ({fmt(f'{v:g}' for v in bbox[1])}) does not overlap"
     )

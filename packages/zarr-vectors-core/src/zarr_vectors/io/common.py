@@ -64,6 +64,9 @@ class PointReader:
     ``count`` is the number of points the header promises (``None`` when the
     format has no header count, as CSV); it has already been checked against
     the file's size. ``notes`` fills as batches are read (columns left out, ...).
+    ``crs`` is the file's coordinate reference system (the store's root ``crs``,
+    :mod:`zarr_vectors.format.crs`) and ``metadata`` what else of its header the
+    store keeps (keys of the root ``zarr_vectors`` block), for formats that have them.
     """
 
     def __init__(self, path: Path, count: int | None, description: str) -> None:
@@ -71,6 +74,8 @@ class PointReader:
         self.count = count
         self.description = description
         self.notes: list[str] = []
+        self.crs: dict[str, Any] | None = None
+        self.metadata: dict[str, Any] = {}
 
     def batches(self, batch_points: int = BATCH_POINTS) -> Iterator[Batch]:
         """``(positions, attributes)`` of at most ``batch_points`` points each; at least one."""

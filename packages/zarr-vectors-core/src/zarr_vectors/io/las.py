@@ -12,7 +12,7 @@ says when coordinates had to be rounded to fit LAS's 32-bit integers).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,7 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.crs import describe_crs
 from zarr_vectors.io.common import AXES, BATCH_POINTS, Attributes, Batch, PointReader, need
+from zarr_vectors.io.las_header import LAS_KEY, crs_of_header, las_block, restore_records
 
 __all__ = ["LasReader", "write_las"]
 
@@ -42,7 +44,7 @@ class LasReader(PointReader):
             # The header and its VLRs alone: opening a reader would already start the
             # LAZ decompressor, which trusts the LASzip VLR checked below.
             with path.open("rb") as fh:
-                header = laspy.LasHeader.read_from(fh)
+                header = laspy.LasHeader.read_from(fh, read_evlrs=True)
         except _las_errors(laspy) as exc:
             raise ValidationError(f"{path}: not a readable LAS/LAZ file ({exc})") from None
         count = int(header.point_count)
@@ -68,12 +70,16 @@ class LasReader(PointReader):
             )
         scales = ", ".join(f"{s:g}" for s in header.scales)
         offsets = ", ".join(f"{o:g}" for o in header.offsets)
+        copc = any(type(v).__name__ == "CopcInfoVlr" for v in header.vlrs)
         super().__init__(
             path,
             count,
-            f"LAS {header.version}, point format {header.point_format.id}, "
-            f"scale ({scales}), offset ({offsets})",
+            f"{'COPC' if copc else 'LAS'} {header.version}, point format "
+            f"{header.point_format.id}, scale ({scales}), offset ({offsets}), "
+            f"CRS {describe_crs(crs_of_header(header))}",
         )
+        self.crs = crs_of_header(header)
+        self.metadata = {LAS_KEY: las_block(header, self.notes)}
 
     def batches(self, batch_points: int = BATCH_POINTS) -> Iterator[Batch]:
         laspy = self._laspy
@@ -295,7 +301,52 @@ def _fit(name: str, values: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArr
     return values.astype(dtype)
 
 
-def write_las(path: Path, positions: npt.NDArray[Any], attributes: Attributes) -> list[str]:
+def _version_for(point_format: int, kept: str | None) -> str:
+    """The LAS version to write: the source's when it allows the point format, else the
+    first that does (formats 4 and 5 came with 1.3, 6 to 10 with 1.4)."""
+    least = "1.4" if point_format > 5 else "1.3" if point_format > 3 else "1.2"
+    if kept in ("1.2", "1.3", "1.4") and kept >= least:
+        return kept
+    return least
+
+
+def _kept_format(laspy: ModuleType, names: Sequence[str], kept: Any) -> int | None:
+    """The source's point format when every attribute is one of its fields or no
+    format's field (an extra-bytes attribute); else ``None``."""
+    if not isinstance(kept, int) or kept not in laspy.supported_point_formats():
+        return None
+    anywhere: set[str] = set()
+    for pf in laspy.supported_point_formats():
+        anywhere.update(laspy.PointFormat(pf).standard_dimension_names)
+    own = set(laspy.PointFormat(kept).standard_dimension_names)
+    return kept if all(n in own or n not in anywhere for n in names) else None
+
+
+def _kept_scale(column: npt.NDArray[Any], scale: Any, offset: Any) -> bool:
+    """Whether every coordinate is ``integer * scale + offset`` (as LAS input left it)
+    with the integer inside LAS's 32 bits, so the source's scale keeps it exact."""
+    if not isinstance(scale, float | int) or not isinstance(offset, float | int) or scale <= 0:
+        return False
+    if len(column) == 0:
+        return True
+    ints = np.round((column.astype(np.float64) - offset) / scale)
+    if np.abs(ints).max() > _LAS_INT32:
+        return False
+    return bool(np.array_equal(ints * scale + offset, column))
+
+
+def write_las(
+    path: Path,
+    positions: npt.NDArray[Any],
+    attributes: Attributes,
+    *,
+    crs: Mapping[str, Any] | None = None,
+    las: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Write a LAS/LAZ file; ``crs`` and ``las`` are what the store kept of its source
+    (:mod:`zarr_vectors.io.las_header`): with them the file gets the source's scale and
+    offset (when the coordinates are still exact at them), version, point format and
+    records (CRS included) back."""
     laspy = need("laspy", f"writing {path.suffix} files")
     if positions.ndim != 2 or positions.shape[1] != 3:
         raise ValidationError(
@@ -303,10 +354,19 @@ def write_las(path: Path, positions: npt.NDArray[Any], attributes: Attributes) -
             ".npz, .csv or .ply instead"
         )
     notes: list[str] = []
-    point_format = _las_format(laspy, list(attributes))
+    kept = las or {}
+    point_format = _kept_format(laspy, list(attributes), kept.get("point_format"))
+    if point_format is None:
+        point_format = _las_format(laspy, list(attributes))
     header = laspy.LasHeader(
-        point_format=point_format, version="1.4" if point_format > 5 else "1.2"
+        point_format=point_format, version=_version_for(point_format, kept.get("version"))
     )
+    notes.extend(restore_records(laspy, header, las, crs))
+    if point_format in (4, 5, 9, 10):
+        notes.append(
+            f"point format {point_format} has waveform packet fields; they are written as "
+            "stored, but the waveform samples they point to are not kept in the store"
+        )
     standard = set(header.point_format.standard_dimension_names)
     extra = [n for n in attributes if n not in standard]
     for name in extra:
@@ -333,7 +393,13 @@ def write_las(path: Path, positions: npt.NDArray[Any], attributes: Attributes) -
         ]
     )
     scales, offsets, rounded = [], [], []
+    kept_scales = list(kept.get("scales") or [None] * 3)
+    kept_offsets = list(kept.get("offsets") or [None] * 3)
     for axis in range(3):
+        if _kept_scale(positions[:, axis], kept_scales[axis], kept_offsets[axis]):
+            scales.append(float(kept_scales[axis]))
+            offsets.append(float(kept_offsets[axis]))
+            continue
         scale, offset, exact = _las_scale_offset(positions[:, axis])
         scales.append(scale)
         offsets.append(offset)
@@ -346,25 +412,25 @@ def write_las(path: Path, positions: npt.NDArray[Any], attributes: Attributes) -
         )
     header.scales = np.array(scales)
     header.offsets = np.array(offsets)
-    las = laspy.LasData(header)
-    las.x = positions[:, 0].astype(np.float64)
-    las.y = positions[:, 1].astype(np.float64)
-    las.z = positions[:, 2].astype(np.float64)
-    record = las.point_format.dtype()
+    out = laspy.LasData(header)
+    out.x = positions[:, 0].astype(np.float64)
+    out.y = positions[:, 1].astype(np.float64)
+    out.z = positions[:, 2].astype(np.float64)
+    record = out.point_format.dtype()
     for name, values in attributes.items():
         target = _las_field_dtype(record, name) if name in standard else None
         if name in standard and target is not None:
             try:
-                las[name] = _fit(name, values, target)
+                out[name] = _fit(name, values, target)
             except OverflowError as exc:  # a sub-byte field (e.g. classification: 5 bits)
                 raise ValidationError(
                     f"attribute {name!r} does not fit LAS point format {point_format}'s "
                     f"{name} field ({exc}); write .npz or .csv to keep it"
                 ) from None
         else:
-            las[name] = values.astype(np.uint8) if values.dtype.kind == "b" else values
+            out[name] = values.astype(np.uint8) if values.dtype.kind == "b" else values
     try:
-        las.write(str(path))
+        out.write(str(path))
     except (laspy.errors.LaspyException, ValueError, OverflowError) as exc:
         raise ValidationError(f"{path}: could not be written as LAS ({exc})") from None
     return notes

@@ -16,14 +16,16 @@ except numpy's ``.npy``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy.typing as npt
 
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.crs import describe_crs
 from zarr_vectors.io.common import BATCH_POINTS, Attributes, Batch, PointFile, PointReader
+from zarr_vectors.io.las_header import LAS_KEY
 
 __all__ = [
     "OUT_SUFFIXES",
@@ -93,9 +95,27 @@ def read_point_file(path: Path, *, sep: str | None = None) -> PointFile:
     return open_point_file(path, sep=sep).read()
 
 
-def write_point_file(path: Path, positions: npt.NDArray[Any], attributes: Attributes) -> list[str]:
-    """Write points by ``path``'s suffix; return notes on anything changed on the way."""
+def write_point_file(
+    path: Path,
+    positions: npt.NDArray[Any],
+    attributes: Attributes,
+    *,
+    crs: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Write points by ``path``'s suffix; return notes on anything changed on the way.
+
+    ``crs`` and ``metadata`` are what the store kept of its source
+    (:attr:`~zarr_vectors.types.points.PointCloud.crs` and ``.metadata``): a LAS
+    file gets them back; other formats have no place for a CRS, which a note says.
+    """
     suffix = path.suffix.lower()
+    if crs and suffix not in (".las", ".laz"):
+        return [
+            *write_point_file(path, positions, attributes),
+            f"{path.suffix} files have no place for a coordinate reference system: the "
+            f"store's ({describe_crs(crs)}) is not in {path.name}",
+        ]
     if suffix == ".npy":
         from zarr_vectors.io.npy import write_npy
 
@@ -115,7 +135,10 @@ def write_point_file(path: Path, positions: npt.NDArray[Any], attributes: Attrib
     elif suffix in (".las", ".laz"):
         from zarr_vectors.io.las import write_las
 
-        return write_las(path, positions, attributes)
+        las = (metadata or {}).get(LAS_KEY)
+        return write_las(
+            path, positions, attributes, crs=crs, las=las if isinstance(las, Mapping) else None
+        )
     else:
         raise ValidationError(
             f"{path}: unknown output type {path.suffix!r}; use .npy (positions), .npz "

@@ -24,6 +24,7 @@ from zarr_vectors._extras import require
 from zarr_vectors.exceptions import StaleSnapshotError, ValidationError
 from zarr_vectors.format.batches import is_stream, vertex_stream
 from zarr_vectors.format.cells import codec_chain
+from zarr_vectors.format.crs import CRS_KEY, describe_crs, normalize_crs
 from zarr_vectors.format.grid import group_by_cell
 from zarr_vectors.format.levels import read_level
 from zarr_vectors.format.metadata import RootMetadata, validate_bounds, validate_chunk_shape
@@ -69,6 +70,11 @@ class PointCloud:
     positions: npt.NDArray[Any]
     vertex_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     level: int = 0
+    #: The store's coordinate reference system (the root ``crs``), or ``None``.
+    crs: dict[str, Any] | None = None
+    #: The other keys of the store's root ``zarr_vectors`` block written with
+    #: ``metadata=`` (a LAS source's header under ``"las"``).
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def vertex_count(self) -> int:
@@ -110,6 +116,7 @@ class PointCloud:
             hi = self.positions.max(axis=0).tolist()
             rows.append(("extent", f"{[round(v, 3) for v in lo]} .. {[round(v, 3) for v in hi]}"))
         rows.append(("dtype", str(self.positions.dtype)))
+        rows.append(("crs", describe_crs(self.crs)))
         for name, values in self.vertex_attributes.items():
             rows.append((f"attribute {name}", f"{values.dtype}, shape {list(values.shape[1:])}"))
         body = "".join(
@@ -163,6 +170,8 @@ def write_points(
     memory_limit: int | str | None = None,
     spill_dir: str | None = None,
     shard_shape: int | Sequence[int] | None = None,
+    crs: Any = None,
+    metadata: Mapping[str, Any] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
@@ -186,6 +195,12 @@ def write_points(
     blocks of cells as one object each (Zarr v3 sharding, as the published 0.9.2
     writes it): fewer objects and requests on object stores; a box read then
     fetches only the byte ranges of the cells it needs.
+    ``crs`` is the points' coordinate reference system, kept as the root ``crs``
+    of the format (an EPSG code, ``"EPSG:n"``, WKT or a dict; see
+    :mod:`zarr_vectors.format.crs`); ``metadata`` adds keys of your own to the
+    root ``zarr_vectors`` block (JSON values; the LAS reader keeps its header
+    there). Both are set when a store is created or replaced; an append keeps the
+    store's.
     ``positions`` may be larger than memory: an iterator of batches (arrays, or
     ``(positions, {name: values})`` pairs, which then need ``bounds=``), a
     ``numpy.memmap`` or a Dask array. Those are spilled to disk (``spill_dir``)
@@ -241,6 +256,8 @@ def write_points(
         memory_limit=memory_limit,
         spill_dir=spill_dir,
         shard_shape=shard_shape,
+        crs=crs,
+        metadata=metadata,
     )
     if parallel is not None:
         plan = replace(plan, cell_writer=parallel.cell_writer, expected_rows=parallel.rows)
@@ -277,9 +294,12 @@ def _plan(
     memory_limit: int | str | None = None,
     spill_dir: str | None = None,
     shard_shape: int | Sequence[int] | None = None,
+    crs: Any = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> WritePlan:
     """Every check that needs only the arguments, made before the store is opened."""
     check_mode(mode, WRITE_POINTS_MODES)
+    extra = _root_extras(crs, metadata)
     budget = None if memory_limit is None else check_budget(memory_limit)
     stream = None
     if is_stream(positions, budget):
@@ -323,6 +343,8 @@ def _plan(
         else:
             box = data_bounds(pos)
         meta = RootMetadata.build(chunk_shape=cs, bounds=box, axes=axes).with_levels(levels)
+        if extra:
+            meta = replace(meta, extra={**meta.extra, **extra})
         if not appending:
             check_inside(pos, meta, append=False)
     return WritePlan(
@@ -343,6 +365,51 @@ def _plan(
         spill_dir=spill_dir,
         shard_shape=shards,
     )
+
+
+#: Keys of the root block that the format itself defines: ``metadata=`` cannot set them.
+_FORMAT_KEYS = frozenset(
+    {
+        "zv_version",
+        "format_capabilities",
+        "chunk_shape",
+        "bounds",
+        "geometry_types",
+        "links_convention",
+        "object_index_convention",
+        "cross_chunk_strategy",
+        "base_bin_shape",
+        "reduction_factor",
+        "cross_level_depth",
+        "cross_level_storage",
+        CRS_KEY,
+    }
+)
+
+
+def _root_extras(crs: Any, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``crs`` and ``metadata`` keys for the root block, checked before anything is written."""
+    import json
+
+    extra: dict[str, Any] = {}
+    if metadata is not None:
+        if not isinstance(metadata, Mapping):
+            raise ValidationError(f"metadata= must be a dict, got {type(metadata).__name__}")
+        taken = sorted(str(k) for k in metadata if not isinstance(k, str) or k in _FORMAT_KEYS)
+        if taken:
+            raise ValidationError(
+                f"metadata= cannot set {taken}: the format defines those keys (use crs= for "
+                "the coordinate reference system)"
+            )
+        extra.update(metadata)
+    described = normalize_crs(crs)
+    if described is not None:
+        extra[CRS_KEY] = described
+    try:
+        json.dumps(extra, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"crs=/metadata= must hold JSON values only ({exc})") from None
+    return extra
 
 
 @overload
@@ -434,4 +501,12 @@ def read_points(
             except StaleSnapshotError:
                 if attempt + 1 == _READ_ATTEMPTS:
                     raise  # replaced again and again while being read
-    return PointCloud(data.positions, data.attributes, level)
+    extras = dict(snap.meta.extra)
+    described = extras.pop(CRS_KEY, None)
+    return PointCloud(
+        data.positions,
+        data.attributes,
+        level,
+        crs=dict(described) if isinstance(described, Mapping) else None,
+        metadata={k: v for k, v in extras.items() if k not in _FORMAT_KEYS},
+    )

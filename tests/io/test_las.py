@@ -1,0 +1,219 @@
+"""LAS/LAZ surveys through a store and back, on real files from laspy's test data.
+
+A survey must come back whole: every point field, the coordinate system (GeoTIFF
+keys and WKT), the other VLRs and EVLRs, and the scale and offset that make its
+coordinates exact. The files are under ``tests/data/las`` (laspy's BSD licence).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import laspy
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from zarr_vectors.cli import main
+from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.io.las_header import crs_of_header
+from zarr_vectors.io.points_files import iter_point_batches, open_point_file
+from zarr_vectors.lazy import open_zv
+from zarr_vectors.types.points import read_points, write_points
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "las"
+#: Records the writer makes anew (compression, extra-bytes descriptions, COPC's index).
+REMADE = {("laszip encoded", 22204), ("LASF_Spec", 4), ("copc", 1), ("copc", 1000)}
+FILES = ["autzen_trim.laz", "autzen_geo_proj.las", "1_4_w_evlr.laz", "simple.copc.laz"]
+
+
+def run(*args: object) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def records(vlrs: object) -> list[tuple[str, int, bytes]]:
+    out = []
+    for v in vlrs or []:  # type: ignore[attr-defined]
+        if (v.user_id, v.record_id) in REMADE:
+            continue
+        try:
+            data = bytes(v.record_data_bytes())
+        except NotImplementedError:
+            data = bytes(v.record_data)
+        out.append((v.user_id, v.record_id, data))
+    return out
+
+
+def in_order(las: laspy.LasData) -> np.ndarray:
+    """An order of the points independent of how a store grouped them."""
+    return np.lexsort((las.Z, las.Y, las.X, las.gps_time))
+
+
+def through_store(tmp_path: Path, name: str, suffix: str = ".laz", *extra: str) -> Path:
+    store, out = tmp_path / "s.zv", tmp_path / f"out{suffix}"
+    code, text = run("write-points", DATA / name, store, "-c", "500", *extra)
+    assert code == 0, text
+    code, text = run("read-points", store, "-o", out)
+    assert code == 0, text
+    return out
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_survey_comes_back_whole_and_bit_exact(tmp_path: Path, name: str) -> None:
+    out = through_store(tmp_path, name)
+    src, got = laspy.read(DATA / name), laspy.read(out)
+    assert (str(got.header.version), got.point_format.id) == (
+        str(src.header.version),
+        src.point_format.id,
+    )
+    # the integers LAS stores, not just the scaled floats: bit-exact coordinates
+    assert np.array_equal(got.header.scales, src.header.scales)
+    assert np.array_equal(got.header.offsets, src.header.offsets)
+    a, b = in_order(src), in_order(got)
+    for dim in src.point_format.dimension_names:
+        assert np.array_equal(np.asarray(src[dim])[a], np.asarray(got[dim])[b]), dim
+    assert records(got.header.vlrs) == records(src.header.vlrs)
+    assert records(got.header.evlrs) == records(src.header.evlrs)
+    assert crs_of_header(got.header) == crs_of_header(src.header)
+
+
+def test_unusual_scales_are_not_rounded(tmp_path: Path) -> None:
+    """1.16e-6 scales used to come back rounded to a power of ten (errors up to 5e-7)."""
+    out = through_store(tmp_path, "1_4_w_evlr.laz", ".las")
+    src, got = laspy.read(DATA / "1_4_w_evlr.laz"), laspy.read(out)
+    assert got.header.scales[0] == pytest.approx(1.16451354e-06, rel=0, abs=0)
+    a, b = in_order(src), in_order(got)
+    assert np.array_equal(np.asarray(src.x)[a], np.asarray(got.x)[b])
+
+
+def test_the_crs_is_in_the_root_metadata_as_the_specification_says(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    assert run("write-points", DATA / "autzen_geo_proj.las", store, "-c", "500")[0] == 0
+    root = json.loads((store / "zarr.json").read_text())["attributes"]["zarr_vectors"]
+    assert root["crs"]["epsg"] == 2994  # from the GeoTIFF ProjectedCSTypeGeoKey
+    assert root["las"]["scales"] == [0.01, 0.01, 0.01]
+    code, text = run("info", store)
+    assert code == 0 and "EPSG:2994" in text
+    with open_zv(store) as zv:
+        assert zv.crs is not None and zv.crs["epsg"] == 2994
+        assert "EPSG:2994" in zv._repr_html_()
+    cloud = read_points(store)
+    assert cloud.crs == root["crs"] and "EPSG:2994" in cloud._repr_html_()
+    assert cloud.metadata["las"]["point_format"] == 1
+
+
+def test_wkt_gives_the_code_of_the_whole_system_not_its_last_part(tmp_path: Path) -> None:
+    reader = open_point_file(DATA / "simple.copc.laz")
+    assert reader.crs is not None
+    assert "epsg" not in reader.crs  # 6360 is the vertical part's code; the compound has none
+    assert reader.crs["wkt"].startswith("COMPD_CS[")
+    assert reader.description.startswith("COPC 1.4")
+
+
+def test_copc_input_is_streamed_in_batches() -> None:
+    batches = list(iter_point_batches(DATA / "simple.copc.laz", batch_points=300))
+    assert [len(p) for p, _ in batches] == [300, 300, 300, 165]
+    whole = laspy.read(DATA / "simple.copc.laz")
+    got = np.concatenate([p for p, _ in batches])
+    assert np.array_equal(got, np.column_stack([whole.x, whole.y, whole.z]))
+
+
+def test_reprojection_on_the_way_out(tmp_path: Path) -> None:
+    pytest.importorskip("pyproj")
+    store, out = tmp_path / "s.zv", tmp_path / "lonlat.laz"
+    assert run("write-points", DATA / "autzen_geo_proj.las", store, "-c", "500")[0] == 0
+    code, text = run("read-points", store, "-o", out, "--crs", "EPSG:4326")
+    assert code == 0, text
+    got = laspy.read(out)
+    assert -124 < got.x.min() < got.x.max() < -122  # Oregon, in degrees
+    assert 43 < got.y.min() < got.y.max() < 45
+    crs = crs_of_header(got.header)
+    assert crs is not None and crs["epsg"] == 4326
+    assert all(v.record_id != 34735 for v in got.header.vlrs)  # the old GeoTIFF keys dropped
+
+
+def test_reprojection_of_a_store_without_a_crs_says_why(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    write_points(store, np.random.default_rng(1).uniform(0, 10, (50, 3)), chunk_shape=(5, 5, 5))
+    code, text = run("read-points", store, "-o", tmp_path / "o.laz", "--crs", "EPSG:4326")
+    assert code != 0 and "no coordinate reference system" in text
+
+
+def test_a_crs_cannot_go_to_csv_and_a_note_says_so(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    assert run("write-points", DATA / "autzen_geo_proj.las", store, "-c", "500")[0] == 0
+    code, text = run("read-points", store, "-o", tmp_path / "o.csv")
+    assert code == 0 and "EPSG:2994" in text and "no place" in text
+
+
+def test_waveform_formats_export_with_a_note(tmp_path: Path) -> None:
+    store, out = tmp_path / "s.zv", tmp_path / "o.laz"
+    assert run("write-points", DATA / "fullwave.laz", store, "-c", "500")[0] == 0
+    code, text = run("read-points", store, "-o", out)
+    assert code == 0, text
+    assert "waveform samples" in text
+    assert laspy.read(out).point_format.id == 10
+
+
+def test_point_format_4_is_written_as_las_1_3(tmp_path: Path) -> None:
+    """Format 4 with version 1.2 crashed inside laspy; 4 and 5 need LAS 1.3."""
+    rng = np.random.default_rng(3)
+    header = laspy.LasHeader(point_format=4, version="1.3")
+    src = laspy.LasData(header)
+    src.x, src.y, src.z = (rng.uniform(0, 100, 200) for _ in range(3))
+    src.wavepacket_size = np.full(200, 64)
+    src.write(tmp_path / "w.las")
+    store, out = tmp_path / "s.zv", tmp_path / "o.las"
+    assert run("write-points", tmp_path / "w.las", store, "-c", "50")[0] == 0
+    code, text = run("read-points", store, "-o", out)
+    assert code == 0, text
+    got = laspy.read(out)
+    assert (str(got.header.version), got.point_format.id) == ("1.3", 4)
+
+
+def test_a_box_that_misses_the_data_shows_the_store_bounds(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    assert run("write-points", DATA / "autzen_geo_proj.las", store, "-c", "500")[0] == 0
+    code, text = run("read-points", store, "-o", tmp_path / "o.npy", "--bbox", "0,0,0,10,10,10")
+    assert code == 0
+    assert "misses the data" in text and "635616" in text  # the survey's easting, in feet
+
+
+def test_crs_and_metadata_arguments_are_checked_before_writing(tmp_path: Path) -> None:
+    pts = np.zeros((3, 3))
+    with pytest.raises(ValidationError, match="crs="):
+        write_points(tmp_path / "a.zv", pts, chunk_shape=(1, 1, 1), crs=3.5)
+    with pytest.raises(ValidationError, match="cannot set"):
+        write_points(tmp_path / "b.zv", pts, chunk_shape=(1, 1, 1), metadata={"bounds": 1})
+    assert not (tmp_path / "a.zv").exists() and not (tmp_path / "b.zv").exists()
+    write_points(tmp_path / "c.zv", pts, chunk_shape=(1, 1, 1), crs="EPSG:32633")
+    assert read_points(tmp_path / "c.zv").crs == {"epsg": 32633}
+
+
+PUBLISHED_READS_CRS = r"""
+import json, sys
+import numpy as np
+from zarr_vectors.core.store import open_store, read_root_metadata
+from zarr_vectors.types.points import read_points
+res = read_points(sys.argv[1])
+root = open_store(sys.argv[1], mode="r")
+meta = read_root_metadata(root)
+np.save(sys.argv[2], np.asarray(res["positions"]))
+print(json.dumps(meta.crs))
+"""
+
+
+@pytest.mark.slow
+def test_the_published_package_reads_a_survey_store_and_sees_its_crs(tmp_path: Path) -> None:
+    from tests.helpers.upstream_env import run_published
+
+    store = tmp_path / "s.zv"
+    assert run("write-points", DATA / "1_4_w_evlr.laz", store, "-c", "500")[0] == 0
+    proc = run_published(PUBLISHED_READS_CRS, str(store), str(tmp_path / "p.npy"))
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == read_points(store).crs
+    got = np.load(tmp_path / "p.npy")
+    src = laspy.read(DATA / "1_4_w_evlr.laz")
+    want = np.column_stack([src.x, src.y, src.z])
+    assert np.array_equal(got[np.lexsort(got.T)], want[np.lexsort(want.T)])
