@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
+import threading
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.serve.conftest import Served, chunk_names, fetch, fetch_info, write_c
 from zarr_vectors.serve import ServerThread, open_source
 from zarr_vectors.serve.cache import ChunkCache
 from zarr_vectors.serve.encoding import decode_annotations
+from zarr_vectors.serve.source import StoreState
 
 
 def raw_get(url: str, path: str) -> tuple[int, bytes]:
@@ -243,11 +245,27 @@ def test_the_cache_stays_within_its_budget(
 
 @pytest.mark.slow
 def test_many_concurrent_requests_are_answered(
-    cloud: tuple[str, Any, Any], serve: Callable[..., Served]
+    cloud: tuple[str, Any, Any], serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     aiohttp = pytest.importorskip("aiohttp")
     url, source = serve(cloud[0], max_fetches=4)
     level = fetch_info(url)["spatial"][-1]
+    # Count the chunk reads running at once: however many requests wait, at most
+    # max_fetches reads (and the memory they hold) are in flight.
+    lock, running, most = threading.Lock(), [0], [0]
+    read = StoreState.chunk_bytes
+
+    def counted(state: StoreState, *args: Any) -> bytes:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return read(state, *args)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(StoreState, "chunk_bytes", counted)
     names = list(chunk_names(level))[:100] * 2  # 200 requests, each chunk asked twice
 
     async def burst() -> list[tuple[int, bytes]]:
@@ -265,6 +283,7 @@ def test_many_concurrent_requests_are_answered(
     for name, (_, body) in zip(names, answers, strict=True):
         assert by_name.setdefault(name, body) == body
     assert source.cache.computed == 100  # the second ask of each chunk was never recomputed
+    assert 1 <= most[0] <= 4
 
 
 def test_no_store_is_an_error_before_serving(tmp_path: Path) -> None:
