@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from zarr_vectors.exceptions import (
     CorruptStoreError,
+    StaleSnapshotError,
     StoreError,
     ValidationError,
 )
@@ -33,6 +34,7 @@ from zarr_vectors.format.grid import (
 )
 from zarr_vectors.format.metadata import cell_array_json
 from zarr_vectors.format.snapshot import Snapshot
+from zarr_vectors.format.validate import check_in_cell
 
 __all__ = [
     "ATTRIBUTES",
@@ -462,6 +464,9 @@ def _decode_cells(
         if limit == 0:
             continue  # created by a write the snapshot does not include
         pts = reader.rows(paths[0], w, origin, plan.dtype, (ndim,))
+        misplaced = check_in_cell(pts, w, plan.snap.meta.chunk_shape)  # bytes bound to key
+        if misplaced is not None:
+            raise CorruptStoreError(f"{reader.where(paths[0], w, origin)}: {misplaced}")
         n_rows = len(pts)
         rows: npt.NDArray[np.int64] | int = n_rows
         if plan.need_rows:
@@ -473,6 +478,11 @@ def _decode_cells(
             )
         if limit is not None:
             rows = min(rows, limit) if isinstance(rows, int) else rows[rows < limit]
+        elif not isinstance(rows, int) and len(rows) and not 0 <= rows.min() <= rows.max() < n_rows:
+            raise CorruptStoreError(
+                f"{reader.where(paths[1], w, origin)}: the fragment index names rows outside "
+                f"the cell's {n_rows} points"
+            )
         cell = Cell(key, pts[:rows] if isinstance(rows, int) else pts[rows], {})
         out.append(cell)
         for n, p in zip(plan.names, paths[2:], strict=True):
@@ -526,10 +536,7 @@ def _planned_cells(
     if plan is None:
         names = list(attribute_names(snap, level) if attribute_names_ is None else attribute_names_)
         return [], np.dtype(np.float32), {n: (np.dtype(np.float32), ()) for n in names}
-    got = _fetch_world(plan, plan.world_list, progress)
-    changed = _changed_since(snap, level, plan.limits) if confirm else {}
-    out = _decode_cells(plan, plan.world_list, got, {**plan.limits, **changed})
-    del got
+    out = _fetch_decoded(plan, progress, confirm=confirm)
     # The level's count is the snapshot's (Snapshot.level_meta), so the sum is exact.
     total = sum(len(c.positions) for c in out)
     if plan.whole_level and total != plan.committed_count:
@@ -538,6 +545,46 @@ def _planned_cells(
             f"but its cells hold {total}; run 'zarr-vectors verify' to list what is wrong"
         )
     return out, plan.dtype, plan.attr_layout
+
+
+#: How many times a read that appends tore is fetched (see :func:`_fetch_decoded`).
+READ_ATTEMPTS = 3
+
+
+def _fetch_decoded(
+    plan: _CellPlan, progress: Callable[[int, int], None] | None, *, confirm: bool
+) -> list[Cell]:
+    """The planned cells fetched and decoded, cut back to the snapshot (with ``confirm``).
+
+    Appends only add rows and put each object whole, so cells fetched while
+    appends run are cut back to their committed rows by the journal. What that
+    cannot cut back is a read one append tore inside an object it rewrote: a
+    shard read by ranges takes its size from before the append and its index
+    or cells from after it, and fails verification. Such a failure, when an
+    append to the level ran since the snapshot, fetches the cells again (at
+    most :data:`READ_ATTEMPTS` times) rather than calling the store corrupt;
+    with no append since, or without ``confirm`` (a writer holding the lease),
+    it is raised as found.
+    """
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            got = _fetch_world(plan, plan.world_list, progress)
+            changed = _changed_since(plan.snap, plan.level, plan.limits) if confirm else {}
+            return _decode_cells(plan, plan.world_list, got, {**plan.limits, **changed})
+        except CorruptStoreError as exc:
+            if not confirm or not _appended_since(plan.snap, plan.level):
+                raise
+            if attempt == READ_ATTEMPTS:
+                raise StaleSnapshotError(
+                    f"{plan.snap.backend.url}: level {plan.level} was rewritten by appends while "
+                    f"it was read, {READ_ATTEMPTS} times running; read it again"
+                ) from exc
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _appended_since(snap: Snapshot, level: int) -> bool:
+    """Whether an append to ``level`` committed or ran since ``snap`` (and may tear a read)."""
+    return any(change.level == str(level) for change in snap.appends_since())
 
 
 #: A whole level larger than twice this is read in batches of about this many bytes
@@ -563,6 +610,9 @@ def _read_whole_level(
     write committed since the snapshot changed any cell, or the cells do not
     add up to the level's count, this gives up (``None``) and the caller reads
     the level the usual way, which cuts those cells back or names the problem.
+    A batch is decoded before that confirmation, so an append may have torn a
+    cell (its vertices from before, its attributes from after): a cell that
+    fails verification gives up too when an append ran since the snapshot.
     """
     if not plan.world_list:
         return None
@@ -583,9 +633,12 @@ def _read_whole_level(
         progress(0, cells)
     for start in range(0, cells, step):
         world = plan.world_list[start : start + step]
-        got = _fetch_world(plan, world, None)
-        decoded = _decode_cells(plan, world, got, plan.limits)
-        del got
+        try:
+            decoded = _decode_cells(plan, world, _fetch_world(plan, world, None), plan.limits)
+        except CorruptStoreError:
+            if _appended_since(plan.snap, plan.level):
+                return None  # torn by an append: the usual read cuts it back
+            raise
         for cell in decoded:
             k = len(cell.positions)
             if at + k > count:
