@@ -66,6 +66,38 @@ def _full_chunk_shape(chunk: tuple[float, ...] | None, ndim: int) -> tuple[float
     return chunk * ndim
 
 
+#: LAS/LAZ input whose grid has more cells than this is sharded by default: each
+#: cell is 2 + n_attributes objects (a point format 3 survey: 18), so 64 cells are
+#: already over a thousand objects, and object stores bill per request. A shard of
+#: 8 cells per axis holds up to 512 cells in each object; a box read still fetches
+#: only the byte ranges of the cells it needs.
+AUTO_SHARD_CELLS = 64
+AUTO_SHARD_SIDE = 8
+
+
+def _auto_shards(
+    positions: Any,
+    bounds: tuple[tuple[float, ...], tuple[float, ...]] | None,
+    chunk_shape: tuple[float, ...] | None,
+) -> tuple[int, ...] | None:
+    """Cells per shard for a survey whose grid has more than :data:`AUTO_SHARD_CELLS` cells."""
+    import math
+
+    import numpy as np
+
+    if chunk_shape is None or (len(positions) == 0 and bounds is None):
+        return None
+    lo = np.asarray(bounds[0] if bounds else positions.min(axis=0), dtype=np.float64)
+    hi = np.asarray(bounds[1] if bounds else positions.max(axis=0), dtype=np.float64)
+    if len(chunk_shape) != len(lo):
+        return None  # the write names the mismatch
+    cs = np.asarray(chunk_shape, dtype=np.float64)
+    cells = np.floor(hi / cs) - np.floor(lo / cs) + 1
+    if math.prod(int(c) for c in cells) <= AUTO_SHARD_CELLS:
+        return None
+    return tuple(int(min(AUTO_SHARD_SIDE, c)) for c in cells)
+
+
 def _read_input(
     reader: PointReader, bars: PhaseBars | None
 ) -> tuple[npt.NDArray[Any], dict[str, npt.NDArray[Any]]]:
@@ -148,10 +180,11 @@ def _notes(notes: list[str]) -> None:
 )
 @click.option(
     "--compressor",
-    type=click.Choice(["none", "zstd", "gzip"]),
-    default="none",
+    type=click.Choice(["auto", "none", "zstd", "gzip"]),
+    default="auto",
     show_default=True,
-    help="Compression of the cell chunks.",
+    help="Compression of the cell chunks; auto: zstd for LAS/LAZ input (surveys are "
+    "compared with LAZ), none otherwise (as 0.9.2 writes).",
 )
 @click.option(
     "--dtype",
@@ -178,7 +211,8 @@ def _notes(notes: list[str]) -> None:
     type=ShardShapeType(),
     default=None,
     help="Store cells in shards of this many cells per axis, e.g. 8 or 8,8,4 (fewer, larger "
-    "objects; good for object stores). Default: one object per cell.",
+    "objects; good for object stores). Default: one object per cell, except LAS/LAZ input "
+    f"of more than {AUTO_SHARD_CELLS} cells, which is sharded {AUTO_SHARD_SIDE} per axis.",
 )
 @click.option(
     "--memory-limit",
@@ -239,6 +273,11 @@ def write_points_cmd(
                 "(e.g. --bounds 0,0,0,1000,1000,1000)"
             )
         ndim = positions.shape[1] if positions.ndim == 2 else 0
+        survey = input_path.suffix.lower() in (".las", ".laz")
+        if compressor == "auto":
+            compressor = "zstd" if survey else "none"
+        if shard_shape is None and survey and mode != "a" and chunk_shape is not None:
+            shard_shape = _auto_shards(positions, bounds, _full_chunk_shape(chunk_shape, ndim))
         import zarr  # noqa: F401  # imported here so the time printed is the write's own
 
         start = time.perf_counter()
