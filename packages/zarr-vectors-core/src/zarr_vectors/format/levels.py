@@ -34,7 +34,6 @@ from zarr_vectors.format.grid import (
 )
 from zarr_vectors.format.metadata import cell_array_json
 from zarr_vectors.format.snapshot import Snapshot
-from zarr_vectors.format.validate import check_in_cell
 
 __all__ = [
     "ATTRIBUTES",
@@ -464,9 +463,6 @@ def _decode_cells(
         if limit == 0:
             continue  # created by a write the snapshot does not include
         pts = reader.rows(paths[0], w, origin, plan.dtype, (ndim,))
-        misplaced = check_in_cell(pts, w, plan.snap.meta.chunk_shape)  # bytes bound to key
-        if misplaced is not None:
-            raise CorruptStoreError(f"{reader.where(paths[0], w, origin)}: {misplaced}")
         n_rows = len(pts)
         rows: npt.NDArray[np.int64] | int = n_rows
         if plan.need_rows:
