@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_points_backends import CountingBackend
+from tests.types.test_points_backends import CountingBackend
 from zarr_vectors.exceptions import CorruptStoreError
 from zarr_vectors.format.links import partition_links, restore_order
 from zarr_vectors.format.objects import (
@@ -120,3 +120,21 @@ def test_a_flipped_byte_in_a_cell_is_caught(tmp_path: Path) -> None:
     victim.write_bytes(bytes(data))
     with pytest.raises(CorruptStoreError, match="checksum"):
         read_polylines(tmp_path / "s")
+
+
+def test_verify_reads_every_object_and_names_a_disagreeing_cell(tmp_path: Path) -> None:
+    from zarr_vectors.format.verify import verify_backend
+
+    write_polylines(tmp_path / "s", walks(10, 3), chunk_shape=CS, bounds=BOUNDS)
+    assert verify_backend(LocalBackend(tmp_path / "s")).ok
+    cells = sorted((tmp_path / "s" / "0" / "vertex_fragments" / "c").rglob("*/*/*"))
+    victim = max(cells, key=lambda p: p.stat().st_size)
+    from zarr_vectors.format.cells import CellCodec, codec_chain
+
+    codec = CellCodec(tuple(codec_chain(None)))
+    victim.write_bytes(
+        codec.encode(encode_fragment_ranges(np.zeros(1, np.int64), np.ones(1, np.int64)))
+    )
+    report = verify_backend(LocalBackend(tmp_path / "s"))
+    assert not report.ok
+    assert any(p.where == "level 0 objects" and "disagree" in p.what for p in report.errors)

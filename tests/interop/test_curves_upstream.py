@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.upstream_env import run_published
+from tests.helpers.upstream_env import run_published
 from zarr_vectors.types.graphs import read_graph, write_graph
 from zarr_vectors.types.lines import read_lines, write_lines
 from zarr_vectors.types.polylines import read_polylines, write_polylines
@@ -70,11 +70,17 @@ def test_every_fixture_store_is_read_exactly() -> None:
         zip(
             map(tuple, got_g.positions.tolist()),
             got_g.object_ids.tolist(),
-            got_g.vertex_attributes["radius"].tolist(), strict=False,
+            got_g.vertex_attributes["radius"].tolist(),
+            strict=False,
         )
     )
     want = sorted(
-        zip(map(tuple, t["positions"].tolist()), t["object_ids"].tolist(), t["radius"].tolist(), strict=False)
+        zip(
+            map(tuple, t["positions"].tolist()),
+            t["object_ids"].tolist(),
+            t["radius"].tolist(),
+            strict=False,
+        )
     )
     assert have == want
     t = truth("graph")

@@ -14,7 +14,7 @@ level) a vertex count that disagrees with the level's are
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +30,15 @@ from zarr_vectors.format.objarrays import read_plain, read_vlen
 from zarr_vectors.format.objects import decode_fragment_table, decode_manifests
 from zarr_vectors.format.snapshot import Snapshot
 
-__all__ = ["ObjectData", "read_objects"]
+__all__ = ["CellDecoder", "ObjectData", "read_objects"]
 
 Box = tuple[Sequence[float], Sequence[float]]
+#: Decodes a vertex cell stored in an encoding other than raw rows (e.g. Draco):
+#: ``(cell bytes, the vertices array's attributes, where) -> (raw rows, own links)``,
+#: the links ``(k, L)`` rows of that cell joined within it (or ``None``).
+CellDecoder = Callable[
+    [bytes, Mapping[str, Any], str], tuple[bytes, "npt.NDArray[np.int64] | None"]
+]
 
 
 @dataclass
@@ -85,8 +91,14 @@ def read_objects(
     attribute_names: Sequence[str] | None = None,
     object_attribute_names: Sequence[str] | None = None,
     links: bool = False,
+    cell_decoders: Mapping[str, CellDecoder] | None = None,
 ) -> ObjectData:
-    """Objects of ``level`` (all, with ``object_ids``, or meeting ``bbox``), whole and verified."""
+    """Objects of ``level`` (all, with ``object_ids``, or meeting ``bbox``), whole and verified.
+
+    Vertex cells whose array declares an ``encoding`` other than ``raw`` are
+    decoded by ``cell_decoders[encoding]`` (links such a cell holds itself join
+    the links read).
+    """
     snap.check_complete()
     lm = snap.level_meta(level)
     ndim = snap.meta.ndim
@@ -114,12 +126,11 @@ def read_objects(
     blobs = read_vlen(snap, f"{oi}/manifests", docs[f"{oi}/manifests"], rows) if len(rows) else []
     per_obj, mcells, refs = decode_manifests(blobs, ndim, f"{url}: {oi}/manifests")
     if bbox is not None and len(rows):
-        in_box = (
-            set(map(tuple, mcells[cells_in_box(mcells, snap.meta.chunk_shape, bbox)].tolist()))
+        hit = (
+            np.asarray(cells_in_box(mcells, snap.meta.chunk_shape, bbox), dtype=bool)
             if len(mcells)
-            else set()
+            else np.zeros(0, dtype=bool)
         )
-        hit = np.array([tuple(c) in in_box for c in mcells.tolist()], dtype=bool)
         owner = np.repeat(np.arange(len(rows)), per_obj)
         touched = np.zeros(len(rows), dtype=bool)
         touched[owner[hit]] = True
@@ -133,7 +144,12 @@ def read_objects(
     vattrs = (vdoc or {}).get("attributes", {})
     origin = np.asarray(vattrs.get("chunk_grid_origin", [0] * ndim), dtype=np.int64)
     listed = {tuple(parse_world_key(k)) for k in vattrs.get("nonempty_chunks") or []}
-    cells = sorted({tuple(c) for c in mcells.tolist()})
+    if len(mcells):
+        cell_arr, block_cell = np.unique(mcells, axis=0, return_inverse=True)
+        block_cell = block_cell.reshape(-1)
+    else:
+        cell_arr, block_cell = np.zeros((0, ndim), np.int64), np.zeros(0, np.int64)
+    cells = [tuple(c) for c in cell_arr.tolist()]
     missing = [c for c in cells if c not in listed]
     if missing and vattrs.get("nonempty_chunks") is not None:
         raise CorruptStoreError(
@@ -179,11 +195,23 @@ def read_objects(
             raise CorruptStoreError(f"{url}: {p} cell {world_key(c)}{exc}") from None
 
     dtype = le_dtype(vattrs.get("dtype", "float32"))
+    encoding = str(vattrs.get("encoding", "raw"))
+    decode = None if encoding == "raw" else (cell_decoders or {}).get(encoding)
+    if encoding != "raw" and decode is None:
+        raise ValidationError(
+            f"{url}: level {level}'s vertices are {encoding}-encoded; read them with the reader "
+            "of their geometry (e.g. read_mesh)"
+        )
+    own_links: dict[tuple[int, ...], npt.NDArray[np.int64]] = {}
     # Decode every cell: rows, fragments, attribute columns.
     cell_pos, cell_frags, cell_base = {}, {}, {}
     total = 0
     for c in cells:
         raw = payload(base[0], c)
+        if decode is not None and raw is not None:
+            raw, own = decode(raw, vattrs, f"{url}: {base[0]} cell {world_key(c)}")
+            if own is not None and len(own):
+                own_links[c] = own
         if raw is None or len(raw) % (dtype.itemsize * ndim):
             raise CorruptStoreError(
                 f"{url}: {base[0]} cell {world_key(c)} is missing or not whole rows"
@@ -212,58 +240,16 @@ def read_objects(
             parts.append(col)
         cols[n] = np.concatenate(parts) if parts else np.empty((0, *shape), adt)
     # Gather each object's fragments in manifest order.
-    pieces: list[npt.NDArray[np.int64]] = []
-    frag_first: list[int] = []
-    at = 0
-    block_cells = [tuple(c) for c in mcells.tolist()]
-    fast = refs[0]
-    for b, c in enumerate(block_cells):
-        table = cell_frags[c]
-        idxs = [int(fast[b])] if fast is not None else refs[1][b].tolist()
-        for f in idxs:
-            if isinstance(table, np.ndarray):
-                if not 0 <= f < len(table):
-                    raise CorruptStoreError(
-                        f"{url}: an object's manifest names fragment {f} of cell {world_key(c)}, "
-                        f"which has {len(table)}; the object's cells disagree"
-                    )
-                s, k = int(table[f, 0]), int(table[f, 1])
-                if s < 0 or s + k > len(cell_pos[c]):
-                    raise CorruptStoreError(
-                        f"{url}: cell {world_key(c)}: fragment {f} runs past its rows"
-                    )
-                rows_f = np.arange(s, s + k, dtype=np.int64)
-            else:
-                if not 0 <= f < len(table):
-                    raise CorruptStoreError(
-                        f"{url}: fragment {f} of cell {world_key(c)} does not exist"
-                    )
-                rows_f = table[f]
-            pieces.append(rows_f + cell_base[c])
-            frag_first.append(at)
-            at += len(rows_f)
-    gather = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+    gather, block_len, frag_first = _gather(
+        url, cells, cell_frags, cell_pos, cell_base, block_cell, refs
+    )
     if len(gather) and (gather.max() >= total or gather.min() < 0):
         raise CorruptStoreError(f"{url}: a fragment names rows its cell does not have")
     starts = np.zeros(len(gather), dtype=bool)
-    starts[np.asarray(frag_first, dtype=np.int64)[: len(frag_first)]] = True
-    # Vertex ranges per object.
-    block_len = np.zeros(len(block_cells), dtype=np.int64)
-    if pieces:
-        per_block_frags = (
-            np.ones(len(block_cells), np.int64)
-            if fast is not None
-            else np.array([len(r) for r in refs[1]])
-        )
-        frag_lens = np.array([len(p) for p in pieces], dtype=np.int64)
-        block_of_frag = np.repeat(np.arange(len(block_cells)), per_block_frags)
-        np.add.at(block_len, block_of_frag, frag_lens)
-    obj_len = (
-        np.add.reduceat(block_len, np.concatenate([[0], np.cumsum(per_obj)[:-1]]))
-        if len(per_obj) and len(block_len)
-        else np.zeros(len(per_obj), np.int64)
-    )
-    obj_len = np.where(per_obj > 0, obj_len, 0)
+    starts[frag_first] = True
+    cum = np.concatenate([[0], np.cumsum(block_len)])
+    bounds = np.concatenate([[0], np.cumsum(per_obj)])
+    obj_len = cum[bounds[1:]] - cum[bounds[:-1]]
     offsets = np.concatenate([[0], np.cumsum(obj_len)]).astype(np.int64)
     whole = object_ids is None and bbox is None
     if whole and len(gather) != lm.vertex_count:
@@ -293,6 +279,7 @@ def read_objects(
             total,
             payload,
             pdocs,
+            own_links,
         )
     oa_names = _names(snap, level, f"{level}/object_attributes", object_attribute_names)
     for n in oa_names:
@@ -346,6 +333,7 @@ def _read_links(
     total: int,
     payload: Any,
     pdocs: Any,
+    own_links: Mapping[tuple[int, ...], npt.NDArray[np.int64]] | None = None,
 ) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[Any]]]:
     url = snap.backend.url
     to_out = np.full(total, -1, dtype=np.int64)
@@ -402,6 +390,84 @@ def _read_links(
                         f"{url}: {ap} cell {world_key(c)} holds {len(col)} values for {len(rows)} links"
                     )
                 attrs[n].append(col[keep])
+    for c, own in (own_links or {}).items():  # links a decoded cell holds itself
+        if own.size and (own.min() < 0 or own.max() >= len(cell_pos[c])):
+            raise CorruptStoreError(f"{url}: cell {world_key(c)} joins rows it does not have")
+        mapped = to_out[cell_base[c] + own]
+        recs.append(mapped[(mapped >= 0).all(axis=1)])
     width = 2 if not arrays else int(next(iter(arrays.values())).shape[0] + 1)
     links = np.concatenate(recs) if recs else np.zeros((0, width), np.int64)
     return links, {n: np.concatenate(v) for n, v in attrs.items() if v}
+
+
+def _gather(
+    url: str,
+    cells: list[tuple[int, ...]],
+    cell_frags: dict[tuple[int, ...], Any],
+    cell_pos: dict[tuple[int, ...], npt.NDArray[Any]],
+    cell_base: dict[tuple[int, ...], int],
+    ci: npt.NDArray[np.int64],
+    refs: list[Any],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Rows (into the fetched cells, concatenated) of every manifest block's fragments,
+    each block's vertex count, and where each fragment starts in the result."""
+    n_blocks = len(ci)
+    if n_blocks == 0:
+        z = np.zeros(0, np.int64)
+        return z, z, z
+    ranges = all(isinstance(cell_frags[c], np.ndarray) for c in cells)
+    if refs[0] is not None and ranges:
+        tables = [cell_frags[c] for c in cells]
+        nfrag = np.array([len(t) for t in tables], dtype=np.int64)
+        first = np.concatenate([[0], np.cumsum(nfrag)[:-1]])
+        table = np.concatenate(tables) if tables else np.zeros((0, 2), np.int64)
+        rows_in = np.array([len(cell_pos[c]) for c in cells], dtype=np.int64)
+        base = np.array([cell_base[c] for c in cells], dtype=np.int64)
+        f = np.asarray(refs[0], dtype=np.int64)
+        bad = np.flatnonzero((f < 0) | (f >= nfrag[ci]))
+        if len(bad):
+            b = int(bad[0])
+            raise CorruptStoreError(
+                f"{url}: an object's manifest names fragment {int(f[b])} of cell "
+                f"{world_key(cells[ci[b]])}, which has {int(nfrag[ci[b]])}; the object's cells "
+                "disagree"
+            )
+        start, count = table[first[ci] + f, 0], table[first[ci] + f, 1]
+        over = np.flatnonzero((start < 0) | (count < 0) | (start + count > rows_in[ci]))
+        if len(over):
+            raise CorruptStoreError(
+                f"{url}: cell {world_key(cells[ci[over[0]]])}: a fragment runs past its rows"
+            )
+        ends = np.cumsum(count)
+        frag_first = ends - count
+        gather = np.repeat(start + base[ci] - frag_first, count) + np.arange(int(ends[-1]))
+        return gather, count, frag_first
+    pieces: list[npt.NDArray[np.int64]] = []
+    block_len = np.zeros(n_blocks, dtype=np.int64)
+    firsts: list[int] = []
+    at = 0
+    for b in range(n_blocks):
+        c = cells[ci[b]]
+        table = cell_frags[c]
+        idxs = [int(refs[0][b])] if refs[0] is not None else refs[1][b].tolist()
+        for f in idxs:
+            if not 0 <= f < len(table):
+                raise CorruptStoreError(
+                    f"{url}: an object's manifest names fragment {f} of cell {world_key(c)}, "
+                    f"which has {len(table)}; the object's cells disagree"
+                )
+            if isinstance(table, np.ndarray):
+                s, k = int(table[f, 0]), int(table[f, 1])
+                if s < 0 or s + k > len(cell_pos[c]):
+                    raise CorruptStoreError(
+                        f"{url}: cell {world_key(c)}: a fragment runs past its rows"
+                    )
+                rows_f = np.arange(s, s + k, dtype=np.int64)
+            else:
+                rows_f = table[f]
+            pieces.append(rows_f + cell_base[c])
+            firsts.append(at)
+            at += len(rows_f)
+            block_len[b] += len(rows_f)
+    gather = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+    return gather, block_len, np.asarray(firsts, dtype=np.int64)

@@ -1,0 +1,181 @@
+"""Curves: write, full read and box read vs the published zarr-vectors 0.9.2.
+
+Two data sets, made once with a fixed seed and saved as ``.npz`` so both sides
+read the same arrays:
+
+* ``streamlines``: 20,000 random-walk streamlines of 50 vertices each (1M
+  vertices, float32) inside 0..1000, written with ``write_polylines(...,
+  geometry_type="streamline")``;
+* ``skeletons``: 1,000 random trees of 1,000 nodes (1M nodes), edges
+  ``(child, parent)``, one object id per tree, written with
+  ``write_graph(..., kind="skeleton")``.
+
+Chunk shape 125 (8 cells per axis), bounds 0..1000, box 250..650 on every
+axis. Each side runs in a process of its own with the same worker script
+(this project with the workspace's Python, 0.9.2 in the venv that
+``tests/upstream_env.py`` builds); each worker warms up on a tiny store, then
+reports its best of ``--repeats`` for each operation, and checks the counts.
+Targets (issue 21): write <= 0.3x, reads <= 0.5x of 0.9.2.
+
+    uv run python bench/bench_curves.py [--repeats 3] [--only streamlines|skeletons]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.helpers.upstream_env import VENV, venv_python  # noqa: E402
+
+CS = 125.0
+BOX = ((250.0, 250.0, 250.0), (650.0, 650.0, 650.0))
+
+WORKER = r"""
+import json, shutil, sys, time
+import numpy as np
+
+job = json.loads(sys.argv[1])
+B = ([0.0] * 3, [1000.0] * 3)
+CS = (job["cs"],) * 3
+BOX = job["box"]
+d = np.load(job["data"])
+if job["kind"] == "streamlines":
+    from zarr_vectors.types.polylines import read_polylines as read, write_polylines
+    off = d["offsets"]
+    lines = [d["vertices"][off[i]:off[i + 1]] for i in range(len(off) - 1)]
+    def write(path, part=None):
+        ls = lines if part is None else lines[:part]
+        write_polylines(path, ls, chunk_shape=CS, bounds=B, geometry_type="streamline")
+    def count(r):
+        return len(r["polylines"])
+else:
+    from zarr_vectors.types.graphs import read_graph as read, write_graph
+    def write(path, part=None):
+        n = len(d["positions"]) if part is None else part
+        e = d["edges"][d["edges"][:, 0] < n]
+        write_graph(path, d["positions"][:n], e, chunk_shape=CS, bounds=B, kind="skeleton",
+                    object_ids=d["object_ids"][:n])
+    def count(r):
+        return len(r["edges"])
+out = {}
+write(job["dir"] + "/warm", 2000)
+read(job["dir"] + "/warm")
+best = {"write": 1e9, "read": 1e9, "bbox": 1e9}
+for i in range(job["repeats"]):
+    path = job["dir"] + f"/s{i}"
+    t = time.perf_counter(); write(path); best["write"] = min(best["write"], time.perf_counter() - t)
+for i in range(job["repeats"]):
+    t = time.perf_counter(); r = read(path); best["read"] = min(best["read"], time.perf_counter() - t)
+    out["count"] = count(r)
+    t = time.perf_counter(); r = read(path, bbox=BOX); best["bbox"] = min(best["bbox"], time.perf_counter() - t)
+    out["bbox_count"] = count(r)
+out.update(best)
+print(json.dumps(out))
+"""
+
+
+def make_data(where: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(20261207)
+    k, m = 20_000, 50
+    start = rng.uniform(100, 900, (k, 1, 3))
+    walk = np.clip(start + np.cumsum(rng.normal(0, 6, (k, m, 3)), axis=1), 0, 1000).astype(
+        np.float32
+    )
+    np.savez(
+        where / "streamlines.npz", vertices=walk.reshape(-1, 3), offsets=np.arange(0, k * m + 1, m)
+    )
+    trees, nodes = 1000, 1000
+    parent = np.arange(nodes) - rng.integers(1, 6, nodes)  # a parent a few rows back
+    parent = np.maximum(parent, 0)
+    steps = rng.normal(0, 4, (trees, nodes, 3))
+    pos = np.empty((trees, nodes, 3))
+    pos[:, 0] = rng.uniform(150, 850, (trees, 3))
+    for j in range(1, nodes):
+        pos[:, j] = pos[:, parent[j]] + steps[:, j]
+    base = (np.arange(trees) * nodes)[:, None]
+    child = (base + np.arange(1, nodes)).reshape(-1)
+    par = (base + parent[1:]).reshape(-1)
+    np.savez(
+        where / "skeletons.npz",
+        positions=np.clip(pos.reshape(-1, 3), 0, 1000).astype(np.float32),
+        edges=np.stack([child, par], axis=1),
+        object_ids=np.repeat(np.arange(trees), nodes),
+    )
+    return {"streamlines": where / "streamlines.npz", "skeletons": where / "skeletons.npz"}
+
+
+def run(python: Path, job: dict[str, Any], cwd: Path) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    proc = subprocess.run(
+        [str(python), "-c", WORKER, json.dumps(job)],
+        capture_output=True,
+        text=True,
+        cwd=str(cwd),
+        env=env,
+        timeout=3600,
+    )
+    if proc.returncode:
+        raise SystemExit(proc.stderr[-3000:])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", choices=("streamlines", "skeletons"))
+    args = ap.parse_args()
+    ours, published = Path(sys.executable), venv_python()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-curves-"))
+    try:
+        data = make_data(tmp)
+        print(
+            f"machine: {platform.platform()}, {os.cpu_count()} cpus, python {platform.python_version()}"
+        )
+        print(f"{'data':12} {'op':6} {'ours s':>9} {'0.9.2 s':>9} {'ratio':>7}  target")
+        for kind, path in data.items():
+            if args.only and kind != args.only:
+                continue
+            res = {}
+            for side, py, cwd in (("0.9.2", published, VENV), ("ours", ours, REPO)):
+                d = tmp / f"{kind}-{side}"
+                d.mkdir()
+                job = {
+                    "kind": kind,
+                    "data": str(path),
+                    "dir": str(d),
+                    "cs": CS,
+                    "box": BOX,
+                    "repeats": args.repeats,
+                }
+                res[side] = run(py, job, cwd)
+                shutil.rmtree(d)
+            for key in ("count", "bbox_count"):
+                if res["ours"][key] != res["0.9.2"][key]:
+                    print(
+                        f"  note: {kind} {key}: ours {res['ours'][key]}, 0.9.2 {res['0.9.2'][key]}"
+                    )
+            for op, target in (("write", 0.3), ("read", 0.5), ("bbox", 0.5)):
+                a, b = res["ours"][op], res["0.9.2"][op]
+                print(f"{kind:12} {op:6} {a:9.3f} {b:9.3f} {a / b:7.2f}  <= {target}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
