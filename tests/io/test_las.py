@@ -217,3 +217,31 @@ def test_the_published_package_reads_a_survey_store_and_sees_its_crs(tmp_path: P
     src = laspy.read(DATA / "1_4_w_evlr.laz")
     want = np.column_stack([src.x, src.y, src.z])
     assert np.array_equal(got[np.lexsort(got.T)], want[np.lexsort(want.T)])
+
+
+def test_positions_as_a_dask_array(tmp_path: Path) -> None:
+    pytest.importorskip("dask")
+    store = tmp_path / "s.zv"
+    assert run("write-points", DATA / "1_4_w_evlr.laz", store, "-c", "500")[0] == 0
+    lazy = read_points(store, as_dask="array")
+    assert lazy.ndim == 2 and lazy.shape[1] == 3
+    got = lazy.compute()
+    want = read_points(store).positions
+    assert np.array_equal(got[np.lexsort(got.T)], want[np.lexsort(want.T)])
+    with pytest.raises(ValidationError, match="as_dask"):
+        read_points(store, as_dask="frame")  # type: ignore[call-overload]
+
+
+def test_a_survey_store_is_compressed_and_sharded_by_default(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    code, text = run("write-points", DATA / "autzen_trim.laz", store, "-c", "100")
+    assert code == 0, text
+    doc = json.loads((store / "0" / "vertices" / "zarr.json").read_text())
+    names = [c["name"] for c in doc["codecs"]]
+    assert names[0] == "sharding_indexed"  # 12 x 6 cells: above the 64 of the default
+    inner = [c["name"] for c in doc["codecs"][0]["configuration"]["codecs"]]
+    assert "zstd" in inner
+    small = tmp_path / "small.zv"
+    assert run("write-points", DATA / "autzen_trim.laz", small, "-c", "2000")[0] == 0
+    doc = json.loads((small / "0" / "vertices" / "zarr.json").read_text())
+    assert [c["name"] for c in doc["codecs"]][:2] == ["vlen-bytes", "zstd"]

@@ -96,8 +96,15 @@ class PointCloud:
         )
 
     def to_xarray(self, axes: Sequence[str] | None = None) -> Any:
-        """An ``xarray.Dataset`` over a ``point`` dimension: positions ``(point, axis)``
-        and one variable per attribute."""
+        """An ``xarray.Dataset`` of these points, one row per point.
+
+        Dimensions: ``point`` (the points, in the order read), ``axis`` (a
+        coordinate holding the axis names, x, y, z by default or ``axes``) and, for
+        an attribute with more than one value per point (shape ``(n, k, ...)``),
+        ``NAME_dim_1``, ``NAME_dim_2``, ... Variables: ``positions`` over
+        ``(point, axis)`` and one per attribute over ``(point, ...)``; the
+        attribute ``level`` is the level read. (``xarray.open_zarr`` on a store's
+        level shows the format's per-cell byte arrays instead, not points.)"""
         xr = require("xarray", feature="PointCloud.to_xarray()", extra="xarray")
         names = axis_names(self.positions.shape[1], axes)
         data: dict[str, Any] = {"positions": (("point", "axis"), self.positions)}
@@ -435,7 +442,7 @@ def read_points(
     bbox: Box | None = None,
     attribute_names: Sequence[str] | None = None,
     progress: Progress | None = None,
-    as_dask: Literal[True],
+    as_dask: Literal[True, "array"],
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
@@ -449,7 +456,7 @@ def read_points(
     bbox: Box | None = None,
     attribute_names: Sequence[str] | None = None,
     progress: bool | Progress | None = None,
-    as_dask: bool = False,
+    as_dask: bool | Literal["array"] = False,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
@@ -464,20 +471,27 @@ def read_points(
     ``as_dask=True`` returns a lazy Dask DataFrame instead (a column per axis and
     per attribute value, one partition per group of cells, read by the workers;
     see :func:`zarr_vectors.dask.points_frame`); ``store`` is then a path or URL.
+    ``as_dask="array"`` returns the positions alone as a lazy Dask array of shape
+    ``(n, ndim)``, one block per partition; its row count is unknown until
+    computed (``.compute_chunk_sizes()`` reads the cells to learn it), so that
+    asking for the array reads nothing.
     """
+    if as_dask not in (False, True, "array"):
+        raise ValidationError(f"as_dask must be False, True or 'array', got {as_dask!r}")
     if as_dask:
         from zarr_vectors.dask import read_points_frame
 
-        return read_points_frame(
+        frame = read_points_frame(
             store,
             level=level,
             bbox=bbox,
-            attribute_names=attribute_names,
+            attribute_names=[] if as_dask == "array" else attribute_names,
             storage_options=storage_options,
             backend=backend,
             backend_kwargs=backend_kwargs,
             caller=read_points,
         )
+        return frame.to_dask_array() if as_dask == "array" else frame
     level = check_level(level)
     box = None if bbox is None else check_bbox(bbox)
     names = [attribute_names] if isinstance(attribute_names, str) else attribute_names

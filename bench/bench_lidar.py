@@ -1,0 +1,208 @@
+"""A LiDAR survey through zarr-vectors against laspy, in the same run.
+
+Builds a survey by tiling laspy's ``autzen_trim.laz`` (``tests/data/las``) N
+times side by side, then measures, each in its own process (so peak memory is
+the process's own) and alternating the contenders, medians of ``--repeats``:
+
+* laspy reading the LAZ and writing it again (the time a LiDAR user compares with);
+* ``zarr-vectors write-points`` with its defaults and with each choice undone
+  (no compression, no sharding): seconds, peak RSS, store bytes and objects;
+* a box read: ``zarr-vectors read-points --bbox`` against laspy reading the
+  whole LAZ and keeping the box, plus the cost of starting the command alone
+  (``zarr-vectors --help``), so the box read's own time is the difference.
+
+Usage::
+
+    uv run python bench/bench_lidar.py [--tiles 10] [--chunk 500] [--repeats 3]
+
+Prints ratios against laspy; no assertion on time (the machine may be loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO / "tests" / "data" / "las" / "autzen_trim.laz"
+CLI = str(Path(sys.executable).with_name("zarr-vectors"))
+
+TILE = r"""
+import sys
+import laspy, numpy as np
+src = laspy.read(sys.argv[1])
+n = int(sys.argv[3])
+w = src.header.maxs - src.header.mins
+pts = laspy.ScaleAwarePointRecord.zeros(len(src.points) * n, header=src.header)
+for name in src.point_format.dimension_names:
+    pts[name] = np.tile(np.asarray(src[name]), n)
+step_x = int(round((w[0] + 1) / src.header.scales[0]))
+step_y = int(round((w[1] + 1) / src.header.scales[1]))
+pts["X"] = np.concatenate([np.asarray(src.X) + (i % 5) * step_x for i in range(n)])
+pts["Y"] = np.concatenate([np.asarray(src.Y) + (i // 5) * step_y for i in range(n)])
+out = laspy.LasData(src.header)
+out.points = pts
+out.update_header()
+out.write(sys.argv[2])
+"""
+
+LASPY_REWRITE = r"""
+import sys, laspy
+las = laspy.read(sys.argv[1])
+las.write(sys.argv[2])
+"""
+
+LASPY_BOX = r"""
+import sys, laspy, numpy as np
+lo = np.array([float(v) for v in sys.argv[2].split(",")[:3]])
+hi = np.array([float(v) for v in sys.argv[2].split(",")[3:]])
+las = laspy.read(sys.argv[1])
+xyz = np.column_stack([las.x, las.y, las.z])
+keep = np.all((xyz >= lo) & (xyz <= hi), axis=1)
+np.save(sys.argv[3], xyz[keep])
+"""
+
+API_WRITE = r"""
+import sys, json
+from pathlib import Path
+from zarr_vectors.io.points_files import open_point_file
+from zarr_vectors.types.points import write_points
+opts = json.loads(sys.argv[3])
+reader = open_point_file(Path(sys.argv[1]))
+data = reader.read()
+write_points(sys.argv[2], data.positions, vertex_attributes=data.attributes,
+             crs=reader.crs, metadata=reader.metadata, **opts)
+"""
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd} failed: {err}")
+    return took, usage.ru_maxrss / 1024
+
+
+def tree(path: Path) -> tuple[int, int]:
+    files = [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files), len(files)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiles", type=int, default=10)
+    parser.add_argument("--chunk", type=float, default=500.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    py = sys.executable
+    with tempfile.TemporaryDirectory(prefix="zv-lidar-") as tmp:
+        work = Path(tmp)
+        laz = work / "survey.laz"
+        subprocess.run([py, "-c", TILE, str(SOURCE), str(laz), str(args.tiles)], check=True)
+        laz_bytes = laz.stat().st_size
+        chunk = str(args.chunk)
+        variants = {
+            "write-points (defaults: zstd, sharded)": lambda out: [
+                CLI,
+                "write-points",
+                str(laz),
+                str(out),
+                "-c",
+                chunk,
+            ],
+            "  no compression (sharded)": lambda out: [
+                py,
+                "-c",
+                API_WRITE,
+                str(laz),
+                str(out),
+                f'{{"chunk_shape": [{chunk}, {chunk}, {chunk}], "shard_shape": 8}}',
+            ],
+            "  no sharding (zstd)": lambda out: [
+                py,
+                "-c",
+                API_WRITE,
+                str(laz),
+                str(out),
+                f'{{"chunk_shape": [{chunk}, {chunk}, {chunk}], "compressor": "zstd"}}',
+            ],
+            "  neither (0.9.2's defaults)": lambda out: [
+                py,
+                "-c",
+                API_WRITE,
+                str(laz),
+                str(out),
+                f'{{"chunk_shape": [{chunk}, {chunk}, {chunk}]}}',
+            ],
+        }
+        times: dict[str, list[float]] = {k: [] for k in ["laspy read+rewrite", *variants]}
+        peaks: dict[str, list[float]] = {k: [] for k in times}
+        sizes: dict[str, tuple[int, int]] = {}
+        for _ in range(args.repeats):
+            t, m = timed([py, "-c", LASPY_REWRITE, str(laz), str(work / "again.laz")])
+            times["laspy read+rewrite"].append(t)
+            peaks["laspy read+rewrite"].append(m)
+            sizes["laspy read+rewrite"] = ((work / "again.laz").stat().st_size, 1)
+            for name, make in variants.items():
+                out = work / "store.zv"
+                shutil.rmtree(out, ignore_errors=True)
+                t, m = timed(make(out))
+                times[name].append(t)
+                peaks[name].append(m)
+                sizes[name] = tree(out)
+        base = statistics.median(times["laspy read+rewrite"])
+        print(
+            f"survey: {args.tiles} tiles of autzen_trim.laz, {laz_bytes:,} bytes of LAZ, "
+            f"chunk {args.chunk:g}; medians of {args.repeats}"
+        )
+        print(
+            f"{'':42s} {'seconds':>8s} {'x laspy':>8s} {'peak MB':>8s} {'bytes':>12s} "
+            f"{'x LAZ':>6s} {'objects':>8s}"
+        )
+        for name in times:
+            t = statistics.median(times[name])
+            nbytes, objects = sizes[name]
+            print(
+                f"{name:42s} {t:8.2f} {t / base:8.2f} {max(peaks[name]):8.0f} "
+                f"{nbytes:12,d} {nbytes / laz_bytes:6.2f} {objects:8,d}"
+            )
+        # a box read: a quarter of the first tile
+        store = work / "store.zv"
+        shutil.rmtree(store, ignore_errors=True)
+        subprocess.run(
+            [CLI, "write-points", str(laz), str(store), "-c", chunk],
+            check=True,
+            capture_output=True,
+        )
+        box = "636000,849000,0,636600,849300,1000"
+        start_up, box_read, laspy_box = [], [], []
+        for _ in range(args.repeats):
+            start_up.append(timed([CLI, "--help"])[0])
+            box_read.append(
+                timed([CLI, "read-points", str(store), "-o", str(work / "b.npy"), "--bbox", box])[0]
+            )
+            laspy_box.append(timed([py, "-c", LASPY_BOX, str(laz), box, str(work / "c.npy")])[0])
+        s, b, lb = (statistics.median(v) for v in (start_up, box_read, laspy_box))
+        print(
+            f"box read {box}: read-points {b:.2f} s (starting the command alone {s:.2f} s, "
+            f"so {b - s:.2f} s its own); laspy full read + filter {lb:.2f} s "
+            f"({b / lb:.2f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
