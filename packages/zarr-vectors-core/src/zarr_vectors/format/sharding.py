@@ -43,14 +43,16 @@ shard key and inner index), :func:`decode_index`, :func:`plan_ranges` and
 :func:`slice_ranges` (ranged reads), :func:`decode_shard` (a whole shard),
 :meth:`ShardingSpec.decode_cell`, and for writing :func:`encode_shard` /
 :func:`assemble_shard`, :func:`sharding_codecs` and :func:`sharded_array_json`.
+The index table, Morton order, checksum and ranged-read planning that need no
+array metadata live in :mod:`zarr_vectors.format.shardindex`; their names are
+importable from here too.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -59,6 +61,16 @@ import numpy.typing as npt
 
 from zarr_vectors.exceptions import CorruptStoreError, StoreError, ValidationError
 from zarr_vectors.format.cells import CellCodec
+from zarr_vectors.format.shardindex import (
+    COALESCE_GAP,
+    EMPTY,
+    ByteRange,
+    ShardIndex,
+    crc32c,
+    morton_order,
+    plan_ranges,
+    slice_ranges,
+)
 
 __all__ = [
     "COALESCE_GAP",
@@ -81,39 +93,8 @@ __all__ = [
     "validate_shard_shape",
 ]
 
-#: Offset and length of an empty inner chunk in a shard index.
-EMPTY = 2**64 - 1
-#: Default largest gap (bytes) between two wanted cells of a shard that are
-#: still fetched in one request: on an object store one more request costs a
-#: round trip (tens of ms), in which about a MiB more can be transferred.
-COALESCE_GAP = 1 << 20
-
 _SHARDING = "sharding_indexed"
 IndexLocation = Literal["start", "end"]
-
-
-def crc32c(data: bytes | memoryview) -> int:
-    """CRC-32C (Castagnoli) of ``data``, as the ``crc32c`` codec stores it.
-
-    From ``google_crc32c``, which zarr-python 3.1+ (a dependency) requires for
-    the same codec, or the ``crc32c`` package that zarr 3.0 used; ``cells.py``
-    has no checksum codec because unsharded cells never carry one.
-    """
-    try:
-        import google_crc32c
-    except ImportError:
-        try:
-            import crc32c as crc_module  # type: ignore[import-not-found, unused-ignore]
-        except ImportError:
-            from zarr_vectors._extras import require
-
-            # Raises MissingExtraError naming the library and its install command.
-            module = require(
-                "google_crc32c", feature="sharded cell arrays (CRC-32C checksums)", extra=None
-            )
-            return int(module.value(bytes(data)))
-        return int(crc_module.crc32c(bytes(data)))
-    return int(google_crc32c.value(bytes(data)))
 
 
 def validate_shard_shape(shard_shape: int | Sequence[int], ndim: int) -> tuple[int, ...]:
@@ -131,28 +112,6 @@ def validate_shard_shape(shard_shape: int | Sequence[int], ndim: int) -> tuple[i
             f"(one per axis), got {shard_shape!r}"
         )
     return tuple(int(s) for s in shape)
-
-
-@functools.lru_cache(maxsize=64)
-def morton_order(chunks_per_shard: tuple[int, ...]) -> tuple[int, ...]:
-    """C-order indices of a shard's inner chunks, in the order they are laid out.
-
-    The compressed Morton code of a coordinate interleaves its bits level by
-    level, axis 0 first, skipping axes that have no bit at that level (so a
-    4 x 6 shard has codes for exactly its 24 chunks).
-    """
-    n = math.prod(chunks_per_shard)
-    coords = np.indices(chunks_per_shard, dtype=np.uint64).reshape(len(chunks_per_shard), n)
-    bits = [(s - 1).bit_length() for s in chunks_per_shard]
-    code = np.zeros(n, dtype=np.uint64)
-    out_bit = 0
-    for level in range(max(bits, default=0)):
-        for axis, axis_bits in enumerate(bits):
-            if level < axis_bits:
-                bit = (coords[axis] >> np.uint64(level)) & np.uint64(1)
-                code |= bit << np.uint64(out_bit)
-                out_bit += 1
-    return tuple(int(i) for i in np.argsort(code, kind="stable"))
 
 
 @dataclass(frozen=True)
@@ -346,29 +305,6 @@ def parse_sharding(doc: Mapping[str, Any]) -> ShardingSpec | None:
     )
 
 
-@dataclass(frozen=True)
-class ShardIndex:
-    """A decoded shard index: ``(offset, length)`` per inner chunk, C order."""
-
-    #: ``(n_inner, 2)`` uint64; :data:`EMPTY` in both columns marks an empty chunk.
-    table: npt.NDArray[np.uint64]
-
-    @property
-    def present(self) -> npt.NDArray[np.bool_]:
-        """Which inner chunks hold data."""
-        flags: npt.NDArray[np.bool_] = self.table[:, 0] != np.uint64(EMPTY)
-        return flags
-
-    def nonempty(self) -> list[int]:
-        """Inner indices of the chunks that hold data, ascending."""
-        return [int(i) for i in np.flatnonzero(self.present)]
-
-    def span(self, inner: int) -> tuple[int, int] | None:
-        """``(offset, length)`` of inner chunk ``inner``; ``None`` when it is empty."""
-        off, length = (int(v) for v in self.table[inner])
-        return None if off == EMPTY else (off, length)
-
-
 def decode_index(
     spec: ShardingSpec,
     data: bytes | memoryview,
@@ -420,79 +356,6 @@ def decode_index(
                 f"(inner chunks {bad[:5]}); the shard is truncated or damaged"
             )
     return ShardIndex(table)
-
-
-@dataclass(frozen=True)
-class ByteRange:
-    """One request's worth of a shard: ``length`` bytes from ``start``.
-
-    ``cells`` says where each wanted inner chunk lies inside the fetched bytes:
-    ``(inner index, offset in this range, length)``.
-    """
-
-    start: int
-    length: int
-    cells: tuple[tuple[int, int, int], ...]
-
-    @property
-    def end(self) -> int:
-        return self.start + self.length
-
-
-def plan_ranges(
-    index: ShardIndex,
-    inner: Iterable[int],
-    *,
-    gap: int = COALESCE_GAP,
-    max_length: int | None = None,
-) -> list[ByteRange]:
-    """The byte ranges to fetch for inner chunks ``inner`` of a shard, coalesced.
-
-    Empty inner chunks are skipped. Chunks are taken in order of their offset;
-    one range grows over the next chunk while the bytes between them are at
-    most ``gap`` (``0``: only touching chunks merge; a negative gap never
-    merges) and, with ``max_length``, while the range stays within that size.
-    """
-    spans = sorted(
-        (span[0], span[1], i) for i in sorted(set(int(v) for v in inner)) if (span := index.span(i))
-    )
-    out: list[ByteRange] = []
-    start = end = -1
-    cells: list[tuple[int, int, int]] = []
-    for off, length, i in spans:
-        if (
-            cells
-            and off - end <= gap
-            and (max_length is None or off + length - start <= max_length)
-        ):
-            cells.append((i, off - start, length))
-            end = max(end, off + length)
-            continue
-        if cells:
-            out.append(ByteRange(start, end - start, tuple(cells)))
-        start, end, cells = off, off + length, [(i, 0, length)]
-    if cells:
-        out.append(ByteRange(start, end - start, tuple(cells)))
-    return out
-
-
-def slice_ranges(
-    ranges: Sequence[ByteRange], blobs: Sequence[bytes | memoryview], where: str = "shard"
-) -> dict[int, memoryview]:
-    """Inner chunk bytes cut out of the fetched ``blobs`` (one per range, same order)."""
-    if len(ranges) != len(blobs):
-        raise ValueError(f"{len(ranges)} ranges but {len(blobs)} fetched blobs")
-    out: dict[int, memoryview] = {}
-    for r, blob in zip(ranges, blobs, strict=True):
-        if len(blob) < r.length:
-            raise CorruptStoreError(
-                f"{where}: bytes {r.start}..{r.end} came back as {len(blob)} bytes; the shard is "
-                "shorter than its index says (truncated or damaged)"
-            )
-        view = memoryview(blob)
-        for i, off, length in r.cells:
-            out[i] = view[off : off + length]
-    return out
 
 
 def decode_shard(
