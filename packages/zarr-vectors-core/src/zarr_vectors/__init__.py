@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors
     from zarr_vectors.store import create_store, open_store
     from zarr_vectors.types.graphs import Graph, read_graph, write_graph
     from zarr_vectors.types.lines import Lines, read_lines, write_lines
+    from zarr_vectors.types.meshes import Mesh, read_mesh, write_mesh
     from zarr_vectors.types.points import PointCloud, WriteSummary, read_points, write_points
     from zarr_vectors.types.polylines import Polylines, read_polylines, write_polylines
 
@@ -46,6 +47,9 @@ _LAZY: dict[str, str] = {
     "write_graph": "zarr_vectors.types.graphs",
     "read_graph": "zarr_vectors.types.graphs",
     "Graph": "zarr_vectors.types.graphs",
+    "write_mesh": "zarr_vectors.types.meshes",
+    "read_mesh": "zarr_vectors.types.meshes",
+    "Mesh": "zarr_vectors.types.meshes",
     "open_zv": "zarr_vectors.lazy",
     "ZVStore": "zarr_vectors.lazy",
     "open_store": "zarr_vectors.store.api",
@@ -55,6 +59,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "Graph",
     "Lines",
+    "Mesh",
     "PointCloud",
     "Polylines",
     "WriteSummary",
@@ -65,10 +70,12 @@ __all__ = [
     "open_zv",
     "read_graph",
     "read_lines",
+    "read_mesh",
     "read_points",
     "read_polylines",
     "write_graph",
     "write_lines",
+    "write_mesh",
     "write_points",
     "write_polylines",
 ]

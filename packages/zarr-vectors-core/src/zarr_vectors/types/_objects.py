@@ -25,7 +25,7 @@ from zarr_vectors.format.cells import codec_chain
 from zarr_vectors.format.metadata import validate_bounds, validate_chunk_shape
 from zarr_vectors.format.objcommit import ObjectRootMetadata, commit_objects
 from zarr_vectors.format.objects import EncodedObjects, ObjectLevel, encode_objects
-from zarr_vectors.format.objread import ObjectData, group_members, read_objects
+from zarr_vectors.format.objread import CellDecoder, ObjectData, group_members, read_objects
 from zarr_vectors.format.sharding import validate_shard_shape
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
 from zarr_vectors.format.validate import check_bbox, check_inside, check_level, data_bounds
@@ -158,8 +158,15 @@ def write_store(
     backend: Any = None,
     backend_kwargs: Mapping[str, Any] | None = None,
     caller: Callable[..., Any] | None = None,
+    encoder: Callable[..., EncodedObjects] = encode_objects,
+    cell_decoders: Mapping[str, CellDecoder] | None = None,
 ) -> EncodedObjects:
-    """Commit ``level`` as level 0 of the store (created, replaced or appended to)."""
+    """Commit ``level`` as level 0 of the store (created, replaced or appended to).
+
+    ``encoder`` (default :func:`encode_objects`) makes the level's chunks, for a
+    geometry that encodes its cells its own way; ``cell_decoders`` reads such
+    cells back when appending.
+    """
     ndim = level.positions.shape[1]
 
     def meta_for(
@@ -213,14 +220,14 @@ def write_store(
             check_inside(level.positions, snap.meta, append=True)
             if merge is None:
                 raise ValidationError(f"appending is not supported for {geometry_type}")
-            old = read_objects(snap, 0, links=True)
+            old = read_objects(snap, 0, links=True, cell_decoders=cell_decoders)
             lvl = merge(old, snap, level)
             base = snap.meta
             meta = ObjectRootMetadata(**{**base.__dict__, "links_convention": links_convention})
         shard = layout.shard_shape
         if snap is not None and shard is None:
             shard = _stored_shards(snap)
-        return meta, encode_objects(
+        return meta, encoder(
             lvl, meta, codecs=layout.codecs, index_codecs=layout.index_codecs, shard_shape=shard
         )
 
@@ -258,6 +265,7 @@ def read_store(
     backend: Any = None,
     backend_kwargs: Mapping[str, Any] | None = None,
     caller: Callable[..., Any] | None = None,
+    cell_decoders: Mapping[str, CellDecoder] | None = None,
 ) -> tuple[ObjectData, Snapshot]:
     """Objects read from a fresh snapshot (taken again if the store was replaced meanwhile)."""
     level = check_level(level)
@@ -288,6 +296,7 @@ def read_store(
                     bbox=box,
                     attribute_names=attribute_names,
                     links=links,
+                    cell_decoders=cell_decoders,
                 )
                 if box is not None:
                     data = _objects_in_box(data, box)

@@ -1,0 +1,169 @@
+"""Draco-encoded vertex cells of meshes (through DracoPy, the ``draco`` extra).
+
+The published 0.9.2 layout (its ``types/meshes.py``, read for facts): with
+``encoding="draco"`` a mesh level's ``vertices`` array says
+``"encoding": "draco"`` and each of its cells holds one Draco bitstream of
+the cell's vertices and the faces whose vertices all lie in that cell (in
+the cell's own row numbers); only faces crossing cells stay links in
+``links/0/<offsets>``, naming ``(cell, row)`` like raw stores. Vertex
+attributes stay raw arrays beside the cells.
+
+One difference, and why: 0.9.2 lets Draco reorder and merge a cell's
+points, so the rows its cross-cell links name no longer exist after
+decoding, and its manifests name the whole cell for every object in it.
+Here each cell is encoded with ``preserve_order`` (every row kept, in
+order), so a cell's rows, fragments per object, attributes and the
+cross-cell links agree exactly as in a raw store; the vertices array records
+it (``draco_order: "preserved"``) with ``draco_quantization_bits`` and the
+largest position error the quantization allows (``draco_max_error``: a cell's
+extent over ``2**bits - 1``). A Draco store without that record (0.9.2's)
+is read cell by cell: positions and each cell's own faces, no cross-cell
+faces (see :func:`decode_foreign_cell`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from zarr_vectors._extras import require
+from zarr_vectors.exceptions import CorruptStoreError, ValidationError
+from zarr_vectors.format.cells import CellCodec
+from zarr_vectors.format.grid import group_by_cell
+from zarr_vectors.format.levels import le_dtype
+from zarr_vectors.format.metadata import RootMetadata
+from zarr_vectors.format.objects import EncodedObjects, ObjectLevel, encode_objects
+
+__all__ = ["DracoCells", "check_draco", "max_error"]
+
+PRESERVED = "preserved"
+COMPRESSION_LEVEL = 7
+
+
+def _dracopy() -> Any:
+    return require("DracoPy", feature="Draco-encoded meshes", extra="draco")
+
+
+def check_draco(ndim: int, width: int, bits: Any) -> int:
+    """Draco holds 3-D triangles with 1..30 quantization bits; refuse anything else."""
+    if ndim != 3:
+        raise ValidationError(f"encoding='draco' holds 3-D vertices; these have {ndim} axes")
+    if width != 3:
+        raise ValidationError(
+            "encoding='draco' holds triangles; triangulate the quads or use encoding='raw'"
+        )
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 30:
+        raise ValidationError(f"draco_quantization_bits must be an integer 1..30, got {bits!r}")
+    _dracopy()
+    return int(bits)
+
+
+def max_error(chunk_shape: Sequence[float], bits: int) -> float:
+    """The largest distance per axis between a position and its quantized value."""
+    return float(max(chunk_shape)) / float(2**bits - 1)
+
+
+class DracoCells:
+    """The encoder (``write_store(encoder=...)``) and cell decoder of Draco meshes."""
+
+    def __init__(self, bits: int = 11) -> None:
+        self.bits = bits
+
+    def __call__(
+        self,
+        obj: ObjectLevel,
+        meta: RootMetadata,
+        *,
+        codecs: Sequence[Mapping[str, Any]],
+        index_codecs: Sequence[Mapping[str, Any]],
+        shard_shape: Sequence[int] | None,
+        level: str = "0",
+    ) -> EncodedObjects:
+        draco = _dracopy()
+        pos = obj.positions
+        faces = obj.links if obj.links is not None else np.zeros((0, 3), np.int64)
+        groups = group_by_cell(pos, meta.chunk_shape)
+        order = np.asarray(groups.order, dtype=np.int64)
+        cell_of = np.empty(len(pos), dtype=np.int64)
+        cell_of[order] = np.repeat(np.arange(len(groups.world)), groups.counts)
+        local = np.empty(len(pos), dtype=np.int64)
+        local[order] = np.arange(len(pos)) - groups.starts[:-1][cell_of[order]]
+        fc = cell_of[faces]
+        intra = (fc == fc[:, :1]).all(axis=1)
+        enc = encode_objects(
+            replace(obj, links=faces[~intra]),
+            meta,
+            codecs=codecs,
+            index_codecs=index_codecs,
+            shard_shape=shard_shape,
+            level=level,
+        )
+        # Each cell's own faces, in its row numbers, grouped by cell.
+        own = faces[intra]
+        own_cell = fc[intra, 0]
+        by_cell = np.argsort(own_cell, kind="stable")
+        own, own_cell = local[own[by_cell]], own_cell[by_cell]
+        bounds = np.searchsorted(own_cell, np.arange(len(groups.world) + 1))
+        codec = CellCodec(tuple(dict(c) for c in codecs))
+        origin = np.asarray(meta.grid_origin(), dtype=np.int64)
+        blobs: dict[str, bytes] = {}
+        rows = groups.starts.tolist()
+        for i, w in enumerate(groups.world.tolist()):
+            pts = np.ascontiguousarray(pos[order[rows[i] : rows[i + 1]]], dtype=np.float32)
+            tri = own[bounds[i] : bounds[i + 1]].astype(np.uint32)
+            blob = draco.encode(
+                pts,
+                tri if len(tri) else None,
+                quantization_bits=self.bits,
+                compression_level=COMPRESSION_LEVEL,
+                preserve_order=True,
+            )
+            grid = "/".join(map(str, (np.asarray(w) - origin).tolist()))
+            blobs[f"{level}/vertices/c/{grid}"] = codec.encode(bytes(blob))
+        enc.chunks = [(k, blobs.get(k, v)) for k, v in enc.chunks]
+        attrs = enc.docs[f"{level}/vertices"]["attributes"]
+        attrs.update(
+            {
+                "encoding": "draco",
+                "draco_order": PRESERVED,
+                "draco_quantization_bits": self.bits,
+                "draco_max_error": max_error(meta.chunk_shape, self.bits),
+            }
+        )
+        return enc
+
+    def decode(
+        self, data: bytes, attrs: Mapping[str, Any], where: str
+    ) -> tuple[bytes, npt.NDArray[np.int64] | None]:
+        """A cell's rows (in the store's dtype) and its own faces, from its bitstream."""
+        if attrs.get("draco_order") != PRESERVED:
+            raise ValidationError(
+                f"{where}: this Draco store was written without keeping each cell's vertex order "
+                "(zarr-vectors 0.9.2 does so), so its faces between cells cannot be placed; read "
+                "it whole with read_mesh (positions and the faces within cells come back)"
+            )
+        pts, tri = _decode(data, where)
+        dtype = le_dtype(attrs.get("dtype", "float32"))
+        return np.ascontiguousarray(pts, dtype=dtype).tobytes(), tri
+
+
+def _decode(data: bytes, where: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64] | None]:
+    draco = _dracopy()
+    try:
+        mesh = draco.decode(bytes(data))
+    except Exception as exc:  # DracoPy raises its own exception types
+        raise CorruptStoreError(f"{where}: not a Draco bitstream ({type(exc).__name__})") from None
+    pts = np.asarray(mesh.points, dtype=np.float32).reshape(-1, 3)
+    raw_faces = getattr(mesh, "faces", None)
+    tri = None if raw_faces is None else np.asarray(raw_faces, dtype=np.int64).reshape(-1, 3)
+    return pts, tri
+
+
+def decode_foreign_cell(data: bytes, where: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """Positions and own faces of a cell whose Draco points may be reordered or merged."""
+    pts, tri = _decode(data, where)
+    return pts, tri if tri is not None else np.zeros((0, 3), np.int64)
