@@ -7,6 +7,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -97,6 +98,22 @@ def test_serve_says_what_is_wrong_with_the_store(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "no Zarr Vectors store" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_on_a_taken_port_says_so(cloud: tuple[str, Any, Any]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*command(), "serve", cloud[0], "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=LINE_DEADLINE,
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -30,6 +30,13 @@ def _host_warning(host: str) -> None:
         )
 
 
+def _cannot_listen(host: str, port: int, exc: OSError) -> click.ClickException:
+    why = exc.strerror or str(exc)
+    return click.ClickException(
+        f"cannot listen on {host}:{port} ({why}); choose another --port (0 picks a free one)"
+    )
+
+
 def _describe(source: Any) -> None:
     """What is served: levels, points, and attributes that are not (with why)."""
     index = source.read_state().index
@@ -85,7 +92,10 @@ def serve(
     try:
         _describe(source)
         _host_warning(host)
-        run_server(source, host=host, port=port, print_=click.echo)
+        try:
+            run_server(source, host=host, port=port, print_=click.echo)
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise _cannot_listen(host, port, exc) from None
     finally:
         source.close()
 
@@ -119,9 +129,12 @@ def view(
     require("neuroglancer", feature="zarr-vectors view", extra="neuroglancer")
     from zarr_vectors.serve import view as open_view
 
-    session = open_view(
-        url, host=host, port=port, layout=layout, **store_kwargs(url, backend, options)
-    )
+    try:
+        session = open_view(
+            url, host=host, port=port, layout=layout, **store_kwargs(url, backend, options)
+        )
+    except OSError as exc:
+        raise _cannot_listen(host, port, exc) from None
     try:
         _describe(session.source)
         _host_warning(host)

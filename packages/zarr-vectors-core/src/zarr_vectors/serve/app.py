@@ -165,6 +165,8 @@ class ServerThread:
         started.wait()
         if failure:
             self._thread.join()
+            self._loop.run_until_complete(self._runner.cleanup())
+            self._loop.close()
             raise failure[0]
 
     @property
