@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from zarr_vectors.exceptions import UnsupportedOperationError
 from zarr_vectors.format.levels import ATTRIBUTES, VERTICES, attribute_names, le_dtype, listed_cells
 from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.serve.encoding import PropertySpec, property_specs
@@ -203,6 +204,12 @@ def _level_cells(snap: Snapshot, level: int, origin: Sequence[int]) -> npt.NDArr
     if doc is None:
         return np.empty((0, snap.meta.ndim), np.int64)
     attrs = doc.get("attributes", {})
+    encoding = attrs.get("encoding", "raw")
+    if encoding not in (None, "raw"):
+        raise UnsupportedOperationError(
+            f"{snap.backend.url}: level {level} stores its vertices encoded as {encoding!r}; "
+            "serving reads raw vertices only (write the store with encoding='raw' to serve it)"
+        )
     stored_origin = [int(o) for o in attrs.get("chunk_grid_origin", [0] * len(origin))]
     return listed_cells(snap, level, attrs, stored_origin)
 
