@@ -86,7 +86,26 @@ def worktree(ref: str, where: Path) -> Path:
         check=True,
         capture_output=True,
     )
+    _shim_entry_points(where)
     return where
+
+
+def _shim_entry_points(tree: Path) -> None:
+    """Let a tree from before the layers move load the installed entry points.
+
+    The installed distribution names the local backend's description at its
+    current path (``zarr_vectors.storage.local_info``); an older tree has it at
+    ``zarr_vectors.core.backends.local_info``, so its registry found no backend.
+    The temporary checkout gets a module at the new path that re-exports the old one.
+    """
+    package = tree / SRC / "zarr_vectors"
+    if (package / "storage").exists() or not (package / "core/backends/local_info.py").exists():
+        return
+    (package / "storage").mkdir()
+    (package / "storage/__init__.py").write_text("")
+    (package / "storage/local_info.py").write_text(
+        "from zarr_vectors.core.backends.local_info import LOCAL  # noqa: F401\n"
+    )
 
 
 def run_worker(src: list[Path], npy: Path, remote: dict[str, str]) -> dict[str, float]:

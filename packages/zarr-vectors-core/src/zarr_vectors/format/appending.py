@@ -8,6 +8,7 @@ them back until the commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,14 +86,27 @@ def _check_append(snap: Snapshot, plan: WritePlan) -> _Append:
             "appending to a store with coarser levels would leave them stale; rewrite the "
             "store with mode='w' and levels=... holding all the points"
         )
+    if plan.bounds is not None and not _same_box(plan.bounds, meta.bounds):
+        raise ValidationError(
+            f"bounds {[list(c) for c in plan.bounds]} differ from the store's "
+            f"{[list(c) for c in meta.bounds]}; an append keeps the store's grid, so leave "
+            "bounds out (or rewrite the store with mode='w' and the new bounds)"
+        )
     check_inside(pos, meta, append=True)
     lm = snap.level_meta(0)
     vdoc = snap.node(f"0/{VERTICES}")
     stored_names = sorted(snap.children(f"0/{ATTRIBUTES}")) if vdoc is not None else []
+    if vdoc is not None and stored_names and sorted(attrs) != stored_names:
+        # Also on a store of 0 points: its attribute arrays are there, with their dtypes.
+        held = "have" if lm.vertex_count > 0 else "are made for"
+        raise ValidationError(
+            f"the store's points {held} attributes {stored_names} but the new points have "
+            f"{sorted(attrs)}; give the same attributes (one value per point) when appending"
+        )
     if vdoc is not None and lm.vertex_count > 0 and sorted(attrs) != stored_names:
         raise ValidationError(
-            f"the store's points have attributes {stored_names} but the new points have "
-            f"{sorted(attrs)}; give the same attributes (one value per point) when appending"
+            f"the store's points have no attributes but the new points have {sorted(attrs)}; "
+            "append without vertex_attributes, or rewrite the store with mode='w'"
         )
     if vdoc is not None:
         stored = np.dtype(vdoc["attributes"].get("dtype", "float32"))
@@ -199,4 +213,11 @@ def _commit(
         journal.root_document(
             meta, consolidated=merged, extra_attributes=snap.root_doc.get("attributes", {})
         )
+    )
+
+
+def _same_box(given: Sequence[Sequence[float]], stored: Sequence[Sequence[float]]) -> bool:
+    """Whether two boxes are equal (both as float64 corners)."""
+    return all(
+        [float(v) for v in a] == [float(v) for v in b] for a, b in zip(given, stored, strict=True)
     )

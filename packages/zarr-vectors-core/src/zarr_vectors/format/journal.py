@@ -26,7 +26,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from zarr_vectors.exceptions import CorruptStoreError, StoreError
-from zarr_vectors.format.metadata import WRITER_KEY, RootMetadata, dump_json, group_json
+from zarr_vectors.format.metadata import (
+    WRITER_KEY,
+    RootMetadata,
+    dump_json,
+    group_json,
+    writer_record,
+)
 from zarr_vectors.storage.base import StorageBackend
 
 __all__ = [
@@ -101,8 +107,10 @@ class Pending:
     @classmethod
     def from_root(cls, root_doc: Mapping[str, Any]) -> Pending | None:
         """The entry in a root document, or ``None`` when no write is unfinished."""
-        writer = (root_doc.get("attributes") or {}).get(WRITER_KEY) or {}
-        entry = writer.get("pending")
+        attrs = root_doc.get("attributes") or {}
+        if not isinstance(attrs, Mapping):
+            raise CorruptStoreError(f"the root's attributes are not a JSON object: {attrs!r:.80}")
+        entry = writer_record(attrs, "root zarr.json").get("pending")
         if not entry:
             return None
         return cls.from_json(entry, "the root's journal entry")

@@ -48,7 +48,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from zarr_vectors.exceptions import (
     ConcurrentWriteError,
@@ -78,8 +78,9 @@ def lease_of(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The lease recorded in a root document, if any."""
     if not doc:
         return None
-    writer = (doc.get("attributes") or {}).get(WRITER_KEY) or {}
-    lease = writer.get("lease")
+    attrs = doc.get("attributes")
+    writer = attrs.get(WRITER_KEY) if isinstance(attrs, Mapping) else None
+    lease = writer.get("lease") if isinstance(writer, Mapping) else None  # garbage: no lease
     return dict(lease) if isinstance(lease, Mapping) else None
 
 
@@ -120,6 +121,28 @@ def _lease_seconds() -> float:
     return value
 
 
+class LeaseClock(Protocol):
+    """The time a lease is judged by, and how its renewer waits (a test passes a fake one)."""
+
+    def time(self) -> float:
+        """Seconds since the epoch (tickets compare across machines: wall-clock time)."""
+        ...
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds`` or until ``stop`` is set; return whether it was set."""
+        ...
+
+
+class WallClock:
+    """The real clock: ``time.time`` and ``Event.wait``."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        return stop.wait(seconds)
+
+
 class RootLease:
     """The write lease on one store's root, held for the length of a ``with`` block.
 
@@ -138,6 +161,7 @@ class RootLease:
         wait: float | None = None,
         seconds: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: LeaseClock | None = None,
     ) -> None:
         self.backend = backend
         self.wait = DEFAULT_WAIT_SECONDS if wait is None else float(wait)
@@ -148,6 +172,8 @@ class RootLease:
         #: The root was there but is not a JSON object (only a replace may proceed).
         self.unreadable_root = False
         self._sleep = sleep
+        #: Wall clock of tickets and checks, and the renewer's timer (a test's fake one).
+        self._clock: LeaseClock = clock if clock is not None else WallClock()
         self._version: str | None = None
         self._current: dict[str, Any] | None = None  # last root written, lease included
         self._held = False
@@ -197,7 +223,7 @@ class RootLease:
             self._drop_claim()
 
     def _ticket(self) -> dict[str, Any]:
-        now = time.time()
+        now = self._clock.time()
         return {
             "owner": self.owner,
             "host": socket.gethostname(),
@@ -235,7 +261,7 @@ class RootLease:
         while True:
             doc, version = self._read()
             held = lease_of(doc)
-            if _live(held, self.owner):
+            if _live(held, self.owner, self._clock.time()):
                 holder = held
             else:
                 usable = doc is not None and not doc.get("_unreadable")
@@ -285,6 +311,24 @@ class RootLease:
         self._held = False
         self._drop_claim()
 
+    @property
+    def held(self) -> bool:
+        """Whether this writer holds the store (taken, and neither released nor lost)."""
+        return self._held and self._lost is None
+
+    def drop_root(self) -> None:
+        """Delete the root instead of giving it back: a first write that failed leaves nothing.
+
+        Only for a root this writer created (there was none when it took the
+        lease); the caller has deleted whatever else the write put.
+        """
+        self._stop_renewing()
+        with self._mutex:
+            self.check()
+            self.backend.delete(ROOT_KEY)
+            self._held = False
+        self._drop_claim()
+
     def check(self) -> None:
         """Raise if the lease was lost: stop before writing or publishing anything more.
 
@@ -296,7 +340,7 @@ class RootLease:
         """
         if self._lost is None and self._held:
             expires = (lease_of(self._current) or {}).get("expires")
-            if expires is not None and time.time() >= float(expires):
+            if expires is not None and self._clock.time() >= float(expires):
                 self._lost = ConcurrentWriteError(f"the write lease expired at {expires}")
         if self._lost is not None:
             raise ConcurrentWriteError(
@@ -357,7 +401,7 @@ class RootLease:
                 ticket = None
             if not isinstance(ticket, dict):
                 continue  # not a claim this package wrote
-            if _live(ticket, self.owner):
+            if _live(ticket, self.owner, self._clock.time()):
                 rival = True
             else:
                 with contextlib.suppress(Exception):
@@ -366,10 +410,26 @@ class RootLease:
 
     # -- renewal ------------------------------------------------------------------------
     def _renew_loop(self) -> None:
-        while not self._stop.wait(self.seconds / 3):
+        """Renew every third of the lease, counted from the start of the previous renewal.
+
+        (The first from the ticket the lease was taken with.)
+
+        Counting from its start, not its end, keeps two thirds of the lease as
+        the margin for one renewal's request however long the previous one
+        took: on a client whose requests queue behind a large batch (fsspec on
+        S3, one event loop for everything) a renewal can take seconds, and
+        waiting a third of the lease after it ended let the lease run out while
+        the next was still in flight.
+        """
+        period = self.seconds / 3
+        clock = self._clock
+        # From the ticket of the lease as taken: taking it may itself have been slow.
+        started = float((lease_of(self._current) or {}).get("since", clock.time()))
+        while not clock.wait(self._stop, max(0.0, started + period - clock.time())):
             current = self._current
             if current is None or not self._held:
                 return
+            started = clock.time()
             try:
                 self.put(without_lease(current))
             except ConcurrentWriteError:
@@ -384,12 +444,12 @@ class RootLease:
             renewer.join()
 
 
-def _live(lease: Mapping[str, Any] | None, me: str) -> bool:
+def _live(lease: Mapping[str, Any] | None, me: str, now: float) -> bool:
     """Whether ``lease`` is someone else's and has not expired."""
     if not lease or lease.get("owner") == me:
         return False
     try:
-        return float(lease.get("expires", 0)) > time.time()
+        return float(lease.get("expires", 0)) > now
     except (TypeError, ValueError):
         return False
 

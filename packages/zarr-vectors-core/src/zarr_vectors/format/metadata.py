@@ -15,7 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from zarr_vectors.exceptions import FormatVersionError, StoreError, ValidationError
+from zarr_vectors.exceptions import (
+    CorruptStoreError,
+    FormatVersionError,
+    StoreError,
+    ValidationError,
+)
 
 __all__ = [
     "CAP_MULTISCALE_LINKS",
@@ -136,21 +141,13 @@ class RootMetadata:
             bounds = (tuple(float(v) for v in b[0]), tuple(float(v) for v in b[1]))
         except (KeyError, TypeError, IndexError, ValueError) as exc:
             raise StoreError(f"{where}: malformed zarr_vectors metadata ({exc!r})") from exc
-        ms = (attrs.get("multiscales") or [{}])[0]
-        axes = tuple(dict(a) for a in ms.get("axes") or ()) or normalize_axes(None, len(cs))
-        datasets = ms.get("datasets") or [{"path": "0"}]
-        levels = tuple(str(d["path"]) for d in datasets)
-        scales: list[tuple[float, ...]] = []
-        for d in datasets:
-            scale = next(
-                (
-                    t["scale"]
-                    for t in d.get("coordinateTransformations", [])
-                    if t.get("type") == "scale"
-                ),
-                [1.0] * len(cs),
-            )
-            scales.append(tuple(float(s) for s in scale))
+        try:
+            axes, levels, scales = _parse_multiscales(attrs.get("multiscales"), len(cs))
+        except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
+            raise CorruptStoreError(
+                f"{where}: the root's 'multiscales' attribute is malformed ({exc!r}); restore "
+                "the root zarr.json from a copy, or rewrite the store (mode='w')"
+            ) from None
         known = {
             "zv_version",
             "format_capabilities",
@@ -158,7 +155,14 @@ class RootMetadata:
             "bounds",
             "geometry_types",
         }
-        writer = attrs.get(WRITER_KEY) or {}
+        writer = writer_record(attrs, where)
+        try:
+            generation = int(writer.get("generation", 0))
+        except (TypeError, ValueError):
+            raise CorruptStoreError(
+                f"{where}: the writer record's generation {writer.get('generation')!r:.80} is "
+                "not a number; restore the root zarr.json from a copy, or rewrite the store"
+            ) from None
         return cls(
             chunk_shape=cs,
             bounds=bounds,
@@ -169,7 +173,7 @@ class RootMetadata:
             levels=levels,
             level_scales=tuple(scales),
             extra={k: v for k, v in zv.items() if k not in known},
-            generation=int(writer.get("generation", 0)),
+            generation=generation,
         )
 
     def with_levels(self, n_levels: int, factor: int = 2) -> RootMetadata:
@@ -345,9 +349,18 @@ def cell_array_json(
 
 # -- validation --------------------------------------------------------------
 def validate_chunk_shape(chunk_shape: Sequence[float] | None) -> tuple[float, ...]:
-    """Chunk shape as floats; every entry finite and > 0."""
+    """Chunk shape as floats; every entry finite and > 0.
+
+    A string is refused: ``"555"`` is a sequence of three characters, which
+    would silently become ``(5, 5, 5)``.
+    """
     if chunk_shape is None:
         raise ValidationError("chunk_shape is required, e.g. chunk_shape=(200.0, 200.0, 200.0)")
+    if isinstance(chunk_shape, str | bytes):
+        raise ValidationError(
+            f"chunk_shape must be a sequence of numbers, one per axis, not the string "
+            f"{chunk_shape!r:.40}; write e.g. chunk_shape=(200.0, 200.0, 200.0)"
+        )
     try:
         cs = tuple(float(c) for c in chunk_shape)
     except (TypeError, ValueError) as exc:
@@ -359,6 +372,48 @@ def validate_chunk_shape(chunk_shape: Sequence[float] | None) -> tuple[float, ..
             f"chunk_shape must hold one positive, finite size per axis, got {list(cs)!r}"
         )
     return cs
+
+
+def writer_record(attrs: Mapping[str, Any], where: str = "store") -> Mapping[str, Any]:
+    """The root's writer record (generation, journal entry, lease); empty if there is none.
+
+    Anything but a JSON object there is a :class:`CorruptStoreError`: readers
+    and writers would otherwise fail on it with a bare ``AttributeError``.
+    """
+    writer = attrs.get(WRITER_KEY)
+    if writer is None:
+        return {}
+    if not isinstance(writer, Mapping):
+        raise CorruptStoreError(
+            f"{where}: the root's {WRITER_KEY!r} record is not a JSON object "
+            f"({writer!r:.80}); restore the root zarr.json from a copy, or rewrite the store "
+            "(mode='w')"
+        )
+    return writer
+
+
+def _parse_multiscales(
+    multiscales: Any, ndim: int
+) -> tuple[tuple[dict[str, Any], ...], tuple[str, ...], list[tuple[float, ...]]]:
+    """Axes, level paths and level scales from the root's ``multiscales`` (raises if malformed)."""
+    ms = (multiscales or [{}])[0]
+    axes = tuple(dict(a) for a in ms.get("axes") or ()) or normalize_axes(None, ndim)
+    datasets = ms.get("datasets") or [{"path": "0"}]
+    levels = tuple(str(d["path"]) for d in datasets)
+    scales: list[tuple[float, ...]] = []
+    for d in datasets:
+        scale = next(
+            (
+                t["scale"]
+                for t in d.get("coordinateTransformations", [])
+                if t.get("type") == "scale"
+            ),
+            [1.0] * ndim,
+        )
+        scales.append(tuple(float(s) for s in scale))
+    if not levels or any(len(s) != ndim for s in scales):
+        raise ValueError(f"{len(levels)} levels with scales {scales!r:.80} for {ndim} axes")
+    return axes, levels, scales
 
 
 def validate_bounds(

@@ -75,6 +75,9 @@ class WritePlan:
     spill_dir: str | None = None
     #: Cells per shard per axis (Zarr v3 sharding), or ``None`` for one object per cell.
     shard_shape: tuple[int, ...] | None = None
+    #: The ``bounds=`` the caller gave, checked (``None``: not given). An append
+    #: refuses bounds other than the store's (its grid is fixed).
+    bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @property
     def streaming(self) -> bool:

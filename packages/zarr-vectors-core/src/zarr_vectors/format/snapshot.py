@@ -187,10 +187,10 @@ class Snapshot:
                 f"{url}: the store was deleted since it was opened; open it again"
             )
         doc = parse_json_doc(raw, f"{url}: root zarr.json")
-        writer = (doc.get("attributes") or {}).get("zarr_vectors_writer") or {}
         try:
+            writer = (doc.get("attributes") or {}).get("zarr_vectors_writer") or {}
             now = int(writer.get("generation", 0))
-        except (TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError):  # a garbage writer record
             now = -1
         changes: list[Pending] = []
         if now != self.generation:

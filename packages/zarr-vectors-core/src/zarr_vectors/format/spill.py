@@ -12,11 +12,21 @@ the memory budget is split again, by a different hash, when it is loaded.
 Rows are kept as one structured numpy record per point (positions and every
 attribute column), appended to the partition's file with ``tofile`` and read
 back with ``fromfile``: no serialisation library is involved, and the bytes on
-disk are exactly the rows in memory. The spill directory is removed on close.
+disk are exactly the rows in memory. The spill directory is removed on close,
+on every path. A writer killed before it could close leaves its directory
+behind; the directory holds a ``lock`` file its writer keeps an exclusive
+``flock`` on while it lives (the kernel drops it when the process dies, in
+whatever pid namespace), so the next spill in the same parent directory
+removes every spill directory whose lock it can take. A disk that fills up
+while spilling is a :class:`~zarr_vectors.exceptions.StoreError` naming the
+directory and what to do, not numpy's bare ``OSError``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import glob
 import math
 import os
 import shutil
@@ -28,11 +38,17 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 
-from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.exceptions import StoreError, ValidationError
 from zarr_vectors.format.grid import BLOCK, axis_cells, scatter_rows
 
-__all__ = ["SpillPartitions", "record_dtype"]
+__all__ = ["SPILL_PREFIX", "SpillPartitions", "record_dtype", "remove_abandoned"]
 
+#: Name prefix of a spill directory (its parent is the spill dir or the system temp dir).
+SPILL_PREFIX = "zarr-vectors-spill-"
+#: Name prefix of a spill directory while its writer takes its lock.
+_MAKING_PREFIX = "zarr-vectors-spilling-"
+#: The file in a spill directory whose flock says its writer is alive.
+_LOCK_NAME = "lock"
 #: A loaded partition may take this share of the budget (see ``__init__``).
 _COPIES = 8
 #: Salts of the partition hash, one per recursion depth (any odd 64-bit constants).
@@ -87,13 +103,35 @@ class SpillPartitions:
         # sorted by cell, the encoded cells).
         want = math.ceil(rows * self.record.itemsize / (self.budget / _COPIES)) if rows else 16
         self.count = max(1, min(4096, want))
-        self._dir = tempfile.mkdtemp(prefix="zarr-vectors-spill-", dir=directory)
+        self._dir = ""
+        parent = str(directory) if directory is not None else tempfile.gettempdir()
+        remove_abandoned(parent)
+        self._lock: int | None = None
+        try:
+            # Locked under a name the cleaners do not match, then renamed to its spill name:
+            # no cleaner can take the lock of a directory whose writer is still setting up.
+            making = tempfile.mkdtemp(prefix=_MAKING_PREFIX, dir=parent)
+            self._dir = making
+            self._lock = os.open(os.path.join(making, _LOCK_NAME), os.O_CREAT | os.O_RDWR)
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            final = SPILL_PREFIX + os.path.basename(making)[len(_MAKING_PREFIX) :]
+            os.rename(making, os.path.join(parent, final))
+            self._dir = os.path.join(parent, final)
+        except OSError as exc:
+            self.close()
+            raise _spill_error(parent, exc) from None
         self._rows = [0] * self.count
         self.total_rows = 0
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
-        shutil.rmtree(self._dir, ignore_errors=True)
+        """Delete the spill directory (idempotent); its lock goes with the descriptor."""
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                os.close(lock)
 
     def __enter__(self) -> Self:
         return self
@@ -168,8 +206,11 @@ class SpillPartitions:
         sorted_rows = scatter_rows(rows, keys, bounds)  # a counting sort: no comparison sort
         for part in np.flatnonzero(counts).tolist():
             start, end = int(bounds[part]), int(bounds[part + 1])
-            with open(paths(part), "ab") as handle:
-                sorted_rows[start:end].tofile(handle)
+            try:
+                with open(paths(part), "ab") as handle:
+                    sorted_rows[start:end].tofile(handle)
+            except OSError as exc:
+                raise _spill_error(self._dir, exc) from None
             if depth == 0:
                 self._rows[part] += end - start
         if depth == 0:
@@ -199,7 +240,10 @@ class SpillPartitions:
         # Too large: split it by another hash, streaming it through in slices.
         count = max(2, math.ceil(size * _COPIES / self.budget))
         sub = os.path.join(self._dir, f"split-{depth + 1}-{os.path.basename(path)}")
-        os.makedirs(sub, exist_ok=True)
+        try:
+            os.makedirs(sub, exist_ok=True)
+        except OSError as exc:
+            raise _spill_error(self._dir, exc) from None
         step = max(1, (self.budget // 8) // self.record.itemsize)
         per_file = size // self.record.itemsize
         for start in range(0, per_file, step):
@@ -228,6 +272,44 @@ class SpillPartitions:
         positions = np.ascontiguousarray(rows["positions"])
         attributes = {n: np.ascontiguousarray(rows[f"a:{n}"]) for n in self.attribute_names}
         return positions, attributes
+
+
+def _spill_error(where: str, exc: OSError) -> StoreError:
+    """A failed spill as one line naming the directory and what to do (nothing was written)."""
+    reason = exc.strerror or str(exc)
+    return StoreError(
+        f"Cannot spill rows to {where}: {reason}. Nothing was written to the store; free space "
+        "there, pass spill_dir= on a local disk with room for the whole input, or raise "
+        "memory_limit= so that less is spilled."
+    )
+
+
+def remove_abandoned(parent: str) -> list[str]:
+    """Delete the spill directories under ``parent`` whose writer is gone; return them.
+
+    A directory's writer holds an exclusive ``flock`` on its ``lock`` file while
+    it lives; one whose lock can be taken (or that has no lock file left, and so
+    is being removed or was never finished) belongs to nobody.
+    """
+    removed = []
+    for path in glob.glob(os.path.join(glob.escape(parent), f"{SPILL_PREFIX}*")):
+        if not os.path.isdir(path) or os.path.islink(path):
+            continue
+        try:
+            fd = os.open(os.path.join(path, _LOCK_NAME), os.O_RDWR)
+        except FileNotFoundError:
+            continue  # made a moment ago (the lock file comes next), or being removed
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its writer is alive
+        finally:
+            os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 def check_budget(memory_limit: object) -> int:

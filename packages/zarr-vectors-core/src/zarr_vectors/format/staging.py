@@ -26,6 +26,7 @@ from zarr_vectors.format.journal import (
     ROOT_KEY,
     Pending,
     is_private,
+    log_key,
 )
 from zarr_vectors.format.lease import RootLease
 from zarr_vectors.format.levels import (
@@ -215,11 +216,15 @@ def _create(
 ) -> CommitResult:
     """A store where there was none (the lease's placeholder root says one is being made)."""
     _clear(backend, keep=())  # a replace of foreign data ("w"), or leftovers
-    docs, levels = _write_cells(backend, meta, plan, lease)
-    backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
-    _record(backend, meta.generation, Pending("w"))
-    root = journal.root_document(meta, consolidated=docs if plan.consolidate else None)
-    lease.release(root)
+    try:
+        docs, levels = _write_cells(backend, meta, plan, lease)
+        backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
+        _record(backend, meta.generation, Pending("w"))
+        root = journal.root_document(meta, consolidated=docs if plan.consolidate else None)
+        lease.release(root)
+    except BaseException:
+        abandon_first_write(backend, lease, clear=True)
+        raise
     n = levels[0].count
     return CommitResult(n, n, len(levels[0].nonempty), len(meta.levels))
 
@@ -263,9 +268,15 @@ def _swap_in(
     """
     staged = f"{PRIVATE_PREFIX}staged-{uuid.uuid4().hex[:12]}"
     lease.put(_with_pending(old_root, Pending("w", staged=staged, state="writing")))
-    docs = write(f"{staged}/")
-    backend.put_many([(f"{staged}/{journal.node_key(p)}", dump_json(d)) for p, d in docs.items()])
-    _record(backend, meta.generation, Pending("w"))
+    try:
+        docs = write(f"{staged}/")
+        backend.put_many(
+            [(f"{staged}/{journal.node_key(p)}", dump_json(d)) for p, d in docs.items()]
+        )
+        _record(backend, meta.generation, Pending("w"))
+    except BaseException:
+        _drop_staged(backend, old_root, staged, meta.generation, lease)
+        raise
     consolidated = docs if consolidate else None
     moving = Pending("w", staged=staged, state="moving")
     committed = journal.root_document(meta, pending=moving, consolidated=consolidated)
@@ -274,6 +285,49 @@ def _swap_in(
     _move_into_place(backend, committed, moving, lease)
     lease.release(journal.root_document(meta, consolidated=consolidated))
     _prune_log(backend, meta.generation)
+
+
+def _drop_staged(
+    backend: StorageBackend,
+    old_root: Mapping[str, Any],
+    staged: str,
+    generation: int,
+    lease: RootLease,
+) -> None:
+    """A replace that failed before its commit: its staged copy goes, the old store stays.
+
+    Deleting the staged objects first also frees the space a full disk needs
+    for the root write that gives the lease back. Best effort: whatever is left
+    is named by the root's journal entry, and the next writer (or ``verify
+    --repair``) deletes it. The root's journal entry is cleared only once the
+    staged copy is gone.
+    """
+    if isinstance(lease, RootLease) and not lease.held:
+        return  # lost: the writer that took over repairs (the fence refuses our deletes)
+    try:
+        backend.delete_prefix(staged)
+        backend.delete_many([log_key(generation)])  # the record of a commit that never was
+        lease.put(_with_pending(old_root, None))
+    except Exception:
+        return
+
+
+def abandon_first_write(backend: StorageBackend, lease: RootLease, *, clear: bool) -> None:
+    """A first write that failed leaves the location as it found it: no root, nothing of it.
+
+    ``clear``: the write had cleared the location (it holds only what this
+    write put), so everything but the log and claims is deleted too. Best
+    effort: if it fails, the placeholder root stays, and readers and the next
+    writer treat the location as an unfinished first write.
+    """
+    if is_transactional(backend) or not isinstance(lease, RootLease) or not lease.held:
+        return  # a transaction aborts by itself; a lost lease is the new holder's to repair
+    try:
+        if clear:
+            _clear(backend, keep=())
+        lease.drop_root()
+    except Exception:
+        return
 
 
 def _move_into_place(

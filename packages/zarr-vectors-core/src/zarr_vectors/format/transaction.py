@@ -59,6 +59,7 @@ from zarr_vectors.format.staging import (
     _create,
     _replace,
     _swap_in,
+    abandon_first_write,
 )
 from zarr_vectors.format.store_transaction import (
     check_joinable,
@@ -106,24 +107,41 @@ def _commit_write(
     before = _current(backend, plan.mode)
     if before is not None and plan.mode == "a":
         _check_append(before, plan)  # refused here, nothing is touched
+    if before is None and plan.meta is None:
+        raise _no_chunk_shape()  # appending to nothing: refused before the lease is taken
     with take_store(backend, wait=lock_timeout, summary=write_summary(plan)) as lease:
-        snap = _locked(backend, lease, plan.mode)
-        if snap is not None and snap.pending is not None:
-            snap = recover(backend, snap, lease)
-        if plan.mode == "a" and snap is not None:
-            return _append(backend, snap, plan, lease)
-        if plan.meta is None:  # appending to nothing: a chunk shape is needed after all
-            raise ValidationError(
-                "chunk_shape is required to create a store, e.g. chunk_shape=(200.0,) * 3"
-            )
-        if plan.mode == "a":
-            check_inside(plan.positions, plan.meta, append=False)
-        generation = snap.meta.generation + 1 if snap is not None else 1
-        meta = replace(plan.meta, generation=generation)
-        if snap is not None and not is_transactional(backend):
-            return _replace(backend, snap, meta, plan, lease)
-        # A transaction replaces in place: nobody sees the store before it commits.
-        return _create(backend, meta, plan, lease)
+        try:
+            return _under_lease(backend, plan, lease)
+        except BaseException:
+            if lease.doc is None:
+                abandon_first_write(backend, lease, clear=False)  # there was no root: none
+            raise
+
+
+def _no_chunk_shape() -> ValidationError:
+    return ValidationError(
+        "chunk_shape is required to create a store (there is none to append to), "
+        "e.g. chunk_shape=(200.0,) * 3; nothing was written"
+    )
+
+
+def _under_lease(backend: StorageBackend, plan: WritePlan, lease: RootLease) -> CommitResult:
+    """The write, once the store is held: repair, then append, create or replace."""
+    snap = _locked(backend, lease, plan.mode)
+    if snap is not None and snap.pending is not None:
+        snap = recover(backend, snap, lease)
+    if plan.mode == "a" and snap is not None:
+        return _append(backend, snap, plan, lease)
+    if plan.meta is None:  # appending to nothing: a chunk shape is needed after all
+        raise _no_chunk_shape()
+    if plan.mode == "a":
+        check_inside(plan.positions, plan.meta, append=False)
+    generation = snap.meta.generation + 1 if snap is not None else 1
+    meta = replace(plan.meta, generation=generation)
+    if snap is not None and not is_transactional(backend):
+        return _replace(backend, snap, meta, plan, lease)
+    # A transaction replaces in place: nobody sees the store before it commits.
+    return _create(backend, meta, plan, lease)
 
 
 def _current(backend: StorageBackend, mode: str) -> Snapshot | None:

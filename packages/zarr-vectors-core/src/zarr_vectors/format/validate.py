@@ -24,6 +24,7 @@ __all__ = [
     "check_attributes",
     "check_bbox",
     "check_fits",
+    "check_in_cell",
     "check_inside",
     "check_level",
     "check_positions",
@@ -45,6 +46,8 @@ def check_positions(positions: Any, dtype: Any) -> npt.NDArray[Any]:
         raise ValidationError(f"positions must be numeric, got dtype {arr.dtype}")
     if dtype is None:
         out_dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float32)
+        if arr.dtype.kind in "iu" and arr.size:
+            _check_exact_in_float32(arr)
     else:
         out_dtype = np.dtype(dtype)
         if out_dtype.kind != "f":
@@ -63,6 +66,54 @@ def check_positions(positions: Any, dtype: Any) -> npt.NDArray[Any]:
     if out_dtype.kind == "f" and not np.isfinite(out).all():
         raise ValidationError(f"some coordinates overflow {out_dtype}; use dtype=np.float64")
     return out
+
+
+#: Integers above this magnitude are not all exact in float32 (24-bit significand).
+FLOAT32_EXACT = 2**24
+
+
+def _check_exact_in_float32(arr: npt.NDArray[Any]) -> None:
+    """Refuse integer positions that the default float32 would round (|value| > 2**24).
+
+    Decided: refused rather than warned, before anything is written. A
+    warning is easily lost in a pipeline and the rounded points would be
+    stored for good; ``dtype=np.float64`` stores every integer up to 2**53
+    exactly, and is what the message asks for.
+    """
+    lo, hi = int(arr.min()), int(arr.max())
+    if max(abs(lo), abs(hi)) > FLOAT32_EXACT:
+        raise ValidationError(
+            f"integer positions up to {max(abs(lo), abs(hi))} would be rounded by the default "
+            f"dtype float32 (exact only up to 2**24 = {FLOAT32_EXACT}); pass dtype=np.float64"
+        )
+
+
+def check_in_cell(
+    positions: npt.NDArray[Any], world: Sequence[int], cell_size: Sequence[float]
+) -> str | None:
+    """Why ``positions`` cannot be the rows of the cell ``world``, or None when they can.
+
+    Binds a cell's bytes to its key: each point lies in the cell
+    ``floor(x / cell_size)`` it was grouped into, so points outside the cell's
+    box mean the object holds another cell's bytes (swapped or misplaced
+    files), which its checksum cannot tell. One min and max per axis; a margin
+    of a millionth of the cell (and of the coordinate) accepts points on a
+    boundary that another writer's arithmetic placed on the other side.
+    """
+    if not len(positions):
+        return None
+    lo = positions.min(axis=0).astype(np.float64)
+    hi = positions.max(axis=0).astype(np.float64)
+    for axis, (w, c) in enumerate(zip(world, cell_size, strict=True)):
+        start, end = float(w) * c, float(w + 1) * c
+        slack = 1e-6 * (c + abs(start) + abs(end))
+        if lo[axis] < start - slack or hi[axis] >= end + slack:
+            return (
+                f"its points reach {lo[axis]:g}..{hi[axis]:g} on axis {axis}, outside the "
+                f"cell's {start:g}..{end:g}: the object holds another cell's bytes (moved or "
+                "swapped files)"
+            )
+    return None
 
 
 def check_attributes(attrs: Mapping[str, Any] | None, n: int) -> dict[str, npt.NDArray[Any]]:

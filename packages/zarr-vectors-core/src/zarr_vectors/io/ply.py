@@ -56,6 +56,12 @@ class PlyReader(PointReader):
                 raise ValidationError(
                     f"{path}: bad PLY header ({self._explain(path, exc)})"
                 ) from None
+            except UnicodeDecodeError as exc:  # PLY headers are ASCII (a comment in UTF-8...)
+                raise ValidationError(
+                    f"{path}: the PLY header holds a non-ASCII byte "
+                    f"(0x{exc.object[exc.start]:02x}) "
+                    "but PLY headers are ASCII; remove or transliterate that comment or name"
+                ) from None
             self._data_start = fh.tell()
         elements = list(header.elements)
         for element in elements:

@@ -333,9 +333,8 @@ def _plan(
         raise ValidationError(
             f"chunk_shape has {len(cs)} values but the points have {pos.shape[1]} axes"
         )
-    if bounds is not None:
-        validate_bounds(bounds, pos.shape[1])
-    elif len(pos) == 0 and not appending and stream is None:
+    checked_bounds = None if bounds is None else validate_bounds(bounds, pos.shape[1])
+    if bounds is None and len(pos) == 0 and not appending and stream is None:
         raise ValidationError("cannot take bounds from zero points: pass bounds=(min, max)")
     shards = None
     if shard_shape is not None:
@@ -371,6 +370,7 @@ def _plan(
         memory_limit=budget if budget is not None else (1 << 30 if stream is not None else None),
         spill_dir=spill_dir,
         shard_shape=shards,
+        bounds=checked_bounds,
     )
 
 

@@ -1,0 +1,145 @@
+"""A failed write gives the store back as it found it: lease returned, staged copy and spill gone.
+
+Faults are real OS errors: ENOSPC raised by a real local backend's own write
+path (a subclass that fails the way a full disk does, until space is freed),
+and a real full disk where a small tmpfs can be mounted. Also the refusals
+that must come before anything is written: an append onto nothing without a
+chunk shape, bounds that differ from the store's, attributes that differ
+from a 0-point store's.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers.tmpfs import small_tmpfs
+from zarr_vectors.exceptions import StoreError, ValidationError
+from zarr_vectors.format.lease import lease_of
+from zarr_vectors.storage.local import LocalBackend
+from zarr_vectors.store.api import create_store
+from zarr_vectors.types.points import read_points, write_points
+
+CS = (200.0, 200.0, 200.0)
+BOX = ((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0))
+RNG = np.random.default_rng(7)
+OLD = RNG.uniform(0, 1000, (5_000, 3)).astype(np.float32)
+NEW = RNG.uniform(0, 1000, (20_000, 3)).astype(np.float32)
+
+
+class FullDiskBackend(LocalBackend):
+    """A local disk that fills up once ``room`` staged bytes are written (ENOSPC).
+
+    Every write fails while the staged objects it allowed are still there, as on
+    a full disk: the root write that gives the lease back succeeds only once the
+    failed writer has deleted its staged copy.
+    """
+
+    room = 60_000
+
+    def _write(self, key: str, path: Path, data: bytes) -> None:
+        if self._staged_bytes() + len(data) > self.room:
+            raise self._error("write", key, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        super()._write(key, path, data)
+
+    def _staged_bytes(self) -> int:
+        total = 0
+        for entry in self.root.iterdir():
+            if entry.name.startswith(".zv-staged-"):
+                total += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+        return total
+
+
+def _root(store: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads((store / "zarr.json").read_text())
+
+
+def _leftovers(store: Path) -> list[str]:
+    return sorted(p.name for p in store.iterdir() if p.name.startswith(".zv-staged-"))
+
+
+def _sorted(points: np.ndarray) -> np.ndarray:
+    return points[np.lexsort(points.T[::-1])]
+
+
+def test_failed_replace_removes_its_staged_copy_and_gives_the_lease_back(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    write_points(store, OLD, chunk_shape=CS, bounds=BOX)
+    with pytest.raises(StoreError, match="No space left"):
+        write_points(FullDiskBackend(store), NEW, chunk_shape=CS, bounds=BOX, mode="w")
+    assert _leftovers(store) == []
+    root = _root(store)
+    assert lease_of(root) is None  # given back: the next writer need not wait
+    assert "pending" not in root["attributes"].get("zarr_vectors_writer", {})
+    np.testing.assert_array_equal(_sorted(read_points(store).positions), _sorted(OLD))
+    write_points(store, NEW, chunk_shape=CS, bounds=BOX, mode="w", lock_timeout=0)
+    assert len(read_points(store).positions) == len(NEW)
+
+
+def test_failed_first_write_leaves_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+
+    class FullAtOnce(FullDiskBackend):
+        def _staged_bytes(self) -> int:  # cells go in place on a first write: count them all
+            return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
+
+    with pytest.raises(StoreError, match="No space left"):
+        write_points(FullAtOnce(store), NEW, chunk_shape=CS, bounds=BOX)
+    assert not store.exists() or [p for p in store.rglob("*") if p.is_file()] == []
+    write_points(store, OLD, chunk_shape=CS, bounds=BOX, mode="w-", lock_timeout=0)
+
+
+def test_append_onto_nothing_without_chunk_shape_leaves_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    with pytest.raises(ValidationError, match="chunk_shape is required"):
+        write_points(store, OLD, mode="a")
+    assert not store.exists() or list(store.iterdir()) == []
+
+
+def test_append_with_other_bounds_is_refused(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    write_points(store, OLD, chunk_shape=CS, bounds=BOX)
+    before = (store / "zarr.json").read_bytes()
+    with pytest.raises(ValidationError, match="differ from the store's"):
+        write_points(store, OLD[:10], mode="a", bounds=((0, 0, 0), (2000, 2000, 2000)))
+    assert (store / "zarr.json").read_bytes() == before
+    write_points(store, OLD[:10], mode="a", bounds=BOX)  # the same bounds are fine
+    assert len(read_points(store).positions) == len(OLD) + 10
+
+
+def test_append_with_other_attributes_onto_zero_points(tmp_path: Path) -> None:
+    empty = tmp_path / "plain.zv"
+    create_store(empty, chunk_shape=CS, bounds=BOX)
+    write_points(empty, OLD[:10], mode="a", vertex_attributes={"id": np.arange(10)})
+    assert sorted(read_points(empty).vertex_attributes["id"].tolist()) == list(range(10))
+
+    typed = tmp_path / "typed.zv"
+    write_points(typed, OLD[:0], chunk_shape=CS, bounds=BOX, vertex_attributes={"w": OLD[:0, 0]})
+    before = (typed / "zarr.json").read_bytes()
+    with pytest.raises(ValidationError, match="are made for attributes"):
+        write_points(typed, OLD[:10], mode="a", vertex_attributes={"id": np.arange(10)})
+    with pytest.raises(ValidationError, match="are made for attributes"):
+        write_points(typed, OLD[:10], mode="a")
+    assert (typed / "zarr.json").read_bytes() == before
+
+
+def test_full_disk_during_replace_on_a_real_tmpfs(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path / "disk", "3m") as disk:
+        store = disk / "s.zv"
+        write_points(store, OLD, chunk_shape=CS, bounds=BOX)  # 125 cells: fits
+        big = RNG.uniform(0, 1000, (400_000, 3)).astype(np.float32)
+        with pytest.raises(StoreError, match="No space left"):
+            write_points(
+                store, big, chunk_shape=(100.0,) * 3, bounds=BOX, mode="w", compressor=None
+            )
+        assert _leftovers(store) == []
+        assert lease_of(_root(store)) is None
+        np.testing.assert_array_equal(_sorted(read_points(store).positions), _sorted(OLD))
+        # The next writer is not stopped by the failed one's leftovers.
+        write_points(store, OLD[:100], chunk_shape=CS, bounds=BOX, mode="w", lock_timeout=0)
+        assert len(read_points(store).positions) == 100
