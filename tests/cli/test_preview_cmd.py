@@ -103,3 +103,37 @@ def test_missing_matplotlib_names_the_viz_extra(
     code, text = run("preview", stores / "pyramid", "-o", tmp_path / "p.png")
     assert code == 1, text
     assert 'pip install "zarr-vectors-core[viz]"' in text and "Traceback" not in text
+
+
+def test_colour_by_an_attribute_shows_its_value_per_pixel(tmp_path: Path) -> None:
+    """Left half class 2, right half class 6 and higher; a pixel shows its commonest class
+    or its mean value, not the count."""
+    from zarr_vectors.cli.preview_cmd import _per_pixel
+
+    pos = np.array([[0.1, 0.5, 1.0], [0.2, 0.5, 3.0], [0.3, 0.5, 3.0], [0.9, 0.5, 10.0]])
+    classes = np.array([2, 6, 6, 9])
+    extent = ((0.0, 1.0), (0.0, 1.0))
+    mode = _per_pixel(pos, classes, (0, 1), (2, 1), extent, categorical=True)
+    assert mode.tolist() == [[6.0], [9.0]]
+    mean = _per_pixel(pos, pos[:, 2], (0, 1), (2, 1), extent, categorical=False)
+    assert mean[0, 0] == pytest.approx(7 / 3) and mean[1, 0] == 10.0
+    empty = _per_pixel(pos, classes, (0, 1), (2, 2), extent, categorical=False)
+    assert np.isnan(empty[:, 0]).all()  # y = 0.5 falls in the upper of two rows
+
+    rng = np.random.default_rng(2)
+    pts = rng.uniform(0, 100, (4000, 3))
+    label = (pts[:, 0] > 50).astype(np.uint8) * 4 + 2
+    write_points(
+        tmp_path / "s.zv",
+        pts,
+        chunk_shape=(50, 50, 50),
+        vertex_attributes={"classification": label},
+    )
+    for what in ("elevation", "classification"):
+        code, out = run(
+            "preview", tmp_path / "s.zv", "-o", tmp_path / f"{what}.png", "--colour-by", what
+        )
+        assert code == 0, out
+        assert Image.open(tmp_path / f"{what}.png").size[0] > 100
+    code, out = run("preview", tmp_path / "s.zv", "-o", tmp_path / "x.png", "--color-by", "nope")
+    assert code != 0 and "no attribute 'nope'" in out and "classification" in out

@@ -50,6 +50,8 @@ class Selection:
     level_points: int
     cells_read: int | None
     cells: list[tuple[int, ...]]
+    #: One value per point to colour by (``--colour-by``), or ``None`` for density.
+    values: npt.NDArray[Any] | None = None
 
 
 def _choose_level(zv: ZVStore, max_points: int) -> int:
@@ -65,25 +67,75 @@ def _choose_level(zv: ZVStore, max_points: int) -> int:
     return best
 
 
-def select_points(zv: ZVStore, *, max_points: int, level: int | None = None) -> Selection:
-    """At most about ``max_points`` points of ``zv``: a whole level, or a sample of its cells."""
+def select_points(
+    zv: ZVStore, *, max_points: int, level: int | None = None, attribute: str | None = None
+) -> Selection:
+    """At most about ``max_points`` points of ``zv``: a whole level, or a sample of its cells.
+
+    ``attribute`` is read too, as the selection's ``values`` (to colour by).
+    """
     import numpy as np
 
     if level is None:
         level = _choose_level(zv, max_points)
     chosen = zv.level(level)
+    names = [] if attribute is None else [attribute]
+    if attribute is not None and attribute not in chosen.attribute_names:
+        raise InputError(
+            f"level {level} has no attribute {attribute!r} to colour by; its attributes: "
+            f"{', '.join(chosen.attribute_names) or 'none'} (or elevation, or density)"
+        )
     cells = chosen.nonempty_chunks
     if chosen.vertex_count <= max_points or not cells:
-        cloud = chosen.read(attribute_names=[])
-        return Selection(cloud.positions, level, chosen.vertex_count, None, cells)
+        cloud = chosen.read(attribute_names=names)
+        values = cloud.vertex_attributes.get(attribute) if attribute else None
+        return Selection(cloud.positions, level, chosen.vertex_count, None, cells, values)
     per_cell = chosen.vertex_count / len(cells)
     want = max(1, min(len(cells), math.floor(max_points / per_cell)))
     rng = np.random.default_rng(0)  # the same picture every time
     picked = rng.choice(len(cells), size=want, replace=False)
-    parts = [chosen.chunk(cells[int(i)], attribute_names=[]).positions for i in np.sort(picked)]
+    clouds = [chosen.chunk(cells[int(i)], attribute_names=names) for i in np.sort(picked)]
     ndim = len(zv.metadata.chunk_shape)
-    positions = np.concatenate(parts) if parts else np.empty((0, ndim), np.float32)
-    return Selection(positions, level, chosen.vertex_count, want, cells)
+    positions = np.concatenate([c.positions for c in clouds]) if clouds else np.empty((0, ndim))
+    values = None
+    if attribute is not None:
+        values = np.concatenate([c.vertex_attributes[attribute] for c in clouds])
+    return Selection(positions, level, chosen.vertex_count, want, cells, values)
+
+
+def _per_pixel(
+    positions: npt.NDArray[Any],
+    values: npt.NDArray[Any],
+    axes: tuple[int, int],
+    bins: tuple[int, int],
+    extent: tuple[tuple[float, float], tuple[float, float]],
+    categorical: bool,
+) -> npt.NDArray[Any]:
+    """Each pixel's mean value (or most common value, for classes); NaN where empty."""
+    import numpy as np
+
+    a, b = axes
+    (lo_a, hi_a), (lo_b, hi_b) = extent
+    ia = np.clip(
+        ((positions[:, a] - lo_a) / (hi_a - lo_a) * bins[0]).astype(np.int64), 0, bins[0] - 1
+    )
+    ib = np.clip(
+        ((positions[:, b] - lo_b) / (hi_b - lo_b) * bins[1]).astype(np.int64), 0, bins[1] - 1
+    )
+    pixel = ia * bins[1] + ib
+    flat = values.reshape(len(values), -1)[:, 0].astype(np.float64)
+    out = np.full(bins[0] * bins[1], np.nan)
+    if categorical and len(flat):
+        pairs, counts = np.unique(np.column_stack([pixel, flat]), axis=0, return_counts=True)
+        order = np.lexsort((-counts, pairs[:, 0]))  # per pixel, the most common class first
+        first = np.unique(pairs[order, 0], return_index=True)[1]
+        out[pairs[order[first], 0].astype(np.int64)] = pairs[order[first], 1]
+    elif len(flat):
+        sums = np.bincount(pixel, weights=flat, minlength=out.size)
+        counts = np.bincount(pixel, minlength=out.size)
+        seen = counts > 0
+        out[seen] = sums[seen] / counts[seen]
+    return out.reshape(bins)
 
 
 def render_density(
@@ -96,13 +148,17 @@ def render_density(
     *,
     size: int = 800,
     unread: Sequence[tuple[float, float, float, float]] = (),
+    values: npt.NDArray[Any] | None = None,
+    colour_label: str = "",
 ) -> None:
     """Count ``positions`` per pixel on ``axes`` within ``bounds`` and save the picture.
 
     ``unread`` are rectangles ``(x, y, width, height)`` (in the two axes' units):
     the footprint of every occupied cell, drawn in grey under the counts when
     only a sample of cells was read, so the picture still shows where the whole
-    cloud lies.
+    cloud lies. With ``values`` (one per point) each pixel shows their mean
+    instead of the count, or their most common value when ``colour_label`` is
+    ``classification`` (a class is not a quantity to average).
     """
     import numpy as np
 
@@ -131,6 +187,13 @@ def render_density(
         range=((lo[0], hi[0]), (lo[1], hi[1])),
     )
     shown = np.ma.masked_equal(counts.T, 0)  # empty pixels take the background colour
+    categorical = colour_label == "classification"
+    if values is not None:
+        shown = np.ma.masked_invalid(
+            _per_pixel(
+                positions, values, axes, (nx, ny), ((lo[0], hi[0]), (lo[1], hi[1])), categorical
+            ).T
+        )
 
     fig_w = max(4.0, nx / 100 + 2.6)  # room for the axis labels and the colour bar
     fig_h = max(3.0, ny / 100 + 1.0)
@@ -149,13 +212,14 @@ def render_density(
         )
     peak = float(counts.max()) if counts.size else 0.0
     # vmin below 1: a pixel with one point is dim but not the background's black
-    norm = LogNorm(vmin=0.6, vmax=max(peak, 1.0)) if peak > 1 else None
+    norm = LogNorm(vmin=0.6, vmax=max(peak, 1.0)) if peak > 1 and values is None else None
+    cmap = "inferno" if values is None else "tab20" if categorical else "viridis"
     image = ax.imshow(
         shown,
         zorder=1,
         origin="lower",
         extent=(lo[0], hi[0], lo[1], hi[1]),
-        cmap="inferno",
+        cmap=cmap,
         norm=norm,
         interpolation="nearest",
         aspect="equal",
@@ -173,7 +237,10 @@ def render_density(
             fontsize=8,
             va="top",
         )
-    fig.colorbar(image, ax=ax, label="points per pixel", shrink=0.8)
+    label = "points per pixel" if values is None else colour_label
+    if values is not None and not categorical:
+        label = f"mean {colour_label} per pixel"
+    fig.colorbar(image, ax=ax, label=label, shrink=0.8)
     fig.savefig(output)
 
 
@@ -213,6 +280,16 @@ def render_density(
     show_default=True,
     help="Pixels along the longer side of the picture.",
 )
+@click.option(
+    "--colour-by",
+    "--color-by",
+    "colour_by",
+    default="density",
+    show_default=True,
+    metavar="WHAT",
+    help="density (points per pixel), elevation (the last axis), or an attribute such as "
+    "intensity or classification (each pixel's mean; for classification its commonest class).",
+)
 @backend_options
 @handle_errors
 def preview(
@@ -222,6 +299,7 @@ def preview(
     axes_text: str | None,
     max_points: int,
     size: int,
+    colour_by: str,
     backend: str | None,
     options: tuple[str, ...],
 ) -> None:
@@ -242,7 +320,10 @@ def preview(
         axes = _parse_axes(axes_text, names)
         if level is not None and level not in zv.levels:
             raise InputError(f"level {level} does not exist; this store has levels {zv.levels}")
-        sel = select_points(zv, max_points=max_points, level=level)
+        attribute = None if colour_by in ("density", "elevation") else colour_by
+        sel = select_points(zv, max_points=max_points, level=level, attribute=attribute)
+        if colour_by == "elevation":
+            sel.values = sel.positions[:, -1]
         bounds = zv.metadata.bounds
         chunk = zv.metadata.chunk_shape
     unread: list[tuple[float, float, float, float]] = []
@@ -269,6 +350,8 @@ def preview(
         output,
         size=size,
         unread=unread,
+        values=sel.values,
+        colour_label="" if colour_by == "density" else colour_by,
     )
     took = time.perf_counter() - start
     click.echo(
