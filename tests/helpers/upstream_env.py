@@ -54,6 +54,29 @@ def _build(py: Path) -> Path:
     return py
 
 
+def with_library(distribution: str, module: str) -> Path:
+    """Python of the venv, with ``distribution`` (importable as ``module``) installed in it too.
+
+    For optional parts of the published package, e.g. its Draco encoding
+    (``with_library("DracoPy", "DracoPy")``); installed once, under the build lock.
+    """
+    py = venv_python()
+    probe = [str(py), "-c", f"import {module}"]
+    if subprocess.run(probe, capture_output=True).returncode == 0:
+        return py
+    with open(VENV.parent / f"{VENV.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if subprocess.run(probe, capture_output=True).returncode != 0:
+            env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+            uv = shutil.which("uv") or "uv"
+            subprocess.run(
+                [uv, "pip", "install", "--quiet", "--python", str(py), distribution],
+                check=True,
+                env=env,
+            )
+    return py
+
+
 def _has_published(py: Path) -> bool:
     probe = "import importlib.metadata as m; print(m.version('zarr-vectors'))"
     out = subprocess.run([str(py), "-c", probe], capture_output=True, text=True)

@@ -233,3 +233,75 @@ def test_refusals_of_arguments(tmp_path: Path) -> None:
 def test_top_level_names() -> None:
     assert zv.write_mesh is write_mesh and zv.read_mesh is read_mesh and zv.Mesh is Mesh
     assert {"write_mesh", "read_mesh", "Mesh"} <= set(dir(zv))
+
+
+def _truth_index(got: Mesh, v: np.ndarray, err: float) -> np.ndarray:
+    """Each read vertex's row in ``v`` (the attribute ``idx``), checked within ``err``."""
+    idx = got.vertex_attributes["idx"].astype(np.int64)
+    assert np.abs(got.vertices - v[idx]).max() <= err
+    return idx
+
+
+def test_draco_round_trip_within_the_recorded_error(tmp_path: Path) -> None:
+    from zarr_vectors.format.draco import max_error
+
+    v, f, ids = spheres(k=4, seed=4)
+    idx = {"idx": np.arange(len(v), dtype=np.int32)}
+    s = write_mesh(
+        tmp_path / "d",
+        v,
+        f,
+        chunk_shape=CS,
+        bounds=BOUNDS,
+        object_ids=ids,
+        encoding="draco",
+        draco_quantization_bits=12,
+        vertex_attributes=idx,
+    )
+    assert s.encoding == "draco" and s.cross_face_count > 0
+    err = max_error(CS, 12)
+    got = read_mesh(tmp_path / "d")
+    assert got.encoding == "draco" and got.faces.shape == f.shape
+    rows = _truth_index(got, v, err)
+    assert {tuple(x) for x in rows[got.faces].tolist()} == {tuple(x) for x in f.tolist()}
+    np.testing.assert_array_equal(got.object_ids, ids[rows])
+    one = read_mesh(tmp_path / "d", object_ids=[20])
+    r1 = _truth_index(one, v, err)
+    want = f[(ids == 20)[f[:, 0]]]
+    assert {tuple(x) for x in r1[one.faces].tolist()} == {tuple(x) for x in want.tolist()}
+    lo, hi = v[0] - 60.0, v[0] + 60.0
+    box = read_mesh(tmp_path / "d", bbox=(lo, hi))
+    inside = np.all((v >= lo) & (v <= hi), axis=1)
+    rb = _truth_index(box, v, err)
+    want = f[inside[f].any(axis=1)]
+    assert {tuple(x) for x in rb[box.faces].tolist()} == {tuple(x) for x in want.tolist()}
+    # appends of whole objects keep the encoding
+    w, g, _ = spheres(k=1, seed=9)
+    write_mesh(
+        tmp_path / "d",
+        w,
+        g,
+        object_ids=[77] * len(w),
+        mode="a",
+        vertex_attributes={"idx": np.arange(len(v), len(v) + len(w), dtype=np.int32)},
+    )
+    both = read_mesh(tmp_path / "d")
+    assert both.face_count == len(f) + len(g) and both.objects.tolist() == [10, 20, 30, 40, 77]
+    rows = _truth_index(both, np.concatenate([v, w]), err)
+    assert {tuple(x) for x in rows[both.faces].tolist()} == {
+        tuple(x) for x in np.concatenate([f, g + len(v)]).tolist()
+    }
+
+
+def test_draco_refusals(tmp_path: Path) -> None:
+    v, f, _ = spheres(k=1, quads=True)
+    with pytest.raises(ValidationError, match="holds triangles"):
+        write_mesh(tmp_path / "d", v, f, chunk_shape=CS, encoding="draco")
+    v, f, _ = spheres(k=1)
+    with pytest.raises(ValidationError, match="draco_quantization_bits must be"):
+        write_mesh(
+            tmp_path / "d", v, f, chunk_shape=CS, encoding="draco", draco_quantization_bits=0
+        )
+    with pytest.raises(ValidationError, match="3-D vertices"):
+        write_mesh(tmp_path / "d", v[:, :2], f, chunk_shape=CS[:2], encoding="draco")
+    assert not (tmp_path / "d").exists()

@@ -32,16 +32,28 @@ import numpy.typing as npt
 
 from zarr_vectors._extras import require
 from zarr_vectors.exceptions import CorruptStoreError, ValidationError
+from zarr_vectors.format.cellio import ArrayLayout, fetch_cell_bytes
 from zarr_vectors.format.cells import CellCodec
-from zarr_vectors.format.grid import group_by_cell
+from zarr_vectors.format.grid import group_by_cell, parse_world_key, world_key
 from zarr_vectors.format.levels import le_dtype
 from zarr_vectors.format.metadata import RootMetadata
-from zarr_vectors.format.objects import EncodedObjects, ObjectLevel, encode_objects
+from zarr_vectors.format.objarrays import read_plain, read_vlen
+from zarr_vectors.format.objects import (
+    EncodedObjects,
+    ObjectLevel,
+    decode_manifests,
+    encode_objects,
+)
+from zarr_vectors.format.snapshot import Snapshot
 
-__all__ = ["DracoCells", "check_draco", "max_error"]
+__all__ = ["DracoCells", "ForeignDracoError", "check_draco", "max_error", "read_foreign_level"]
 
 PRESERVED = "preserved"
 COMPRESSION_LEVEL = 7
+
+
+class ForeignDracoError(ValidationError):
+    """A Draco store whose cells do not keep their vertex order, read by cells or objects."""
 
 
 def _dracopy() -> Any:
@@ -141,10 +153,11 @@ class DracoCells:
     ) -> tuple[bytes, npt.NDArray[np.int64] | None]:
         """A cell's rows (in the store's dtype) and its own faces, from its bitstream."""
         if attrs.get("draco_order") != PRESERVED:
-            raise ValidationError(
+            raise ForeignDracoError(
                 f"{where}: this Draco store was written without keeping each cell's vertex order "
                 "(zarr-vectors 0.9.2 does so), so its faces between cells cannot be placed; read "
-                "it whole with read_mesh (positions and the faces within cells come back)"
+                "it whole with read_mesh() (no bbox or object_ids): positions and the faces within "
+                "cells come back"
             )
         pts, tri = _decode(data, where)
         dtype = le_dtype(attrs.get("dtype", "float32"))
@@ -167,3 +180,58 @@ def decode_foreign_cell(data: bytes, where: str) -> tuple[npt.NDArray[Any], npt.
     """Positions and own faces of a cell whose Draco points may be reordered or merged."""
     pts, tri = _decode(data, where)
     return pts, tri if tri is not None else np.zeros((0, 3), np.int64)
+
+
+def read_foreign_level(
+    snap: Snapshot, level: int
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    """A whole Draco level whose cells' order was not kept (0.9.2's): what can be had.
+
+    Returns ``(positions, faces, object id per vertex, faces lost)``: every
+    cell's decoded positions and its own faces. The faces between cells are
+    lost (their rows name points Draco reordered or merged); a vertex whose
+    cell several objects share has object id -1 (0.9.2 names the whole cell
+    for each of them).
+    """
+    url = snap.backend.url
+    vpath = f"{level}/vertices"
+    vdoc = snap.node(vpath)
+    if vdoc is None:
+        raise CorruptStoreError(f"{url}: {vpath} is missing")
+    attrs = vdoc.get("attributes") or {}
+    origin = np.asarray(attrs.get("chunk_grid_origin", [0] * snap.meta.ndim), dtype=np.int64)
+    cells = [tuple(parse_world_key(k)) for k in attrs.get("nonempty_chunks") or []]
+    layout = ArrayLayout(vpath, vdoc)
+    grids = [tuple(int(x) for x in np.asarray(c) - origin) for c in cells]
+    got = fetch_cell_bytes(snap, {vpath: (layout, grids)})
+    oi = f"{level}/object_index"
+    ids = read_plain(snap, f"{oi}/object_ids", snap.node(f"{oi}/object_ids") or {})
+    per, mcells, _ = decode_manifests(
+        read_vlen(snap, f"{oi}/manifests", snap.node(f"{oi}/manifests") or {}),
+        snap.meta.ndim,
+        f"{url}: {oi}/manifests",
+    )
+    owners: dict[tuple[int, ...], set[int]] = {}
+    for oid, c in zip(np.repeat(ids, per).tolist(), mcells.tolist(), strict=True):
+        owners.setdefault(tuple(c), set()).add(int(oid))
+    pts_all, faces_all, oid_all, base = [], [], [], 0
+    for c, g in zip(cells, grids, strict=True):
+        where = f"{url}: {vpath} cell {world_key(c)}"
+        raw = got.get((vpath, g))
+        if raw is None:
+            raise CorruptStoreError(f"{where} is missing")
+        pts, tri = decode_foreign_cell(bytes(layout.codec.decode(raw, "")), where)
+        who = owners.get(c, set())
+        pts_all.append(pts)
+        faces_all.append(tri + base)
+        oid_all.append(np.full(len(pts), next(iter(who)) if len(who) == 1 else -1, np.int64))
+        base += len(pts)
+    fam = snap.node(f"{level}/links/0") or {}
+    lost = int((fam.get("attributes") or {}).get("num_links", 0))
+    dtype = le_dtype(attrs.get("dtype", "float32"))
+    return (
+        np.concatenate(pts_all).astype(dtype) if pts_all else np.zeros((0, 3), dtype),
+        np.concatenate(faces_all) if faces_all else np.zeros((0, 3), np.int64),
+        np.concatenate(oid_all) if oid_all else np.zeros(0, np.int64),
+        lost,
+    )

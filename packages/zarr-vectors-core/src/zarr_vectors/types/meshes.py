@@ -18,6 +18,7 @@ The user guide is ``docs/meshes.md``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +28,17 @@ import numpy.typing as npt
 
 from zarr_vectors._extras import require
 from zarr_vectors.exceptions import ValidationError
-from zarr_vectors.format.draco import DracoCells, check_draco
+from zarr_vectors.format.draco import (
+    DracoCells,
+    ForeignDracoError,
+    check_draco,
+    read_foreign_level,
+)
 from zarr_vectors.format.objects import ObjectLevel
 from zarr_vectors.format.objread import ObjectData
-from zarr_vectors.format.snapshot import Snapshot
-from zarr_vectors.format.validate import check_attributes, check_positions
+from zarr_vectors.format.snapshot import Snapshot, load_snapshot
+from zarr_vectors.format.validate import check_attributes, check_level, check_positions
+from zarr_vectors.store.location import StoreLocation
 from zarr_vectors.types._objects import (
     ObjectResult,
     check_layout,
@@ -314,19 +321,31 @@ def read_mesh(
     with all its vertices (some may lie outside), and the vertices inside the
     box. Faces index the returned ``vertices``.
     """
-    data, snap = read_store(
-        store,
-        level=level,
-        bbox=bbox,
-        object_ids=object_ids,
-        attribute_names=attribute_names,
-        links=True,
-        storage_options=storage_options,
-        backend=backend,
-        backend_kwargs=backend_kwargs,
-        caller=read_mesh,
-        cell_decoders=_DECODERS,
-    )
+    try:
+        data, snap = read_store(
+            store,
+            level=level,
+            bbox=bbox,
+            object_ids=object_ids,
+            attribute_names=attribute_names,
+            links=True,
+            storage_options=storage_options,
+            backend=backend,
+            backend_kwargs=backend_kwargs,
+            caller=read_mesh,
+            cell_decoders=_DECODERS,
+        )
+    except ForeignDracoError:
+        if bbox is not None or object_ids is not None or attribute_names:
+            raise
+        loc = StoreLocation.of(
+            store,
+            backend=backend,
+            storage_options=storage_options,
+            backend_kwargs=backend_kwargs,
+            caller=read_mesh,
+        )
+        return _read_foreign(loc, check_level(level))
     vdoc = snap.node(f"{level}/vertices") or {}
     enc = str((vdoc.get("attributes") or {}).get("encoding", "raw"))
     width = _face_width(snap, level)
@@ -342,6 +361,29 @@ def read_mesh(
         encoding=enc,
     )
     return out if bbox is None else _faces_in_box(out, bbox)
+
+
+def _read_foreign(loc: StoreLocation, level: int) -> Mesh:
+    """A Draco store written without keeping cell order (0.9.2's): see read_foreign_level."""
+    with loc.open("r") as source:
+        snap = load_snapshot(source)
+        pos, faces, owner, lost = read_foreign_level(snap, level)
+        url = source.url
+    if lost:
+        warnings.warn(
+            f"{url}: {lost} faces between cells cannot be read from this Draco store (its cells "
+            "were encoded without keeping their vertex order, as zarr-vectors 0.9.2 does); the "
+            "vertices and the faces within cells are returned",
+            UserWarning,
+            stacklevel=3,
+        )
+    return Mesh(
+        vertices=pos,
+        faces=faces,
+        object_ids=owner,
+        objects=np.unique(owner[owner >= 0]),
+        encoding="draco",
+    )
 
 
 def _face_width(snap: Snapshot, level: int) -> int:
