@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zarr_vectors.format import levels
+from zarr_vectors.format import cellread, levels
 from zarr_vectors.lazy import open_zv
 from zarr_vectors.types.points import read_points, write_points
 
@@ -51,7 +51,7 @@ def test_a_batched_read_equals_the_one_go_read(
     monkeypatch.setattr(levels, "READ_BATCH_BYTES", 64)
     monkeypatch.setattr(levels, "READ_BATCH_MIN_CELLS", 1)
     with open_zv(url) as zv:
-        plan = levels._plan_cells(zv._snap, 0, bbox=None, only=None, attribute_names_=None)
+        plan = cellread.plan_cells(zv._snap, 0, bbox=None, only=None, attribute_names_=None)
         assert plan is not None
         batched = levels._read_whole_level(plan, None)
     assert batched is not None, "the batched path gave way on a store nobody was writing"
@@ -76,7 +76,7 @@ def test_a_batched_read_gives_way_when_a_write_committed_meanwhile(
     with open_zv(url) as zv:
         more, more_attrs = cloud(2, 3_000)
         write_points(url, more, vertex_attributes=more_attrs, mode="a")  # after the snapshot
-        plan = levels._plan_cells(zv._snap, 0, bbox=None, only=None, attribute_names_=None)
+        plan = cellread.plan_cells(zv._snap, 0, bbox=None, only=None, attribute_names_=None)
         assert plan is not None
         assert levels._read_whole_level(plan, None) is None
         got = zv.read_points()  # the usual read cuts the appended rows away

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from zarr_vectors.exceptions import StaleSnapshotError
-from zarr_vectors.format import levels
+from zarr_vectors.format import cellread, levels
 from zarr_vectors.lazy import open_zv
 from zarr_vectors.storage.base import ObjectInfo
 from zarr_vectors.storage.local import LocalBackend
@@ -209,7 +209,7 @@ def test_a_read_torn_by_appends_every_time_says_to_read_again(tmp_path: Path) ->
     write_points(
         url, pos, vertex_attributes=attrs, chunk_shape=CHUNK, bounds=BOUNDS, shard_shape=(4, 4, 4)
     )
-    seeds = iter(range(2, 2 + 2 * levels.READ_ATTEMPTS))
+    seeds = iter(range(2, 2 + 2 * cellread.READ_ATTEMPTS))
     appended: list[np.ndarray] = []
 
     def append() -> None:
@@ -219,7 +219,7 @@ def test_a_read_torn_by_appends_every_time_says_to_read_again(tmp_path: Path) ->
 
     box = ((0.0, 0.0, 0.0), (150.0, 150.0, 150.0))
     inside = attrs["id"][np.all(pos <= 150.0, axis=1)]
-    backend = AppendAfterHead(url, append, times=levels.READ_ATTEMPTS)
+    backend = AppendAfterHead(url, append, times=cellread.READ_ATTEMPTS)
     with open_zv(backend) as zv:
         with pytest.raises(StaleSnapshotError, match="rewritten by appends while it was read"):
             zv.read_points(bbox=box)
@@ -228,7 +228,7 @@ def test_a_read_torn_by_appends_every_time_says_to_read_again(tmp_path: Path) ->
         np.testing.assert_array_equal(
             np.sort(zv.read_points(bbox=box).vertex_attributes["id"]), inside
         )
-    backend = AppendAfterHead(url, append, times=levels.READ_ATTEMPTS)
+    backend = AppendAfterHead(url, append, times=cellread.READ_ATTEMPTS)
     got = read_points(backend, bbox=box)  # the last snapshot, taken after the appends
     assert backend.times == 0
     everything = np.concatenate([inside, *appended])

@@ -32,10 +32,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from zarr_vectors.exceptions import StaleSnapshotError
+from zarr_vectors.format.cellread import Cell as StoredCell
+from zarr_vectors.format.cellread import CellPlan, plan_cells, planned_cells
 from zarr_vectors.format.grid import parse_world_key
 from zarr_vectors.format.journal import ROOT_KEY
-from zarr_vectors.format.levels import Cell as StoredCell
-from zarr_vectors.format.levels import _CellPlan, _plan_cells, _planned_cells
 from zarr_vectors.format.snapshot import Snapshot, parse_json_doc, snapshot_from_doc
 from zarr_vectors.serve.cache import ChunkCache
 from zarr_vectors.serve.encoding import encode_annotations, encode_single
@@ -58,7 +58,7 @@ class StoreState:
     raw_root: bytes
     snap: Snapshot
     index: SpatialIndex
-    _plans: dict[int, _CellPlan | None] = field(default_factory=dict)
+    _plans: dict[int, CellPlan | None] = field(default_factory=dict)
 
     @classmethod
     def from_root(cls, backend: Any, raw: bytes) -> StoreState:
@@ -68,11 +68,11 @@ class StoreState:
         token = hashlib.sha256(raw).hexdigest()[:16]
         return cls(token=token, raw_root=raw, snap=snap, index=index)
 
-    def _plan(self, level: IndexLevel) -> _CellPlan | None:
+    def _plan(self, level: IndexLevel) -> CellPlan | None:
         """How to read the level's cells, worked out once per state (cells filled per read)."""
         k = level.store_level
         if k not in self._plans:
-            self._plans[k] = _plan_cells(
+            self._plans[k] = plan_cells(
                 self.snap, k, bbox=None, only=set(), attribute_names_=list(level.attributes)
             )
         return self._plans[k]
@@ -83,7 +83,7 @@ class StoreState:
         if plan is None or not world:
             return []
         mine = replace(plan, world_list=list(world), whole_level=False)
-        cells, _, _ = _planned_cells(
+        cells, _, _ = planned_cells(
             mine, self.snap, level.store_level, list(level.attributes), progress=None, confirm=True
         )
         return cells

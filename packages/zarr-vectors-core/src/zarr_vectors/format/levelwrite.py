@@ -1,0 +1,161 @@
+"""Encoding a level's cells and the array documents that list them, for a write.
+
+Grouped points become ``(key, bytes)`` chunk items (one object per cell and
+array) plus the ``zarr.json`` documents of the level's cell arrays; sharded
+arrays get their documents from :func:`shard_docs` and their objects from
+:func:`~zarr_vectors.format.cellio.cells_to_objects`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from zarr_vectors.format.cells import CellCodec
+from zarr_vectors.format.fragments import encode_single_range
+from zarr_vectors.format.grid import CellGroups, world_key
+from zarr_vectors.format.levelkeys import ATTRIBUTES, FRAGMENTS, VERTICES
+from zarr_vectors.format.metadata import cell_array_json
+
+__all__ = ["EncodedLevel", "encode_level", "level_array_docs", "shard_docs"]
+
+
+@dataclass
+class EncodedLevel:
+    """Everything a write puts for one level: chunk items, then node documents."""
+
+    chunks: list[tuple[str, bytes]]
+    docs: dict[str, dict[str, Any]]
+    nonempty: list[str]
+
+
+def encode_level(
+    level: str,
+    positions: npt.NDArray[Any],
+    groups: CellGroups,
+    attributes: Mapping[str, npt.NDArray[Any]],
+    *,
+    origin: Sequence[int],
+    grid_shape: Sequence[int],
+    codecs: Sequence[Mapping[str, Any]],
+    nonempty_extra: Sequence[str] = (),
+) -> EncodedLevel:
+    """Chunk items and array documents for ``positions`` grouped as ``groups``.
+
+    ``positions`` and ``attributes`` are already in their stored dtypes and in
+    input order; the grouping's ``order`` sorts them by cell. ``nonempty_extra``
+    lists world cells that hold data from before (appends) and stay listed.
+    """
+    codec = CellCodec(tuple(dict(c) for c in codecs))
+    chunks: list[tuple[str, bytes]] = []
+    sorted_pos = groups.sort_rows(positions)
+    columns = {n: groups.sort_rows(a) for n, a in attributes.items()}
+    pos_buf = sorted_pos.reshape(-1).data.cast("B")
+    row_bytes = sorted_pos.shape[1] * sorted_pos.dtype.itemsize
+    col_bufs = {
+        n: (
+            np.ascontiguousarray(c).reshape(-1).data.cast("B"),
+            c.dtype.itemsize * int(np.prod(c.shape[1:], dtype=np.int64)),
+        )
+        for n, c in columns.items()
+    }
+    starts = groups.starts.tolist()
+    nonempty = set(nonempty_extra)
+    vpath, fpath = f"{level}/{VERTICES}", f"{level}/{FRAGMENTS}"
+    apaths = {n: f"{level}/{ATTRIBUTES}/{n}" for n in col_bufs}
+    for i, world in enumerate(groups.world.tolist()):
+        s, e = starts[i], starts[i + 1]
+        nonempty.add(world_key(world))
+        grid = "/".join(str(w - o) for w, o in zip(world, origin, strict=True))
+        chunks.append((f"{vpath}/c/{grid}", codec.encode(pos_buf[s * row_bytes : e * row_bytes])))
+        chunks.append((f"{fpath}/c/{grid}", codec.encode(encode_single_range(e - s))))
+        for name, (buf, rb) in col_bufs.items():
+            chunks.append((f"{apaths[name]}/c/{grid}", codec.encode(buf[s * rb : e * rb])))
+    listed = sorted(nonempty)
+    docs = level_array_docs(
+        level,
+        dtype=str(positions.dtype),
+        attributes={n: (str(a.dtype), list(a.shape[1:])) for n, a in attributes.items()},
+        origin=origin,
+        grid_shape=grid_shape,
+        codecs=codecs,
+        nonempty=listed,
+    )
+    return EncodedLevel(chunks=chunks, docs=docs, nonempty=listed)
+
+
+def level_array_docs(
+    level: str,
+    *,
+    dtype: str,
+    attributes: Mapping[str, tuple[str, list[int]]],
+    origin: Sequence[int],
+    grid_shape: Sequence[int],
+    codecs: Sequence[Mapping[str, Any]],
+    nonempty: list[str],
+) -> dict[str, dict[str, Any]]:
+    """Node documents of a level's cell arrays (not the level group itself)."""
+    extra: dict[str, Any] = {}
+    if any(int(o) != 0 for o in origin):
+        extra["chunk_grid_origin"] = [int(o) for o in origin]
+    docs = {
+        f"{level}/{VERTICES}": cell_array_json(
+            grid_shape,
+            codecs,
+            {
+                "nonempty_chunks": nonempty,
+                **extra,
+                "zv_array": "vertices",
+                "dtype": dtype,
+                "encoding": "raw",
+            },
+        ),
+        f"{level}/{FRAGMENTS}": cell_array_json(
+            grid_shape,
+            codecs,
+            {
+                "nonempty_chunks": nonempty,
+                **extra,
+                "zv_array": "vertex_fragments",
+                "encoding": "fragment_index_v1",
+            },
+        ),
+    }
+    if attributes:
+        from zarr_vectors.format.metadata import group_json
+
+        docs[f"{level}/{ATTRIBUTES}"] = group_json()
+    for name, (adtype, row_shape) in attributes.items():
+        described: dict[str, Any] = {
+            "nonempty_chunks": nonempty,
+            **extra,
+            "zv_array": "attribute",
+            "name": name,
+            "dtype": adtype,
+            "row_shape": list(row_shape),
+        }
+        width = int(np.prod(row_shape, dtype=np.int64)) if row_shape else 1
+        if width > 1:
+            # The published 0.9.2 takes a multi-column attribute's width from its
+            # channel names, so they are written for it to read the column whole.
+            described["channel_names"] = [f"ch{i}" for i in range(width)]
+        docs[f"{level}/{ATTRIBUTES}/{name}"] = cell_array_json(grid_shape, codecs, described)
+    return docs
+
+
+def shard_docs(
+    docs: Mapping[str, dict[str, Any]], shard_shape: Sequence[int] | None
+) -> dict[str, dict[str, Any]]:
+    """``docs`` with every cell array sharded by ``shard_shape`` (unchanged for ``None``)."""
+    if shard_shape is None:
+        return dict(docs)
+    from zarr_vectors.format.sharding import sharded_array_json
+
+    return {
+        p: sharded_array_json(d, shard_shape) if d.get("node_type") == "array" else d
+        for p, d in docs.items()
+    }
