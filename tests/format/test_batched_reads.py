@@ -27,7 +27,7 @@ BOUNDS = ((0.0, 0.0, 0.0), (400.0, 400.0, 400.0))
 def cloud(seed: int, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     rng = np.random.default_rng(seed)
     pos = rng.uniform(0, 400, (n, 3)).astype(np.float32)
-    attrs = {
+    attrs: dict[str, np.ndarray] = {
         "id": np.arange(seed * 10**6, seed * 10**6 + n, dtype=np.int64),
         "normal": rng.random((n, 3)).astype(np.float32),
         "label": rng.integers(0, 200, n).astype(np.uint8),
