@@ -377,7 +377,8 @@ def read_points_cmd(
     if not output.parent.is_dir():
         raise InputError(f"{output}: the directory {output.parent} does not exist")
     names: list[str] | None = [] if no_attributes else (list(attributes) or None)
-    import zarr  # noqa: F401  # imported here so the time printed is the read's own
+    # zarr-python is not imported: reading cells needs only numcodecs, and importing
+    # zarr took most of a box read's time (several seconds on a loaded machine).
 
     with phase_bars() as bars:
         start = time.perf_counter()
