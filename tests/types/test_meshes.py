@@ -305,3 +305,22 @@ def test_draco_refusals(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="3-D vertices"):
         write_mesh(tmp_path / "d", v[:, :2], f, chunk_shape=CS[:2], encoding="draco")
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("encoding", ["raw", "draco"])
+def test_verify_of_mesh_stores(tmp_path: Path, encoding: str) -> None:
+    from zarr_vectors.format.verify import verify_backend
+
+    v, f, ids = spheres(k=2, seed=6)
+    write_mesh(
+        tmp_path / "m", v, f, chunk_shape=CS, bounds=BOUNDS, object_ids=ids, encoding=encoding
+    )
+    report = verify_backend(LocalBackend(tmp_path / "m"))
+    assert report.ok and report.points_checked == len(v) and report.cells_checked > 1
+    cells = sorted((tmp_path / "m" / "0" / "vertices" / "c").rglob("*/*/*"))
+    victim = max(cells, key=lambda p: p.stat().st_size)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    bad = verify_backend(LocalBackend(tmp_path / "m"))
+    assert not bad.ok and any("0/vertices" in str(p) for p in bad.errors)
