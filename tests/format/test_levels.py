@@ -17,6 +17,7 @@ vertices and before it fetches any attribute.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -233,3 +234,44 @@ def test_a_read_torn_by_appends_every_time_says_to_read_again(tmp_path: Path) ->
     assert backend.times == 0
     everything = np.concatenate([inside, *appended])
     np.testing.assert_array_equal(np.sort(got.vertex_attributes["id"]), np.sort(everything))
+
+
+def test_a_fragment_index_naming_rows_past_its_cell_is_a_corrupt_cell(tmp_path: Path) -> None:
+    """A 0.9.2-style level (fragments not known to tile) whose index points past the rows.
+
+    Such an index used to reach numpy as an IndexError; it is the cell's
+    corruption, named by key, on both read paths.
+    """
+    import json
+
+    from zarr_vectors.exceptions import CorruptStoreError
+    from zarr_vectors.format.cells import CellCodec
+    from zarr_vectors.format.fragments import MAGIC
+
+    url = tmp_path / "frag.zarr"
+    pos, attrs = cloud(1, 4_000)
+    write_points(
+        str(url), pos, vertex_attributes=attrs, chunk_shape=CHUNK, bounds=BOUNDS, consolidate=False
+    )
+    level_doc = url / "0" / "zarr.json"
+    doc = json.loads(level_doc.read_text())
+    doc["attributes"]["zarr_vectors_level"].pop("fragments_tile", None)  # as 0.9.2 writes it
+    level_doc.write_text(json.dumps(doc))
+    frag = json.loads((url / "0" / "vertex_fragments" / "zarr.json").read_text())
+    codec = CellCodec(tuple(frag["codecs"]))
+    blob = b"".join(  # one explicit fragment: rows 0 and 10**6 of a cell of far fewer
+        (
+            struct.pack("<4sHHII", MAGIC, 1, 0, 1, 0),
+            bytes(8),
+            struct.pack("<II", 0, 2),
+            struct.pack("<qq", 0, 10**6),
+        )
+    )
+    (url / "0" / "vertex_fragments" / "c" / "0" / "0" / "0").write_bytes(codec.encode(blob))
+    for batches in (False, True):
+        with pytest.MonkeyPatch.context() as mp:
+            if batches:
+                mp.setattr(levels, "READ_BATCH_BYTES", 64)
+                mp.setattr(levels, "READ_BATCH_MIN_CELLS", 1)
+            with pytest.raises(CorruptStoreError, match=r"vertex_fragments/c/0/0/0.*outside"):
+                read_points(str(url))
