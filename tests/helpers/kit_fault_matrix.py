@@ -20,6 +20,7 @@ import time
 
 from tests.helpers.kit_faulty import FAULTY, RELEASE
 from tests.testing.test_kit import EXPECTED
+from tests.testing.test_kit_faults import NEW_EXPECTED
 from zarr_vectors.testing import KitConfig, KitTarget, run_check
 
 #: the faults caught through the time limit, and the check that shows it
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--fault", action="append", help="only this fault (repeatable)")
     args = parser.parse_args()
     seeds = _seeds(args.seeds)
-    cases = {**EXPECTED, **TIMED}
+    cases = {**EXPECTED, **NEW_EXPECTED, **TIMED}
     faults = args.fault or sorted(cases)
     counter = itertools.count()
     print(f"{'fault':24} {'check':20} caught  seconds per seed")
@@ -49,7 +50,10 @@ def main() -> None:
                     url = f"dict://matrix-{next(counter)}"
                     cls = FAULTY[fault]
                     target = KitTarget(
-                        lambda c=cls, u=url: c(u), f"{cls.__name__} at {url}", url=url
+                        lambda c=cls, u=url: c(u),
+                        f"{cls.__name__} at {url}",
+                        url=url,
+                        in_process=True,
                     )
                     config = KitConfig.local().with_changes(seed=seed, shrink=False)
                     started = time.monotonic()

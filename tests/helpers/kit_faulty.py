@@ -16,7 +16,7 @@ import time
 import unicodedata
 from typing import ClassVar
 
-from zarr_vectors.exceptions import PreconditionFailedError, StoreError
+from zarr_vectors.exceptions import InvalidKeyError, PreconditionFailedError, StoreError
 from zarr_vectors.storage.base import Backend, ObjectInfo, children_of, missing_key
 
 STORES: dict[str, dict[str, bytes]] = {}
@@ -294,5 +294,200 @@ FAULTY.update(
         "put-if-ignores-expect": PutIfIgnoresExpect,
         "move-many-leaves-source": MoveManyLeavesSource,
         "move-many-drops-pair": MoveManyDropsPair,
+    }
+)
+
+
+# -- the faults of issue 18: what the kit used to miss, or catch only sometimes -----------------
+class GetReturnsBytearray(DictBackend):
+    """get_bytes returns a bytearray (equal bytes, the wrong type)."""
+
+    def _get(self, key: str) -> bytes:
+        return bytearray(super()._get(key))  # type: ignore[return-value]
+
+
+class ExistsSeesChildren(DictBackend):
+    """exists('a') is True when only 'a/b' is stored (a directory taken for an object)."""
+
+    def _exists(self, key: str) -> bool:
+        return any(k == key or k.startswith(key + "/") for k in self.objects)
+
+
+class RangePastEndRaises(DictBackend):
+    """A range starting past the end raises instead of answering b''."""
+
+    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
+        data = self._get(key)
+        if start > len(data):
+            raise StoreError(f"range {start}- of {key!r} is past its end")
+        return super()._get_range(key, start, length)
+
+
+class ListsDeletedUnderPrefix(DictBackend):
+    """Listings of a sub-prefix still show deleted keys (a stale listing cache); the root
+    listing is right."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.gone: set[str] = set()
+
+    def _put(self, key: str, data: bytes) -> None:
+        self.gone.discard(key)
+        super()._put(key, data)
+
+    def _delete(self, key: str) -> None:
+        if key in self.objects:
+            self.gone.add(key)
+        super()._delete(key)
+
+    def _list(self, prefix: str, recursive: bool) -> list[str]:
+        keys = list(self.objects)
+        if prefix.count("/") > 1:
+            keys += [k for k in self.gone if k not in self.objects]
+        return children_of(prefix, keys, recursive)
+
+
+class RangeToEndLosesLastByte(DictBackend):
+    """A range without a length stops one byte short of the end (an inclusive end off by one)."""
+
+    def _get_range(self, key: str, start: int, length: int | None) -> bytes:
+        data = self._get(key)
+        return data[start : len(data) - 1] if length is None else data[start : start + length]
+
+
+class HidesPrivateKeys(DictBackend):
+    """Keys with a '.zv-' segment are stored but left out of listings (taken for own files)."""
+
+    def _list(self, prefix: str, recursive: bool) -> list[str]:
+        found = super()._list(prefix, recursive)
+        return [k for k in found if not any(s.startswith(".zv-") for s in k.split("/"))]
+
+
+class RefusesPrivateKeys(DictBackend):
+    """Keys with a '.zv-' segment are refused as reserved."""
+
+    def _put(self, key: str, data: bytes) -> None:
+        if any(s.startswith(".zv-") for s in key.split("/")):
+            raise InvalidKeyError(f"{key!r}: segments starting with '.zv-' are reserved")
+        super()._put(key, data)
+
+
+class DeleteManyFirstPage(DictBackend):
+    """delete_many deletes the first 100 keys only (one page of a batch request)."""
+
+    def _delete_many(self, keys: list[str]) -> None:
+        super()._delete_many(keys[:100])
+
+
+class PutManyFirstPage(DictBackend):
+    """put_many writes the first 1,000 items only."""
+
+    def _put_many(self, items: list[tuple[str, bytes]]) -> None:
+        super()._put_many(items[:1000])
+
+
+class MoveManyFirstPage(DictBackend):
+    """move_many moves the first 1,000 pairs only."""
+
+    def _move_many(self, pairs: list[tuple[str, str]]) -> None:
+        super()._move_many(pairs[:1000])
+
+
+class PutManyIgnoresFence(DictBackend):
+    """_put_many writes every item without checking the write fence."""
+
+    def _put_many(self, items: list[tuple[str, bytes]]) -> None:
+        for key, data in items:
+            self._put(key, data)
+
+
+class DeleteManyIgnoresFence(DictBackend):
+    """_delete_many deletes every key without checking the write fence."""
+
+    def _delete_many(self, keys: list[str]) -> None:
+        for key in keys:
+            self._delete(key)
+
+
+class MoveManyIgnoresFence(DictBackend):
+    """_move_many renames every pair without checking the write fence."""
+
+    def _move_many(self, pairs: list[tuple[str, str]]) -> None:
+        for source, destination in pairs:
+            if source in self.objects and source != destination:
+                self.objects[destination] = self.objects.pop(source)
+
+
+class PrivateSnapshot(DictBackend):
+    """Each instance works on a copy taken when it opened, written back when it closes:
+    one instance alone is right (and contents survive a reopen), two at once are not."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.shared = self.objects
+        self.objects = dict(self.shared)
+
+    def _close(self) -> None:
+        self.shared.clear()
+        self.shared.update(self.objects)
+
+
+#: URL -> the lock an instance holds while open.
+_OPEN: dict[str, threading.Lock] = {}
+
+
+class OneInstanceAtATime(DictBackend):
+    """Opening a second instance of a URL waits until the first is closed (an exclusive
+    environment lock): the kit's two instances of one URL deadlock."""
+
+    def __init__(self, url: str) -> None:
+        self.held = _OPEN.setdefault(url, threading.Lock())
+        self.held.acquire()
+        super().__init__(url)
+
+    def _close(self) -> None:
+        self.held.release()
+
+
+class GetHoldsTheGil(DictBackend):
+    """get_bytes blocks in C code without releasing the GIL (libc sleep through ctypes.PyDLL,
+    which keeps the GIL): no other thread of the process runs, the kit's watcher included."""
+
+    def _get(self, key: str) -> bytes:
+        import ctypes
+
+        ctypes.PyDLL(None).sleep(3600)
+        return super()._get(key)
+
+
+class GetCrashes(DictBackend):
+    """get_bytes crashes the process (a segfault in native code)."""
+
+    def _get(self, key: str) -> bytes:
+        import ctypes
+
+        ctypes.string_at(0)
+        return super()._get(key)
+
+
+FAULTY.update(
+    {
+        "get-returns-bytearray": GetReturnsBytearray,
+        "exists-sees-children": ExistsSeesChildren,
+        "range-past-end-raises": RangePastEndRaises,
+        "lists-deleted-under-prefix": ListsDeletedUnderPrefix,
+        "range-to-end-short": RangeToEndLosesLastByte,
+        "hides-zv-keys": HidesPrivateKeys,
+        "refuses-zv-keys": RefusesPrivateKeys,
+        "delete-many-first-page": DeleteManyFirstPage,
+        "put-many-first-page": PutManyFirstPage,
+        "move-many-first-page": MoveManyFirstPage,
+        "put-many-ignores-fence": PutManyIgnoresFence,
+        "delete-many-ignores-fence": DeleteManyIgnoresFence,
+        "move-many-ignores-fence": MoveManyIgnoresFence,
+        "private-snapshot": PrivateSnapshot,
+        "one-instance-at-a-time": OneInstanceAtATime,
+        "get-holds-the-gil": GetHoldsTheGil,
+        "get-crashes": GetCrashes,
     }
 )

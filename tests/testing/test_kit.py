@@ -45,7 +45,7 @@ QUICK = KitConfig(
 
 def _target(cls: type[DictBackend]) -> KitTarget:
     url = f"dict://kit-{next(COUNTER)}"
-    return KitTarget(lambda: cls(url), f"{cls.__name__} at {url}", url=url)
+    return KitTarget(lambda: cls(url), f"{cls.__name__} at {url}", url=url, in_process=True)
 
 
 #: fault -> the checks that must catch it and what their message must say. A fault of a
@@ -53,7 +53,8 @@ def _target(cls: type[DictBackend]) -> KitTarget:
 #: running one of them keeps the suite quick.
 EXPECTED: dict[str, list[tuple[str, str]]] = {
     "list-misses-nested": [("sync-state-machine", r"list_prefix")],
-    "delete-prefix-sibling": [("sync-state-machine", r"delete_prefix")],
+    # the machines find it in most seeds; the fixed script every time
+    "delete-prefix-sibling": [("edge-cases", r"missing \[.*after delete_prefix\('q/a'\)")],
     "range-off-by-one": [("sync-state-machine", r"get_range\(.*\d+ bytes instead of")],
     # a get of a missing key, or a get_many that reports missing keys as empty values
     "missing-get-empty": [
@@ -85,7 +86,7 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
         ("sync-state-machine", r"after move_many\(.*unexpected \["),
         ("async-state-machine", r"\[async\].*after move_many\(.*unexpected \["),
     ],
-    "move-many-drops-pair": [("sync-state-machine", r"after move_many\(.*(missing|unexpected) \[")],
+    "move-many-drops-pair": [("large-batches", r"after move_many of 1100 pairs")],
     "put-if-ignores-expect": [
         ("sync-state-machine", r"put_if\(.*the protocol says 'PreconditionFailedError'"),
         ("conditional-writes", r"concurrent put_if.*succeeded"),
@@ -96,7 +97,9 @@ TIMED = {"get-blocks-forever"}
 
 
 def test_every_fault_has_an_expectation() -> None:
-    assert set(EXPECTED) | TIMED == set(FAULTY)
+    from tests.testing.test_kit_faults import NEW_EXPECTED, STOPPING
+
+    assert set(EXPECTED) | TIMED | set(NEW_EXPECTED) | STOPPING == set(FAULTY)
 
 
 @pytest.mark.parametrize("fault", sorted(EXPECTED))

@@ -180,11 +180,14 @@ class SqliteBackend(Backend):
         return children_of(prefix, [r[0] for r in rows], recursive)
 
     def _delete_many(self, keys: list[str]) -> None:
+        # One statement per page of keys; the write fence is checked before each page
+        # (a writer whose lease ran out while it was stalled stops at the next one).
         with self._lock:
             db = self._conn(False)
             if not db:
                 return
             for at in range(0, len(keys), DELETE_BATCH):
+                self.check_fence()
                 batch = keys[at : at + DELETE_BATCH]
                 marks = ",".join("?" * len(batch))
                 db.execute(f"DELETE FROM objects WHERE key IN ({marks})", batch)

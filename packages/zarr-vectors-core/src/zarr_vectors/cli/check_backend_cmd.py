@@ -5,8 +5,10 @@ when it ends (with a live progress line on a terminal), so a slow remote run
 never looks dead. A failure prints what the backend answered against what the
 protocol says, the minimal example, the backend calls it made, the seed and
 the exact command that replays it. Every backend call has a time limit
-(``--timeout``); when one never returned, the process exits without waiting
-for its thread once everything is reported.
+(``--timeout``); each check runs in a child process that is ended when a call
+never returns (even one stuck in C code holding the GIL). Where checks run in
+this process instead, the process exits without waiting for a stuck call's
+thread once everything is reported.
 """
 
 from __future__ import annotations
@@ -160,9 +162,11 @@ def check_backend(
     """Check that backend NAME behaves as the storage protocol says.
 
     Runs every property of the conformance kit (state machines over the sync
-    and async protocol, the key contract, key validation, concurrency, torn
-    writes, conditional writes, persistence, zarr array and point-cloud round
-    trips) against NAME at --url. Effort follows the URL: the local profile for
+    and async protocol, fixed edge cases, the key contract, key validation,
+    large batches, write fences, two instances and two processes of one URL,
+    concurrency, torn writes, conditional writes, persistence, zarr array and
+    point-cloud round trips) against NAME at --url, each check in a child
+    process the kit can end. Effort follows the URL: the local profile for
     paths, file://, memory:// and schemes a plugin declares local, the remote
     profile otherwise. Exits with status 1 naming each failing property, its
     minimal example and the command that replays it.
@@ -171,7 +175,7 @@ def check_backend(
 
     try:
         from zarr_vectors.testing.config import CHECK_NAMES, KitConfig
-        from zarr_vectors.testing.guard import hung_calls
+        from zarr_vectors.testing.guard import outstanding_calls
         from zarr_vectors.testing.runner import new_seed, run_kit
         from zarr_vectors.testing.target import KitTarget
     except ImportError as exc:  # hypothesis or pytest missing
@@ -228,9 +232,11 @@ def check_backend(
         status = 1
     else:
         click.echo(f"\nAll {len(results)} checks passed.")
-    stuck = hung_calls()
+    stuck = outstanding_calls()
     if stuck:
-        # A call that never returned keeps its thread; waiting for it at exit would hang.
+        # A call that never returned in this process (checks run here, not in child
+        # processes, where the platform cannot fork) keeps its thread; waiting for it at
+        # exit would hang.
         click.echo(
             f"{len(stuck)} backend call(s) never returned ({'; '.join(stuck[:3])}); "
             "exiting without waiting for them.",

@@ -66,11 +66,16 @@ $ pytest                           # every check of the kit, as tests/test_confo
 $ pytest --zv-max-examples 200     # more effort; --zv-seed N replays a failure
 ```
 
-The kit picks its effort from the URL scheme: `{scheme}` is declared local in
+The kit picks its effort from the URL: `{scheme}` is declared local in
 `src/{package}/info.py` (`local_schemes`), which is right while objects live on this
-machine; remove it there once they cross a network, and the kit gives the
-backend fewer examples and more time per call. `docs/plugin-authors.md` in the
-zarr-vectors repository answers the rest.
+machine (files, an embedded database); remove it there once they cross a network,
+and the kit gives the backend fewer examples and more time per call. For
+client/server storage (a database server, say), leave `local_schemes` empty: the
+kit then treats URLs naming this machine (`localhost`, `127.0.0.1`, `::1`) as local
+and every other host as remote. `tests/test_conformance.py` says `in_process = True`
+while objects live in the test process's memory (the two-processes check is then
+skipped); remove it with the dict. `docs/plugin-authors.md` in the zarr-vectors
+repository answers the rest.
 """
 
 _INIT = '''\
@@ -88,12 +93,17 @@ INFO = BackendInfo(
     name="{name}",
     schemes=("{scheme}",),
     # Objects live on this machine: the conformance kit uses its local profile. Remove
-    # this line when your storage is across a network.
+    # this line when your storage is across a network. Client/server storage whose
+    # server may run here or elsewhere: leave it out too; the kit then picks the local
+    # profile for URLs naming this machine (localhost, 127.0.0.1, ::1) only.
     local_schemes=("{scheme}",),
     factory="{package}.backend:{cls}",
     install_hint="pip install {dist}",
     description="A zarr-vectors backend for {scheme}:// URLs.",
-    options={{}},
+    options={{
+        "max_concurrency": "most storage calls at once (int)",
+        "verify_prefixes": "confirm each listed container holds an object (bool)",
+    }},
 )
 '''
 
@@ -140,10 +150,19 @@ class {cls}(Backend):
     #: system); writes of such a key must then raise KeyConflictError.
     hierarchical_keys = False
 
-    def __init__(self, url: str, *, max_concurrency: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_concurrency: int | None = None,
+        verify_prefixes: bool = False,
+    ) -> None:
         # Constructor options arrive as given from Python (backend_kwargs), and
         # converted from the command line (--option max_concurrency=4 is the int 4).
-        super().__init__(url, max_concurrency=max_concurrency)
+        # verify_prefixes: a storage that keeps listing a "folder" after its last object
+        # is deleted (some S3 servers do) passes True; the base class then confirms each
+        # listed container before a listing returns it.
+        super().__init__(url, max_concurrency=max_concurrency, verify_prefixes=verify_prefixes)
         with _LOCK:
             self._objects = _STORES.setdefault(url, {{}})  # STORAGE: connect here
 
@@ -158,7 +177,9 @@ class {cls}(Backend):
     def _get_range(self, key: str, start: int, length: int | None) -> bytes:
         # Ask the storage for the range. If it refuses a range starting past the end
         # (HTTP 416), raise zarr_vectors.exceptions.RangeNotSatisfiableError: the base
-        # class then answers b"" or KeyError from _head.
+        # class then answers b"" or KeyError from _head. A range of length 0 never gets
+        # here: the base class answers it (b"", or KeyError for a missing key). Return
+        # bytes itself (bytes(...) around a bytearray or memoryview).
         data = self._get(key)  # STORAGE: a ranged read
         return data[start:] if length is None else data[start : start + length]
 
@@ -193,9 +214,14 @@ class {cls}(Backend):
         return ObjectInfo(key, len(found[0]), found[1])
 
     def _delete_many(self, keys: list[str]) -> None:
-        # The default deletes key by key; batch it if the storage can. Missing keys are fine.
-        with _LOCK:
-            for key in keys:
+        # The default deletes key by key; batch it if the storage can (and page through a
+        # storage that takes 100 or 1,000 keys per request). Missing keys are fine.
+        # check_fence() before each delete (or before each request of a page): a writer
+        # whose lease ran out while it was stalled must stop at the next object. Override
+        # _put_many and _move_many the same way.
+        for key in keys:
+            self.check_fence()
+            with _LOCK:
                 self._objects.pop(key, None)  # STORAGE
 
     def _put_if(self, key: str, data: bytes, expect: str | None) -> str:
@@ -240,6 +266,9 @@ from zarr_vectors.testing import BackendConformance
 
 class Test{cls}Conformance(BackendConformance):
     backend_name = "{name}"
+    # Objects live in this process's memory: the two-processes check is skipped. Remove
+    # this line once they live in storage another process can open.
+    in_process = True
 
     def make_url(self, tmp_path: Path) -> str:
         # A new, empty scratch location per test: the kit deletes everything there.

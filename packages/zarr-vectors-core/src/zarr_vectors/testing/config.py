@@ -30,8 +30,13 @@ T = TypeVar("T")
 CHECK_NAMES: tuple[str, ...] = (
     "sync-state-machine",
     "async-state-machine",
+    "edge-cases",
     "key-contract",
     "invalid-keys",
+    "large-batches",
+    "write-fences",
+    "two-instances",
+    "two-processes",
     "concurrent-async",
     "torn-writes",
     "conditional-writes",
@@ -39,6 +44,9 @@ CHECK_NAMES: tuple[str, ...] = (
     "zarr-array",
     "point-cloud",
 )
+
+#: Host names of this machine: a server there answers like local storage.
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 #: Schemes that are local whatever is installed: bare paths, file:// and memory://.
 _ALWAYS_LOCAL = frozenset({"", "file", "memory"})
@@ -80,6 +88,17 @@ class KitConfig:
     shrink:
         Look for the smallest failing example once one is found (the default); off,
         a failure is reported as found, which is quicker but longer to read.
+    shrink_seconds:
+        Longest the search for the smallest failing example may take, per failure;
+        after it the failure is reported as it was found (the unshrunk example).
+    batch_keys:
+        Keys in the large batches of the ``large-batches`` check (over 1,000: storages
+        page their batch requests by 100 or 1,000 keys).
+    isolate:
+        Run each check in a child process the kit can end (the default where the
+        platform can fork): a backend call stuck in C code holding Python's GIL, or a
+        crash of the backend's native code, then fails the check instead of freezing
+        or killing the run.
     derandomize:
         Draw the same examples on every run (stable CI), whatever the seed.
     database:
@@ -96,6 +115,9 @@ class KitConfig:
     seed: int | None = None
     skip: frozenset[str] = field(default_factory=frozenset)
     shrink: bool = True
+    shrink_seconds: float = 60.0
+    batch_keys: int = 1100
+    isolate: bool = True
     derandomize: bool = False
     database: bool = False
 
@@ -114,6 +136,12 @@ class KitConfig:
         if not self.call_timeout > 0:
             raise ValidationError(
                 f"KitConfig.call_timeout must be a number of seconds > 0, got {self.call_timeout}."
+            )
+        if self.batch_keys < 1:
+            raise ValidationError(f"KitConfig.batch_keys must be >= 1, got {self.batch_keys}.")
+        if not self.shrink_seconds > 0:
+            raise ValidationError(
+                f"KitConfig.shrink_seconds must be > 0 seconds, got {self.shrink_seconds}."
             )
         if self.max_value_size < 0:
             raise ValidationError(
@@ -136,14 +164,26 @@ class KitConfig:
             max_value_size=3 * MIB,
             roundtrip_examples=2,
             call_timeout=120.0,
+            batch_keys=1001,
         )
 
     @classmethod
     def for_url(cls, url: str) -> KitConfig:
-        """:meth:`local` for local schemes (see :func:`local_schemes`), :meth:`remote` else."""
-        from zarr_vectors.storage.resolve import url_scheme
+        """:meth:`local` for local schemes (see :func:`local_schemes`) and for servers on
+        this machine (``localhost``, ``127.0.0.1``, ``::1``: client/server storage such as a
+        database server, whose scheme is local or remote depending on the host),
+        :meth:`remote` else."""
+        from urllib.parse import urlsplit
 
-        return cls.local() if url_scheme(url) in local_schemes() else cls.remote()
+        from zarr_vectors.storage import url_scheme
+
+        if url_scheme(url) in local_schemes():
+            return cls.local()
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            host = None
+        return cls.local() if host in _LOOPBACK else cls.remote()
 
     def with_changes(self, **changes: Any) -> KitConfig:
         """A copy with some fields changed (``None`` values are ignored)."""

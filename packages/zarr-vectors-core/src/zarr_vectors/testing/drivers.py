@@ -5,6 +5,10 @@ calls ``get_bytes`` and friends, :class:`AsyncDriver` calls ``aget_bytes`` and
 friends on an event loop of its own. A backend whose async twin disagrees with
 its sync method therefore fails one machine and not the other. The drivers are
 given the kit's :class:`~.guard.GuardedBackend`, so every call is logged and timed.
+
+Both drivers insist that reads return ``bytes`` itself: a ``bytearray`` (mutable,
+unhashable) or a ``memoryview`` (tied to a buffer that may be reused) breaks
+callers that keep, hash or compare what they read, so the protocol says ``bytes``.
 """
 
 from __future__ import annotations
@@ -12,11 +16,34 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from zarr_vectors.storage.base import ObjectInfo
+from zarr_vectors.exceptions import ConformanceError
+from zarr_vectors.storage import ObjectInfo
+from zarr_vectors.testing.show import show_call, show_key
 
-__all__ = ["AsyncDriver", "Driver", "SyncDriver"]
+__all__ = ["AsyncDriver", "Driver", "SyncDriver", "exact_bytes"]
 
 T = TypeVar("T")
+
+
+def exact_bytes(backend: Any, value: Any, call: str) -> bytes:
+    """``value`` if it is ``bytes`` itself; else a failure naming the call and the type."""
+    if type(value) is bytes:
+        return value
+    error = ConformanceError(
+        f"{call} on {backend!r} returned a {type(value).__name__}, not bytes. The protocol "
+        "returns bytes (immutable): callers keep, hash and compare what they read. Convert "
+        "with bytes(...) before returning."
+    )
+    guard = getattr(backend, "guard", None)
+    if guard is not None:
+        guard.attach(error)
+    raise error
+
+
+def _exact_dict(backend: Any, found: Any, call: str) -> dict[str, bytes]:
+    return {
+        k: exact_bytes(backend, v, f"{call} (the value of {show_key(k)})") for k, v in found.items()
+    }
 
 
 class Driver(Protocol):
@@ -49,10 +76,11 @@ class SyncDriver:
         self.backend = backend
 
     def get(self, key: Any) -> bytes:
-        return bytes(self.backend.get_bytes(key))
+        return exact_bytes(self.backend, self.backend.get_bytes(key), show_call("get_bytes", key))
 
     def get_range(self, key: Any, start: int, length: int | None) -> bytes:
-        return bytes(self.backend.get_range(key, start, length))
+        got = self.backend.get_range(key, start, length)
+        return exact_bytes(self.backend, got, show_call("get_range", key, start, length))
 
     def put(self, key: Any, value: bytes) -> None:
         self.backend.put_bytes(key, value)
@@ -84,7 +112,7 @@ class SyncDriver:
         return list(self.backend.list_prefix(prefix, recursive=recursive))
 
     def get_many(self, keys: list[Any]) -> dict[str, bytes]:
-        return {k: bytes(v) for k, v in self.backend.get_many(keys).items()}
+        return _exact_dict(self.backend, self.backend.get_many(keys), "get_many")
 
     def put_many(self, items: list[tuple[Any, bytes]]) -> None:
         self.backend.put_many(items)
@@ -119,10 +147,12 @@ class AsyncDriver:
         return self.loop.run_until_complete(call())
 
     def get(self, key: Any) -> bytes:
-        return bytes(self.run(lambda: self.backend.aget_bytes(key)))
+        got = self.run(lambda: self.backend.aget_bytes(key))
+        return exact_bytes(self.backend, got, show_call("aget_bytes", key))
 
     def get_range(self, key: Any, start: int, length: int | None) -> bytes:
-        return bytes(self.run(lambda: self.backend.aget_range(key, start, length)))
+        got = self.run(lambda: self.backend.aget_range(key, start, length))
+        return exact_bytes(self.backend, got, show_call("aget_range", key, start, length))
 
     def put(self, key: Any, value: bytes) -> None:
         self.run(lambda: self.backend.aput_bytes(key, value))
@@ -158,7 +188,7 @@ class AsyncDriver:
 
     def get_many(self, keys: list[Any]) -> dict[str, bytes]:
         found = self.run(lambda: self.backend.aget_many(keys))
-        return {k: bytes(v) for k, v in found.items()}
+        return _exact_dict(self.backend, found, "aget_many")
 
     def put_many(self, items: list[tuple[Any, bytes]]) -> None:
         self.run(lambda: self.backend.aput_many(items))

@@ -20,9 +20,11 @@ from zarr_vectors.storage.base import children_of
 from zarr_vectors.storage.keys import normalize_prefix
 
 __all__ = [
+    "CORE_PRIVATE_KEYS",
     "MAX_KEY_BYTES",
     "MAX_SEGMENT_BYTES",
     "NON_PORTABLE",
+    "PRIVATE_SEGMENT_PREFIX",
     "RESERVED_SEGMENT_PREFIX",
     "Model",
     "contract_problem",
@@ -37,9 +39,24 @@ MAX_SEGMENT_BYTES = 255
 #: that build URLs cut a key at ``#`` (Azure through adlfs). A backend may refuse a key
 #: holding one (with InvalidKeyError) but must never store it under another key.
 NON_PORTABLE = frozenset(':*?"<>|#')
-#: Segments starting with this are kept for a backend's own files (the local backend's
-#: temporary files); the kit never writes such a key.
-RESERVED_SEGMENT_PREFIX = ".zv-"
+#: Segments starting with this are kept for a backend's own temporary files (the local
+#: and fsspec backends write ``.zv-tmp-*`` beside a target and rename it); a backend may
+#: hide or refuse such keys, and the kit never writes one.
+RESERVED_SEGMENT_PREFIX = ".zv-tmp-"
+#: Every other ``.zv-`` segment is zarr-vectors' own bookkeeping, written through the
+#: backend like any object: commit records, writers' claims, a replace's staged copy.
+#: A backend must store, list and read them exactly like other keys (one that hides
+#: them passes reads and then breaks concurrent writers).
+PRIVATE_SEGMENT_PREFIX = ".zv-"
+#: Keys of the shapes the core writes under those prefixes (see format/journal.py,
+#: format/lease.py and format/transaction.py).
+CORE_PRIVATE_KEYS: tuple[str, ...] = (
+    ".zv-log/000000000001.json",
+    ".zv-log/000000000002.json",
+    ".zv-claims/0f1e2d3c4b5a.json",
+    ".zv-staged-0123456789ab/zarr.json",
+    ".zv-staged-0123456789ab/0/vertices/c/0/0/0",
+)
 
 
 def contract_problem(key: str) -> str | None:
@@ -49,7 +66,8 @@ def contract_problem(key: str) -> str | None:
     of at most :data:`MAX_KEY_BYTES` bytes of UTF-8, segments of at most
     :data:`MAX_SEGMENT_BYTES` bytes, holding any character but control characters,
     lone surrogates and :data:`NON_PORTABLE`; no segment starts or ends with a
-    space, ends with '.', or starts with :data:`RESERVED_SEGMENT_PREFIX`.
+    space, ends with '.', or starts with :data:`RESERVED_SEGMENT_PREFIX`. Other
+    ``.zv-`` segments (:data:`CORE_PRIVATE_KEYS`) are inside the contract.
     """
     from zarr_vectors.storage.keys import validate_key
 
@@ -72,7 +90,10 @@ def contract_problem(key: str) -> str | None:
         if segment.endswith("."):
             return "a segment ends with '.' (Windows and Azure Blob Storage drop it)"
         if segment.startswith(RESERVED_SEGMENT_PREFIX):
-            return f"a segment starts with {RESERVED_SEGMENT_PREFIX!r}, kept for backends' files"
+            return (
+                f"a segment starts with {RESERVED_SEGMENT_PREFIX!r}, kept for a backend's own "
+                "temporary files"
+            )
     return None
 
 

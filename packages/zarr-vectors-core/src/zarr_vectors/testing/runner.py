@@ -19,9 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from zarr_vectors.exceptions import ConformanceError
+from zarr_vectors.testing.checks import CHECKS, check_function
 from zarr_vectors.testing.config import CHECK_NAMES, KitConfig
+from zarr_vectors.testing.guard import KitTimeoutError
+from zarr_vectors.testing.isolation import Attempt, can_isolate, run_here, run_in_child
 from zarr_vectors.testing.target import KitTarget
-from zarr_vectors.testing.ticks import counting_examples
 
 __all__ = [
     "CHECKS",
@@ -32,90 +35,6 @@ __all__ = [
     "run_check",
     "run_kit",
 ]
-
-
-def _sync_machine(target: KitTarget, config: KitConfig) -> None:
-    from zarr_vectors.testing.stateful import run_machine
-
-    run_machine(target, config, "sync")
-
-
-def _async_machine(target: KitTarget, config: KitConfig) -> None:
-    from zarr_vectors.testing.stateful import run_machine
-
-    run_machine(target, config, "async")
-
-
-def _key_contract(target: KitTarget, config: KitConfig) -> None:
-    from zarr_vectors.testing.properties import check_key_contract
-
-    check_key_contract(target, config)
-
-
-def _invalid_keys(target: KitTarget, config: KitConfig) -> None:
-    from zarr_vectors.testing.properties import check_invalid_keys
-
-    check_invalid_keys(target, config)
-
-
-def _concurrent(target: KitTarget, config: KitConfig) -> None:
-    from zarr_vectors.testing.properties import check_concurrent_async
-
-    check_concurrent_async(target, config)
-
-
-def _torn_writes(target: KitTarget, config: KitConfig) -> None:
-    from zarr_vectors.testing.properties import check_torn_writes
-
-    check_torn_writes(target, config)
-
-
-def _conditional_writes(target: KitTarget, config: KitConfig) -> None:
-    from zarr_vectors.testing.properties import check_conditional_writes
-
-    check_conditional_writes(target, config)
-
-
-def _persistence(target: KitTarget, config: KitConfig) -> None:
-    from zarr_vectors.testing.properties import check_persistence
-
-    check_persistence(target, config)
-
-
-def _zarr_array(target: KitTarget, config: KitConfig) -> None:
-    from zarr_vectors.testing.roundtrip import check_zarr_array
-
-    check_zarr_array(target, config)
-
-
-def _point_cloud(target: KitTarget, config: KitConfig) -> None:
-    from zarr_vectors.testing.roundtrip import check_point_cloud
-
-    check_point_cloud(target, config)
-
-
-#: check name -> (function, one line saying what it proves)
-CHECKS: dict[str, tuple[Callable[[KitTarget, KitConfig], None], str]] = {
-    "sync-state-machine": (_sync_machine, "every sync call agrees with the in-memory model"),
-    "async-state-machine": (_async_machine, "every async call agrees with the in-memory model"),
-    "key-contract": (_key_contract, "keys are stored and listed byte-exact, up to 1,024 bytes"),
-    "invalid-keys": (_invalid_keys, "invalid keys and prefixes are refused, storage untouched"),
-    "concurrent-async": (_concurrent, "concurrent async puts/gets lose and mix up nothing"),
-    "torn-writes": (_torn_writes, "a read during an overwrite sees the old or the new value"),
-    "conditional-writes": (
-        _conditional_writes,
-        "racing put_if calls: exactly one wins (or put_if is unsupported)",
-    ),
-    "persistence": (_persistence, "contents survive close() and reopening the URL"),
-    "zarr-array": (_zarr_array, "a zarr array round-trips through the backend"),
-    "point-cloud": (_point_cloud, "a point cloud round-trips, whole and by box"),
-}
-assert tuple(CHECKS) == CHECK_NAMES
-
-
-def check_function(name: str) -> Callable[[KitTarget, KitConfig], None]:
-    """The function that runs check ``name``."""
-    return CHECKS[name][0]
 
 
 @dataclass
@@ -147,6 +66,8 @@ class CheckResult:
 
     def describe(self) -> str:
         """Lines for a terminal: the property, what went wrong, the minimal example, replay."""
+        if self.status == "skipped" and self.message:
+            return f"{self.headline()}\n        {self.message}"
         if self.status != "failed":
             return self.headline()
         lines = [self.headline(), f"        {self.message}"]
@@ -196,6 +117,11 @@ def _planned(name: str, config: KitConfig) -> int:
         "invalid-keys": 2 * examples,
         "torn-writes": max(4, examples // 4),
         "conditional-writes": max(4, examples // 4),
+        "edge-cases": 8,
+        "large-batches": 2,
+        "write-fences": 6,
+        "two-instances": 3,
+        "two-processes": 1,
     }.get(name, examples)
 
 
@@ -211,6 +137,12 @@ def run_check(
 
     Without a seed in ``config`` (and not derandomized) a new one is drawn and
     kept in the result. ``replay(name, seed)`` makes the command shown to rerun it.
+
+    With :attr:`KitConfig.isolate` the check runs in a child process (see
+    :mod:`~.isolation`). A failure is then found without shrinking first; the
+    search for its minimal example runs again in a child that is stopped after
+    :attr:`KitConfig.shrink_seconds`, and if it is stopped the failure is reported
+    as found.
     """
     if name in config.skip:
         result = CheckResult(name, "skipped", "skipped by configuration")
@@ -219,10 +151,7 @@ def run_check(
         return result
     if config.seed is None and not config.derandomize:
         config = config.with_changes(seed=new_seed())
-    from hypothesis.reporting import with_reporter
-
     target.configure(config.call_timeout)
-    printed: list[str] = []
     count = 0
 
     def progress() -> None:
@@ -234,17 +163,13 @@ def run_check(
     if reporter is not None:
         reporter.started(name, _planned(name, config))
     started = time.monotonic()
-
-    def body() -> None:
-        with with_reporter(lambda value: printed.append(str(value))), counting_examples(progress):
-            check_function(name)(target, config)
-
-    try:
-        target.watched(body)
-    except Exception as exc:
-        result = _failure(name, target, config, exc, printed, replay)
+    attempt, note = _attempt(name, target, config, progress)
+    if attempt.status == "failed":
+        result = _failure(name, target, config, attempt, replay)
+        if note:
+            result.message += f" ({note})"
     else:
-        result = CheckResult(name, "passed", seed=config.seed)
+        result = CheckResult(name, attempt.status, attempt.message, seed=config.seed)
     result.seconds = time.monotonic() - started
     result.examples = count
     if reporter is not None:
@@ -252,21 +177,45 @@ def run_check(
     return result
 
 
+def _attempt(
+    name: str, target: KitTarget, config: KitConfig, progress: Callable[[], None]
+) -> tuple[Attempt, str]:
+    """Run the check (isolated and with bounded shrinking where possible); the outcome
+    and a note for the report."""
+    if not (config.isolate and can_isolate()):
+        return run_here(name, target, config, progress), ""
+    found = run_in_child(name, target, config.with_changes(shrink=False), progress)
+    if found.status != "failed" or not config.shrink or isinstance(found.error, KitTimeoutError):
+        return found, ""
+    took = time.monotonic()
+    shrunk = run_in_child(name, target, config, progress, deadline=config.shrink_seconds)
+    if shrunk.status == "failed":
+        return shrunk, ""
+    if shrunk.status == "deadline":
+        seconds = time.monotonic() - took
+        return found, (
+            f"the search for a smaller example was stopped after {seconds:.0f} s "
+            f"(KitConfig.shrink_seconds); the example is shown as found"
+        )
+    return found, "the same seed did not fail a second time: the fault comes and goes"
+
+
 def _failure(
     name: str,
     target: KitTarget,
     config: KitConfig,
-    exc: Exception,
-    printed: list[str],
+    attempt: Attempt,
     replay: Callable[[str, int | None], str] | None,
 ) -> CheckResult:
     from zarr_vectors.storage.secrets import redact_text, secret_values
 
+    exc = attempt.error or ConformanceError(attempt.message or "the check failed")
     secrets = [str(v) for v in secret_values(target.options) if v]
+    printed = attempt.printed
     lines = [*printed, *(n for n in _notes(exc) if n not in printed)]
     example = "\n".join(line for line in lines if line.strip())
     message = f"{type(exc).__name__}: {exc}"
-    calls: list[str] = list(getattr(exc, "kit_calls", None) or target.guard.calls())
+    calls = attempt.calls
     command = (
         replay(name, config.seed)
         if replay is not None

@@ -27,7 +27,13 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from zarr_vectors.testing.model import MAX_KEY_BYTES, MAX_SEGMENT_BYTES, contract_problem
+from zarr_vectors.testing.model import (
+    CORE_PRIVATE_KEYS,
+    MAX_KEY_BYTES,
+    MAX_SEGMENT_BYTES,
+    PRIVATE_SEGMENT_PREFIX,
+    contract_problem,
+)
 from zarr_vectors.testing.show import Key
 
 __all__ = [
@@ -107,6 +113,7 @@ _EDGE_KEYS: tuple[Key, ...] = tuple(
         "order.1",
         "order/1",
         "order0",
+        *CORE_PRIVATE_KEYS,
     )
 )
 
@@ -161,7 +168,7 @@ _LETTERS: tuple[str, ...] = (
 def _tidy(segment: str) -> str:
     """A segment the contract allows: no space at either end, no '.' at the end, not reserved."""
     segment = segment.strip(" ").rstrip(".").strip(" ")
-    if not segment or segment.startswith(".zv-"):
+    if not segment or segment.startswith(PRIVATE_SEGMENT_PREFIX):
         return "x" + segment
     return segment
 

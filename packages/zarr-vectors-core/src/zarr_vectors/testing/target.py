@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 
 from zarr_vectors.exceptions import ConformanceError, StoreError
 from zarr_vectors.storage.secrets import redact_options, redact_url
-from zarr_vectors.testing.guard import Guard, GuardedBackend, watch
+from zarr_vectors.testing.guard import Guard, watch
+from zarr_vectors.testing.guarded import GuardedBackend
 from zarr_vectors.testing.show import show_keys
 
 __all__ = ["KitTarget", "close_quietly"]
@@ -48,6 +49,13 @@ class KitTarget:
         Opens the backend at a sub-prefix of the location; set by :meth:`isolated`.
     backend_name:
         The registered name, when the target was made by :meth:`from_name`.
+    in_process:
+        The objects live in this process only (like ``memory://``, which is recognised
+        without it): the two-processes check is skipped.
+
+    A target made by :meth:`from_name` can be sent to another process (the kit runs
+    each check in a child process it can end); one given a lambda is handed to a
+    forked child instead.
     """
 
     open: Callable[[], Any]
@@ -56,6 +64,7 @@ class KitTarget:
     url: str = ""
     open_sub: Callable[[str], Any] | None = None
     backend_name: str | None = None
+    in_process: bool = False
     _example: int = field(default=0, repr=False)
     _isolate: bool = field(default=False, repr=False)
     _guard: Guard | None = field(default=None, repr=False)
@@ -78,6 +87,19 @@ class KitTarget:
         if self._isolate:
             used += 16  # '/ex' and the example number
         return MAX_KEY_BYTES - used
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the guard (locks and a call log stay in their process)."""
+        state = dict(self.__dict__)
+        state["_guard"] = None
+        state["_timeout"] = self.guard.timeout
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        timeout = state.pop("_timeout", None)
+        self.__dict__.update(state)
+        if timeout is not None:
+            self.configure(timeout)
 
     @property
     def guard(self) -> Guard:
@@ -133,14 +155,8 @@ class KitTarget:
     @classmethod
     def from_name(cls, name: str | None, url: str, **options: Any) -> KitTarget:
         """The installed backend ``name`` (or the one serving ``url``) with ``options``."""
-        from zarr_vectors.storage.resolve import make_backend
-
-        def opener() -> Any:
-            return make_backend(url, backend=name, **options)
-
-        def sub_opener(sub: str) -> Any:
-            return make_backend(f"{url.rstrip('/')}/{sub}", backend=name, **options)
-
+        opener = _Opener(name, url, options)
+        sub_opener = _Opener(name, url, options, sub=True)
         shown = f"{name or 'default'} backend at {redact_url(url)}"
         if options:
             shown += f" with options {redact_options(options)}"
@@ -176,6 +192,15 @@ class KitTarget:
             )
         self.guard.reset_log()
         return backend
+
+    @property
+    def example_count(self) -> int:
+        """Examples opened so far (an :meth:`isolated` target's next sub-prefix follows it)."""
+        return self._example
+
+    @example_count.setter
+    def example_count(self, value: int) -> None:
+        self._example = max(self._example, int(value))
 
     @property
     def isolating(self) -> bool:
@@ -216,6 +241,23 @@ class KitTarget:
         with contextlib.suppress(Exception):
             backend.delete_prefix("")
         close_quietly(backend)
+
+
+@dataclass(frozen=True)
+class _Opener:
+    """Opens backend ``name`` at ``url`` (or a sub-prefix of it); picklable, unlike a closure,
+    so that a target made by :meth:`KitTarget.from_name` can be sent to a child process."""
+
+    name: str | None
+    url: str
+    options: dict[str, Any]
+    sub: bool = False
+
+    def __call__(self, *sub: str) -> Any:
+        from zarr_vectors.storage import make_backend
+
+        url = f"{self.url.rstrip('/')}/{sub[0]}" if self.sub else self.url
+        return make_backend(url, backend=self.name, **self.options)
 
 
 def close_quietly(backend: Any) -> None:
