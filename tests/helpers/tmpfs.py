@@ -15,11 +15,12 @@ import pytest
 
 
 @contextlib.contextmanager
-def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
+def small_tmpfs(where: Path, size: str, *, read_only: bool = False) -> Iterator[Path]:
     """Mount a tmpfs of ``size`` (e.g. ``"2m"``) at ``where``; unmounted on exit."""
     where.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
         capture_output=True,
         text=True,
         check=False,

@@ -257,7 +257,12 @@ class LocalBackend(Backend):
                 f"Cannot {action} {key!r} in {self.url}: a key segment is longer than the file "
                 "system allows (usually 255 bytes)."
             )
-        return StoreError(f"Cannot {action} {key!r} in {self.url}: {exc.strerror or exc}.")
+        hint = ""
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            hint = "; write to a location this process may write to"
+        elif exc.errno == errno.ENOSPC:
+            hint = "; free space on that disk or write elsewhere"
+        return StoreError(f"Cannot {action} {key!r} in {self.url}: {exc.strerror or exc}{hint}.")
 
     # -- primitives -----------------------------------------------------------------------
     def _get(self, key: str) -> bytes:
@@ -445,6 +450,8 @@ class LocalBackend(Backend):
                 f"Cannot write {key!r} in {self.url}: a parent of it is stored as an object, and "
                 "on a file system a key cannot be both an object and a prefix of other keys."
             ) from None
+        except OSError as exc:  # a read-only mount, no permission, a full disk: one line
+            raise self._error("write", key, exc) from None
         # mkdir may have followed a symlink created since _path() checked; check again.
         if not self._inside(os.path.realpath(path.parent), self._real_root()):
             raise StoreError(f"Key {key!r} resolves outside the store root {self.url}.")
