@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "new-backend": "zarr_vectors.cli.new_backend_cmd:new_backend",
     "write-points": "zarr_vectors.cli.points_cmd:write_points_cmd",
     "read-points": "zarr_vectors.cli.points_cmd:read_points_cmd",
+    "write": "zarr_vectors.cli.files_cmd:write_cmd",
+    "read": "zarr_vectors.cli.files_cmd:read_cmd",
     "info": "zarr_vectors.cli.info_cmd:info",
     "demo": "zarr_vectors.cli.demo_cmd:demo",
     "preview": "zarr_vectors.cli.preview_cmd:preview",
