@@ -245,3 +245,15 @@ def test_a_survey_store_is_compressed_and_sharded_by_default(tmp_path: Path) -> 
     assert run("write-points", DATA / "autzen_trim.laz", small, "-c", "2000")[0] == 0
     doc = json.loads((small / "0" / "vertices" / "zarr.json").read_text())
     assert [c["name"] for c in doc["codecs"]][:2] == ["vlen-bytes", "zstd"]
+
+
+def test_appending_a_survey_in_another_crs_is_refused_before_writing(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    assert run("write-points", DATA / "autzen_geo_proj.las", store, "-c", "500")[0] == 0
+    before = read_points(store)
+    code, text = run("write-points", DATA / "1_4_w_evlr.laz", store, "--mode", "a")
+    assert code != 0 and "EPSG:2903" in text and "EPSG:2994" in text
+    assert len(read_points(store)) == len(before)
+    code, text = run("write-points", DATA / "autzen_geo_proj.las", store, "--mode", "a")
+    assert code == 0, text  # the same system appends
+    assert len(read_points(store)) == 2 * len(before)

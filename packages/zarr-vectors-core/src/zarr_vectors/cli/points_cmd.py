@@ -262,6 +262,8 @@ def write_points_cmd(
     if chunk_shape is None and mode != "a":
         raise InputError("--chunk-shape is required to create a store, e.g. --chunk-shape 200")
     reader = open_point_file(input_path, sep=sep)
+    if mode == "a" and reader.crs is not None:
+        _check_same_crs(url, reader.crs, input_path, kwargs)
     with phase_bars() as bars:
         start = time.perf_counter()
         positions, attributes = _read_input(reader, bars)
@@ -456,3 +458,23 @@ def _missed_box(
         f"the box misses the data: the store's bounds are {bounds}, which the box "
         f"({fmt(f'{v:g}' for v in bbox[0])}) .. ({fmt(f'{v:g}' for v in bbox[1])}) does not overlap"
     )
+
+
+def _check_same_crs(
+    url: str, crs: dict[str, Any], input_path: Path, kwargs: dict[str, Any]
+) -> None:
+    """Refuse to append points in another coordinate system than the store's, before
+    anything is written (mixed systems in one store would be silently wrong)."""
+    from zarr_vectors.format.crs import CRS_KEY, describe_crs
+    from zarr_vectors.store.api import read_metadata
+
+    stored = read_metadata(url, **kwargs).meta.extra.get(CRS_KEY)
+    if not stored:
+        return
+    keys = ("epsg", "wkt")
+    same = any(stored.get(k) is not None and stored.get(k) == crs.get(k) for k in keys)
+    if not same:
+        raise InputError(
+            f"{input_path} is in {describe_crs(crs)} but the store is in "
+            f"{describe_crs(stored)}; reproject the file first (or write a new store)"
+        )
