@@ -51,7 +51,7 @@ job = json.loads(sys.argv[1])
 B = ([0.0] * 3, [1000.0] * 3)
 CS = (job["cs"],) * 3
 BOX = job["box"]
-d = np.load(job["data"])
+d = dict(np.load(job["data"]))  # each NpzFile lookup reads the array again
 if job["kind"] == "streamlines":
     from zarr_vectors.types.polylines import read_polylines as read, write_polylines
     off = d["offsets"]
@@ -128,7 +128,7 @@ def run(python: Path, job: dict[str, Any], cwd: Path) -> dict[str, Any]:
         timeout=3600,
     )
     if proc.returncode:
-        raise SystemExit(proc.stderr[-3000:])
+        raise SystemExit(f"worker exited {proc.returncode}: {proc.stderr[-3000:]}{proc.stdout[-500:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
