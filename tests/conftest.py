@@ -5,6 +5,7 @@ Server fixtures (SeaweedFS, Azurite, a GCS emulator, an HTTP server) live in
 """
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -28,11 +29,31 @@ SERVER_FIXTURES = frozenset(
 )
 
 
+#: Tests measured slow (see the file's header), marked ``slow`` here rather than one by one.
+SLOW_TESTS = frozenset(
+    line.strip()
+    for line in (Path(__file__).parent / "slow_tests.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
+
+
+def _is_slow(nodeid: str) -> bool:
+    test = nodeid.split("[", 1)[0]
+    return test in SLOW_TESTS or any(
+        test.startswith(entry) for entry in SLOW_TESTS if entry.endswith("/")
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test that starts a server ``servers`` (``-m "not servers"`` skips them)."""
+    """Mark tests that start a server ``servers`` and the measured slow ones ``slow``.
+
+    ``uv run pytest -m "not slow and not servers"`` is the everyday loop.
+    """
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.servers)
+        if _is_slow(item.nodeid):
+            item.add_marker(pytest.mark.slow)
 
 # Tests interrupt and kill writers on purpose; the next writer then waits for the dead
 # one's write lease to expire. A lease shorter than the default keeps those waits short,
