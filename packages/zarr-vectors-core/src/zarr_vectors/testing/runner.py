@@ -216,6 +216,14 @@ def _failure(
     example = "\n".join(line for line in lines if line.strip())
     message = f"{type(exc).__name__}: {exc}"
     calls = attempt.calls
+    inner = _kit_failure(exc)
+    if inner is not None and inner is not exc:
+        # hypothesis wraps a failure it could not repeat (FlakyFailure): show the kit's own
+        message = (
+            f"{type(inner).__name__}: {inner} (it did not happen again when hypothesis "
+            "replayed the example: the fault comes and goes, e.g. a race)"
+        )
+        calls = list(getattr(inner, "kit_calls", None) or calls)
     command = (
         replay(name, config.seed)
         if replay is not None
@@ -231,6 +239,18 @@ def _failure(
         calls=[redact_text(c, secrets) for c in calls],
         replay=redact_text(command, secrets),
     )
+
+
+def _kit_failure(exc: BaseException) -> BaseException | None:
+    """The kit's own failure in ``exc`` or in the exceptions it groups (hypothesis's
+    FlakyFailure is an exception group), or ``None``."""
+    if isinstance(exc, ConformanceError):
+        return exc
+    for sub in getattr(exc, "exceptions", ()):
+        found = _kit_failure(sub)
+        if found is not None:
+            return found
+    return None
 
 
 def run_kit(
