@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from zarr_vectors.cli import curve_files
 from zarr_vectors.cli._args import BoxType, ChunkShapeType
 from zarr_vectors.cli._errors import InputError, handle_errors
 from zarr_vectors.cli.points_cmd import backend_options, store_kwargs
@@ -85,12 +86,20 @@ def _read_mesh_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str,
 
 #: file suffix -> what writes such a file into a store.
 WRITERS: dict[str, Callable[[Path, str, dict[str, Any], dict[str, Any]], str]] = {
-    suffix: _write_mesh_file for suffix in (".ply", ".obj", ".stl", ".off", ".glb", ".gltf")
+    **{s: _write_mesh_file for s in (".ply", ".obj", ".stl", ".off", ".glb", ".gltf")},
+    ".trk": curve_files.write_tract_file,
+    ".tck": curve_files.write_tract_file,
+    ".swc": curve_files.write_swc_file,
 }
 #: store geometry type -> (what writes it to a file, the suffixes it can write).
 READERS: dict[
     str, tuple[Callable[[str, Path, dict[str, Any], dict[str, Any]], str], tuple[str, ...]]
-] = {"mesh": (_read_mesh_file, (".ply", ".obj", ".stl", ".off", ".glb"))}
+] = {
+    "mesh": (_read_mesh_file, (".ply", ".obj", ".stl", ".off", ".glb")),
+    "streamline": (curve_files.read_tract_file, (".trk", ".tck")),
+    "polyline": (curve_files.read_tract_file, (".trk", ".tck")),
+    "skeleton": (curve_files.read_swc_file, (".swc",)),
+}
 
 
 @click.command("write")
@@ -133,7 +142,10 @@ def write_cmd(
     backend: str | None,
     options: tuple[str, ...],
 ) -> None:
-    """Write a geometry file (mesh: .ply .obj .stl .off .glb) into a store at URL."""
+    """Write a geometry file into a store at URL.
+
+    Meshes: .ply .obj .stl .off .glb; streamlines: .trk .tck; skeletons: .swc.
+    """
     writer = WRITERS.get(input_path.suffix.lower())
     if writer is None:
         raise InputError(
@@ -162,7 +174,8 @@ def write_cmd(
     "--output",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Output file; its suffix chooses the format (mesh: .ply .obj .stl .off .glb).",
+    help="Output file; its suffix chooses the format (mesh: .ply .obj .stl .off .glb; "
+    "streamlines: .trk .tck; skeleton: .swc).",
 )
 @click.option("--bbox", type=BoxType(), default=None, help="Only what meets this box.")
 @click.option("--object-id", "object_ids", type=int, multiple=True, help="Object id (repeatable).")

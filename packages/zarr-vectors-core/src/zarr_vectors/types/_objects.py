@@ -160,8 +160,13 @@ def write_store(
     caller: Callable[..., Any] | None = None,
     encoder: Callable[..., EncodedObjects] = encode_objects,
     cell_decoders: Mapping[str, CellDecoder] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> EncodedObjects:
     """Commit ``level`` as level 0 of the store (created, replaced or appended to).
+
+    ``metadata`` adds keys to the root ``zarr_vectors`` attributes of a new
+    store (e.g. a tractogram file's header under ``"trk"``); an append keeps
+    the store's own.
 
     ``encoder`` (default :func:`encode_objects`) makes the level's chunks, for a
     geometry that encodes its cells its own way; ``cell_decoders`` reads such
@@ -181,7 +186,10 @@ def write_store(
         base = ObjectRootMetadata.build(
             chunk_shape=cs, bounds=box, axes=ax, geometry_types=(geometry_type,)
         )
-        meta = ObjectRootMetadata(**{**base.__dict__, "links_convention": links_convention})
+        extra = {**base.extra, **dict(metadata or {})}
+        meta = ObjectRootMetadata(
+            **{**base.__dict__, "links_convention": links_convention, "extra": extra}
+        )
         check_inside(pos, meta, append=False)
         return meta
 

@@ -37,6 +37,8 @@ __all__ = ["Polylines", "read_polylines", "write_polylines"]
 
 Box = tuple[Sequence[float], Sequence[float]]
 GEOMETRY_TYPES = ("polyline", "streamline")
+#: Root attributes of the format itself, not a file's metadata.
+_CONVENTIONS = ("links_convention", "object_index_convention", "cross_chunk_strategy")
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Polylines(ObjectResult):
     vertex_attributes: dict[str, list[npt.NDArray[Any]]] = field(default_factory=dict)
     object_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     ndim: int = 3
+    #: Root attributes a file format left (e.g. a TRK header under ``"trk"``).
+    metadata: dict[str, Any] = field(default_factory=dict)
     _keys = (
         "polylines",
         "object_ids",
@@ -194,6 +198,7 @@ def write_polylines(
     consolidate: bool = True,
     axes: Sequence[Any] | None = None,
     lock_timeout: float | None = None,
+    metadata: Mapping[str, Any] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
@@ -254,6 +259,7 @@ def write_polylines(
         backend=backend,
         backend_kwargs=backend_kwargs,
         caller=write_polylines,
+        metadata=metadata,
     )
     return WriteSummary(len(lengths), len(pos), enc.cells, mode)
 
@@ -299,7 +305,7 @@ def read_polylines(
     box, whole (not clipped). ``attribute_names`` limits the vertex attributes
     read (``[]``: none).
     """
-    data, _ = read_store(
+    data, snap = read_store(
         store,
         level=level,
         bbox=bbox,
@@ -320,4 +326,5 @@ def read_polylines(
         },
         object_attributes=data.object_attributes,
         ndim=data.positions.shape[1],
+        metadata={k: v for k, v in snap.meta.extra.items() if k not in _CONVENTIONS},
     )

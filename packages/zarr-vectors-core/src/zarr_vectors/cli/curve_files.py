@@ -1,0 +1,137 @@
+"""Curve files for ``zarr-vectors write`` / ``read``: tractograms (TRK, TCK) and SWC skeletons.
+
+Each function is one entry of :data:`zarr_vectors.cli.files_cmd.WRITERS` or
+``READERS``: a TRK or TCK file becomes a streamline store (a TRK header kept
+in the root attributes under ``"trk"``, scalars and properties as vertex and
+object attributes); an SWC file a skeleton store (``radius`` and ``type`` per
+node, ``--object-id`` naming the neuron). Without ``--chunk-shape`` the cells
+are cubes of a quarter of the data's extent, printed with the summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zarr_vectors.cli._errors import InputError
+from zarr_vectors.storage.secrets import redact_url
+
+__all__ = ["read_swc_file", "read_tract_file", "write_swc_file", "write_tract_file"]
+
+
+def _chunk(opts: dict[str, Any], positions: Any) -> tuple[float, ...] | None:
+    from zarr_vectors.cli.files_cmd import default_chunk_shape
+
+    chunk = opts["chunk_shape"]
+    if chunk is not None and len(chunk) == 1:
+        chunk = chunk * 3
+    if chunk is None and opts["mode"] != "a":
+        chunk = default_chunk_shape(positions.min(axis=0), positions.max(axis=0))
+    return chunk
+
+
+def write_tract_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    from zarr_vectors.types.polylines import write_polylines
+
+    if path.suffix.lower() == ".trk":
+        from zarr_vectors.io.trk import read_trk as read
+    else:
+        from zarr_vectors.io.tck import read_tck as read
+    tract = read(path)
+    if not tract.streamlines:
+        raise InputError(f"{path}: the file holds no streamlines")
+    short = [i for i, s in enumerate(tract.streamlines) if len(s) < 2]
+    if short:
+        raise InputError(
+            f"{path}: streamline {short[0]} has fewer than 2 points ({len(short)} such)"
+        )
+    allpos = np.concatenate(tract.streamlines)
+    chunk = _chunk(opts, allpos)
+    first = 0 if opts["object_id"] is None else int(opts["object_id"])
+    s = write_polylines(
+        url,
+        tract.streamlines,
+        chunk_shape=chunk,
+        geometry_type="streamline",
+        vertex_attributes=tract.vertex_attributes,
+        object_attributes=tract.object_attributes,
+        object_ids=range(first, first + len(tract.streamlines)),
+        mode=opts["mode"],
+        metadata=tract.header,
+        **kwargs,
+    )
+    cells = "" if chunk is None else f" in cells of {[round(c, 6) for c in chunk]}"
+    return f"Wrote {s.polyline_count:,} streamlines ({s.vertex_count:,} points){cells} into {s.chunk_count:,} cells"
+
+
+def read_tract_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    import click
+
+    from zarr_vectors.types.polylines import read_polylines
+
+    got = read_polylines(url, bbox=opts["bbox"], object_ids=opts["object_ids"], **kwargs)
+    if not got.polyline_count:
+        raise InputError(f"{redact_url(url)}: no streamlines to write (nothing matched)")
+    if out.suffix.lower() == ".trk":
+        from zarr_vectors.io.trk import write_trk as write
+    else:
+        from zarr_vectors.io.tck import write_tck as write
+    notes = write(
+        out,
+        got.polylines,
+        vertex_attributes=got.vertex_attributes,
+        object_attributes=got.object_attributes,
+        header=got.metadata.get("trk"),
+    )
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
+    return f"Read {got.polyline_count:,} streamlines ({got.vertex_count:,} points)"
+
+
+def write_swc_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    from zarr_vectors.io.swc import read_swc
+    from zarr_vectors.types.graphs import write_graph
+
+    swc = read_swc(path)
+    if not len(swc.positions):
+        raise InputError(f"{path}: the file holds no nodes")
+    chunk = _chunk(opts, swc.positions)
+    oid = 0 if opts["object_id"] is None else int(opts["object_id"])
+    s = write_graph(
+        url,
+        swc.positions,
+        swc.edges,
+        kind="skeleton",
+        chunk_shape=chunk,
+        vertex_attributes={"radius": swc.radius, "type": swc.type},
+        object_ids=np.full(len(swc.positions), oid, np.int64),
+        mode=opts["mode"],
+        **kwargs,
+    )
+    cells = "" if chunk is None else f" in cells of {[round(c, 6) for c in chunk]}"
+    return f"Wrote a skeleton of {s.node_count:,} nodes (object {oid}){cells} into {s.chunk_count:,} cells"
+
+
+def read_swc_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    import click
+
+    from zarr_vectors.io.swc import write_swc
+    from zarr_vectors.types.graphs import read_graph
+
+    got = read_graph(url, bbox=opts["bbox"], object_ids=opts["object_ids"], **kwargs)
+    if len(got.objects) != 1:
+        raise InputError(
+            f"{redact_url(url)}: {len(got.objects)} skeletons match; an SWC file holds one, "
+            "choose it with --object-id"
+        )
+    attrs = got.vertex_attributes
+    notes = write_swc(
+        out, got.positions, got.edges, radius=attrs.get("radius"), types=attrs.get("type")
+    )
+    for name in sorted(set(attrs) - {"radius", "type"}):
+        notes.append(f"SWC holds radius and type per node: {name!r} left out")
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
+    return f"Read a skeleton of {got.node_count:,} nodes (object {int(got.objects[0])})"

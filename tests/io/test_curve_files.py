@@ -1,0 +1,111 @@
+"""Curve files: TRK and TCK through nibabel, SWC through MorphIO, by API and by the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from zarr_vectors.cli.files_cmd import read_cmd, write_cmd
+from zarr_vectors.io.swc import read_swc, write_swc
+from zarr_vectors.io.tck import read_tck
+from zarr_vectors.io.trk import read_trk, write_trk
+from zarr_vectors.types.graphs import read_graph
+from zarr_vectors.types.polylines import read_polylines
+
+pytest.importorskip("nibabel")
+pytest.importorskip("morphio")
+
+HEADER = {
+    "voxel_to_rasmm": np.diag([2.0, 2.0, 2.0, 1.0]).tolist(),
+    "voxel_sizes": [2.0, 2.0, 2.0],
+    "dimensions": [100, 100, 100],
+    "voxel_order": "LAS",
+}
+SWC = """# a soma and two neurites, one branching
+1 1 0 0 0 5 -1
+2 3 10 0 0 1 1
+3 3 20 0 0 1 2
+4 3 30 5 0 0.8 3
+5 3 30 -5 0 0.7 3
+6 2 -10 0 0 1.5 1
+7 2 -20 0 0 1.2 6
+"""
+
+
+def tracts(k: int = 25) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    rng = np.random.default_rng(0)
+    sl = [
+        (np.cumsum(rng.normal(0, 2, (int(rng.integers(2, 40)), 3)), 0) + 60).astype(np.float32)
+        for _ in range(k)
+    ]
+    return sl, [rng.uniform(0, 1, len(s)).astype(np.float32) for s in sl]
+
+
+def test_trk_to_store_and_back_keeps_space_and_values(tmp_path: Path) -> None:
+    sl, fa = tracts()
+    write_trk(
+        tmp_path / "in.trk",
+        sl,
+        vertex_attributes={"fa": fa},
+        object_attributes={"len": np.arange(25, dtype=np.float32)},
+        header=HEADER,
+    )
+    run = CliRunner().invoke(write_cmd, [str(tmp_path / "in.trk"), str(tmp_path / "s")])
+    assert run.exit_code == 0, run.output
+    assert "cells of" in run.output  # the chosen chunk shape is printed
+    got = read_polylines(tmp_path / "s")
+    assert got.metadata["trk"]["voxel_order"] == "LAS"
+    for a, b in zip(got.polylines, sl, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    run = CliRunner().invoke(read_cmd, [str(tmp_path / "s"), "-o", str(tmp_path / "out.trk")])
+    assert run.exit_code == 0, run.output
+    back = read_trk(tmp_path / "out.trk")
+    assert back.header["trk"]["voxel_sizes"] == [2.0, 2.0, 2.0]
+    assert back.header["trk"]["voxel_order"] == "LAS"
+    np.testing.assert_allclose(back.header["trk"]["voxel_to_rasmm"], HEADER["voxel_to_rasmm"])
+    for a, b, x, y in zip(back.streamlines, sl, back.vertex_attributes["fa"], fa, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+        np.testing.assert_allclose(x, y)
+    np.testing.assert_array_equal(back.object_attributes["len"], np.arange(25))
+
+
+def test_tck_says_what_it_cannot_hold(tmp_path: Path) -> None:
+    sl, fa = tracts(5)
+    write_trk(tmp_path / "in.trk", sl, vertex_attributes={"fa": fa}, header=HEADER)
+    assert (
+        CliRunner().invoke(write_cmd, [str(tmp_path / "in.trk"), str(tmp_path / "s")]).exit_code
+        == 0
+    )
+    run = CliRunner().invoke(read_cmd, [str(tmp_path / "s"), "-o", str(tmp_path / "o.tck")])
+    assert run.exit_code == 0, run.output
+    assert "TCK holds no per-point values: 'fa' left out" in run.output
+    got = read_tck(tmp_path / "o.tck")
+    for a, b in zip(got.streamlines, sl, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_swc_round_trip_keeps_radius_and_types(tmp_path: Path) -> None:
+    (tmp_path / "n.swc").write_text(SWC)
+    run = CliRunner().invoke(
+        write_cmd, [str(tmp_path / "n.swc"), str(tmp_path / "s"), "--object-id", "7"]
+    )
+    assert run.exit_code == 0, run.output
+    g = read_graph(tmp_path / "s")
+    assert g.kind == "skeleton" and g.objects.tolist() == [7] and g.edge_count == 6
+    run = CliRunner().invoke(read_cmd, [str(tmp_path / "s"), "-o", str(tmp_path / "o.swc")])
+    assert run.exit_code == 0, run.output
+    a, b = read_swc(tmp_path / "n.swc"), read_swc(tmp_path / "o.swc")
+    np.testing.assert_array_equal(a.positions, b.positions)
+    np.testing.assert_array_equal(a.edges, b.edges)
+    np.testing.assert_allclose(a.radius, b.radius)
+    np.testing.assert_array_equal(a.type, b.type)
+    assert a.type.tolist() == [1, 3, 3, 3, 3, 2, 2]
+
+
+def test_swc_export_refuses_a_forest(tmp_path: Path) -> None:
+    pos = np.zeros((4, 3), np.float32)
+    with pytest.raises(Exception, match="one tree"):
+        write_swc(tmp_path / "x.swc", pos, np.array([[1, 0], [3, 2]]))
