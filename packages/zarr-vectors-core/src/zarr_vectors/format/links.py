@@ -120,40 +120,85 @@ def partition_links(
     if m == 0:
         return LinkBuckets(width, {})
     intra = np.all(chunks == chunks[:, :1, :], axis=(1, 2))
-    ident = np.broadcast_to(np.arange(width, dtype=np.int64), (m, width))
-    if directed or width == 1:
-        sigma = ident
-        perm = np.zeros(m, dtype=np.int64)
-    else:
-        rec = np.repeat(np.arange(m, dtype=np.int64), width)
-        flat = chunks.reshape(-1, ndim)
-        keys = [rows.reshape(-1), *(flat[:, d] for d in range(ndim - 1, -1, -1)), rec]
-        sigma = np.lexsort(keys).reshape(m, width) - (np.arange(m, dtype=np.int64) * width)[:, None]
-        sigma = np.where(intra[:, None], ident, sigma)
-        code_of, radix, _ = _perm_tables(width)
-        perm = code_of[sigma @ radix]
-    sel = np.arange(m)[:, None]
-    placed_chunks = chunks[sel, sigma]
-    placed_rows = rows[sel, sigma]
-    src = placed_chunks[:, 0, :]
-    offsets = (placed_chunks[:, 1:, :] - src[:, None, :]).reshape(m, -1)
-    key = np.concatenate([src, offsets], axis=1)
-    order = np.lexsort(key.T[::-1])
+    out: dict[tuple[str, Cell], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+    # Records within one cell keep their order and file under it: group them by cell only.
+    part = np.flatnonzero(intra)
+    if len(part):
+        key = chunks[part, 0, :]
+        seg = format_offsets(np.zeros((width - 1, ndim), np.int64))
+        _fill(out, part, key, rows[part], None, ndim, width, lambda off: seg)
+    # The rest are sorted by (cell, row), placed, and filed under their first endpoint.
+    part = np.flatnonzero(~intra)
+    if len(part):
+        k = len(part)
+        c_chunks, c_rows = chunks[part], rows[part]
+        perm = np.zeros(k, dtype=np.int64)
+        sigma = np.broadcast_to(np.arange(width, dtype=np.int64), (k, width))
+        if not (directed or width == 1):
+            rec = np.repeat(np.arange(k, dtype=np.int64), width)
+            flat = c_chunks.reshape(-1, ndim)
+            keys = [c_rows.reshape(-1), *(flat[:, d] for d in range(ndim - 1, -1, -1)), rec]
+            sigma = (
+                np.lexsort(keys).reshape(k, width) - (np.arange(k, dtype=np.int64) * width)[:, None]
+            )
+            code_of, radix, _ = _perm_tables(width)
+            perm = code_of[sigma @ radix]
+        sel = np.arange(k)[:, None]
+        placed = c_chunks[sel, sigma]
+        src = placed[:, 0, :]
+        key = np.concatenate([src, (placed[:, 1:, :] - src[:, None, :]).reshape(k, -1)], axis=1)
+        _fill(
+            out,
+            part,
+            key,
+            c_rows[sel, sigma],
+            None if directed else perm,
+            ndim,
+            width,
+            lambda off: format_offsets(off),
+        )
+    return LinkBuckets(width, out)
+
+
+def _fill(
+    out: dict[tuple[str, Cell], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+    index: npt.NDArray[np.int64],
+    key: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    perm: npt.NDArray[np.int64] | None,
+    ndim: int,
+    width: int,
+    segment: Any,
+) -> None:
+    """File ``rows`` (records ``index``) by ``key`` (source cell, then offsets if any)."""
+    order = _lex_order(key)
     key_sorted = key[order]
     starts = np.flatnonzero(
         np.concatenate(([True], np.any(key_sorted[1:] != key_sorted[:-1], axis=1)))
     )
-    ends = np.append(starts[1:], m)
-    placed_rows, perm = placed_rows[order], perm[order]
-    out: dict[tuple[str, Cell], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+    ends = np.append(starts[1:], len(order))
+    rows, index = rows[order], index[order]
+    perm = None if perm is None else perm[order]
     for head, s, e in zip(key_sorted[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
-        off = np.asarray(head[ndim:], dtype=np.int64).reshape(width - 1, ndim)
-        has_perm = bool(off.any()) and not directed
-        block = placed_rows[s:e]
-        if has_perm:
+        off = np.asarray(head[ndim:] or [0] * ((width - 1) * ndim), dtype=np.int64)
+        off = off.reshape(width - 1, ndim)
+        block = rows[s:e]
+        if perm is not None and off.any():
             block = np.concatenate([perm[s:e, None], block], axis=1)
-        out[(format_offsets(off), tuple(head[:ndim]))] = (np.ascontiguousarray(block), order[s:e])
-    return LinkBuckets(width, out)
+        out[(segment(off), tuple(head[:ndim]))] = (np.ascontiguousarray(block), index[s:e])
+
+
+def _lex_order(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """A stable order of ``key``'s rows, lexicographic: one sort of a packed key when the
+    columns' ranges fit in 62 bits (the usual case), else ``np.lexsort``."""
+    lo = key.min(axis=0)
+    span = (key.max(axis=0) - lo + 1).astype(np.float64)
+    if float(np.prod(span)) < 2.0**62:
+        packed = np.zeros(len(key), dtype=np.int64)
+        for j in range(key.shape[1]):
+            packed = packed * int(span[j]) + (key[:, j] - lo[j])
+        return np.argsort(packed, kind="stable").astype(np.int64)
+    return np.lexsort(key.T[::-1]).astype(np.int64)
 
 
 def encode_cross_cell(rows: npt.NDArray[np.int64]) -> bytes:

@@ -167,15 +167,19 @@ def check_faces(faces: Any, n: int) -> npt.NDArray[np.int64]:
             f"{f.shape}"
         )
     f = f.astype(np.int64)
-    bad = np.flatnonzero(((f < 0) | (f >= n)).any(axis=1))
+    out_of_range = f.min() < 0 or f.max() >= n
+    bad = np.flatnonzero(((f < 0) | (f >= n)).any(axis=1)) if out_of_range else np.zeros(0, int)
     if len(bad):
         k = int(bad[0])
         raise ValidationError(
             f"{len(bad)} faces name vertices that do not exist (first: face {k} {f[k].tolist()}; "
             f"there are {n} vertices, indices 0..{n - 1})"
         )
-    s = np.sort(f, axis=1)
-    degen = np.flatnonzero((s[:, 1:] == s[:, :-1]).any(axis=1))
+    same = np.zeros(len(f), dtype=bool)
+    for i in range(f.shape[1]):
+        for j in range(i + 1, f.shape[1]):
+            same |= f[:, i] == f[:, j]
+    degen = np.flatnonzero(same)
     if len(degen):
         k = int(degen[0])
         raise ValidationError(
