@@ -20,9 +20,17 @@ __all__ = ["verify"]
 @click.command("verify")
 @click.argument("url")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="First repair what killed writers left (roll back an unfinished append, drop "
+    "leftover staged copies), under the write lease.",
+)
 @backend_options
 @handle_errors
-def verify(url: str, as_json: bool, backend: str | None, options: tuple[str, ...]) -> None:
+def verify(
+    url: str, as_json: bool, repair: bool, backend: str | None, options: tuple[str, ...]
+) -> None:
     """Check every cell of the store at URL against its metadata."""
     from zarr_vectors.cli._progress import is_terminal
     from zarr_vectors.store import verify_store
@@ -30,7 +38,7 @@ def verify(url: str, as_json: bool, backend: str | None, options: tuple[str, ...
     kwargs = store_kwargs(url, backend, options)
     progress = _bar() if is_terminal() and not as_json else None
     try:
-        report = verify_store(url, progress=progress, **kwargs)
+        report = verify_store(url, progress=progress, repair=repair, **kwargs)
     finally:
         if progress is not None:
             progress.close()
@@ -43,6 +51,7 @@ def verify(url: str, as_json: bool, backend: str | None, options: tuple[str, ...
                     "levels": report.levels,
                     "cells_checked": report.cells_checked,
                     "points_checked": report.points_checked,
+                    "repaired": report.repaired,
                     "problems": [
                         {"severity": p.severity, "where": p.where, "what": p.what}
                         for p in report.problems
@@ -52,6 +61,8 @@ def verify(url: str, as_json: bool, backend: str | None, options: tuple[str, ...
             )
         )
     else:
+        for done in report.repaired:
+            click.echo(f"repaired: {done}")
         for problem in report.problems:
             click.echo(str(problem), err=problem.severity == "error")
         state = "sound" if report.ok else f"DAMAGED ({len(report.errors)} problem(s))"

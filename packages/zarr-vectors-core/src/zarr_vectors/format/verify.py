@@ -25,7 +25,7 @@ from zarr_vectors.format.levels import VERTICES, attribute_names, fetch_cells, l
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
 from zarr_vectors.storage.base import StorageBackend
 
-__all__ = ["Problem", "VerifyReport", "verify_backend"]
+__all__ = ["Problem", "VerifyReport", "repair_backend", "verify_backend"]
 
 #: Cells checked per batch (one concurrent fetch each).
 BATCH_CELLS = 512
@@ -52,6 +52,8 @@ class VerifyReport:
     levels: int = 0
     cells_checked: int = 0
     points_checked: int = 0
+    #: What :func:`repair_backend` did before the check (``verify --repair``).
+    repaired: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -118,6 +120,40 @@ def verify_backend(
 def _encoding(snap: Snapshot, level: int) -> str:
     vdoc = snap.node(f"{level}/{VERTICES}") or {}
     return str((vdoc.get("attributes") or {}).get("encoding", "raw"))
+
+
+def repair_backend(backend: StorageBackend, *, lock_timeout: float | None = None) -> list[str]:
+    """Repair what killed writers left, under the write lease; return what was done.
+
+    The repairs the next writer would make, made now (``zarr-vectors verify
+    --repair``): an unfinished append is rolled back (so readers that do not
+    know the journal, such as zarr-vectors 0.9.2, stop seeing its uncommitted
+    points), an unfinished replace is dropped or finished, and staged copies
+    no journal entry names (``.zv-staged-*``) are deleted. A store with
+    nothing to repair gets its root rewritten unchanged.
+    """
+    from zarr_vectors.format.journal import PRIVATE_PREFIX
+    from zarr_vectors.format.transaction import rewrite_root
+
+    done: list[str] = []
+    before = load_snapshot(backend).pending
+
+    def change(snap: Snapshot) -> tuple[dict[str, object], None]:
+        # The snapshot is repaired already (rewrite_root recovers under the lease).
+        if before is not None:
+            kind = "append" if before.mode == "a" else "replace"
+            done.append(
+                f"an unfinished {kind} was {'rolled back' if kind == 'append' else 'repaired'}"
+            )
+        staged = f"{PRIVATE_PREFIX}staged-"
+        for child in backend.list_prefix("", recursive=False):
+            if child.startswith(staged):
+                backend.delete_prefix(child.rstrip("/"))
+                done.append(f"deleted the leftover staged copy {child.rstrip('/')}")
+        return dict(snap.root_doc), None
+
+    rewrite_root(backend, change, lock_timeout=lock_timeout)
+    return done
 
 
 def _check_objects(

@@ -265,6 +265,7 @@ def verify_store(
     path: Any,
     *,
     progress: Callable[[int, int], None] | None = None,
+    repair: bool = False,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
@@ -272,10 +273,13 @@ def verify_store(
     """Check the whole store against its metadata; the report lists every problem found.
 
     Every listed cell of every level is fetched (with the backend's bounded
-    concurrency) and decoded, checksums included; nothing is written.
+    concurrency) and decoded, checksums included; nothing is written, unless
+    ``repair``: then what killed writers left is repaired first, under the
+    write lease (:func:`~zarr_vectors.format.verify.repair_backend`), and
+    ``report.repaired`` says what was done.
     ``report.ok`` is false when a read could fail or return wrong data.
     """
-    from zarr_vectors.format.verify import verify_backend
+    from zarr_vectors.format.verify import repair_backend, verify_backend
 
     with StoreLocation.of(
         path,
@@ -283,5 +287,8 @@ def verify_store(
         backend_kwargs=backend_kwargs,
         storage_options=storage_options,
         caller=verify_store,
-    ).open("r") as source:
-        return verify_backend(source, progress=progress)
+    ).open("a" if repair else "r") as source:
+        repaired = repair_backend(source) if repair else []
+        report = verify_backend(source, progress=progress)
+        report.repaired = repaired
+        return report

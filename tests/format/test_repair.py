@@ -1,0 +1,85 @@
+"""``verify --repair`` (and the next writer) remove what a killed writer left.
+
+An append that dies after rewriting its cells leaves them holding uncommitted
+rows: readers that know the journal cut them away, but readers that do not
+(zarr-vectors 0.9.2, plain zarr) would see them. The cell objects a writer
+that died this way left are made here by a real local backend that fails the
+append just before its commit; repair must give back exactly the committed
+bytes, and drop staged copies nobody names.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zarr_vectors.exceptions import StoreError
+from zarr_vectors.storage.local import LocalBackend
+from zarr_vectors.store import verify_store
+from zarr_vectors.types.points import read_points, write_points
+
+CS = (200.0, 200.0, 200.0)
+BOX = ((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0))
+RNG = np.random.default_rng(13)
+OLD = RNG.uniform(0, 1000, (5_000, 3)).astype(np.float32)
+MORE = RNG.uniform(0, 1000, (2_000, 3)).astype(np.float32)
+CLI = str(Path(sys.executable).with_name("zarr-vectors"))
+
+
+class DiesBeforeCommit(LocalBackend):
+    """Fails the append's level documents: its cells are rewritten, nothing is committed."""
+
+    def _put_many(self, items: list[tuple[str, bytes]]) -> None:
+        if any(key.startswith("0/") and key.endswith("zarr.json") for key, _ in items):
+            raise StoreError("the writer died here")
+        super()._put_many(items)
+
+
+def _cells(store: Path) -> dict[str, bytes]:
+    base = store / "0" / "vertices" / "c"
+    return {str(p.relative_to(base)): p.read_bytes() for p in base.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def unfinished(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    store = tmp_path / "s.zv"
+    write_points(store, OLD, chunk_shape=CS, bounds=BOX)
+    committed = _cells(store)
+    with pytest.raises(StoreError, match="died here"):
+        write_points(DiesBeforeCommit(store), MORE, mode="a")
+    assert _cells(store) != committed  # what a journal-unaware reader would see
+    assert len(read_points(store).positions) == len(OLD)  # ours cut it away
+    return store, committed
+
+
+def test_verify_repair_rolls_back_an_unfinished_append(
+    unfinished: tuple[Path, dict[str, bytes]],
+) -> None:
+    store, committed = unfinished
+    (store / ".zv-staged-0123456789ab" / "0").mkdir(parents=True)
+    (store / ".zv-staged-0123456789ab" / "0" / "zarr.json").write_text("{}")
+    report = verify_store(store, repair=True)
+    assert report.ok
+    assert any("rolled back" in r for r in report.repaired)
+    assert any(".zv-staged-0123456789ab" in r for r in report.repaired)
+    assert not (store / ".zv-staged-0123456789ab").exists()
+    assert _cells(store) == committed  # a journal-unaware reader sees the committed points
+    assert len(read_points(store).positions) == len(OLD)
+
+
+def test_the_cli_repairs_and_the_next_writer_too(
+    unfinished: tuple[Path, dict[str, bytes]],
+) -> None:
+    store, committed = unfinished
+    plain = subprocess.run([CLI, "verify", str(store)], capture_output=True, text=True)
+    assert plain.returncode == 0 and "did not finish" in plain.stdout + plain.stderr
+    done = subprocess.run([CLI, "verify", "--repair", str(store)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "repaired: an unfinished append was rolled back" in done.stdout
+    assert _cells(store) == committed
+    write_points(store, MORE, mode="a")  # and a store repaired by a writer is whole too
+    assert len(read_points(store).positions) == len(OLD) + len(MORE)
