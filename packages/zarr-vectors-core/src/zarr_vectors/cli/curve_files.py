@@ -24,7 +24,7 @@ __all__ = ["read_swc_file", "read_tract_file", "write_swc_file", "write_tract_fi
 def _chunk(opts: dict[str, Any], positions: Any) -> tuple[float, ...] | None:
     from zarr_vectors.cli.files_cmd import default_chunk_shape
 
-    chunk = opts["chunk_shape"]
+    chunk: tuple[float, ...] | None = opts["chunk_shape"]
     if chunk is not None and len(chunk) == 1:
         chunk = chunk * 3
     if chunk is None and opts["mode"] != "a":
@@ -63,7 +63,10 @@ def write_tract_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[st
         **kwargs,
     )
     cells = "" if chunk is None else f" in cells of {[round(c, 6) for c in chunk]}"
-    return f"Wrote {s.polyline_count:,} streamlines ({s.vertex_count:,} points){cells} into {s.chunk_count:,} cells"
+    return (
+        f"Wrote {s.polyline_count:,} streamlines ({s.vertex_count:,} points){cells} into "
+        f"{s.chunk_count:,} cells"
+    )
 
 
 def read_tract_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
@@ -111,7 +114,10 @@ def write_swc_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str,
         **kwargs,
     )
     cells = "" if chunk is None else f" in cells of {[round(c, 6) for c in chunk]}"
-    return f"Wrote a skeleton of {s.node_count:,} nodes (object {oid}){cells} into {s.chunk_count:,} cells"
+    return (
+        f"Wrote a skeleton of {s.node_count:,} nodes (object {oid}){cells} into "
+        f"{s.chunk_count:,} cells"
+    )
 
 
 def read_swc_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:

@@ -177,7 +177,7 @@ def _decode(data: bytes, decoders: list[Any], where: str) -> bytes:
 def read_plain(
     snap: Snapshot, path: str, doc: Mapping[str, Any], rows: npt.NDArray[np.int64] | None = None
 ) -> npt.NDArray[Any]:
-    """Rows ``rows`` (default all) of the fixed-size array at ``path`` whose ``zarr.json`` is ``doc``."""
+    """Rows ``rows`` (default all) of the fixed-size array at ``path`` (``zarr.json``: ``doc``)."""
     where = f"{snap.backend.url}: {path}"
     per, decoders, codecs = _layout(doc, where)
     shape = [int(s) for s in doc["shape"]]

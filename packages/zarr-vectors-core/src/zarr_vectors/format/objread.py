@@ -56,7 +56,9 @@ class ObjectData:
     cells_read: int = 0
 
 
-def group_members(snap: Snapshot, level: int, group_ids: Sequence[int]) -> npt.NDArray[np.int64]:
+def group_members(
+    snap: Snapshot, level: int, group_ids: Sequence[int] | npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
     """Object ids of the members of ``group_ids`` (one request for the groups array)."""
     path = f"{level}/groups"
     doc = snap.node(path)
@@ -113,17 +115,19 @@ def read_objects(
     ]
     docs = snap.nodes(base)
     vdoc = docs[base[0]]
-    if docs[f"{oi}/manifests"] is None or docs[f"{oi}/object_ids"] is None:
+    ids_doc, man_doc = docs[f"{oi}/object_ids"], docs[f"{oi}/manifests"]
+    if man_doc is None or ids_doc is None:
         raise ValidationError(
-            f"{url}: level {level} has no object index (is it a point cloud? read it with read_points)"
+            f"{url}: level {level} has no object index (is it a point cloud? read it with "
+            f"read_points)"
         )
-    ids_all = read_plain(snap, f"{oi}/object_ids", docs[f"{oi}/object_ids"])
+    ids_all = read_plain(snap, f"{oi}/object_ids", ids_doc)
     if object_ids is not None:
         want = np.unique(np.asarray(object_ids, dtype=np.int64))
         rows = np.flatnonzero(np.isin(ids_all, want))
     else:
         rows = np.arange(len(ids_all), dtype=np.int64)
-    blobs = read_vlen(snap, f"{oi}/manifests", docs[f"{oi}/manifests"], rows) if len(rows) else []
+    blobs = read_vlen(snap, f"{oi}/manifests", man_doc, rows) if len(rows) else []
     per_obj, mcells, refs = decode_manifests(blobs, ndim, f"{url}: {oi}/manifests")
     if bbox is not None and len(rows):
         hit = (
@@ -153,7 +157,8 @@ def read_objects(
     missing = [c for c in cells if c not in listed]
     if missing and vattrs.get("nonempty_chunks") is not None:
         raise CorruptStoreError(
-            f"{url}: level {level}: object manifests name cell(s) {[world_key(c) for c in missing[:5]]} "
+            f"{url}: level {level}: object manifests name cell(s) "
+            f"{[world_key(c) for c in missing[:5]]} "
             "that hold no vertices; run 'zarr-vectors verify'"
         )
     names = _names(snap, level, f"{level}/vertex_attributes", attribute_names)
@@ -235,7 +240,8 @@ def read_objects(
             col = np.frombuffer(raw, adt).reshape(-1, *shape) if raw else np.empty((0, *shape), adt)
             if len(col) != len(cell_pos[c]):
                 raise CorruptStoreError(
-                    f"{url}: {p} cell {world_key(c)} holds {len(col)} values for {len(cell_pos[c])} vertices"
+                    f"{url}: {p} cell {world_key(c)} holds {len(col)} values for "
+                    f"{len(cell_pos[c])} vertices"
                 )
             parts.append(col)
         cols[n] = np.concatenate(parts) if parts else np.empty((0, *shape), adt)
@@ -359,8 +365,6 @@ def _read_links(
             ends_arr = [ends[j] for j in range(width)]
             mapped = np.empty((len(rows), width), dtype=np.int64)
             for j in range(width):
-                col_cells = np.asarray([ends_arr[k] for k in range(width)], dtype=object)
-                ec = col_cells[gather_end[:, j]] if len(rows) else []
                 col = np.full(len(rows), -1, dtype=np.int64)
                 for k in range(width):
                     sel = gather_end[:, j] == k
@@ -373,7 +377,6 @@ def _read_links(
                             f"{where}: a link names a row cell {world_key(e)} does not have"
                         )
                     col[sel] = to_out[cell_base[e] + v]
-                del ec
                 mapped[:, j] = col
             keep = (mapped >= 0).all(axis=1)
             recs.append(mapped[keep])
@@ -387,7 +390,8 @@ def _read_links(
                 col = np.frombuffer(payload(ap, c) or b"", adt).reshape(-1, *shape)
                 if len(col) != len(rows):
                     raise CorruptStoreError(
-                        f"{url}: {ap} cell {world_key(c)} holds {len(col)} values for {len(rows)} links"
+                        f"{url}: {ap} cell {world_key(c)} holds {len(col)} values for "
+                        f"{len(rows)} links"
                     )
                 attrs[n].append(col[keep])
     for c, own in (own_links or {}).items():  # links a decoded cell holds itself
@@ -449,22 +453,22 @@ def _gather(
     for b in range(n_blocks):
         c = cells[ci[b]]
         table = cell_frags[c]
-        idxs = [int(refs[0][b])] if refs[0] is not None else refs[1][b].tolist()
-        for f in idxs:
-            if not 0 <= f < len(table):
+        idxs: list[int] = [int(refs[0][b])] if refs[0] is not None else refs[1][b].tolist()
+        for frag in idxs:
+            if not 0 <= frag < len(table):
                 raise CorruptStoreError(
-                    f"{url}: an object's manifest names fragment {f} of cell {world_key(c)}, "
+                    f"{url}: an object's manifest names fragment {frag} of cell {world_key(c)}, "
                     f"which has {len(table)}; the object's cells disagree"
                 )
             if isinstance(table, np.ndarray):
-                s, k = int(table[f, 0]), int(table[f, 1])
+                s, k = int(table[frag, 0]), int(table[frag, 1])
                 if s < 0 or s + k > len(cell_pos[c]):
                     raise CorruptStoreError(
                         f"{url}: cell {world_key(c)}: a fragment runs past its rows"
                     )
                 rows_f = np.arange(s, s + k, dtype=np.int64)
             else:
-                rows_f = table[f]
+                rows_f = table[frag]
             pieces.append(rows_f + cell_base[c])
             firsts.append(at)
             at += len(rows_f)

@@ -86,8 +86,11 @@ def write_swc(
 ) -> list[str]:
     """Write one tree (edges ``(child, parent)``, root first) as SWC; returns notes."""
     morphio = require("morphio", feature="SWC files", extra="io")
-    from morphio import PointLevel, SectionType, SomaType
-    from morphio.mut import Morphology
+    import importlib
+
+    mut = importlib.import_module("morphio.mut")
+    PointLevel, SectionType, SomaType = morphio.PointLevel, morphio.SectionType, morphio.SomaType
+    Morphology = mut.Morphology
 
     n = len(positions)
     notes: list[str] = []

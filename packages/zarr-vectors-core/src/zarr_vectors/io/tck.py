@@ -40,7 +40,6 @@ def write_tck(
 ) -> list[str]:
     """Write a ``.tck`` file; returns notes naming what TCK cannot hold."""
     nib = require("nibabel", feature="TCK files", extra="io")
-    from nibabel.streamlines import TckFile, Tractogram
 
     notes = [f"TCK holds no per-point values: {n!r} left out" for n in (vertex_attributes or {})]
     notes += [
@@ -48,6 +47,8 @@ def write_tck(
     ]
     if header:
         notes.append("TCK has no voxel header: the TRK header in the store is not written")
-    tg = Tractogram([np.asarray(s, np.float32) for s in streamlines], affine_to_rasmm=np.eye(4))
-    TckFile(tg).save(str(path))
+    tg = nib.streamlines.Tractogram(
+        [np.asarray(s, np.float32) for s in streamlines], affine_to_rasmm=np.eye(4)
+    )
+    nib.streamlines.TckFile(tg).save(str(path))
     return notes

@@ -26,16 +26,15 @@ __all__ = ["read_trk", "write_trk"]
 def read_trk(path: str | Path) -> TractFile:
     """The streamlines (RAS+ mm), scalars, properties and header of a ``.trk`` file."""
     nib = require("nibabel", feature="TRK files", extra="io")
-    from nibabel.streamlines import Field
-
+    field_ = nib.streamlines.Field
     trk = nib.streamlines.load(str(path))
     tg = trk.tractogram
     hdr = trk.header
     header = {
-        "voxel_to_rasmm": np.asarray(hdr[Field.VOXEL_TO_RASMM], dtype=float).tolist(),
-        "voxel_sizes": np.asarray(hdr[Field.VOXEL_SIZES], dtype=float).tolist(),
-        "dimensions": np.asarray(hdr[Field.DIMENSIONS], dtype=int).tolist(),
-        "voxel_order": _text(hdr[Field.VOXEL_ORDER]),
+        "voxel_to_rasmm": np.asarray(hdr[field_.VOXEL_TO_RASMM], dtype=float).tolist(),
+        "voxel_sizes": np.asarray(hdr[field_.VOXEL_SIZES], dtype=float).tolist(),
+        "dimensions": np.asarray(hdr[field_.DIMENSIONS], dtype=int).tolist(),
+        "voxel_order": _text(hdr[field_.VOXEL_ORDER]),
     }
     return TractFile(
         streamlines=[np.asarray(s, dtype=np.float32) for s in tg.streamlines],
@@ -60,7 +59,7 @@ def write_trk(
     on an identity affine, and a note says so. TRK stores values as float32.
     """
     nib = require("nibabel", feature="TRK files", extra="io")
-    from nibabel.streamlines import Field, Tractogram, TrkFile
+    field_ = nib.streamlines.Field
 
     notes: list[str] = []
     dpp = {
@@ -77,7 +76,7 @@ def write_trk(
     }.items():
         if np.asarray(v).dtype != np.float32:
             notes.append(f"TRK holds float32 values: {n!r} ({np.asarray(v).dtype}) was converted")
-    tg = Tractogram(
+    tg = nib.streamlines.Tractogram(
         [np.asarray(s, np.float32) for s in streamlines],
         data_per_point=dpp,
         data_per_streamline=dps,
@@ -85,13 +84,13 @@ def write_trk(
     )
     hdr: dict[Any, Any] = {}
     if header:
-        hdr[Field.VOXEL_TO_RASMM] = np.asarray(header["voxel_to_rasmm"], dtype=np.float32)
-        hdr[Field.VOXEL_SIZES] = np.asarray(header["voxel_sizes"], dtype=np.float32)
-        hdr[Field.DIMENSIONS] = np.asarray(header["dimensions"], dtype=np.int16)
-        hdr[Field.VOXEL_ORDER] = str(header.get("voxel_order", "RAS"))
+        hdr[field_.VOXEL_TO_RASMM] = np.asarray(header["voxel_to_rasmm"], dtype=np.float32)
+        hdr[field_.VOXEL_SIZES] = np.asarray(header["voxel_sizes"], dtype=np.float32)
+        hdr[field_.DIMENSIONS] = np.asarray(header["dimensions"], dtype=np.int16)
+        hdr[field_.VOXEL_ORDER] = str(header.get("voxel_order", "RAS"))
     else:
         notes.append("the store has no TRK header: written with 1 mm voxels on an identity affine")
-    TrkFile(tg, header=hdr or None).save(str(path))
+    nib.streamlines.TrkFile(tg, header=hdr or None).save(str(path))
     return notes
 
 

@@ -65,7 +65,7 @@ class ObjectResult:
         raise NotImplementedError
 
     def to_pandas(self, axes: Sequence[str] | None = None) -> Any:
-        """A ``pandas.DataFrame`` of vertices: ``object_id``, a column per axis and per attribute."""
+        """A ``pandas.DataFrame`` of vertices: ``object_id``, one column per axis and attribute."""
         pd = require("pandas", feature=f"{type(self).__name__}.to_pandas()", extra="io")
         pos, owner, attrs = self._vertex_table()
         ndim = pos.shape[1]
@@ -364,7 +364,8 @@ def check_object_attributes(
         if arr.ndim == 0 or len(arr) != n:
             got = "a scalar" if arr.ndim == 0 else f"{len(arr)} values"
             raise ValidationError(
-                f"{what} attribute {name!r} has {got} but there are {n} {what}s; give one per {what}"
+                f"{what} attribute {name!r} has {got} but there are {n} {what}s; give one per "
+                f"{what}"
             )
         if arr.dtype.kind not in "biuf":
             raise ValidationError(

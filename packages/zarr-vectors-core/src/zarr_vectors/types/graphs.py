@@ -123,19 +123,21 @@ def _check_edges(edges: Any, n: int) -> npt.NDArray[np.int64]:
 def check_forest(
     edges: npt.NDArray[np.int64], owner: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    """Each object one tree with edges ``(child, parent)``; return each vertex's parent (-1 root)."""
+    """Each object one tree, edges ``(child, parent)``; return every parent (-1: a root)."""
     n = len(owner)
     cross = np.flatnonzero(owner[edges[:, 0]] != owner[edges[:, 1]])
     if len(cross):
         k = int(cross[0])
         raise ValidationError(
-            f"edge {k} joins objects {int(ids[owner[edges[k, 0]]])} and {int(ids[owner[edges[k, 1]]])}; a skeleton's edges stay inside one object"
+            f"edge {k} joins objects {int(ids[owner[edges[k, 0]]])} and "
+            f"{int(ids[owner[edges[k, 1]]])}; a skeleton's edges stay inside one object"
         )
     child, counts = np.unique(edges[:, 0], return_counts=True)
     if (counts > 1).any():
         v = int(child[counts > 1][0])
         raise ValidationError(
-            f"vertex {v} of object {int(ids[owner[v]])} has {int(counts[counts > 1][0])} parents; a skeleton's edges are (child, parent), one parent each"
+            f"vertex {v} of object {int(ids[owner[v]])} has {int(counts[counts > 1][0])} "
+            f"parents; a skeleton's edges are (child, parent), one parent each"
         )
     parent = np.full(n, -1, dtype=np.int64)
     parent[edges[:, 0]] = edges[:, 1]
@@ -143,7 +145,8 @@ def check_forest(
     if (roots != 1).any():
         o = int(np.flatnonzero(roots != 1)[0])
         raise ValidationError(
-            f"object {int(ids[o])} has {int(roots[o])} roots; kind='skeleton' needs one tree per object (give each tree its own object id, or use kind='graph')"
+            f"object {int(ids[o])} has {int(roots[o])} roots; kind='skeleton' needs one tree per "
+            f"object (give each tree its own object id, or use kind='graph')"
         )
     # Every vertex must reach its root: follow parents by doubling; a cycle never does.
     hop = np.where(parent < 0, np.arange(n), parent)
@@ -152,7 +155,8 @@ def check_forest(
     stuck = np.flatnonzero(parent[hop] >= 0)
     if len(stuck):
         raise ValidationError(
-            f"object {int(ids[owner[stuck[0]]])} has a cycle through vertex {int(stuck[0])}; a skeleton is a tree"
+            f"object {int(ids[owner[stuck[0]]])} has a cycle through vertex {int(stuck[0])}; a "
+            f"skeleton is a tree"
         )
     return parent
 

@@ -116,7 +116,8 @@ def write_lines(
         a = np.asarray(v)
         if a.ndim < 2 or a.shape[:2] != (n, 2):
             raise ValidationError(
-                f"vertex attribute {name!r} has shape {a.shape}; give (N, 2) or (N, 2, C) with N = {n}"
+                f"vertex attribute {name!r} has shape {a.shape}; give (N, 2) or (N, 2, C) with N "
+                f"= {n}"
             )
         if a.dtype.kind not in "biuf":
             raise ValidationError(

@@ -138,12 +138,14 @@ def _per_vertex(
             ) from None
         if len(parts) != len(lengths):
             raise ValidationError(
-                f"vertex attribute {name!r} has {len(parts)} arrays but there are {len(lengths)} polylines"
+                f"vertex attribute {name!r} has {len(parts)} arrays but there are {len(lengths)} "
+                f"polylines"
             )
         for i, (p, n) in enumerate(zip(parts, lengths.tolist(), strict=True)):
             if p.ndim == 0 or len(p) != n:
                 raise ValidationError(
-                    f"vertex attribute {name!r} of polyline {i} has {0 if p.ndim == 0 else len(p)} values for {n} vertices"
+                    f"vertex attribute {name!r} of polyline {i} has "
+                    f"{0 if p.ndim == 0 else len(p)} values for {n} vertices"
                 )
         col = np.concatenate(parts)
         if col.dtype.kind not in "biuf":
@@ -274,7 +276,8 @@ def _object_ids(object_ids: Any, n: int) -> npt.NDArray[np.int64]:
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         raise ValidationError(
-            f"object id {int(uniq[counts > 1][0])} is given to more than one polyline; ids must be unique"
+            f"object id {int(uniq[counts > 1][0])} is given to more than one polyline; ids must "
+            f"be unique"
         )
     return ids
 
