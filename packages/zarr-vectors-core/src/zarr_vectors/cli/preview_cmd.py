@@ -318,6 +318,9 @@ def preview(
         zv = open_zv(source)
         names = [str(a.get("name", i)) for i, a in enumerate(zv.metadata.axes)]
         axes = _parse_axes(axes_text, names)
+        if "mesh" in zv.metadata.geometry_types:  # shaded faces, not point density
+            _preview_mesh(source, url, output, axes, names, size, start)
+            return
         if level is not None and level not in zv.levels:
             raise InputError(f"level {level} does not exist; this store has levels {zv.levels}")
         attribute = None if colour_by in ("density", "elevation") else colour_by
@@ -357,6 +360,37 @@ def preview(
     click.echo(
         f"Drew {shown} of level {sel.level} ({sel.level_points:,} points) of "
         f"{redact_url(url)} seen along {_other(names, axes)} in {took:.2f} s; saved to {output}."
+    )
+
+
+def _preview_mesh(
+    source: Any,
+    url: str,
+    output: Path,
+    axes: tuple[int, int],
+    names: list[str],
+    size: int,
+    start: float,
+) -> None:
+    from zarr_vectors.cli.preview_mesh import render_mesh
+    from zarr_vectors.types.meshes import read_mesh
+
+    mesh = read_mesh(source)
+    where = redact_url(url).rstrip("/").rsplit("/", 1)[-1] or redact_url(url)
+    shown = f"{mesh.face_count:,} faces of {len(mesh.objects):,} object(s)"
+    render_mesh(
+        mesh.vertices,
+        mesh.faces,
+        mesh.object_ids,
+        axes,
+        (names[axes[0]], names[axes[1]]),
+        f"{where}: {shown}",
+        output,
+        size=size,
+    )
+    click.echo(
+        f"Drew {shown} of {redact_url(url)} seen along {_other(names, axes)} in "
+        f"{time.perf_counter() - start:.2f} s; saved to {output}."
     )
 
 
