@@ -161,3 +161,25 @@ def test_memory_store_and_sharded_store(tmp_path: Path) -> None:
     assert doc["codecs"][0]["name"] == "sharding_indexed"
     links = json.loads((tmp_path / "sh" / "0" / "links" / "0" / "+1.0.0" / "zarr.json").read_text())
     assert links["codecs"][0]["name"] == "sharding_indexed"
+
+
+def test_dask_frame_of_vertices_with_object_ids(tmp_path: Path) -> None:
+    pytest.importorskip("dask.dataframe")
+    lines = walks(40, 6)
+    fa = [np.arange(len(p), dtype=np.float32) for p in lines]
+    write_polylines(
+        tmp_path / "s", lines, chunk_shape=CS, bounds=BOUNDS, vertex_attributes={"fa": fa}
+    )
+    frame = read_polylines(tmp_path / "s", as_dask=True)
+    assert list(frame.columns) == ["object_id", "x", "y", "z", "fa"]
+    from zarr_vectors.dask.objects import objects_frame
+
+    small = objects_frame(tmp_path / "s", objects_per_partition=7)
+    assert small.npartitions == 6
+    df = small.compute(scheduler="sync")
+    assert len(df) == sum(len(p) for p in lines)
+    for oid, part in df.groupby("object_id"):
+        np.testing.assert_array_equal(part[["x", "y", "z"]].to_numpy(), lines[int(oid)])
+        np.testing.assert_array_equal(part["fa"].to_numpy(), fa[int(oid)])
+    two = read_polylines(tmp_path / "s", as_dask=True, object_ids=[3, 9]).compute(scheduler="sync")
+    assert sorted(set(two["object_id"])) == [3, 9]

@@ -298,16 +298,36 @@ def read_graph(
     object_ids: Sequence[int] | None = None,
     bbox: Box | None = None,
     attribute_names: Sequence[str] | None = None,
+    as_dask: bool = False,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
-) -> Graph:
+) -> Graph | Any:
     """Read a graph or skeleton: whole objects with every edge between the vertices read.
 
     ``object_ids`` fetches only the cells those objects touch; ``bbox`` returns
     every object with a vertex in the closed box, whole (a graph written
     without ``object_ids`` is one object, so it comes back whole).
+
+    ``as_dask=True`` returns a lazy Dask DataFrame of the vertices with their
+    ``object_id`` instead (:func:`zarr_vectors.dask.objects.objects_frame`).
     """
+    if as_dask:
+        from zarr_vectors.dask.objects import objects_frame
+
+        if bbox is not None:
+            raise ValidationError("as_dask=True reads objects by object_ids only (no bbox)")
+
+        return objects_frame(
+            store,
+            level=level,
+            object_ids=object_ids,
+            attribute_names=attribute_names,
+            storage_options=storage_options,
+            backend=backend,
+            backend_kwargs=backend_kwargs,
+            caller=read_graph,
+        )
     data, snap = read_store(
         store,
         level=level,

@@ -173,15 +173,35 @@ def read_lines(
     object_ids: Sequence[int] | None = None,
     bbox: Box | None = None,
     attribute_names: Sequence[str] | None = None,
+    as_dask: bool = False,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
-) -> Lines:
+) -> Lines | Any:
     """Read lines whole: ``endpoints`` ``(N, 2, D)`` in id order.
 
     ``bbox`` returns every line with an endpoint in the closed box, whole;
     ``object_ids`` fetches only the cells those lines touch.
+
+    ``as_dask=True`` returns a lazy Dask DataFrame of the vertices with their
+    ``object_id`` instead (:func:`zarr_vectors.dask.objects.objects_frame`).
     """
+    if as_dask:
+        from zarr_vectors.dask.objects import objects_frame
+
+        if bbox is not None:
+            raise ValidationError("as_dask=True reads objects by object_ids only (no bbox)")
+
+        return objects_frame(
+            store,
+            level=level,
+            object_ids=object_ids,
+            attribute_names=attribute_names,
+            storage_options=storage_options,
+            backend=backend,
+            backend_kwargs=backend_kwargs,
+            caller=read_lines,
+        )
     data, _ = read_store(
         store,
         level=level,

@@ -297,17 +297,37 @@ def read_polylines(
     group_ids: Sequence[int] | None = None,
     bbox: Box | None = None,
     attribute_names: Sequence[str] | None = None,
+    as_dask: bool = False,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
-) -> Polylines:
+) -> Polylines | Any:
     """Read polylines whole, each a ``(n_k, D)`` array in its stored order and direction.
 
     ``object_ids`` and ``group_ids`` select polylines (only the cells they touch
     are fetched); ``bbox`` returns every polyline with a vertex in the closed
     box, whole (not clipped). ``attribute_names`` limits the vertex attributes
     read (``[]``: none).
+
+    ``as_dask=True`` returns a lazy Dask DataFrame of the vertices with their
+    ``object_id`` instead (:func:`zarr_vectors.dask.objects.objects_frame`).
     """
+    if as_dask:
+        from zarr_vectors.dask.objects import objects_frame
+
+        if bbox is not None or group_ids is not None:
+            raise ValidationError("as_dask=True reads objects by object_ids only (no bbox)")
+
+        return objects_frame(
+            store,
+            level=level,
+            object_ids=object_ids,
+            attribute_names=attribute_names,
+            storage_options=storage_options,
+            backend=backend,
+            backend_kwargs=backend_kwargs,
+            caller=read_polylines,
+        )
     data, snap = read_store(
         store,
         level=level,
