@@ -35,7 +35,7 @@ from zarr_vectors.storage import make_backend, refresh_backends, resolve_backend
 from zarr_vectors.testing.config import KitConfig
 from zarr_vectors.testing.suite import BackendConformance
 from zarr_vectors.testing.target import KitTarget
-from zarr_vectors_fsspec.backend import FsspecBackend
+from zarr_vectors_fsspec.backend import SPARE_CONNECTIONS, FsspecBackend
 
 SECRET = "zv-Recognisable-Secret-7f3a9c"
 
@@ -268,7 +268,8 @@ def test_backend_kwargs_become_storage_options() -> None:
     assert backend.fs.secret == SECRET
     assert backend.fs.endpoint_url == "http://127.0.0.1:1"
     assert backend.fs.client_kwargs == {"region_name": "eu-west-1"}
-    assert backend.fs.config_kwargs["max_pool_connections"] == backend.max_concurrency
+    pool = backend.max_concurrency + SPARE_CONNECTIONS  # spare ones for the lease renewal
+    assert backend.fs.config_kwargs["max_pool_connections"] == pool
     assert backend.timeout == 7.0
     assert SECRET not in repr(backend) and SECRET not in backend.url
 

@@ -78,6 +78,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "LOCAL_MAX_CONCURRENCY",
     "REMOTE_MAX_CONCURRENCY",
+    "SPARE_CONNECTIONS",
     "FsspecBackend",
 ]
 
@@ -91,6 +92,12 @@ _MANAGED_OPTIONS = ("asynchronous", "loop")
 _DELETE_BATCH = 1000
 #: Characters that make fsspec's ``_rm`` expand a path as a glob pattern.
 _GLOB_CHARS = frozenset("*?[")
+
+
+#: Connections s3fs's pool keeps beyond ``max_concurrency``: a batch fills
+#: ``max_concurrency`` of them, and the write lease's renewal (a root write from
+#: another thread) must not wait for one of those to come free.
+SPARE_CONNECTIONS = 4
 
 
 class FsspecBackend(ConditionalPuts):
@@ -300,7 +307,7 @@ class FsspecBackend(ConditionalPuts):
             # object to decide on a chunked download, two requests where one does.
             options["max_concurrency"] = 1
             config = dict(options.get("config_kwargs") or {})
-            config.setdefault("max_pool_connections", self.max_concurrency + 4)
+            config.setdefault("max_pool_connections", self.max_concurrency + SPARE_CONNECTIONS)
             config.setdefault("connect_timeout", self.timeout)
             config.setdefault("read_timeout", self.timeout)
             options["config_kwargs"] = config
