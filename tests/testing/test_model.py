@@ -36,13 +36,27 @@ def test_the_contract_keys_are_at_its_edges() -> None:
         ("a\tb", "'\\t'"),
         (" a", "space"),
         ("a./b", "ends with '.'"),
-        (".zv-tmp-1", "kept for backends"),
+        (".zv-tmp-1", "kept for a backend's own temporary files"),
+        ("a/.zv-tmp-x/b", "kept for a backend's own temporary files"),
         ("a//b", "empty segment"),
     ],
 )
 def test_keys_outside_the_contract_are_named(key: str, problem: str) -> None:
     found = contract_problem(key)
     assert found is not None and problem in found
+
+
+def test_the_keys_the_core_writes_under_zv_are_inside_the_contract() -> None:
+    """Commit records, claims and staged copies are stored like any key (issue 18)."""
+    from zarr_vectors.format.journal import CLAIMS_PREFIX, LOG_PREFIX, PRIVATE_PREFIX, log_key
+    from zarr_vectors.testing.model import CORE_PRIVATE_KEYS
+
+    core = [log_key(7), f"{CLAIMS_PREFIX}/abc.json", f"{PRIVATE_PREFIX}staged-0123456789ab/x"]
+    for key in (*core, *CORE_PRIVATE_KEYS):
+        assert contract_problem(key) is None, key
+    assert {k.split("/")[0] for k in CORE_PRIVATE_KEYS} >= {LOG_PREFIX, CLAIMS_PREFIX}
+    assert any(k.startswith(f"{PRIVATE_PREFIX}staged-") for k in CORE_PRIVATE_KEYS)
+    assert set(CORE_PRIVATE_KEYS) <= set(CONTRACT_KEYS)  # the kit writes every one of them
 
 
 @settings(max_examples=200, database=None)
