@@ -33,6 +33,7 @@ from dataclasses import replace
 from typing import Any
 
 from zarr_vectors.exceptions import (
+    CorruptStoreError,
     StoreError,
     StoreExistsError,
     ValidationError,
@@ -171,7 +172,10 @@ def _first_write(doc: Mapping[str, Any]) -> bool:
     """Whether ``doc`` is the root of a first write of a store that has not committed."""
     if not isinstance(doc.get("attributes"), Mapping):
         return False
-    pending = Pending.from_root(doc)
+    try:
+        pending = Pending.from_root(doc)
+    except CorruptStoreError:
+        return False  # a garbage writer record: not a first write; reading it says so
     return pending is not None and pending.mode == "w" and not pending.staged
 
 
