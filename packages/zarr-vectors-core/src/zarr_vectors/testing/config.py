@@ -54,7 +54,7 @@ _ALWAYS_LOCAL = frozenset({"", "file", "memory"})
 
 def local_schemes() -> frozenset[str]:
     """Schemes the local profile is used for: the built-in ones and every plugin's own."""
-    from zarr_vectors.storage.registry import get_registry
+    from zarr_vectors.storage import get_registry
 
     return _ALWAYS_LOCAL | get_registry().schemes_where("local_schemes")
 

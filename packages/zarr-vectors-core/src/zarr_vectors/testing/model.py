@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from urllib.parse import quote, unquote, unquote_plus
 
 from zarr_vectors.exceptions import InvalidKeyError
-from zarr_vectors.storage.base import children_of
-from zarr_vectors.storage.keys import normalize_prefix
+from zarr_vectors.storage import children_of, normalize_prefix
 
 __all__ = [
     "CORE_PRIVATE_KEYS",
@@ -69,7 +68,7 @@ def contract_problem(key: str) -> str | None:
     space, ends with '.', or starts with :data:`RESERVED_SEGMENT_PREFIX`. Other
     ``.zv-`` segments (:data:`CORE_PRIVATE_KEYS`) are inside the contract.
     """
-    from zarr_vectors.storage.keys import validate_key
+    from zarr_vectors.storage import validate_key
 
     try:
         validate_key(key)

@@ -76,8 +76,7 @@ class KitTarget:
         room for the sub-prefixes of :meth:`isolated`."""
         from urllib.parse import urlsplit
 
-        from zarr_vectors.storage.registry import get_registry
-        from zarr_vectors.storage.resolve import url_scheme
+        from zarr_vectors.storage import get_registry, url_scheme
         from zarr_vectors.testing.model import MAX_KEY_BYTES
 
         used = 0
