@@ -10,6 +10,7 @@ bytes, and drop staged copies nobody names.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 
 from zarr_vectors.exceptions import StoreError
+from zarr_vectors.format.lease import lease_of
 from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.store import verify_store
 from zarr_vectors.types.points import read_points, write_points
@@ -52,6 +54,7 @@ def unfinished(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
     with pytest.raises(StoreError, match="died here"):
         write_points(DiesBeforeCommit(store), MORE, mode="a")
     assert _cells(store) != committed  # what a journal-unaware reader would see
+    assert lease_of(json.loads((store / "zarr.json").read_text())) is None  # given back
     assert len(read_points(store).positions) == len(OLD)  # ours cut it away
     return store, committed
 
