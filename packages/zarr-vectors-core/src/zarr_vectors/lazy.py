@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.format.crs import CRS_KEY, describe_crs
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
-from zarr_vectors.store.location import StoreLocation
+from zarr_vectors.store.location import StoreLike, StoreLocation
 
 if TYPE_CHECKING:
     import zarr
@@ -31,10 +31,10 @@ __all__ = ["ZVLevel", "ZVStore", "open_zv"]
 
 
 def open_zv(
-    path: Any,
+    path: StoreLike,
     *,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> ZVStore:
     """Open a store lazily (read-only). Raises if it is not a store this package reads.

@@ -9,7 +9,7 @@ import numpy as np
 
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.format.tables import vertex_frame
-from zarr_vectors.store.location import StoreLocation
+from zarr_vectors.store.location import StoreLike, StoreLocation
 
 if TYPE_CHECKING:
     from zarr_vectors.format.snapshot import Snapshot
@@ -19,7 +19,7 @@ from zarr_vectors.dask._support import READ_PARTITION_POINTS, Box, _module, _req
 
 # -- the read -----------------------------------------------------------------------------
 def read_points_frame(
-    store: Any,
+    store: StoreLike,
     *,
     level: int = 0,
     bbox: Box | None = None,

@@ -25,7 +25,7 @@ from zarr_vectors.format.metadata import (
 )
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
 from zarr_vectors.format.transaction import create_empty, rewrite_root
-from zarr_vectors.store.location import StoreLocation
+from zarr_vectors.store.location import StoreLike, StoreLocation
 from zarr_vectors.store.modes import check_mode
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ __all__ = [
 
 
 def create_store(
-    path: Any,
+    path: StoreLike,
     *,
     bounds: Sequence[Sequence[float]] | None = None,
     chunk_shape: Sequence[float] | None = None,
@@ -56,7 +56,7 @@ def create_store(
     mode: str = "w-",
     consolidate: bool = True,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> zarr.Group:
     """Create an empty Zarr Vectors store (root metadata and an empty level 0).
@@ -114,10 +114,10 @@ def _check_shapes(chunk_shape: Any, bounds: Sequence[Sequence[float]]) -> None:
 
 
 def read_metadata(
-    path: Any,
+    path: StoreLike,
     *,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> Snapshot:
     """The store's metadata (one request for the root document)."""
@@ -134,11 +134,11 @@ def read_metadata(
 
 
 def open_store(
-    path: Any,
+    path: StoreLike,
     mode: str = "r",
     *,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> zarr.Group:
     """Open an existing store as a zarr group, after checking it is one this package reads.
@@ -165,7 +165,7 @@ def open_store(
 
 
 def as_zarr_store(
-    path: Any,
+    path: StoreLike,
     *,
     mode: str = "r",
     storage_options: Mapping[str, Any] | None = None,
@@ -231,10 +231,10 @@ def _zarr_group(
 
 
 def consolidate_metadata(
-    path: Any,
+    path: StoreLike,
     *,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> int:
     """Write zarr v3 consolidated metadata inline in the root ``zarr.json``.
@@ -262,12 +262,12 @@ def consolidate_metadata(
 
 
 def verify_store(
-    path: Any,
+    path: StoreLike,
     *,
     progress: Callable[[int, int], None] | None = None,
     repair: bool = False,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> VerifyReport:
     """Check the whole store against its metadata; the report lists every problem found.
