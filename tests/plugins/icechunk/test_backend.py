@@ -64,6 +64,7 @@ def test_time_travel_by_snapshot_tag_and_branch(repo: str) -> None:
     first, more = _points(1000), _points(100, seed=2)
     write_points(repo, first, **NEW)
     zi.tag(repo, "v1")
+    assert zi.create_branch(repo, "extra") == zi.history(repo)[0].id
     write_points(repo, more, mode="a", backend="icechunk", branch="extra")
     write_points(repo, more, mode="a", backend="icechunk")
     old = zi.history(repo)[1].id
@@ -143,7 +144,7 @@ def test_tag_refusals(repo: str) -> None:
     with pytest.raises(StoreError, match="No Icechunk repository"):
         zi.tag(repo, "v1")
     write_points(repo, _points(100), **NEW)
-    with pytest.raises(StoreError, match="has no snapshot 'AAAAAAAAAAAAAAAAAAAA' to tag"):
+    with pytest.raises(StoreError, match="has no snapshot 'AAAAAAAAAAAAAAAAAAAA'; list"):
         zi.tag(repo, "v1", snapshot="AAAAAAAAAAAAAAAAAAAA")
     zi.tag(repo, "v1")
     with pytest.raises(StoreError, match="already has a tag 'v1'"):
@@ -152,6 +153,22 @@ def test_tag_refusals(repo: str) -> None:
         zi.tag(repo, "v 1")
     with pytest.raises(StoreError, match="has no branch 'nope'"):
         zi.history(repo, branch="nope")
+
+
+def test_a_branch_is_made_before_it_is_written(repo: str) -> None:
+    write_points(repo, _points(100), **NEW)
+    with pytest.raises(StoreError, match=r"has no branch 'trial' .*create_branch\(url, 'trial'\)"):
+        write_points(repo, _points(10), mode="a", backend="icechunk", branch="trial")
+    with pytest.raises(StoreError, match="has no branch 'trial'"):
+        read_points(repo, backend="icechunk", branch="trial")
+    first = zi.history(repo)[0].id
+    write_points(repo, _points(10, seed=9), mode="a", backend="icechunk")
+    assert zi.create_branch(repo, "trial", snapshot=first) == first
+    assert len(read_points(repo, backend="icechunk", branch="trial")) == 100
+    with pytest.raises(StoreError, match="already has a branch 'trial'"):
+        zi.create_branch(repo, "trial")
+    with pytest.raises(StoreError, match="has no snapshot 'BBBBBBBBBBBBBBBBBBBB'"):
+        zi.create_branch(repo, "other", snapshot="B" * 20)
 
 
 def test_a_conflicting_commit_names_the_other(repo: str) -> None:

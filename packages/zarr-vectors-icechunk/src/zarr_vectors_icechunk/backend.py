@@ -17,9 +17,9 @@ Writes come in two kinds:
   :class:`~zarr_vectors.exceptions.TransactionConflictError` naming that commit.
 * **A single protocol call** outside a transaction (``put_bytes``,
   ``put_many``, ``delete_prefix``..., as the conformance kit makes them) is
-  committed on its own, rebased over other writers' commits when they touched
-  other keys (Icechunk's conflict detector), so a plain key/value user of the
-  backend sees every call land whole and persist.
+  committed on its own, and made again on the new tip when another writer
+  committed first, so a plain key/value user of the backend sees every call
+  land whole and persist.
 
 Keys Icechunk does not hold as Zarr nodes live in a hidden array
 (:mod:`zarr_vectors_icechunk.keyspace`).
@@ -42,6 +42,7 @@ from zarr_vectors.storage import AsyncBackend, ObjectInfo, children_of, missing_
 from zarr_vectors.storage.concurrency import amap_bounded
 from zarr_vectors.storage.runner import run_sync
 from zarr_vectors_icechunk import keyspace as ks
+from zarr_vectors_icechunk.objects import IcechunkObjects, is_icechunk_error, parents_first
 from zarr_vectors_icechunk.storage import Location, make_location
 
 __all__ = ["DEFAULT_MESSAGE", "IcechunkBackend", "check_ref_name"]
@@ -50,6 +51,8 @@ T = TypeVar("T")
 
 #: The message of a commit made by a single protocol call (a write gets the core's summary).
 DEFAULT_MESSAGE = "zarr-vectors: key/value change"
+#: How often a single call's commit is made again after losing to another writer's.
+_CHANGE_ATTEMPTS = 32
 #: Branch and tag names taken: what Git would take, in short (Icechunk takes nearly anything).
 _REF_NAME = re.compile(r"^(?!\.)(?!.*\.\.)[A-Za-z0-9._\-]{1,100}(?<!\.lock)$")
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Z]{20}$")
@@ -85,16 +88,12 @@ def _check_options(branch: object, tag: object, snapshot: object, message: objec
         raise BackendOptionError(f"message must be a str, got {type(message).__name__}")
 
 
-def _is_icechunk_error(exc: BaseException) -> bool:
-    return type(exc).__module__.startswith("icechunk") or type(exc).__name__ == "IcechunkError"
-
-
-class IcechunkBackend(AsyncBackend):
+class IcechunkBackend(IcechunkObjects, AsyncBackend):
     """A zarr-vectors backend over an Icechunk repository (see the module docstring)."""
 
     backend_name: ClassVar[str] = "icechunk"
     transactional: ClassVar[bool] = True
-    default_max_concurrency: ClassVar[int] = 64
+    default_max_concurrency: ClassVar[int] = 128
 
     def __init__(
         self,
@@ -123,6 +122,7 @@ class IcechunkBackend(AsyncBackend):
         #: Foreign key -> its chunk key, for the current session (None: not read yet).
         self._foreign: dict[str, str] | None = None
         self._commit_lock: asyncio.Lock | None = None
+        self._index_lock: asyncio.Lock | None = None
         if not self.writable:
             self._reader()  # an unknown tag or snapshot is refused now, not at the first read
 
@@ -156,11 +156,11 @@ class IcechunkBackend(AsyncBackend):
                 try:
                     self._repo = icechunk.Repository.create(storage)
                 except Exception as exc:  # another process created it first
-                    if not _is_icechunk_error(exc) or not icechunk.Repository.exists(storage):
+                    if not is_icechunk_error(exc) or not icechunk.Repository.exists(storage):
                         raise
                     self._repo = icechunk.Repository.open(storage)
         except Exception as exc:
-            if _is_icechunk_error(exc):
+            if is_icechunk_error(exc):
                 raise self._fail(exc, "opening the repository") from None
             raise
         return self._repo
@@ -186,9 +186,9 @@ class IcechunkBackend(AsyncBackend):
             elif self.branch in repo.list_branches():
                 self._session = repo.readonly_session(branch=self.branch)
             else:
-                return None  # a branch not made yet reads as an empty store
+                raise self._no_branch(repo)
         except Exception as exc:
-            if not _is_icechunk_error(exc):
+            if not is_icechunk_error(exc):
                 raise
             if self.tag is not None:
                 raise StoreError(
@@ -202,20 +202,27 @@ class IcechunkBackend(AsyncBackend):
         self._foreign = None
         return self._session
 
+    def _no_branch(self, repo: Any) -> StoreError:
+        return StoreError(
+            f"{self.url} has no branch {self.branch!r} (its branches are "
+            f"{sorted(repo.list_branches())}); make it first with "
+            f"zarr_vectors_icechunk.create_branch(url, {self.branch!r})."
+        )
+
     def _writable_session(self) -> Any:
-        """A writable session on the tip of the branch (made, with the branch, if needed)."""
+        """A writable session on the tip of the branch (the repository is made if needed)."""
         if not self.writable:
             raise ReadOnlyBackendError(
                 f"{self!r} reads a {'tag' if self.tag else 'snapshot'}, which cannot change; "
                 "write to a branch (branch='main' or a new name) instead."
             )
         repo = self.repository(create=True)
+        if self.branch not in repo.list_branches():
+            raise self._no_branch(repo)
         try:
-            if self.branch not in repo.list_branches():
-                repo.create_branch(self.branch, repo.lookup_branch("main"))
             session = repo.writable_session(self.branch)
         except Exception as exc:
-            if _is_icechunk_error(exc):
+            if is_icechunk_error(exc):
                 raise self._fail(exc, f"opening branch {self.branch!r} for writing") from None
             raise
         self._session = session
@@ -249,7 +256,7 @@ class IcechunkBackend(AsyncBackend):
             ) from None
         except Exception as exc:
             self._drop_session()
-            if _is_icechunk_error(exc):
+            if is_icechunk_error(exc):
                 raise self._fail(exc, "the commit") from None
             raise
 
@@ -264,7 +271,7 @@ class IcechunkBackend(AsyncBackend):
             try:
                 session.discard_changes()
             except Exception as exc:  # nothing to keep either way: the session is dropped
-                if not _is_icechunk_error(exc):
+                if not is_icechunk_error(exc):
                     raise
 
     async def _change(self, change: Callable[[Any], Awaitable[T]]) -> T:
@@ -276,19 +283,27 @@ class IcechunkBackend(AsyncBackend):
         async with self._commit_lock:
             import icechunk
 
-            session = await asyncio.to_thread(self._writable_session)
-            try:
-                result = await change(session.store)
-                if session.has_uncommitted_changes:
-                    await session.commit_async(
-                        self.message or DEFAULT_MESSAGE, rebase_with=icechunk.ConflictDetector()
-                    )
-            except BaseException as exc:
-                self._drop_session()
-                if _is_icechunk_error(exc):
-                    raise self._fail(exc, "a change") from None
-                raise
-            return result
+            lost = (icechunk.ConflictError, icechunk.RebaseFailedError)
+            for attempt in range(_CHANGE_ATTEMPTS):
+                session = await asyncio.to_thread(self._writable_session)
+                try:
+                    result = await change(session.store)
+                    if session.has_uncommitted_changes:
+                        await session.commit_async(self.message or DEFAULT_MESSAGE)
+                    return result
+                except lost as exc:
+                    # Another writer committed first: the call is made again on the new
+                    # tip. (Not Icechunk's rebase: two first puts of foreign keys both
+                    # make the hidden array, and a rebase let one array replace the other.)
+                    self._drop_session()
+                    if attempt + 1 == _CHANGE_ATTEMPTS:
+                        raise self._fail(exc, "a change") from None
+                except BaseException as exc:
+                    self._drop_session()
+                    if is_icechunk_error(exc):
+                        raise self._fail(exc, "a change") from None
+                    raise
+            raise AssertionError("unreachable")
 
     def _close(self) -> None:
         if self._in_transaction:
@@ -299,163 +314,45 @@ class IcechunkBackend(AsyncBackend):
     async def _aclose(self) -> None:
         self._close()
 
-    # -- native and foreign objects ---------------------------------------------------------
-    async def _native_get(self, store: Any, key: str, byte_range: Any = None) -> bytes | None:
-        from zarr.core.buffer import default_buffer_prototype
-
-        try:
-            found = await store.get(key, default_buffer_prototype(), byte_range=byte_range)
-        except Exception as exc:
-            if _is_icechunk_error(exc):
-                return None  # not a key Icechunk holds (an array that is not there...)
-            raise
-        return None if found is None else bytes(found.to_bytes())
-
-    async def _native_set(self, store: Any, key: str, data: bytes) -> bool:
-        from zarr.core.buffer.cpu import Buffer
-
-        try:
-            await store.set(key, Buffer.from_bytes(data))
-        except KeyError:
-            return False  # a chunk of an array that is not there
-        except Exception as exc:
-            if _is_icechunk_error(exc):
-                return False
-            raise
-        return True
-
-    async def _native_exists(self, store: Any, key: str) -> bool:
-        try:
-            return bool(await store.exists(key))
-        except Exception as exc:
-            if _is_icechunk_error(exc) or isinstance(exc, KeyError):
-                return False  # not a key Icechunk can hold here
-            raise
-
-    async def _native_under(self, store: Any, prefix: str) -> list[str]:
-        """Every key Icechunk holds under ``prefix`` ('' or ending in '/'), hidden ones too.
-
-        Icechunk lists under a node's path only; under any other prefix (a chunk
-        folder, a path of no node) the whole repository is listed and filtered.
-        """
-        try:
-            listed = [k async for k in store.list_prefix(prefix.rstrip("/"))]
-        except Exception as exc:
-            if not _is_icechunk_error(exc):
-                raise
-            listed = [k async for k in store.list()]
-        return [k for k in listed if k.startswith(prefix)]
-
-    async def _native_keys(self, store: Any, prefix: str) -> list[str]:
-        return [k for k in await self._native_under(store, prefix) if not ks.is_reserved(k)]
-
-    async def _foreign_index(self, store: Any) -> dict[str, str]:
-        if self._foreign is None:
-            chunks: list[str] = []
-            if await store.exists(ks.KV_DOC_KEY):
-                listed = [k async for k in store.list_prefix(ks.KV_ARRAY)]
-                chunks = [k for k in listed if k.startswith(ks.KV_CHUNKS)]
-
-            async def name_of(chunk: str) -> tuple[str, str] | None:
-                blob = await self._native_get(store, chunk)
-                return None if blob is None else (ks.unpack(blob, self.url)[0], chunk)
-
-            named = await amap_bounded(name_of, chunks, self.max_concurrency)
-            self._foreign = dict(n for n in named if n is not None)
-        return self._foreign
-
-    async def _foreign_get(self, store: Any, key: str) -> bytes | None:
-        index = await self._foreign_index(store)
-        chunk = index.get(key)
-        if chunk is None:
-            return None
-        blob = await self._native_get(store, chunk)
-        return None if blob is None else ks.unpack(blob, self.url)[1]
-
-    async def _foreign_put(self, store: Any, key: str, data: bytes) -> None:
-        index = await self._foreign_index(store)
-        chunk = ks.chunk_of(key)
-        holder = next((k for k, c in index.items() if c == chunk and k != key), None)
-        if holder is not None:
-            raise StoreError(f"{self.url}: keys {key!r} and {holder!r} hash alike; rename one.")
-        if not await store.exists(ks.KV_DOC_KEY):
-            await self._native_set(store, ks.KV_DOC_KEY, ks.kv_array_doc())
-        if not await self._native_set(store, chunk, ks.pack(key, data)):
-            raise StoreError(f"{self.url}: Icechunk refused the hidden key array's chunk {chunk}")
-        index[key] = chunk
-
-    async def _foreign_delete(self, store: Any, key: str) -> None:
-        index = await self._foreign_index(store)
-        chunk = index.pop(key, None)
-        if chunk is not None:
-            await store.delete(chunk)
-
-    async def _native_delete(self, store: Any, key: str) -> None:
-        """Delete one native key; a node's document without taking its descendants along.
-
-        Icechunk deletes a node with everything under it; the protocol deletes one
-        key. So the keys under a deleted document are read first and put back (a
-        chunk of an array that is gone becomes a foreign key). Zarr-vectors itself
-        deletes children before their parents, which never needs this.
-        """
-        if not await self._native_exists(store, key):
-            return
-        if key.rsplit("/", 1)[-1] != "zarr.json":
-            await store.delete(key)
-            return
-        folder = key[: -len("zarr.json")]
-        under = [k for k in await self._native_under(store, folder) if k != key]
-        saved = {k: await self._native_get(store, k) for k in under}
-        await store.delete(key)
-        hidden = sorted(k for k in saved if ks.is_reserved(k))
-        for k in sorted(hidden, key=lambda k: (not k.endswith("zarr.json"), k)):
-            await self._native_set(store, k, saved[k] or b"")
-        rest = sorted((k for k in saved if not ks.is_reserved(k)), key=_parents_first)
-        for k in rest:
-            await self._put_one(store, k, saved[k] or b"")
-
-    async def _put_one(self, store: Any, key: str, data: bytes) -> None:
-        if ks.is_native_candidate(key) and await self._native_set(store, key, data):
-            index = await self._foreign_index(store)
-            if key in index:
-                await self._foreign_delete(store, key)
-            if key.endswith("zarr.json") and index:
-                await self._adopt_chunks(store, key[: -len("zarr.json")])
-            return
-        await self._foreign_put(store, key, data)
-        if ks.is_native_candidate(key) and await self._native_exists(store, key):
-            await self._native_delete(store, key)
-
-    async def _adopt_chunks(self, store: Any, folder: str) -> None:
-        """Chunks kept as foreign keys because their array was missing, now stored natively."""
-        index = await self._foreign_index(store)
-        for key in [k for k in index if k.startswith(folder + "c/")]:
-            value = await self._foreign_get(store, key)
-            if value is not None and await self._native_set(store, key, value):
-                await self._foreign_delete(store, key)
-
-    async def _delete_one(self, store: Any, key: str) -> None:
-        if ks.is_native_candidate(key):
-            await self._native_delete(store, key)
-        await self._foreign_delete(store, key)
-
     # -- primitives ----------------------------------------------------------------------------
     async def _aget(self, key: str) -> bytes:
-        found = await self._read(key)
+        found = await self._read(await self._session_for_reads(), key)
         if found is None:
             raise missing_key(key, self.url)
         return found
 
     async def _session_for_reads(self) -> Any:
-        if self._session is not None:
-            return self._session
-        return await asyncio.to_thread(self._reader)
+        """The session a read call goes through (once per call, whatever its keys).
+
+        Outside a write, reading a branch follows its tip: a call made after
+        another writer (another instance, another process) committed sees that
+        commit, as on any other backend. The core's readers notice a commit that
+        lands between two calls of one read and read again.
+        """
+        session = self._session
+        following = not (self._in_transaction or self.tag or self.snapshot)
+        if session is not None and not (following and session.read_only):
+            return session
+        return await asyncio.to_thread(self._tip_reader)
+
+    def _tip_reader(self) -> Any:
+        session = self._session
+        if session is not None:
+            try:
+                moved = self.repository().lookup_branch(self.branch) != session.snapshot_id
+            except Exception as exc:
+                if not is_icechunk_error(exc):
+                    raise
+                moved = True  # the branch is gone: say so through _reader
+            if not moved:
+                return session
+            self._session = None
+        return self._reader()
 
     async def _read(
-        self, key: str, start: int | None = None, length: int | None = None
+        self, session: Any, key: str, start: int | None = None, length: int | None = None
     ) -> bytes | None:
         """``key``'s bytes (from ``start``, ``length`` of them), or ``None`` if missing."""
-        session = await self._session_for_reads()
         if session is None:
             return None
         store = session.store
@@ -469,7 +366,7 @@ class IcechunkBackend(AsyncBackend):
         return value[start:] if length is None else value[start : start + length]
 
     async def _aget_range(self, key: str, start: int, length: int | None) -> bytes:
-        found = await self._read(key, start, length)
+        found = await self._read(await self._session_for_reads(), key, start, length)
         if found is None:
             raise missing_key(key, self.url)
         return found
@@ -478,11 +375,13 @@ class IcechunkBackend(AsyncBackend):
         return ObjectInfo(key, len(await self._aget(key)))
 
     async def _aexists(self, key: str) -> bool:
-        return await self._read(key) is not None
+        return await self._read(await self._session_for_reads(), key) is not None
 
     async def _aget_many(self, keys: list[str]) -> dict[str, bytes]:
+        session = await self._session_for_reads()
+
         async def one(key: str) -> tuple[str, bytes | None]:
-            return key, await self._read(key)
+            return key, await self._read(session, key)
 
         found = await amap_bounded(one, keys, self.max_concurrency)
         return {k: v for k, v in found if v is not None}
@@ -519,10 +418,9 @@ class IcechunkBackend(AsyncBackend):
             await amap_bounded(put, fast, self.max_concurrency)
             for key, data in [i for i in chunks if i[0] in index]:
                 await self._put_one(store, key, data)
-            for key, data in items:
-                if not ks.is_native_candidate(key):
-                    self.check_fence()
-                    await self._put_one(store, key, data)
+            foreign = [(k, v) for k, v in items if not ks.is_native_candidate(k)]
+            if foreign:
+                await self._foreign_put_many(store, foreign)
 
         await self._change(change)
 
@@ -531,7 +429,8 @@ class IcechunkBackend(AsyncBackend):
 
     async def _adelete_many(self, keys: list[str]) -> None:
         async def change(store: Any) -> None:
-            chunks = [k for k in keys if ks.is_native_candidate(k) and not k.endswith("zarr.json")]
+            docs = {k for k in keys if ks.is_native_candidate(k) and k.endswith("zarr.json")}
+            chunks = [k for k in keys if k not in docs]
 
             async def drop(key: str) -> None:
                 self.check_fence()
@@ -539,7 +438,7 @@ class IcechunkBackend(AsyncBackend):
 
             await amap_bounded(drop, chunks, self.max_concurrency)
             # Documents deepest first, so a node's children are gone before it is.
-            for key in sorted(set(keys) - set(chunks), key=_parents_first, reverse=True):
+            for key in sorted(docs, key=parents_first, reverse=True):
                 self.check_fence()
                 await self._delete_one(store, key)
 
@@ -556,7 +455,7 @@ class IcechunkBackend(AsyncBackend):
             self.check_fence()
             keys = await self._native_under(store, "")
             docs = [k for k in keys if k.endswith("zarr.json")]
-            for key in sorted(docs, key=_parents_first, reverse=True):
+            for key in sorted(docs, key=parents_first, reverse=True):
                 await store.delete(key)
             for key in [k async for k in store.list()]:
                 await store.delete(key)
@@ -574,14 +473,21 @@ class IcechunkBackend(AsyncBackend):
         if self._in_transaction:
             await change(None)
             return
-        # One commit for the whole move: run it as a transaction of its own.
-        await asyncio.to_thread(self.begin_transaction)
-        try:
-            await change(None)
-        except BaseException:
-            await asyncio.to_thread(self.abort_transaction)
-            raise
-        await asyncio.to_thread(self.commit_transaction, self.message or DEFAULT_MESSAGE)
+        # One commit for the whole move: a transaction of its own, made again on the new
+        # tip if another writer committed meanwhile (a move re-run is the same move).
+        for attempt in range(_CHANGE_ATTEMPTS):
+            await asyncio.to_thread(self.begin_transaction)
+            try:
+                await change(None)
+            except BaseException:
+                await asyncio.to_thread(self.abort_transaction)
+                raise
+            try:
+                await asyncio.to_thread(self.commit_transaction, self.message or DEFAULT_MESSAGE)
+                return
+            except TransactionConflictError:
+                if attempt + 1 == _CHANGE_ATTEMPTS:
+                    raise
 
     async def _aroot_exists(self) -> bool:
         return True
@@ -598,13 +504,8 @@ def _byte_request(start: int | None, length: int | None) -> Any:
     return RangeByteRequest(start, start + length)
 
 
-def _parents_first(key: str) -> tuple[int, bool, str]:
-    """Sort key: shallower keys first, a folder's document before its other keys."""
-    return (key.count("/"), not key.endswith("zarr.json"), key)
-
-
 def _item_order(item: tuple[str, bytes]) -> tuple[int, bool, str]:
-    return _parents_first(item[0])
+    return parents_first(item[0])
 
 
 def run(coro: Awaitable[T]) -> T:

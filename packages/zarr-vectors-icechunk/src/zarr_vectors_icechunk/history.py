@@ -20,7 +20,7 @@ from zarr_vectors.exceptions import StoreError
 if TYPE_CHECKING:
     from zarr_vectors_icechunk.backend import IcechunkBackend
 
-__all__ = ["SnapshotEntry", "branches", "history", "tag", "tags"]
+__all__ = ["SnapshotEntry", "branches", "create_branch", "history", "tag", "tags"]
 
 
 @dataclass(frozen=True)
@@ -90,23 +90,56 @@ def tag(
                 f"{backend.url} already has a tag {name!r} (at {repo.lookup_tag(name)}); tags "
                 "are never moved, so choose another name."
             )
-        target = snapshot
-        try:
-            if target is None:
-                target = repo.lookup_branch(backend.branch)
-            else:
-                repo.lookup_snapshot(target)
-        except Exception as exc:
-            what = f"snapshot {snapshot!r}" if snapshot else f"branch {backend.branch!r}"
-            raise StoreError(
-                f"{backend.url} has no {what} to tag; list the snapshots with "
-                "zarr_vectors_icechunk.history(url)."
-            ) from exc
+        target = _resolve(backend, repo, snapshot)
         try:
             repo.create_tag(name, target)
         except Exception as exc:
             raise backend._fail(exc, f"the tag {name!r}") from None
         return str(target)
+
+
+def create_branch(
+    url: str,
+    name: str,
+    *,
+    snapshot: str | None = None,
+    branch: str | None = None,
+    **storage_options: Any,
+) -> str:
+    """Make branch ``name`` at ``snapshot`` (default: the tip of ``branch``, default ``main``).
+
+    Returns the snapshot id the branch starts from. Writes with ``branch=name``
+    then go to it, and leave every other branch as it is.
+    """
+    from zarr_vectors_icechunk.backend import check_ref_name
+
+    check_ref_name("branch", name)
+    with _opened(url, {"branch": branch, **storage_options}) as (backend, repo):
+        if name in repo.list_branches():
+            raise StoreError(
+                f"{backend.url} already has a branch {name!r} (at {repo.lookup_branch(name)})."
+            )
+        start = _resolve(backend, repo, snapshot)
+        try:
+            repo.create_branch(name, start)
+        except Exception as exc:
+            raise backend._fail(exc, f"the branch {name!r}") from None
+        return start
+
+
+def _resolve(backend: IcechunkBackend, repo: Any, snapshot: str | None) -> str:
+    """``snapshot`` if the repository has it, else the tip of the backend's branch."""
+    try:
+        if snapshot is None:
+            return str(repo.lookup_branch(backend.branch))
+        repo.lookup_snapshot(snapshot)
+        return snapshot
+    except Exception as exc:
+        what = f"snapshot {snapshot!r}" if snapshot else f"branch {backend.branch!r}"
+        raise StoreError(
+            f"{backend.url} has no {what}; list the snapshots with "
+            "zarr_vectors_icechunk.history(url)."
+        ) from exc
 
 
 def tags(url: str, **storage_options: Any) -> dict[str, str]:

@@ -14,11 +14,11 @@ ICECHUNK = BackendInfo(
     "gs://, az://, memory://): each write one commit; history, branches, tags.",
     # Kept in step with zarr_vectors_icechunk.backend and .storage (not imported here).
     options={
-        "branch": "branch to read and to write (default 'main'; made from main on first write)",
+        "branch": "branch to read and to write (default 'main'; others made with create_branch)",
         "tag": "read the store as this tag names it (read-only)",
         "snapshot": "read the store at this snapshot id (read-only)",
         "message": "commit message of the write (default: what the write did)",
-        "max_concurrency": "Icechunk calls a batch keeps in flight (default 64)",
+        "max_concurrency": "Icechunk calls a batch keeps in flight (default 128)",
         "endpoint": "S3-compatible server URL (aliases endpoint_url, aws_endpoint_url)",
         "region": "S3 region (alias region_name)",
         "access_key_id": "S3 access key (aliases key, access_key)",

@@ -127,6 +127,25 @@ def _scheme(url: str) -> str:
     return head.lower()
 
 
+def _quiet_local_warning(icechunk: Any) -> None:
+    """Keep Icechunk from warning on every open of a repository in a local folder.
+
+    The warning (commits from several processes at once are not safe there) is
+    said once, in the plugin's documentation; repeated on stdout for every open
+    it buries everything else. ``ICECHUNK_LOG`` set by the user wins.
+    """
+    global _QUIETED
+    if _QUIETED or "ICECHUNK_LOG" in os.environ:
+        return
+    _QUIETED = True
+    quiet = getattr(icechunk, "set_logs_filter", None)
+    if quiet is not None:
+        quiet("warn,icechunk::storage::object_store=error")
+
+
+_QUIETED = False
+
+
 def make_location(url: str, options: Mapping[str, Any]) -> Location:
     """The icechunk storage for ``url`` configured by ``options`` (see the module docstring)."""
     import icechunk
@@ -160,6 +179,7 @@ def make_location(url: str, options: Mapping[str, Any]) -> Location:
     secrets = tuple(str(v) for k, v in args.items() if k in _SECRET_ARGS and v)
     shown = redact_url(url)
     if family == "local":
+        _quiet_local_warning(icechunk)
         path = unquote(urlsplit(url).path) if scheme == "file" else url
         return Location(icechunk.local_filesystem_storage(os.path.abspath(path)), shown, family, ())
     if family == "memory":
