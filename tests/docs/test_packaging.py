@@ -70,7 +70,9 @@ def test_core_wheel_installs_and_works_without_cloud_libraries(tmp_path: Path) -
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("package", ["zarr-vectors-obstore", "zarr-vectors-fsspec"])
+@pytest.mark.parametrize(
+    "package", ["zarr-vectors-obstore", "zarr-vectors-fsspec", "zarr-vectors-icechunk"]
+)
 def test_plugin_distributions_build(tmp_path: Path, package: str) -> None:
     uv = os.environ.get("UV") or shutil.which("uv")
     if uv is None:
