@@ -265,3 +265,19 @@ def test_secrets_stay_out_of_messages_and_repr(tmp_path: Path) -> None:
         with pytest.raises(StoreError) as info:
             backend.get_bytes("zarr.json")
     assert "sup3r-secret-value" not in str(info.value)
+
+
+def test_lines_are_one_commit_per_write_too(repo: str) -> None:
+    from zarr_vectors.types.lines import read_lines, write_lines
+
+    ends = np.random.default_rng(10).uniform(0, 100, (200, 2, 3)).astype(np.float32)
+    write_lines(repo, ends[:150], **NEW, message="lines")
+    write_lines(repo, ends[150:], mode="a", object_ids=list(range(150, 200)), backend="icechunk")
+    log = zi.history(repo)
+    assert [e.message for e in log] == [
+        "zarr-vectors: append objects",
+        "lines",
+        "Repository initialized",
+    ]
+    assert len(read_lines(repo, backend="icechunk")) == 200
+    assert len(read_lines(repo, backend="icechunk", snapshot=log[1].id)) == 150

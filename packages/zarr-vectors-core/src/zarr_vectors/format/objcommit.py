@@ -21,13 +21,13 @@ from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.format import journal
 from zarr_vectors.format.cellio import ArrayLayout, cells_to_objects
 from zarr_vectors.format.journal import Pending
-from zarr_vectors.format.lease import RootLease
 from zarr_vectors.format.metadata import RootMetadata, dump_json
 from zarr_vectors.format.objects import EncodedObjects
 from zarr_vectors.format.plan import Progress
 from zarr_vectors.format.recovery import recover
 from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.format.staging import _clear, _swap_in
+from zarr_vectors.format.store_transaction import is_transactional, run_write, take_store
 from zarr_vectors.format.transaction import _current, _locked
 from zarr_vectors.format.writesteps import _put_chunks, _record
 from zarr_vectors.storage.base import StorageBackend
@@ -64,11 +64,32 @@ def commit_objects(
     lock_timeout: float | None = None,
     progress: Progress | None = None,
 ) -> EncodedObjects:
-    """Create (``"w-"``), replace (``"w"``) or append to (``"a"``) the store at ``backend``."""
+    """Create (``"w-"``), replace (``"w"``) or append to (``"a"``) the store at ``backend``.
+
+    On a transactional backend the write is one transaction of the backend's
+    (:mod:`~zarr_vectors.format.store_transaction`), replaced in place, and an
+    append whose commit lost to another writer's is built and written again.
+    """
+
+    def attempt() -> EncodedObjects:
+        return _commit_objects(backend, mode, build, consolidate, lock_timeout, progress)
+
+    return run_write(backend, attempt, retry=mode == "a")
+
+
+def _commit_objects(
+    backend: StorageBackend,
+    mode: str,
+    build: Build,
+    consolidate: bool,
+    lock_timeout: float | None,
+    progress: Progress | None,
+) -> EncodedObjects:
     before = _current(backend, mode)
     if mode == "a" and before is not None:
         build(before)  # an append refused by the store as it is fails here, untouched
-    with RootLease(backend, wait=lock_timeout) as lease:
+    summary = f"zarr-vectors: {'append' if mode == 'a' else 'write'} objects"
+    with take_store(backend, wait=lock_timeout, summary=summary) as lease:
         snap = _locked(backend, lease, mode)
         if snap is not None and snap.pending is not None:
             snap = recover(backend, snap, lease)
@@ -82,14 +103,19 @@ def commit_objects(
             _put_chunks(backend, puts, progress, lease)
             return enc.docs
 
-        if snap is not None:
+        transactional = is_transactional(backend)
+        if snap is not None and not transactional:
             _swap_in(backend, snap.root_doc, meta, lease, write, consolidate=consolidate)
             return enc
         if mode == "a" and before is None and not enc.vertex_count:
             raise ValidationError("nothing to append to and nothing to write")
         _clear(backend, keep=())
+        node_docs = [(journal.node_key(p), dump_json(d)) for p, d in enc.docs.items()]
+        if transactional:  # Icechunk takes a chunk only into an array it holds
+            backend.put_many(node_docs)
         docs = write("")
-        backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
+        if not transactional:
+            backend.put_many(node_docs)
         _record(backend, meta.generation, Pending("w"))
         lease.release(journal.root_document(meta, consolidated=docs if consolidate else None))
         return enc
