@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 import zarr_vectors as zv
 from tests.types.test_points_backends import CountingBackend
-from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.exceptions import StoreExistsError, ValidationError
 from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.types.meshes import Mesh, read_mesh, write_mesh
 
@@ -324,3 +325,34 @@ def test_verify_of_mesh_stores(tmp_path: Path, encoding: str) -> None:
     victim.write_bytes(bytes(data))
     bad = verify_backend(LocalBackend(tmp_path / "m"))
     assert not bad.ok and any("0/vertices" in str(p) for p in bad.errors)
+
+
+@pytest.mark.servers
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["obstore", "fsspec"])
+def test_meshes_on_s3(s3_server: Any, s3_bucket: str, backend: str) -> None:
+    from tests.types.test_points_backends import s3_options
+
+    options: dict[str, Any] = {**s3_options(s3_server), "backend": backend}
+    if backend == "fsspec":  # s3fs's own option names
+        options = {
+            "backend": "fsspec",
+            "key": s3_server.access_key,
+            "secret": s3_server.secret_key,
+            "endpoint_url": s3_server.endpoint,
+            "client_kwargs": {"region_name": s3_server.region},
+        }
+    v, f, ids = spheres(k=3, seed=7)
+    url = f"s3://{s3_bucket}/m.zarrvectors"
+    write_mesh(url, v, f, chunk_shape=CS, bounds=BOUNDS, object_ids=ids, **options)
+    got = read_mesh(url, **options)
+    assert face_set(got.vertices, got.faces) == face_set(v, f)
+    one = read_mesh(url, object_ids=[20], **options)
+    assert face_set(one.vertices, one.faces) == face_set(v, f[(ids == 20)[f[:, 0]]])
+    d = f"s3://{s3_bucket}/d.zarrvectors"
+    write_mesh(d, v, f, chunk_shape=CS, bounds=BOUNDS, object_ids=ids, encoding="draco", **options)
+    assert read_mesh(d, **options).face_count == len(f)
+    write_mesh(url, v[:3] + 1, [[0, 1, 2]], object_ids=[99] * 3, mode="a", **options)
+    assert read_mesh(url, **options).objects.tolist() == [10, 20, 30, 99]
+    with pytest.raises(StoreExistsError, match="already exists"):
+        write_mesh(url, v, f, chunk_shape=CS, **options)
