@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from zarr_vectors.cli._chunks import default_chunk_shape
 from zarr_vectors.cli._errors import InputError
 from zarr_vectors.storage.secrets import redact_url
 
@@ -22,8 +23,6 @@ __all__ = ["read_swc_file", "read_tract_file", "write_swc_file", "write_tract_fi
 
 
 def _chunk(opts: dict[str, Any], positions: Any) -> tuple[float, ...] | None:
-    from zarr_vectors.cli.files_cmd import default_chunk_shape
-
     chunk: tuple[float, ...] | None = opts["chunk_shape"]
     if chunk is not None and len(chunk) == 1:
         chunk = chunk * 3

@@ -19,23 +19,12 @@ import click
 
 from zarr_vectors.cli import curve_files
 from zarr_vectors.cli._args import BoxType, ChunkShapeType
+from zarr_vectors.cli._chunks import default_chunk_shape
 from zarr_vectors.cli._errors import InputError, handle_errors
 from zarr_vectors.cli.points_cmd import backend_options, store_kwargs
 from zarr_vectors.storage.secrets import redact_url
 
 __all__ = ["READERS", "WRITERS", "default_chunk_shape", "read_cmd", "write_cmd"]
-
-#: Cells per axis along the largest extent when no --chunk-shape is given.
-CELLS_ALONG = 4
-
-
-def default_chunk_shape(lo: Any, hi: Any) -> tuple[float, ...]:
-    """Cubic cells of 1/4 of the largest extent (at least 1e-6), one value per axis."""
-    import numpy as np
-
-    span = float(np.max(np.asarray(hi, dtype=np.float64) - np.asarray(lo, dtype=np.float64)))
-    side = max(span / CELLS_ALONG, 1e-6)
-    return (side,) * len(lo)
 
 
 def _write_mesh_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
