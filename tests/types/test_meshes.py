@@ -189,6 +189,23 @@ def test_memory_and_sharded_stores(tmp_path: Path) -> None:
     write_mesh(tmp_path / "s", v, f, chunk_shape=CS, bounds=BOUNDS, object_ids=ids, shard_shape=2)
     got = read_mesh(tmp_path / "s")
     assert face_set(got.vertices, got.faces) == face_set(v, f)
+    idx = {"idx": np.arange(len(v), dtype=np.int32)}
+    write_mesh(
+        tmp_path / "d",
+        v,
+        f,
+        chunk_shape=CS,
+        object_ids=ids,
+        shard_shape=2,
+        encoding="draco",
+        vertex_attributes=idx,
+    )
+    got = read_mesh(tmp_path / "d", object_ids=[30])
+    rows = _truth_index(got, v, 100.0 / (2**11 - 1))
+    want = f[(ids == 30)[f[:, 0]]]
+    assert {tuple(x) for x in rows[got.faces].tolist()} == {tuple(x) for x in want.tolist()}
+    doc = (tmp_path / "d" / "0" / "vertices" / "zarr.json").read_text()
+    assert "sharding_indexed" in doc and '"draco"' in doc
 
 
 def _vf(m: Mesh) -> tuple[np.ndarray, np.ndarray]:
