@@ -379,12 +379,36 @@ class IcechunkBackend(IcechunkObjects, AsyncBackend):
 
     async def _aget_many(self, keys: list[str]) -> dict[str, bytes]:
         session = await self._session_for_reads()
+        found = await self._native_batch(session, keys)
 
         async def one(key: str) -> tuple[str, bytes | None]:
             return key, await self._read(session, key)
 
-        found = await amap_bounded(one, keys, self.max_concurrency)
-        return {k: v for k, v in found if v is not None}
+        rest = await amap_bounded(one, [k for k in keys if k not in found], self.max_concurrency)
+        found.update((k, v) for k, v in rest if v is not None)
+        return found
+
+    async def _native_batch(self, session: Any, keys: list[str]) -> dict[str, bytes]:
+        """Icechunk's own objects among ``keys``, fetched in one call of its batch read.
+
+        One call hands every key to Icechunk's runtime, which fetches them
+        concurrently without a Python coroutine per key. Anything it cannot answer
+        that way (a key it does not hold, a version without the call) is left to
+        the key-by-key path.
+        """
+        native = [k for k in keys if ks.is_native_candidate(k)]
+        batch = getattr(getattr(session, "store", None), "_store", None)
+        if session is None or not native or batch is None:
+            return {}
+        try:
+            values = await batch.get_partial_values([(k, (None, None)) for k in native])
+        except Exception as exc:
+            if is_icechunk_error(exc) or isinstance(
+                exc, AttributeError | KeyError | ValueError | TypeError
+            ):
+                return {}
+            raise
+        return {k: bytes(v) for k, v in zip(native, values, strict=True) if v is not None}
 
     async def _alist(self, prefix: str, recursive: bool) -> list[str]:
         session = await self._session_for_reads()
