@@ -396,7 +396,7 @@ def hmac_sha256(key: bytes, text: str) -> bytes:
 
 
 def _azurite_binary() -> Path:
-    """``azurite-blob`` from ``tests/helpers/servers/node_modules``, running ``npm ci`` if it is missing."""
+    """``azurite-blob`` from ``node_modules`` beside this file (``npm ci`` if it is missing)."""
     binary = HERE / "node_modules" / ".bin" / "azurite-blob"
     if binary.exists():
         return binary
@@ -483,7 +483,7 @@ class HttpServer(_Server):
 def start_http(
     root: Path, *, timeout: float = 30.0, auth: tuple[str, str] | None = None
 ) -> HttpServer:
-    """Serve ``root`` read-only at ``http://127.0.0.1:PORT`` (see :mod:`tests.helpers.servers.httpd`).
+    """Serve ``root`` read-only at ``http://127.0.0.1:PORT`` (see :mod:`.httpd`).
 
     ``auth=(user, password)`` makes every request need them as HTTP basic auth.
     """
