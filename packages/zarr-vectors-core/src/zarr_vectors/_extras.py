@@ -24,10 +24,11 @@ DISTRIBUTION = "zarr-vectors-core"
 EXTRAS: dict[str, tuple[str, ...]] = {
     "obstore": ("zarr-vectors-obstore",),
     "fsspec": ("zarr-vectors-fsspec",),
+    "icechunk": ("zarr-vectors-icechunk",),
     "cloud": ("zarr-vectors-obstore",),
     "all": ("zarr-vectors-obstore", "zarr-vectors-fsspec"),
     "testing": ("hypothesis", "pytest"),
-    "io": ("laspy", "plyfile", "pandas", "trimesh"),
+    "io": ("laspy", "plyfile", "pandas", "trimesh", "nibabel", "morphio"),
     "draco": ("DracoPy",),
     "crs": ("pyproj",),
     "xarray": ("xarray", "pandas"),
