@@ -40,6 +40,7 @@ from zarr_vectors.format.snapshot import Snapshot, parse_json_doc, snapshot_from
 from zarr_vectors.serve.cache import ChunkCache
 from zarr_vectors.serve.encoding import encode_annotations, encode_single
 from zarr_vectors.serve.index import IndexLevel, SpatialIndex
+from zarr_vectors.store.location import StoreLike
 
 __all__ = ["AnnotationSource", "NotFound", "StoreState", "open_source"]
 
@@ -263,13 +264,13 @@ class AnnotationSource:
 
 
 def open_source(
-    store: Any,
+    store: StoreLike,
     *,
     refresh_interval: float = 1.0,
     cache_bytes: int = 64 << 20,
     max_fetches: int = 8,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> AnnotationSource:
     """An :class:`AnnotationSource` for ``store`` (a path, URL or backend, read-only).

@@ -17,6 +17,7 @@ from typing import Any
 from zarr_vectors._extras import require
 from zarr_vectors.serve.app import ServerThread
 from zarr_vectors.serve.source import AnnotationSource, open_source
+from zarr_vectors.store.location import StoreLike
 
 __all__ = ["ViewerSession", "view"]
 
@@ -51,7 +52,7 @@ class ViewerSession:
 
 
 def view(
-    store: Any,
+    store: StoreLike,
     *,
     host: str = "127.0.0.1",
     port: int = 0,
@@ -60,7 +61,7 @@ def view(
     color: str = "#ffff00",
     refresh_interval: float = 1.0,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> ViewerSession:
     """Serve ``store`` and open a Neuroglancer viewer with its points as layer ``layer``.

@@ -38,7 +38,7 @@ from zarr_vectors.format.objects import ObjectLevel
 from zarr_vectors.format.objread import ObjectData
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
 from zarr_vectors.format.validate import check_attributes, check_level, check_positions
-from zarr_vectors.store.location import StoreLocation
+from zarr_vectors.store.location import StoreLike, StoreLocation
 from zarr_vectors.types._objects import (
     ObjectResult,
     check_layout,
@@ -190,7 +190,7 @@ def check_faces(faces: Any, n: int) -> npt.NDArray[np.int64]:
 
 
 def write_mesh(
-    store: Any,
+    store: StoreLike,
     vertices: Any,
     faces: Any,
     *,
@@ -210,7 +210,7 @@ def write_mesh(
     axes: Sequence[Any] | None = None,
     lock_timeout: float | None = None,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> MeshWriteSummary:
     """Write a triangle or quad mesh to ``store`` (created, replaced or appended to).
@@ -308,14 +308,14 @@ def _merge(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:
 
 
 def read_mesh(
-    store: Any,
+    store: StoreLike,
     *,
     level: int = 0,
     bbox: Box | None = None,
     object_ids: Sequence[int] | None = None,
     attribute_names: Sequence[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> Mesh:
     """Read a mesh: whole objects, every face once with its vertices.

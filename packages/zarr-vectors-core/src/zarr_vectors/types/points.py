@@ -43,7 +43,7 @@ from zarr_vectors.format.validate import (
     data_bounds,
 )
 from zarr_vectors.progress import READ_PHASES, WRITE_PHASES, progress_callback
-from zarr_vectors.store.location import StoreLocation
+from zarr_vectors.store.location import StoreLike, StoreLocation
 from zarr_vectors.store.modes import check_mode
 
 __all__ = [
@@ -157,7 +157,7 @@ def coarsen_points(
 
 
 def write_points(
-    store: Any,
+    store: StoreLike,
     positions: Any,
     *,
     chunk_shape: Sequence[float] | None = None,
@@ -180,7 +180,7 @@ def write_points(
     crs: Any = None,
     metadata: Mapping[str, Any] | None = None,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> WriteSummary:
     """Write a point cloud to ``store`` (path, URL, backend or zarr store).
@@ -421,7 +421,7 @@ def _root_extras(crs: Any, metadata: Mapping[str, Any] | None) -> dict[str, Any]
 
 @overload
 def read_points(
-    store: Any,
+    store: StoreLike,
     *,
     level: int = 0,
     bbox: Box | None = None,
@@ -429,14 +429,14 @@ def read_points(
     progress: Progress | None = None,
     as_dask: Literal[False] = False,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> PointCloud: ...
 
 
 @overload
 def read_points(
-    store: Any,
+    store: StoreLike,
     *,
     level: int = 0,
     bbox: Box | None = None,
@@ -444,13 +444,13 @@ def read_points(
     progress: Progress | None = None,
     as_dask: Literal[True, "array"],
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> Any: ...
 
 
 def read_points(
-    store: Any,
+    store: StoreLike,
     *,
     level: int = 0,
     bbox: Box | None = None,
@@ -458,7 +458,7 @@ def read_points(
     progress: bool | Progress | None = None,
     as_dask: bool | Literal["array"] = False,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> PointCloud | Any:
     """Read the points of ``level`` (all, or those inside the closed box ``bbox``).
