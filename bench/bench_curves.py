@@ -128,7 +128,9 @@ def run(python: Path, job: dict[str, Any], cwd: Path) -> dict[str, Any]:
         timeout=3600,
     )
     if proc.returncode:
-        raise SystemExit(f"worker exited {proc.returncode}: {proc.stderr[-3000:]}{proc.stdout[-500:]}")
+        raise SystemExit(
+            f"worker exited {proc.returncode}: {proc.stderr[-3000:]}{proc.stdout[-500:]}"
+        )
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 

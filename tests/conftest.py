@@ -55,6 +55,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if _is_slow(item.nodeid):
             item.add_marker(pytest.mark.slow)
 
+
 # Tests interrupt and kill writers on purpose; the next writer then waits for the dead
 # one's write lease to expire. A lease shorter than the default keeps those waits short,
 # and long enough that a live writer starved of CPU on a busy machine still renews it in
