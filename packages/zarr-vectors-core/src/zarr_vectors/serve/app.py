@@ -7,6 +7,9 @@ fsspec's HTTP file system is, and small: no framework or ASGI server on top.
 
 URLs are not paths into the store: only ``/info``, ``/spatialN/I_J_K`` and
 ``/by_id/ID`` (digits only) are routed, each answered from the spatial index,
+plus, for stores of skeletons or meshes, ``/skeletons/info``,
+``/skeletons/ID``, ``/meshes/info``, ``/meshes/ID:0`` and ``/meshes/ID.frag``
+(:mod:`zarr_vectors.serve.objects`), answered by reading that object by id,
 so no request can name a key, let alone one outside the store. Every answer
 carries ``Access-Control-Allow-Origin: *`` (the data is served read-only to
 whoever can reach the port; a Neuroglancer hosted elsewhere must be allowed to
@@ -28,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from zarr_vectors.exceptions import ZarrVectorsError
+from zarr_vectors.serve.objects import ObjectSource
 from zarr_vectors.serve.source import AnnotationSource, NotFound
 
 __all__ = ["ServerThread", "make_app", "run_server"]
@@ -94,6 +98,39 @@ async def _by_id(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/octet-stream")
 
 
+def _json(doc: Any) -> web.Response:
+    return web.Response(body=json.dumps(doc).encode(), content_type="application/json")
+
+
+def _objects(request: web.Request) -> tuple[ObjectSource, int]:
+    return ObjectSource(request.app[SOURCE_KEY]), int(request.match_info.get("id", "0"))
+
+
+async def _skeleton_info(request: web.Request) -> web.Response:
+    return _json(await _objects(request)[0].skeleton_info())
+
+
+async def _skeleton(request: web.Request) -> web.Response:
+    objects, object_id = _objects(request)
+    body = await objects.skeleton(object_id)
+    return web.Response(body=body, content_type="application/octet-stream")
+
+
+async def _mesh_info(request: web.Request) -> web.Response:
+    return _json(await _objects(request)[0].mesh_info())
+
+
+async def _mesh_manifest(request: web.Request) -> web.Response:
+    objects, object_id = _objects(request)
+    return _json(await objects.mesh_manifest(object_id))
+
+
+async def _mesh_fragment(request: web.Request) -> web.Response:
+    objects, object_id = _objects(request)
+    body = await objects.mesh_fragment(object_id)
+    return web.Response(body=body, content_type="application/octet-stream")
+
+
 async def _root(request: web.Request) -> web.Response:
     host = request.host
     return web.Response(
@@ -112,6 +149,11 @@ def make_app(source: AnnotationSource) -> web.Application:
     app.router.add_get("/info", _info)
     app.router.add_get(r"/spatial{level:[0-9]{1,3}}/{chunk:" + _COORDS + "}", _spatial)
     app.router.add_get("/by_id/{id:[0-9]{1,20}}", _by_id)
+    app.router.add_get("/skeletons/info", _skeleton_info)
+    app.router.add_get("/skeletons/{id:[0-9]{1,19}}", _skeleton)
+    app.router.add_get("/meshes/info", _mesh_info)
+    app.router.add_get("/meshes/{id:[0-9]{1,19}}:0", _mesh_manifest)
+    app.router.add_get("/meshes/{id:[0-9]{1,19}}.frag", _mesh_fragment)
 
     async def _close(_: web.Application) -> None:
         source.close()
