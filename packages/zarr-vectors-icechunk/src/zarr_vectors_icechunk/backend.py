@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -42,7 +43,12 @@ from zarr_vectors.storage import AsyncBackend, ObjectInfo, children_of, missing_
 from zarr_vectors.storage.concurrency import amap_bounded
 from zarr_vectors.storage.runner import run_sync
 from zarr_vectors_icechunk import keyspace as ks
-from zarr_vectors_icechunk.objects import IcechunkObjects, is_icechunk_error, parents_first
+from zarr_vectors_icechunk.objects import (
+    IcechunkObjects,
+    is_icechunk_error,
+    loop_lock,
+    parents_first,
+)
 from zarr_vectors_icechunk.storage import Location, make_location
 
 __all__ = ["DEFAULT_MESSAGE", "IcechunkBackend", "check_ref_name"]
@@ -121,8 +127,12 @@ class IcechunkBackend(IcechunkObjects, AsyncBackend):
         self._in_transaction = False
         #: Foreign key -> its chunk key, for the current session (None: not read yet).
         self._foreign: dict[str, str] | None = None
-        self._commit_lock: asyncio.Lock | None = None
-        self._index_lock: asyncio.Lock | None = None
+        self._commit_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._index_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         if not self.writable:
             self._reader()  # an unknown tag or snapshot is refused now, not at the first read
 
@@ -278,9 +288,7 @@ class IcechunkBackend(IcechunkObjects, AsyncBackend):
         """Run ``change(store)`` inside the transaction, or commit it on its own."""
         if self._in_transaction:
             return await change(self._session.store)
-        if self._commit_lock is None:
-            self._commit_lock = asyncio.Lock()
-        async with self._commit_lock:
+        async with loop_lock(self._commit_locks):
             import icechunk
 
             lost = (icechunk.ConflictError, icechunk.RebaseFailedError)

@@ -8,18 +8,32 @@ wherever it lives, and the index of foreign keys, read once per session.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from zarr_vectors.exceptions import StoreError
 from zarr_vectors.storage.concurrency import amap_bounded
 from zarr_vectors_icechunk import keyspace as ks
 
-__all__ = ["IcechunkObjects", "is_icechunk_error", "parents_first"]
+__all__ = ["IcechunkObjects", "is_icechunk_error", "loop_lock", "parents_first"]
 
 
 def is_icechunk_error(exc: BaseException) -> bool:
     """Whether ``exc`` comes from Icechunk (its errors have no common Python base)."""
     return type(exc).__module__.startswith("icechunk") or type(exc).__name__ == "IcechunkError"
+
+
+def loop_lock(locks: weakref.WeakKeyDictionary[Any, asyncio.Lock]) -> asyncio.Lock:
+    """The lock of ``locks`` for the running event loop (an asyncio lock serves one loop).
+
+    A backend is used from the core's I/O loop (blocking calls) and from callers'
+    own loops (``a``-methods) at once; each loop serialises its own calls.
+    """
+    loop = asyncio.get_running_loop()
+    lock = locks.get(loop)
+    if lock is None:
+        lock = locks[loop] = asyncio.Lock()
+    return lock
 
 
 def parents_first(key: str) -> tuple[int, bool, str]:
@@ -34,7 +48,7 @@ class IcechunkObjects:
     max_concurrency: int
     #: Foreign key -> its chunk key, for the current session (None: not read yet).
     _foreign: dict[str, str] | None
-    _index_lock: asyncio.Lock | None
+    _index_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock]
 
     if TYPE_CHECKING:
 
@@ -94,9 +108,7 @@ class IcechunkObjects:
         """Foreign key -> chunk, read once per session (one reader; the others wait for it)."""
         if self._foreign is not None:
             return self._foreign
-        if self._index_lock is None:
-            self._index_lock = asyncio.Lock()
-        async with self._index_lock:
+        async with loop_lock(self._index_locks):
             if self._foreign is None:
                 self._foreign = await self._read_index(store)
             return self._foreign
