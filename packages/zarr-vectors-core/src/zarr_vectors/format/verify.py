@@ -129,7 +129,8 @@ def repair_backend(backend: StorageBackend, *, lock_timeout: float | None = None
     --repair``): an unfinished append is rolled back (so readers that do not
     know the journal, such as zarr-vectors 0.9.2, stop seeing its uncommitted
     points), an unfinished replace is dropped or finished, and staged copies
-    no journal entry names (``.zv-staged-*``) are deleted. A store with
+    no journal entry names (``.zv-staged-*``) and temporary files of killed puts
+    (``.zv-tmp-*``, on backends that have them) are deleted. A store with
     nothing to repair gets its root rewritten unchanged.
     """
     from zarr_vectors.format.journal import PRIVATE_PREFIX
@@ -150,6 +151,11 @@ def repair_backend(backend: StorageBackend, *, lock_timeout: float | None = None
             if child.startswith(staged):
                 backend.delete_prefix(child.rstrip("/"))
                 done.append(f"deleted the leftover staged copy {child.rstrip('/')}")
+        # A backend whose puts go through temporary files (the local disk) removes those
+        # of killed puts; under the lease no put of a live writer is in flight.
+        sweep = getattr(backend, "remove_temporaries", None)
+        if sweep is not None and (count := sweep()):
+            done.append(f"deleted {count} temporary file(s) of puts that never finished")
         return dict(snap.root_doc), None
 
     rewrite_root(backend, change, lock_timeout=lock_timeout)

@@ -539,6 +539,22 @@ class LocalBackend(Backend):
             shutil.rmtree(directory)
         self._prune(directory.parent)
 
+    def remove_temporaries(self) -> int:
+        """Delete the temporary files of puts that never finished; return how many.
+
+        A put writes ``.zv-tmp-*`` beside its key and renames it; a writer killed
+        in between leaves it (hidden from listings). Call only under the write
+        lease, when no other put can be in flight (``verify --repair`` does).
+        """
+        removed = 0
+        for dirpath, _, filenames in os.walk(self.root):
+            for name in filenames:
+                if name.startswith(TEMP_PREFIX):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(dirpath, name))
+                        removed += 1
+        return removed
+
     def _list(self, prefix: str, recursive: bool) -> list[str]:
         directory = self._dir(prefix)
         if not directory.is_dir():
