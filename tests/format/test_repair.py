@@ -88,21 +88,22 @@ def test_the_cli_repairs_and_the_next_writer_too(
     assert len(read_points(store).positions) == len(OLD) + len(MORE)
 
 
-def test_repair_deletes_the_temporary_files_of_killed_puts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["local", "fsspec"])
+def test_repair_deletes_the_temporary_files_of_killed_puts(tmp_path: Path, backend: str) -> None:
     # A local put writes .zv-tmp-* beside its key and renames it; a writer killed in
     # between leaves the file. One is made here in a cell folder and at the top.
-    url = str(tmp_path / "tmp.zarr")
-    write_points(url, OLD, chunk_shape=CS, bounds=BOX)
+    url = (tmp_path / "tmp.zarr").as_uri()
+    write_points(url, OLD, chunk_shape=CS, bounds=BOX, backend=backend)
     cell_dir = next(p for p in (tmp_path / "tmp.zarr" / "0" / "vertices").rglob("*") if p.is_dir())
     leftovers = [cell_dir / ".zv-tmp-killed1", tmp_path / "tmp.zarr" / ".zv-tmp-killed2"]
     for path in leftovers:
         path.write_bytes(b"half a cell")
-    with LocalBackend(url) as backend:
-        assert not any(".zv-tmp-" in key for key in backend.list_prefix("", recursive=True))
+    with LocalBackend(url) as local:
+        assert not any(".zv-tmp-" in key for key in local.list_prefix("", recursive=True))
 
-    report = verify_store(url, repair=True)
+    report = verify_store(url, repair=True, backend=backend)
 
     assert not any(path.exists() for path in leftovers)
     assert any("2 temporary file(s)" in line for line in report.repaired), report.repaired
     assert report.ok
-    assert read_points(url).vertex_count == len(OLD)
+    assert read_points(url, backend=backend).vertex_count == len(OLD)

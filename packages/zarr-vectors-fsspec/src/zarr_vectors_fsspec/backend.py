@@ -43,7 +43,7 @@ from zarr_vectors.exceptions import (
 )
 from zarr_vectors.storage.base import ObjectInfo, children_of
 from zarr_vectors.storage.concurrency import amap_bounded
-from zarr_vectors.storage.local import TEMP_PREFIX
+from zarr_vectors.storage.local import TEMP_PREFIX, remove_temporary_files
 from zarr_vectors.storage.resolve import url_scheme
 from zarr_vectors.storage.runner import get_loop
 from zarr_vectors.storage.secrets import redact_url, secret_values, split_url_credentials
@@ -385,6 +385,16 @@ class FsspecBackend(ConditionalPuts):
             with contextlib.suppress(Exception):
                 await self._timed(self.fs._rm_file(tmp))
             raise
+
+    def remove_temporaries(self) -> int:
+        """On a local disk, delete the temporary files of puts killed before their rename.
+
+        Used under the write lease by ``verify --repair``; other file systems write
+        in place and leave none (0).
+        """
+        if self.protocol not in _LOCAL_PROTOCOLS:
+            return 0
+        return remove_temporary_files(self._root)
 
     @_on_io_loop
     async def _aexists(self, key: str) -> bool:

@@ -50,7 +50,7 @@ try:  # POSIX: conditional writes lock the parent directory
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LocalBackend", "local_path_from_url"]
+__all__ = ["TEMP_PREFIX", "LocalBackend", "local_path_from_url", "remove_temporary_files"]
 
 TEMP_PREFIX = ".zv-tmp-"
 
@@ -546,14 +546,7 @@ class LocalBackend(Backend):
         in between leaves it (hidden from listings). Call only under the write
         lease, when no other put can be in flight (``verify --repair`` does).
         """
-        removed = 0
-        for dirpath, _, filenames in os.walk(self.root):
-            for name in filenames:
-                if name.startswith(TEMP_PREFIX):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(os.path.join(dirpath, name))
-                        removed += 1
-        return removed
+        return remove_temporary_files(self.root)
 
     def _list(self, prefix: str, recursive: bool) -> list[str]:
         directory = self._dir(prefix)
@@ -592,3 +585,15 @@ class LocalBackend(Backend):
 def _version_of(info: os.stat_result) -> str:
     """A file's version token: inode, mtime and size (every write renames a new file)."""
     return f"{info.st_ino:x}-{info.st_mtime_ns:x}-{info.st_size:x}"
+
+
+def remove_temporary_files(root: str | os.PathLike[str]) -> int:
+    """Delete every ``.zv-tmp-*`` file under the local folder ``root``; return how many."""
+    removed = 0
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            if name.startswith(TEMP_PREFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(dirpath, name))
+                    removed += 1
+    return removed
