@@ -260,6 +260,42 @@ def _stored_shards(snap: Snapshot) -> tuple[int, ...] | None:
     return None if spec is None else tuple(spec.shard_shape)
 
 
+def objects_as_dask(
+    store: Any,
+    caller: Callable[..., Any],
+    *,
+    level: int,
+    object_ids: Any,
+    attribute_names: Sequence[str] | None,
+    storage_options: Mapping[str, Any] | None,
+    backend: str | None,
+    backend_kwargs: Mapping[str, Any],
+    selected_otherwise: bool,
+) -> Any:
+    """``as_dask=True`` of every object type: a lazy Dask DataFrame of the vertices.
+
+    ``selected_otherwise`` says the caller also asked for a box or groups, which
+    the Dask read does not take (it selects by ``object_ids`` only).
+    """
+    from zarr_vectors.dask.objects import objects_frame
+
+    if selected_otherwise:
+        raise ValidationError(
+            "as_dask=True reads objects by object_ids only (no bbox or group_ids); "
+            "drop them, or read without as_dask"
+        )
+    return objects_frame(
+        store,
+        level=level,
+        object_ids=object_ids,
+        attribute_names=attribute_names,
+        storage_options=storage_options,
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        caller=caller,
+    )
+
+
 def read_store(
     store: Any,
     *,

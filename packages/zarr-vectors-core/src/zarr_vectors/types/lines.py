@@ -26,6 +26,7 @@ from zarr_vectors.types._objects import (
     check_layout,
     check_object_attributes,
     merge_levels,
+    objects_as_dask,
     read_store,
     write_store,
 )
@@ -187,20 +188,16 @@ def read_lines(
     ``object_id`` instead (:func:`zarr_vectors.dask.objects.objects_frame`).
     """
     if as_dask:
-        from zarr_vectors.dask.objects import objects_frame
-
-        if bbox is not None:
-            raise ValidationError("as_dask=True reads objects by object_ids only (no bbox)")
-
-        return objects_frame(
+        return objects_as_dask(
             store,
+            read_lines,
             level=level,
             object_ids=object_ids,
             attribute_names=attribute_names,
             storage_options=storage_options,
             backend=backend,
             backend_kwargs=backend_kwargs,
-            caller=read_lines,
+            selected_otherwise=bbox is not None,
         )
     data, _ = read_store(
         store,

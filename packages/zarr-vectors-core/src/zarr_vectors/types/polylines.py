@@ -29,6 +29,7 @@ from zarr_vectors.types._objects import (
     check_groups,
     check_layout,
     check_object_attributes,
+    objects_as_dask,
     read_store,
     write_store,
 )
@@ -313,20 +314,16 @@ def read_polylines(
     ``object_id`` instead (:func:`zarr_vectors.dask.objects.objects_frame`).
     """
     if as_dask:
-        from zarr_vectors.dask.objects import objects_frame
-
-        if bbox is not None or group_ids is not None:
-            raise ValidationError("as_dask=True reads objects by object_ids only (no bbox)")
-
-        return objects_frame(
+        return objects_as_dask(
             store,
+            read_polylines,
             level=level,
             object_ids=object_ids,
             attribute_names=attribute_names,
             storage_options=storage_options,
             backend=backend,
             backend_kwargs=backend_kwargs,
-            caller=read_polylines,
+            selected_otherwise=bbox is not None or group_ids is not None,
         )
     data, snap = read_store(
         store,
