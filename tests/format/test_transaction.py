@@ -48,11 +48,27 @@ class FullDiskBackend(LocalBackend):
         super()._write(key, path, data)
 
     def _staged_bytes(self) -> int:
-        total = 0
-        for entry in self.root.iterdir():
-            if entry.name.startswith(".zv-staged-"):
-                total += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
-        return total
+        return sum(
+            _bytes_under(entry)
+            for entry in self.root.iterdir()
+            if entry.name.startswith(".zv-staged-")
+        )
+
+
+def _bytes_under(folder: Path) -> int:
+    """Bytes of the files under ``folder``, while other threads of the write rename theirs.
+
+    A temporary file that was renamed between the listing and its ``stat`` holds no
+    bytes any more (its content is counted under its new name, or not yet listed).
+    """
+    total = 0
+    for directory, _, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.stat(os.path.join(directory, name)).st_size
+            except FileNotFoundError:
+                continue
+    return total
 
 
 def _root(store: Path) -> dict:  # type: ignore[type-arg]
@@ -86,7 +102,7 @@ def test_failed_first_write_leaves_nothing(tmp_path: Path) -> None:
 
     class FullAtOnce(FullDiskBackend):
         def _staged_bytes(self) -> int:  # cells go in place on a first write: count them all
-            return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
+            return _bytes_under(self.root)
 
     with pytest.raises(StoreError, match="No space left"):
         write_points(FullAtOnce(store), NEW, chunk_shape=CS, bounds=BOX)
