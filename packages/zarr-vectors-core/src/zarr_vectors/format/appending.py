@@ -47,9 +47,9 @@ from zarr_vectors.format.writesteps import (
     _cell_codecs,
     _level_doc,
     _prune_log,
-    _put_chunks,
-    _record,
     _with_pending,
+    put_chunks,
+    record_commit,
 )
 from zarr_vectors.storage.base import StorageBackend
 
@@ -180,7 +180,7 @@ def _append(
     node_docs = [(journal.node_key(p), dump_json(d)) for p, d in docs.items()]
     if is_transactional(backend):
         backend.put_many(node_docs)  # arrays before their chunks (see _write_cells)
-    _put_chunks(backend, objects, plan.progress, lease)
+    put_chunks(backend, objects, plan.progress, lease)
     if emptied:
         backend.delete_many(emptied)
     lease.check()
@@ -188,7 +188,7 @@ def _append(
         backend.put_many(node_docs)
     new_meta = journal.bump(meta)
     lease.check()
-    _record(backend, new_meta.generation, pending)
+    record_commit(backend, new_meta.generation, pending)
     _commit(backend, snap, new_meta, docs, plan.consolidate, lease)
     _prune_log(backend, new_meta.generation)
     return CommitResult(len(pos), total, len(touched), 1)

@@ -26,10 +26,10 @@ from zarr_vectors.format.objects import EncodedObjects
 from zarr_vectors.format.plan import Progress
 from zarr_vectors.format.recovery import recover
 from zarr_vectors.format.snapshot import Snapshot
-from zarr_vectors.format.staging import _clear, _swap_in
+from zarr_vectors.format.staging import clear_store, swap_in
 from zarr_vectors.format.store_transaction import is_transactional, run_write, take_store
-from zarr_vectors.format.transaction import _current, _locked
-from zarr_vectors.format.writesteps import _put_chunks, _record
+from zarr_vectors.format.transaction import current_store, locked_store
+from zarr_vectors.format.writesteps import put_chunks, record_commit
 from zarr_vectors.storage.base import StorageBackend
 
 __all__ = ["ObjectRootMetadata", "commit_objects"]
@@ -85,12 +85,12 @@ def _commit_objects(
     lock_timeout: float | None,
     progress: Progress | None,
 ) -> EncodedObjects:
-    before = _current(backend, mode)
+    before = current_store(backend, mode)
     if mode == "a" and before is not None:
         build(before)  # an append refused by the store as it is fails here, untouched
     summary = f"zarr-vectors: {'append' if mode == 'a' else 'write'} objects"
     with take_store(backend, wait=lock_timeout, summary=summary) as lease:
-        snap = _locked(backend, lease, mode)
+        snap = locked_store(backend, lease, mode)
         if snap is not None and snap.pending is not None:
             snap = recover(backend, snap, lease)
         meta, enc = build(snap if mode == "a" else None)
@@ -100,22 +100,22 @@ def _commit_objects(
 
         def write(prefix: str) -> dict[str, dict[str, Any]]:
             puts, _ = cells_to_objects(None, layouts, enc.chunks, prefix=prefix)
-            _put_chunks(backend, puts, progress, lease)
+            put_chunks(backend, puts, progress, lease)
             return enc.docs
 
         transactional = is_transactional(backend)
         if snap is not None and not transactional:
-            _swap_in(backend, snap.root_doc, meta, lease, write, consolidate=consolidate)
+            swap_in(backend, snap.root_doc, meta, lease, write, consolidate=consolidate)
             return enc
         if mode == "a" and before is None and not enc.vertex_count:
             raise ValidationError("nothing to append to and nothing to write")
-        _clear(backend, keep=())
+        clear_store(backend, keep=())
         node_docs = [(journal.node_key(p), dump_json(d)) for p, d in enc.docs.items()]
         if transactional:  # Icechunk takes a chunk only into an array it holds
             backend.put_many(node_docs)
         docs = write("")
         if not transactional:
             backend.put_many(node_docs)
-        _record(backend, meta.generation, Pending("w"))
+        record_commit(backend, meta.generation, Pending("w"))
         lease.release(journal.root_document(meta, consolidated=docs if consolidate else None))
         return enc

@@ -2,7 +2,7 @@
 
 A first write puts its cells where they belong (nobody reads a store being
 created); a replace stages the new store under ``.zv-staged-*`` and swaps it in
-(:func:`_swap_in`), so that one of the two stores is always whole. Streaming
+(:func:`swap_in`), so that one of the two stores is always whole. Streaming
 input is spilled to disk in partitions of whole cells (:func:`_partitions`).
 """
 
@@ -49,13 +49,13 @@ from zarr_vectors.format.writesteps import (
     CommitResult,
     _level_doc,
     _prune_log,
-    _put_chunks,
-    _record,
     _with_pending,
+    put_chunks,
+    record_commit,
 )
 from zarr_vectors.storage.base import StorageBackend
 
-__all__ = []
+__all__ = ["clear_store", "swap_in"]
 
 
 @dataclass
@@ -150,7 +150,7 @@ def _write_cells(
             report = None
             if plan.progress is not None and level == 0:
                 report = _points_progress(plan.progress, placed, len(positions), total)
-            _put_chunks(backend, chunks, report, lease)
+            put_chunks(backend, chunks, report, lease)
         placed += len(positions)
     docs: dict[str, dict[str, Any]] = {}
     for level, totals in enumerate(levels):
@@ -215,11 +215,11 @@ def _create(
     backend: StorageBackend, meta: RootMetadata, plan: WritePlan, lease: RootLease
 ) -> CommitResult:
     """A store where there was none (the lease's placeholder root says one is being made)."""
-    _clear(backend, keep=())  # a replace of foreign data ("w"), or leftovers
+    clear_store(backend, keep=())  # a replace of foreign data ("w"), or leftovers
     try:
         docs, levels = _write_cells(backend, meta, plan, lease)
         backend.put_many([(journal.node_key(p), dump_json(d)) for p, d in docs.items()])
-        _record(backend, meta.generation, Pending("w"))
+        record_commit(backend, meta.generation, Pending("w"))
         root = journal.root_document(meta, consolidated=docs if plan.consolidate else None)
         lease.release(root)
     except BaseException:
@@ -244,13 +244,13 @@ def _replace(
         written.append(levels)
         return docs
 
-    _swap_in(backend, old.root_doc, meta, lease, write, consolidate=plan.consolidate)
+    swap_in(backend, old.root_doc, meta, lease, write, consolidate=plan.consolidate)
     levels = written[0]
     n = levels[0].count
     return CommitResult(n, n, len(levels[0].nonempty), len(meta.levels))
 
 
-def _swap_in(
+def swap_in(
     backend: StorageBackend,
     old_root: Mapping[str, Any],
     meta: RootMetadata,
@@ -273,7 +273,7 @@ def _swap_in(
         backend.put_many(
             [(f"{staged}/{journal.node_key(p)}", dump_json(d)) for p, d in docs.items()]
         )
-        _record(backend, meta.generation, Pending("w"))
+        record_commit(backend, meta.generation, Pending("w"))
     except BaseException:
         _drop_staged(backend, old_root, staged, meta.generation, lease)
         raise
@@ -324,7 +324,7 @@ def abandon_first_write(backend: StorageBackend, lease: RootLease, *, clear: boo
         return  # a transaction aborts by itself; a lost lease is the new holder's to repair
     try:
         if clear:
-            _clear(backend, keep=())
+            clear_store(backend, keep=())
         lease.drop_root()
     except Exception:
         return
@@ -361,7 +361,7 @@ def _move_into_place(
     backend.delete_prefix(staged)
 
 
-def _clear(backend: StorageBackend, *, keep: Iterable[str]) -> None:
+def clear_store(backend: StorageBackend, *, keep: Iterable[str]) -> None:
     """Delete every object but the root, this package's log, writers' claims and ``keep``."""
     kept = {ROOT_KEY, *keep}
     backend.delete_many(

@@ -56,11 +56,11 @@ from zarr_vectors.format.plan import WritePlan
 from zarr_vectors.format.recovery import recover
 from zarr_vectors.format.snapshot import Snapshot, parse_json_doc, snapshot_from_doc
 from zarr_vectors.format.staging import (
-    _clear,
     _create,
     _replace,
-    _swap_in,
     abandon_first_write,
+    clear_store,
+    swap_in,
 )
 from zarr_vectors.format.store_transaction import (
     check_joinable,
@@ -73,8 +73,8 @@ from zarr_vectors.format.validate import check_inside
 from zarr_vectors.format.writesteps import (
     CommitResult,
     _generation_of,
-    _record,
     read_record,
+    record_commit,
 )
 from zarr_vectors.storage.base import StorageBackend
 
@@ -82,6 +82,8 @@ __all__ = [
     "CommitResult",
     "commit_write",
     "create_empty",
+    "current_store",
+    "locked_store",
     "read_record",
     "recover",
     "rewrite_root",
@@ -105,7 +107,7 @@ def commit_write(
 def _commit_write(
     backend: StorageBackend, plan: WritePlan, lock_timeout: float | None
 ) -> CommitResult:
-    before = _current(backend, plan.mode)
+    before = current_store(backend, plan.mode)
     if before is not None and plan.mode == "a":
         _check_append(before, plan)  # refused here, nothing is touched
     if before is None and plan.meta is None:
@@ -128,7 +130,7 @@ def _no_chunk_shape() -> ValidationError:
 
 def _under_lease(backend: StorageBackend, plan: WritePlan, lease: RootLease) -> CommitResult:
     """The write, once the store is held: repair, then append, create or replace."""
-    snap = _locked(backend, lease, plan.mode)
+    snap = locked_store(backend, lease, plan.mode)
     if snap is not None and snap.pending is not None:
         snap = recover(backend, snap, lease)
     if plan.mode == "a" and snap is not None:
@@ -145,7 +147,7 @@ def _under_lease(backend: StorageBackend, plan: WritePlan, lease: RootLease) -> 
     return _create(backend, meta, plan, lease)
 
 
-def _current(backend: StorageBackend, mode: str) -> Snapshot | None:
+def current_store(backend: StorageBackend, mode: str) -> Snapshot | None:
     """The store already there, checked against ``mode`` without taking the lease."""
     raw = backend.get_many([ROOT_KEY]).get(ROOT_KEY)
     if raw is None:
@@ -188,7 +190,7 @@ def _refuse_foreign_data(backend: StorageBackend) -> None:
             )
 
 
-def _locked(backend: StorageBackend, lease: RootLease, mode: str) -> Snapshot | None:
+def locked_store(backend: StorageBackend, lease: RootLease, mode: str) -> Snapshot | None:
     """The store as found once the lease is held (it may have changed since the check)."""
     doc = lease.doc
     if doc is None:
@@ -197,7 +199,7 @@ def _locked(backend: StorageBackend, lease: RootLease, mode: str) -> Snapshot | 
         return None
     if _first_write(doc):
         # A first write that never finished: nothing of it is a store yet.
-        _clear(backend, keep=())
+        clear_store(backend, keep=())
         return None
     if mode == "w-":
         raise StoreExistsError(
@@ -241,13 +243,11 @@ def create_empty(
             with contextlib.suppress(StoreError):  # a readable old store: repair, then swap
                 snap = snapshot_from_doc(backend, old)
                 old = recover(backend, snap, lease).root_doc
-            _swap_in(
-                backend, old, meta, lease, lambda prefix: {"0": level}, consolidate=consolidate
-            )
+            swap_in(backend, old, meta, lease, lambda prefix: {"0": level}, consolidate=consolidate)
             return
-        _clear(backend, keep=())
+        clear_store(backend, keep=())
         backend.put_bytes("0/zarr.json", dump_json(level))
-        _record(backend, generation, Pending("w"))
+        record_commit(backend, generation, Pending("w"))
         consolidated = {"0": level} if consolidate else None
         lease.release(journal.root_document(meta, consolidated=consolidated))
 

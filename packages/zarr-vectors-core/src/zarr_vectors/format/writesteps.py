@@ -1,9 +1,9 @@
 """Steps every write of :mod:`zarr_vectors.format.transaction` shares.
 
 The journal entry in the root (:func:`_with_pending`), the commit records for
-readers holding older snapshots (:func:`_record`, :func:`_prune_log`,
+readers holding older snapshots (:func:`record_commit`, :func:`_prune_log`,
 :func:`read_record`), cell objects put in batches that check the lease between
-them (:func:`_put_chunks`), and the small documents a write makes.
+them (:func:`put_chunks`), and the small documents a write makes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from zarr_vectors.format.store_transaction import (
 )
 from zarr_vectors.storage.base import StorageBackend
 
-__all__ = ["CommitResult", "read_record"]
+__all__ = ["CommitResult", "put_chunks", "read_record", "record_commit"]
 
 
 #: Cell objects written per batch between two checks of the lease.
@@ -78,7 +78,7 @@ def _with_pending(root_doc: Mapping[str, Any], pending: Pending | None) -> dict[
     return doc
 
 
-def _record(backend: StorageBackend, generation: int, change: Pending) -> None:
+def record_commit(backend: StorageBackend, generation: int, change: Pending) -> None:
     """The commit record of the write that makes ``generation`` (for older snapshots).
 
     A transactional backend needs none: a reader's view never changes under it.
@@ -112,7 +112,7 @@ def read_record(backend: StorageBackend, generation: int) -> Pending | None:
     return Pending.from_json(entry, f"{backend.url}: commit record {log_key(generation)}")
 
 
-def _put_chunks(
+def put_chunks(
     backend: StorageBackend,
     chunks: list[tuple[str, bytes]],
     progress: Progress | None,
