@@ -36,10 +36,12 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "viz": ("matplotlib",),
     "serve": ("aiohttp",),
     "neuroglancer": ("aiohttp", "neuroglancer"),
+    "trx": ("trx-python",),
+    "graphml": ("networkx",),
 }
 
 #: import name -> distribution name, where the two differ.
-_DISTRIBUTIONS = {"google_crc32c": "google-crc32c"}
+_DISTRIBUTIONS = {"google_crc32c": "google-crc32c", "trx": "trx-python"}
 
 
 def distribution_of(module: str) -> str:

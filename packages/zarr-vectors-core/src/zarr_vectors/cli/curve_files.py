@@ -1,11 +1,13 @@
-"""Curve files for ``zarr-vectors write`` / ``read``: tractograms (TRK, TCK) and SWC skeletons.
+"""Curve files for ``zarr-vectors write`` / ``read``: tractograms, SWC skeletons, GraphML graphs.
 
 Each function is one entry of :data:`zarr_vectors.cli.files_cmd.WRITERS` or
-``READERS``: a TRK or TCK file becomes a streamline store (a TRK header kept
-in the root attributes under ``"trk"``, scalars and properties as vertex and
-object attributes); an SWC file a skeleton store (``radius`` and ``type`` per
-node, ``--object-id`` naming the neuron). Without ``--chunk-shape`` the cells
-are cubes of a quarter of the data's extent, printed with the summary.
+``READERS``: a TRK, TCK or TRX file becomes a streamline store (a TRK or TRX
+header kept in the root attributes under ``"trk"`` or ``"trx"``, per-point
+and per-streamline values as vertex and object attributes); an SWC file a
+skeleton store (``radius`` and ``type`` per node, ``--object-id`` naming the
+neuron); a GraphML file a graph store (positions from the nodes' x/y/z).
+Without ``--chunk-shape`` the cells are cubes of a quarter of the data's
+extent, printed with the summary.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from zarr_vectors.cli._chunks import default_chunk_shape
 from zarr_vectors.cli._errors import InputError
 from zarr_vectors.storage.secrets import redact_url
 
-__all__ = ["read_swc_file", "read_tract_file", "write_swc_file", "write_tract_file"]
+__all__ = [
+    "read_graphml_file",
+    "read_skeleton_file",
+    "read_swc_file",
+    "read_tract_file",
+    "write_graphml_file",
+    "write_swc_file",
+    "write_tract_file",
+]
 
 
 def _chunk(opts: dict[str, Any], positions: Any) -> tuple[float, ...] | None:
@@ -31,14 +41,31 @@ def _chunk(opts: dict[str, Any], positions: Any) -> tuple[float, ...] | None:
     return chunk
 
 
+def _in_cells(chunk: tuple[float, ...] | None) -> str:
+    """The chosen (or given) cell size, as the summary prints it."""
+    return "" if chunk is None else f" in cells of {[round(c, 6) for c in chunk]}"
+
+
+def _say(notes: list[str]) -> None:
+    """What a file format could not hold, on stderr, one note a line."""
+    import click
+
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
+
+
 def write_tract_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
     from zarr_vectors.types.polylines import write_polylines
 
-    if path.suffix.lower() == ".trk":
+    suffix = path.suffix.lower()
+    if suffix == ".trk":
         from zarr_vectors.io.trk import read_trk as read
+    elif suffix == ".trx":
+        from zarr_vectors.io.trx import read_trx as read
     else:
         from zarr_vectors.io.tck import read_tck as read
     tract = read(path)
+    _say(tract.notes)
     if not tract.streamlines:
         raise InputError(f"{path}: the file holds no streamlines")
     short = [i for i, s in enumerate(tract.streamlines) if len(s) < 2]
@@ -61,7 +88,7 @@ def write_tract_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[st
         metadata=tract.header,
         **kwargs,
     )
-    cells = "" if chunk is None else f" in cells of {[round(c, 6) for c in chunk]}"
+    cells = _in_cells(chunk)
     return (
         f"Wrote {s.polyline_count:,} streamlines ({s.vertex_count:,} points){cells} into "
         f"{s.chunk_count:,} cells"
@@ -69,15 +96,19 @@ def write_tract_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[st
 
 
 def read_tract_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
-    import click
-
     from zarr_vectors.types.polylines import read_polylines
 
     got = read_polylines(url, bbox=opts["bbox"], object_ids=opts["object_ids"], **kwargs)
     if not got.polyline_count:
         raise InputError(f"{redact_url(url)}: no streamlines to write (nothing matched)")
-    if out.suffix.lower() == ".trk":
+    suffix = out.suffix.lower()
+    header = got.metadata.get("trk")
+    if suffix == ".trk":
         from zarr_vectors.io.trk import write_trk as write
+    elif suffix == ".trx":  # a TRK header's affine and dimensions serve TRX too
+        from zarr_vectors.io.trx import write_trx as write
+
+        header = got.metadata.get("trx") or header
     else:
         from zarr_vectors.io.tck import write_tck as write
     notes = write(
@@ -85,10 +116,9 @@ def read_tract_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str,
         got.polylines,
         vertex_attributes=got.vertex_attributes,
         object_attributes=got.object_attributes,
-        header=got.metadata.get("trk"),
+        header=header,
     )
-    for note in notes:
-        click.echo(f"Note: {note}", err=True)
+    _say(notes)
     return f"Read {got.polyline_count:,} streamlines ({got.vertex_count:,} points)"
 
 
@@ -112,7 +142,7 @@ def write_swc_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str,
         mode=opts["mode"],
         **kwargs,
     )
-    cells = "" if chunk is None else f" in cells of {[round(c, 6) for c in chunk]}"
+    cells = _in_cells(chunk)
     return (
         f"Wrote a skeleton of {s.node_count:,} nodes (object {oid}){cells} into "
         f"{s.chunk_count:,} cells"
@@ -120,8 +150,6 @@ def write_swc_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str,
 
 
 def read_swc_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
-    import click
-
     from zarr_vectors.io.swc import write_swc
     from zarr_vectors.types.graphs import read_graph
 
@@ -137,6 +165,62 @@ def read_swc_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str, A
     )
     for name in sorted(set(attrs) - {"radius", "type"}):
         notes.append(f"SWC holds radius and type per node: {name!r} left out")
-    for note in notes:
-        click.echo(f"Note: {note}", err=True)
+    _say(notes)
     return f"Read a skeleton of {got.node_count:,} nodes (object {int(got.objects[0])})"
+
+
+def write_graphml_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    from zarr_vectors.io.graphml import read_graphml
+    from zarr_vectors.types.graphs import write_graph
+
+    g = read_graphml(path)
+    _say(g.notes)
+    chunk = _chunk(opts, g.positions)
+    oids = g.object_ids
+    if opts["object_id"] is not None:  # --object-id names the whole file's graph
+        oids = np.full(len(g.positions), int(opts["object_id"]), np.int64)
+    s = write_graph(
+        url,
+        g.positions,
+        g.edges,
+        kind="graph",
+        chunk_shape=chunk,
+        vertex_attributes=g.vertex_attributes,
+        link_attributes=g.link_attributes,
+        object_ids=oids,
+        mode=opts["mode"],
+        **kwargs,
+    )
+    cells = _in_cells(chunk)
+    return (
+        f"Wrote a graph of {s.node_count:,} nodes and {s.edge_count:,} edges{cells} into "
+        f"{s.chunk_count:,} cells"
+    )
+
+
+def read_graphml_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    from zarr_vectors.io.graphml import write_graphml
+    from zarr_vectors.types.graphs import read_graph
+
+    got = read_graph(url, bbox=opts["bbox"], object_ids=opts["object_ids"], **kwargs)
+    if not got.node_count:
+        raise InputError(f"{redact_url(url)}: no nodes to write (nothing matched)")
+    notes = write_graphml(
+        out,
+        got.positions,
+        got.edges,
+        object_ids=got.object_ids,
+        vertex_attributes=got.vertex_attributes,
+        link_attributes=got.link_attributes,
+    )
+    for name in got.object_attributes:
+        notes.append(f"GraphML has no per-object values: {name!r} left out")
+    _say(notes)
+    return f"Read a {got.kind} of {got.node_count:,} nodes and {got.edge_count:,} edges"
+
+
+def read_skeleton_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    """A skeleton store to SWC (one tree) or GraphML (any number), by the output's suffix."""
+    if out.suffix.lower() == ".graphml":
+        return read_graphml_file(url, out, opts, kwargs)
+    return read_swc_file(url, out, opts, kwargs)

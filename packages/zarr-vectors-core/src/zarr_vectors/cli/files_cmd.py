@@ -78,16 +78,19 @@ WRITERS: dict[str, Callable[[Path, str, dict[str, Any], dict[str, Any]], str]] =
     **{s: _write_mesh_file for s in (".ply", ".obj", ".stl", ".off", ".glb", ".gltf")},
     ".trk": curve_files.write_tract_file,
     ".tck": curve_files.write_tract_file,
+    ".trx": curve_files.write_tract_file,
     ".swc": curve_files.write_swc_file,
+    ".graphml": curve_files.write_graphml_file,
 }
 #: store geometry type -> (what writes it to a file, the suffixes it can write).
 READERS: dict[
     str, tuple[Callable[[str, Path, dict[str, Any], dict[str, Any]], str], tuple[str, ...]]
 ] = {
     "mesh": (_read_mesh_file, (".ply", ".obj", ".stl", ".off", ".glb")),
-    "streamline": (curve_files.read_tract_file, (".trk", ".tck")),
-    "polyline": (curve_files.read_tract_file, (".trk", ".tck")),
-    "skeleton": (curve_files.read_swc_file, (".swc",)),
+    "streamline": (curve_files.read_tract_file, (".trk", ".tck", ".trx")),
+    "polyline": (curve_files.read_tract_file, (".trk", ".tck", ".trx")),
+    "skeleton": (curve_files.read_skeleton_file, (".swc", ".graphml")),
+    "graph": (curve_files.read_graphml_file, (".graphml",)),
 }
 
 
@@ -133,7 +136,8 @@ def write_cmd(
 ) -> None:
     """Write a geometry file into a store at URL.
 
-    Meshes: .ply .obj .stl .off .glb; streamlines: .trk .tck; skeletons: .swc.
+    Meshes: .ply .obj .stl .off .glb; streamlines: .trk .tck .trx; skeletons: .swc;
+    graphs: .graphml.
     """
     writer = WRITERS.get(input_path.suffix.lower())
     if writer is None:
@@ -164,7 +168,7 @@ def write_cmd(
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
     help="Output file; its suffix chooses the format (mesh: .ply .obj .stl .off .glb; "
-    "streamlines: .trk .tck; skeleton: .swc).",
+    "streamlines: .trk .tck .trx; skeleton: .swc or .graphml; graph: .graphml).",
 )
 @click.option("--bbox", type=BoxType(), default=None, help="Only what meets this box.")
 @click.option("--object-id", "object_ids", type=int, multiple=True, help="Object id (repeatable).")

@@ -1,8 +1,9 @@
-"""What the tractogram formats (TRK, TCK) share: the streamlines of a file, in RAS+ mm.
+"""What the tractogram formats (TRK, TCK, TRX) share: the streamlines of a file, in RAS+ mm.
 
 :mod:`.trk` and :mod:`.tck` read and write their files through nibabel's
-``nibabel.streamlines`` (the reference reader of both formats); this module
-holds the in-memory form both return, so the CLI and the store see one shape.
+``nibabel.streamlines`` (the reference reader of both formats), :mod:`.trx`
+through trx-python; this module holds the in-memory form all three return,
+so the CLI and the store see one shape.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class TractFile:
     vertex_attributes: dict[str, list[npt.NDArray[Any]]] = field(default_factory=dict)
     object_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     header: dict[str, Any] = field(default_factory=dict)
+    #: What the file held that the store does not (e.g. TRX groups).
+    notes: list[str] = field(default_factory=list)
 
 
 def per_point(data: Any) -> dict[str, list[npt.NDArray[Any]]]:
