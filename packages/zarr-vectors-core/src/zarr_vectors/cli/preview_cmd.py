@@ -1,5 +1,8 @@
 """``zarr-vectors preview URL -o preview.png``: a density picture of a cloud.
 
+(A mesh store is drawn as shaded faces, :mod:`.preview_mesh`, and a store of
+curves as its segments, :mod:`.preview_curves`.)
+
 The points are projected onto two axes (x and y by default: a view from
 above) and counted per pixel; the picture shows the counts on a log scale, so
 sparse edges and dense cores are both visible. What is read is bounded by
@@ -303,7 +306,12 @@ def preview(
     backend: str | None,
     options: tuple[str, ...],
 ) -> None:
-    """Draw a density picture of the points of the store at URL (seen along one axis)."""
+    """Draw a picture of the store at URL, seen along one axis.
+
+    Points as their density; a mesh as shaded faces; lines, polylines,
+    streamlines, graphs and skeletons as their segments, one tint per object.
+    """
+    from zarr_vectors.cli.preview_curves import CURVE_TYPES
     from zarr_vectors.lazy import open_zv
     from zarr_vectors.store.location import StoreLocation
 
@@ -318,8 +326,9 @@ def preview(
         zv = open_zv(source)
         names = [str(a.get("name", i)) for i, a in enumerate(zv.metadata.axes)]
         axes = _parse_axes(axes_text, names)
-        if "mesh" in zv.metadata.geometry_types:  # shaded faces, not point density
-            _preview_mesh(source, url, output, axes, names, size, start)
+        kinds = [k for k in zv.metadata.geometry_types if k == "mesh" or k in CURVE_TYPES]
+        if kinds:  # shaded faces or curves, not point density
+            _preview_objects(source, kinds[0], url, output, axes, names, size, max_points, start)
             return
         if level is not None and level not in zv.levels:
             raise InputError(f"level {level} does not exist; this store has levels {zv.levels}")
@@ -363,31 +372,38 @@ def preview(
     )
 
 
-def _preview_mesh(
+def _preview_objects(
     source: Any,
+    kind: str,
     url: str,
     output: Path,
     axes: tuple[int, int],
     names: list[str],
     size: int,
+    max_points: int,
     start: float,
 ) -> None:
-    from zarr_vectors.cli.preview_mesh import render_mesh
-    from zarr_vectors.types.meshes import read_mesh
-
-    mesh = read_mesh(source)
+    """A mesh (shaded faces) or curves (segments) projected on ``axes``."""
     where = redact_url(url).rstrip("/").rsplit("/", 1)[-1] or redact_url(url)
-    shown = f"{mesh.face_count:,} faces of {len(mesh.objects):,} object(s)"
-    render_mesh(
-        mesh.vertices,
-        mesh.faces,
-        mesh.object_ids,
-        axes,
-        (names[axes[0]], names[axes[1]]),
-        f"{where}: {shown}",
-        output,
-        size=size,
-    )
+    pair = (names[axes[0]], names[axes[1]])
+    if kind == "mesh":
+        from zarr_vectors.cli.preview_mesh import render_mesh
+        from zarr_vectors.types.meshes import read_mesh
+
+        mesh = read_mesh(source)
+        shown = f"{mesh.face_count:,} faces of {len(mesh.objects):,} object(s)"
+        args = (mesh.vertices, mesh.faces, mesh.object_ids, axes, pair, f"{where}: {shown}")
+        render_mesh(*args, output, size=size)
+    else:
+        from zarr_vectors.cli.preview_curves import read_curves, render_curves
+
+        curves = read_curves(source, kind, max_points=max_points)
+        if not len(curves.segments):
+            raise InputError(f"{redact_url(url)}: the store holds no {kind}s to draw")
+        shown = f"{len(curves.segments):,} segments of {curves.objects_read:,} {kind}(s)"
+        if curves.objects_read < curves.objects_total:
+            shown += f", a sample of {curves.objects_total:,}"
+        render_curves(curves, axes, pair, f"{where}: {shown}", output, size=size)
     click.echo(
         f"Drew {shown} of {redact_url(url)} seen along {_other(names, axes)} in "
         f"{time.perf_counter() - start:.2f} s; saved to {output}."
