@@ -18,6 +18,10 @@ reports its best of ``--repeats`` for each operation, and checks the counts.
 Targets (issue 21): write <= 0.3x, reads <= 0.5x of 0.9.2.
 
     uv run python bench/bench_curves.py [--repeats 3] [--only streamlines|skeletons]
+
+``--streaming`` instead writes ``--streamlines`` (default 400,000, 20M vertices)
+streamlines from a generator of batches of 20,000 and reports the time and the
+worker's peak RSS (0.9.2 has no streaming write to compare with).
 """
 
 from __future__ import annotations
@@ -135,13 +139,76 @@ def run(python: Path, job: dict[str, Any], cwd: Path) -> dict[str, Any]:
     return result
 
 
+STREAM_WORKER = r"""
+import json, resource, shutil, sys, time
+import numpy as np
+from zarr_vectors.types.polylines import read_polylines, write_polylines
+
+job = json.loads(sys.argv[1])
+k, m, per = job["streamlines"], 50, 20_000
+
+def batches():
+    rng = np.random.default_rng(7)
+    for start in range(0, k, per):
+        n = min(per, k - start)
+        s = rng.uniform(100, 900, (n, 1, 3))
+        walk = np.clip(s + np.cumsum(rng.normal(0, 6, (n, m, 3)), axis=1), 0, 1000)
+        yield list(walk.astype(np.float32))
+
+t = time.perf_counter()
+summary = write_polylines(job["dir"] + "/s", batches(), chunk_shape=(125.0,) * 3,
+                          bounds=([0.0] * 3, [1000.0] * 3), memory_limit=job["memory_limit"])
+took = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+r = read_polylines(job["dir"] + "/s", object_ids=[0, k - 1])
+assert summary.vertex_count == k * m and len(r.polylines) == 2
+print(json.dumps({"write": took, "peak_mb": peak, "vertices": summary.vertex_count}))
+"""
+
+
+def streaming(args: argparse.Namespace) -> None:
+    """A streamed write of ``--streamlines`` x 50 vertices (ours only: 0.9.2 has none)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-curves-stream-"))
+    try:
+        job = {"dir": str(tmp), "streamlines": args.streamlines, "memory_limit": args.memory_limit}
+        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        proc = subprocess.run(
+            [sys.executable, "-c", STREAM_WORKER, json.dumps(job)],
+            capture_output=True,
+            text=True,
+            cwd=str(REPO),
+            env=env,
+            timeout=3600,
+        )
+        if proc.returncode:
+            raise SystemExit(f"worker exited {proc.returncode}: {proc.stderr[-3000:]}")
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(
+            f"machine: {platform.platform()}, {os.cpu_count()} cpus, python "
+            f"{platform.python_version()}"
+        )
+        print(
+            f"streamed write of {res['vertices']:,} vertices ({args.streamlines:,} streamlines, "
+            f"memory_limit {args.memory_limit}): {res['write']:.1f} s, peak RSS "
+            f"{res['peak_mb']:.0f} MB"
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", choices=("streamlines", "skeletons"))
+    ap.add_argument("--streaming", action="store_true", help="a streamed write, peak RSS")
+    ap.add_argument("--streamlines", type=int, default=400_000, help="with --streaming")
+    ap.add_argument("--memory-limit", default="512MB", help="with --streaming")
     args = ap.parse_args()
+    if args.streaming:
+        streaming(args)
+        return
     ours, published = Path(sys.executable), venv_python()
     tmp = Path(tempfile.mkdtemp(prefix="bench-curves-"))
     try:

@@ -18,6 +18,10 @@ own full read. Targets (issue 22): writes <= 0.3x, full read <= 0.5x of
 0.9.2, one object >= 10x faster than reading all.
 
     uv run python bench/bench_meshes.py [--repeats 2]
+
+``--streaming`` instead writes ``--objects`` spheres (default 9,766: 10M
+triangles) from a generator of batches of 1,000 objects, raw, and reports the
+time and the worker's peak RSS (0.9.2 has no streaming write).
 """
 
 from __future__ import annotations
@@ -120,10 +124,12 @@ def make_data(where: Path) -> Path:
     return where / "meshes.npz"
 
 
-def run(python: Path, job: dict[str, Any], cwd: Path, max_rss_gb: float) -> dict[str, Any]:
+def run(
+    python: Path, job: dict[str, Any], cwd: Path, max_rss_gb: float, script: str = WORKER
+) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     proc = subprocess.Popen(
-        [str(python), "-c", WORKER, json.dumps(job)],
+        [str(python), "-c", script, json.dumps(job)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -152,13 +158,81 @@ def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+STREAM_WORKER = r"""
+import json, resource, sys, time
+import numpy as np
+sys.path.insert(0, json.loads(sys.argv[1])["repo"])
+from bench.bench_meshes import sphere
+from zarr_vectors.types.meshes import read_mesh, write_mesh
+
+job = json.loads(sys.argv[1])
+unit, tri = sphere(16)
+objects, per = job["objects"], 1000
+
+def batches():
+    rng = np.random.default_rng(7)
+    for start in range(0, objects, per):
+        n = min(per, objects - start)
+        c = rng.uniform(50, 950, (n, 1, 3))
+        r = rng.uniform(8, 20, (n, 1, 1))
+        v = (unit[None] * r + c).reshape(-1, 3).astype(np.float32)
+        f = (tri[None] + (np.arange(n) * len(unit))[:, None, None]).reshape(-1, 3)
+        yield v, f, np.repeat(np.arange(start, start + n), len(unit))
+
+t = time.perf_counter()
+summary = write_mesh(job["dir"] + "/m", batches(), chunk_shape=(125.0,) * 3,
+                     bounds=([0.0] * 3, [1000.0] * 3), memory_limit=job["memory_limit"])
+took = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+one = read_mesh(job["dir"] + "/m", object_ids=[objects - 1])
+assert summary.face_count == objects * len(tri) and one.face_count == len(tri)
+print(json.dumps({"write": took, "peak_mb": peak, "faces": summary.face_count}))
+"""
+
+
+def streaming(args: argparse.Namespace) -> None:
+    """A streamed raw write of ``--objects`` spheres of 1,024 triangles (ours only)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-meshes-stream-"))
+    try:
+        job = {
+            "dir": str(tmp),
+            "objects": args.objects,
+            "memory_limit": args.memory_limit,
+            "repo": str(REPO),
+        }
+        res = run(
+            Path(sys.executable),
+            {**job, "side": "ours"},
+            REPO,
+            args.max_rss_gb,
+            script=STREAM_WORKER,
+        )
+        print(
+            f"machine: {platform.platform()}, {os.cpu_count()} cpus, python "
+            f"{platform.python_version()}"
+        )
+        print(
+            f"streamed raw write of {res['faces']:,} triangles ({args.objects:,} objects, "
+            f"memory_limit {args.memory_limit}): {res['write']:.1f} s, peak RSS "
+            f"{res['peak_mb']:.0f} MB"
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--max-rss-gb", type=float, default=3.0)
+    ap.add_argument("--streaming", action="store_true", help="a streamed write, peak RSS")
+    ap.add_argument("--objects", type=int, default=9766, help="with --streaming (10M triangles)")
+    ap.add_argument("--memory-limit", default="512MB", help="with --streaming")
     args = ap.parse_args()
+    if args.streaming:
+        streaming(args)
+        return
     ours, published = Path(sys.executable), with_library("DracoPy", "DracoPy")
     tmp = Path(tempfile.mkdtemp(prefix="bench-meshes-"))
     try:

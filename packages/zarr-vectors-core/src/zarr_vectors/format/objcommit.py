@@ -101,6 +101,9 @@ def _commit_objects(
         def write(prefix: str) -> dict[str, dict[str, Any]]:
             puts, _ = cells_to_objects(None, layouts, enc.chunks, prefix=prefix)
             put_chunks(backend, puts, progress, lease)
+            for batch in enc.chunk_batches() if enc.chunk_batches is not None else ():
+                puts, _ = cells_to_objects(None, layouts, batch, prefix=prefix)
+                put_chunks(backend, puts, None, lease)
             return enc.docs
 
         transactional = is_transactional(backend)

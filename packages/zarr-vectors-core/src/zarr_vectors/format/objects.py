@@ -26,7 +26,7 @@ per object and cell (graphs, meshes).
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +53,7 @@ __all__ = [
     "decode_fragment_table",
     "decode_manifests",
     "encode_fragment_ranges",
+    "encode_object_index",
     "encode_objects",
 ]
 
@@ -99,6 +100,21 @@ class EncodedObjects:
     cell_arrays: list[str]
     vertex_count: int
     cells: int
+    #: Each object's manifest (by object row), for a write that grows a level in parts.
+    manifests: list[bytes] = field(default_factory=list)
+    #: The cells written (world coordinates) with the rows and fragments each gained.
+    world: npt.NDArray[np.int64] | None = None
+    cell_rows: npt.NDArray[np.int64] | None = None
+    cell_frags: npt.NDArray[np.int64] | None = None
+    #: Cell chunks made while the write runs, in batches (a streamed write's joined
+    #: cells), put after ``chunks``; ``None``: every chunk is in ``chunks``.
+    chunk_batches: Callable[[], Iterator[list[tuple[str, bytes]]]] | None = None
+    #: The old documents when only what changed is written over them (an append).
+    overlay_of: Mapping[str, Mapping[str, Any]] | None = None
+
+
+#: ``bases(world cells (K, D)) -> (rows, fragments)`` a cell already holds (see encode_objects).
+Bases = Callable[[npt.NDArray[np.int64]], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
 
 
 def encode_fragment_ranges(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> bytes:
@@ -253,8 +269,17 @@ def encode_objects(
     index_codecs: Sequence[Mapping[str, Any]],
     shard_shape: Sequence[int] | None,
     level: str = "0",
+    bases: Bases | None = None,
+    raw: bool = False,
 ) -> EncodedObjects:
-    """Every chunk and document of one level holding ``obj``."""
+    """Every chunk and document of one level holding ``obj``.
+
+    ``bases`` says how many rows and fragments each cell already holds when
+    ``obj`` is added to cells that are there (an append, or a streamed write's
+    later batch): its rows, fragments and links are numbered after them, and
+    its chunks hold only what it adds (:mod:`.objgrow` joins the two). ``raw``
+    leaves the cell chunks as their payloads, not yet through the codecs.
+    """
     codec = CellCodec(tuple(dict(c) for c in codecs))
     origin = np.asarray(meta.grid_origin(), dtype=np.int64)
     pos = obj.positions
@@ -280,6 +305,11 @@ def encode_objects(
     local[order] = np.arange(n, dtype=np.int64) - groups.starts[:-1][cell_sorted]
     cell_of = np.empty(n, dtype=np.int64)
     cell_of[order] = cell_sorted
+    if bases is not None:  # numbered after what the cells hold already
+        base_rows, base_frags = bases(world)
+        frag_in_cell += base_frags[frag_cell]
+        frag_local += base_rows[frag_cell]
+        local += base_rows[cell_of]
 
     # Manifests: each object's fragments in the order its vertices come.
     frag_obj = sobj[frag_first]
@@ -294,16 +324,15 @@ def encode_objects(
     grids = ["/".join(map(str, g)) for g in (world - origin).tolist()]
     fstart = np.append(cell_first_frag, len(frag_first))
     bounds = groups.starts.tolist()
+    put = bytes if raw else codec.encode
     for i, grid in enumerate(grids):
         s, e = bounds[i], bounds[i + 1]
-        chunks.append((f"{vpath}/c/{grid}", codec.encode(sorted_pos[s:e].tobytes())))
+        chunks.append((f"{vpath}/c/{grid}", put(sorted_pos[s:e].tobytes())))
         a, b = fstart[i], fstart[i + 1]
         blob = encode_fragment_ranges(frag_local[a:b], frag_count[a:b])
-        chunks.append((f"{fpath}/c/{grid}", codec.encode(blob)))
+        chunks.append((f"{fpath}/c/{grid}", put(blob)))
         for name, col in columns.items():
-            chunks.append(
-                (f"{level}/vertex_attributes/{name}/c/{grid}", codec.encode(col[s:e].tobytes()))
-            )
+            chunks.append((f"{level}/vertex_attributes/{name}/c/{grid}", put(col[s:e].tobytes())))
     nonempty = sorted(world_key(w) for w in world.tolist())
     docs = level_array_docs(
         level,
@@ -331,7 +360,7 @@ def encode_objects(
             local,
             order,
             new,
-            codec,
+            put,
             grids_of=lambda w: "/".join(map(str, (np.asarray(w) - origin).tolist())),
             chunks=chunks,
             cell_docs=cell_docs,
@@ -339,31 +368,72 @@ def encode_objects(
             cell_doc=cell_doc,
         )
 
-    # Object index, attributes, groups: plain arrays over object rows.
+    index_docs, index_chunks = encode_object_index(
+        level,
+        obj.object_ids,
+        manifests,
+        num_present=int((per_object > 0).sum()),
+        ndim=ndim,
+        object_attributes=obj.object_attributes,
+        groups=obj.groups,
+        group_attributes=obj.group_attributes,
+        index_codecs=index_codecs,
+    )
+    docs.update(index_docs)
+    chunks += index_chunks
+    present = tuple(obj.arrays_present) + (
+        ("vertex_attributes",)
+        if obj.attributes and "vertex_attributes" not in obj.arrays_present
+        else ()
+    )
+    docs[level] = group_json(
+        LevelMetadata(level=int(level), vertex_count=n, arrays_present=present).to_attributes()
+    )
+    cell_paths = [p for p, d in cell_docs.items() if d.get("node_type") == "array"]
+    docs.update(shard_docs({p: cell_docs[p] for p in cell_paths}, shard_shape))
+    frags_per_cell = np.diff(np.append(cell_first_frag, len(frag_first)))
+    return EncodedObjects(
+        chunks, docs, cell_paths, n, len(world), manifests, world, counts, frags_per_cell
+    )
+
+
+def encode_object_index(
+    level: str,
+    object_ids: npt.NDArray[np.int64],
+    manifests: Sequence[bytes],
+    *,
+    num_present: int,
+    ndim: int,
+    object_attributes: Mapping[str, npt.NDArray[Any]],
+    groups: Sequence[npt.NDArray[np.int64]] | None = None,
+    group_attributes: Mapping[str, npt.NDArray[Any]] | None = None,
+    index_codecs: Sequence[Mapping[str, Any]] = (),
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, bytes]]]:
+    """The object index, object attributes and groups: plain arrays over object rows."""
+    docs: dict[str, dict[str, Any]] = {}
+    chunks: list[tuple[str, bytes]] = []
     tail = list(index_codecs)
     oi = f"{level}/object_index"
     docs[oi] = group_json(
         {
             "zv_array": "object_index",
-            "num_objects": len(obj.object_ids),
-            "num_present": int((per_object > 0).sum()),
+            "num_objects": len(object_ids),
+            "num_present": num_present,
             "sid_ndim": ndim,
             "layout": "vlen_manifests_v2",
             "object_ids_sorted": True,
         }
     )
-    d, c = plain_array(
-        f"{oi}/object_ids", obj.object_ids, chunk_rows=1 << 20, tail_codecs=tail, fill=0
-    )
+    d, c = plain_array(f"{oi}/object_ids", object_ids, chunk_rows=1 << 20, tail_codecs=tail, fill=0)
     docs[f"{oi}/object_ids"] = d
     chunks += c
     zstd = [{"name": "zstd", "configuration": {"level": 0, "checksum": False}}, *tail]
     d, c = vlen_array(f"{oi}/manifests", manifests, chunk_rows=MANIFEST_ROWS, tail_codecs=zstd)
     docs[f"{oi}/manifests"] = d
     chunks += c
-    if obj.object_attributes:
+    if object_attributes:
         docs[f"{level}/object_attributes"] = group_json()
-    for name, values in obj.object_attributes.items():
+    for name, values in object_attributes.items():
         path = f"{level}/object_attributes/{name}"
         attrs = {
             "zv_array": "object_attribute",
@@ -377,8 +447,8 @@ def encode_objects(
         )
         docs[path] = d
         chunks += c
-    if obj.groups is not None:
-        blobs = [np.asarray(g, "<i8").tobytes() for g in obj.groups]
+    if groups is not None:
+        blobs = [np.asarray(g, "<i8").tobytes() for g in groups]
         d, c = vlen_array(
             f"{level}/groups",
             blobs,
@@ -388,9 +458,9 @@ def encode_objects(
         )
         docs[f"{level}/groups"] = d
         chunks += c
-        if obj.group_attributes:
+        if group_attributes:
             docs[f"{level}/group_attributes"] = group_json()
-        for name, values in obj.group_attributes.items():
+        for name, values in (group_attributes or {}).items():
             path = f"{level}/group_attributes/{name}"
             attrs = {
                 "zv_array": "groupings_attribute",
@@ -403,17 +473,7 @@ def encode_objects(
             )
             docs[path] = d
             chunks += c
-    present = tuple(obj.arrays_present) + (
-        ("vertex_attributes",)
-        if obj.attributes and "vertex_attributes" not in obj.arrays_present
-        else ()
-    )
-    docs[level] = group_json(
-        LevelMetadata(level=int(level), vertex_count=n, arrays_present=present).to_attributes()
-    )
-    cell_paths = [p for p, d in cell_docs.items() if d.get("node_type") == "array"]
-    docs.update(shard_docs({p: cell_docs[p] for p in cell_paths}, shard_shape))
-    return EncodedObjects(chunks, docs, cell_paths, n, len(world))
+    return docs, chunks
 
 
 def _encode_links(
@@ -424,7 +484,7 @@ def _encode_links(
     local: npt.NDArray[np.int64],
     order: npt.NDArray[np.int64],
     new: npt.NDArray[np.bool_],
-    codec: CellCodec,
+    put: Callable[[bytes], bytes],
     *,
     grids_of: Any,
     chunks: list[tuple[str, bytes]],
@@ -494,17 +554,17 @@ def _encode_links(
         for src, rows, index in cells:
             grid = grids_of(src)
             if intra:
-                chunks.append((f"{path}/c/{grid}", codec.encode(rows.astype("<i8").tobytes())))
+                chunks.append((f"{path}/c/{grid}", put(rows.astype("<i8").tobytes())))
                 blob = encode_fragment_ranges(np.zeros(1, np.int64), np.array([len(rows)]))
-                chunks.append((f"{level}/link_fragments/c/{grid}", codec.encode(blob)))
+                chunks.append((f"{level}/link_fragments/c/{grid}", put(blob)))
             else:
-                chunks.append((f"{path}/c/{grid}", codec.encode(encode_cross_cell(rows))))
+                chunks.append((f"{path}/c/{grid}", put(encode_cross_cell(rows))))
             for name, values in stored_attrs.items():
                 part = np.ascontiguousarray(values[index])
                 chunks.append(
                     (
                         f"{level}/link_attributes/{name}/0/{seg}/c/{grid}",
-                        codec.encode(part.tobytes()),
+                        put(part.tobytes()),
                     )
                 )
         for name, values in obj.link_attributes.items():

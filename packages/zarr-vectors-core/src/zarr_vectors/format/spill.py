@@ -41,7 +41,14 @@ import numpy.typing as npt
 from zarr_vectors.exceptions import StoreError, ValidationError
 from zarr_vectors.format.grid import BLOCK, axis_cells, scatter_rows
 
-__all__ = ["SPILL_PREFIX", "SpillPartitions", "record_dtype", "remove_abandoned"]
+__all__ = [
+    "SPILL_PREFIX",
+    "SpillDirectory",
+    "SpillPartitions",
+    "record_dtype",
+    "remove_abandoned",
+    "spill_error",
+]
 
 #: Name prefix of a spill directory (its parent is the spill dir or the system temp dir).
 SPILL_PREFIX = "zarr-vectors-spill-"
@@ -103,35 +110,15 @@ class SpillPartitions:
         # sorted by cell, the encoded cells).
         want = math.ceil(rows * self.record.itemsize / (self.budget / _COPIES)) if rows else 16
         self.count = max(1, min(4096, want))
-        self._dir = ""
-        parent = str(directory) if directory is not None else tempfile.gettempdir()
-        remove_abandoned(parent)
-        self._lock: int | None = None
-        try:
-            # Locked under a name the cleaners do not match, then renamed to its spill name:
-            # no cleaner can take the lock of a directory whose writer is still setting up.
-            making = tempfile.mkdtemp(prefix=_MAKING_PREFIX, dir=parent)
-            self._dir = making
-            self._lock = os.open(os.path.join(making, _LOCK_NAME), os.O_CREAT | os.O_RDWR)
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            final = SPILL_PREFIX + os.path.basename(making)[len(_MAKING_PREFIX) :]
-            os.rename(making, os.path.join(parent, final))
-            self._dir = os.path.join(parent, final)
-        except OSError as exc:
-            self.close()
-            raise _spill_error(parent, exc) from None
+        self._space = SpillDirectory(directory)
+        self._dir = self._space.path
         self._rows = [0] * self.count
         self.total_rows = 0
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
         """Delete the spill directory (idempotent); its lock goes with the descriptor."""
-        if self._dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            with contextlib.suppress(OSError):
-                os.close(lock)
+        self._space.close()
 
     def __enter__(self) -> Self:
         return self
@@ -210,7 +197,7 @@ class SpillPartitions:
                 with open(paths(part), "ab") as handle:
                     sorted_rows[start:end].tofile(handle)
             except OSError as exc:
-                raise _spill_error(self._dir, exc) from None
+                raise spill_error(self._dir, exc) from None
             if depth == 0:
                 self._rows[part] += end - start
         if depth == 0:
@@ -243,7 +230,7 @@ class SpillPartitions:
         try:
             os.makedirs(sub, exist_ok=True)
         except OSError as exc:
-            raise _spill_error(self._dir, exc) from None
+            raise spill_error(self._dir, exc) from None
         step = max(1, (self.budget // 8) // self.record.itemsize)
         per_file = size // self.record.itemsize
         for start in range(0, per_file, step):
@@ -274,7 +261,44 @@ class SpillPartitions:
         return positions, attributes
 
 
-def _spill_error(where: str, exc: OSError) -> StoreError:
+class SpillDirectory:
+    """A private directory for spilled bytes: locked while its writer lives, deleted on close.
+
+    Shared by every spill (point rows in partitions, the cells of streamed
+    objects), so that one cleaner (:func:`remove_abandoned`) finds what a killed
+    writer left behind.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self.path = ""
+        parent = str(directory) if directory is not None else tempfile.gettempdir()
+        remove_abandoned(parent)
+        self._lock: int | None = None
+        try:
+            # Locked under a name the cleaners do not match, then renamed to its spill name:
+            # no cleaner can take the lock of a directory whose writer is still setting up.
+            making = tempfile.mkdtemp(prefix=_MAKING_PREFIX, dir=parent)
+            self.path = making
+            self._lock = os.open(os.path.join(making, _LOCK_NAME), os.O_CREAT | os.O_RDWR)
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            final = SPILL_PREFIX + os.path.basename(making)[len(_MAKING_PREFIX) :]
+            os.rename(making, os.path.join(parent, final))
+            self.path = os.path.join(parent, final)
+        except OSError as exc:
+            self.close()
+            raise spill_error(parent, exc) from None
+
+    def close(self) -> None:
+        """Delete the directory (idempotent); its lock goes with the descriptor."""
+        if self.path:
+            shutil.rmtree(self.path, ignore_errors=True)
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                os.close(lock)
+
+
+def spill_error(where: str, exc: OSError) -> StoreError:
     """A failed spill as one line naming the directory and what to do (nothing was written)."""
     reason = exc.strerror or str(exc)
     return StoreError(

@@ -11,7 +11,7 @@ was replaced meanwhile).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -32,7 +32,7 @@ from zarr_vectors.format.validate import check_bbox, check_inside, check_level, 
 from zarr_vectors.store.location import StoreLocation
 from zarr_vectors.store.modes import check_mode
 
-__all__ = ["ObjectResult", "read_store", "write_store"]
+__all__ = ["ObjectResult", "read_store", "write_store", "write_stream"]
 
 Box = tuple[Sequence[float], Sequence[float]]
 WRITE_MODES = ("w-", "w", "a")
@@ -250,6 +250,84 @@ def write_store(
         return commit_objects(
             target, mode, build, consolidate=consolidate, lock_timeout=lock_timeout
         )
+
+
+def write_stream(
+    store: Any,
+    batches: Iterable[ObjectLevel],
+    *,
+    mode: str,
+    layout: LayoutArgs,
+    geometry_type: str,
+    links_convention: str,
+    memory_limit: int | str | None = None,
+    spill_dir: str | None = None,
+    axes: Sequence[Any] | None = None,
+    consolidate: bool = True,
+    lock_timeout: float | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    backend: Any = None,
+    backend_kwargs: Mapping[str, Any] | None = None,
+    caller: Callable[..., Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> EncodedObjects:
+    """Commit a level written from ``batches`` of whole objects (larger than memory).
+
+    Every batch is checked and spilled (:class:`~zarr_vectors.format.objstream.ObjectStream`)
+    before the store is opened, so bad input anywhere in the stream leaves the
+    store untouched; then one commit writes it all, as :func:`write_store` does.
+    """
+    from zarr_vectors.format.objstream import ObjectStream
+    from zarr_vectors.format.spill import check_budget
+
+    if mode == "a":
+        raise ValidationError(
+            "appending from batches is not supported; append the objects in memory (mode='a' "
+            "with lists), or write the whole store from batches with mode='w'"
+        )
+    budget = 1 << 30 if memory_limit is None else check_budget(memory_limit)
+    if layout.bounds is None:
+        raise ValidationError(
+            "writing from an iterator of batches needs bounds=((min...), (max...)): the "
+            "batches are read once, so their extent is not known before the cells are made"
+        )
+    assert layout.chunk_shape is not None
+    base = ObjectRootMetadata.build(
+        chunk_shape=layout.chunk_shape,
+        bounds=layout.bounds,
+        axes=axes,
+        geometry_types=(geometry_type,),
+    )
+    extra = {**base.extra, **dict(metadata or {})}
+    meta = ObjectRootMetadata(
+        **{**base.__dict__, "links_convention": links_convention, "extra": extra}
+    )
+    loc = StoreLocation.of(
+        store,
+        backend=backend,
+        storage_options=storage_options,
+        backend_kwargs=backend_kwargs,
+        caller=caller,
+    )
+    with ObjectStream(
+        meta,
+        codecs=layout.codecs,
+        index_codecs=layout.index_codecs,
+        shard_shape=layout.shard_shape,
+        budget=budget,
+        directory=spill_dir,
+    ) as stream:
+        for batch in batches:
+            stream.add(batch)
+        enc = stream.finish()
+        with loc.open("w") as target:
+            return commit_objects(
+                target,
+                mode,
+                lambda snap: (meta, enc),
+                consolidate=consolidate,
+                lock_timeout=lock_timeout,
+            )
 
 
 def _stored_shards(snap: Snapshot) -> tuple[int, ...] | None:

@@ -12,7 +12,7 @@ The user guide is ``docs/graphs.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.batches import is_stream
 from zarr_vectors.format.objects import ObjectLevel
 from zarr_vectors.format.objread import ObjectData
 from zarr_vectors.format.snapshot import Snapshot
@@ -32,6 +33,7 @@ from zarr_vectors.types._objects import (
     objects_as_dask,
     read_store,
     write_store,
+    write_stream,
 )
 
 __all__ = ["Graph", "read_graph", "write_graph"]
@@ -165,7 +167,7 @@ def check_forest(
 def write_graph(
     store: Any,
     positions: Any,
-    edges: Any,
+    edges: Any = None,
     *,
     chunk_shape: Sequence[float] | None = None,
     bounds: Box | None = None,
@@ -182,6 +184,8 @@ def write_graph(
     consolidate: bool = True,
     axes: Sequence[Any] | None = None,
     lock_timeout: float | None = None,
+    memory_limit: int | str | None = None,
+    spill_dir: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
@@ -193,17 +197,82 @@ def write_graph(
     ``vertex_attributes`` N rows, ``link_attributes`` M rows,
     ``object_attributes`` one row per distinct object id, ascending.
     ``mode="a"`` appends whole objects whose ids are new.
+
+    A graph larger than memory comes as an iterator of batches of whole
+    objects in place of ``positions`` (``edges`` left out): each a
+    ``(positions, edges)`` or ``(positions, edges, object_ids)`` tuple, or a
+    dict with those keys and ``vertex_attributes``, ``link_attributes``,
+    ``object_attributes``, edges indexing the batch's own vertices. It needs
+    ``bounds=`` and is spilled to ``spill_dir`` and joined ``memory_limit``
+    bytes at a time, as for polylines.
     """
     if kind not in KINDS:
         raise ValidationError(f"kind must be 'graph' or 'skeleton', got {kind!r}")
+    common: dict[str, Any] = {
+        "mode": mode,
+        "geometry_type": kind,
+        "links_convention": "implicit_sequential_with_branches"
+        if kind == "skeleton"
+        else "explicit",
+        "axes": axes,
+        "consolidate": consolidate,
+        "lock_timeout": lock_timeout,
+        "storage_options": storage_options,
+        "backend": backend,
+        "backend_kwargs": backend_kwargs,
+        "caller": write_graph,
+    }
+    if edges is None:
+        if vertex_attributes or link_attributes or object_attributes or object_ids is not None:
+            raise ValidationError(
+                "with batches, give the attributes and object_ids in each batch (a dict with "
+                "those keys); the keywords are for data in memory"
+            )
+        return _write_stream(
+            store,
+            positions,
+            kind,
+            dtype,
+            layout_args=(chunk_shape, bounds, compressor, checksum, shard_shape),
+            memory_limit=memory_limit,
+            spill_dir=spill_dir,
+            common=common,
+        )
+    level, e = _graph_objects(
+        positions,
+        edges,
+        kind,
+        dtype,
+        vertex_attributes,
+        link_attributes,
+        object_attributes,
+        object_ids,
+    )
+    pos, ids, n = level.positions, level.object_ids, len(level.positions)
+    layout = check_layout(
+        mode, pos.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape
+    )
+    merge = _merge_skeleton if kind == "skeleton" else _merge
+    enc = write_store(store, level, layout=layout, merge=merge, **common)
+    return WriteSummary(n, len(e), len(ids), enc.cells, kind, mode)
+
+
+def _graph_objects(
+    positions: Any,
+    edges: Any,
+    kind: str,
+    dtype: Any,
+    vertex_attributes: Mapping[str, Any] | None,
+    link_attributes: Mapping[str, Any] | None,
+    object_attributes: Mapping[str, Any] | None,
+    object_ids: Any,
+) -> tuple[ObjectLevel, npt.NDArray[np.int64]]:
+    """A graph or skeleton set checked and laid out as objects: ``(level, edges)``."""
     pos = check_positions(positions, dtype)
     n = len(pos)
     if n == 0:
         raise ValidationError("positions is empty: give at least one vertex")
     e = _check_edges(edges, n)
-    layout = check_layout(
-        mode, pos.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape
-    )
     attrs = check_attributes(vertex_attributes, n)
     lattrs = check_object_attributes(link_attributes, len(e), "edge")
     vid = np.zeros(n, np.int64) if object_ids is None else np.asarray(object_ids)
@@ -231,23 +300,61 @@ def write_graph(
         implicit_chain=kind == "skeleton" and not lattrs,
         arrays_present=("vertices", "links", "object_index"),
     )
-    enc = write_store(
-        store,
-        level,
-        mode=mode,
-        layout=layout,
-        geometry_type=kind,
-        links_convention="implicit_sequential_with_branches" if kind == "skeleton" else "explicit",
-        merge=_merge_skeleton if kind == "skeleton" else _merge,
-        axes=axes,
-        consolidate=consolidate,
-        lock_timeout=lock_timeout,
-        storage_options=storage_options,
-        backend=backend,
-        backend_kwargs=backend_kwargs,
-        caller=write_graph,
+    return level, e
+
+
+def _write_stream(
+    store: Any,
+    items: Any,
+    kind: str,
+    dtype: Any,
+    *,
+    layout_args: tuple[Any, ...],
+    memory_limit: int | str | None,
+    spill_dir: str | None,
+    common: dict[str, Any],
+) -> WriteSummary:
+    """:func:`write_graph` from batches of whole objects (see its docstring)."""
+    if not is_stream(items, None) or isinstance(items, np.ndarray):
+        raise ValidationError(
+            "edges is missing: give edges (M, 2), or pass an iterator of "
+            "(positions, edges[, object_ids]) batches as positions"
+        )
+    chunk_shape, bounds = layout_args[0], layout_args[1]
+    ndim = len(bounds[0]) if bounds is not None else len(chunk_shape or ())
+    layout = check_layout(common["mode"], ndim, *layout_args)
+    edges_seen = [0]
+    names = (
+        "positions",
+        "edges",
+        "object_ids",
+        "vertex_attributes",
+        "link_attributes",
+        "object_attributes",
     )
-    return WriteSummary(n, len(e), len(ids), enc.cells, kind, mode)
+
+    def levels() -> Iterator[ObjectLevel]:
+        for item in items:
+            if isinstance(item, Mapping):
+                if set(item) - set(names) or not {"positions", "edges"} <= set(item):
+                    raise ValidationError(
+                        f"a batch dict needs 'positions' and 'edges' and may have {list(names[2:])}"
+                        f"; got {sorted(item)}"
+                    )
+                args = [item.get(k) for k in names]
+            else:
+                args = [*item, None, None, None, None][:6]
+            level, e = _graph_objects(
+                args[0], args[1], kind, dtype, args[3], args[4], args[5], args[2]
+            )
+            edges_seen[0] += len(e)
+            yield level
+
+    enc = write_stream(
+        store, levels(), layout=layout, memory_limit=memory_limit, spill_dir=spill_dir, **common
+    )
+    objects = int(enc.docs["0/object_index"]["attributes"]["num_objects"])
+    return WriteSummary(enc.vertex_count, edges_seen[0], objects, enc.cells, kind, common["mode"])
 
 
 def _merge(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:

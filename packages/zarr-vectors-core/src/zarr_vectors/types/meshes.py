@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from zarr_vectors._extras import require
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.batches import is_stream
 from zarr_vectors.format.draco import (
     DracoCells,
     ForeignDracoError,
@@ -46,6 +47,7 @@ from zarr_vectors.types._objects import (
     merge_levels,
     read_store,
     write_store,
+    write_stream,
 )
 
 __all__ = ["Mesh", "MeshWriteSummary", "read_mesh", "write_mesh"]
@@ -192,7 +194,7 @@ def check_faces(faces: Any, n: int) -> npt.NDArray[np.int64]:
 def write_mesh(
     store: StoreLike,
     vertices: Any,
-    faces: Any,
+    faces: Any = None,
     *,
     chunk_shape: Sequence[float] | None = None,
     bounds: Box | None = None,
@@ -209,6 +211,8 @@ def write_mesh(
     consolidate: bool = True,
     axes: Sequence[Any] | None = None,
     lock_timeout: float | None = None,
+    memory_limit: int | str | None = None,
+    spill_dir: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     backend: str | None = None,
     **backend_kwargs: Any,
@@ -223,49 +227,54 @@ def write_mesh(
     ``draco_quantization_bits`` bits of the cell's extent. ``mode="a"`` appends
     whole objects whose ids are new. Bad input is refused before anything is
     written.
+
+    A mesh larger than memory comes as an iterator of batches of whole objects
+    in place of ``vertices`` (``faces`` left out): each a ``(vertices, faces)``
+    or ``(vertices, faces, object_ids)`` tuple, or a dict with those keys and
+    ``vertex_attributes``/``object_attributes``, faces indexing the batch's own
+    vertices. It needs ``bounds=``, is stored raw, and is spilled to
+    ``spill_dir`` and joined ``memory_limit`` bytes at a time, as for polylines.
     """
     if encoding not in ENCODINGS:
         raise ValidationError(f"encoding must be 'raw' or 'draco', got {encoding!r}")
-    pos = check_positions(vertices, dtype)
-    n = len(pos)
-    if n == 0:
-        raise ValidationError("vertices is empty: give at least one vertex")
-    f = check_faces(faces, n)
+    if faces is None:
+        if vertex_attributes or object_attributes or object_ids is not None:
+            raise ValidationError(
+                "with batches, give the attributes and object_ids in each batch (a dict with "
+                "those keys); the keywords are for data in memory"
+            )
+        if not is_stream(vertices, None) or isinstance(vertices, np.ndarray):
+            raise ValidationError(
+                "faces is missing: give faces (F, 3) or (F, 4), or pass an iterator of "
+                "(vertices, faces[, object_ids]) batches as vertices"
+            )
+        return _write_stream(
+            store,
+            vertices,
+            encoding=encoding,
+            dtype=dtype,
+            mode=mode,
+            layout_args=(chunk_shape, bounds, compressor, checksum, shard_shape),
+            memory_limit=memory_limit,
+            spill_dir=spill_dir,
+            axes=axes,
+            consolidate=consolidate,
+            lock_timeout=lock_timeout,
+            storage_options=storage_options,
+            backend=backend,
+            backend_kwargs=backend_kwargs,
+        )
+    pos, f, level = _mesh_objects(
+        vertices, faces, dtype, vertex_attributes, object_attributes, object_ids
+    )
+    n, ids = len(pos), level.object_ids
     layout = check_layout(
         mode, pos.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape
     )
-    attrs = check_attributes(vertex_attributes, n)
-    vid = np.zeros(n, np.int64) if object_ids is None else np.asarray(object_ids)
-    if vid.shape != (n,) or (vid.size and vid.dtype.kind not in "iu"):
-        raise ValidationError(f"object_ids must be {n} integers, one per vertex")
-    ids, owner = np.unique(vid.astype(np.int64), return_inverse=True)
-    owner = owner.reshape(-1).astype(np.int64)
-    split = np.flatnonzero((owner[f] != owner[f[:, :1]]).any(axis=1))
-    if len(split):
-        k = int(split[0])
-        objs = sorted({int(ids[o]) for o in owner[f[k]]})
-        raise ValidationError(
-            f"{len(split)} faces join vertices of different objects (first: face {k} joins "
-            f"objects {objs}); a face's vertices must share one object id"
-        )
-    oattrs = check_object_attributes(object_attributes, len(ids), "object")
     hooks: dict[str, Any] = {"cell_decoders": _DECODERS}
     if encoding == "draco":
         cells = DracoCells(check_draco(pos.shape[1], f.shape[1], draco_quantization_bits))
         hooks["encoder"] = cells
-    order = np.argsort(owner, kind="stable")
-    where = np.empty(n, dtype=np.int64)
-    where[order] = np.arange(n)
-    level = ObjectLevel(
-        positions=pos[order],
-        object_row=owner[order],
-        object_ids=ids,
-        split="cells",
-        attributes={k: v[order] for k, v in attrs.items()},
-        links=where[f],
-        object_attributes=oattrs,
-        arrays_present=("vertices", "links", "object_index"),
-    )
     enc = write_store(
         store,
         level,
@@ -286,6 +295,108 @@ def write_mesh(
     cross = _count_cross(pos, f, layout.chunk_shape)
     intra = None if cross is None else len(f) - cross
     return MeshWriteSummary(n, len(f), len(ids), enc.cells, intra, cross, encoding, mode)
+
+
+def _mesh_objects(
+    vertices: Any,
+    faces: Any,
+    dtype: Any,
+    vertex_attributes: Mapping[str, Any] | None,
+    object_attributes: Mapping[str, Any] | None,
+    object_ids: Any,
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], ObjectLevel]:
+    """A mesh checked and laid out as objects: ``(vertices, faces, level)``."""
+    pos = check_positions(vertices, dtype)
+    n = len(pos)
+    if n == 0:
+        raise ValidationError("vertices is empty: give at least one vertex")
+    f = check_faces(faces, n)
+    attrs = check_attributes(vertex_attributes, n)
+    vid = np.zeros(n, np.int64) if object_ids is None else np.asarray(object_ids)
+    if vid.shape != (n,) or (vid.size and vid.dtype.kind not in "iu"):
+        raise ValidationError(f"object_ids must be {n} integers, one per vertex")
+    ids, owner = np.unique(vid.astype(np.int64), return_inverse=True)
+    owner = owner.reshape(-1).astype(np.int64)
+    split = np.flatnonzero((owner[f] != owner[f[:, :1]]).any(axis=1))
+    if len(split):
+        k = int(split[0])
+        objs = sorted({int(ids[o]) for o in owner[f[k]]})
+        raise ValidationError(
+            f"{len(split)} faces join vertices of different objects (first: face {k} joins "
+            f"objects {objs}); a face's vertices must share one object id"
+        )
+    oattrs = check_object_attributes(object_attributes, len(ids), "object")
+    order = np.argsort(owner, kind="stable")
+    where = np.empty(n, dtype=np.int64)
+    where[order] = np.arange(n)
+    level = ObjectLevel(
+        positions=pos[order],
+        object_row=owner[order],
+        object_ids=ids,
+        split="cells",
+        attributes={k: v[order] for k, v in attrs.items()},
+        links=where[f],
+        object_attributes=oattrs,
+        arrays_present=("vertices", "links", "object_index"),
+    )
+    return pos, f, level
+
+
+def _write_stream(
+    store: Any,
+    items: Any,
+    *,
+    encoding: str,
+    dtype: Any,
+    mode: str,
+    layout_args: tuple[Any, ...],
+    memory_limit: int | str | None,
+    spill_dir: str | None,
+    **kw: Any,
+) -> MeshWriteSummary:
+    """:func:`write_mesh` from batches of whole objects (see its docstring)."""
+    if encoding != "raw":
+        raise ValidationError(
+            "a mesh written from batches is stored raw; encoding='draco' needs the mesh in memory"
+        )
+    chunk_shape, bounds = layout_args[0], layout_args[1]
+    ndim = len(bounds[0]) if bounds is not None else len(chunk_shape or ())
+    layout = check_layout(mode, ndim, *layout_args)
+    faces_seen = [0]
+
+    def levels() -> Any:
+        for item in items:
+            if isinstance(item, Mapping):
+                keys = {"vertices", "faces", "object_ids", "vertex_attributes", "object_attributes"}
+                if set(item) - keys or not {"vertices", "faces"} <= set(item):
+                    raise ValidationError(
+                        f"a batch dict needs 'vertices' and 'faces' and may have 'object_ids', "
+                        f"'vertex_attributes', 'object_attributes'; got {sorted(item)}"
+                    )
+                parts = [item["vertices"], item["faces"], item.get("object_ids")]
+                extra = (item.get("vertex_attributes"), item.get("object_attributes"))
+            else:
+                parts, extra = [*item, None][:3], (None, None)
+            _, f, level = _mesh_objects(parts[0], parts[1], dtype, extra[0], extra[1], parts[2])
+            faces_seen[0] += len(f)
+            yield level
+
+    enc = write_stream(
+        store,
+        levels(),
+        mode=mode,
+        layout=layout,
+        geometry_type="mesh",
+        links_convention="explicit",
+        memory_limit=memory_limit,
+        spill_dir=spill_dir,
+        caller=write_mesh,
+        **kw,
+    )
+    objects = int(enc.docs["0/object_index"]["attributes"]["num_objects"])
+    return MeshWriteSummary(
+        enc.vertex_count, faces_seen[0], objects, enc.cells, None, None, encoding, mode
+    )
 
 
 def _count_cross(

@@ -12,7 +12,7 @@ The user guide is ``docs/polylines.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.batches import is_stream
 from zarr_vectors.format.objects import ObjectLevel
 from zarr_vectors.format.objread import ObjectData
 from zarr_vectors.format.snapshot import Snapshot
@@ -32,6 +33,7 @@ from zarr_vectors.types._objects import (
     objects_as_dask,
     read_store,
     write_store,
+    write_stream,
 )
 
 __all__ = ["Polylines", "read_polylines", "write_polylines"]
@@ -183,7 +185,7 @@ def polyline_level(
 
 def write_polylines(
     store: Any,
-    polylines: Sequence[Any],
+    polylines: Sequence[Any] | Iterable[Any],
     *,
     chunk_shape: Sequence[float] | None = None,
     bounds: Box | None = None,
@@ -202,6 +204,8 @@ def write_polylines(
     axes: Sequence[Any] | None = None,
     lock_timeout: float | None = None,
     metadata: Mapping[str, Any] | None = None,
+    memory_limit: int | str | None = None,
+    spill_dir: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
@@ -215,16 +219,80 @@ def write_polylines(
     ``mode`` is ``"w-"`` (create), ``"w"`` (replace) or ``"a"`` (append whole
     polylines: their ids must be new). Bad input raises
     :class:`~zarr_vectors.exceptions.ValidationError` before anything is written.
+
+    ``polylines`` may be larger than memory: an iterator (or generator) of
+    batches, each a list of polylines or a dict with ``polylines`` and that
+    batch's ``vertex_attributes``, ``object_attributes`` and ``object_ids``
+    (polylines without ids are numbered on across batches). Batches need
+    ``bounds=``; each is encoded on its own and its cells spilled to
+    ``spill_dir`` (default the system's temporary directory), then one commit
+    joins them, ``memory_limit`` bytes of cells at a time (default 1 GiB). The
+    whole stream is checked before the store is touched.
     """
     if geometry_type not in GEOMETRY_TYPES:
         raise ValidationError(
             f"geometry_type must be 'polyline' or 'streamline', got {geometry_type!r}"
         )
-    pos, lengths = _check(polylines, dtype)
-    layout = check_layout(
-        mode, pos.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape
+    common: dict[str, Any] = {
+        "mode": mode,
+        "geometry_type": geometry_type,
+        "links_convention": "implicit_sequential",
+        "axes": axes,
+        "consolidate": consolidate,
+        "lock_timeout": lock_timeout,
+        "storage_options": storage_options,
+        "backend": backend,
+        "backend_kwargs": backend_kwargs,
+        "caller": write_polylines,
+        "metadata": metadata,
+    }
+    if is_stream(polylines, None) and not isinstance(polylines, np.ndarray):
+        if vertex_attributes or object_attributes or object_ids is not None or groups:
+            raise ValidationError(
+                "with batches, give vertex_attributes, object_attributes and object_ids in each "
+                "batch (a dict with those keys and 'polylines'); groups need them in memory"
+            )
+        ndim = len(bounds[0]) if bounds is not None else len(chunk_shape or ())
+        layout = check_layout(mode, ndim, chunk_shape, bounds, compressor, checksum, shard_shape)
+        enc = write_stream(
+            store,
+            _batches(polylines, dtype),
+            layout=layout,
+            memory_limit=memory_limit,
+            spill_dir=spill_dir,
+            **common,
+        )
+        return WriteSummary(_count(enc), enc.vertex_count, enc.cells, mode)
+    level = _polyline_objects(
+        polylines, dtype, vertex_attributes, object_attributes, object_ids, groups, group_attributes
     )
+    layout = check_layout(
+        mode, level.positions.shape[1], chunk_shape, bounds, compressor, checksum, shard_shape
+    )
+    enc = write_store(store, level, layout=layout, merge=_merge, **common)
+    return WriteSummary(len(level.object_ids), len(level.positions), enc.cells, mode)
+
+
+def _count(enc: Any) -> int:
+    """Polylines written, from the object index document of a streamed write."""
+    return int(enc.docs["0/object_index"]["attributes"]["num_objects"])
+
+
+def _polyline_objects(
+    polylines: Any,
+    dtype: Any,
+    vertex_attributes: Mapping[str, Sequence[Any]] | None,
+    object_attributes: Mapping[str, Any] | None,
+    object_ids: Any,
+    groups: Mapping[int, Sequence[int]] | None = None,
+    group_attributes: Mapping[str, Any] | None = None,
+    first_id: int = 0,
+) -> ObjectLevel:
+    """Polylines checked and laid out as objects, rows by ascending id."""
+    pos, lengths = _check(polylines, dtype)
     ids = _object_ids(object_ids, len(lengths))
+    if object_ids is None:
+        ids += first_id
     order = np.argsort(ids, kind="stable")
     attrs = _per_vertex(vertex_attributes, lengths)
     oattrs = check_object_attributes(object_attributes, len(lengths), "polyline")
@@ -238,7 +306,7 @@ def write_polylines(
         pos, lengths, ids = pos[take], lengths[order], ids[order]
         attrs = {k: v[take] for k, v in attrs.items()}
         oattrs = {k: v[order] for k, v in oattrs.items()}
-    level = polyline_level(
+    return polyline_level(
         pos,
         lengths,
         ids,
@@ -247,24 +315,38 @@ def write_polylines(
         groups=grp,
         group_attributes=gattrs,
     )
-    enc = write_store(
-        store,
-        level,
-        mode=mode,
-        layout=layout,
-        geometry_type=geometry_type,
-        links_convention="implicit_sequential",
-        merge=_merge,
-        axes=axes,
-        consolidate=consolidate,
-        lock_timeout=lock_timeout,
-        storage_options=storage_options,
-        backend=backend,
-        backend_kwargs=backend_kwargs,
-        caller=write_polylines,
-        metadata=metadata,
-    )
-    return WriteSummary(len(lengths), len(pos), enc.cells, mode)
+
+
+def _batches(items: Any, dtype: Any) -> Iterator[ObjectLevel]:
+    """Each batch (a list of polylines, or a dict with ``polylines`` and per-batch
+    ``vertex_attributes``, ``object_attributes``, ``object_ids``) as objects; polylines
+    without ids are numbered on from the batches before."""
+    next_id = 0
+    for item in items:
+        if isinstance(item, Mapping):
+            unknown = set(item) - {
+                "polylines",
+                "vertex_attributes",
+                "object_attributes",
+                "object_ids",
+            }
+            if unknown or "polylines" not in item:
+                raise ValidationError(
+                    "a batch dict needs 'polylines' and may have 'vertex_attributes', "
+                    f"'object_attributes', 'object_ids'; got {sorted(item)}"
+                )
+            level = _polyline_objects(
+                item["polylines"],
+                dtype,
+                item.get("vertex_attributes"),
+                item.get("object_attributes"),
+                item.get("object_ids"),
+                first_id=next_id,
+            )
+        else:
+            level = _polyline_objects(item, dtype, None, None, None, first_id=next_id)
+        next_id = max(next_id, int(level.object_ids.max()) + 1)
+        yield level
 
 
 def _object_ids(object_ids: Any, n: int) -> npt.NDArray[np.int64]:
