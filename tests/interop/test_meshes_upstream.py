@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.upstream_env import run_published, with_library
-from tests.types.test_meshes import face_set
+from tests.types.test_meshes import face_set, spheres
 from zarr_vectors.format.draco import ForeignDracoError, max_error
 from zarr_vectors.types.meshes import read_mesh, write_mesh
 
@@ -125,13 +125,15 @@ def test_stores_of_the_published_package_sharded_and_draco(tmp_path: Path) -> No
 DECODE_OURS = r"""
 import json, sys, zarr, numpy as np
 from zarr_vectors.encoding.draco import draco_decode_mesh
-a = zarr.open_array(sys.argv[1] + "/0/vertices", mode="r")
-out = []
-for key in a.attrs["nonempty_chunks"]:
-    i, j, k = map(int, key.split("."))
-    pos, faces = draco_decode_mesh(bytes(np.asarray(a[i, j, k]).item()))
-    out.append([key, pos.tolist(), int(len(faces))])
-print(json.dumps(out))
+stores = {}
+for store in sys.argv[1:]:
+    a = zarr.open_array(store + "/0/vertices", mode="r")
+    out = stores[store] = []
+    for key in a.attrs["nonempty_chunks"]:
+        i, j, k = map(int, key.split("."))
+        pos, faces = draco_decode_mesh(bytes(np.asarray(a[i, j, k]).item()))
+        out.append([key, pos.tolist(), int(len(faces))])
+print(json.dumps(stores))
 """
 
 
@@ -145,16 +147,27 @@ def test_our_draco_cells_are_decoded_by_the_published_package(tmp_path: Path) ->
     assert doc["encoding"] == "draco" and doc["draco_quantization_bits"] == 11
     err = doc["draco_max_error"]
     assert err == pytest.approx(max_error(CS, 11))
-    cells = json.loads(run_published(DECODE_OURS, str(tmp_path / "d")).stdout)
-    cell_of = np.floor(v / 250.0).astype(int)
-    total_faces = 0
-    for key, pos, nfaces in cells:
-        c = np.array([int(x) for x in key.split(".")])
-        mine = v[(cell_of == c).all(axis=1)]
-        mine = mine[np.argsort(ids[(cell_of == c).all(axis=1)], kind="stable")]
-        np.testing.assert_allclose(np.array(pos), mine, atol=err)  # every row, in order
-        total_faces += nfaces
-    assert total_faces == s.intra_face_count
+    # a quad mesh's cells hold its quads as triangle pairs: 0.9.2 decodes those too
+    qv, qf, qids = spheres(k=2, quads=True, seed=2)
+    sq = write_mesh(
+        tmp_path / "q", qv, qf, chunk_shape=CS, bounds=B, object_ids=qids, encoding="draco"
+    )
+    decoded = json.loads(
+        run_published(DECODE_OURS, str(tmp_path / "d"), str(tmp_path / "q")).stdout
+    )
+    for store, (sv, sids, intra, per_face) in {
+        "d": (v, ids, s.intra_face_count, 1),
+        "q": (qv, qids, sq.intra_face_count, 2),
+    }.items():
+        cell_of = np.floor(sv / 250.0).astype(int)
+        total_faces = 0
+        for key, pos, nfaces in decoded[str(tmp_path / store)]:
+            c = np.array([int(x) for x in key.split(".")])
+            mine = sv[(cell_of == c).all(axis=1)]
+            mine = mine[np.argsort(sids[(cell_of == c).all(axis=1)], kind="stable")]
+            np.testing.assert_allclose(np.array(pos), mine, atol=err)  # every row, in order
+            total_faces += nfaces
+        assert total_faces == per_face * intra, store
     got = read_mesh(tmp_path / "d")
     assert got.faces.shape == f.shape
     # faces equal once each vertex is taken to its true position (rows are exact)

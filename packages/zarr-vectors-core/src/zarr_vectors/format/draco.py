@@ -19,6 +19,14 @@ largest position error the quantization allows (``draco_max_error``: a cell's
 extent over ``2**bits - 1``). A Draco store without that record (0.9.2's)
 is read cell by cell: positions and each cell's own faces, no cross-cell
 faces (see :func:`decode_foreign_cell`).
+
+Draco holds triangles only. A quad mesh's own faces in a cell are split
+into triangle pairs (:func:`~zarr_vectors.format.faces.triangulate`) in the
+bitstream, and the vertices array records it (``draco_quads:
+"triangle_pairs"``): each quad ``(a, b, c, d)`` is the triangles
+``(a, b, c)``, ``(a, c, d)``, one after the other, which the order-keeping
+encoding returns as they went in, so reading puts the quads back exactly.
+The quads crossing cells stay links of width 4, as in a raw store.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from zarr_vectors._extras import require
 from zarr_vectors.exceptions import CorruptStoreError, ValidationError
 from zarr_vectors.format.cellio import ArrayLayout, fetch_cell_bytes
 from zarr_vectors.format.cells import CellCodec
+from zarr_vectors.format.faces import quads_from_pairs, triangulate
 from zarr_vectors.format.grid import group_by_cell, parse_world_key, world_key
 from zarr_vectors.format.levels import le_dtype
 from zarr_vectors.format.metadata import RootMetadata
@@ -49,6 +58,8 @@ from zarr_vectors.format.snapshot import Snapshot
 __all__ = ["DracoCells", "ForeignDracoError", "check_draco", "max_error", "read_foreign_level"]
 
 PRESERVED = "preserved"
+#: How a quad mesh's cells hold their quads (the ``draco_quads`` record).
+QUAD_PAIRS = "triangle_pairs"
 COMPRESSION_LEVEL = 7
 
 
@@ -61,12 +72,12 @@ def _dracopy() -> Any:
 
 
 def check_draco(ndim: int, width: int, bits: Any) -> int:
-    """Draco holds 3-D triangles with 1..30 quantization bits; refuse anything else."""
+    """Draco holds 3-D triangles (quads as triangle pairs) with 1..30 quantization bits."""
     if ndim != 3:
         raise ValidationError(f"encoding='draco' holds 3-D vertices; these have {ndim} axes")
-    if width != 3:
+    if width not in (3, 4):
         raise ValidationError(
-            "encoding='draco' holds triangles; triangulate the quads or use encoding='raw'"
+            f"encoding='draco' holds triangles and quads; these faces have {width} vertices"
         )
     if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 30:
         raise ValidationError(f"draco_quantization_bits must be an integer 1..30, got {bits!r}")
@@ -98,6 +109,7 @@ class DracoCells:
         draco = _dracopy()
         pos = obj.positions
         faces = obj.links if obj.links is not None else np.zeros((0, 3), np.int64)
+        quads = faces.shape[1] == 4
         groups = group_by_cell(pos, meta.chunk_shape)
         order = np.asarray(groups.order, dtype=np.int64)
         cell_of = np.empty(len(pos), dtype=np.int64)
@@ -126,7 +138,7 @@ class DracoCells:
         rows = groups.starts.tolist()
         for i, w in enumerate(groups.world.tolist()):
             pts = np.ascontiguousarray(pos[order[rows[i] : rows[i + 1]]], dtype=np.float32)
-            tri = own[bounds[i] : bounds[i + 1]].astype(np.uint32)
+            tri = triangulate(own[bounds[i] : bounds[i + 1]]).astype(np.uint32)
             blob = draco.encode(
                 pts,
                 tri if len(tri) else None,
@@ -146,6 +158,8 @@ class DracoCells:
                 "draco_max_error": max_error(meta.chunk_shape, self.bits),
             }
         )
+        if quads:
+            attrs["draco_quads"] = QUAD_PAIRS
         return enc
 
     def decode(
@@ -160,6 +174,13 @@ class DracoCells:
                 "cells come back"
             )
         pts, tri = _decode(data, where)
+        quads = attrs.get("draco_quads")
+        if quads is not None and quads != QUAD_PAIRS:
+            raise CorruptStoreError(
+                f"{where}: draco_quads is {quads!r}; this version reads {QUAD_PAIRS!r}"
+            )
+        if quads is not None and tri is not None:
+            tri = quads_from_pairs(tri, where)
         dtype = le_dtype(attrs.get("dtype", "float32"))
         return np.ascontiguousarray(pts, dtype=dtype).tobytes(), tri
 

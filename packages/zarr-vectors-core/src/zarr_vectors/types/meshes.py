@@ -35,6 +35,7 @@ from zarr_vectors.format.draco import (
     check_draco,
     read_foreign_level,
 )
+from zarr_vectors.format.faces import triangulate
 from zarr_vectors.format.objects import ObjectLevel
 from zarr_vectors.format.objread import ObjectData
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
@@ -50,7 +51,7 @@ from zarr_vectors.types._objects import (
     write_stream,
 )
 
-__all__ = ["Mesh", "MeshWriteSummary", "read_mesh", "write_mesh"]
+__all__ = ["Mesh", "MeshWriteSummary", "read_mesh", "triangulate", "write_mesh"]
 
 _DECODERS = {"draco": DracoCells().decode}
 
@@ -126,13 +127,6 @@ class Mesh(ObjectResult):
             vertex_attributes=dict(self.vertex_attributes),
             process=process,
         )
-
-
-def triangulate(faces: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Triangles as they are; each quad ``(a, b, c, d)`` as ``(a, b, c)`` and ``(a, c, d)``."""
-    if faces.shape[1] == 3:
-        return faces
-    return np.stack([faces[:, [0, 1, 2]], faces[:, [0, 2, 3]]], axis=1).reshape(-1, 3)
 
 
 @dataclass(frozen=True)
@@ -222,9 +216,10 @@ def write_mesh(
     ``vertices`` ``(V, D)``; ``faces`` ``(F, 3)`` or ``(F, 4)`` vertex indices
     (winding kept); ``object_ids`` one per vertex (default: all 0), every face
     inside one object; ``vertex_attributes`` V rows, ``object_attributes`` one
-    row per distinct object id, ascending. ``encoding="draco"`` (3-D triangles,
-    the ``draco`` extra) quantizes each cell's positions to
-    ``draco_quantization_bits`` bits of the cell's extent. ``mode="a"`` appends
+    row per distinct object id, ascending. ``encoding="draco"`` (3-D, the
+    ``draco`` extra) quantizes each cell's positions to
+    ``draco_quantization_bits`` bits of the cell's extent (quads are split
+    into triangle pairs for Draco and put back together on reading). ``mode="a"`` appends
     whole objects whose ids are new. Bad input is refused before anything is
     written.
 
