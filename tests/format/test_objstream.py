@@ -12,8 +12,8 @@ import pytest
 
 from tests.helpers.upstream_env import run_published
 from zarr_vectors.exceptions import StoreError, ValidationError
-from zarr_vectors.format.objgrow import join_payloads
 from zarr_vectors.format.objects import decode_fragment_table, encode_fragment_ranges
+from zarr_vectors.format.objgrow import join_payloads
 from zarr_vectors.types.meshes import read_mesh, write_mesh
 from zarr_vectors.types.polylines import read_polylines, write_polylines
 
@@ -163,7 +163,8 @@ import json, sys
 import numpy as np
 from zarr_vectors.types.polylines import read_polylines
 r = read_polylines(sys.argv[1])
-print(json.dumps([[np.concatenate(p).tolist() for p in r["polylines"]], list(map(int, r["object_ids"]))]))
+polys = [np.concatenate(p).tolist() for p in r["polylines"]]
+print(json.dumps([polys, list(map(int, r["object_ids"]))]))
 """
 
 

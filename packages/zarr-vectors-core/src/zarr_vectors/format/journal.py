@@ -103,6 +103,10 @@ class Pending:
     #: not replace are deleted, so what is left to do is move the staged objects
     #: (a re-run must not take the objects moved already for old ones).
     cleared: bool = False
+    #: Replace only: the staged objects replace just their own keys and the rest of the
+    #: old store stays (an append of whole objects, :mod:`.objappend`), so nothing of
+    #: the old store is deleted when they are moved into place.
+    overlay: bool = False
 
     @classmethod
     def from_root(cls, root_doc: Mapping[str, Any]) -> Pending | None:
@@ -128,6 +132,7 @@ class Pending:
                 staged=str(entry.get("staged", "")),
                 state=str(entry.get("state", "")),
                 cleared=entry.get("cleared", False) is True,
+                overlay=entry.get("overlay", False) is True,
             )
         except (AttributeError, TypeError, ValueError) as exc:
             raise CorruptStoreError(f"{where} is malformed ({exc}): {entry!r:.200}") from None
@@ -142,6 +147,8 @@ class Pending:
                 out.update(staged=self.staged, state=self.state)
             if self.cleared:
                 out["cleared"] = True
+            if self.overlay:
+                out["overlay"] = True
             return out
         return {
             "mode": self.mode,

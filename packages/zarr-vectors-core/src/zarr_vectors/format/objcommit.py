@@ -98,8 +98,11 @@ def _commit_objects(
         meta = replace(meta, generation=generation)
         layouts = {p: ArrayLayout(p, enc.docs[p]) for p in enc.cell_arrays}
 
+        # An overlay (an append of whole objects) merges its cells into the old shards.
+        base = snap if enc.overlay_of is not None else None
+
         def write(prefix: str) -> dict[str, dict[str, Any]]:
-            puts, _ = cells_to_objects(None, layouts, enc.chunks, prefix=prefix)
+            puts, _ = cells_to_objects(base, layouts, enc.chunks, prefix=prefix)
             put_chunks(backend, puts, progress, lease)
             for batch in enc.chunk_batches() if enc.chunk_batches is not None else ():
                 puts, _ = cells_to_objects(None, layouts, batch, prefix=prefix)
@@ -108,12 +111,24 @@ def _commit_objects(
 
         transactional = is_transactional(backend)
         if snap is not None and not transactional:
-            swap_in(backend, snap.root_doc, meta, lease, write, consolidate=consolidate)
+            swap_in(
+                backend,
+                snap.root_doc,
+                meta,
+                lease,
+                write,
+                consolidate=consolidate,
+                overlay_of=enc.overlay_of,
+            )
             return enc
         if mode == "a" and before is None and not enc.vertex_count:
             raise ValidationError("nothing to append to and nothing to write")
-        clear_store(backend, keep=())
-        node_docs = [(journal.node_key(p), dump_json(d)) for p, d in enc.docs.items()]
+        old_docs = enc.overlay_of or {}
+        if enc.overlay_of is None:
+            clear_store(backend, keep=())
+        node_docs = [
+            (journal.node_key(p), dump_json(d)) for p, d in enc.docs.items() if old_docs.get(p) != d
+        ]
         if transactional:  # Icechunk takes a chunk only into an array it holds
             backend.put_many(node_docs)
         docs = write("")

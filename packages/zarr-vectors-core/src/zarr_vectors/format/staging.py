@@ -258,6 +258,7 @@ def swap_in(
     write: Callable[[str], dict[str, dict[str, Any]]],
     *,
     consolidate: bool,
+    overlay_of: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Replace the store whose root is ``old_root`` by the one ``write(prefix)`` stages.
 
@@ -265,20 +266,33 @@ def swap_in(
     documents. Until the commit (the root switched to the new metadata, journal
     state "moving") readers see the old store untouched; after it, the new one,
     staged objects first; then the staged objects are moved into place.
+
+    ``overlay_of`` (the old store's node documents) makes the new store the old
+    one with only the staged objects changed: ``write`` stages just those, the
+    documents staged are those that differ, and nothing of the old store is
+    deleted when they are moved into place.
     """
     staged = f"{PRIVATE_PREFIX}staged-{uuid.uuid4().hex[:12]}"
-    lease.put(_with_pending(old_root, Pending("w", staged=staged, state="writing")))
+    overlay = overlay_of is not None
+    lease.put(
+        _with_pending(old_root, Pending("w", staged=staged, state="writing", overlay=overlay))
+    )
     try:
         docs = write(f"{staged}/")
+        old_docs = overlay_of or {}
         backend.put_many(
-            [(f"{staged}/{journal.node_key(p)}", dump_json(d)) for p, d in docs.items()]
+            [
+                (f"{staged}/{journal.node_key(p)}", dump_json(d))
+                for p, d in docs.items()
+                if old_docs.get(p) != d
+            ]
         )
         record_commit(backend, meta.generation, Pending("w"))
     except BaseException:
         _drop_staged(backend, old_root, staged, meta.generation, lease)
         raise
     consolidated = docs if consolidate else None
-    moving = Pending("w", staged=staged, state="moving")
+    moving = Pending("w", staged=staged, state="moving", overlay=overlay)
     committed = journal.root_document(meta, pending=moving, consolidated=consolidated)
     lease.put(committed)
     # Committed: readers now see the new store (staged first). Move it into place.
@@ -347,7 +361,7 @@ def _move_into_place(
     prefix = f"{staged}/"
     new = [k[len(prefix) :] for k in backend.list_prefix(prefix, recursive=True)]
     lease.check()
-    if not pending.cleared:
+    if not pending.cleared and not pending.overlay:
         wanted = set(new)
         backend.delete_many(
             k

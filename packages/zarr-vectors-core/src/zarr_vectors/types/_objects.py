@@ -23,8 +23,10 @@ from zarr_vectors._extras import require
 from zarr_vectors.exceptions import StaleSnapshotError, ValidationError
 from zarr_vectors.format.cells import codec_chain
 from zarr_vectors.format.metadata import validate_bounds, validate_chunk_shape
+from zarr_vectors.format.objappend import grow_level
 from zarr_vectors.format.objcommit import ObjectRootMetadata, commit_objects
 from zarr_vectors.format.objects import EncodedObjects, ObjectLevel, encode_objects
+from zarr_vectors.format.objgrow import CannotGrow
 from zarr_vectors.format.objread import CellDecoder, ObjectData, group_members, read_objects
 from zarr_vectors.format.sharding import validate_shard_shape
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
@@ -198,6 +200,8 @@ def write_store(
         assert layout.chunk_shape is not None
         fresh = meta_for(level.positions, layout.chunk_shape, layout.bounds, axes)
 
+    grown: dict[int, EncodedObjects] = {}
+
     def build(snap: Snapshot | None) -> tuple[ObjectRootMetadata, EncodedObjects]:
         if snap is None:
             if fresh is None:  # appending to nothing: create
@@ -228,6 +232,19 @@ def write_store(
             check_inside(level.positions, snap.meta, append=True)
             if merge is None:
                 raise ValidationError(f"appending is not supported for {geometry_type}")
+            base = snap.meta
+            meta = ObjectRootMetadata(**{**base.__dict__, "links_convention": links_convention})
+            if encoder is encode_objects and len(snap.meta.levels) == 1:
+                try:  # only the touched cells and the object index change
+                    # Built once per committed state: the check before the lease and
+                    # the write under it see the same generation unless one committed.
+                    gen = snap.meta.generation
+                    if gen not in grown:
+                        grown.clear()
+                        grown[gen] = grow_level(snap, level)
+                    return meta, grown[gen]
+                except CannotGrow:
+                    pass  # a store the join cannot extend: the level is rewritten
             old = read_objects(snap, 0, links=True, cell_decoders=cell_decoders)
             lvl = merge(old, snap, level)
             base = snap.meta
