@@ -1,11 +1,11 @@
-"""Dask writes and reads (zarr_vectors.dask).
+"""Dask writes (zarr_vectors.dask.write).
 
 Local tests run the tasks with Dask's local schedulers (threads, sync) against a
 local store: the partitioned write must give the very cells a single-process
-write gives, a failing task must leave the old store, and reads must push the
-box and the attribute choice down. The cluster tests run a real
-``distributed.LocalCluster`` (worker processes) writing to SeaweedFS run as a
-cluster (master, two volume servers, filer with the S3 gateway).
+write gives, and a failing task must leave the old store. The cluster tests run
+a real ``distributed.LocalCluster`` (worker processes) writing to SeaweedFS run
+as a cluster (master, two volume servers, filer with the S3 gateway), and read
+back through the workers. Dask reads are in test_read.py.
 """
 
 from __future__ import annotations
@@ -21,48 +21,14 @@ import pytest
 pytest.importorskip("dask.dataframe")
 pytest.importorskip("distributed")
 
-import dask
 import dask.array as da
 import dask.dataframe as dd
 import pandas as pd
 
 from tests.helpers import dask_faults
+from tests.helpers.dask_clouds import BOUNDS, BOX, CS, assert_same, cloud, frame_rows, staged_keys
 from zarr_vectors import open_zv, read_points, write_points
-from zarr_vectors.dask import StoreLocation, points_frame
 from zarr_vectors.exceptions import StoreError, ValidationError
-
-CS = (125.0, 125.0, 125.0)
-BOUNDS = ((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0))
-BOX = ((100.0, 200.0, 0.0), (420.0, 800.0, 640.0))
-
-
-def cloud(n: int, seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    positions = rng.uniform(0, 1000, (n, 3)).astype(np.float32)
-    attributes = {
-        "id": np.arange(n, dtype=np.int64) + 1000 * seed,
-        "rgb": rng.integers(0, 256, (n, 3)).astype(np.uint8),
-    }
-    return positions, attributes
-
-
-def assert_same(a: Any, b: Any) -> None:
-    """Two point clouds equal row for row (same cells, same order), attributes included."""
-    np.testing.assert_array_equal(a.positions, b.positions)
-    assert sorted(a.vertex_attributes) == sorted(b.vertex_attributes)
-    for name, values in a.vertex_attributes.items():
-        np.testing.assert_array_equal(values, b.vertex_attributes[name])
-
-
-def frame_rows(frame: pd.DataFrame) -> np.ndarray:
-    return frame[["x", "y", "z"]].to_numpy()
-
-
-def staged_keys(url: str, **options: Any) -> list[str]:
-    from zarr_vectors.storage import make_backend
-
-    with make_backend(url, **options) as backend:
-        return [k for k in backend.list_prefix("", recursive=True) if k.startswith(".zv-staged")]
 
 
 # -- local schedulers ----------------------------------------------------------------------
@@ -165,52 +131,6 @@ def test_a_dask_dataframe_with_named_columns(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got.positions, read_points(tmp_path / "one").positions)
 
 
-def test_dask_reads_push_the_box_and_the_attributes_down(tmp_path: Path) -> None:
-    positions, attributes = cloud(20_000, 3)
-    url = str(tmp_path / "store")
-    write_points(url, positions, chunk_shape=CS, vertex_attributes=attributes, levels=2)
-    with open_zv(url) as zv:
-        whole = zv.to_dask(partition_cells=40)
-        assert whole.npartitions == 512 // 40 + 1  # 8 x 8 x 8 occupied cells
-        assert list(whole.columns) == ["x", "y", "z", "id", "rgb_0", "rgb_1", "rgb_2"]
-        table = whole.compute(scheduler="threads")
-        expected = read_points(url)
-        np.testing.assert_array_equal(frame_rows(table), expected.positions)
-        np.testing.assert_array_equal(table["id"].to_numpy(), expected.vertex_attributes["id"])
-        np.testing.assert_array_equal(
-            table[["rgb_0", "rgb_1", "rgb_2"]].to_numpy(), expected.vertex_attributes["rgb"]
-        )
-        boxed = zv.to_dask(bbox=BOX, attribute_names=["id"], partition_cells=5)
-        # Only the cells meeting the box are partitions' work: x 0..3, y 1..6, z 0..5.
-        assert boxed.npartitions == -(-(4 * 6 * 6) // 5)
-        assert list(boxed.columns) == ["x", "y", "z", "id"]
-        got = boxed.compute(scheduler="sync")
-        want = read_points(url, bbox=BOX, attribute_names=["id"])
-        np.testing.assert_array_equal(frame_rows(got), want.positions)
-        np.testing.assert_array_equal(got["id"].to_numpy(), want.vertex_attributes["id"])
-        coarse = zv.to_dask(level=1, axes=["a", "b", "c"]).compute(scheduler="sync")
-        np.testing.assert_array_equal(
-            coarse[["a", "b", "c"]].to_numpy(), read_points(url, level=1).positions
-        )
-    frame = read_points(url, as_dask=True, bbox=BOX, attribute_names=[])
-    assert list(frame.columns) == ["x", "y", "z"]
-    np.testing.assert_array_equal(frame_rows(frame.compute(scheduler="sync")), want.positions)
-    empty = read_points(url, as_dask=True, bbox=((2000, 2000, 2000), (3000, 3000, 3000)))
-    assert len(empty.compute(scheduler="sync")) == 0
-
-
-def test_a_dask_read_keeps_to_the_snapshot_it_was_made_from(tmp_path: Path) -> None:
-    positions, _ = cloud(5_000, 4)
-    url = str(tmp_path / "store")
-    write_points(url, positions, chunk_shape=CS, bounds=BOUNDS)
-    with open_zv(url) as zv:
-        frame = zv.to_dask()
-        extra, _ = cloud(1_000, 5)
-        write_points(url, extra, mode="a")  # committed after the frame was made
-        assert len(frame.compute(scheduler="sync")) == 5_000
-    assert len(read_points(url, as_dask=True).compute(scheduler="sync")) == 6_000
-
-
 def test_a_failing_task_leaves_the_old_store_readable(tmp_path: Path) -> None:
     url = str(tmp_path / "store")
     old, old_attrs = cloud(4_000, 6)
@@ -267,21 +187,6 @@ def test_what_a_dask_write_refuses(tmp_path: Path) -> None:
     # Without a client, a Dask array still streams through this process.
     write_points(tmp_path / "c", array, chunk_shape=CS)
     assert read_points(tmp_path / "c").vertex_count == 1_000
-
-
-def test_no_secret_in_task_names_reprs_or_graphs(tmp_path: Path) -> None:
-    secret = "zv-very-secret-value-1234567890"
-    url = str(tmp_path / "store")
-    positions, attributes = cloud(3_000, 9)
-    write_points(url, positions, chunk_shape=CS, vertex_attributes=attributes)
-    location = StoreLocation(url, None, {"secret_access_key": secret, "region": "x"})
-    assert secret not in repr(location) and secret not in str(location)
-    assert secret not in dask.base.tokenize(location)
-    assert dask.base.tokenize(location) != dask.base.tokenize(StoreLocation(url, None, {}))
-    with open_zv(url) as zv:
-        frame = points_frame(location, zv._snap, bbox=BOX, partition_cells=3)
-    graph = dict(frame.__dask_graph__())
-    assert secret not in repr(list(graph)) and secret not in repr(graph)
 
 
 # -- a real cluster ------------------------------------------------------------------------
