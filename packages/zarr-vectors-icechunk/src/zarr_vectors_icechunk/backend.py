@@ -159,16 +159,21 @@ class IcechunkBackend(IcechunkObjects, AsyncBackend):
         import icechunk
 
         storage = self.location.storage
+        # Icechunk fetches a batch read's keys 10 at a time unless told otherwise; it is
+        # told this backend's own bound (a setting of this process, not stored).
+        config = icechunk.RepositoryConfig(
+            get_partial_values_concurrency=min(self.max_concurrency, 2**16 - 1)
+        )
         try:
             if icechunk.Repository.exists(storage):
-                self._repo = icechunk.Repository.open(storage)
+                self._repo = icechunk.Repository.open(storage, config=config)
             elif create:
                 try:
-                    self._repo = icechunk.Repository.create(storage)
+                    self._repo = icechunk.Repository.create(storage).reopen(config=config)
                 except Exception as exc:  # another process created it first
                     if not is_icechunk_error(exc) or not icechunk.Repository.exists(storage):
                         raise
-                    self._repo = icechunk.Repository.open(storage)
+                    self._repo = icechunk.Repository.open(storage, config=config)
         except Exception as exc:
             if is_icechunk_error(exc):
                 raise self._fail(exc, "opening the repository") from None
