@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from zarr_vectors.cli._chunks import default_chunk_shape
+from zarr_vectors.cli._chunks import chosen_chunk_shape, in_cells
 from zarr_vectors.cli._errors import InputError
 from zarr_vectors.storage.secrets import redact_url
 
@@ -30,20 +30,6 @@ __all__ = [
     "write_swc_file",
     "write_tract_file",
 ]
-
-
-def _chunk(opts: dict[str, Any], positions: Any) -> tuple[float, ...] | None:
-    chunk: tuple[float, ...] | None = opts["chunk_shape"]
-    if chunk is not None and len(chunk) == 1:
-        chunk = chunk * 3
-    if chunk is None and opts["mode"] != "a":
-        chunk = default_chunk_shape(positions.min(axis=0), positions.max(axis=0))
-    return chunk
-
-
-def _in_cells(chunk: tuple[float, ...] | None) -> str:
-    """The chosen (or given) cell size, as the summary prints it."""
-    return "" if chunk is None else f" in cells of {[round(c, 6) for c in chunk]}"
 
 
 def _say(notes: list[str]) -> None:
@@ -74,7 +60,7 @@ def write_tract_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[st
             f"{path}: streamline {short[0]} has fewer than 2 points ({len(short)} such)"
         )
     allpos = np.concatenate(tract.streamlines)
-    chunk = _chunk(opts, allpos)
+    chunk = chosen_chunk_shape(opts, allpos)
     first = 0 if opts["object_id"] is None else int(opts["object_id"])
     s = write_polylines(
         url,
@@ -88,10 +74,9 @@ def write_tract_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[st
         metadata=tract.header,
         **kwargs,
     )
-    cells = _in_cells(chunk)
     return (
-        f"Wrote {s.polyline_count:,} streamlines ({s.vertex_count:,} points){cells} into "
-        f"{s.chunk_count:,} cells"
+        f"Wrote {s.polyline_count:,} streamlines ({s.vertex_count:,} points)"
+        f"{in_cells(chunk)} into {s.chunk_count:,} cells"
     )
 
 
@@ -129,7 +114,7 @@ def write_swc_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str,
     swc = read_swc(path)
     if not len(swc.positions):
         raise InputError(f"{path}: the file holds no nodes")
-    chunk = _chunk(opts, swc.positions)
+    chunk = chosen_chunk_shape(opts, swc.positions)
     oid = 0 if opts["object_id"] is None else int(opts["object_id"])
     s = write_graph(
         url,
@@ -142,10 +127,9 @@ def write_swc_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str,
         mode=opts["mode"],
         **kwargs,
     )
-    cells = _in_cells(chunk)
     return (
-        f"Wrote a skeleton of {s.node_count:,} nodes (object {oid}){cells} into "
-        f"{s.chunk_count:,} cells"
+        f"Wrote a skeleton of {s.node_count:,} nodes (object {oid})"
+        f"{in_cells(chunk)} into {s.chunk_count:,} cells"
     )
 
 
@@ -175,7 +159,7 @@ def write_graphml_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[
 
     g = read_graphml(path)
     _say(g.notes)
-    chunk = _chunk(opts, g.positions)
+    chunk = chosen_chunk_shape(opts, g.positions)
     oids = g.object_ids
     if opts["object_id"] is not None:  # --object-id names the whole file's graph
         oids = np.full(len(g.positions), int(opts["object_id"]), np.int64)
@@ -191,10 +175,9 @@ def write_graphml_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[
         mode=opts["mode"],
         **kwargs,
     )
-    cells = _in_cells(chunk)
     return (
-        f"Wrote a graph of {s.node_count:,} nodes and {s.edge_count:,} edges{cells} into "
-        f"{s.chunk_count:,} cells"
+        f"Wrote a graph of {s.node_count:,} nodes and {s.edge_count:,} edges"
+        f"{in_cells(chunk)} into {s.chunk_count:,} cells"
     )
 
 

@@ -19,7 +19,7 @@ import click
 
 from zarr_vectors.cli import curve_files
 from zarr_vectors.cli._args import BoxType, ChunkShapeType
-from zarr_vectors.cli._chunks import default_chunk_shape
+from zarr_vectors.cli._chunks import chosen_chunk_shape, default_chunk_shape, in_cells
 from zarr_vectors.cli._errors import InputError, handle_errors
 from zarr_vectors.cli.points_cmd import backend_options, store_kwargs
 from zarr_vectors.storage.secrets import redact_url
@@ -34,11 +34,7 @@ def _write_mesh_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[st
     from zarr_vectors.types.meshes import write_mesh
 
     mesh = read_mesh_file(path)
-    chunk = opts["chunk_shape"]
-    if chunk is not None and len(chunk) == 1:
-        chunk = chunk * 3
-    if chunk is None and opts["mode"] != "a":
-        chunk = default_chunk_shape(mesh.vertices.min(axis=0), mesh.vertices.max(axis=0))
+    chunk = chosen_chunk_shape(opts, mesh.vertices)
     s = write_mesh(
         url,
         mesh.vertices.astype(np.float32),
@@ -51,10 +47,9 @@ def _write_mesh_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[st
         object_ids=None if opts["object_id"] is None else [opts["object_id"]] * len(mesh.vertices),
         **kwargs,
     )
-    cells = "" if chunk is None else f" in cells of {list(chunk)}"
     return (
         f"Wrote a mesh of {s.vertex_count:,} vertices and {s.face_count:,} faces ({s.encoding})"
-        f"{cells} into {s.chunk_count:,} cells"
+        f"{in_cells(chunk)} into {s.chunk_count:,} cells"
     )
 
 
