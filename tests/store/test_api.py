@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import zarr
 import zarr.storage
-from zarr.storage import WrapperStore
 
 from zarr_vectors.exceptions import (
     FormatVersionError,
@@ -18,25 +16,13 @@ from zarr_vectors.exceptions import (
     StoreExistsError,
     ValidationError,
 )
-from zarr_vectors.format.metadata import CAP_MULTISCALE_LINKS, CAP_SHARED_FRAGMENTS, RootMetadata
+from zarr_vectors.format.metadata import CAP_MULTISCALE_LINKS, CAP_SHARED_FRAGMENTS
 from zarr_vectors.lazy import open_zv
 from zarr_vectors.store import consolidate_metadata, create_store, open_store
 from zarr_vectors.types.points import read_points, write_points
 
 BOUNDS = ((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0))
 CS = (250.0, 250.0, 250.0)
-
-
-class CountingStore(WrapperStore[Any]):
-    """Records the keys read through it."""
-
-    def __init__(self, store: Any) -> None:
-        super().__init__(store)
-        self.gets: list[str] = []
-
-    async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
-        self.gets.append(key)
-        return await self._store.get(key, prototype, byte_range)
 
 
 def points(n: int, seed: int = 0) -> np.ndarray:
@@ -117,52 +103,6 @@ def test_append_after_consolidation_refreshes_it_and_reads_every_point(tmp_path:
     # zarr-python, trusting the consolidated metadata, sees the same cells.
     group = zarr.open_group(tmp_path / "s", mode="r", use_consolidated=True)
     assert group["0/vertices"].attrs["nonempty_chunks"] == on_disk["attributes"]["nonempty_chunks"]
-
-
-def test_opening_a_consolidated_store_costs_one_metadata_request() -> None:
-    inner = zarr.storage.MemoryStore()
-    write_points(inner, points(2000), chunk_shape=CS)
-    counting = CountingStore(inner)
-    zv = open_zv(counting)
-    assert counting.gets == ["zarr.json"]
-    assert zv.levels == [0]
-    assert zv.consolidated
-    # A full read then fetches cells and reads the root once more, to confirm the
-    # snapshot still holds (no write committed meanwhile): no other metadata document.
-    pc = zv.read_points()
-    assert pc.vertex_count == 2000
-    assert [k for k in counting.gets if k.endswith("zarr.json")] == ["zarr.json", "zarr.json"]
-
-
-def test_lazy_store_fetches_only_what_is_asked_for() -> None:
-    inner = zarr.storage.MemoryStore()
-    pos = points(2000)
-    write_points(
-        inner,
-        pos,
-        chunk_shape=CS,
-        bounds=BOUNDS,
-        consolidate=False,
-        vertex_attributes={"id": np.arange(2000)},
-    )
-    counting = CountingStore(inner)
-    zv = open_zv(counting)
-    assert counting.gets == ["zarr.json"]
-    assert isinstance(zv.metadata, RootMetadata) and zv.metadata.chunk_shape == CS
-    assert zv.metadata.grid_shape() == (5, 5, 5)
-    level = zv[0]
-    assert counting.gets == ["zarr.json"]
-    assert level.vertex_count == 2000
-    # The level document, then the root once more: without consolidated metadata the
-    # document may count appends committed since the handle opened (commit records).
-    assert counting.gets == ["zarr.json", "0/zarr.json", "zarr.json"]
-    cell = level.chunk((1, 2, 3))
-    inside = np.all(np.floor(pos / 250.0).astype(int) == (1, 2, 3), axis=1)
-    np.testing.assert_array_equal(np.sort(cell.vertex_attributes["id"]), np.flatnonzero(inside))
-    cell_gets = [k for k in counting.gets if "/c/" in k]
-    assert cell_gets and all(k.endswith("/c/1/2/3") for k in cell_gets)
-    assert level.array("vertices").shape == (5, 5, 5)
-    assert "ZVStore(" in repr(zv)
 
 
 def test_capability_constants_match_the_reference_tokens() -> None:
