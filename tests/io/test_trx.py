@@ -90,14 +90,32 @@ def test_a_trx_file_goes_to_a_store_and_back_with_its_values(tmp_path: Path) -> 
         back.close()
 
 
-def test_groups_are_named_as_left_out(tmp_path: Path) -> None:
+def test_groups_become_the_store_s_groups_and_go_back_by_name(tmp_path: Path) -> None:
     library_trx(tmp_path / "g.trx", tracts(4), group=True)
-    assert read_trx(tmp_path / "g.trx").notes == [
-        "TRX group 'arcuate' left out (a store's groups are not written from TRX)"
-    ]
-    run = CliRunner().invoke(write_cmd, [str(tmp_path / "g.trx"), str(tmp_path / "s")])
+    assert read_trx(tmp_path / "g.trx").groups["arcuate"].tolist() == [0, 2]
+    run = CliRunner().invoke(
+        write_cmd, [str(tmp_path / "g.trx"), str(tmp_path / "s"), "--object-id", "10"]
+    )
     assert run.exit_code == 0, run.output
-    assert "'arcuate' left out" in run.output
+    got = read_polylines(tmp_path / "s", group_ids=[0])
+    assert sorted(got.object_ids.tolist()) == [10, 12]
+    assert got.metadata["trx"]["groups"] == ["arcuate"]
+    run = CliRunner().invoke(read_cmd, [str(tmp_path / "s"), "-o", str(tmp_path / "o.trx")])
+    assert run.exit_code == 0, run.output
+    back = tm.load(str(tmp_path / "o.trx"))
+    try:
+        assert {g: np.asarray(v).tolist() for g, v in back.groups.items()} == {"arcuate": [0, 2]}
+    finally:
+        back.close()
+    # a subset keeps the members it holds, renumbered; TRK says what it cannot hold
+    run = CliRunner().invoke(
+        read_cmd, [str(tmp_path / "s"), "-o", str(tmp_path / "sub.trx"), "--object-id", "12"]
+    )
+    assert run.exit_code == 0, run.output
+    assert read_trx(tmp_path / "sub.trx").groups["arcuate"].tolist() == [0]
+    run = CliRunner().invoke(read_cmd, [str(tmp_path / "s"), "-o", str(tmp_path / "o.trk")])
+    assert run.exit_code == 0, run.output
+    assert "TRK holds no groups: arcuate left out" in run.output
 
 
 def test_a_trk_header_gives_the_trx_its_space(tmp_path: Path) -> None:

@@ -40,6 +40,34 @@ def _say(notes: list[str]) -> None:
         click.echo(f"Note: {note}", err=True)
 
 
+def _store_groups(
+    url: str, kwargs: dict[str, Any], ids: Any, names: list[str] | None
+) -> dict[str, list[int]]:
+    """The store's groups (name -> positions in ``ids``, the streamlines read), none empty.
+
+    Names are the ones a TRX file left in the store when they match the groups
+    in number, else ``group_0``, ``group_1``, ...
+    """
+    from zarr_vectors.format.objread import group_members
+    from zarr_vectors.format.snapshot import load_snapshot
+    from zarr_vectors.store.location import StoreLocation
+
+    extra = {k: v for k, v in kwargs.items() if k != "backend"}
+    loc = StoreLocation.of(
+        url, backend=kwargs.get("backend"), backend_kwargs=extra, caller=read_tract_file
+    )
+    with loc.open("r") as source:
+        snap = load_snapshot(source)
+        doc = snap.node("0/groups")
+        count = 0 if doc is None else int(doc["shape"][0])
+        members = [group_members(snap, 0, [g]).tolist() for g in range(count)]
+    if not names or len(names) != count:
+        names = [f"group_{g}" for g in range(count)]
+    where = {int(o): i for i, o in enumerate(np.asarray(ids).tolist())}
+    out = {n: [where[o] for o in m if o in where] for n, m in zip(names, members, strict=True)}
+    return {n: m for n, m in out.items() if m}
+
+
 def write_tract_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str, Any]) -> str:
     from zarr_vectors.types.polylines import write_polylines
 
@@ -62,6 +90,7 @@ def write_tract_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[st
     allpos = np.concatenate(tract.streamlines)
     chunk = chosen_chunk_shape(opts, allpos)
     first = 0 if opts["object_id"] is None else int(opts["object_id"])
+    groups = {g: (first + idx).tolist() for g, idx in enumerate(tract.groups.values())}
     s = write_polylines(
         url,
         tract.streamlines,
@@ -70,6 +99,7 @@ def write_tract_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[st
         vertex_attributes=tract.vertex_attributes,
         object_attributes=tract.object_attributes,
         object_ids=range(first, first + len(tract.streamlines)),
+        groups=groups or None,
         mode=opts["mode"],
         metadata=tract.header,
         **kwargs,
@@ -88,12 +118,15 @@ def read_tract_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str,
         raise InputError(f"{redact_url(url)}: no streamlines to write (nothing matched)")
     suffix = out.suffix.lower()
     header = got.metadata.get("trk")
+    trx = got.metadata.get("trx") or {}
+    groups = _store_groups(url, kwargs, got.object_ids, trx.get("groups"))
+    extra: dict[str, Any] = {}
     if suffix == ".trk":
         from zarr_vectors.io.trk import write_trk as write
     elif suffix == ".trx":  # a TRK header's affine and dimensions serve TRX too
         from zarr_vectors.io.trx import write_trx as write
 
-        header = got.metadata.get("trx") or header
+        header, extra = trx or header, {"groups": groups}
     else:
         from zarr_vectors.io.tck import write_tck as write
     notes = write(
@@ -102,7 +135,10 @@ def read_tract_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[str,
         vertex_attributes=got.vertex_attributes,
         object_attributes=got.object_attributes,
         header=header,
+        **extra,
     )
+    if groups and not extra:
+        notes.append(f"{suffix[1:].upper()} holds no groups: {', '.join(groups)} left out")
     _say(notes)
     return f"Read {got.polyline_count:,} streamlines ({got.vertex_count:,} points)"
 

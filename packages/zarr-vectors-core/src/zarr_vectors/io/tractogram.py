@@ -30,8 +30,10 @@ class TractFile:
     vertex_attributes: dict[str, list[npt.NDArray[Any]]] = field(default_factory=dict)
     object_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     header: dict[str, Any] = field(default_factory=dict)
-    #: What the file held that the store does not (e.g. TRX groups).
+    #: What the file held that the store does not (e.g. TRX per-group data).
     notes: list[str] = field(default_factory=list)
+    #: Named groups of streamlines (TRX): name -> indices into ``streamlines``.
+    groups: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
 
 
 def per_point(data: Any) -> dict[str, list[npt.NDArray[Any]]]:

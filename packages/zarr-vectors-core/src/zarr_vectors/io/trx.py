@@ -7,9 +7,11 @@ data, and a header naming the voxel grid (the voxel-to-RAS+ affine and the
 grid's dimensions). Streamlines become a streamline store; dpv and dps become
 vertex and object attributes with their dtypes (TRX keeps integer and float
 types, as the store does); the header goes into the store's root attributes
-under ``"trx"`` so the file is written back in the same space. Positions are
-stored as float32 (a note says so when the file held float64). Groups are not
-carried: reading names each one left out.
+under ``"trx"`` so the file is written back in the same space. Groups (named
+sets of streamlines) become the store's groups, numbered in name order, their
+names kept with the header (``"trx"["groups"]``); per-group data is not
+carried (a note names it). Positions are stored as float32 (a note says so
+when the file held float64).
 """
 
 from __future__ import annotations
@@ -62,17 +64,22 @@ def read_trx(path: str | Path) -> TractFile:
             for name, seq in trx.data_per_vertex.items()
         }
         dps = {name: _columns(v) for name, v in trx.data_per_streamline.items()}
+        groups = {g: np.array(trx.groups[g], dtype=np.int64) for g in sorted(trx.groups)}
         notes += [
-            f"TRX group {g!r} left out (a store's groups are not written from TRX)"
-            for g in sorted(trx.groups)
+            f"TRX data of group {g!r} left out ({', '.join(sorted(d))}): a store's groups "
+            "hold no per-group values from TRX"
+            for g, d in sorted(trx.data_per_group.items())
+            if d
         ]
-        header = {
+        header: dict[str, Any] = {
             "voxel_to_rasmm": np.asarray(trx.header["VOXEL_TO_RASMM"], float).tolist(),
             "dimensions": np.asarray(trx.header["DIMENSIONS"], int).tolist(),
         }
+        if groups:
+            header["groups"] = list(groups)
     finally:
         trx.close()
-    return TractFile(streamlines, dpv, dps, {"trx": header}, notes)
+    return TractFile(streamlines, dpv, dps, {"trx": header}, notes, groups)
 
 
 def write_trx(
@@ -82,6 +89,7 @@ def write_trx(
     vertex_attributes: Mapping[str, Sequence[npt.NDArray[Any]]] | None = None,
     object_attributes: Mapping[str, npt.NDArray[Any]] | None = None,
     header: Mapping[str, Any] | None = None,
+    groups: Mapping[str, Sequence[int]] | None = None,
 ) -> list[str]:
     """Write a ``.trx`` file; returns notes on what the format could not hold.
 
@@ -89,7 +97,8 @@ def write_trx(
     its ``voxel_to_rasmm`` and ``dimensions`` (TRK's come along as they are);
     without one the space is 1 mm voxels on an identity affine, and a note
     says so. Attribute dtypes are kept; others than integers and floats
-    (booleans) are written as uint8.
+    (booleans) are written as uint8. ``groups`` maps a name to indices into
+    ``streamlines``.
     """
     tm = _trx()
     nib = require("nibabel", feature="TRX files", extra="trx")
@@ -125,6 +134,8 @@ def write_trx(
     reference = {"VOXEL_TO_RASMM": affine, "DIMENSIONS": dims, "NB_VERTICES": total}
     trx = tm.TrxFile.from_tractogram(tg, reference, dtype_dict=types)
     try:
+        for name, members in (groups or {}).items():
+            trx.groups[str(name)] = np.asarray(members, dtype=np.uint32)
         tm.save(trx, str(path))
     finally:
         trx.close()
