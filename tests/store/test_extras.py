@@ -1,65 +1,25 @@
-"""The store API's conveniences: groups, ZIP archives, conversions, summaries, verify, checks."""
+"""The store API's conveniences: ZIP archives, conversions, summaries, verify, checks.
+
+The groups create_store/open_store return are in test_zarr_group.py.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import zarr
 
+from tests.store.conftest import POINTS
 from zarr_vectors.exceptions import BackendOptionError, StoreError, ValidationError
 from zarr_vectors.lazy import open_zv
 from zarr_vectors.storage.local import LocalBackend
-from zarr_vectors.store import create_store, open_store, verify_store
+from zarr_vectors.store import verify_store
 from zarr_vectors.types.points import read_points, write_points
-
-POINTS = np.random.default_rng(5).uniform(0, 1000, (3_000, 3)).astype(np.float32)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Path:
-    path = tmp_path / "scan.zarrvectors"
-    ids = np.arange(len(POINTS))
-    normals = np.random.default_rng(6).normal(size=(len(POINTS), 3))
-    write_points(
-        path,
-        POINTS,
-        chunk_shape=(250.0,) * 3,
-        vertex_attributes={"id": ids, "normal": normals},
-    )
-    return path
-
-
-def test_the_design_documents_consolidate_example_runs(store: Path) -> None:
-    root = open_store(store, mode="r+")
-    assert root.zarr_group is root and isinstance(root, zarr.Group)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # zarr: consolidated metadata is not in the v3 spec
-        zarr.consolidate_metadata(root.zarr_group.store)
-    root.store.close()
-    assert read_points(store).vertex_count == len(POINTS)
-
-
-def test_groups_changed_through_open_store_keep_consolidated_metadata_current(
-    store: Path,
-) -> None:
-    root = open_store(store, mode="r+")
-    root.create_group("notes")
-    root.store.close()
-    with open_zv(store) as zv:
-        assert zv.consolidated
-        assert "notes" in zv.group  # opened from the consolidated metadata alone
-    group = create_store(
-        store.parent / "empty", bounds=((0, 0, 0), (1, 1, 1)), chunk_shape=(1, 1, 1)
-    )
-    assert group.zarr_group is group
-    group.store.close()
 
 
 def test_a_zip_made_with_one_top_folder_is_read(store: Path, tmp_path: Path) -> None:
