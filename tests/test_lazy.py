@@ -82,3 +82,18 @@ def test_lazy_store_fetches_only_what_is_asked_for() -> None:
     assert cell_gets and all(k.endswith("/c/1/2/3") for k in cell_gets)
     assert level.array("vertices").shape == (5, 5, 5)
     assert "ZVStore(" in repr(zv)
+
+
+def test_a_store_without_versions_says_it_has_no_history() -> None:
+    import pytest
+
+    from zarr_vectors.exceptions import UnsupportedOperationError
+
+    inner = zarr.storage.MemoryStore()
+    write_points(inner, np.zeros((10, 3), np.float32), chunk_shape=CS, bounds=BOUNDS)
+    zv = open_zv(inner)
+    assert zv.version is None
+    with pytest.raises(UnsupportedOperationError, match="has no history: its backend"):
+        zv.history()
+    with pytest.raises(UnsupportedOperationError, match="has no tags"):
+        zv.tag("v1")

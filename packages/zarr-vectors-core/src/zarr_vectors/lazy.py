@@ -7,6 +7,12 @@ carries consolidated metadata when the store has it).
 A :class:`ZVStore` keeps the backend it resolved open for later reads, so it is
 closed like a file: ``with open_zv(url) as zv: ...`` or ``zv.close()``. A
 backend the caller passed in stays the caller's.
+
+On a versioned backend (the optional capability in
+:mod:`zarr_vectors.storage.transactions`) the handle reads through a backend
+fixed at the state it opened, so writes committed meanwhile never reach it
+(:meth:`ZVStore.refresh` moves it to the newest), and it lists the store's
+history and names states (:meth:`ZVStore.history`, :meth:`ZVStore.tag`).
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.exceptions import UnsupportedOperationError, ValidationError
 from zarr_vectors.format.crs import CRS_KEY, describe_crs
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
+from zarr_vectors.storage.transactions import Version, is_versioned
 from zarr_vectors.store.location import StoreLike, StoreLocation
 
 if TYPE_CHECKING:
@@ -49,15 +56,31 @@ def open_zv(
         caller=open_zv,
     )
     source, owned = location.resolve("r")
+    pinned = None
     try:
-        handle = ZVStore(load_snapshot(source), owns_backend=owned)
+        pinned = _pinned(source)
+        if pinned is None:
+            handle = ZVStore(load_snapshot(source), owns_backend=owned)
+        else:
+            handle = ZVStore(load_snapshot(pinned), owns_backend=True)
+            handle._follow, handle._owns_follow = source, owned
     except BaseException:
+        if pinned is not None:
+            pinned.close()
         if owned:
             source.close()
         raise
     # Where Dask tasks open the store again (to_dask): a path or URL with its options.
     handle._location = location
     return handle
+
+
+def _pinned(backend: Any) -> Any:
+    """A read-only backend at the state a versioned ``backend`` reads now (else ``None``)."""
+    if not is_versioned(backend):
+        return None
+    version = backend.current_version()
+    return None if version is None else backend.at_version(version)
 
 
 class ZVStore:
@@ -72,6 +95,10 @@ class ZVStore:
         self._levels: dict[int, ZVLevel] = {}
         self._owns_backend = owns_backend
         self._location: StoreLocation | None = None
+        #: On a versioned store: the backend the handle was opened on (it follows the
+        #: newest state; the handle reads through one fixed at the state it opened).
+        self._follow: Any = None
+        self._owns_follow = False
 
     def refresh(self) -> ZVStore:
         """Read the store's current committed state (after other processes wrote to it).
@@ -81,18 +108,73 @@ class ZVStore:
         :class:`~zarr_vectors.exceptions.StaleSnapshotError` once that state
         is gone (the store was replaced).
         """
-        self._snap = load_snapshot(self._snap.backend)
+        if self._follow is None:
+            self._snap = load_snapshot(self._snap.backend)
+        else:
+            pinned = _pinned(self._follow)
+            try:
+                snap = load_snapshot(pinned)
+            except BaseException:
+                pinned.close()
+                raise
+            self._close_reader()
+            self._snap, self._owns_backend = snap, True
         self._levels.clear()
         self.__dict__.pop("group", None)
+        self.__dict__.pop("_zarr_store", None)
         return self
 
     def close(self) -> None:
         """Release the backend this handle opened (a backend passed in stays open)."""
+        self._close_reader()
+        if self._owns_follow:
+            self._owns_follow = False
+            self._follow.close()
+
+    def _close_reader(self) -> None:
         if self._owns_backend:
             self._owns_backend = False
             close = getattr(self._snap.backend, "close", None)
             if close is not None:
                 close()
+
+    # -- versioned stores --------------------------------------------------------------
+    def _versioned(self, what: str) -> Any:
+        backend = self._snap.backend
+        if not is_versioned(backend):
+            raise UnsupportedOperationError(
+                f"{backend.url} has no {what}: its backend "
+                f"{getattr(backend, 'backend_name', '?')!r} keeps only the current state. "
+                "Stores on a versioned backend keep every commit (docs/versioned-stores.md)."
+            )
+        return backend
+
+    @property
+    def version(self) -> str | None:
+        """The id of the committed state this handle reads (``None`` on a store without
+        versions)."""
+        backend: Any = self._snap.backend
+        return backend.current_version() if is_versioned(backend) else None
+
+    def history(self) -> list[Version]:
+        """The committed states leading to the one this handle reads, newest first
+        (each with ``id``, ``written_at``, ``message``, ``parent_id``)."""
+        return list(self._versioned("history").history())
+
+    def tag(self, name: str, version: str | None = None) -> str:
+        """Name ``version`` (default: the state this handle reads) ``name``; return its id.
+
+        Reading ``tag=name`` later returns that state. Tags are never moved.
+        """
+        return str(self._versioned("tags").tag_version(name, version))
+
+    def tags(self) -> dict[str, str]:
+        """Every tag of the store and the id of the state it names."""
+        return dict(self._versioned("tags").tags())
+
+    def branches(self) -> dict[str, str]:
+        """Every branch of the store and the id of the state at its tip."""
+        return dict(self._versioned("branches").branches())
 
     def __enter__(self) -> Self:
         return self

@@ -50,6 +50,7 @@ from zarr_vectors_icechunk.objects import (
     parents_first,
 )
 from zarr_vectors_icechunk.storage import Location, make_location
+from zarr_vectors_icechunk.versions import IcechunkVersions, check_ref_name
 
 __all__ = ["DEFAULT_MESSAGE", "IcechunkBackend", "check_ref_name"]
 
@@ -59,19 +60,7 @@ T = TypeVar("T")
 DEFAULT_MESSAGE = "zarr-vectors: key/value change"
 #: How often a single call's commit is made again after losing to another writer's.
 _CHANGE_ATTEMPTS = 32
-#: Branch and tag names taken: what Git would take, in short (Icechunk takes nearly anything).
-_REF_NAME = re.compile(r"^(?!\.)(?!.*\.\.)[A-Za-z0-9._\-]{1,100}(?<!\.lock)$")
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Z]{20}$")
-
-
-def check_ref_name(kind: str, name: object) -> str:
-    """``name`` if it is a usable branch or tag name; ``BackendOptionError`` otherwise."""
-    if not isinstance(name, str) or not _REF_NAME.match(name):
-        raise BackendOptionError(
-            f"{kind} name {name!r} is not usable: give 1 to 100 letters, digits, '.', '_' or "
-            "'-', not starting with '.', without '..' (e.g. 'main', 'survey-2024')."
-        )
-    return name
 
 
 def _check_options(branch: object, tag: object, snapshot: object, message: object) -> None:
@@ -94,7 +83,7 @@ def _check_options(branch: object, tag: object, snapshot: object, message: objec
         raise BackendOptionError(f"message must be a str, got {type(message).__name__}")
 
 
-class IcechunkBackend(IcechunkObjects, AsyncBackend):
+class IcechunkBackend(IcechunkVersions, IcechunkObjects, AsyncBackend):
     """A zarr-vectors backend over an Icechunk repository (see the module docstring)."""
 
     backend_name: ClassVar[str] = "icechunk"
@@ -114,6 +103,8 @@ class IcechunkBackend(IcechunkObjects, AsyncBackend):
     ) -> None:
         _check_options(branch, tag, snapshot, message)
         location: Location = make_location(str(url), storage_options)
+        #: What :meth:`at_version` opens the same repository with.
+        self._given = (str(url), dict(storage_options))
         super().__init__(location.url, max_concurrency=max_concurrency, secrets=location.secrets)
         self.location = location
         self.branch = branch or "main"
@@ -148,8 +139,7 @@ class IcechunkBackend(IcechunkObjects, AsyncBackend):
 
     # -- repository and sessions ---------------------------------------------------------
     def _fail(self, exc: BaseException, what: str) -> StoreError:
-        first = str(exc).strip().splitlines()
-        text = first[0].strip(" x") if first else type(exc).__name__
+        text = _headline(str(exc)) or type(exc).__name__
         return StoreError(self.redact(f"Icechunk refused {what} at {self.url}: {text}"))
 
     def repository(self, *, create: bool = False) -> Any:
@@ -216,6 +206,19 @@ class IcechunkBackend(IcechunkObjects, AsyncBackend):
             ) from None
         self._foreign = None
         return self._session
+
+    def current_version(self) -> str | None:
+        """The snapshot id reads see now: the branch's tip, or the tag's or snapshot's."""
+        following = not (self._in_transaction or self.tag or self.snapshot)
+        session = self._tip_reader() if following else self._reader()
+        return None if session is None else str(session.snapshot_id)
+
+    def at_version(self, version: str) -> IcechunkBackend:
+        """A new, read-only backend on the same repository at snapshot ``version``."""
+        url, options = self._given
+        return IcechunkBackend(
+            url, snapshot=version, max_concurrency=self.max_concurrency, **options
+        )
 
     def _no_branch(self, repo: Any) -> StoreError:
         return StoreError(
@@ -528,6 +531,22 @@ class IcechunkBackend(IcechunkObjects, AsyncBackend):
 
     async def _aroot_exists(self) -> bool:
         return True
+
+
+def _headline(report: str) -> str:
+    """The first paragraph of an Icechunk error report, as one line.
+
+    Icechunk's reports begin with the error (``x`` then the text, wrapped onto
+    lines that start with ``|``) and go on with its context and causes; the
+    server's answer is often on the wrapped lines, so they are kept.
+    """
+    parts: list[str] = []
+    for line in report.strip().splitlines():
+        text = line.strip().removeprefix("x").removeprefix("|").strip()
+        if not text:
+            break
+        parts.append(text)
+    return " ".join(parts)
 
 
 def _byte_request(start: int | None, length: int | None) -> Any:

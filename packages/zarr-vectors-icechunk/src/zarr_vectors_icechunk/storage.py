@@ -62,6 +62,10 @@ _NAMES: dict[str, dict[str, str]] = {
         "anon": "anonymous",
         "skip_signature": "anonymous",
         "from_env": "from_env",
+        "endpoint": "google_base_url",
+        "endpoint_url": "google_base_url",
+        "base_url": "google_base_url",
+        "allow_http": "allow_http",
     },
     "azure": {
         "account_name": "account",
@@ -74,6 +78,10 @@ _NAMES: dict[str, dict[str, str]] = {
         "bearer_token": "bearer_token",
         "token": "bearer_token",
         "from_env": "from_env",
+        "endpoint": "azure_storage_endpoint",
+        "endpoint_url": "azure_storage_endpoint",
+        "allow_http": "allow_http",
+        "use_emulator": "azure_storage_use_emulator",
     },
     "local": {},
     "memory": {},
@@ -200,7 +208,8 @@ def make_location(url: str, options: Mapping[str, Any]) -> Location:
             args.setdefault("region", "us-east-1")
         storage = _s3_storage(icechunk, bucket, prefix or None, args)
     elif family == "gcs":
-        storage = icechunk.gcs_storage(bucket=bucket, prefix=prefix or None, **args)
+        config = _client_config(args, "google_base_url")
+        storage = icechunk.gcs_storage(bucket=bucket, prefix=prefix or None, config=config, **args)
     else:
         container, _, host = bucket.partition("@")
         if host and "account" not in args:
@@ -210,8 +219,27 @@ def make_location(url: str, options: Mapping[str, Any]) -> Location:
                 f"{shown}: an Azure repository needs the storage account; pass "
                 "account_name='...' (or write abfs://container@ACCOUNT.dfs.core.windows.net/...)."
             )
-        storage = icechunk.azure_storage(container=container, prefix=prefix, **args)
+        config = _client_config(args, "azure_storage_endpoint", "azure_storage_use_emulator")
+        storage = icechunk.azure_storage(container=container, prefix=prefix, config=config, **args)
     return Location(storage, shown, family, secrets)
+
+
+def _client_config(args: dict[str, Any], endpoint: str, *flags: str) -> dict[str, str] | None:
+    """Options Icechunk passes to its GCS or Azure client as text, taken out of ``args``.
+
+    Icechunk's GCS and Azure storages are the ``object_store`` crate's clients, whose
+    endpoint (an emulator's, such as fake-gcs-server or Azurite) and ``allow_http``
+    are set through its ``config`` mapping; an ``http://`` endpoint turns
+    ``allow_http`` on, as for S3.
+    """
+    config = {
+        name: str(args.pop(name)).lower() if isinstance(args[name], bool) else str(args.pop(name))
+        for name in (endpoint, "allow_http", *flags)
+        if name in args
+    }
+    if config.get(endpoint, "").lower().startswith("http://"):
+        config.setdefault("allow_http", "true")
+    return config or None
 
 
 #: S3 options only Icechunk's AWS SDK client takes (the object_store client has no such setting).
