@@ -19,7 +19,8 @@ ICECHUNK = BackendInfo(
         "snapshot": "read the store at this snapshot id (read-only)",
         "message": "commit message of the write (default: what the write did)",
         "max_concurrency": "Icechunk calls a batch keeps in flight (default 128)",
-        "endpoint": "S3-compatible server URL (aliases endpoint_url, aws_endpoint_url)",
+        "endpoint": "S3-compatible server, GCS or Azure endpoint URL, e.g. an emulator's "
+        "(aliases endpoint_url, aws_endpoint_url; base_url on GCS)",
         "region": "S3 region (alias region_name)",
         "access_key_id": "S3 access key (aliases key, access_key)",
         "secret_access_key": "S3 secret key (aliases secret, secret_key)",
@@ -29,8 +30,10 @@ ICECHUNK = BackendInfo(
         "from_env": "take credentials from the environment",
         "account_name": "Azure storage account (alias account)",
         "account_key": "Azure account key (aliases access_key, key)",
-        "sas_token": "Azure SAS token",
-        "service_account_file": "GCS service-account JSON file",
+        "sas_token": "Azure SAS token (alias sas_key)",
+        "use_emulator": "Azure: the Azurite emulator's well-known account and endpoint",
+        "service_account_file": "GCS service-account JSON file (alias service_account)",
+        "requester_pays": "S3: the requester pays (uses Icechunk's AWS SDK client)",
         "bearer_token": "GCS or Azure bearer token",
     },
 )

@@ -54,6 +54,7 @@ _NAMES: dict[str, dict[str, str]] = {
     },
     "gcs": {
         "service_account_file": "service_account_file",
+        "service_account": "service_account_file",
         "service_account_key": "service_account_key",
         "application_credentials": "application_credentials",
         "bearer_token": "bearer_token",
