@@ -92,3 +92,23 @@ def test_lines_and_graphs_are_drawn_and_a_sample_is_said(tmp_path: Path) -> None
     code, text = run("preview", tmp_path / "g", "-o", tmp_path / "s.png", "--max-points", "20")
     assert code == 0, text
     assert "Drew 18 segments of 2 graph(s), a sample of 6" in text
+
+
+def test_segments_are_painted_one_pixel_wide_block_by_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zarr_vectors.cli import preview_curves
+
+    segs = np.array([[[0.5, 2.5], [9.5, 2.5]], [[7.5, 0.0], [7.5, 9.9]], [[0, 0], [9.9, 9.9]]])
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+    whole = np.zeros((10, 10, 3), np.uint8)
+    preview_curves.draw_segments(whole, segs, colours, (0.0, 10.0, 0.0, 10.0))
+    # row 2 red, then column 7 green, then the diagonal blue: each over what was there
+    assert (whole[2, [0, 1, 3, 4, 5, 6, 8, 9], 0] == 255).all()
+    assert (whole[[0, 1, 2, 3, 4, 5, 6, 8, 9], 7, 1] == 255).all()
+    assert [tuple(whole[i, i]) for i in (0, 5, 9)] == [(0, 0, 255)] * 3  # the diagonal, last
+    assert int((whole.max(axis=2) > 0).sum()) == 10 + 10 + 10 - 3  # nothing else painted
+    monkeypatch.setattr(preview_curves, "BLOCK_SAMPLES", 4)  # many small blocks: the same
+    blocks = np.zeros_like(whole)
+    preview_curves.draw_segments(blocks, segs, colours, (0.0, 10.0, 0.0, 10.0))
+    np.testing.assert_array_equal(blocks, whole)

@@ -2,8 +2,9 @@
 
 Lines, polylines and streamlines, graphs and skeletons are all drawn as
 their segments (a line's two endpoints, each pair of consecutive vertices of
-a polyline, each edge of a graph), one tint per object, on the frame the mesh
-preview uses (:mod:`._picture`). At most about ``max_points`` vertices are
+a polyline, each edge of a graph), one pixel wide and one tint per object,
+painted with numpy into an image on the frame the mesh preview uses
+(:mod:`._picture`). At most about ``max_points`` vertices are
 read: beyond that an evenly drawn random sample of objects is read by id
 (fetching only the cells those touch), and the title says so.
 """
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CURVE_TYPES", "Curves", "read_curves", "render_curves"]
+__all__ = ["CURVE_TYPES", "Curves", "draw_segments", "read_curves", "render_curves"]
 
 #: Store geometry types drawn as curves.
 CURVE_TYPES = ("line", "polyline", "streamline", "graph", "skeleton")
@@ -77,6 +78,45 @@ def read_curves(source: Any, kind: str, *, max_points: int) -> Curves:
     return Curves(segs.reshape(len(segs), 2, -1), owner.astype(np.int64), read, total)
 
 
+#: Points sampled along segments per block when rasterizing (bounds the memory used).
+BLOCK_SAMPLES = 4_000_000
+
+
+def draw_segments(
+    image: npt.NDArray[np.uint8],
+    segments: npt.NDArray[np.float64],
+    colours: npt.NDArray[np.uint8],
+    limits: tuple[float, float, float, float],
+) -> None:
+    """Paint each 2-D segment ``(S, 2, 2)`` one pixel wide into ``image`` ``(ny, nx, 3)``.
+
+    ``limits`` ``(x0, x1, y0, y1)`` are the data coordinates of the image's
+    edges (row 0 at ``y0``). Each segment is sampled at least once per pixel
+    along its longer pixel extent; later segments paint over earlier ones.
+    Done with numpy, a block of samples at a time: matplotlib's own line
+    drawing takes minutes for the million segments of a tractogram.
+    """
+    ny, nx, _ = image.shape
+    x0, x1, y0, y1 = limits
+    px = (segments[:, :, 0] - x0) * (nx / (x1 - x0))
+    py = (segments[:, :, 1] - y0) * (ny / (y1 - y0))
+    dx, dy = px[:, 1] - px[:, 0], py[:, 1] - py[:, 0]
+    steps = np.ceil(np.maximum(np.abs(dx), np.abs(dy))).astype(np.int64) + 1
+    ends = np.cumsum(steps)
+    start = 0
+    while start < len(steps):
+        base = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, base + BLOCK_SAMPLES, side="right")))
+        k = steps[start:stop]
+        seg = np.repeat(np.arange(start, stop), k)
+        first = np.repeat(np.cumsum(k) - k, k)
+        t = (np.arange(len(seg)) - first) / np.maximum(k - 1, 1)[seg - start]
+        xs = np.clip((px[seg, 0] + t * dx[seg]).astype(np.int64), 0, nx - 1)
+        ys = np.clip((py[seg, 0] + t * dy[seg]).astype(np.int64), 0, ny - 1)
+        image[ys, xs] = colours[seg]
+        start = stop
+
+
 def render_curves(
     curves: Curves,
     axes: tuple[int, int],
@@ -86,13 +126,23 @@ def render_curves(
     *,
     size: int = 800,
 ) -> None:
-    """Save the projection of ``curves`` on ``axes``: one line per segment, tinted by object."""
+    """Save the projection of ``curves`` on ``axes``: one line per segment, tinted by object.
+
+    The segments are painted into an image of exactly the plot area's pixels
+    (:func:`draw_segments`), so every segment shows one pixel wide.
+    """
     from zarr_vectors.cli._picture import object_tints, projection_frame
 
     a, b = axes
     flat = curves.segments[:, :, [a, b]]
     fig, ax = projection_frame(flat.reshape(-1, 2), axis_names, title, size)  # needs matplotlib
-    from matplotlib.collections import LineCollection
-
-    ax.add_collection(LineCollection(list(flat), colors=object_tints(curves.owner), linewidths=1.0))
+    ax.apply_aspect()  # the plot area's final place, to match its pixels one to one
+    box = ax.get_position()
+    width, height = fig.get_size_inches() * fig.dpi
+    nx, ny = max(1, round(box.width * width)), max(1, round(box.height * height))
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    image = np.zeros((ny, nx, 3), np.uint8)
+    colours = (object_tints(curves.owner) * 255).round().astype(np.uint8)
+    draw_segments(image, flat, colours, (x0, x1, y0, y1))
+    ax.imshow(image, origin="lower", extent=(x0, x1, y0, y1), interpolation="nearest")
     fig.savefig(output)
