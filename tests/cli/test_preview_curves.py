@@ -92,6 +92,9 @@ def test_lines_and_graphs_are_drawn_and_a_sample_is_said(tmp_path: Path) -> None
     code, text = run("preview", tmp_path / "g", "-o", tmp_path / "s.png", "--max-points", "20")
     assert code == 0, text
     assert "Drew 18 segments of 2 graph(s), a sample of 6" in text
+    code, text = run("preview", tmp_path / "g", "-o", tmp_path / "c.png", "--colour-by", "w")
+    assert code != 0 and "holds a graph, drawn tinted by object" in text
+    assert not (tmp_path / "c.png").exists()
 
 
 def test_segments_are_painted_one_pixel_wide_block_by_block(

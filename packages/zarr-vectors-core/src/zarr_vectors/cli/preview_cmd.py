@@ -328,6 +328,11 @@ def preview(
         axes = _parse_axes(axes_text, names)
         kinds = [k for k in zv.metadata.geometry_types if k == "mesh" or k in CURVE_TYPES]
         if kinds:  # shaded faces or curves, not point density
+            if level is not None or colour_by != "density":
+                raise InputError(
+                    f"{redact_url(url)} holds a {kinds[0]}, drawn tinted by object; --level and "
+                    "--colour-by apply to point clouds"
+                )
             _preview_objects(source, kinds[0], url, output, axes, names, size, max_points, start)
             return
         if level is not None and level not in zv.levels:
