@@ -178,14 +178,20 @@ def _fill(
     )
     ends = np.append(starts[1:], len(order))
     rows, index = rows[order], index[order]
-    perm = None if perm is None else perm[order]
+    with_perm = None
+    if perm is not None:  # the perm column first, made once for every group
+        with_perm = np.concatenate([perm[order][:, None], rows], axis=1)
+    names: dict[tuple[int, ...], tuple[str, bool]] = {}  # offsets -> (segment, any nonzero)
+    zero = (0,) * ((width - 1) * ndim)
     for head, s, e in zip(key_sorted[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
-        off = np.asarray(head[ndim:] or [0] * ((width - 1) * ndim), dtype=np.int64)
-        off = off.reshape(width - 1, ndim)
-        block = rows[s:e]
-        if perm is not None and off.any():
-            block = np.concatenate([perm[s:e, None], block], axis=1)
-        out[(segment(off), tuple(head[:ndim]))] = (np.ascontiguousarray(block), index[s:e])
+        off = tuple(head[ndim:]) or zero
+        named = names.get(off)
+        if named is None:
+            arr = np.asarray(off, dtype=np.int64).reshape(width - 1, ndim)
+            named = names[off] = (segment(arr), any(off))
+        seg, nonzero = named
+        block = with_perm[s:e] if with_perm is not None and nonzero else rows[s:e]
+        out[(seg, tuple(head[:ndim]))] = (np.ascontiguousarray(block), index[s:e])
 
 
 def _lex_order(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

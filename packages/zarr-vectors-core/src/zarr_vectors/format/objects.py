@@ -525,6 +525,7 @@ def _encode_links(
             "num_physical_records": len(stored),
         }
     )
+    grid_text = {tuple(w): grids_of(w) for w in world.tolist()}  # once per cell, not per link cell
     by_seg: dict[str, list[tuple[tuple[int, ...], Any, Any]]] = {}
     for (seg, src), (rows, index) in buckets.cells.items():
         by_seg.setdefault(seg, []).append((src, rows, index))
@@ -552,7 +553,7 @@ def _encode_links(
             link_array_attributes(offsets, has_perm=not intra, width=width), listed
         )
         for src, rows, index in cells:
-            grid = grids_of(src)
+            grid = grid_text[src]
             if intra:
                 chunks.append((f"{path}/c/{grid}", put(rows.astype("<i8").tobytes())))
                 blob = encode_fragment_ranges(np.zeros(1, np.int64), np.array([len(rows)]))

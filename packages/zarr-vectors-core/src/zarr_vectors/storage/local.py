@@ -30,8 +30,6 @@ import errno
 import os
 import shutil
 import stat
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -44,6 +42,12 @@ from zarr_vectors.exceptions import (
 )
 from zarr_vectors.storage.base import Backend, ObjectInfo, missing_key
 from zarr_vectors.storage.concurrency import check_flag, map_bounded
+from zarr_vectors.storage.localtemp import (
+    TEMP_PREFIX,
+    remove_temporary_files,
+    stamp,
+    temporary,
+)
 
 try:  # POSIX: conditional writes lock the parent directory
     import fcntl
@@ -51,8 +55,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["TEMP_PREFIX", "LocalBackend", "local_path_from_url", "remove_temporary_files"]
-
-TEMP_PREFIX = ".zv-tmp-"
 
 
 def local_path_from_url(url: str | os.PathLike[str]) -> Path:
@@ -71,17 +73,6 @@ def local_path_from_url(url: str | os.PathLike[str]) -> Path:
             path = path[1:]
         text = path
     return Path(text).expanduser().absolute()
-
-
-def _stamp(path: str) -> None:
-    """Set the file's mtime from the nanosecond clock.
-
-    File systems store coarse timestamps (ext4: a scheduler tick), and a freed
-    inode number is soon reused, so (inode, mtime, size) alone could repeat a
-    version two writes later; a nanosecond stamp makes the version unique.
-    """
-    now = time.time_ns()
-    os.utime(path, ns=(now, now))
 
 
 class LocalBackend(Backend):
@@ -236,17 +227,25 @@ class LocalBackend(Backend):
 
     def _put_many(self, items: list[tuple[str, bytes]]) -> None:
         """Parents made and checked once per directory, then the atomic puts on threads."""
-        paths = self._batch_paths([k for k, _ in items])
-        made: set[Path] = set()
-        for (key, _), path in zip(items, paths, strict=True):
-            if path.parent not in made:
-                self._make_parents(key, path)
-                made.add(path.parent)
-        jobs = [(key, path, data) for (key, data), path in zip(items, paths, strict=True)]
+        files = self._batch_files([k for k, _ in items])
+        made: set[str] = set()
+        for (key, _), name in zip(items, files, strict=True):
+            parent = os.path.dirname(name)
+            if parent not in made:
+                self._make_parents(key, Path(name))
+                made.add(parent)
+        jobs = [(key, name, data) for (key, data), name in zip(items, files, strict=True)]
         # Small batches are written in this thread: a pool costs more than it overlaps.
-        map_bounded(
-            lambda job: self._write(*job), jobs, 1 if len(jobs) < 32 else self.max_concurrency
-        )
+        # Larger ones go to the threads in a share each (one hand-off per thread, not per
+        # file: with thousands of small cells the hand-offs cost more than the writes).
+        limit = 1 if len(jobs) < 32 else max(1, min(self.max_concurrency, len(jobs)))
+        shares = [jobs[i::limit] for i in range(limit)]
+
+        def write(share: list[tuple[str, str, bytes]]) -> None:
+            for job in share:
+                self._write(*job)
+
+        map_bounded(write, shares, limit)
 
     def _dir(self, prefix: str) -> Path:
         return self._path(prefix[:-1]) if prefix else self.root
@@ -417,7 +416,7 @@ class LocalBackend(Backend):
             if target.is_dir():
                 raise self._prefix_conflict(dest_key)
             try:
-                _stamp(source)
+                stamp(source)
                 os.replace(source, target)
             except FileNotFoundError:
                 continue  # moved meanwhile by another run of the same move
@@ -461,44 +460,55 @@ class LocalBackend(Backend):
         self._make_parents(key, path)
         self._write(key, path, data)
 
-    def _write(self, key: str, path: Path, data: bytes) -> None:
+    def _write(self, key: str, path: Path | str, data: bytes) -> None:
         """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``."""
-        if path.is_dir():
-            raise self._prefix_conflict(key)
-        self._publish(key, path, data, lambda tmp: os.replace(tmp, path))
+
+        def place(tmp: str) -> bool:
+            try:
+                os.replace(tmp, path)
+            except IsADirectoryError:  # a key that is a prefix of others: no stat first
+                raise self._prefix_conflict(key) from None
+            return True  # the temporary name is gone with the rename
+
+        self._publish(key, path, data, place)
 
     def _publish(
         self,
         key: str,
-        path: Path,
+        path: Path | str,
         data: bytes,
-        place: Callable[[str], None],
+        place: Callable[[str], bool | None],
     ) -> None:
         """Write ``data`` to a temporary file beside ``path``, then ``place`` it there.
 
         ``place`` renames (a plain write) or hard-links (a create-only write) the
         finished file, so a reader never sees it half written. The temporary name
-        is removed afterwards whatever happened (after a rename it is already gone).
+        is removed afterwards whatever happened, unless ``place`` says it took it
+        (a rename: no ``unlink`` that can only fail).
         """
+        fd, tmp = temporary(os.path.dirname(os.fspath(path)))
+        if isinstance(fd, OSError):
+            raise self._error("write", key, fd) from fd
+        placed = False
         try:
-            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-        except OSError as exc:
-            raise self._error("write", key, exc) from exc
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
                 if self.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            _stamp(tmp)
+                    os.fsync(fd)
+                os.fchmod(fd, 0o644)
+                stamp(fd)
+            finally:
+                os.close(fd)
             self.check_fence()  # the moment the object would become visible
-            place(tmp)
+            placed = bool(place(tmp))
         except OSError as exc:
             raise self._error("write", key, exc) from exc
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            if not placed:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
     def _prune(self, directory: Path) -> None:
         """Remove empty directories from ``directory`` up to (not including) the root."""
@@ -585,15 +595,3 @@ class LocalBackend(Backend):
 def _version_of(info: os.stat_result) -> str:
     """A file's version token: inode, mtime and size (every write renames a new file)."""
     return f"{info.st_ino:x}-{info.st_mtime_ns:x}-{info.st_size:x}"
-
-
-def remove_temporary_files(root: str | os.PathLike[str]) -> int:
-    """Delete every ``.zv-tmp-*`` file under the local folder ``root``; return how many."""
-    removed = 0
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            if name.startswith(TEMP_PREFIX):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(dirpath, name))
-                    removed += 1
-    return removed
