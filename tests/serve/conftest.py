@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -98,3 +100,15 @@ def cloud(tmp_path: Path) -> tuple[str, np.ndarray, dict[str, np.ndarray]]:
     path = str(tmp_path / "cloud.zarrvectors")
     pts, attrs = write_cloud(path)
     return path, pts, attrs
+
+
+def raw_get(url: str, path: str) -> tuple[int, bytes]:
+    """A GET of ``path`` exactly as written (no client-side normalisation of ``..``)."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.serve.conftest import Served, fetch
-from tests.serve.test_server import raw_get
+from tests.serve.conftest import Served, fetch, raw_get
 from zarr_vectors.types.graphs import read_graph, write_graph
 from zarr_vectors.types.meshes import read_mesh, triangulate, write_mesh
 

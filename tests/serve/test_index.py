@@ -1,4 +1,4 @@
-"""The served chunks, decoded per Neuroglancer's format, are the store's points at every level.
+"""The spatial index (zarr_vectors.serve.index): served chunks are the points at every level.
 
 Decoding uses the record layout of the ``neuroglancer`` package's own annotation
 writer (``AnnotationWriter.get_dtype``), not this package's encoder, so a

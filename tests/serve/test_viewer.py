@@ -1,4 +1,4 @@
-"""A real Neuroglancer client in a real browser shows the served points.
+"""A viewer (zarr_vectors.serve.viewer): a real Neuroglancer client in a browser shows the points.
 
 The ``neuroglancer`` package serves its bundled web client; headless Chromium
 (Debian's ``chromium``, WebGL through SwiftShader) opens the viewer that
