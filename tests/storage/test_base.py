@@ -1,4 +1,4 @@
-"""``Backend.write_fence``: while a writer holds a store's lease, every object write checks it.
+"""The base class (zarr_vectors.storage.base): `Backend.write_fence` checks every object write.
 
 The end-to-end case (a writer stopped with SIGSTOP half way through a batch,
 resumed after another writer took the store over) is in test_crash_safety.py;
