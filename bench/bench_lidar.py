@@ -5,11 +5,15 @@ times side by side, then measures, each in its own process (so peak memory is
 the process's own) and alternating the contenders, medians of ``--repeats``:
 
 * laspy reading the LAZ and writing it again (the time a LiDAR user compares with);
-* ``zarr-vectors write-points`` with its defaults and with each choice undone
-  (no compression, no sharding): seconds, peak RSS, store bytes and objects;
+* ``zarr-vectors write-points`` with its defaults (LAS integers with the file's
+  scale and offset, Blosc-compressed, sharded, with an overview) and with each
+  choice undone (floats, zstd, no overview, no sharding, 0.9.2's defaults):
+  seconds, peak RSS, store bytes and objects;
 * a box read: ``zarr-vectors read-points --bbox`` against laspy reading the
   whole LAZ and keeping the box, plus the cost of starting the command alone
-  (``zarr-vectors --help``), so the box read's own time is the difference.
+  (``zarr-vectors --help``), so the box read's own time is the difference;
+* ``zarr-vectors preview`` of the default store: which level it drew and whether
+  whole (the survey) or a sample of its cells.
 
 Usage::
 
@@ -77,6 +81,8 @@ from zarr_vectors.io.points_files import open_point_file
 from zarr_vectors.types.points import write_points
 opts = json.loads(sys.argv[3])
 reader = open_point_file(Path(sys.argv[1]))
+if opts.get("scale_offset") == "file":
+    opts["scale_offset"] = reader.scale_offset
 data = reader.read()
 write_points(sys.argv[2], data.positions, vertex_attributes=data.attributes,
              crs=reader.crs, metadata=reader.metadata, **opts)
@@ -87,11 +93,17 @@ IMPORTS = "import zarr, zarr_vectors.cli.points_cmd, zarr_vectors.types.points, 
 OWN_TIME = re.compile(r" in ([0-9.]+) s; saved to")
 
 
+#: The contenders run as Python normally does, caching compiled modules: an environment
+#: that turns that off (PYTHONDONTWRITEBYTECODE) would charge every run the compiling of
+#: every module imported, several seconds on a loaded machine, the same for every run.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(cmd: list[str], said: list[str] | None = None) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one process; what it printed is appended to ``said``."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=ENV)
         _, status, usage = os.wait4(proc.pid, 0)  # this process's own peak memory
         took = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -122,32 +134,43 @@ def main() -> None:
         subprocess.run([py, "-c", TILE, str(SOURCE), str(laz), str(args.tiles)], check=True)
         laz_bytes = laz.stat().st_size
         chunk = str(args.chunk)
+        cli = [CLI, "write-points", str(laz)]
         variants = {
-            "write-points (defaults: zstd, sharded)": lambda out: [
-                CLI,
-                "write-points",
-                str(laz),
+            "write-points (defaults)": lambda out: [*cli, str(out), "-c", chunk],
+            "  floats (--dtype float64)": lambda out: [
+                *cli,
                 str(out),
                 "-c",
                 chunk,
+                "--dtype",
+                "float64",
             ],
-            "  no compression (sharded)": lambda out: [
+            "  zstd (--compressor zstd)": lambda out: [
+                *cli,
+                str(out),
+                "-c",
+                chunk,
+                "--compressor",
+                "zstd",
+            ],
+            "  no overview (--levels 1)": lambda out: [
+                *cli,
+                str(out),
+                "-c",
+                chunk,
+                "--levels",
+                "1",
+            ],
+            "  no sharding (API)": lambda out: [
                 py,
                 "-c",
                 API_WRITE,
                 str(laz),
                 str(out),
-                f'{{"chunk_shape": [{chunk}, {chunk}, {chunk}], "shard_shape": 8}}',
+                f'{{"chunk_shape": [{chunk}, {chunk}, {chunk}], "compressor": "blosc", '
+                '"scale_offset": "file"}',
             ],
-            "  no sharding (zstd)": lambda out: [
-                py,
-                "-c",
-                API_WRITE,
-                str(laz),
-                str(out),
-                f'{{"chunk_shape": [{chunk}, {chunk}, {chunk}], "compressor": "zstd"}}',
-            ],
-            "  neither (0.9.2's defaults)": lambda out: [
+            "  0.9.2's defaults (API: floats, no compression, no sharding)": lambda out: [
                 py,
                 "-c",
                 API_WRITE,
@@ -156,6 +179,19 @@ def main() -> None:
                 f'{{"chunk_shape": [{chunk}, {chunk}, {chunk}]}}',
             ],
         }
+        # one untimed run of each, so every timed one finds the modules compiled
+        timed([py, "-c", LASPY_REWRITE, str(laz), str(work / "again.laz")])
+        timed(variants["write-points (defaults)"](work / "warm.zv"))
+        timed(
+            [
+                py,
+                "-c",
+                API_WRITE,
+                str(laz),
+                str(work / "warm2.zv"),
+                '{"chunk_shape": [500, 500, 500]}',
+            ]
+        )
         times: dict[str, list[float]] = {k: [] for k in ["laspy read+rewrite", *variants]}
         peaks: dict[str, list[float]] = {k: [] for k in times}
         sizes: dict[str, tuple[int, int]] = {}
@@ -177,14 +213,14 @@ def main() -> None:
             f"chunk {args.chunk:g}; medians of {args.repeats}"
         )
         print(
-            f"{'':42s} {'seconds':>8s} {'x laspy':>8s} {'peak MB':>8s} {'bytes':>12s} "
+            f"{'':62s} {'seconds':>8s} {'x laspy':>8s} {'peak MB':>8s} {'bytes':>12s} "
             f"{'x LAZ':>6s} {'objects':>8s}"
         )
         for name in times:
             t = statistics.median(times[name])
             nbytes, objects = sizes[name]
             print(
-                f"{name:42s} {t:8.2f} {t / base:8.2f} {max(peaks[name]):8.0f} "
+                f"{name:62s} {t:8.2f} {t / base:8.2f} {max(peaks[name]):8.0f} "
                 f"{nbytes:12,d} {nbytes / laz_bytes:6.2f} {objects:8,d}"
             )
         # a box read: a quarter of the first tile
@@ -206,6 +242,9 @@ def main() -> None:
             own.append(float(found[1]) if found else float("nan"))
             laspy_box.append(timed([py, "-c", LASPY_BOX, str(laz), box, str(work / "c.npy")])[0])
         s, b, o, lb = (statistics.median(v) for v in (imports, box_read, own, laspy_box))
+        said: list[str] = []
+        timed([CLI, "preview", str(store), "-o", str(work / "p.png")], said)
+        print("preview:", said[-1].strip())
         print(
             f"box read {box}: read-points {b:.2f} s in all, of which the read itself {o:.2f} s "
             f"(as the command prints it); Python importing the modules it needs {s:.2f} s; "

@@ -89,8 +89,23 @@ def test_cell_frame_layout() -> None:
 
 
 def test_unsupported_codec_is_named() -> None:
-    with pytest.raises(StoreError, match="blosc"):
-        CellCodec(({"name": "vlen-bytes"}, {"name": "blosc"}))
+    with pytest.raises(StoreError, match="bz2"):
+        CellCodec(({"name": "vlen-bytes"}, {"name": "bz2"}))
+
+
+def test_blosc_shuffles_by_the_row_size_and_round_trips() -> None:
+    from zarr_vectors.format.cells import codec_chain, typed_codecs
+
+    codecs = typed_codecs(codec_chain("blosc"), 12)
+    assert codecs[1]["name"] == "blosc" and codecs[1]["configuration"]["typesize"] == 12
+    assert typed_codecs(codecs, 8)[1]["configuration"]["typesize"] == 8  # idempotent
+    rows = np.arange(3000, dtype="<i4").reshape(-1, 3) + 600_000
+    codec = CellCodec(tuple(codecs))
+    data = codec.encode(rows.tobytes())
+    assert len(data) < rows.nbytes / 3
+    assert bytes(codec.decode(data)) == rows.tobytes()
+    with pytest.raises(StoreError, match="shuffle"):
+        CellCodec(({"name": "vlen-bytes"}, {"name": "blosc", "configuration": {"shuffle": "x"}}))
 
 
 @pytest.mark.parametrize("version", ["0.9.0", "0.9.2", "0.9.7"])

@@ -192,33 +192,6 @@ def test_crs_and_metadata_arguments_are_checked_before_writing(tmp_path: Path) -
     assert read_points(tmp_path / "c.zv").crs == {"epsg": 32633}
 
 
-PUBLISHED_READS_CRS = r"""
-import json, sys
-import numpy as np
-from zarr_vectors.core.store import open_store, read_root_metadata
-from zarr_vectors.types.points import read_points
-res = read_points(sys.argv[1])
-root = open_store(sys.argv[1], mode="r")
-meta = read_root_metadata(root)
-np.save(sys.argv[2], np.asarray(res["positions"]))
-print(json.dumps(meta.crs))
-"""
-
-
-@pytest.mark.slow
-def test_the_published_package_reads_a_survey_store_and_sees_its_crs(tmp_path: Path) -> None:
-    from tests.helpers.upstream_env import run_published
-
-    store = tmp_path / "s.zv"
-    assert run("write-points", DATA / "1_4_w_evlr.laz", store, "-c", "500")[0] == 0
-    proc = run_published(PUBLISHED_READS_CRS, str(store), str(tmp_path / "p.npy"))
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == read_points(store).crs
-    got = np.load(tmp_path / "p.npy")
-    src = laspy.read(DATA / "1_4_w_evlr.laz")
-    want = np.column_stack([src.x, src.y, src.z])
-    assert np.array_equal(got[np.lexsort(got.T)], want[np.lexsort(want.T)])
-
-
 def test_positions_as_a_dask_array(tmp_path: Path) -> None:
     pytest.importorskip("dask")
     store = tmp_path / "s.zv"
@@ -239,12 +212,63 @@ def test_a_survey_store_is_compressed_and_sharded_by_default(tmp_path: Path) -> 
     doc = json.loads((store / "0" / "vertices" / "zarr.json").read_text())
     names = [c["name"] for c in doc["codecs"]]
     assert names[0] == "sharding_indexed"  # 12 x 6 cells: above the 64 of the default
-    inner = [c["name"] for c in doc["codecs"][0]["configuration"]["codecs"]]
-    assert "zstd" in inner
+    inner = doc["codecs"][0]["configuration"]["codecs"]
+    assert inner[1]["name"] == "blosc" and inner[1]["configuration"]["typesize"] == 12
     small = tmp_path / "small.zv"
     assert run("write-points", DATA / "autzen_trim.laz", small, "-c", "2000")[0] == 0
     doc = json.loads((small / "0" / "vertices" / "zarr.json").read_text())
-    assert [c["name"] for c in doc["codecs"]][:2] == ["vlen-bytes", "zstd"]
+    assert [c["name"] for c in doc["codecs"]][:2] == ["vlen-bytes", "blosc"]
+    gps = json.loads((small / "0" / "vertex_attributes" / "gps_time" / "zarr.json").read_text())
+    assert gps["codecs"][1]["configuration"]["typesize"] == 8  # shuffled by its own width
+
+
+def test_a_survey_keeps_its_integers_with_their_scale_and_offset(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    assert run("write-points", DATA / "1_4_w_evlr.laz", store, "-c", "500")[0] == 0
+    attrs = json.loads((store / "0" / "vertices" / "zarr.json").read_text())["attributes"]
+    src = laspy.read(DATA / "1_4_w_evlr.laz")
+    assert attrs["dtype"] == "int32"
+    assert attrs["scale"] == list(src.header.scales)
+    assert attrs["offset"] == list(src.header.offsets)
+    got = read_points(store).positions
+    assert got.dtype == np.float64
+    want = np.column_stack([src.x, src.y, src.z])
+    assert np.array_equal(got[np.lexsort(got.T)], want[np.lexsort(want.T)])
+    floats = tmp_path / "f.zv"
+    assert (
+        run("write-points", DATA / "1_4_w_evlr.laz", floats, "-c", "500", "--dtype", "float64")[0]
+        == 0
+    )
+    attrs = json.loads((floats / "0" / "vertices" / "zarr.json").read_text())["attributes"]
+    assert attrs["dtype"] == "float64" and "scale" not in attrs
+
+
+def test_scale_offset_is_checked_before_anything_is_written(tmp_path: Path) -> None:
+    pts = np.array([[0.0, 0.0, 0.0], [1.005, 2.0, 3.0]])
+    with pytest.raises(ValidationError, match="not an integer times scale"):
+        write_points(
+            tmp_path / "a.zv", pts, chunk_shape=(1, 1, 1), scale_offset=([0.01] * 3, [0] * 3)
+        )
+    with pytest.raises(ValidationError, match="3 scales"):
+        write_points(
+            tmp_path / "a.zv", pts, chunk_shape=(1, 1, 1), scale_offset=([0.01] * 2, [0] * 2)
+        )
+    with pytest.raises(ValidationError, match="32-bit"):
+        write_points(
+            tmp_path / "a.zv", pts * 1e6, chunk_shape=(1e6,) * 3, scale_offset=([1e-9] * 3, [0] * 3)
+        )
+    assert not (tmp_path / "a.zv").exists()
+    ok = np.array([[0.0, 0.0, 0.0], [1.25, 2.5, 3.75]])
+    box = ((0, 0, 0), (5, 5, 5))
+    write_points(
+        tmp_path / "b.zv", ok, chunk_shape=(1, 1, 1), bounds=box, scale_offset=([0.25] * 3, [0] * 3)
+    )
+    write_points(tmp_path / "b.zv", ok + 0.25, mode="a")  # an append keeps the store's scaling
+    got = read_points(tmp_path / "b.zv").positions
+    assert sorted(map(tuple, got)) == sorted(map(tuple, np.concatenate([ok, ok + 0.25])))
+    with pytest.raises(ValidationError, match="not an integer times scale"):
+        write_points(tmp_path / "b.zv", ok + 0.1, mode="a")
+    assert len(read_points(tmp_path / "b.zv")) == 4
 
 
 def test_appending_a_survey_in_another_crs_is_refused_before_writing(tmp_path: Path) -> None:
@@ -257,3 +281,44 @@ def test_appending_a_survey_in_another_crs_is_refused_before_writing(tmp_path: P
     code, text = run("write-points", DATA / "autzen_geo_proj.las", store, "--mode", "a")
     assert code == 0, text  # the same system appends
     assert len(read_points(store)) == 2 * len(before)
+
+
+def test_a_survey_gets_an_overview_by_default_and_preview_draws_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zarr_vectors.cli import points_cmd
+    from zarr_vectors.cli.preview_cmd import select_points
+
+    # autzen_trim's 110,000 points stand for a survey ten times the default's size
+    monkeypatch.setattr(points_cmd, "OVERVIEW_POINTS", 10_000)
+    store = tmp_path / "s.zv"
+    code, text = run("write-points", DATA / "autzen_trim.laz", store, "-c", "500")
+    assert code == 0 and "2 level(s)" in text, text
+    zv = open_zv(store)
+    counts = [zv.level(k).vertex_count for k in zv.levels]
+    assert counts[0] == 110_000
+    assert 2_500 <= counts[1] <= 40_000  # about OVERVIEW_POINTS
+    bins = json.loads((store / "zarr.json").read_text())["attributes"]["zarr_vectors"]
+    assert all(500 / b == int(500 / b) for b in bins["base_bin_shape"])
+    level1 = read_points(store, level=1).positions
+    lo, hi = np.array(bins["bounds"][0]), np.array(bins["bounds"][1])
+    assert np.all((level1 >= lo) & (level1 <= hi))
+    sel = select_points(zv, max_points=20_000)
+    assert sel.level == 1 and sel.cells_read is None  # a whole level, not a sample of cells
+    flat = tmp_path / "flat.zv"
+    code, text = run("write-points", DATA / "autzen_trim.laz", flat, "-c", "500", "--levels", "1")
+    assert code == 0 and "1 level(s)" in text, text
+
+
+def test_bin_shape_must_divide_the_chunk_shape(tmp_path: Path) -> None:
+    pts = np.random.default_rng(1).uniform(0, 100, (2000, 3))
+    with pytest.raises(ValidationError, match="divide chunk_shape"):
+        write_points(
+            tmp_path / "a.zv", pts, chunk_shape=(50, 50, 50), levels=2, bin_shape=(7, 7, 7)
+        )
+    assert not (tmp_path / "a.zv").exists()
+    write_points(tmp_path / "a.zv", pts, chunk_shape=(50, 50, 50), levels=2, bin_shape=(5, 5, 5))
+    coarse = read_points(tmp_path / "a.zv", level=1)
+    plain = tmp_path / "b.zv"
+    write_points(plain, pts, chunk_shape=(50, 50, 50), levels=2)
+    assert len(coarse) > 10 * len(read_points(plain, level=1))  # bins of 10, not of 100

@@ -98,16 +98,54 @@ def _auto_shards(
     return tuple(int(min(AUTO_SHARD_SIDE, c)) for c in cells)
 
 
+#: The default overview of a LAS/LAZ survey: one coarse level of about this many
+#: points (50,000 to 200,000, as the bin is rounded to a power of two), which
+#: ``preview`` reads whole (it prefers a level of 100,000 to 2,000,000 points to a
+#: sample of cells) and a viewer shows first. Making it costs one pass over the
+#: points; storing it a few per cent of the survey's bytes. Surveys of at most twice
+#: this many points are drawn whole from level 0 and get none.
+OVERVIEW_POINTS = 100_000
+
+
+def _auto_overview(
+    positions: Any, chunk_shape: tuple[float, ...] | None
+) -> tuple[int, tuple[float, ...] | None]:
+    """``(levels, bin_shape)`` of a survey's default overview.
+
+    A survey is a surface: binning it by ``b`` keeps about ``area / b**2`` points,
+    so level 1's bin is about ``sqrt(area / OVERVIEW_POINTS)``; ``bin_shape`` (half
+    of it, as level ``k`` bins by ``bin_shape * 2**k``) is the cell size divided by
+    the power of two that comes closest, as the format wants.
+    """
+    import math
+
+    import numpy as np
+
+    n = len(positions)
+    if chunk_shape is None or n <= 2 * OVERVIEW_POINTS or positions.shape[1] < 2:
+        return 1, None
+    span = np.ptp(positions[:, :2], axis=0).astype(np.float64)
+    area = max(float(span[0]) * float(span[1]), 1e-12)
+    want = math.sqrt(area / OVERVIEW_POINTS) / 2
+    cs = min(chunk_shape[:2])
+    steps = max(0, round(math.log2(cs / want))) if want < cs else 0
+    return 2, tuple(c / 2**steps for c in chunk_shape)
+
+
 def _read_input(
     reader: PointReader, bars: PhaseBars | None
 ) -> tuple[npt.NDArray[Any], dict[str, npt.NDArray[Any]]]:
     """Every point of ``reader``, batch by batch, counted on the "reading input" bar."""
     import numpy as np
 
+    from zarr_vectors.io.common import BATCH_POINTS
+
     if bars is not None:
         bars.start(f"reading {reader.path.name}", reader.count, "points")
     parts = []
-    for positions, attributes in reader.batches():
+    # The command holds every point anyway: a file that says how many it has is read
+    # in one batch, which spares concatenating batches (a copy of everything).
+    for positions, attributes in reader.batches(max(reader.count or BATCH_POINTS, 1)):
         parts.append((positions, attributes))
         if bars is not None:
             bars.advance(len(positions))
@@ -174,23 +212,26 @@ def _notes(notes: list[str]) -> None:
 @click.option(
     "--levels",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Resolution levels; each coarser level bins points by twice the cell size.",
+    default=None,
+    help="Resolution levels; each coarser level bins points by twice the size of the one "
+    "before. Default: 1, except LAS/LAZ input of more than "
+    f"{2 * OVERVIEW_POINTS:,} points, which gets an overview (a level of about "
+    f"{OVERVIEW_POINTS:,} points); --levels 1 for none.",
 )
 @click.option(
     "--compressor",
-    type=click.Choice(["auto", "none", "zstd", "gzip"]),
+    type=click.Choice(["auto", "none", "zstd", "gzip", "blosc"]),
     default="auto",
     show_default=True,
-    help="Compression of the cell chunks; auto: zstd for LAS/LAZ input (surveys are "
-    "compared with LAZ), none otherwise (as 0.9.2 writes).",
+    help="Compression of the cell chunks; auto: blosc (zstd over a byte shuffle) for LAS/LAZ "
+    "input (surveys are compared with LAZ), none otherwise (as 0.9.2 writes).",
 )
 @click.option(
     "--dtype",
     type=click.Choice(["float32", "float64"]),
     default=None,
-    help="Coordinate type to store (default: the file's floating type; integers -> float32).",
+    help="Coordinate type to store (default: the file's floating type; integers -> float32; "
+    "LAS/LAZ: the file's 32-bit integers with its scale and offset, read back as float64).",
 )
 @click.option(
     "--sep",
@@ -236,7 +277,7 @@ def write_points_cmd(
     bounds: tuple[tuple[float, ...], tuple[float, ...]] | None,
     mode: str,
     consolidate: bool,
-    levels: int,
+    levels: int | None,
     compressor: str,
     dtype: str | None,
     sep: str | None,
@@ -277,11 +318,15 @@ def write_points_cmd(
         ndim = positions.shape[1] if positions.ndim == 2 else 0
         survey = input_path.suffix.lower() in (".las", ".laz")
         if compressor == "auto":
-            compressor = "zstd" if survey else "none"
+            compressor = "blosc" if survey else "none"
+        # LAS coordinates stay the file's integers with its scale and offset (bit-exact, and
+        # a third of float64's bytes); --dtype asks for floats instead.
+        scale_offset = reader.scale_offset if dtype is None and mode != "a" else None
         if shard_shape is None and survey and mode != "a" and chunk_shape is not None:
             shard_shape = _auto_shards(positions, bounds, _full_chunk_shape(chunk_shape, ndim))
-        import zarr  # noqa: F401  # imported here so the time printed is the write's own
-
+        bin_shape = None
+        if levels is None and survey and mode != "a" and chunk_shape is not None:
+            levels, bin_shape = _auto_overview(positions, _full_chunk_shape(chunk_shape, ndim))
         start = time.perf_counter()
         counter = PhasedProgress(bars, WRITE_PHASES)
         summary = write_points(
@@ -293,7 +338,8 @@ def write_points_cmd(
             dtype=dtype,
             compressor=None if compressor == "none" else compressor,
             mode=mode,
-            levels=levels,
+            levels=levels or 1,
+            bin_shape=bin_shape,
             consolidate=consolidate,
             progress=counter,
             shard_shape=shard_shape,
@@ -301,6 +347,7 @@ def write_points_cmd(
             spill_dir=spill_dir,
             crs=reader.crs if mode != "a" else None,
             metadata=(reader.metadata or None) if mode != "a" else None,
+            scale_offset=scale_offset,
             **kwargs,
         )
         took = time.perf_counter() - start

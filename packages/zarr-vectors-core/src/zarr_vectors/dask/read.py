@@ -91,6 +91,7 @@ def points_frame(
         listed_cells,
     )
     from zarr_vectors.format.levels import attribute_names as stored_attributes
+    from zarr_vectors.format.scaled import positions_dtype
     from zarr_vectors.format.validate import check_bbox, check_level
 
     level = check_level(level)
@@ -116,7 +117,7 @@ def points_frame(
         described = (docs[p] or {}).get("attributes", {})
         layout[n] = (le_dtype(described["dtype"]), tuple(described.get("row_shape") or ()))
     meta_frame = vertex_frame(
-        np.empty((0, ndim), le_dtype((vdoc or {}).get("attributes", {}).get("dtype", "float32"))),
+        np.empty((0, ndim), le_dtype(positions_dtype((vdoc or {}).get("attributes", {})))),
         {n: np.empty((0, *shape), dt) for n, (dt, shape) in layout.items()},
         axes,
         feature="Dask reads",

@@ -37,6 +37,7 @@ from zarr_vectors.format.metadata import (
     dump_json,
 )
 from zarr_vectors.format.plan import WritePlan
+from zarr_vectors.format.scaled import Scaling, positions_dtype
 from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.format.store_transaction import (
     is_transactional,
@@ -109,7 +110,7 @@ def _check_append(snap: Snapshot, plan: WritePlan) -> _Append:
             "append without vertex_attributes, or rewrite the store with mode='w'"
         )
     if vdoc is not None:
-        stored = np.dtype(vdoc["attributes"].get("dtype", "float32"))
+        stored = np.dtype(positions_dtype(vdoc["attributes"]))
         if plan.dtype is not None and np.dtype(plan.dtype) != stored:
             raise ValidationError(f"dtype {np.dtype(plan.dtype)} differs from the store's {stored}")
         pos = check_fits("positions", pos, stored)
@@ -163,6 +164,7 @@ def _append(
         grid_shape=meta.grid_shape(),
         codecs=checked.codecs,
         nonempty_extra=old_nonempty,
+        scaling=Scaling.of_attrs((vdoc or {}).get("attributes", {})),
     )
     total = lm.vertex_count + len(pos)
     docs = shard_docs(enc.docs, checked.shard_shape)

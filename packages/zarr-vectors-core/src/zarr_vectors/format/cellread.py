@@ -38,6 +38,7 @@ from zarr_vectors.format.levelkeys import (
     cell_key,
     le_dtype,
 )
+from zarr_vectors.format.scaled import Scaling, positions_dtype
 from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.format.validate import check_in_cell
 
@@ -128,6 +129,10 @@ def listed_cells(
     return np.array(out, dtype=np.int64).reshape(-1, ndim)
 
 
+#: The dtype vertices are stored as when their document does not say.
+_FLOAT32: np.dtype[Any] = np.dtype(np.float32)
+
+
 @dataclass
 class CellPlan:
     """What reading some cells of a level needs, worked out once before fetching."""
@@ -139,6 +144,7 @@ class CellPlan:
     layouts: dict[str, ArrayLayout]
     wanted_paths: list[str]
     origin: list[int]
+    #: The dtype positions are read as (float64 for scaled integers).
     dtype: np.dtype[Any]
     attr_layout: dict[str, tuple[np.dtype[Any], tuple[int, ...]]]
     need_rows: bool
@@ -146,6 +152,9 @@ class CellPlan:
     limits: dict[str, int]
     committed_count: int
     whole_level: bool
+    #: The dtype the vertices are stored as, and their scaling if they are integers.
+    stored: np.dtype[Any] = _FLOAT32
+    scaling: Scaling | None = None
 
     def grids(self, world: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
         return [tuple(w - o for w, o in zip(cell, self.origin, strict=True)) for cell in world]
@@ -211,7 +220,9 @@ def plan_cells(
         layouts={p: ArrayLayout(p, d) for p in paths if (d := docs[p]) is not None},
         wanted_paths=[paths[0], *([paths[1]] if need_rows else []), *paths[2:]],
         origin=origin,
-        dtype=le_dtype(vattrs.get("dtype", "float32")),
+        dtype=le_dtype(positions_dtype(vattrs)),
+        stored=le_dtype(vattrs.get("dtype", "float32")),
+        scaling=Scaling.of_attrs(vattrs),
         attr_layout={
             n: (le_dtype(d["attributes"]["dtype"]), tuple(d["attributes"].get("row_shape") or ()))
             for n, d in attr_docs.items()
@@ -249,7 +260,9 @@ def decode_cells(
         limit = limits.get(key)
         if limit == 0:
             continue  # created by a write the snapshot does not include
-        pts = reader.rows(paths[0], w, origin, plan.dtype, (ndim,))
+        pts = reader.rows(paths[0], w, origin, plan.stored, (ndim,))
+        if plan.scaling is not None:
+            pts = plan.scaling.decode(pts)
         misplaced = check_in_cell(pts, w, plan.snap.meta.chunk_shape)  # bytes bound to key
         if misplaced is not None:
             raise CorruptStoreError(f"{reader.where(paths[0], w, origin)}: {misplaced}")

@@ -4,7 +4,7 @@ Every Zarr Vectors per-cell array (vertices, vertex_fragments, attributes) is a
 zarr v3 array of ``variable_length_bytes`` with one element per chunk. A chunk
 object is that element run through the array's codec chain: ``vlen-bytes``
 frames it (uint32 element count, then uint32 length + bytes per element), and
-an optional bytes-to-bytes codec (``zstd``, ``gzip``) compresses the frame, and
+an optional bytes-to-bytes codec (``zstd``, ``gzip``, ``blosc``) compresses the frame, and
 an optional ``crc32c`` codec appends a checksum of what precedes it, so a bit
 flipped in storage or on the wire is caught when the cell is read.
 
@@ -16,14 +16,34 @@ and the per-chunk overhead of the generic path would dominate.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from zarr_vectors.exceptions import CorruptStoreError, StoreError, ValidationError
 
-__all__ = ["CHECKSUM_CODEC", "CellCodec", "codec_chain", "compressor_codecs"]
+__all__ = [
+    "BLOSC_CODEC",
+    "CHECKSUM_CODEC",
+    "CellCodec",
+    "codec_chain",
+    "compressor_codecs",
+    "typed_codecs",
+]
 
+#: Zarr v3's ``blosc`` codec as ``compressor="blosc"`` writes it: zstd at Blosc's level 5
+#: over a byte shuffle (``typesize`` is set per array, :func:`typed_codecs`). Level 5
+#: because higher levels cost 10-40x the time for 5-10% fewer bytes on LiDAR surveys.
+BLOSC_CODEC: dict[str, Any] = {
+    "name": "blosc",
+    "configuration": {
+        "cname": "zstd",
+        "clevel": 5,
+        "shuffle": "shuffle",
+        "typesize": 1,
+        "blocksize": 0,
+    },
+}
 #: The zarr v3 checksum codec cells carry by default.
 CHECKSUM_CODEC: dict[str, Any] = {"name": "crc32c", "configuration": {}}
 _CRC = struct.Struct("<I")
@@ -70,12 +90,52 @@ def _bytes_codec(spec: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callab
 
         g = GZip(level=int(conf.get("level", 5)))
         return (lambda b: bytes(g.encode(b))), (lambda b: bytes(g.decode(b)))
+    if name == "blosc":
+        return _blosc(conf)
     if name == "crc32c":
         return _crc_append, _crc_check
     raise StoreError(
         f"codec {name!r} on a cell array is not supported by zarr-vectors "
-        "(supported: vlen-bytes, optionally followed by zstd or gzip, then crc32c)"
+        "(supported: vlen-bytes, optionally followed by zstd, gzip or blosc, then crc32c)"
     )
+
+
+#: Zarr v3's names of Blosc's shuffle filters, by the numbers Blosc takes.
+_SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+
+
+def _blosc(conf: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
+    """Zarr v3's ``blosc`` codec. Its byte shuffle groups the k-th bytes of every
+    ``typesize``-byte row together, so slowly varying numbers (coordinates, times,
+    colours) compress to a fraction of what zstd alone makes of them; decoding
+    needs no configuration (Blosc's header carries it)."""
+    from numcodecs import blosc
+
+    cname = str(conf.get("cname", "zstd")).encode()
+    clevel = int(conf.get("clevel", 5))
+    shuffle = _SHUFFLES.get(str(conf.get("shuffle", "shuffle")))
+    if shuffle is None:
+        raise StoreError(f"blosc shuffle {conf.get('shuffle')!r} is not one of {list(_SHUFFLES)}")
+    typesize = max(1, int(conf.get("typesize", 1)))
+    blocksize = int(conf.get("blocksize", 0))
+
+    def encode(b: bytes) -> bytes:
+        return bytes(blosc.compress(b, cname, clevel, shuffle, blocksize, typesize))
+
+    return encode, lambda b: bytes(blosc.decompress(b))
+
+
+def typed_codecs(codecs: Sequence[Mapping[str, Any]], row_bytes: int) -> list[dict[str, Any]]:
+    """``codecs`` for an array of ``row_bytes``-byte rows: a ``blosc`` codec's
+    ``typesize`` set to the row size (at most 255, Blosc's limit), so its shuffle
+    lines up with the values; other codecs as they are. Idempotent."""
+    out = []
+    for c in codecs:
+        spec = {"name": c["name"], "configuration": dict(c.get("configuration") or {})}
+        if spec["name"] == "blosc":
+            spec["configuration"]["typesize"] = int(min(max(row_bytes, 1), 255))
+        out.append(spec)
+    return out
 
 
 def _crc(data: bytes | memoryview) -> int:
@@ -143,7 +203,10 @@ def compressor_codecs(compressor: str | dict[str, Any] | None) -> list[dict[str,
     """The bytes-to-bytes codec list for the writers' ``compressor=`` argument.
 
     ``None`` stores cells uncompressed (as the published package does by
-    default); ``"zstd"``/``"gzip"`` use that codec with default settings; a
+    default); ``"zstd"``/``"gzip"`` use that codec with default settings;
+    ``"blosc"`` is Blosc with zstd and a byte shuffle by the size of each array's
+    rows (what LAS input gets by default: about half zstd's bytes for
+    coordinates, times and colours, see :func:`typed_codecs`); a
     dict is taken as a zarr v3 codec spec (``{"name": "zstd", "configuration":
     {"level": 3}}``).
     """
@@ -155,9 +218,18 @@ def compressor_codecs(compressor: str | dict[str, Any] | None) -> list[dict[str,
             return [{"name": "zstd", "configuration": {"level": 0, "checksum": False}}]
         if name == "gzip":
             return [{"name": "gzip", "configuration": {"level": 5}}]
+        if name == "blosc":
+            return [dict(BLOSC_CODEC, configuration=dict(BLOSC_CODEC["configuration"]))]
         raise ValidationError(
-            f"unknown compressor {compressor!r}: use None, 'zstd', 'gzip' or a codec dict"
+            f"unknown compressor {compressor!r}: use None, 'zstd', 'gzip', 'blosc' or a codec dict"
         )
+    if isinstance(compressor, dict) and compressor.get("name") == "blosc":
+        conf = {**BLOSC_CODEC["configuration"], **(compressor.get("configuration") or {})}
+        if conf.get("shuffle") not in _SHUFFLES:
+            raise ValidationError(
+                f"blosc shuffle {conf.get('shuffle')!r}: use one of {list(_SHUFFLES)}"
+            )
+        return [{"name": "blosc", "configuration": conf}]
     if isinstance(compressor, dict) and compressor.get("name") in ("zstd", "gzip"):
         spec = {
             "name": compressor["name"],
@@ -168,8 +240,8 @@ def compressor_codecs(compressor: str | dict[str, Any] | None) -> list[dict[str,
             spec["configuration"].setdefault("checksum", False)
         return [spec]
     raise ValidationError(
-        f"unsupported compressor {compressor!r}: use None, 'zstd', 'gzip' or "
-        "{'name': 'zstd'|'gzip', 'configuration': {...}}"
+        f"unsupported compressor {compressor!r}: use None, 'zstd', 'gzip', 'blosc' or "
+        "{'name': 'zstd'|'gzip'|'blosc', 'configuration': {...}}"
     )
 
 

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zarr_vectors.format.cells import CellCodec
+from zarr_vectors.format.cells import CellCodec, typed_codecs
 from zarr_vectors.format.fragments import encode_single_range
 from zarr_vectors.format.grid import CellGroups, world_key
 from zarr_vectors.format.levelkeys import ATTRIBUTES, FRAGMENTS, VERTICES
 from zarr_vectors.format.metadata import cell_array_json
+from zarr_vectors.format.scaled import Scaling
 
 __all__ = ["EncodedLevel", "encode_level", "level_array_docs", "shard_docs"]
 
@@ -43,14 +44,19 @@ def encode_level(
     grid_shape: Sequence[int],
     codecs: Sequence[Mapping[str, Any]],
     nonempty_extra: Sequence[str] = (),
+    scaling: Scaling | None = None,
 ) -> EncodedLevel:
     """Chunk items and array documents for ``positions`` grouped as ``groups``.
 
     ``positions`` and ``attributes`` are already in their stored dtypes and in
     input order; the grouping's ``order`` sorts them by cell. ``nonempty_extra``
     lists world cells that hold data from before (appends) and stay listed.
+    ``scaling`` stores the positions as its int32 values
+    (:mod:`zarr_vectors.format.scaled`). Each array's codecs are ``codecs`` fitted to
+    its row size (:func:`~zarr_vectors.format.cells.typed_codecs`).
     """
-    codec = CellCodec(tuple(dict(c) for c in codecs))
+    if scaling is not None:
+        positions = scaling.encode(positions)
     chunks: list[tuple[str, bytes]] = []
     sorted_pos = groups.sort_rows(positions)
     columns = {n: groups.sort_rows(a) for n, a in attributes.items()}
@@ -63,6 +69,9 @@ def encode_level(
         )
         for n, c in columns.items()
     }
+    vcodec = CellCodec(tuple(typed_codecs(codecs, row_bytes)))
+    fcodec = CellCodec(tuple(typed_codecs(codecs, 1)))
+    acodecs = {n: CellCodec(tuple(typed_codecs(codecs, rb))) for n, (_, rb) in col_bufs.items()}
     starts = groups.starts.tolist()
     nonempty = set(nonempty_extra)
     vpath, fpath = f"{level}/{VERTICES}", f"{level}/{FRAGMENTS}"
@@ -71,10 +80,11 @@ def encode_level(
         s, e = starts[i], starts[i + 1]
         nonempty.add(world_key(world))
         grid = "/".join(str(w - o) for w, o in zip(world, origin, strict=True))
-        chunks.append((f"{vpath}/c/{grid}", codec.encode(pos_buf[s * row_bytes : e * row_bytes])))
-        chunks.append((f"{fpath}/c/{grid}", codec.encode(encode_single_range(e - s))))
+        chunks.append((f"{vpath}/c/{grid}", vcodec.encode(pos_buf[s * row_bytes : e * row_bytes])))
+        chunks.append((f"{fpath}/c/{grid}", fcodec.encode(encode_single_range(e - s))))
         for name, (buf, rb) in col_bufs.items():
-            chunks.append((f"{apaths[name]}/c/{grid}", codec.encode(buf[s * rb : e * rb])))
+            blob = acodecs[name].encode(buf[s * rb : e * rb])
+            chunks.append((f"{apaths[name]}/c/{grid}", blob))
     listed = sorted(nonempty)
     docs = level_array_docs(
         level,
@@ -84,6 +94,7 @@ def encode_level(
         grid_shape=grid_shape,
         codecs=codecs,
         nonempty=listed,
+        scaling=scaling,
     )
     return EncodedLevel(chunks=chunks, docs=docs, nonempty=listed)
 
@@ -97,26 +108,34 @@ def level_array_docs(
     grid_shape: Sequence[int],
     codecs: Sequence[Mapping[str, Any]],
     nonempty: list[str],
+    scaling: Scaling | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Node documents of a level's cell arrays (not the level group itself)."""
+    """Node documents of a level's cell arrays (not the level group itself).
+
+    With ``scaling`` the vertices are int32 and their attributes say how to scale them.
+    """
     extra: dict[str, Any] = {}
     if any(int(o) != 0 for o in origin):
         extra["chunk_grid_origin"] = [int(o) for o in origin]
+    vertex_attrs: dict[str, Any] = {"dtype": dtype}
+    if scaling is not None:
+        vertex_attrs = scaling.attrs()
+    row_bytes = np.dtype(vertex_attrs["dtype"]).itemsize * len(grid_shape)
     docs = {
         f"{level}/{VERTICES}": cell_array_json(
             grid_shape,
-            codecs,
+            typed_codecs(codecs, row_bytes),
             {
                 "nonempty_chunks": nonempty,
                 **extra,
                 "zv_array": "vertices",
-                "dtype": dtype,
+                **vertex_attrs,
                 "encoding": "raw",
             },
         ),
         f"{level}/{FRAGMENTS}": cell_array_json(
             grid_shape,
-            codecs,
+            typed_codecs(codecs, 1),
             {
                 "nonempty_chunks": nonempty,
                 **extra,
@@ -143,7 +162,10 @@ def level_array_docs(
             # The published 0.9.2 takes a multi-column attribute's width from its
             # channel names, so they are written for it to read the column whole.
             described["channel_names"] = [f"ch{i}" for i in range(width)]
-        docs[f"{level}/{ATTRIBUTES}/{name}"] = cell_array_json(grid_shape, codecs, described)
+        rb = np.dtype(adtype).itemsize * width
+        docs[f"{level}/{ATTRIBUTES}/{name}"] = cell_array_json(
+            grid_shape, typed_codecs(codecs, rb), described
+        )
     return docs
 
 

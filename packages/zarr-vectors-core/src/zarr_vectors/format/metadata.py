@@ -103,6 +103,16 @@ class RootMetadata:
         """Number of spatial axes."""
         return len(self.chunk_shape)
 
+    @property
+    def bin_shape(self) -> tuple[float, ...]:
+        """The bin level 1 coarsens by, halved: level ``k`` holds one point per
+        ``bin_shape * 2**k`` bin. The root's ``base_bin_shape`` (as 0.9.2 writes it,
+        a whole fraction of the chunk shape), else the chunk shape."""
+        base = self.extra.get("base_bin_shape")
+        if isinstance(base, list | tuple) and len(base) == self.ndim:
+            return tuple(float(b) for b in base)
+        return self.chunk_shape
+
     @classmethod
     def build(
         cls,

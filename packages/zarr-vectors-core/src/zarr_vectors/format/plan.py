@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy.typing as npt
 
 from zarr_vectors.format.metadata import RootMetadata
+from zarr_vectors.format.scaled import Scaling
 
 if TYPE_CHECKING:
     from zarr_vectors.format.lease import RootLease
@@ -78,6 +79,8 @@ class WritePlan:
     #: The ``bounds=`` the caller gave, checked (``None``: not given). An append
     #: refuses bounds other than the store's (its grid is fixed).
     bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    #: Level 0's positions stored as scaled int32 (:mod:`zarr_vectors.format.scaled`).
+    scaling: Scaling | None = None
 
     @property
     def streaming(self) -> bool:

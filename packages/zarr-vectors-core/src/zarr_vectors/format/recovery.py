@@ -26,6 +26,7 @@ from zarr_vectors.format.metadata import (
     dump_json,
     group_json,
 )
+from zarr_vectors.format.scaled import Scaling
 from zarr_vectors.format.snapshot import Snapshot, snapshot_from_doc
 from zarr_vectors.format.staging import _move_into_place
 from zarr_vectors.format.writesteps import _cell_codecs, _with_pending
@@ -88,6 +89,7 @@ def recover(backend: StorageBackend, snap: Snapshot, lease: RootLease) -> Snapsh
                 grid_shape=snap.meta.grid_shape(),
                 codecs=_cell_codecs(vdoc, codec_chain(None))[0],
                 nonempty_extra=nonempty,
+                scaling=Scaling.of_attrs(vdoc["attributes"]),
             )
             objects, emptied = cells_to_objects(snap, layouts, enc.chunks)
             backend.put_many(objects)

@@ -96,6 +96,7 @@ def _write_cells(
             grid_shape=meta.grid_shape(),
             codecs=plan.codecs,
             nonempty=nonempty,
+            scaling=plan.scaling,
         )
         return shard_docs(docs, plan.shard_shape)
 
@@ -134,7 +135,9 @@ def _write_cells(
             if level:
                 if plan.coarsen is None:
                     raise ValidationError("levels > 1 needs a coarsening rule for this geometry")
-                level_pos = plan.coarsen(positions, meta.chunk_shape, 2.0**level)
+                level_pos = plan.coarsen(positions, meta.bin_shape, 2.0**level)
+                if plan.scaling is not None:  # centroids to the integers' resolution
+                    level_pos = plan.scaling.snap(level_pos)
             enc = encode_level(
                 str(level),
                 level_pos,
@@ -143,6 +146,7 @@ def _write_cells(
                 origin=meta.grid_origin(),
                 grid_shape=meta.grid_shape(),
                 codecs=plan.codecs,
+                scaling=plan.scaling,
             )
             totals.count += len(level_pos)
             totals.nonempty.update(enc.nonempty)

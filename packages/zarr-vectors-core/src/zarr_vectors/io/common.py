@@ -67,6 +67,9 @@ class PointReader:
     ``crs`` is the file's coordinate reference system (the store's root ``crs``,
     :mod:`zarr_vectors.format.crs`) and ``metadata`` what else of its header the
     store keeps (keys of the root ``zarr_vectors`` block), for formats that have them.
+    ``scale_offset`` is ``(scales, offsets)`` when the file holds its coordinates as
+    integers times a scale plus an offset (LAS), so a store can keep them so
+    (``write_points(scale_offset=...)``).
     """
 
     def __init__(self, path: Path, count: int | None, description: str) -> None:
@@ -76,6 +79,7 @@ class PointReader:
         self.notes: list[str] = []
         self.crs: dict[str, Any] | None = None
         self.metadata: dict[str, Any] = {}
+        self.scale_offset: tuple[list[float], list[float]] | None = None
 
     def batches(self, batch_points: int = BATCH_POINTS) -> Iterator[Batch]:
         """``(positions, attributes)`` of at most ``batch_points`` points each; at least one."""

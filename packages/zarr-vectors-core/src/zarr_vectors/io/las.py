@@ -49,8 +49,10 @@ class LasReader(PointReader):
             raise ValidationError(f"{path}: not a readable LAS/LAZ file ({exc})") from None
         count = int(header.point_count)
         compressed = bool(header.are_points_compressed)
-        if compressed:
-            _check_laszip(path, header)
+        self._backend = laspy.LazBackend.Lazrs
+        if compressed and _check_laszip(path, header):
+            parallel = laspy.LazBackend.LazrsParallel
+            self._backend = parallel if parallel.is_available() else self._backend
         size = path.stat().st_size
         data_bytes = size - int(header.offset_to_point_data)
         if not compressed:
@@ -80,14 +82,17 @@ class LasReader(PointReader):
         )
         self.crs = crs_of_header(header)
         self.metadata = {LAS_KEY: las_block(header, self.notes)}
+        self.scale_offset = ([float(v) for v in header.scales], [float(v) for v in header.offsets])
 
     def batches(self, batch_points: int = BATCH_POINTS) -> Iterator[Batch]:
         laspy = self._laspy
         yielded = False
         try:
-            # The sequential lazrs decompressor: the parallel one trusts the chunk table
-            # at the end of the file and panics on a damaged one; this one does not need it.
-            with laspy.open(self.path, laz_backend=laspy.LazBackend.Lazrs) as reader:
+            # lazrs decompresses a LAZ file's chunks in parallel from its chunk table,
+            # which _check_laszip has bounded by the file's size and point count (a damaged
+            # one still makes it panic, caught below); a file written without a table
+            # (streamed) goes through the sequential decompressor, which scans for chunks.
+            with laspy.open(self.path, laz_backend=self._backend) as reader:
                 names = [
                     n
                     for n in reader.header.point_format.dimension_names
@@ -155,8 +160,9 @@ _LAZ_MAX_CHUNK = 10_000_000
 _LAZ_VARIABLE_CHUNKS = 0xFFFFFFFF
 
 
-def _check_laszip(path: Path, header: Any) -> None:
-    """Refuse a LASzip VLR whose chunk size or item sizes cannot be right."""
+def _check_laszip(path: Path, header: Any) -> bool:
+    """Refuse a LASzip VLR whose chunk size or item sizes cannot be right, or a chunk
+    table that cannot be; return whether the file has a chunk table."""
     import struct
 
     found = header.vlrs.get("LasZipVlr")
@@ -193,7 +199,7 @@ def _check_laszip(path: Path, header: Any) -> None:
             raise ValidationError(f"{path}: the compressed points are missing; the file is damaged")
         (table_at,) = struct.unpack("<q", raw)
         if table_at == -1:  # not written (a streaming writer): the decompressor scans
-            return
+            return False
         if not start + 8 <= table_at <= size - 8:
             raise ValidationError(
                 f"{path}: the LAZ chunk table is said to start at byte {table_at:,}, outside "
@@ -208,6 +214,7 @@ def _check_laszip(path: Path, header: Any) -> None:
             f"{path}: the LAZ chunk table lists {n_chunks:,} chunks for {count:,} points; "
             "the file is damaged"
         )
+    return True
 
 
 def _las_errors(laspy: ModuleType) -> tuple[type[Exception], ...]:
