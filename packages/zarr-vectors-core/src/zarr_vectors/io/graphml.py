@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from zarr_vectors._extras import require
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.io.landing import landing
 
 __all__ = ["GraphFile", "read_graphml", "write_graphml"]
 
@@ -159,5 +160,6 @@ def write_graphml(
     enames = list(edge_cols)
     for k, (u, v) in enumerate(np.asarray(edges, dtype=np.int64).tolist()):
         g.add_edge(str(u), str(v), **{e: edge_cols[e][k] for e in enames})
-    nx.write_graphml(g, str(path))
+    with landing(path) as part:
+        nx.write_graphml(g, str(part))
     return notes

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from zarr_vectors._extras import require
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.io.landing import landing
 
 __all__ = ["SwcFile", "read_swc", "write_swc"]
 
@@ -130,5 +131,6 @@ def write_swc(
         stack.extend((sec, run[-1], c) for c in reversed(kids[run[-1]]))
     if mixed:
         notes.append(f"{mixed} node(s) whose SWC type differs from their section's took its type")
-    m.write(str(path))
+    with landing(path) as part:
+        m.write(str(part))
     return notes

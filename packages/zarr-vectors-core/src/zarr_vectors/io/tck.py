@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors._extras import require
+from zarr_vectors.io.landing import landing
 from zarr_vectors.io.tractogram import TractFile
 
 __all__ = ["read_tck", "write_tck"]
@@ -50,5 +51,6 @@ def write_tck(
     tg = nib.streamlines.Tractogram(
         [np.asarray(s, np.float32) for s in streamlines], affine_to_rasmm=np.eye(4)
     )
-    nib.streamlines.TckFile(tg).save(str(path))
+    with landing(path) as part:
+        nib.streamlines.TckFile(tg).save(str(part))
     return notes

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors._extras import require
+from zarr_vectors.io.landing import landing
 from zarr_vectors.io.tractogram import TractFile, per_point, per_streamline
 
 __all__ = ["read_trk", "write_trk"]
@@ -90,7 +91,8 @@ def write_trk(
         hdr[field_.VOXEL_ORDER] = str(header.get("voxel_order", "RAS"))
     else:
         notes.append("the store has no TRK header: written with 1 mm voxels on an identity affine")
-    nib.streamlines.TrkFile(tg, header=hdr or None).save(str(path))
+    with landing(path) as part:
+        nib.streamlines.TrkFile(tg, header=hdr or None).save(str(part))
     return notes
 
 

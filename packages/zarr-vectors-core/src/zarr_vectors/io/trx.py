@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from zarr_vectors._extras import require
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.io.landing import landing
 from zarr_vectors.io.tractogram import TractFile
 
 __all__ = ["read_trx", "write_trx"]
@@ -136,7 +137,8 @@ def write_trx(
     try:
         for name, members in (groups or {}).items():
             trx.groups[str(name)] = np.asarray(members, dtype=np.uint32)
-        tm.save(trx, str(path))
+        with landing(path) as part:
+            tm.save(trx, str(part))
     finally:
         trx.close()
     return notes

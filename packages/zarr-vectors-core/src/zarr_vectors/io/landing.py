@@ -1,0 +1,31 @@
+"""Output files that land whole or not at all.
+
+A library writing a file (nibabel, trx-python, MorphIO, networkx) writes it
+in place, so a failure half way leaves half a file under the name the user
+asked for. :func:`landing` gives the writer a temporary name beside the
+target, with the same suffix (libraries choose the format by it), and
+renames it over the target only when the writer returned; otherwise the
+temporary file is removed and the target is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["landing"]
+
+
+@contextlib.contextmanager
+def landing(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; moved onto ``path`` on success."""
+    target = Path(path)
+    part = target.with_name(f".{target.stem}.zv-part-{os.getpid()}{target.suffix}")
+    try:
+        yield part
+        os.replace(part, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
