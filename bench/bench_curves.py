@@ -21,7 +21,9 @@ Targets (issue 21): write <= 0.3x, reads <= 0.5x of 0.9.2.
 
 ``--streaming`` instead writes ``--streamlines`` (default 400,000, 20M vertices)
 streamlines from a generator of batches of 20,000 and reports the time and the
-worker's peak RSS (0.9.2 has no streaming write to compare with).
+worker's peak RSS (0.9.2 has no streaming write to compare with). ``--append``
+appends 100 streamlines to the 20,000 twice in place and twice by the earlier
+whole rewrite, with the time and the puts counted.
 """
 
 from __future__ import annotations
@@ -121,10 +123,10 @@ def make_data(where: Path) -> dict[str, Path]:
     return {"streamlines": where / "streamlines.npz", "skeletons": where / "skeletons.npz"}
 
 
-def run(python: Path, job: dict[str, Any], cwd: Path) -> dict[str, Any]:
+def run(python: Path, job: dict[str, Any], cwd: Path, script: str = WORKER) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     proc = subprocess.run(
-        [str(python), "-c", WORKER, json.dumps(job)],
+        [str(python), "-c", script, json.dumps(job)],
         capture_output=True,
         text=True,
         cwd=str(cwd),
@@ -196,6 +198,58 @@ def streaming(args: argparse.Namespace) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+APPEND_WORKER = r"""
+import json, shutil, sys, tempfile, time
+sys.path.insert(0, json.loads(sys.argv[1])["repo"])
+import numpy as np
+from tests.types.test_points_backends import CountingBackend
+import zarr_vectors.types._objects as objects
+from zarr_vectors.format.objgrow import CannotGrow
+from zarr_vectors.storage.local import LocalBackend
+from zarr_vectors.types.polylines import write_polylines
+
+job = json.loads(sys.argv[1])
+d = dict(np.load(job["data"]))
+off = d["offsets"]
+lines = [d["vertices"][off[i]:off[i + 1]] for i in range(len(off) - 1)]
+rng = np.random.default_rng(3)
+new = list(np.clip(500 + np.cumsum(rng.normal(0, 6, (100, 50, 3)), axis=1), 0, 1000).astype(np.float32))
+in_place = objects.grow_level
+
+def refuse(*args, **kwargs):
+    raise CannotGrow("the earlier path: read every object, write the union")
+
+out = {}
+for name, grow in (("in place", in_place), ("rewrite", refuse)) * 2:
+    where = tempfile.mkdtemp(dir=job["dir"])
+    write_polylines(where + "/s", lines, chunk_shape=(job["cs"],) * 3, bounds=([0.0] * 3, [1000.0] * 3))
+    objects.grow_level = grow
+    backend = CountingBackend(LocalBackend(where + "/s"))
+    t = time.perf_counter()
+    write_polylines(backend, new, object_ids=range(len(lines), len(lines) + 100), mode="a")
+    took = time.perf_counter() - t
+    puts = sum(1 for op, _ in backend.requests if op == "put")
+    out.setdefault(name, []).append([took, puts])
+    shutil.rmtree(where)
+print(json.dumps(out))
+"""
+
+
+def appending(args: argparse.Namespace) -> None:
+    """Append 100 streamlines to the 20,000: in place against the earlier whole rewrite."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-curves-append-"))
+    try:
+        data = make_data(tmp)
+        job = {"dir": str(tmp), "data": str(data["streamlines"]), "cs": CS, "repo": str(REPO)}
+        res = run(Path(sys.executable), job, REPO, script=APPEND_WORKER)
+        for name, runs in res.items():
+            times = ", ".join(f"{t:.2f}" for t, _ in runs)
+            puts = ", ".join(f"{p:,}" for _, p in runs)
+            print(f"append 100 streamlines to 20,000, {name}: {times} s; {puts} puts")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -205,7 +259,11 @@ def main() -> None:
     ap.add_argument("--streaming", action="store_true", help="a streamed write, peak RSS")
     ap.add_argument("--streamlines", type=int, default=400_000, help="with --streaming")
     ap.add_argument("--memory-limit", default="512MB", help="with --streaming")
+    ap.add_argument("--append", action="store_true", help="appends: in place vs rewrite")
     args = ap.parse_args()
+    if args.append:
+        appending(args)
+        return
     if args.streaming:
         streaming(args)
         return
