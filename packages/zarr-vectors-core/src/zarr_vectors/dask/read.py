@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.cellsums import restrict_listing
 from zarr_vectors.format.tables import vertex_frame
 from zarr_vectors.store.location import StoreLike, StoreLocation
 
@@ -171,7 +172,7 @@ def _partition_root(
     for path, doc in docs.items():
         if doc is None:
             continue
-        attributes = {**doc.get("attributes", {}), "nonempty_chunks": list(cells)}
+        attributes = restrict_listing(doc.get("attributes", {}), cells)  # table cut too
         metadata[path] = {**doc, "attributes": attributes}
     root = {k: v for k, v in snap.root_doc.items() if k != "consolidated_metadata"}
     root["consolidated_metadata"] = {

@@ -20,6 +20,7 @@ from zarr_vectors.exceptions import (
 )
 from zarr_vectors.format import journal
 from zarr_vectors.format.cellio import ArrayLayout, cells_to_objects
+from zarr_vectors.format.cellsums import known_checksums
 from zarr_vectors.format.grid import group_by_cell, world_key
 from zarr_vectors.format.journal import (
     Pending,
@@ -155,6 +156,8 @@ def _append(
         for n, a in attrs.items()
     }
     groups = group_by_cell(all_pos, meta.chunk_shape)
+    # The untouched cells keep their checksums; the rewritten ones get new ones.
+    known = {n: known_checksums(_attrs_of(snap, f"0/{ATTRIBUTES}/{n}")) for n in attrs}
     enc = encode_level(
         "0",
         all_pos,
@@ -164,6 +167,7 @@ def _append(
         grid_shape=meta.grid_shape(),
         codecs=checked.codecs,
         nonempty_extra=old_nonempty,
+        known_checksums=known,
         scaling=Scaling.of_attrs((vdoc or {}).get("attributes", {})),
     )
     total = lm.vertex_count + len(pos)
@@ -216,6 +220,10 @@ def _commit(
             meta, consolidated=merged, extra_attributes=snap.root_doc.get("attributes", {})
         )
     )
+
+
+def _attrs_of(snap: Snapshot, path: str) -> dict[str, Any]:
+    return dict((snap.node(path) or {}).get("attributes") or {})
 
 
 def _same_box(given: Sequence[Sequence[float]], stored: Sequence[Sequence[float]]) -> bool:

@@ -28,6 +28,7 @@ from zarr_vectors.exceptions import (
     ValidationError,
 )
 from zarr_vectors.format.cellio import ArrayLayout, fetch_cell_bytes
+from zarr_vectors.format.cellsums import CellTables
 from zarr_vectors.format.fragments import decode_fragment_rows
 from zarr_vectors.format.grid import cells_in_box, parse_world_key, world_key
 from zarr_vectors.format.levelkeys import (
@@ -152,6 +153,8 @@ class CellPlan:
     limits: dict[str, int]
     committed_count: int
     whole_level: bool
+    #: The attribute cells' recorded checksums (binding each cell to its key).
+    sums: CellTables
     #: The dtype the vertices are stored as, and their scaling if they are integers.
     stored: np.dtype[Any] = _FLOAT32
     scaling: Scaling | None = None
@@ -199,13 +202,20 @@ def plan_cells(
     vattrs = vdoc.get("attributes", {})
     origin = [int(o) for o in vattrs.get("chunk_grid_origin", [0] * ndim)]
     world = listed_cells(snap, level, vattrs, origin)
+    at = np.arange(len(world))  # where each cell stands in the listing (its checksums)
     if bbox is not None and len(world):
-        world = world[cells_in_box(world, snap.meta.chunk_shape, bbox)]
+        inside = cells_in_box(world, snap.meta.chunk_shape, bbox)
+        world, at = world[inside], at[inside]
     if only is not None:
-        world = np.array(
-            [w for w in world.tolist() if world_key(w) in only], dtype=np.int64
-        ).reshape(-1, ndim)
+        keep = np.array([world_key(w) in only for w in world.tolist()], dtype=bool)
+        world, at = world[keep].reshape(-1, ndim), at[keep]
     world_list = [tuple(w) for w in world.tolist()]
+    sums = CellTables(
+        vattrs.get("nonempty_chunks"),
+        {p: d for p in paths[2:] if (d := docs[p]) is not None},
+        world_list,
+        at,
+    )
     if limits:
         world_list = [w for w in world_list if limits.get(world_key(w), -1) != 0]
     need_rows = docs[paths[1]] is not None and not lm.fragments_tile
@@ -232,6 +242,7 @@ def plan_cells(
         limits=limits,
         committed_count=committed_count,
         whole_level=bbox is None and only is None,
+        sums=sums,
     )
 
 
@@ -294,6 +305,8 @@ def decode_cells(
                     f"{reader.where(p, w, origin)}: {len(col)} attribute values for "
                     f"{n_rows} points in the cell"
                 )
+            if limit is None and (expected := plan.sums.expected(p, w)) is not None:
+                reader.check_sum(p, w, origin, expected)  # the values are this cell's
             cell.attributes[n] = col[:rows] if isinstance(rows, int) else col[rows]
     return out
 
@@ -397,6 +410,7 @@ class _CellReader:
         layouts: Mapping[str, ArrayLayout],
     ) -> None:
         self.snap, self.level, self.got, self.layouts = snap, level, got, layouts
+        self.raw = b""
 
     def where(self, path: str, world: Sequence[int], origin: Sequence[int]) -> str:
         return f"{self.snap.backend.url}: {cell_key(path, world, origin)} (level {self.level})"
@@ -409,10 +423,24 @@ class _CellReader:
                 f"{self.where(path, world, origin)}: the cell is listed in nonempty_chunks "
                 "but missing from the store"
             )
+        self.raw = raw  # for check_sum, which follows when the cell is bound to its key
         try:
             return self.layouts[path].codec.decode(raw, "")
         except CorruptStoreError as exc:  # named only when wrong: a name per cell costs
             raise CorruptStoreError(f"{self.where(path, world, origin)}{exc}") from None
+
+    def check_sum(
+        self, path: str, world: Sequence[int], origin: Sequence[int], expected: int
+    ) -> None:
+        """Raise unless the checksum of the cell last decoded (``path``'s cell ``world``)
+        is the one the level lists for its key."""
+        got = self.layouts[path].codec.checksum(self.raw)
+        if got != expected:
+            raise CorruptStoreError(
+                f"{self.where(path, world, origin)}: its checksum {got:08x} is not the "
+                f"{expected:08x} the level lists for this cell: the object holds another "
+                "cell's bytes (moved or swapped files)"
+            )
 
     def rows(
         self,

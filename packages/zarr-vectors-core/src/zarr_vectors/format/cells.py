@@ -172,6 +172,7 @@ class CellCodec:
             )
         steps = [_bytes_codec(c) for c in self.codecs[1:]]
         object.__setattr__(self, "_steps", steps)
+        object.__setattr__(self, "_checksummed", self.codecs[-1].get("name") == "crc32c")
 
     def encode(self, payload: bytes | memoryview) -> bytes:
         """The chunk object for a cell whose element is ``payload``."""
@@ -179,6 +180,16 @@ class CellCodec:
         for enc, _ in self._steps:  # type: ignore[attr-defined]
             data = enc(data)
         return data
+
+    def checksum(self, data: bytes | memoryview) -> int:
+        """The crc32c of cell object ``data`` (what a level's table of cell checksums holds).
+
+        A chain ending with ``crc32c`` stores it as the object's last four bytes, so it is
+        read rather than computed; otherwise it is computed over the whole object.
+        """
+        if self._checksummed:  # type: ignore[attr-defined]
+            return int.from_bytes(data[-4:], "little") if len(data) >= 4 else -1
+        return _crc(data)
 
     def decode(self, data: bytes, where: str = "cell") -> bytes:
         """The element (payload) stored in chunk object ``data``.

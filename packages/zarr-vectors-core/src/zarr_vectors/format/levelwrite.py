@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors.format.cells import CellCodec, typed_codecs
+from zarr_vectors.format.cellsums import TABLE, table_for
 from zarr_vectors.format.fragments import encode_single_range
 from zarr_vectors.format.grid import CellGroups, world_key
 from zarr_vectors.format.levelkeys import ATTRIBUTES, FRAGMENTS, VERTICES
@@ -32,6 +33,8 @@ class EncodedLevel:
     chunks: list[tuple[str, bytes]]
     docs: dict[str, dict[str, Any]]
     nonempty: list[str]
+    #: Per attribute, the checksum of each cell written, by world key (see ``cellsums``).
+    checksums: dict[str, dict[str, int]]
 
 
 def encode_level(
@@ -44,16 +47,18 @@ def encode_level(
     grid_shape: Sequence[int],
     codecs: Sequence[Mapping[str, Any]],
     nonempty_extra: Sequence[str] = (),
+    known_checksums: Mapping[str, Mapping[str, int]] | None = None,
     scaling: Scaling | None = None,
 ) -> EncodedLevel:
     """Chunk items and array documents for ``positions`` grouped as ``groups``.
 
     ``positions`` and ``attributes`` are already in their stored dtypes and in
     input order; the grouping's ``order`` sorts them by cell. ``nonempty_extra``
-    lists world cells that hold data from before (appends) and stay listed.
-    ``scaling`` stores the positions as its int32 values
-    (:mod:`zarr_vectors.format.scaled`). Each array's codecs are ``codecs`` fitted to
-    its row size (:func:`~zarr_vectors.format.cells.typed_codecs`).
+    lists world cells that hold data from before (appends) and stay listed;
+    ``known_checksums`` (per attribute, by world key) the checksums of their
+    attribute cells, for the documents' tables. ``scaling`` stores the positions
+    as its int32 values (:mod:`zarr_vectors.format.scaled`). Each array's codecs
+    are ``codecs`` fitted to its row size (:func:`~zarr_vectors.format.cells.typed_codecs`).
     """
     if scaling is not None:
         positions = scaling.encode(positions)
@@ -76,14 +81,19 @@ def encode_level(
     nonempty = set(nonempty_extra)
     vpath, fpath = f"{level}/{VERTICES}", f"{level}/{FRAGMENTS}"
     apaths = {n: f"{level}/{ATTRIBUTES}/{n}" for n in col_bufs}
+    known = known_checksums or {}
+    sums: dict[str, dict[str, int]] = {n: dict(known.get(n, {})) for n in col_bufs}
     for i, world in enumerate(groups.world.tolist()):
         s, e = starts[i], starts[i + 1]
-        nonempty.add(world_key(world))
+        key = world_key(world)
+        nonempty.add(key)
         grid = "/".join(str(w - o) for w, o in zip(world, origin, strict=True))
         chunks.append((f"{vpath}/c/{grid}", vcodec.encode(pos_buf[s * row_bytes : e * row_bytes])))
         chunks.append((f"{fpath}/c/{grid}", fcodec.encode(encode_single_range(e - s))))
         for name, (buf, rb) in col_bufs.items():
-            blob = acodecs[name].encode(buf[s * rb : e * rb])
+            codec = acodecs[name]
+            blob = codec.encode(buf[s * rb : e * rb])
+            sums[name][key] = codec.checksum(blob)
             chunks.append((f"{apaths[name]}/c/{grid}", blob))
     listed = sorted(nonempty)
     docs = level_array_docs(
@@ -94,9 +104,10 @@ def encode_level(
         grid_shape=grid_shape,
         codecs=codecs,
         nonempty=listed,
+        checksums=sums,
         scaling=scaling,
     )
-    return EncodedLevel(chunks=chunks, docs=docs, nonempty=listed)
+    return EncodedLevel(chunks=chunks, docs=docs, nonempty=listed, checksums=sums)
 
 
 def level_array_docs(
@@ -108,11 +119,14 @@ def level_array_docs(
     grid_shape: Sequence[int],
     codecs: Sequence[Mapping[str, Any]],
     nonempty: list[str],
+    checksums: Mapping[str, Mapping[str, int]] | None = None,
     scaling: Scaling | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Node documents of a level's cell arrays (not the level group itself).
 
-    With ``scaling`` the vertices are int32 and their attributes say how to scale them.
+    An attribute array whose cells' checksums are all in ``checksums`` (per
+    attribute, by world key) gets its table of them (see ``cellsums``). With
+    ``scaling`` the vertices are int32 and their attributes say how to scale them.
     """
     extra: dict[str, Any] = {}
     if any(int(o) != 0 for o in origin):
@@ -158,6 +172,9 @@ def level_array_docs(
             "row_shape": list(row_shape),
         }
         width = int(np.prod(row_shape, dtype=np.int64)) if row_shape else 1
+        table = table_for(nonempty, (checksums or {}).get(name, {}))
+        if table is not None:
+            described[TABLE] = table
         if width > 1:
             # The published 0.9.2 takes a multi-column attribute's width from its
             # channel names, so they are written for it to read the column whole.

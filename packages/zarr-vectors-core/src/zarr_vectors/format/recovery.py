@@ -9,6 +9,7 @@ import numpy as np
 from zarr_vectors.format import journal
 from zarr_vectors.format.cellio import ArrayLayout, cells_to_objects
 from zarr_vectors.format.cells import codec_chain
+from zarr_vectors.format.cellsums import TABLE, known_checksums, table_for
 from zarr_vectors.format.grid import group_by_cell
 from zarr_vectors.format.journal import (
     log_key,
@@ -61,6 +62,7 @@ def recover(backend: StorageBackend, snap: Snapshot, lease: RootLease) -> Snapsh
     cells, _, _ = fetch_cells(snap, int(level), only=keep, confirm=False)
     vdoc = snap.node(f"{level}/{VERTICES}")
     docs: dict[str, dict[str, Any]] = {}
+    sums: dict[str, dict[str, int]] = {}  # per attribute path, the cells' checksums
     if vdoc is not None:
         names = snap.children(f"{level}/{ATTRIBUTES}")
         origin = vdoc["attributes"].get("chunk_grid_origin", [0] * snap.meta.ndim)
@@ -95,6 +97,7 @@ def recover(backend: StorageBackend, snap: Snapshot, lease: RootLease) -> Snapsh
             backend.put_many(objects)
             if emptied:
                 backend.delete_many(emptied)
+            sums = {f"{level}/{ATTRIBUTES}/{n}": s for n, s in enc.checksums.items()}
         for path in [
             f"{level}/{VERTICES}",
             f"{level}/{FRAGMENTS}",
@@ -102,7 +105,12 @@ def recover(backend: StorageBackend, snap: Snapshot, lease: RootLease) -> Snapsh
         ]:
             node = snap.node(path)
             if node is not None:
+                # The cut-back cells' checksums are new; the others' stay as listed.
+                known = {**known_checksums(node["attributes"]), **sums.get(path, {})}
                 attributes = {**node["attributes"], "nonempty_chunks": nonempty}
+                attributes.pop(TABLE, None)
+                if TABLE in node["attributes"] and (table := table_for(nonempty, known)):
+                    attributes[TABLE] = table
                 docs[path] = {**node, "attributes": attributes}
     ldoc = snap.node(level) or {}
     lattrs: dict[str, Any] = dict(ldoc.get("attributes", {}).get("zarr_vectors_level", {}))

@@ -64,6 +64,8 @@ class _LevelTotals:
 
     count: int = 0
     nonempty: set[str] = field(default_factory=set)
+    #: Per attribute, each written cell's checksum (a cell writer's cells: unknown).
+    checksums: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _write_cells(
@@ -85,7 +87,9 @@ def _write_cells(
     attributes = plan.attributes
     layout = {n: (a.dtype, tuple(a.shape[1:])) for n, a in attributes.items()}
 
-    def level_docs(level: int, nonempty: list[str]) -> dict[str, dict[str, Any]]:
+    def level_docs(
+        level: int, nonempty: list[str], checksums: dict[str, dict[str, int]] | None = None
+    ) -> dict[str, dict[str, Any]]:
         docs = level_array_docs(
             str(level),
             dtype=str(plan.positions.dtype),
@@ -96,6 +100,7 @@ def _write_cells(
             grid_shape=meta.grid_shape(),
             codecs=plan.codecs,
             nonempty=nonempty,
+            checksums=checksums,
             scaling=plan.scaling,
         )
         return shard_docs(docs, plan.shard_shape)
@@ -150,6 +155,8 @@ def _write_cells(
             )
             totals.count += len(level_pos)
             totals.nonempty.update(enc.nonempty)
+            for name, sums in enc.checksums.items():
+                totals.checksums.setdefault(name, {}).update(sums)
             chunks, _ = cells_to_objects(None, layouts, enc.chunks, prefix=prefix)
             report = None
             if plan.progress is not None and level == 0:
@@ -160,7 +167,7 @@ def _write_cells(
     for level, totals in enumerate(levels):
         has_attrs = bool(attributes) and level == 0
         docs[str(level)] = _level_doc(level, totals.count, attrs=has_attrs)
-        docs.update(level_docs(level, sorted(totals.nonempty)))
+        docs.update(level_docs(level, sorted(totals.nonempty), totals.checksums))
     return docs, levels
 
 
