@@ -10,7 +10,9 @@ bytes, and drop staged copies nobody names.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.format.test_transaction import FullDiskBackend
 from zarr_vectors.exceptions import StoreError
 from zarr_vectors.format.lease import lease_of
 from zarr_vectors.storage.local import LocalBackend
@@ -107,3 +110,85 @@ def test_repair_deletes_the_temporary_files_of_killed_puts(tmp_path: Path, backe
     assert any("2 temporary file(s)" in line for line in report.repaired), report.repaired
     assert report.ok
     assert read_points(url, backend=backend).vertex_count == len(OLD)
+
+
+# -- a writer killed on a full disk -------------------------------------------------------
+class KilledOnFullDisk(FullDiskBackend):
+    """A writer SIGKILLed when its staged copy filled the disk: nothing of it runs after.
+
+    Its first refused write is its death; from then on every write and delete of
+    this instance fails, so it neither deletes its staged copy nor gives its lease
+    back, as a killed process would not.
+    """
+
+    dead = False
+
+    def _write(self, key: str, path: Path | str, data: bytes) -> None:
+        if self.dead:
+            raise StoreError("the writer is dead")
+        try:
+            super()._write(key, path, data)  # type: ignore[arg-type]
+        except StoreError:
+            self.dead = True
+            raise
+
+    def _delete_many(self, keys: list[str]) -> None:
+        if self.dead:
+            raise StoreError("the writer is dead")
+        super()._delete_many(keys)
+
+    def _delete_prefix(self, prefix: str) -> None:
+        if self.dead:
+            raise StoreError("the writer is dead")
+        super()._delete_prefix(prefix)
+
+
+def _killed_on_a_full_disk(store: Path) -> None:
+    """A replace of ``store`` killed with the disk full of its staged copy, its lease run out."""
+    write_points(store, OLD, chunk_shape=CS, bounds=BOX)
+    big = RNG.uniform(0, 1000, (8_000, 3)).astype(np.float32)  # 96 kB: more than the room
+    with pytest.raises(StoreError):
+        write_points(KilledOnFullDisk(store), big, chunk_shape=CS, bounds=BOX, mode="w")
+    assert [p.name for p in store.iterdir() if p.name.startswith(".zv-staged-")]
+    root = json.loads((store / "zarr.json").read_text())
+    writer = root["attributes"]["zarr_vectors_writer"]
+    assert writer["pending"]["staged"] and writer["lease"]  # killed: nothing given back
+    writer["lease"]["expires"] = 0  # the lease ran out (rather than waiting 60 s for it)
+    (store / "zarr.json").write_text(json.dumps(root))
+
+
+def test_the_next_writer_deletes_a_killed_writers_staged_copy_before_it_writes(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "s.zv"
+    _killed_on_a_full_disk(store)
+    write_points(FullDiskBackend(store), MORE, chunk_shape=CS, bounds=BOX, mode="w")
+    assert not [p for p in store.iterdir() if p.name.startswith(".zv-staged-")]
+    assert read_points(store).vertex_count == len(MORE)
+
+
+def test_verify_repair_succeeds_on_the_full_disk(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    _killed_on_a_full_disk(store)
+    report = verify_store(FullDiskBackend(store), repair=True)
+    assert report.ok, report.problems
+    assert any("unfinished replace" in line for line in report.repaired)
+    assert not [p for p in store.iterdir() if p.name.startswith(".zv-staged-")]
+    assert read_points(store).vertex_count == len(OLD)  # the old store, whole
+
+
+class NoSpaceAtAll(LocalBackend):
+    """A disk with no byte left, full of nothing this package wrote."""
+
+    def _write(self, key: str, path: Path | str, data: bytes) -> None:
+        raise self._error("write", key, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+
+def test_a_disk_full_of_other_things_is_one_clear_error(tmp_path: Path) -> None:
+    store = tmp_path / "s.zv"
+    write_points(store, OLD, chunk_shape=CS, bounds=BOX)
+    before = (store / "zarr.json").read_bytes()
+    with pytest.raises(StoreError, match=r"disk is full.*Free space on that disk") as caught:
+        write_points(NoSpaceAtAll(store), MORE, mode="a", lock_timeout=0)
+    assert "verify --repair" in str(caught.value) and "\n" not in str(caught.value)
+    assert (store / "zarr.json").read_bytes() == before

@@ -39,6 +39,7 @@ writer's claim expires like its lease.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import random
@@ -55,7 +56,7 @@ from zarr_vectors.exceptions import (
     PreconditionFailedError,
     StoreError,
 )
-from zarr_vectors.format.journal import CLAIMS_PREFIX, ROOT_KEY
+from zarr_vectors.format.journal import CLAIMS_PREFIX, ROOT_KEY, Pending
 from zarr_vectors.format.metadata import WRITER_KEY, dump_json
 from zarr_vectors.storage.base import StorageBackend
 
@@ -267,7 +268,7 @@ class RootLease:
                 usable = doc is not None and not doc.get("_unreadable")
                 base = doc if usable and doc is not None else _placeholder_root()
                 mine = _with_lease(base, self._ticket())
-                if self._try_take(mine, version):
+                if self._take_making_room(mine, version, doc):
                     self.doc = without_lease(doc) if usable and doc is not None else None
                     self.unreadable_root = doc is not None and not usable
                     self.took_over = held if held and held.get("owner") != self.owner else None
@@ -276,6 +277,34 @@ class RootLease:
                 raise ConcurrentWriteError(_busy_message(self.backend.url, holder, self.wait))
             self._sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 1.0)
+
+    def _take_making_room(
+        self, doc: dict[str, Any], version: str | None, found: Mapping[str, Any] | None
+    ) -> bool:
+        """:meth:`_try_take`, and on a full disk once more after deleting what a dead writer left.
+
+        Taking the lease rewrites the root, which a full disk refuses; and a writer
+        killed while staging a replace is what fills a disk. Its staged copy is
+        deleted first (before the lease is taken: the root could not be written
+        otherwise) when ``found``, the root read, names it in an unfinished replace
+        that had not committed and no live lease holds the store: its writer, if
+        still running, stops at its next write (its lease has run out) and cannot
+        commit it. A staged copy being moved into place (a committed replace) is
+        the store's new state and is never deleted.
+        """
+        try:
+            return self._try_take(doc, version)
+        except StoreError as exc:
+            if not _disk_full(exc):
+                raise
+            if not _delete_dead_staged_copy(self.backend, found):
+                raise StoreError(_full_disk_message(self.backend.url, found)) from exc
+        try:
+            return self._try_take(doc, version)
+        except StoreError as exc:
+            if not _disk_full(exc):
+                raise
+            raise StoreError(_full_disk_message(self.backend.url, None)) from exc
 
     def _try_take(self, doc: dict[str, Any], version: str | None) -> bool:
         data = dump_json(doc)
@@ -452,6 +481,54 @@ def _live(lease: Mapping[str, Any] | None, me: str, now: float) -> bool:
         return float(lease.get("expires", 0)) > now
     except (TypeError, ValueError):
         return False
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the storage saying it is out of space."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _delete_dead_staged_copy(backend: StorageBackend, found: Mapping[str, Any] | None) -> bool:
+    """Delete the staged copy of the uncommitted replace ``found`` names; whether there was one."""
+    try:
+        pending = Pending.from_root(found) if found else None
+    except StoreError:
+        return False  # a garbage writer record: nothing it names is deleted
+    if pending is None or pending.mode != "w" or not pending.staged or pending.state == "moving":
+        return False
+    if not backend.list_prefix(f"{pending.staged}/", recursive=False):
+        return False  # deleted already: the disk is full of something else
+    backend.delete_prefix(pending.staged)
+    return True
+
+
+def _full_disk_message(url: str, found: Mapping[str, Any] | None) -> str:
+    try:
+        pending = Pending.from_root(found) if found else None
+    except StoreError:
+        pending = None
+    if pending is not None and pending.staged and pending.state == "moving":
+        what = (
+            f"a replace that committed is being moved into place from {pending.staged}/ "
+            "and needs the space to finish"
+        )
+    else:
+        what = "nothing a killed writer left here is in the way"
+    return (
+        f"{url}: the disk is full, so the store's root cannot be rewritten to take the "
+        f"write lease ({what}); nothing was written. Free space on that disk, then write "
+        f"again (or run 'zarr-vectors verify --repair {url}' to finish what a killed "
+        "writer left)."
+    )
 
 
 def _placeholder_root() -> dict[str, Any]:
