@@ -75,3 +75,17 @@ def test_gcs_reads_a_copied_repository_and_names_the_refused_upload(
             f"gs://{gcs_bucket}/new", pts, **NEW, endpoint=gcs_server.endpoint, token="t0ken"
         )
     assert "t0ken" not in str(refused.value)
+
+
+def test_s3_anonymous_reads_and_a_refused_write_names_the_storage(
+    s3_server: procs.S3Server, s3_bucket: str
+) -> None:
+    """S3 goes through Icechunk's object_store client; anonymous must reach it too."""
+    url = f"s3://{s3_bucket}/survey"
+    write_points(url, _points(200, 3), **NEW, **s3_server.backend_options("obstore"))
+    anonymous = {"endpoint": s3_server.endpoint, "anonymous": True}
+    assert len(read_points(url, backend="icechunk", **anonymous)) == 200
+    # Cells over 512 bytes are uploaded as they are set (smaller ones wait in the manifest).
+    with pytest.raises(StoreError, match=r"could not write 0/vertices/c/.*lacked the necessary"):
+        write_points(url, _points(2000, 4), mode="a", backend="icechunk", **anonymous)
+    assert len(zi.history(url, **anonymous)) == 2  # nothing committed

@@ -45,6 +45,7 @@ from zarr_vectors.storage.runner import run_sync
 from zarr_vectors_icechunk import keyspace as ks
 from zarr_vectors_icechunk.objects import (
     IcechunkObjects,
+    headline,
     is_icechunk_error,
     loop_lock,
     parents_first,
@@ -139,7 +140,7 @@ class IcechunkBackend(IcechunkVersions, IcechunkObjects, AsyncBackend):
 
     # -- repository and sessions ---------------------------------------------------------
     def _fail(self, exc: BaseException, what: str) -> StoreError:
-        text = _headline(str(exc)) or type(exc).__name__
+        text = headline(str(exc)) or type(exc).__name__
         return StoreError(self.redact(f"Icechunk refused {what} at {self.url}: {text}"))
 
     def repository(self, *, create: bool = False) -> Any:
@@ -531,22 +532,6 @@ class IcechunkBackend(IcechunkVersions, IcechunkObjects, AsyncBackend):
 
     async def _aroot_exists(self) -> bool:
         return True
-
-
-def _headline(report: str) -> str:
-    """The first paragraph of an Icechunk error report, as one line.
-
-    Icechunk's reports begin with the error (``x`` then the text, wrapped onto
-    lines that start with ``|``) and go on with its context and causes; the
-    server's answer is often on the wrapped lines, so they are kept.
-    """
-    parts: list[str] = []
-    for line in report.strip().splitlines():
-        text = line.strip().removeprefix("x").removeprefix("|").strip()
-        if not text:
-            break
-        parts.append(text)
-    return " ".join(parts)
 
 
 def _byte_request(start: int | None, length: int | None) -> Any:

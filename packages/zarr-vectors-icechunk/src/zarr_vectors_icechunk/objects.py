@@ -15,12 +15,32 @@ from zarr_vectors.exceptions import StoreError
 from zarr_vectors.storage.concurrency import amap_bounded
 from zarr_vectors_icechunk import keyspace as ks
 
-__all__ = ["IcechunkObjects", "is_icechunk_error", "loop_lock", "parents_first"]
+__all__ = ["IcechunkObjects", "headline", "is_icechunk_error", "loop_lock", "parents_first"]
+
+#: Words of an Icechunk error that come from its storage (a refused or failed request),
+#: not from the key (a node that is not there, bad metadata).
+_STORAGE_FAILURE = ("object store error", "storage error")
 
 
 def is_icechunk_error(exc: BaseException) -> bool:
     """Whether ``exc`` comes from Icechunk (its errors have no common Python base)."""
     return type(exc).__module__.startswith("icechunk") or type(exc).__name__ == "IcechunkError"
+
+
+def headline(report: str) -> str:
+    """The first paragraph of an Icechunk error report, as one line.
+
+    Icechunk's reports begin with the error (``x`` then the text, wrapped onto
+    lines that start with ``|``) and go on with its context and causes; the
+    server's answer is often on the wrapped lines, so they are kept.
+    """
+    parts: list[str] = []
+    for line in report.strip().splitlines():
+        text = line.strip().removeprefix("x").removeprefix("|").strip()
+        if not text:
+            break
+        parts.append(text)
+    return " ".join(parts)
 
 
 def loop_lock(locks: weakref.WeakKeyDictionary[Any, asyncio.Lock]) -> asyncio.Lock:
@@ -55,6 +75,9 @@ class IcechunkObjects:
         def check_fence(self) -> None:
             """Supplied by the backend's base class (the write fence)."""
 
+        def redact(self, text: str) -> str:
+            """Supplied by the backend's base class (credentials scrubbed)."""
+
     async def _native_get(self, store: Any, key: str, byte_range: Any = None) -> bytes | None:
         from zarr.core.buffer import default_buffer_prototype
 
@@ -74,9 +97,16 @@ class IcechunkObjects:
         except KeyError:
             return False  # a chunk of an array that is not there
         except Exception as exc:
-            if is_icechunk_error(exc):
-                return False
-            raise
+            if not is_icechunk_error(exc):
+                raise
+            text = headline(str(exc))
+            if any(words in text for words in _STORAGE_FAILURE):
+                # The storage refused the write (no permission, no space...): say so,
+                # rather than keeping the key elsewhere and failing there, less clearly.
+                raise StoreError(
+                    self.redact(f"{self.url}: Icechunk could not write {key}: {text}")
+                ) from None
+            return False  # a key Icechunk does not hold as a node (bad metadata...)
         return True
 
     async def _native_exists(self, store: Any, key: str) -> bool:
