@@ -305,6 +305,8 @@ def test_a_survey_gets_an_overview_by_default_and_preview_draws_it_whole(
     assert np.all((level1 >= lo) & (level1 <= hi))
     sel = select_points(zv, max_points=20_000)
     assert sel.level == 1 and sel.cells_read is None  # a whole level, not a sample of cells
+    by_intensity = select_points(zv, max_points=20_000, attribute="intensity")
+    assert by_intensity.level == 0 and by_intensity.values is not None  # level 1 has none
     flat = tmp_path / "flat.zv"
     code, text = run("write-points", DATA / "autzen_trim.laz", flat, "-c", "500", "--levels", "1")
     assert code == 0 and "1 level(s)" in text, text

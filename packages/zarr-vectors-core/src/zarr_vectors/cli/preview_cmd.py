@@ -57,10 +57,14 @@ class Selection:
     values: npt.NDArray[Any] | None = None
 
 
-def _choose_level(zv: ZVStore, max_points: int) -> int:
+def _choose_level(zv: ZVStore, max_points: int, attribute: str | None = None) -> int:
     """The finest level holding at most ``max_points`` points, unless it is so sparse
-    (under a twentieth of that) that a sample of the next finer level shows more."""
+    (under a twentieth of that) that a sample of the next finer level shows more.
+    With ``attribute``, among the levels that hold it (a survey's overview holds
+    positions only, so colouring by intensity reads level 0)."""
     levels = sorted(zv.levels)
+    if attribute is not None:
+        levels = [n for n in levels if attribute in zv.level(n).attribute_names] or levels
     fitting = [n for n in levels if zv.level(n).vertex_count <= max_points]
     if not fitting:
         return levels[-1]
@@ -80,7 +84,7 @@ def select_points(
     import numpy as np
 
     if level is None:
-        level = _choose_level(zv, max_points)
+        level = _choose_level(zv, max_points, attribute)
     chosen = zv.level(level)
     names = [] if attribute is None else [attribute]
     if attribute is not None and attribute not in chosen.attribute_names:
