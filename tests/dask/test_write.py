@@ -11,6 +11,7 @@ back through the workers. Dask reads are in test_read.py.
 from __future__ import annotations
 
 import filecmp
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,13 @@ def test_a_dask_array_written_by_tasks_gives_the_cells_one_process_gives(tmp_pat
         )
         match, mismatch, errors = filecmp.cmpfiles(left, right, files, shallow=False)
         assert not mismatch and not errors and len(match) == len(files)
+    # And the attribute cells are bound to their keys the same way (format.cellsums).
+    for name in ("id", "rgb"):
+        docs = [
+            json.loads((tmp_path / t / "0/vertex_attributes" / name / "zarr.json").read_text())
+            for t in ("one", "tasks")
+        ]
+        assert docs[0]["attributes"]["cell_crc32c"] == docs[1]["attributes"]["cell_crc32c"]
 
 
 def test_a_sharded_dask_write_keeps_shards_whole(tmp_path: Path) -> None:

@@ -82,11 +82,15 @@ def wants_parallel(positions: Any, store: Any, scheduler: Any) -> bool:
     return array and _active_client() is not None and StoreLocation.of(store).url is not None
 
 
+#: What a level got from a write: points, cell keys, per attribute each cell's checksum.
+_LevelWritten = tuple[int, list[str], dict[str, dict[str, int]]]
+
+
 @dataclass(frozen=True)
 class _Written:
-    """What one write task did: per level (points, cell keys), or the error it met."""
+    """What one write task did: per level (points, cell keys, checksums), or its error."""
 
-    levels: list[tuple[int, list[str]]] | None
+    levels: list[_LevelWritten] | None
     error: BaseException | None = None
 
 
@@ -172,7 +176,7 @@ def _write_partition(
         part = replace(plan, positions=positions, attributes=attributes)
         with location.open("w") as backend:
             _, totals = _write_cells(backend, spec.meta, part, cast("RootLease", lease), prefix)
-        return _Written([(t.count, sorted(t.nonempty)) for t in totals])
+        return _Written([(t.count, sorted(t.nonempty), t.checksums) for t in totals])
     except Exception as exc:
         return _Written(None, _portable(exc))
 
@@ -217,8 +221,8 @@ class ParallelWrite:
     # -- on the driver, under the lease ------------------------------------------------
     def cell_writer(
         self, meta: RootMetadata, plan: WritePlan, lease: RootLease, prefix: str
-    ) -> list[tuple[int, list[str]]]:
-        """Bin, shuffle and write on the workers; return per level (points, cell keys)."""
+    ) -> list[_LevelWritten]:
+        """Bin, shuffle and write on the workers; return per level (points, cell keys, sums)."""
         dask, dd = _module("dask"), _module("dask.dataframe")
         spec = self._spec(meta, plan)
         meta_frame = _binned(self.template, self.attribute_templates, 0, spec)
@@ -356,22 +360,26 @@ def _run_local(
     return results
 
 
-def _merge(results: list[_Written], levels: int) -> list[tuple[int, list[str]]]:
-    """Per level: points written and the keys of the cells written, over all partitions.
+def _merge(results: list[_Written], levels: int) -> list[_LevelWritten]:
+    """Per level: points written, the keys of the cells written and the attribute cells'
+    checksums, over all partitions.
 
     A cell written by two partitions would have lost one of them (the last put
     wins): that is refused here, before anything is committed.
     """
-    out: list[tuple[int, list[str]]] = []
+    out: list[_LevelWritten] = []
     for level in range(levels):
         count = 0
         keys: set[str] = set()
+        sums: dict[str, dict[str, int]] = {}
         listed = 0
         for written in results:
             assert written.levels is not None  # failures were raised before
-            n, cells = written.levels[level]
+            n, cells, checksums = written.levels[level]
             count += n
             keys.update(cells)
+            for name, part in checksums.items():
+                sums.setdefault(name, {}).update(part)
             listed += len(cells)
         if listed != len(keys):
             raise StoreError(
@@ -379,7 +387,7 @@ def _merge(results: list[_Written], levels: int) -> list[tuple[int, list[str]]]:
                 "the Dask write (a coarse-level point on the edge of a block); nothing was "
                 "committed. Write with levels=1, or with scheduler='driver'."
             )
-        out.append((count, sorted(keys)))
+        out.append((count, sorted(keys), sums))
     return out
 
 

@@ -31,11 +31,13 @@ Coarsen = Callable[[npt.NDArray[Any], Sequence[float], float], npt.NDArray[Any]]
 #: Writes every cell of a new store somewhere other than this process (Dask workers:
 #: :mod:`zarr_vectors.dask`): ``cell_writer(meta, plan, lease, prefix)`` puts each cell
 #: object under ``prefix`` exactly once and returns, per level, the number of points
-#: written and the world keys (``"i.j.k"``) of the cells written. It runs while the
+#: written, the world keys (``"i.j.k"``) of the cells written and, per attribute, each
+#: attribute cell's checksum by world key (``format.cellsums``). It runs while the
 #: caller holds ``lease`` (and keeps renewing it); it must not return before every
 #: object it started writing is written or abandoned.
 CellWriter = Callable[
-    [RootMetadata, "WritePlan", "RootLease", str], Sequence[tuple[int, Collection[str]]]
+    [RootMetadata, "WritePlan", "RootLease", str],
+    Sequence[tuple[int, Collection[str], Mapping[str, Mapping[str, int]]]],
 ]
 
 

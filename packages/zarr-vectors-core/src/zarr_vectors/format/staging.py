@@ -64,7 +64,7 @@ class _LevelTotals:
 
     count: int = 0
     nonempty: set[str] = field(default_factory=set)
-    #: Per attribute, each written cell's checksum (a cell writer's cells: unknown).
+    #: Per attribute, each written cell's checksum by world key (``format.cellsums``).
     checksums: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -131,9 +131,11 @@ def _write_cells(
         # The cells are encoded and put elsewhere (on Dask workers, zarr_vectors.dask);
         # what they add up to comes back for the documents below.
         written = plan.cell_writer(meta, plan, lease, prefix)
-        for totals, (count, nonempty) in zip(levels, written, strict=True):
+        for totals, (count, nonempty, checksums) in zip(levels, written, strict=True):
             totals.count += count
             totals.nonempty.update(nonempty)
+            for name, sums in checksums.items():
+                totals.checksums.setdefault(name, {}).update(sums)
     for positions, attrs in _partitions(meta, plan):
         for level, totals in enumerate(levels):
             level_pos = positions
