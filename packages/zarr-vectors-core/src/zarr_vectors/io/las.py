@@ -98,10 +98,16 @@ class LasReader(PointReader):
                     for n in reader.header.point_format.dimension_names
                     if n not in ("X", "Y", "Z")
                 ]
+                scales, offsets = reader.header.scales, reader.header.offsets
                 for points in reader.chunk_iterator(batch_points):
-                    positions = np.column_stack(
-                        [np.asarray(points.x), np.asarray(points.y), np.asarray(points.z)]
-                    ).astype(np.float64, copy=False)
+                    # x = X * scale + offset, laspy's own arithmetic (so bit-exact), made in
+                    # place in the (n, 3) result instead of three arrays stacked after
+                    positions = np.empty((len(points), 3), np.float64)
+                    for i, axis in enumerate(("X", "Y", "Z")):
+                        column = positions[:, i]
+                        column[...] = points[axis]
+                        column *= scales[i]
+                        column += offsets[i]
                     attrs = {n: np.array(points[n]) for n in names}
                     yielded = True
                     yield positions, attrs
