@@ -7,7 +7,10 @@ points`` (default) toggles :func:`~zarr_vectors.format.validate.check_in_cell`
 (a vertices cell's points lie in its cell); ``--check table`` toggles the
 attribute cells' checksum tables (:mod:`zarr_vectors.format.cellsums`) on a
 store with ``--attributes`` float32 attributes, for a full read and a box read
-of 27 cells.
+of 27 cells. On a loaded machine the on/off times swing more than the check
+costs; ``--profile`` also prints the share of each read's time that cProfile
+attributes to the table check (:mod:`~zarr_vectors.format.cellsums` and
+``check_sum``), which load does not move as much.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--check", choices=("points", "table"), default="points")
     parser.add_argument("--attributes", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="the table check's share")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="zv-cell-check-") as tmp:
         store = Path(tmp) / "s.zv"
@@ -78,6 +82,7 @@ def main() -> None:
                     read_points(store, bbox=box)
                     times.setdefault((name, side), []).append(time.perf_counter() - start)
         toggle(True)
+        shares = {name: _share(store, box) for name, box in reads.items()} if args.profile else {}
     print(
         f"{args.check} check, {args.points:,} points"
         + (f", {args.attributes} attributes" if args.check == "table" else "")
@@ -88,6 +93,30 @@ def main() -> None:
         on = statistics.median(times[(name, "on")])
         off = statistics.median(times[(name, "off")])
         print(f"| {name} | {on * 1e3:.1f} | {off * 1e3:.1f} | {on / off:.3f} |")
+    for name, share in shares.items():
+        print(f"{name} read: {share:.1%} of its time in the table check (cProfile, 10 reads)")
+
+
+def _share(store: Path, box: Any) -> float:
+    """The share of a read's time cProfile gives the table check (its own calls, inclusive)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(10):
+        read_points(store, bbox=box)
+    profile.disable()
+    stats: Any = pstats.Stats(profile).stats
+    total = check = 0.0
+    for (path, _, func), (_, _, _, cumulative, _) in stats.items():
+        if func == "read_points" and path.endswith("points.py"):
+            total += cumulative
+        if path.endswith("cellsums.py") and func in ("__init__", "expected"):
+            check += cumulative
+        if func == "check_sum":
+            check += cumulative
+    return check / total
 
 
 if __name__ == "__main__":

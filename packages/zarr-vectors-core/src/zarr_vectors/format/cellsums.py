@@ -17,9 +17,10 @@ side computes anything for it.
 
 The table is an array attribute like ``nonempty_chunks``: zarr-python and the
 published 0.9.2 read attributes by name and pass over this one. Stores without
-tables (written by 0.9.2, or by a Dask write) read as before, unchecked. A
-table that does not fit its listing (another length, or an array whose listing
-is not the vertices array's) is not used: it was not written with that listing.
+tables (written by 0.9.2, also after this package appended to them) read as
+before, unchecked: an append writes a table only when every cell's checksum is known.
+A table that does not fit its listing (another length, or an array whose
+listing is not the vertices array's) is not used: it was not written with it.
 """
 
 from __future__ import annotations
