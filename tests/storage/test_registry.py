@@ -1,4 +1,7 @@
-"""Backend discovery, resolution and plugin faults, with real installed distributions."""
+"""Backend discovery and plugin faults, with real installed distributions.
+
+Which backend a URL resolves to is in test_resolve.py.
+"""
 
 from __future__ import annotations
 
@@ -7,142 +10,24 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from tests.helpers.plugin_dists import write_dist
+from tests.helpers.registry import CLOUD, rediscover
 from zarr_vectors import storage as zb
 from zarr_vectors.cli import main as cli
 from zarr_vectors.exceptions import (
-    BackendOptionError,
     BackendPluginWarning,
     PluginError,
-    StoreError,
 )
 from zarr_vectors.storage import (
     make_backend,
     refresh_backends,
     resolve_backend_name,
 )
-from zarr_vectors.storage.local import LocalBackend
-
-CLOUD = ["s3", "gs", "gcs", "az", "azure", "abfs", "http", "https"]
-
-
-@pytest.fixture
-def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Let a test change the environment or sys.path, and rediscover afterwards."""
-    monkeypatch.delenv("ZARR_VECTORS_BACKEND", raising=False)
-    monkeypatch.delenv("ZARR_VECTORS_DISABLE_PLUGINS", raising=False)
-    refresh_backends()
-    yield
-    monkeypatch.undo()
-    refresh_backends()
-
-
-def _rediscover() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BackendPluginWarning)
-        refresh_backends()
-
-
-# -- the resolution matrix ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["/data/cloud.zarr", "relative/dir", "C:\\data\\x", "c:/data/x", "D:", "file:///tmp/a"],
-)
-def test_paths_and_file_urls_are_local(fresh_registry: None, url: str) -> None:
-    assert resolve_backend_name(url) == "local"
-    assert resolve_backend_name(Path("/tmp/x")) == "local"
-
-
-@pytest.mark.parametrize("scheme", CLOUD)
-def test_cloud_schemes_prefer_obstore(fresh_registry: None, scheme: str) -> None:
-    assert resolve_backend_name(f"{scheme}://bucket/key") == "obstore"
-    assert resolve_backend_name(f"{scheme.upper()}://bucket/key") == "obstore"
-
-
-@pytest.mark.parametrize("scheme", CLOUD)
-def test_cloud_schemes_fall_back_to_fsspec(
-    fresh_registry: None, monkeypatch: pytest.MonkeyPatch, scheme: str
-) -> None:
-    monkeypatch.setenv("ZARR_VECTORS_DISABLE_PLUGINS", "obstore")
-    _rediscover()
-    assert resolve_backend_name(f"{scheme}://bucket/key") == "fsspec"
-
-
-@pytest.mark.parametrize("scheme", CLOUD)
-def test_cloud_scheme_with_no_plugin_says_what_to_install(
-    fresh_registry: None, monkeypatch: pytest.MonkeyPatch, scheme: str
-) -> None:
-    monkeypatch.setenv("ZARR_VECTORS_DISABLE_PLUGINS", "obstore,fsspec")
-    _rediscover()
-    with pytest.raises(StoreError) as info:
-        resolve_backend_name(f"{scheme}://bucket/key")
-    message = str(info.value)
-    assert f"'{scheme}://'" in message
-    assert 'pip install "zarr-vectors-core[obstore]"' in message
-
-
-@pytest.mark.parametrize("url", ["foo://x/y", "nosuch://bucket"])
-def test_unknown_scheme_names_it_and_installed_backends(
-    fresh_registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(StoreError) as info:
-        make_backend(url)
-    message = str(info.value)
-    assert url.split("://")[0] in message
-    assert "local" in message and "obstore" in message
-    assert list(tmp_path.iterdir()) == [], "no directory may be created for an unserved URL"
-
-
-def test_memory_without_fsspec_is_refused_not_made_local(
-    fresh_registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ZARR_VECTORS_DISABLE_PLUGINS", "fsspec")
-    _rediscover()
-    with pytest.raises(StoreError, match="memory://"):
-        make_backend("memory://store")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_explicit_beats_environment_beats_scheme(
-    fresh_registry: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ZARR_VECTORS_BACKEND", "fsspec")
-    assert resolve_backend_name("s3://b/k") == "fsspec"
-    assert resolve_backend_name("/local/path") == "fsspec"
-    assert resolve_backend_name("s3://b/k", explicit="obstore") == "obstore"
-    monkeypatch.setenv("ZARR_VECTORS_BACKEND", "nonesuch")
-    with pytest.raises(StoreError, match="nonesuch"):
-        resolve_backend_name("s3://b/k")
-    assert resolve_backend_name("s3://b/k", explicit="local") == "local"
-
-
-def test_unknown_backend_name_lists_available(fresh_registry: None) -> None:
-    with pytest.raises(StoreError) as info:
-        make_backend("/tmp/x", backend="nonesuch")
-    assert "nonesuch" in str(info.value)
-    for name in ("local", "obstore", "fsspec"):
-        assert name in str(info.value)
-
-
-def test_backend_kwargs_reach_the_constructor(fresh_registry: None, tmp_path: Path) -> None:
-    backend = make_backend(tmp_path, fsync=True, max_concurrency=3)
-    assert isinstance(backend, LocalBackend)
-    assert backend.fsync is True and backend.max_concurrency == 3
-    with pytest.raises(BackendOptionError) as info:
-        make_backend(tmp_path, region="eu-west-1")
-    assert "'local'" in str(info.value) and "region" in str(info.value)
-    assert isinstance(info.value, TypeError)
-    assert make_backend(backend) is backend
 
 
 def test_scheme_tables_come_from_plugins(
@@ -153,7 +38,7 @@ def test_scheme_tables_come_from_plugins(
     assert zb.SCHEME_BACKENDS["s3"][:2] == ("obstore", "fsspec")
     assert "memory" not in zb.SCHEMES_OBJECT_STORE
     monkeypatch.setenv("ZARR_VECTORS_DISABLE_PLUGINS", "obstore,fsspec")
-    _rediscover()
+    rediscover()
     assert frozenset() == zb.SCHEMES_OBJECT_STORE
     assert "s3" not in zb.SCHEME_BACKENDS
 
@@ -286,7 +171,7 @@ def test_backends_command_lists_everything(
         {"zv_broken_cli": "raise RuntimeError('boom at import')\n"},
     )
     monkeypatch.syspath_prepend(str(site))
-    _rediscover()
+    rediscover()
     result = CliRunner().invoke(cli, ["backends", "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.output)}
