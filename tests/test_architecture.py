@@ -199,3 +199,173 @@ def test_no_source_file_is_longer_than_the_limit() -> None:
     assert not long, f"files over {MAX_LINES} lines (split them along their seams):\n" + "\n".join(
         long
     )
+
+
+# -- tests mirror the code ------------------------------------------------------------------
+PACKAGE = CORE / "zarr_vectors"
+
+#: Tested in files named after something else; their tests are to be moved (issue 16).
+_ELSEWHERE = "tested in a file of another name"
+
+#: Modules with logic (a function, or a method with a body) and no test file of their own
+#: name, ``tests/<layer>/test_<module>.py`` (``tests/test_<module>.py`` at the top), and
+#: why. The one list of what is left: delete a line when its test file lands (the test
+#: below then says so). Modules without logic (re-exports, constants, Protocols) need none.
+WITHOUT_OWN_TEST: dict[str, str] = {
+    "_extras.py": "require(): through the missing-extra tests (store/test_location.py)",
+    "storage/async_base.py": "async template class: run by tests/plugins/{obstore,fsspec}/",
+    "storage/info.py": "BackendInfo: storage/test_registry.py, docs/test_backend_docs.py",
+    "storage/localtemp.py": "new and uncommitted when this list was made",
+    "storage/protocol.py": "Protocol classes; missing_key() is checked by the kit",
+    "storage/runner.py": "the shared event loop: run by every async backend",
+    "storage/transactions.py": "Protocols: format/test_store_transaction.py, plugins/icechunk/",
+    "format/appending.py": _ELSEWHERE,
+    "format/batches.py": _ELSEWHERE,
+    "format/cellio.py": _ELSEWHERE,
+    "format/cellread.py": _ELSEWHERE,
+    "format/cells.py": _ELSEWHERE,
+    "format/crs.py": _ELSEWHERE,
+    "format/faces.py": _ELSEWHERE,
+    "format/fragments.py": _ELSEWHERE,
+    "format/journal.py": _ELSEWHERE,
+    "format/lease.py": _ELSEWHERE,
+    "format/levelkeys.py": _ELSEWHERE,
+    "format/levelwrite.py": _ELSEWHERE,
+    "format/links.py": _ELSEWHERE,
+    "format/objarrays.py": _ELSEWHERE,
+    "format/objcommit.py": _ELSEWHERE,
+    "format/objgrow.py": _ELSEWHERE,
+    "format/objread.py": _ELSEWHERE,
+    "format/plan.py": _ELSEWHERE,
+    "format/recovery.py": _ELSEWHERE,
+    "format/scaled.py": _ELSEWHERE,
+    "format/shardindex.py": _ELSEWHERE,
+    "format/snapshot.py": _ELSEWHERE,
+    "format/staging.py": _ELSEWHERE,
+    "format/tables.py": _ELSEWHERE,
+    "format/writesteps.py": _ELSEWHERE,
+    "types/_objects.py": _ELSEWHERE,
+    "io/common.py": _ELSEWHERE,
+    "io/csv.py": _ELSEWHERE,
+    "io/las_header.py": _ELSEWHERE,
+    "io/npy.py": _ELSEWHERE,
+    "io/ply.py": _ELSEWHERE,
+    "io/points_files.py": _ELSEWHERE,
+    "io/swc.py": _ELSEWHERE,
+    "io/tck.py": _ELSEWHERE,
+    "io/tractogram.py": _ELSEWHERE,
+    "io/trk.py": _ELSEWHERE,
+    "cli/_args.py": _ELSEWHERE,
+    "cli/_chunks.py": _ELSEWHERE,
+    "cli/_errors.py": _ELSEWHERE,
+    "cli/_picture.py": _ELSEWHERE,
+    "cli/_progress.py": _ELSEWHERE,
+    "cli/backends_cmd.py": _ELSEWHERE,
+    "cli/check_backend_cmd.py": _ELSEWHERE,
+    "cli/curve_files.py": _ELSEWHERE,
+    "cli/demo_cmd.py": _ELSEWHERE,
+    "cli/files_cmd.py": _ELSEWHERE,
+    "cli/info_cmd.py": _ELSEWHERE,
+    "cli/new_backend_cmd.py": _ELSEWHERE,
+    "cli/options.py": _ELSEWHERE,
+    "cli/preview_mesh.py": _ELSEWHERE,
+    "cli/serve_cmd.py": _ELSEWHERE,
+    "cli/verify_cmd.py": _ELSEWHERE,
+    "testing/_cli_suite.py": _ELSEWHERE,
+    "testing/batches.py": _ELSEWHERE,
+    "testing/checks.py": _ELSEWHERE,
+    "testing/common.py": _ELSEWHERE,
+    "testing/config.py": _ELSEWHERE,
+    "testing/contract.py": _ELSEWHERE,
+    "testing/drivers.py": _ELSEWHERE,
+    "testing/edges.py": _ELSEWHERE,
+    "testing/guard.py": _ELSEWHERE,
+    "testing/guarded.py": _ELSEWHERE,
+    "testing/isolation.py": _ELSEWHERE,
+    "testing/machine.py": _ELSEWHERE,
+    "testing/properties.py": _ELSEWHERE,
+    "testing/pytest_plugin.py": _ELSEWHERE,
+    "testing/roundtrip.py": _ELSEWHERE,
+    "testing/runner.py": _ELSEWHERE,
+    "testing/sharing.py": _ELSEWHERE,
+    "testing/show.py": _ELSEWHERE,
+    "testing/stateful.py": _ELSEWHERE,
+    "testing/strategies.py": _ELSEWHERE,
+    "testing/suite.py": _ELSEWHERE,
+    "testing/target.py": _ELSEWHERE,
+    "testing/ticks.py": _ELSEWHERE,
+}
+
+
+def _is_stub(body: list[ast.stmt]) -> bool:
+    """A body of a docstring, ``...`` or ``pass`` only (a Protocol's or an abstract method's)."""
+    return all(
+        isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        for s in body
+    )
+
+
+def _has_logic(source: str) -> bool:
+    """Whether a module defines a function, or a class with a method that does something.
+
+    Re-exports, constants, dataclasses of fields, exception classes without methods
+    and Protocols (methods of a docstring and ``...``) have none.
+    """
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            return True
+        if isinstance(node, ast.ClassDef) and any(
+            isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and not _is_stub(item.body)
+            for item in node.body
+        ):
+            return True
+    return False
+
+
+def _own_tests() -> dict[str, tuple[bool, bool]]:
+    """``{module path: (has logic, has its own test file)}`` (package ``__init__``s aside)."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        rel = path.relative_to(PACKAGE)
+        test = ROOT / "tests" / rel.parent / f"test_{rel.stem.lstrip('_')}.py"
+        found[rel.as_posix()] = (_has_logic(path.read_text(encoding="utf-8")), test.exists())
+    return found
+
+
+def test_every_module_with_logic_has_a_test_file_of_its_own_name() -> None:
+    missing = [
+        rel
+        for rel, (logic, tested) in _own_tests().items()
+        if logic and not tested and rel not in WITHOUT_OWN_TEST
+    ]
+    assert not missing, (
+        "modules without tests/<layer>/test_<module>.py: write it (or, if the tests live "
+        "elsewhere for a reason, add the module to WITHOUT_OWN_TEST with the reason):\n"
+        + "\n".join(missing)
+    )
+
+
+def test_the_list_of_modules_without_their_own_test_is_current() -> None:
+    modules = _own_tests()
+    stale = []
+    for rel in WITHOUT_OWN_TEST:
+        logic, tested = modules.get(rel, (False, False))
+        if rel not in modules or tested or not logic:
+            why = "gone" if rel not in modules else "has its test" if tested else "no logic"
+            stale.append(f"{rel}: {why}")
+    assert not stale, (
+        "delete these lines from WITHOUT_OWN_TEST in tests/test_architecture.py:\n"
+        + "\n".join(stale)
+    )
+
+
+def test_the_logic_check_tells_code_from_declarations() -> None:
+    assert not _has_logic('"""Doc."""\nfrom x import y\n\nA = 1\n__all__ = ["y"]\n')
+    assert not _has_logic("class E(Exception):\n    'doc'\n")
+    assert not _has_logic(
+        "class P(Protocol):\n    def f(self) -> int:\n        'doc'\n        ...\n"
+    )
+    assert _has_logic("def f() -> int:\n    return 1\n")
+    assert _has_logic("class K:\n    def __str__(self) -> str:\n        return 'k'\n")
