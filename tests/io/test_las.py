@@ -289,26 +289,26 @@ def test_a_survey_gets_an_overview_by_default_and_preview_draws_it_whole(
     from zarr_vectors.cli import points_cmd
     from zarr_vectors.cli.preview_cmd import select_points
 
-    # autzen_trim's 110,000 points stand for a survey ten times the default's size
-    monkeypatch.setattr(points_cmd, "OVERVIEW_POINTS", 10_000)
+    # 1_4_w_evlr's 1,000 points stand for a survey ten times the default's size
+    monkeypatch.setattr(points_cmd, "OVERVIEW_POINTS", 100)
     store = tmp_path / "s.zv"
-    code, text = run("write-points", DATA / "autzen_trim.laz", store, "-c", "500")
+    code, text = run("write-points", DATA / "1_4_w_evlr.laz", store, "-c", "500")
     assert code == 0 and "2 level(s)" in text, text
     zv = open_zv(store)
     counts = [zv.level(k).vertex_count for k in zv.levels]
-    assert counts[0] == 110_000
-    assert 2_500 <= counts[1] <= 40_000  # about OVERVIEW_POINTS
+    assert counts[0] == 1_000
+    assert 25 <= counts[1] <= 400  # about OVERVIEW_POINTS
     bins = json.loads((store / "zarr.json").read_text())["attributes"]["zarr_vectors"]
     assert all(500 / b == int(500 / b) for b in bins["base_bin_shape"])
     level1 = read_points(store, level=1).positions
     lo, hi = np.array(bins["bounds"][0]), np.array(bins["bounds"][1])
     assert np.all((level1 >= lo) & (level1 <= hi))
-    sel = select_points(zv, max_points=20_000)
+    sel = select_points(zv, max_points=500)
     assert sel.level == 1 and sel.cells_read is None  # a whole level, not a sample of cells
-    by_intensity = select_points(zv, max_points=20_000, attribute="intensity")
+    by_intensity = select_points(zv, max_points=500, attribute="intensity")
     assert by_intensity.level == 0 and by_intensity.values is not None  # level 1 has none
     flat = tmp_path / "flat.zv"
-    code, text = run("write-points", DATA / "autzen_trim.laz", flat, "-c", "500", "--levels", "1")
+    code, text = run("write-points", DATA / "1_4_w_evlr.laz", flat, "-c", "500", "--levels", "1")
     assert code == 0 and "1 level(s)" in text, text
 
 
