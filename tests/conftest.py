@@ -15,6 +15,7 @@ pytest_plugins = ["tests.helpers.servers.fixtures"]
 SERVER_FIXTURES = frozenset(
     {
         "s3_server",
+        "own_s3_server",
         "s3_bucket",
         "s3_counting_proxy",
         "s3_cluster",

@@ -1,13 +1,16 @@
-"""How many delete requests replacing a point-cloud store costs on S3.
+"""The requests a replace of a point-cloud store costs on S3: bulk deletes, server-side moves.
 
-``write_points(..., mode="w")`` over a store of about 1,000 cells removes
-thousands of old objects. On S3 that must take a few DeleteObjects requests
-(up to 1,000 keys each), not one DELETE per object: the obstore backend's
-``delete_many`` sends them. The requests are counted by a reverse proxy
-between the client and SeaweedFS (:mod:`tests.helpers.servers.counting_proxy`).
+``write_points(..., mode="w")`` over a store of 640 cells (about 1,300 objects)
+writes the new store under ``.zv-staged-*/``, moves it into place with
+``move_many`` and removes the old objects with ``delete_many``. On S3 that must be:
 
-The same replace through the fsspec backend is counted and reported (printed,
-``pytest -s``), and held to the same bound only where that backend batches too.
+- a few DeleteObjects requests (up to 1,000 keys each), not one DELETE per object;
+- a CopyObject per staged object (counted as ``PUT+copy``), with no staged object
+  read back (a GET) and written again (a second PUT of its bytes).
+
+Both backends that speak S3 (obstore, and fsspec through s3fs) are held to it. The
+requests are counted by a reverse proxy between the client and SeaweedFS
+(:mod:`tests.helpers.servers.counting_proxy`); one replace per backend checks both.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from zarr_vectors.types.points import read_points, write_points
 
 pytestmark = pytest.mark.servers
 
-#: 20,000 points in a 1000^3 box with cells of 100^3: about 1,000 occupied cells.
-POINTS = 20_000
-CHUNK = (100.0, 100.0, 100.0)
+#: 8,000 points in a 1000^3 box with 8 x 8 x 10 cells: all 640 occupied, two objects each,
+#: so the replace deletes more than 1,000 objects (two DeleteObjects pages).
+POINTS = 8_000
+CHUNK = (125.0, 125.0, 100.0)
 #: Delete requests allowed per 1,000 objects removed (S3 DeleteObjects takes 1,000).
 PER_THOUSAND = 3
 
@@ -61,43 +65,61 @@ def default_lease(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def replace_and_count(
     backend: str, server: procs.S3Server, bucket: str, proxy: CountingProxy
-) -> tuple[int, int, dict[str, int]]:
-    """Write a store, replace it with ``mode="w"``; (objects before, deletes, all counts)."""
+) -> tuple[int, dict[str, int], list[tuple[str, str]]]:
+    """Write a store, replace it with ``mode="w"``; (objects before, counts, requests)."""
     rng = np.random.default_rng(7)
     first = rng.uniform(0, 1000, (POINTS, 3)).astype(np.float32)
     second = rng.uniform(0, 1000, (POINTS, 3)).astype(np.float32)
     url = f"s3://{bucket}/{backend}/cloud.zv"
     direct = _options(backend, server, server.endpoint)
     summary = write_points(url, first, chunk_shape=CHUNK, backend=backend, **direct)
-    assert summary.cells_written >= 900
+    assert summary.cells_written == 640
     before = _keys(url, _options("obstore", server, server.endpoint))
     proxy.reset()
     proxied = _options(backend, server, proxy.url)
     write_points(url, second, chunk_shape=CHUNK, mode="w", backend=backend, **proxied)
     counts = dict(proxy.counts())
+    requests = list(proxy.requests())
     cloud = read_points(url, backend="obstore", **_options("obstore", server, server.endpoint))
     assert len(cloud.positions) == POINTS
-    return before, _deletes(counts), counts
+    return before, counts, requests
 
 
-def test_obstore_replace_deletes_in_bulk(
-    s3_server: procs.S3Server, s3_bucket: str, s3_counting_proxy: CountingProxy
+def check_replace_requests(
+    backend: str, server: procs.S3Server, bucket: str, proxy: CountingProxy
 ) -> None:
-    before, deletes, counts = replace_and_count("obstore", s3_server, s3_bucket, s3_counting_proxy)
-    print(f"\nobstore: replacing {before} objects took {deletes} delete requests: {counts}")
-    assert before >= 1000
+    before, counts, requests = replace_and_count(backend, server, bucket, proxy)
+    print(f"\n{backend}: replacing {before} objects: {dict(sorted(counts.items()))}")
+    assert before > 1000
+    # Old objects go in bulk: DeleteObjects pages, not one DELETE per object.
+    deletes = _deletes(counts)
     assert deletes >= 1, f"the replace deleted nothing: {counts}"
     assert deletes <= PER_THOUSAND * math.ceil(before / 1000), counts
-    assert counts.get("DELETE", 0) <= PER_THOUSAND, counts  # not one request per object
+    assert counts.get("DELETE", 0) <= PER_THOUSAND, counts
+    # Staged objects are moved on the server: written once, copied once, never read back.
+    staged_gets = [path for kind, path in requests if kind == "GET" and "/.zv-staged-" in path]
+    staged_puts = sum(1 for kind, path in requests if kind == "PUT" and "/.zv-staged-" in path)
+    copies = counts.get("PUT+copy", 0)
+    assert staged_gets == [], f"{len(staged_gets)} staged objects were read back: {counts}"
+    assert copies >= staged_puts - 5 and copies > 600, counts
+    # Every other PUT is a document (zarr.json, the journal, lease renewals of the root, whose
+    # number grows with the time the replace takes): no cell's bytes are PUT a second time.
+    cell_puts = [
+        path
+        for kind, path in requests
+        if kind == "PUT" and "/.zv-staged-" not in path and "/c/" in path
+    ]
+    assert cell_puts == [], f"{len(cell_puts)} cells were written again: {cell_puts[:5]}"
 
 
-@pytest.mark.slow
-def test_fsspec_replace_deletes_counted(
+def test_obstore_replace_deletes_in_bulk_and_moves_on_the_server(
+    s3_server: procs.S3Server, s3_bucket: str, s3_counting_proxy: CountingProxy
+) -> None:
+    check_replace_requests("obstore", s3_server, s3_bucket, s3_counting_proxy)
+
+
+def test_fsspec_replace_deletes_in_bulk_and_moves_on_the_server(
     s3_server: procs.S3Server, s3_bucket: str, s3_counting_proxy: CountingProxy
 ) -> None:
     pytest.importorskip("zarr_vectors_fsspec")
-    before, deletes, counts = replace_and_count("fsspec", s3_server, s3_bucket, s3_counting_proxy)
-    print(f"\nfsspec: replacing {before} objects took {deletes} delete requests: {counts}")
-    assert before >= 1000 and deletes >= 1
-    # s3fs's bulk delete is DeleteObjects too: hold it to the same bound.
-    assert deletes <= PER_THOUSAND * math.ceil(before / 1000), counts
+    check_replace_requests("fsspec", s3_server, s3_bucket, s3_counting_proxy)

@@ -5,7 +5,7 @@ into place with ``move_many``. On the local backend that is a rename per file:
 no staged file is read and each keeps its inode. A replace killed half way
 through the move is finished by the next writer without losing the objects
 moved already (the root records that the old objects are gone before the
-first move). The S3 request counts are in test_move_requests.py.
+first move). The S3 request counts are in test_delete_requests.py.
 """
 
 from __future__ import annotations

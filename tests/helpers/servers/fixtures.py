@@ -5,6 +5,10 @@ test first asks for it and is stopped by its pid when the session ends. The
 function-scoped ``s3_bucket`` / ``azure_container`` / ``gcs_bucket`` give each
 test a fresh, uniquely named bucket so tests never see each other's keys.
 
+Under pytest-xdist, SeaweedFS, Azurite and the GCS emulator are started once for
+the whole run and shared by the workers (:mod:`tests.helpers.servers.sharing`);
+the controller stops them by their pids when the run ends.
+
 On CI (``CI=true``) a server that cannot start fails the tests that need it;
 elsewhere they are skipped with the reason (e.g. npm unreachable).
 """
@@ -18,7 +22,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests.helpers.servers import procs
+from tests.helpers.servers import procs, sharing
 
 T = TypeVar("T", bound=procs._Server)
 
@@ -28,24 +32,44 @@ def _on_ci() -> bool:
 
 
 def _serve(
-    factory: Callable[[Path], T], what: str, tmp_path_factory: pytest.TempPathFactory
+    factory: Callable[[Path], T],
+    what: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: type[T] | None = None,
 ) -> Iterator[T]:
+    """Start ``what`` for this session; with ``kind``, the run's shared one under xdist."""
+    share = kind is not None and "PYTEST_XDIST_WORKER" in os.environ
     try:
-        server = factory(tmp_path_factory.mktemp(what))
+        if share:
+            assert kind is not None
+            folder = tmp_path_factory.getbasetemp().parent / sharing.FOLDER
+            server = sharing.shared(folder, what, kind, factory, tmp_path_factory.mktemp(what))
+        else:
+            server = factory(tmp_path_factory.mktemp(what))
     except procs.ServerStartError as err:
         if _on_ci():
             pytest.fail(f"{what} test server could not start on CI: {err}", pytrace=False)
         pytest.skip(f"{what} test server could not start: {err}")
+    if share:
+        yield server  # the controller stops it when the whole run ends
+        return
     try:
         yield server
     finally:
         server.stop()
 
 
+def stop_shared_servers(config: pytest.Config) -> None:
+    """Stop the servers the workers shared (called by the controller at the run's end)."""
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None and not hasattr(config, "workerinput"):
+        sharing.stop_recorded(factory.getbasetemp() / sharing.FOLDER)
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.S3Server]:
     """SeaweedFS serving S3 with enforced credentials (``.access_key`` / ``.secret_key``)."""
-    yield from _serve(procs.start_seaweedfs, "seaweedfs", tmp_path_factory)
+    yield from _serve(procs.start_seaweedfs, "seaweedfs", tmp_path_factory, procs.S3Server)
 
 
 @pytest.fixture
@@ -57,7 +81,7 @@ def s3_bucket(s3_server: procs.S3Server) -> str:
 @pytest.fixture(scope="session")
 def azure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.AzureServer]:
     """Azurite's blob service with a random account key (``.account`` / ``.key``)."""
-    yield from _serve(procs.start_azurite, "azurite", tmp_path_factory)
+    yield from _serve(procs.start_azurite, "azurite", tmp_path_factory, procs.AzureServer)
 
 
 @pytest.fixture
@@ -69,7 +93,7 @@ def azure_container(azure_server: procs.AzureServer) -> str:
 @pytest.fixture(scope="session")
 def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.GcsServer]:
     """fake-gcs-server (anonymous; seed objects with ``.upload(bucket, name, data)``)."""
-    yield from _serve(procs.start_gcs, "fake-gcs", tmp_path_factory)
+    yield from _serve(procs.start_gcs, "fake-gcs", tmp_path_factory, procs.GcsServer)
 
 
 @pytest.fixture
@@ -121,3 +145,23 @@ def s3_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.S3Clu
 def s3_cluster_bucket(s3_cluster: procs.S3ClusterServer) -> str:
     """A fresh, empty bucket on :func:`s3_cluster`."""
     return s3_cluster.create_bucket()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller stops the shared servers once every worker is done."""
+    stop_shared_servers(session.config)
+
+
+@pytest.fixture
+def own_s3_server(tmp_path: Path) -> Iterator[procs.S3Server]:
+    """A SeaweedFS of this test's own, for tests that stop or pause the server itself."""
+    try:
+        server = procs.start_seaweedfs(tmp_path / "seaweedfs")
+    except procs.ServerStartError as err:
+        if _on_ci():
+            pytest.fail(f"SeaweedFS could not start on CI: {err}", pytrace=False)
+        pytest.skip(f"SeaweedFS could not start: {err}")
+    try:
+        yield server
+    finally:
+        server.stop()
