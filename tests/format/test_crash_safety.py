@@ -64,9 +64,13 @@ pytestmark = pytest.mark.slow
 #: so a cell of one is never mistaken for a cell of the other).
 OLD_CHUNK = (250.0, 250.0, 250.0)
 NEW_CHUNK = (200.0, 200.0, 200.0)
-LOCAL_REPLACE_RUNS = 20
-LOCAL_APPEND_RUNS = 6
-S3_REPLACE_RUNS = 5
+#: Random kill instants, stratified over the write's time. Each phase a kill can land in
+#: (writing cells, the journal's pending states, moving, after the commit point) also has a
+#: deterministic kill below (kill_when_journal), so these runs sample the instants between
+#: phases: 8 slices of a replace's time, each a fresh process, killed once.
+LOCAL_REPLACE_RUNS = 8
+LOCAL_APPEND_RUNS = 4
+S3_REPLACE_RUNS = 3
 S3_APPEND_RUNS = 2
 #: Kill delays cover this multiple of a typical write's time (some land after it ended).
 SPREAD = 1.3
