@@ -213,7 +213,6 @@ _ELSEWHERE = "tested in a file of another name"
 #: below then says so). Modules without logic (re-exports, constants, Protocols) need none.
 WITHOUT_OWN_TEST: dict[str, str] = {
     "_extras.py": "require(): through the missing-extra tests (store/test_location.py)",
-    "storage/async_base.py": "async template class: run by tests/plugins/{obstore,fsspec}/",
     "storage/localtemp.py": "new and uncommitted when this list was made",
     "storage/protocol.py": "Protocol classes; missing_key() is checked by the kit",
     "storage/transactions.py": "Protocols: format/test_store_transaction.py, plugins/icechunk/",
