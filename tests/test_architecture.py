@@ -214,7 +214,6 @@ _ELSEWHERE = "tested in a file of another name"
 WITHOUT_OWN_TEST: dict[str, str] = {
     "_extras.py": "require(): through the missing-extra tests (store/test_location.py)",
     "storage/localtemp.py": "new and uncommitted when this list was made",
-    "storage/protocol.py": "Protocol classes; missing_key() is checked by the kit",
     "storage/transactions.py": "Protocols: format/test_store_transaction.py, plugins/icechunk/",
     "format/appending.py": _ELSEWHERE,
     "format/batches.py": _ELSEWHERE,
