@@ -4,7 +4,6 @@ Server fixtures (SeaweedFS, Azurite, a GCS emulator, an HTTP server) live in
 ``tests/helpers/servers/`` and are loaded as a plugin below once they exist.
 """
 
-import os
 from pathlib import Path
 
 import pytest
@@ -57,12 +56,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
 
 
-# Tests interrupt and kill writers on purpose; the next writer then waits for the dead
-# one's write lease to expire. A lease shorter than the default keeps those waits short,
-# and long enough that a live writer starved of CPU on a busy machine still renews it in
-# time (it renews every third of the lease): 5 s lost leases under load, 15 s does not.
-# Tests of expiry itself set their own lease or clock.
-os.environ.setdefault("ZARR_VECTORS_LEASE_SECONDS", "15")
+#: The write lease of tests that kill writers on purpose (see :func:`short_lease`).
+SHORT_LEASE_SECONDS = "15"
+
+
+@pytest.fixture
+def short_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 15 s write lease, for tests whose next writer waits out a killed writer's lease.
+
+    Everywhere else writes take the library's 60 s: a live writer starved of CPU (or
+    waiting on a slow emulator) on a busy machine must renew within its lease, and under
+    heavy load 15 s was not always enough. Worker processes started during the test
+    inherit it. Tests of expiry itself set their own lease or clock.
+    """
+    monkeypatch.setenv("ZARR_VECTORS_LEASE_SECONDS", SHORT_LEASE_SECONDS)
 
 
 @pytest.fixture(params=["whole", "batched"])

@@ -48,7 +48,7 @@ from zarr_vectors.exceptions import StaleSnapshotError
 from zarr_vectors.lazy import open_zv
 from zarr_vectors.types.points import read_points, write_points
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("short_lease")]
 
 WORKERS = 4
 APPENDS = 10

@@ -58,7 +58,7 @@ from zarr_vectors.exceptions import StoreError
 from zarr_vectors.storage import make_backend
 from zarr_vectors.types.points import read_points, write_points
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("short_lease")]
 
 #: The old store's points and the ones a killed writer writes (different chunk shapes,
 #: so a cell of one is never mistaken for a cell of the other).

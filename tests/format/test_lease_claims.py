@@ -44,6 +44,9 @@ from zarr_vectors.format.lease import RootLease, claim_key, lease_of
 from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.types.points import read_points, write_points
 
+#: These tests kill writers; the next writer waits out the dead one's lease.
+pytestmark = pytest.mark.usefixtures("short_lease")
+
 
 class NoConditionalLocal(LocalBackend):
     """The local backend as a plugin without conditional writes would be."""

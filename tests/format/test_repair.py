@@ -27,6 +27,9 @@ from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.store import verify_store
 from zarr_vectors.types.points import read_points, write_points
 
+#: These tests kill writers; the next writer waits out the dead one's lease.
+pytestmark = pytest.mark.usefixtures("short_lease")
+
 CS = (200.0, 200.0, 200.0)
 BOX = ((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0))
 RNG = np.random.default_rng(13)

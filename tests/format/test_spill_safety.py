@@ -22,6 +22,9 @@ from zarr_vectors.exceptions import StoreError
 from zarr_vectors.format.spill import SPILL_PREFIX, SpillPartitions, remove_abandoned
 from zarr_vectors.types.points import read_points, write_points
 
+#: These tests kill writers; the next writer waits out the dead one's lease.
+pytestmark = pytest.mark.usefixtures("short_lease")
+
 CS = (100.0, 100.0, 100.0)
 
 

@@ -52,17 +52,6 @@ def _keys(url: str, options: dict[str, Any]) -> int:
         return len(list(backend.list_prefix("", recursive=True)))
 
 
-@pytest.fixture(autouse=True)
-def default_lease(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Write with the default lease, not the suite's 3-second one.
-
-    tests/conftest.py shortens the lease for tests that kill writers; a busy machine
-    replacing 2,000 objects through the proxy can stall its renewal past 3 s, and
-    requests are what is counted here, not lease renewals.
-    """
-    monkeypatch.delenv("ZARR_VECTORS_LEASE_SECONDS", raising=False)
-
-
 def replace_and_count(
     backend: str, server: procs.S3Server, bucket: str, proxy: CountingProxy
 ) -> tuple[int, dict[str, int], list[tuple[str, str]]]:

@@ -23,6 +23,9 @@ from zarr_vectors.exceptions import InvalidKeyError, KeyConflictError, StoreErro
 from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.types.points import read_points, write_points
 
+#: These tests kill writers; the next writer waits out the dead one's lease.
+pytestmark = pytest.mark.usefixtures("short_lease")
+
 CHUNK = (100.0, 100.0, 100.0)
 STAGED = ".zv-staged-"
 
