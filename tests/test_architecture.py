@@ -9,6 +9,7 @@ every ``import`` of every module with :mod:`ast` (imports inside functions and
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -318,6 +319,7 @@ def _has_logic(source: str) -> bool:
     return False
 
 
+@functools.cache
 def _own_tests() -> dict[str, tuple[bool, bool]]:
     """``{module path: (has logic, has its own test file)}`` (package ``__init__``s aside)."""
     found = {}
