@@ -214,7 +214,6 @@ _ELSEWHERE = "tested in a file of another name"
 #: below then says so). Modules without logic (re-exports, constants, Protocols) need none.
 WITHOUT_OWN_TEST: dict[str, str] = {
     "_extras.py": "require(): through the missing-extra tests (store/test_location.py)",
-    "storage/localtemp.py": "new and uncommitted when this list was made",
     "storage/transactions.py": "Protocols: format/test_store_transaction.py, plugins/icechunk/",
     "format/appending.py": _ELSEWHERE,
     "format/batches.py": _ELSEWHERE,
@@ -231,7 +230,6 @@ WITHOUT_OWN_TEST: dict[str, str] = {
     "format/links.py": _ELSEWHERE,
     "format/objarrays.py": _ELSEWHERE,
     "format/objcommit.py": _ELSEWHERE,
-    "format/objgrow.py": _ELSEWHERE,
     "format/objread.py": _ELSEWHERE,
     "format/plan.py": _ELSEWHERE,
     "format/recovery.py": _ELSEWHERE,

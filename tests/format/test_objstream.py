@@ -12,8 +12,6 @@ import pytest
 
 from tests.helpers.upstream_env import run_published
 from zarr_vectors.exceptions import StoreError, ValidationError
-from zarr_vectors.format.objects import decode_fragment_table, encode_fragment_ranges
-from zarr_vectors.format.objgrow import join_payloads
 from zarr_vectors.types.meshes import read_mesh, write_mesh
 from zarr_vectors.types.polylines import read_polylines, write_polylines
 
@@ -145,17 +143,6 @@ def test_a_streamed_mesh_has_the_faces_of_the_mesh_written_in_memory(tmp_path: P
         assert triangles(read_mesh(tmp_path / "s", object_ids=[k])) == triangles(want)
     with pytest.raises(ValidationError, match="draco"):
         write_mesh(tmp_path / "d", iter(objs), chunk_shape=CS, bounds=B, encoding="draco")
-
-
-def test_joined_cells_renumber_link_fragments_and_keep_cross_cell_rows() -> None:
-    a = encode_fragment_ranges(np.array([0]), np.array([3]))
-    b = encode_fragment_ranges(np.array([0]), np.array([2]))
-    joined = decode_fragment_table(join_payloads("0/link_fragments", {}, [a, b]), "t")
-    assert np.asarray(joined).tolist() == [[0, 3], [3, 2]]
-    vf = join_payloads(
-        "0/vertex_fragments", {}, [a, encode_fragment_ranges(np.array([3]), np.array([4]))]
-    )
-    assert np.asarray(decode_fragment_table(vf, "t")).tolist() == [[0, 3], [3, 4]]
 
 
 READ_STREAMED = r"""
