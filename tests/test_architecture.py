@@ -214,7 +214,6 @@ _ELSEWHERE = "tested in a file of another name"
 #: below then says so). Modules without logic (re-exports, constants, Protocols) need none.
 WITHOUT_OWN_TEST: dict[str, str] = {
     "_extras.py": "require(): through the missing-extra tests (store/test_location.py)",
-    "storage/transactions.py": "Protocols: format/test_store_transaction.py, plugins/icechunk/",
     "format/appending.py": _ELSEWHERE,
     "format/batches.py": _ELSEWHERE,
     "format/cellio.py": _ELSEWHERE,
