@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from zarr_vectors.exceptions import CorruptStoreError, StoreError
+from zarr_vectors.format.cells import CellCodec, codec_chain
 from zarr_vectors.format.cellsums import TABLE, known_checksums, restrict_listing, table_for
 from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.store import verify_store
@@ -73,6 +74,26 @@ def test_swapped_attribute_cells_of_equal_size_are_named(tmp_path: Path, kind: s
     assert named == ["level 0 cell 0.0.1", "level 0 cell 0.0.2"], report.problems
     # Another box, and the positions alone, read as ever.
     assert read_points(store, bbox=((600, 600, 600), (999, 999, 999))).vertex_count > 0
+
+
+def test_a_cell_rewritten_whole_by_a_writer_without_tables_is_read_and_warned_of(
+    tmp_path: Path,
+) -> None:
+    # The published 0.9.2 edits cells in place and knows nothing of the table: a cell
+    # it rewrote (its own crc32c sound, its bytes no listed cell's) is not corruption.
+    store = tmp_path / "s.zv"
+    pos, attrs = _points()
+    write_points(store, pos, vertex_attributes=attrs, chunk_shape=CS, bounds=BOX)
+    cell = store / INTENSITY / "c/0/0/1"
+    edited = np.full(PER_CELL, -1.0, dtype="<f4")
+    cell.write_bytes(CellCodec(tuple(codec_chain(None))).encode(edited.tobytes()))
+
+    got = read_points(store, bbox=((10, 10, 210), (190, 190, 390)))
+    assert got.vertex_attributes["intensity"].tolist() == [-1.0] * PER_CELL
+    report = verify_store(store)
+    assert report.ok
+    assert [p.where for p in report.problems] == ["level 0 0/vertex_attributes/intensity/c/0/0/1"]
+    assert report.problems[0].severity == "warning"
 
 
 def test_sharded_stores_bind_the_cells_inside_shards(tmp_path: Path) -> None:
@@ -143,11 +164,12 @@ def test_a_dask_partition_checks_its_cells_against_its_share_of_the_table(tmp_pa
         snap = load_snapshot(backend)
         paths = ["0/vertices", "0/vertex_fragments", INTENSITY]
         docs = {p: snap.node(p) for p in paths}
-        for share, bad in ((["2.0.0", "0.0.2", "4.4.4"], True), (["1.0.0", "3.3.3"], False)):
+        # A task knows its share of the table: swaps among its own cells are caught.
+        for share, bad in ((["2.0.0", "0.0.1", "0.0.2"], True), (["1.0.0", "3.3.3"], False)):
             part = snapshot_from_doc(backend, _partition_root(snap, 0, docs, share))
             assert known_checksums(part.node(INTENSITY)["attributes"]).keys() == set(share)
             if bad:
-                with pytest.raises(CorruptStoreError, match=r"0/0/2 .*another cell's bytes"):
+                with pytest.raises(CorruptStoreError, match=r"0/0/[12] .*another cell's bytes"):
                     fetch_cells(part, 0, only=set(share))
             else:
                 cells, _, _ = fetch_cells(part, 0, only=set(share))

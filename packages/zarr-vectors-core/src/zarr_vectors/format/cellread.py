@@ -306,7 +306,7 @@ def decode_cells(
                     f"{n_rows} points in the cell"
                 )
             if limit is None and (expected := plan.sums.expected(p, w)) is not None:
-                reader.check_sum(p, w, origin, expected)  # the values are this cell's
+                reader.check_sum(p, w, origin, expected, plan.sums)  # this cell's values
             cell.attributes[n] = col[:rows] if isinstance(rows, int) else col[rows]
     return out
 
@@ -430,17 +430,26 @@ class _CellReader:
             raise CorruptStoreError(f"{self.where(path, world, origin)}{exc}") from None
 
     def check_sum(
-        self, path: str, world: Sequence[int], origin: Sequence[int], expected: int
+        self,
+        path: str,
+        world: Sequence[int],
+        origin: Sequence[int],
+        expected: int,
+        tables: CellTables,
     ) -> None:
-        """Raise unless the checksum of the cell last decoded (``path``'s cell ``world``)
-        is the one the level lists for its key."""
+        """Raise if the cell last decoded (``path``'s cell ``world``) holds another listed
+        cell's bytes; note it in ``tables.unlisted`` if it holds bytes no cell lists."""
         got = self.layouts[path].codec.checksum(self.raw)
-        if got != expected:
-            raise CorruptStoreError(
-                f"{self.where(path, world, origin)}: its checksum {got:08x} is not the "
-                f"{expected:08x} the level lists for this cell: the object holds another "
-                "cell's bytes (moved or swapped files)"
-            )
+        if got == expected:
+            return
+        owner = tables.owner(got)
+        if owner is None:  # rewritten whole by a writer that does not keep the table
+            tables.unlisted.append(f"{cell_key(path, world, origin)}")
+            return
+        raise CorruptStoreError(
+            f"{self.where(path, world, origin)}: the object holds another cell's bytes, "
+            f"those listed for {owner[0]} cell {owner[1]} (moved, swapped or copied files)"
+        )
 
     def rows(
         self,

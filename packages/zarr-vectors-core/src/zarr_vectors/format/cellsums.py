@@ -10,15 +10,21 @@ So the writer records, in each attribute array's ``zarr.json`` attributes,
 the checksum of every cell it lists: ``cell_crc32c`` is a base64 string of
 little-endian uint32 values, one per entry of the array's ``nonempty_chunks``
 and in that order. A reader compares each fetched cell with its entry
-(:meth:`CellTables.expected`); a cell holding another cell's bytes has another
-checksum. The checksum is the one the cell's codec chain stores as its last
-four bytes (:meth:`~zarr_vectors.format.cells.CellCodec.checksum`), so neither
-side computes anything for it.
+(:meth:`CellTables.expected`); a cell holding another listed cell's bytes has
+that cell's checksum (:meth:`CellTables.owner`), and is refused. A cell whose
+checksum matches no listed cell was rewritten whole (its own crc32c holds) by a
+writer that does not keep the table, such as the published 0.9.2's in-place
+edits: it is read as it is, and ``verify`` warns of it
+(:attr:`CellTables.unlisted`). The checksum is the one the cell's codec chain
+stores as its last four bytes
+(:meth:`~zarr_vectors.format.cells.CellCodec.checksum`), so neither side
+computes anything for it.
 
 The table is an array attribute like ``nonempty_chunks``: zarr-python and the
 published 0.9.2 read attributes by name and pass over this one. Stores without
 tables (written by 0.9.2, also after this package appended to them) read as
-before, unchecked: an append writes a table only when every cell's checksum is known.
+before, unchecked: an append writes a table only when it knows every cell's
+checksum.
 A table that does not fit its listing (another length, or an array whose
 listing is not the vertices array's) is not used: it was not written with it.
 """
@@ -97,6 +103,10 @@ class CellTables:
         at: npt.NDArray[np.intp],
     ) -> None:
         self._positions: dict[tuple[int, ...], int] = {}
+        self._listing: list[str] = listing if isinstance(listing, list) else []
+        self._owners: dict[int, tuple[str, str]] | None = None
+        #: Cells whose checksum matched no listed cell (named by the reader): warnings.
+        self.unlisted: list[str] = []
         self._tables: dict[str, list[int]] = {}
         for path, doc in docs.items():
             attrs = doc.get("attributes") or {}
@@ -117,3 +127,12 @@ class CellTables:
         if table is None:
             return None
         return table[self._positions[world]]
+
+    def owner(self, checksum: int) -> tuple[str, str] | None:
+        """The array and world key of the listed cell whose checksum is ``checksum``, if any."""
+        if self._owners is None:  # only once a cell did not match: never on a sound read
+            self._owners = {}
+            for path, table in self._tables.items():
+                for key, value in zip(self._listing, table, strict=False):
+                    self._owners.setdefault(value, (path, key))
+        return self._owners.get(checksum)

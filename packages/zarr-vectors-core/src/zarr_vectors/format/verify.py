@@ -230,9 +230,25 @@ def _check_batch(snap: Snapshot, level: int, batch: list[str], report: VerifyRep
                 continue
             report.cells_checked += 1
             points += sum(len(c.positions) for c in one)
+        _warn_unlisted(plan.sums.unlisted, level, report)
         return points
     report.cells_checked += len(cells)
+    _warn_unlisted(plan.sums.unlisted, level, report)
     return int(sum(len(c.positions) for c in cells))
+
+
+def _warn_unlisted(cells: list[str], level: int, report: VerifyReport) -> None:
+    """A warning per attribute cell whose checksum matched no cell its array lists."""
+    for key in dict.fromkeys(cells):
+        report.problems.append(
+            Problem(
+                f"level {level} {key}",
+                "its checksum is not the one its array lists, nor any other cell's: it was "
+                "rewritten by a writer that does not keep the table (such as zarr-vectors "
+                "0.9.2's edits) or restored from elsewhere; reads take its values as they are",
+                "warning",
+            )
+        )
 
 
 def _check_one_by_one(
