@@ -231,7 +231,6 @@ WITHOUT_OWN_TEST: dict[str, str] = {
     "format/objread.py": _ELSEWHERE,
     "format/plan.py": _ELSEWHERE,
     "format/recovery.py": _ELSEWHERE,
-    "format/scaled.py": _ELSEWHERE,
     "format/shardindex.py": _ELSEWHERE,
     "format/snapshot.py": _ELSEWHERE,
     "format/staging.py": _ELSEWHERE,
