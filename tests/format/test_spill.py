@@ -21,7 +21,9 @@ from zarr_vectors.types.points import read_points, write_points
 RNG = np.random.default_rng(1)
 POINTS = RNG.uniform(-500, 1000, (200_000, 3)).astype(np.float32)
 IDS = np.arange(len(POINTS))
-CS = (100.0, 100.0, 100.0)
+#: Cells of 250 over a 1500-wide box: 216 cells, so each streamed cell gathers rows from
+#: several batches and partitions, at a fifteenth of the files of cells of 100.
+CS = (250.0, 250.0, 250.0)
 
 
 def rows(path: Path, level: int = 0) -> np.ndarray:
