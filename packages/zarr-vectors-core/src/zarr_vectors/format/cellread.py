@@ -203,6 +203,7 @@ def plan_cells(
     origin = [int(o) for o in vattrs.get("chunk_grid_origin", [0] * ndim)]
     world = listed_cells(snap, level, vattrs, origin)
     at = np.arange(len(world))  # where each cell stands in the listing (its checksums)
+    listed = (world, at)  # every listed cell: a caller may read others than those planned
     if bbox is not None and len(world):
         inside = cells_in_box(world, snap.meta.chunk_shape, bbox)
         world, at = world[inside], at[inside]
@@ -215,6 +216,7 @@ def plan_cells(
         {p: d for p in paths[2:] if (d := docs[p]) is not None},
         world_list,
         at,
+        listed=listed,
     )
     if limits:
         world_list = [w for w in world_list if limits.get(world_key(w), -1) != 0]

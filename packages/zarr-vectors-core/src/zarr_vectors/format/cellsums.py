@@ -92,7 +92,9 @@ class CellTables:
 
     ``listing`` is the vertices array's ``nonempty_chunks``; ``at[i]`` is where
     the read's cell ``world[i]`` stands in it. An attribute array's table is
-    used only when its own listing is that one.
+    used only when its own listing is that one. ``listed`` holds every listed
+    cell and its place, for a caller that reads cells other than the planned
+    ones (the Neuroglancer server plans a level once and reads any chunk of it).
     """
 
     def __init__(
@@ -101,8 +103,11 @@ class CellTables:
         docs: Mapping[str, Mapping[str, Any]],
         world: Sequence[tuple[int, ...]],
         at: npt.NDArray[np.intp],
+        *,
+        listed: tuple[npt.NDArray[Any], npt.NDArray[np.intp]] | None = None,
     ) -> None:
         self._positions: dict[tuple[int, ...], int] = {}
+        self._listed = listed
         self._listing: list[str] = listing if isinstance(listing, list) else []
         self._owners: dict[int, tuple[str, str]] | None = None
         #: Cells whose checksum matched no listed cell (named by the reader): warnings.
@@ -126,7 +131,15 @@ class CellTables:
         table = self._tables.get(path)
         if table is None:
             return None
-        return table[self._positions[world]]
+        where = self._positions.get(world)
+        if where is None and self._listed is not None:  # a cell outside the plan: map them all
+            cells, at = self._listed
+            self._positions = dict(zip(map(tuple, cells.tolist()), at.tolist(), strict=True))
+            self._listed = None
+            where = self._positions.get(world)
+        if where is None:
+            return None  # not a listed cell: nothing recorded to compare with
+        return table[where]
 
     def owner(self, checksum: int) -> tuple[str, str] | None:
         """The array and world key of the listed cell whose checksum is ``checksum``, if any."""
