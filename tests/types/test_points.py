@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from zarr.storage import WrapperStore
 
+from tests.helpers.leases import let_lease_run_out
 from zarr_vectors.exceptions import StoreError, StoreExistsError, ValidationError
 from zarr_vectors.types.points import read_points, write_points
 
@@ -300,6 +301,7 @@ def test_append_failing_half_way_leaves_the_old_store_readable(
     np.testing.assert_array_equal(
         as_set(got.positions, got.vertex_attributes["id"]), as_set(old, ids[:2000])
     )
+    let_lease_run_out(inner)  # the failed writer could not give it back: time passes
     # The next append repairs the store first and then holds exactly old + new.
     write_points(store, new, mode="a", vertex_attributes={"id": ids[2000:]})
     got = read_points(inner)
@@ -322,6 +324,7 @@ def test_replace_failing_half_way_leaves_the_old_store(cloud: np.ndarray, fail_a
     got = read_points(inner)
     np.testing.assert_array_equal(as_set(got.positions), as_set(cloud))
     store.fail_after = None
+    let_lease_run_out(inner)  # the failed writer could not give it back: time passes
     write_points(store, cloud[:100], chunk_shape=CS, mode="w")
     assert read_points(inner).vertex_count == 100
 
@@ -373,5 +376,6 @@ def test_create_store_replacing_fails_half_way_and_leaves_the_old_store(
     got = read_points(inner)
     np.testing.assert_array_equal(as_set(got.positions), as_set(cloud))
     store.fail_after = None
+    let_lease_run_out(inner)  # the failed writer could not give it back: time passes
     create_store(store, bounds=((0, 0, 0), (10, 10, 10)), chunk_shape=(5, 5, 5), mode="w")
     assert read_points(inner).vertex_count == 0

@@ -21,6 +21,7 @@ import pytest
 import zarr
 import zarr.storage
 
+from tests.helpers.leases import let_lease_run_out
 from zarr_vectors.exceptions import (
     ReadOnlyBackendError,
     StoreError,
@@ -438,6 +439,7 @@ def test_an_append_failing_half_way_on_s3_leaves_the_old_points_readable(
     with pytest.raises(StoreError, match="injected"):
         write_points(failing, new, mode="a")
     assert_same_points(read_points(url, **options).positions, old)
+    let_lease_run_out(url, **options)  # the failed writer could not give it back: time passes
     write_points(url, new, mode="a", **options)
     assert_same_points(read_points(url, **options).positions, np.concatenate([old, new]))
     assert open_zv(url, **options)[0].vertex_count == 2300
