@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.helpers.leases import let_lease_run_out
 from tests.helpers.safety_workers import (
     BOUNDS,
     Worker,
@@ -235,7 +236,15 @@ def assert_repaired(url: str, env: Env) -> None:
     assert not extra and not missing, f"extra: {extra[:5]}, missing: {missing[:5]}"
 
 
-def write_next(url: str, options: dict[str, Any], mode: str) -> None:
+def write_next(url: str, options: dict[str, Any], mode: str, *, expire: bool = True) -> None:
+    """The next write after a killed one; ``expire``: the dead writer's lease has run out.
+
+    Waiting out the lease proves nothing the lease tests do not (tests/format/test_lease*):
+    time is moved on explicitly instead. Stalled writers keep their real lease, since
+    their own clock must tell them they lost it.
+    """
+    if expire:
+        let_lease_run_out(url, **options)
     pos, attrs = tagged(next_ids())
     write_points(
         url,
@@ -492,7 +501,7 @@ def test_a_writer_stalled_inside_a_batch_past_its_lease_leaves_the_next_commit_a
         stalled.wait_for("stalled")
         time.sleep(4.0)  # past the 3 s lease of the tests
         base = old if mode == "a" else new  # what the take-over's repair leaves
-        write_next(url, {}, "a")
+        write_next(url, {}, "a", expire=False)
         committed = np.concatenate([base, next_ids()])
         assert which(read_ids(url, {}), {"committed": committed}) == "committed"
     finally:
@@ -520,7 +529,7 @@ def test_a_writer_stalled_between_batches_past_its_lease_writes_nothing_more(
         stalled.wait_for("stalled")
         assert appending(root_journal(url, {}))
         time.sleep(4.0)  # past the 3 s lease of the tests
-        write_next(url, {}, "a")
+        write_next(url, {}, "a", expire=False)
         committed = np.concatenate([old, next_ids()])
         assert which(read_ids(url, {}), {"committed": committed}) == "committed"
     finally:
@@ -546,6 +555,7 @@ def test_a_killed_first_write_reads_as_unfinished_and_the_next_write_succeeds(
     with pytest.raises(StoreError, match="did not finish"):
         read_points(url)
     # An append that brings its chunk shape and bounds may create the store too.
+    let_lease_run_out(url)
     pos, attrs = tagged(next_ids())
     write_points(
         url,

@@ -18,10 +18,17 @@ from zarr_vectors.format.metadata import WRITER_KEY
 from zarr_vectors.store.location import StoreLike, StoreLocation
 
 
-def let_lease_run_out(store: StoreLike, **backend_kwargs: Any) -> bool:
+def let_lease_run_out(
+    store: StoreLike, *, backend: str | None = None, **backend_kwargs: Any
+) -> bool:
     """Make the lease on ``store``'s root (if any) one that has run out; whether there was one."""
-    with StoreLocation.of(store, backend_kwargs=backend_kwargs).open("r+") as backend:
-        doc = json.loads(backend.get_bytes("zarr.json"))
+    with StoreLocation.of(store, backend=backend, backend_kwargs=backend_kwargs).open(
+        "r+"
+    ) as backend:
+        try:
+            doc = json.loads(backend.get_bytes("zarr.json"))
+        except KeyError:  # no root yet: a writer killed before it wrote one holds nothing
+            return False
         if lease_of(doc) is None:
             return False
         doc["attributes"][WRITER_KEY]["lease"]["expires"] = time.time() - 1.0
