@@ -594,3 +594,34 @@ def test_appended_positions_that_do_not_fit_float16_are_refused(tmp_path: Path) 
     with pytest.raises(ValidationError, match="positions"):
         write_points(store, np.array([[3.0, 7e5]]), mode="a")
     assert tree(store) == before
+
+
+@pytest.mark.parametrize("kind", ["points", "polylines"])
+def test_a_sharded_store_has_no_orphans_until_a_stray_shard_appears(
+    tmp_path: Path, kind: str
+) -> None:
+    """A sharded array's objects are shards: one is an orphan only if it holds no listed cell."""
+    from zarr_vectors.format.verify import verify_backend
+    from zarr_vectors.storage.local import LocalBackend
+    from zarr_vectors.types.polylines import write_polylines
+
+    path = tmp_path / "sharded.zv"
+    rng = np.random.default_rng(5)
+    if kind == "points":
+        pts = rng.uniform(0, 1000, (3000, 3)).astype(np.float32)
+        write_points(path, pts, chunk_shape=(100.0,) * 3, bounds=BOUNDS, shard_shape=3)
+    else:
+        walks = [
+            (rng.uniform(200, 800, 3) + np.cumsum(rng.normal(0, 25, (30, 3)), 0)).astype(np.float32)
+            for _ in range(20)
+        ]
+        write_polylines(path, walks, chunk_shape=(100.0,) * 3, bounds=BOUNDS, shard_shape=3)
+    with LocalBackend(path) as backend:
+        assert verify_backend(backend).problems == []
+    shards = sorted((path / "0" / "vertices" / "c").rglob("*"))
+    stray = path / "0" / "vertices" / "c" / "9" / "9" / "9"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(next(s for s in shards if s.is_file()).read_bytes())
+    with LocalBackend(path) as backend:
+        (problem,) = verify_backend(backend).problems
+    assert problem.severity == "warning" and "0/vertices/c/9/9/9" in problem.what

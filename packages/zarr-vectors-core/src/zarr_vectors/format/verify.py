@@ -15,13 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-
 from zarr_vectors.exceptions import ZarrVectorsError
 from zarr_vectors.format.cellread import decode_cells, fetch_world, plan_cells
-from zarr_vectors.format.grid import world_key
+from zarr_vectors.format.grid import parse_world_key, world_key
 from zarr_vectors.format.journal import is_private
 from zarr_vectors.format.levels import VERTICES, attribute_names, fetch_cells, listed_cells
+from zarr_vectors.format.sharding import parse_sharding
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
 from zarr_vectors.storage.base import StorageBackend
 
@@ -293,22 +292,31 @@ def _check_count(snap: Snapshot, level: int, points: int, report: VerifyReport) 
 
 
 def _check_orphans(snap: Snapshot, level: int, listed: set[str], report: VerifyReport) -> None:
-    """Cell objects of the vertices array that no metadata lists (warnings)."""
+    """Cell objects of the vertices array that no metadata lists (warnings).
+
+    A sharded array's objects are its shards: one is an orphan when it holds none of
+    the listed cells.
+    """
     vdoc = snap.node(f"{level}/{VERTICES}")
     if vdoc is None:
         return
     origin = [int(o) for o in vdoc["attributes"].get("chunk_grid_origin", [0] * snap.meta.ndim)]
+    sharding = parse_sharding(vdoc)
+    wanted: set[tuple[int, ...]] = set()
+    for key in listed:
+        grid = tuple(w - o for w, o in zip(parse_world_key(key), origin, strict=True))
+        wanted.add(sharding.locate(grid)[0] if sharding is not None else grid)
     prefix = f"{level}/{VERTICES}/c/"
     unlisted = []
     for key in snap.backend.list_prefix(prefix, recursive=True):
         if is_private(key):
             continue
         try:
-            world = [int(p) + o for p, o in zip(key[len(prefix) :].split("/"), origin, strict=True)]
+            grid = tuple(int(p) for p in key[len(prefix) :].split("/"))
         except ValueError:
             unlisted.append(key)
             continue
-        if world_key(np.asarray(world).tolist()) not in listed:
+        if grid not in wanted:
             unlisted.append(key)
     if unlisted:
         report.problems.append(
