@@ -75,7 +75,7 @@ S3_REPLACE_RUNS = 3
 S3_APPEND_RUNS = 2
 #: Kill delays cover this multiple of a typical write's time (some land after it ended).
 SPREAD = 1.3
-#: A repair waits for the dead writer's lease (3 s here); leave it plenty.
+#: A stalled writer's next writer waits out its 15 s lease (short_lease); leave it plenty.
 LOCK_TIMEOUT = 300.0
 
 
@@ -499,7 +499,6 @@ def test_a_writer_stalled_inside_a_batch_past_its_lease_leaves_the_next_commit_a
     )
     try:
         stalled.wait_for("stalled")
-        time.sleep(4.0)  # past the 3 s lease of the tests
         base = old if mode == "a" else new  # what the take-over's repair leaves
         write_next(url, {}, "a", expire=False)
         committed = np.concatenate([base, next_ids()])
@@ -528,7 +527,6 @@ def test_a_writer_stalled_between_batches_past_its_lease_writes_nothing_more(
     try:
         stalled.wait_for("stalled")
         assert appending(root_journal(url, {}))
-        time.sleep(4.0)  # past the 3 s lease of the tests
         write_next(url, {}, "a", expire=False)
         committed = np.concatenate([old, next_ids()])
         assert which(read_ids(url, {}), {"committed": committed}) == "committed"
