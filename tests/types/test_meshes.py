@@ -359,14 +359,16 @@ def test_meshes_on_s3(s3_server: Any, s3_bucket: str, backend: str) -> None:
     v, f, ids = spheres(k=3, seed=7)
     url = f"s3://{s3_bucket}/m.zarrvectors"
     # Cells of 250: the spheres still cross cell borders, in a tenth of the requests.
-    CS = (250.0, 250.0, 250.0)
-    write_mesh(url, v, f, chunk_shape=CS, bounds=BOUNDS, object_ids=ids, **options)
+    cells = (250.0, 250.0, 250.0)
+    write_mesh(url, v, f, chunk_shape=cells, bounds=BOUNDS, object_ids=ids, **options)
     got = read_mesh(url, **options)
     assert face_set(got.vertices, got.faces) == face_set(v, f)
     one = read_mesh(url, object_ids=[20], **options)
     assert face_set(one.vertices, one.faces) == face_set(v, f[(ids == 20)[f[:, 0]]])
     d = f"s3://{s3_bucket}/d.zarrvectors"
-    write_mesh(d, v, f, chunk_shape=CS, bounds=BOUNDS, object_ids=ids, encoding="draco", **options)
+    write_mesh(
+        d, v, f, chunk_shape=cells, bounds=BOUNDS, object_ids=ids, encoding="draco", **options
+    )
     assert read_mesh(d, **options).face_count == len(f)
     write_mesh(url, v[:3] + 1, [[0, 1, 2]], object_ids=[99] * 3, mode="a", **options)
     assert read_mesh(url, **options).objects.tolist() == [10, 20, 30, 99]
