@@ -110,6 +110,30 @@ def test_failed_first_write_leaves_nothing(tmp_path: Path) -> None:
     write_points(store, OLD, chunk_shape=CS, bounds=BOX, mode="w-", lock_timeout=0)
 
 
+def test_append_creating_a_store_while_another_writer_creates_it(tmp_path: Path) -> None:
+    """Another writer creates the store between our root read and our listing.
+
+    Its cells are then listed with no root read, which once looked like foreign
+    data and refused the append (seen racing appends on S3); the root read again
+    shows a store, and the append goes on under the lease after the other write.
+    """
+    store = tmp_path / "s.zv"
+    store.mkdir()
+
+    class OtherWriterMeanwhile(LocalBackend):
+        listed = False
+
+        def list_prefix(self, prefix: str = "", recursive: bool = False):  # type: ignore[no-untyped-def]
+            if not self.listed:
+                self.listed = True
+                write_points(store, OLD, chunk_shape=CS, bounds=BOX, mode="a")
+            return super().list_prefix(prefix, recursive)
+
+    write_points(OtherWriterMeanwhile(store), NEW, chunk_shape=CS, bounds=BOX, mode="a")
+    got = read_points(store)["positions"]
+    np.testing.assert_array_equal(_sorted(got), _sorted(np.concatenate([OLD, NEW])))
+
+
 def test_append_onto_nothing_without_chunk_shape_leaves_nothing(tmp_path: Path) -> None:
     store = tmp_path / "s.zv"
     with pytest.raises(ValidationError, match="chunk_shape is required"):

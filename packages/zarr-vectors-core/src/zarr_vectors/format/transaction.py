@@ -151,8 +151,11 @@ def current_store(backend: StorageBackend, mode: str) -> Snapshot | None:
     """The store already there, checked against ``mode`` without taking the lease."""
     raw = backend.get_many([ROOT_KEY]).get(ROOT_KEY)
     if raw is None:
-        if mode != "w":
-            _refuse_foreign_data(backend)
+        key = _foreign_key(backend) if mode != "w" else None
+        # The root was read before the listing: a writer that began creating the
+        # store in between has a root by now, and the lease decides between us.
+        if key is not None and backend.get_many([ROOT_KEY]).get(ROOT_KEY) is None:
+            raise _foreign_data(backend, key)
         return None
     if mode == "w-":
         raise StoreExistsError(
@@ -181,13 +184,25 @@ def _first_write(doc: Mapping[str, Any]) -> bool:
     return pending is not None and pending.mode == "w" and not pending.staged
 
 
-def _refuse_foreign_data(backend: StorageBackend) -> None:
+def _foreign_key(backend: StorageBackend) -> str | None:
+    """A key at ``backend`` that no store root accounts for, if there is one."""
     for key in backend.list_prefix("", recursive=True):
         if key != ROOT_KEY and not is_private(key):
-            raise StoreExistsError(
-                f"{backend.url} already holds data that is not a Zarr Vectors store "
-                f"(e.g. {key!r}); choose an empty location or pass mode='w' to replace it"
-            )
+            return key
+    return None
+
+
+def _foreign_data(backend: StorageBackend, key: str) -> StoreExistsError:
+    return StoreExistsError(
+        f"{backend.url} already holds data that is not a Zarr Vectors store "
+        f"(e.g. {key!r}); choose an empty location or pass mode='w' to replace it"
+    )
+
+
+def _refuse_foreign_data(backend: StorageBackend) -> None:
+    key = _foreign_key(backend)
+    if key is not None:
+        raise _foreign_data(backend, key)
 
 
 def locked_store(backend: StorageBackend, lease: RootLease, mode: str) -> Snapshot | None:
