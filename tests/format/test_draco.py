@@ -11,7 +11,7 @@ import pytest
 from tests.types.test_meshes import BOUNDS, CS, spheres
 from zarr_vectors.exceptions import CorruptStoreError
 from zarr_vectors.format.draco import QUAD_PAIRS, DracoCells, max_error
-from zarr_vectors.format.faces import quads_from_pairs, triangulate
+from zarr_vectors.format.faces import triangulate
 from zarr_vectors.types.meshes import read_mesh, write_mesh
 
 pytest.importorskip("DracoPy")
@@ -67,17 +67,6 @@ def test_a_triangle_mesh_records_no_quads(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "d" / "0" / "vertices" / "zarr.json").read_text())
     assert "draco_quads" not in doc["attributes"]
     assert read_mesh(tmp_path / "d").faces.shape == f.shape
-
-
-def test_pairs_that_are_not_halves_of_a_quad_are_corrupt() -> None:
-    q = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
-    np.testing.assert_array_equal(quads_from_pairs(triangulate(q), "c"), q)
-    with pytest.raises(CorruptStoreError, match="c: 3 triangles cannot be pairs"):
-        quads_from_pairs(triangulate(q)[:3], "c")
-    bad = triangulate(q)
-    bad[3] = [4, 7, 6]
-    with pytest.raises(CorruptStoreError, match=r"triangles 2 and 3 .* are not the two halves"):
-        quads_from_pairs(bad, "c")
 
 
 def test_an_unknown_quad_record_is_refused_by_name() -> None:

@@ -1,4 +1,7 @@
-"""The object layer: fragment indexes, manifests, link placement, selective and verified reads."""
+"""The object layer: fragment indexes, manifests, selective and verified reads.
+
+Link placement is tested in ``test_links.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import pytest
 
 from tests.types.test_points_backends import CountingBackend
 from zarr_vectors.exceptions import CorruptStoreError
-from zarr_vectors.format.links import partition_links, restore_order
 from zarr_vectors.format.objects import (
     _encode_manifests,
     decode_fragment_table,
@@ -44,24 +46,6 @@ def test_manifests_round_trip() -> None:
     np.testing.assert_array_equal(counts, [2, 0, 1])
     np.testing.assert_array_equal(got_cells, cells)
     np.testing.assert_array_equal(refs[0], frags)
-
-
-def test_links_are_placed_canonically_and_restored() -> None:
-    chunks = np.array([[[1, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 0]], [[0, 2, 0], [0, 1, 0]]])
-    rows = np.array([[5, 7], [1, 2], [3, 4]])
-    buckets = partition_links(chunks, rows)
-    # the cross records file under their lexicographically first cell, perm column first
-    assert set(buckets.cells) == {
-        ("+1.0.0", (0, 0, 0)),
-        ("0.0.0", (0, 0, 0)),
-        ("0.+1.0", (0, 1, 0)),
-    }
-    cross, index = buckets.cells[("+1.0.0", (0, 0, 0))]
-    np.testing.assert_array_equal(cross, [[1, 7, 5]])
-    restored, _ = restore_order(cross, has_perm=True, width=2, where="x")
-    np.testing.assert_array_equal(restored, [rows[index[0]]])
-    intra, _ = buckets.cells[("0.0.0", (0, 0, 0))]
-    np.testing.assert_array_equal(intra, [[1, 2]])  # input order, no perm column
 
 
 def walks(k: int, seed: int = 0) -> list[np.ndarray]:

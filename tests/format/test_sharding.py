@@ -234,56 +234,6 @@ def test_empty_shard_is_not_stored() -> None:
     assert sh.decode_shard(spec, data) == {3: b"abc"}
 
 
-def test_morton_layout() -> None:
-    # axis 0 is the lowest bit: (0,0), (1,0), (0,1), (1,1) -> C-order 0, 2, 1, 3
-    assert sh.morton_order((2, 2)) == (0, 2, 1, 3)
-    assert sh.morton_order((1,)) == (0,)
-    assert sorted(sh.morton_order((4, 6))) == list(range(24))
-    try:
-        from zarr.core.indexing import morton_order_iter
-    except ImportError:  # a private helper of zarr-python; the fixture test covers it too
-        return
-    for shape in [(4, 6), (3, 3, 3), (5,), (2, 7, 3), (4, 4, 4)]:
-        theirs = [int(np.ravel_multi_index(c, shape)) for c in morton_order_iter(shape)]
-        assert list(sh.morton_order(shape)) == theirs
-
-
-# -- byte-range planning -------------------------------------------------------------
-def index_of(spans: dict[int, tuple[int, int]], n: int) -> sh.ShardIndex:
-    table = np.full((n, 2), sh.EMPTY, dtype=np.uint64)
-    for i, (off, length) in spans.items():
-        table[i] = (off, length)
-    return sh.ShardIndex(table)
-
-
-def test_plan_ranges_coalesces_by_gap() -> None:
-    # inner 0 at 0..100, 1 at 100..150 (touching), 2 at 400..500, 3 at 2000..2010
-    index = index_of({0: (0, 100), 1: (100, 50), 2: (400, 100), 3: (2000, 10)}, 8)
-    one_each = sh.plan_ranges(index, [3, 1, 0, 2], gap=-1)
-    assert [(r.start, r.length) for r in one_each] == [(0, 100), (100, 50), (400, 100), (2000, 10)]
-    touching = sh.plan_ranges(index, [0, 1, 2, 3], gap=0)
-    assert [(r.start, r.length) for r in touching] == [(0, 150), (400, 100), (2000, 10)]
-    assert touching[0].cells == ((0, 0, 100), (1, 100, 50))
-    mid = sh.plan_ranges(index, [0, 1, 2, 3], gap=250)
-    assert [(r.start, r.length) for r in mid] == [(0, 500), (2000, 10)]
-    assert mid[0].cells == ((0, 0, 100), (1, 100, 50), (2, 400, 100))
-    everything = sh.plan_ranges(index, range(8))  # default gap 1 MiB; empty cells skipped
-    assert [(r.start, r.length) for r in everything] == [(0, 2010)]
-    capped = sh.plan_ranges(index, range(8), gap=10_000, max_length=500)
-    assert [(r.start, r.length) for r in capped] == [(0, 500), (2000, 10)]
-    assert sh.plan_ranges(index, [4, 5, 4]) == []
-    # duplicates are fetched once; ranges follow offsets, not the order asked
-    dup = sh.plan_ranges(index, [2, 2, 0], gap=-1)
-    assert [r.cells[0][0] for r in dup] == [0, 2]
-
-
-def test_slice_ranges_refuses_short_reads() -> None:
-    index = index_of({0: (0, 100), 1: (100, 50)}, 2)
-    ranges = sh.plan_ranges(index, [0, 1])
-    with pytest.raises(CorruptStoreError, match="shorter than its index"):
-        sh.slice_ranges(ranges, [b"x" * 120])
-
-
 # -- damage and unsupported layouts ------------------------------------------------------
 def test_damaged_shards_are_reported() -> None:
     spec = make_spec((2, 2))

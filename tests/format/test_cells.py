@@ -1,0 +1,120 @@
+"""Bytes of one cell through its codec chain (``zarr_vectors.format.cells``).
+
+Framing, compression (blosc shuffled by the row size) and unsupported codecs named.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zarr_vectors.exceptions import CorruptStoreError, StoreError, ValidationError
+from zarr_vectors.format.cells import CellCodec, codec_chain, compressor_codecs
+
+
+@settings(max_examples=40, deadline=None)
+@given(payload=st.binary(max_size=2000), compressor=st.sampled_from([None, "zstd", "gzip"]))
+def test_cell_codec_round_trip(payload: bytes, compressor: str | None) -> None:
+    codec = CellCodec(tuple(codec_chain(compressor)))
+    assert codec.decode(codec.encode(payload)) == payload
+
+
+def test_cell_frame_layout() -> None:
+    data = CellCodec(tuple(codec_chain(None, checksum=False))).encode(b"abc")
+    assert data == struct.pack("<II", 1, 3) + b"abc"
+
+
+def test_unsupported_codec_is_named() -> None:
+    with pytest.raises(StoreError, match="bz2"):
+        CellCodec(({"name": "vlen-bytes"}, {"name": "bz2"}))
+
+
+def test_blosc_shuffles_by_the_row_size_and_round_trips() -> None:
+    from zarr_vectors.format.cells import codec_chain, typed_codecs
+
+    codecs = typed_codecs(codec_chain("blosc"), 12)
+    assert codecs[1]["name"] == "blosc" and codecs[1]["configuration"]["typesize"] == 12
+    assert typed_codecs(codecs, 8)[1]["configuration"]["typesize"] == 8  # idempotent
+    rows = np.arange(3000, dtype="<i4").reshape(-1, 3) + 600_000
+    codec = CellCodec(tuple(codecs))
+    data = codec.encode(rows.tobytes())
+    assert len(data) < rows.nbytes / 3
+    assert bytes(codec.decode(data)) == rows.tobytes()
+    with pytest.raises(StoreError, match="shuffle"):
+        CellCodec(({"name": "vlen-bytes"}, {"name": "blosc", "configuration": {"shuffle": "x"}}))
+
+
+def test_a_changed_byte_fails_the_checksum_naming_the_cell() -> None:
+    codec = CellCodec(tuple(codec_chain(None)))
+    data = bytearray(codec.encode(b"payload"))
+    data[9] ^= 0x01
+    with pytest.raises(CorruptStoreError, match="0/vertices/c/0: its crc32c checksum"):
+        codec.decode(bytes(data), "0/vertices/c/0")
+    with pytest.raises(CorruptStoreError, match="too short to hold its checksum"):
+        codec.decode(b"ab", "c")
+
+
+def test_the_checksum_is_read_from_the_tail_or_computed() -> None:
+    with_crc = CellCodec(tuple(codec_chain(None)))
+    without = CellCodec(tuple(codec_chain(None, checksum=False)))
+    data = with_crc.encode(b"xyz")
+    assert with_crc.checksum(data) == int.from_bytes(data[-4:], "little")
+    assert without.checksum(data[:-4]) == with_crc.checksum(data)  # the same crc32c
+    assert with_crc.checksum(b"ab") == -1
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x01\x00", "no vlen-bytes header"),
+        (struct.pack("<II", 2, 0), "holds 2 elements in 8 bytes"),
+        (struct.pack("<II", 1, 5) + b"abc", "is 11 bytes but its header says 13"),
+    ],
+)
+def test_bad_frames_are_corrupt_cells(data: bytes, message: str) -> None:
+    codec = CellCodec(tuple(codec_chain(None, checksum=False)))
+    with pytest.raises(CorruptStoreError, match=f"cell 7: .*{message}"):
+        codec.decode(data, "cell 7")
+    assert codec.decode(struct.pack("<I", 0), "cell 7") == b""  # no element: empty
+
+
+def test_undecodable_compressed_bytes_name_the_cell() -> None:
+    codec = CellCodec(tuple(codec_chain("zstd", checksum=False)))
+    with pytest.raises(CorruptStoreError, match="cell 3: the chunk cannot be decoded"):
+        codec.decode(b"not zstd at all", "cell 3")
+
+
+def test_a_chain_must_start_with_vlen_bytes() -> None:
+    with pytest.raises(StoreError, match="must start with vlen-bytes"):
+        CellCodec(({"name": "zstd"},))
+
+
+def test_compressor_arguments_become_codec_specs() -> None:
+    assert compressor_codecs(None) == []
+    assert compressor_codecs("ZSTD") == [
+        {"name": "zstd", "configuration": {"level": 0, "checksum": False}}
+    ]
+    assert compressor_codecs({"name": "zstd", "configuration": {"level": 3}}) == [
+        {"name": "zstd", "configuration": {"level": 3, "checksum": False}}
+    ]
+    blosc = compressor_codecs({"name": "blosc", "configuration": {"clevel": 9}})
+    assert blosc[0]["configuration"]["clevel"] == 9
+    assert blosc[0]["configuration"]["cname"] == "zstd"
+    assert codec_chain("gzip")[-1] == {"name": "crc32c", "configuration": {}}
+
+
+@pytest.mark.parametrize(
+    ("compressor", "message"),
+    [
+        ("lz4", "unknown compressor 'lz4': use None, 'zstd'"),
+        ({"name": "blosc", "configuration": {"shuffle": "x"}}, "blosc shuffle 'x': use one of"),
+        ({"name": "bz2"}, "unsupported compressor"),
+    ],
+)
+def test_unknown_compressors_are_refused_with_the_choices(compressor: object, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        compressor_codecs(compressor)  # type: ignore[arg-type]
