@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from zarr_vectors.exceptions import CorruptStoreError, ValidationError
-from zarr_vectors.format.validate import check_in_cell
+from zarr_vectors.format.validate import check_in_cell, first_misplaced
 from zarr_vectors.store import verify_store
 from zarr_vectors.types.points import read_points, write_points
 
@@ -64,6 +64,25 @@ def test_points_on_cell_boundaries_are_in_their_cell() -> None:
     assert check_in_cell(edge, (0, 0, 1), CS) is None  # 200.0 on the boundary: either side
     assert check_in_cell(edge + 1, (0, 0, 1), CS) is not None  # 201.0 is in cell 1 only
     assert check_in_cell(np.empty((0, 3), np.float32), (0, 0, 0), CS) is None
+
+
+def test_the_batch_check_finds_the_same_cells_as_the_one_cell_check() -> None:
+    """``first_misplaced`` is ``check_in_cell`` over many cells at once: the same verdicts."""
+    rng = np.random.default_rng(3)
+    cells = []
+    for _ in range(40):
+        world = tuple(int(v) for v in rng.integers(-3, 4, 3))
+        pts = (rng.uniform(0, 1, (5, 3)) + world) * CS[0]
+        cells.append((world, pts.astype(np.float32)))
+    cells.insert(7, ((0, 0, 0), np.empty((0, 3), np.float32)))  # an empty cell is skipped
+    assert first_misplaced(cells, CS) is None
+    for wrong in (3, 7 + 1, 40):
+        moved = list(cells)
+        world, pts = moved[wrong]
+        moved[wrong] = ((world[0] + 1, world[1], world[2]), pts)
+        assert check_in_cell(moved[wrong][1], moved[wrong][0], CS) is not None
+        assert first_misplaced(moved, CS) == wrong
+    assert first_misplaced([], CS) is None
 
 
 def test_integer_positions_beyond_float32_are_refused(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ from zarr_vectors.format.levelkeys import (
 )
 from zarr_vectors.format.scaled import Scaling, positions_dtype
 from zarr_vectors.format.snapshot import Snapshot
-from zarr_vectors.format.validate import check_in_cell
+from zarr_vectors.format.validate import check_in_cell, first_misplaced
 
 __all__ = [
     "READ_ATTEMPTS",
@@ -267,18 +267,25 @@ def decode_cells(
     reader = _CellReader(plan.snap, plan.level, got, plan.layouts)
     ndim = plan.snap.meta.ndim
     paths, origin = plan.paths, plan.origin
-    out: list[Cell] = []
+    found: list[tuple[tuple[int, ...], int | None, npt.NDArray[Any]]] = []
     for w in world:
-        key = world_key(w)
-        limit = limits.get(key)
+        limit = limits.get(world_key(w))
         if limit == 0:
             continue  # created by a write the snapshot does not include
         pts = reader.rows(paths[0], w, origin, plan.stored, (ndim,))
         if plan.scaling is not None:
             pts = plan.scaling.decode(pts)
-        misplaced = check_in_cell(pts, w, plan.snap.meta.chunk_shape)  # bytes bound to key
-        if misplaced is not None:
-            raise CorruptStoreError(f"{reader.where(paths[0], w, origin)}: {misplaced}")
+        found.append((w, limit, pts))
+    # Bytes bound to their key: every cell's positions checked at once, before anything else.
+    cell_size = plan.snap.meta.chunk_shape
+    stray = first_misplaced([(w, pts) for w, _, pts in found], cell_size)
+    if stray is not None:
+        at, _, stray_pts = found[stray]
+        why = check_in_cell(stray_pts, at, cell_size)
+        raise CorruptStoreError(f"{reader.where(paths[0], at, origin)}: {why}")
+    out: list[Cell] = []
+    for w, limit, pts in found:
+        key = world_key(w)
         n_rows = len(pts)
         rows: npt.NDArray[np.int64] | int = n_rows
         if plan.need_rows:

@@ -29,6 +29,7 @@ __all__ = [
     "check_level",
     "check_positions",
     "data_bounds",
+    "first_misplaced",
 ]
 
 
@@ -118,6 +119,27 @@ def check_in_cell(
                     "swapped files)"
                 )
     return None
+
+
+def first_misplaced(
+    cells: Sequence[tuple[Sequence[int], npt.NDArray[Any]]], cell_size: Sequence[float]
+) -> int | None:
+    """Index of the first of ``cells`` (world index, positions) that fails :func:`check_in_cell`.
+
+    The same test for a whole batch in a few numpy operations: a read checks
+    every cell it decodes, and one call per cell cost 5-10 % of a full read.
+    """
+    kept = [i for i, (_, pts) in enumerate(cells) if len(pts)]  # an empty cell has no rows
+    if not kept:
+        return None
+    worlds = np.array([cells[i][0] for i in kept], dtype=np.float64)
+    rows = np.stack([cells[i][1][[0, -1]] for i in kept]).astype(np.float64)  # (cells, 2, ndim)
+    size = np.asarray(cell_size, dtype=np.float64)
+    start, end = worlds * size, (worlds + 1) * size
+    slack = 1e-6 * (size + np.abs(start) + np.abs(end))
+    inside = (rows >= (start - slack)[:, None, :]) & (rows < (end + slack)[:, None, :])
+    bad = np.flatnonzero(~inside.all(axis=(1, 2)))
+    return kept[int(bad[0])] if len(bad) else None
 
 
 def check_attributes(attrs: Mapping[str, Any] | None, n: int) -> dict[str, npt.NDArray[Any]]:
