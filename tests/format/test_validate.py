@@ -75,8 +75,9 @@ def test_the_batch_check_finds_the_same_cells_as_the_one_cell_check() -> None:
         pts = (rng.uniform(0, 1, (5, 3)) + world) * CS[0]
         cells.append((world, pts.astype(np.float32)))
     cells.insert(7, ((0, 0, 0), np.empty((0, 3), np.float32)))  # an empty cell is skipped
+    cells.append(((2, 2, 2), np.full((1, 3), 450.0, np.float32)))  # a cell of one point
     assert first_misplaced(cells, CS) is None
-    for wrong in (3, 7 + 1, 40):
+    for wrong in (3, 7 + 1, 40, 41):
         moved = list(cells)
         world, pts = moved[wrong]
         moved[wrong] = ((world[0] + 1, world[1], world[2]), pts)
