@@ -1,4 +1,5 @@
-"""LAS/LAZ surveys through a store and back, on real files from laspy's test data.
+"""LAS/LAZ surveys through a store and back, on real files from laspy's test data and
+on files made here with laspy.
 
 A survey must come back whole: every point field, the coordinate system (GeoTIFF
 keys and WKT), the other VLRs and EVLRs, and the scale and offset that make its
@@ -8,6 +9,7 @@ coordinates exact. The files are under ``tests/data/las`` (laspy's BSD licence).
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import laspy
@@ -18,7 +20,7 @@ from click.testing import CliRunner
 from zarr_vectors.cli import main
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.io.las_header import crs_of_header
-from zarr_vectors.io.points_files import iter_point_batches, open_point_file
+from zarr_vectors.io.points_files import iter_point_batches, open_point_file, read_point_file
 from zarr_vectors.lazy import open_zv
 from zarr_vectors.types.points import read_points, write_points
 
@@ -324,3 +326,157 @@ def test_bin_shape_must_divide_the_chunk_shape(tmp_path: Path) -> None:
     plain = tmp_path / "b.zv"
     write_points(plain, pts, chunk_shape=(50, 50, 50), levels=2)
     assert len(coarse) > 10 * len(read_points(plain, level=1))  # bins of 10, not of 100
+
+
+# -- files made here with laspy (scale 0.01, offset 1000, 2000, 0) ------------------
+def by_position(positions: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    """Rows sorted by position (stores return points grouped by cell)."""
+    order = np.lexsort(positions.T[::-1])
+    return [positions[order], *(c[order] for c in columns)]
+
+
+def make_las(path: Path, n: int = 2000, point_format: int = 3) -> laspy.LasData:
+    """A LAS/LAZ file with scale 0.01, offset (1000, 2000, 0) and several standard fields."""
+    rng = np.random.default_rng(5)
+    header = laspy.LasHeader(point_format=point_format, version="1.2")
+    header.scales = np.array([0.01, 0.01, 0.01])
+    header.offsets = np.array([1000.0, 2000.0, 0.0])
+    las = laspy.LasData(header)
+    las.x = 1000 + np.round(rng.uniform(0, 500, n), 2)
+    las.y = 2000 + np.round(rng.uniform(0, 500, n), 2)
+    las.z = np.round(rng.uniform(0, 50, n), 2)
+    las.intensity = rng.integers(0, 65535, n)
+    las.classification = rng.integers(0, 19, n)
+    las.return_number = rng.integers(1, 4, n)
+    las.gps_time = rng.uniform(0, 1e5, n)
+    las.red = rng.integers(0, 65535, n)
+    las.write(str(path))
+    return laspy.read(str(path))
+
+
+@pytest.mark.parametrize("suffix", [".las", ".laz"])
+def test_las_fields_become_attributes_and_coordinates_keep_their_scale(
+    tmp_path: Path, suffix: str
+) -> None:
+    src = make_las(tmp_path / f"in{suffix}")
+    code, out = run("write-points", tmp_path / f"in{suffix}", tmp_path / "s", "-c", "100")
+    assert code == 0, out
+    assert "scale (0.01, 0.01, 0.01), offset (1000, 2000, 0)" in out
+    got = read_points(tmp_path / "s")
+    assert got.positions.dtype == np.float64
+    want = np.column_stack([src.x, src.y, src.z])
+    pos, cls, inten = by_position(
+        got.positions,
+        got.vertex_attributes["classification"],
+        got.vertex_attributes["intensity"],
+    )
+    wpos, wcls, winten = by_position(
+        want, np.asarray(src.classification), np.asarray(src.intensity)
+    )
+    np.testing.assert_array_equal(pos, wpos)
+    np.testing.assert_array_equal(cls, wcls)
+    np.testing.assert_array_equal(inten, winten)
+    assert got.vertex_attributes["intensity"].dtype == np.uint16
+    assert {"gps_time", "red", "return_number", "point_source_id"} <= set(got.vertex_attributes)
+
+    # ... and back out as LAS/LAZ: the same scale, the same integers, the same fields
+    code, out = run("read-points", tmp_path / "s", "-o", tmp_path / f"out{suffix}")
+    assert code == 0, out
+    back = laspy.read(str(tmp_path / f"out{suffix}"))
+    assert back.header.point_format.id == src.header.point_format.id
+    np.testing.assert_array_equal(back.header.scales, src.header.scales)
+    bpos, bcls, bgps = by_position(
+        np.column_stack([back.x, back.y, back.z]),
+        np.asarray(back.classification),
+        np.asarray(back.gps_time),
+    )
+    spos, scls, sgps = by_position(want, np.asarray(src.classification), np.asarray(src.gps_time))
+    np.testing.assert_array_equal(bpos, spos)
+    np.testing.assert_array_equal(bcls, scls)
+    np.testing.assert_array_equal(bgps, sgps)
+
+
+def test_las_is_read_in_batches(tmp_path: Path) -> None:
+    make_las(tmp_path / "in.laz", n=1050)
+    reader = open_point_file(tmp_path / "in.laz")
+    assert reader.count == 1050
+    sizes = [len(p) for p, _ in reader.batches(400)]
+    assert sizes == [400, 400, 250]
+    whole = read_point_file(tmp_path / "in.laz")
+    parts = list(iter_point_batches(tmp_path / "in.laz", batch_points=400))
+    np.testing.assert_array_equal(np.concatenate([p for p, _ in parts]), whole.positions)
+
+
+def test_truncated_las_is_refused_from_its_header(tmp_path: Path) -> None:
+    make_las(tmp_path / "full.las", n=1000)
+    data = (tmp_path / "full.las").read_bytes()
+    (tmp_path / "cut.las").write_bytes(data[: len(data) // 2])
+    code, out = run("write-points", tmp_path / "cut.las", tmp_path / "s", "-c", "100")
+    assert code == 2, out
+    assert "promises 1,000 points" in out and "truncated" in out
+    assert "Traceback" not in out and not (tmp_path / "s").exists()
+
+
+def _patched(data: bytes, at: int, value: bytes) -> bytes:
+    return data[:at] + value + data[at + len(value) :]
+
+
+def test_damaged_laz_headers_are_refused_before_the_decompressor_runs(tmp_path: Path) -> None:
+    """lazrs sizes its buffers from these fields and aborts the process when it cannot
+    allocate them, so each is checked against the file first (found by fuzzing)."""
+    import struct
+
+    make_las(tmp_path / "ok.laz", n=500)
+    data = (tmp_path / "ok.laz").read_bytes()
+    with laspy.open(str(tmp_path / "ok.laz")) as reader:
+        start = reader.header.offset_to_point_data
+    with (tmp_path / "ok.laz").open("rb") as fh:
+        header = laspy.LasHeader.read_from(fh)
+    vlr = bytes(header.vlrs.get("LasZipVlr")[0].record_data)
+    vlr_at = data.find(vlr)
+    (table_at,) = struct.unpack_from("<q", data, start)
+    cases = {
+        "chunk.laz": (_patched(data, vlr_at + 12, struct.pack("<I", 1_500_000_000)), "chunk of"),
+        "table.laz": (_patched(data, table_at + 4, struct.pack("<I", 900_000_000)), "chunks for"),
+        "where.laz": (_patched(data, start, struct.pack("<q", 10**12)), "chunk table is said"),
+        "count.laz": (_patched(data, 107, struct.pack("<I", 4_000_000_000)), "points per byte"),
+        "vlrs.laz": (_patched(data, 100, struct.pack("<I", 3_000_000)), "VLRs"),
+    }
+    for name, (content, needle) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        start_time = time.perf_counter()
+        code, out = run("write-points", tmp_path / name, tmp_path / "s", "-c", "100")
+        assert time.perf_counter() - start_time < 10, name
+        assert code == 2, (name, out)
+        assert needle in out and "Traceback" not in out, (name, out)
+
+
+def test_las_output_refuses_what_las_cannot_hold(tmp_path: Path) -> None:
+    pos = np.random.default_rng(1).uniform(0, 10, (50, 3))
+    cases = [
+        ({"classification": np.full(50, 300)}, "'classification'"),
+        ({"intensity": np.full(50, 0.5)}, "fractions"),
+    ]
+    from zarr_vectors.types.points import write_points
+
+    for i, (attrs, needle) in enumerate(cases):
+        write_points(tmp_path / f"s{i}", pos, chunk_shape=(5.0,) * 3, vertex_attributes=attrs)
+        code, out = run("read-points", tmp_path / f"s{i}", "-o", tmp_path / f"o{i}.las")
+        assert code == 2, out
+        assert needle in out and "Traceback" not in out
+    write_points(tmp_path / "flat", pos[:, :2], chunk_shape=(5.0, 5.0))
+    code, out = run("read-points", tmp_path / "flat", "-o", tmp_path / "flat.las")
+    assert code == 2 and "LAS holds 3-D points" in out
+
+
+def test_las_output_of_random_floats_says_it_rounded(tmp_path: Path) -> None:
+    pos = np.random.default_rng(2).uniform(0, 10, (50, 3))  # float64, every digit used
+    from zarr_vectors.types.points import write_points
+
+    write_points(tmp_path / "s", pos, chunk_shape=(5.0,) * 3)
+    code, out = run("read-points", tmp_path / "s", "-o", tmp_path / "o.las")
+    assert code == 0, out
+    assert "Note: LAS stores coordinates as 32-bit integers" in out
+    back = laspy.read(str(tmp_path / "o.las"))
+    got = by_position(np.column_stack([back.x, back.y, back.z]))[0]
+    np.testing.assert_allclose(got, by_position(pos)[0], atol=1e-6)

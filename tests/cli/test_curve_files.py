@@ -1,4 +1,8 @@
-"""Curve files: TRK and TCK through nibabel, SWC through MorphIO, by API and by the CLI."""
+"""Curve files through ``zarr-vectors write`` / ``read`` (``cli/curve_files.py``): TRK, TCK, SWC.
+
+Each file goes into a store and back out through the commands, keeping what its format
+holds; the readers and writers themselves are tested beside their modules in ``tests/io``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from zarr_vectors.cli.files_cmd import read_cmd, write_cmd
-from zarr_vectors.io.swc import read_swc, write_swc
+from zarr_vectors.io.swc import read_swc
 from zarr_vectors.io.tck import read_tck
 from zarr_vectors.io.trk import read_trk, write_trk
 from zarr_vectors.types.graphs import read_graph
@@ -103,9 +107,3 @@ def test_swc_round_trip_keeps_radius_and_types(tmp_path: Path) -> None:
     np.testing.assert_allclose(a.radius, b.radius)
     np.testing.assert_array_equal(a.type, b.type)
     assert a.type.tolist() == [1, 3, 3, 3, 3, 2, 2]
-
-
-def test_swc_export_refuses_a_forest(tmp_path: Path) -> None:
-    pos = np.zeros((4, 3), np.float32)
-    with pytest.raises(Exception, match="one tree"):
-        write_swc(tmp_path / "x.swc", pos, np.array([[1, 0], [3, 2]]))

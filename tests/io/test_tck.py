@@ -1,0 +1,42 @@
+"""MRtrix ``.tck`` files through nibabel: geometry only, and notes naming what was left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zarr_vectors.io.tck import read_tck, write_tck
+
+pytest.importorskip("nibabel")
+
+LINES = [
+    np.array([[0, 0, 0], [1, 1, 1]], np.float64),
+    np.array([[2, 2, 2], [3, 3, 3], [4, 4, 4]], np.float64),
+]
+
+
+def test_streamlines_round_trip_as_float32(tmp_path: Path) -> None:
+    assert write_tck(tmp_path / "a.tck", LINES) == []
+    got = read_tck(tmp_path / "a.tck")
+    assert [s.dtype for s in got.streamlines] == [np.float32, np.float32]
+    for a, b in zip(got.streamlines, LINES, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got.vertex_attributes == {} and got.object_attributes == {} and got.header == {}
+
+
+def test_each_value_and_header_tck_cannot_hold_is_named(tmp_path: Path) -> None:
+    notes = write_tck(
+        tmp_path / "b.tck",
+        LINES,
+        vertex_attributes={"fa": [np.zeros(2), np.zeros(3)]},
+        object_attributes={"n": np.array([1, 2])},
+        header={"voxel_order": "LAS"},
+    )
+    assert notes == [
+        "TCK holds no per-point values: 'fa' left out",
+        "TCK holds no per-streamline values: 'n' left out",
+        "TCK has no voxel header: the TRK header in the store is not written",
+    ]
+    assert len(read_tck(tmp_path / "b.tck").streamlines) == 2
