@@ -6,6 +6,7 @@ Framing, compression (blosc shuffled by the row size) and unsupported codecs nam
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -118,3 +119,24 @@ def test_compressor_arguments_become_codec_specs() -> None:
 def test_unknown_compressors_are_refused_with_the_choices(compressor: object, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         compressor_codecs(compressor)  # type: ignore[arg-type]
+
+
+def test_default_blosc_takes_the_level_measured_for_each_value_type() -> None:
+    from zarr_vectors.format.cells import codec_chain, typed_codecs
+
+    def conf(codecs: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(codecs[1]["configuration"])
+
+    default = codec_chain("blosc")
+    positions = typed_codecs(default, 12, "int32")
+    assert (conf(positions)["clevel"], conf(positions)["blocksize"]) == (8, 1 << 18)
+    flags = typed_codecs(positions, 1, "uint8")  # retyped: back to the plain default
+    assert (conf(flags)["clevel"], conf(flags)["blocksize"], conf(flags)["typesize"]) == (4, 0, 1)
+    assert typed_codecs(typed_codecs(default, 8, "float64"), 8, "float64") == typed_codecs(
+        default, 8, "float64"
+    )
+    mine = codec_chain({"name": "blosc", "configuration": {"clevel": 2}})
+    assert conf(typed_codecs(mine, 12, "int32"))["clevel"] == 2  # the caller's choice kept
+    rows = (np.arange(30_000, dtype="<i4").reshape(-1, 3) * 7) % 100_003
+    codec = CellCodec(tuple(positions))
+    assert bytes(codec.decode(codec.encode(rows.tobytes()))) == rows.tobytes()

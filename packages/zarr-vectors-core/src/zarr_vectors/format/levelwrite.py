@@ -58,7 +58,8 @@ def encode_level(
     ``known_checksums`` (per attribute, by world key) the checksums of their
     attribute cells, for the documents' tables. ``scaling`` stores the positions
     as its int32 values (:mod:`zarr_vectors.format.scaled`). Each array's codecs
-    are ``codecs`` fitted to its row size (:func:`~zarr_vectors.format.cells.typed_codecs`).
+    are ``codecs`` fitted to its row size and value type
+    (:func:`~zarr_vectors.format.cells.typed_codecs`).
     """
     if scaling is not None:
         positions = scaling.encode(positions)
@@ -74,9 +75,12 @@ def encode_level(
         )
         for n, c in columns.items()
     }
-    vcodec = CellCodec(tuple(typed_codecs(codecs, row_bytes)))
+    vcodec = CellCodec(tuple(typed_codecs(codecs, row_bytes, str(sorted_pos.dtype))))
     fcodec = CellCodec(tuple(typed_codecs(codecs, 1)))
-    acodecs = {n: CellCodec(tuple(typed_codecs(codecs, rb))) for n, (_, rb) in col_bufs.items()}
+    acodecs = {
+        n: CellCodec(tuple(typed_codecs(codecs, rb, str(columns[n].dtype))))
+        for n, (_, rb) in col_bufs.items()
+    }
     starts = groups.starts.tolist()
     nonempty = set(nonempty_extra)
     vpath, fpath = f"{level}/{VERTICES}", f"{level}/{FRAGMENTS}"
@@ -138,7 +142,7 @@ def level_array_docs(
     docs = {
         f"{level}/{VERTICES}": cell_array_json(
             grid_shape,
-            typed_codecs(codecs, row_bytes),
+            typed_codecs(codecs, row_bytes, vertex_attrs["dtype"]),
             {
                 "nonempty_chunks": nonempty,
                 **extra,
@@ -181,7 +185,7 @@ def level_array_docs(
             described["channel_names"] = [f"ch{i}" for i in range(width)]
         rb = np.dtype(adtype).itemsize * width
         docs[f"{level}/{ATTRIBUTES}/{name}"] = cell_array_json(
-            grid_shape, typed_codecs(codecs, rb), described
+            grid_shape, typed_codecs(codecs, rb, adtype), described
         )
     return docs
 
