@@ -137,18 +137,3 @@ def test_the_console_script_writes_a_mesh_file(tmp_path: Path) -> None:
 
 def _vf(m) -> tuple[np.ndarray, np.ndarray]:
     return m.vertices, m.faces
-
-
-def test_preview_shades_a_mesh(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
-    v, f, ids = spheres(k=2, seed=1)
-    write_mesh(tmp_path / "m", v, f, chunk_shape=(100.0,) * 3, object_ids=ids)
-    out = tmp_path / "p.png"
-    res = CliRunner().invoke(main, ["preview", str(tmp_path / "m"), "-o", str(out)])
-    assert res.exit_code == 0, res.output
-    assert f"{len(f):,} faces of 2 object(s)" in res.output
-    from matplotlib.image import imread
-
-    img = imread(out)[..., :3]
-    lit = img[(img.max(axis=2) > 0.05) & (np.ptp(img, axis=2) > 0.05)]  # coloured pixels
-    assert len(lit) > 1000 and len(np.unique(np.round(lit, 2), axis=0)) > 20  # shaded, not flat
