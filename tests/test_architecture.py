@@ -214,8 +214,6 @@ _ELSEWHERE = "tested in a file of another name"
 #: below then says so). Modules without logic (re-exports, constants, Protocols) need none.
 WITHOUT_OWN_TEST: dict[str, str] = {
     "format/appending.py": _ELSEWHERE,
-    "format/cellio.py": _ELSEWHERE,
-    "format/cellread.py": _ELSEWHERE,
     "format/objcommit.py": _ELSEWHERE,
     "format/objread.py": _ELSEWHERE,
     "format/staging.py": _ELSEWHERE,

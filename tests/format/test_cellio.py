@@ -1,0 +1,130 @@
+"""Cell bytes in and out of cell arrays, one object per cell or in shards (``format.cellio``).
+
+Readers and writers speak of cells; here cells become objects (passed through, or
+gathered into shards merged with what the shards hold) and come back out: a shard
+wanted mostly whole is read whole, one wanted for a few cells by its index and ranges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from zarr_vectors.format.cellio import ArrayLayout, cells_to_objects, fetch_cell_bytes
+from zarr_vectors.format.cells import CellCodec, codec_chain
+from zarr_vectors.format.levelwrite import level_array_docs, shard_docs
+from zarr_vectors.storage.protocol import ObjectInfo
+
+DOCS = level_array_docs(
+    "0",
+    dtype="float32",
+    attributes={},
+    origin=(0, 0),
+    grid_shape=(8, 8),
+    codecs=codec_chain(None),
+    nonempty=[],
+)
+PLAIN = ArrayLayout("0/vertices", DOCS["0/vertices"])
+SHARDED = ArrayLayout("0/vertices", shard_docs(DOCS, (4, 4))["0/vertices"])
+CODEC = CellCodec(tuple(codec_chain(None)))
+
+
+def cell(grid: tuple[int, int]) -> bytes:
+    return CODEC.encode(f"cell {grid}".encode() * 20)
+
+
+class Store:
+    """The part of a snapshot cell I/O uses, in memory, recording each request."""
+
+    max_concurrency = 1
+
+    def __init__(self, objects: list[tuple[str, bytes]] | None = None) -> None:
+        self.objects = dict(objects or [])
+        self.backend = self
+        self.url = "mem://t"
+        self.requests: list[tuple[str, str]] = []
+
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        self.requests += [("get", k) for k in keys]
+        return {k: self.objects[k] for k in keys if k in self.objects}
+
+    def head(self, key: str) -> ObjectInfo:
+        self.requests.append(("head", key))
+        return ObjectInfo(key, len(self.objects[key]))
+
+    def get_range(self, key: str, start: int, length: int | None) -> bytes:
+        self.requests.append(("range", key))
+        data = self.objects[key]
+        return data[start : None if length is None else start + length]
+
+
+def snap(store: Store) -> Any:
+    return store
+
+
+def test_cells_of_an_unsharded_array_are_objects_of_their_own() -> None:
+    chunks = [(PLAIN.cell_key(g), cell(g)) for g in [(0, 0), (5, 7)]]
+    puts, deletes = cells_to_objects(None, {"0/vertices": PLAIN}, chunks, prefix="st/")
+    assert puts == [("st/" + k, v) for k, v in chunks] and deletes == []
+    store = Store(chunks)
+    got = fetch_cell_bytes(snap(store), {"0/vertices": (PLAIN, [(0, 0), (5, 7), (1, 1)])})
+    assert got == {("0/vertices", (0, 0)): cell((0, 0)), ("0/vertices", (5, 7)): cell((5, 7))}
+    assert len(store.requests) == 3  # one batch; the missing cell is left out
+
+
+def test_an_array_not_named_in_the_layouts_passes_through() -> None:
+    puts, _ = cells_to_objects(None, {}, [("0/vertex_fragments/c/0/0", b"x"), ("zarr.json", b"y")])
+    assert puts == [("0/vertex_fragments/c/0/0", b"x"), ("zarr.json", b"y")]
+
+
+def sharded_store() -> Store:
+    grids = [(i, j) for i in range(4) for j in range(4)] + [(4, 0)]
+    chunks = [(SHARDED.cell_key(g), cell(g)) for g in grids]
+    puts, deletes = cells_to_objects(None, {"0/vertices": SHARDED}, chunks)
+    assert sorted(k for k, _ in puts) == ["0/vertices/c/0/0", "0/vertices/c/1/0"]
+    assert deletes == []
+    return Store(puts)
+
+
+def test_a_few_cells_of_a_shard_are_read_by_ranges() -> None:
+    store = sharded_store()
+    wanted = [(0, 1), (3, 3)]
+    got = fetch_cell_bytes(snap(store), {"0/vertices": (SHARDED, wanted)})
+    assert got == {("0/vertices", g): cell(g) for g in wanted}
+    kinds = [kind for kind, _ in store.requests]
+    assert kinds[0] == "head" and "get" not in kinds  # the index, then the cells' ranges
+
+
+def test_a_shard_wanted_mostly_whole_is_read_whole() -> None:
+    store = sharded_store()
+    wanted = [(i, j) for i in range(4) for j in range(2)] + [(6, 6)]  # half of shard 0/0
+    got = fetch_cell_bytes(snap(store), {"0/vertices": (SHARDED, wanted)})
+    assert got == {("0/vertices", g): cell(g) for g in wanted if g != (6, 6)}
+    assert ("get", "0/vertices/c/0/0") in store.requests
+    assert not [r for r in store.requests if r[0] == "range"]
+
+
+def test_cells_written_into_a_shard_keep_the_cells_it_holds() -> None:
+    store = sharded_store()
+    layouts = {"0/vertices": SHARDED}
+    new = {(0, 0): cell((9, 9)), (1, 1): b""}  # one cell rewritten, one removed
+    puts, deletes = cells_to_objects(
+        snap(store), layouts, [(SHARDED.cell_key(g), v) for g, v in new.items()]
+    )
+    assert [k for k, _ in puts] == ["0/vertices/c/0/0"] and deletes == []
+    store.objects.update(puts)
+    everything = [(i, j) for i in range(4) for j in range(4)]
+    got = fetch_cell_bytes(snap(store), {"0/vertices": (SHARDED, everything)})
+    assert got[("0/vertices", (0, 0))] == cell((9, 9))
+    assert ("0/vertices", (1, 1)) not in got
+    assert got[("0/vertices", (2, 3))] == cell((2, 3))
+    # the last cell of a shard removed: the shard is deleted
+    puts, deletes = cells_to_objects(snap(store), layouts, [(SHARDED.cell_key((4, 0)), b"")])
+    assert puts == [] and deletes == ["0/vertices/c/1/0"]
+
+
+@pytest.mark.parametrize("layout", [PLAIN, SHARDED])
+def test_the_layout_decodes_with_the_arrays_cell_codec(layout: ArrayLayout) -> None:
+    assert layout.codec.decode(cell((1, 2))) == f"cell {(1, 2)}".encode() * 20
+    assert layout.cell_key((1, 2)) == "0/vertices/c/1/2"
