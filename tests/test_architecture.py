@@ -213,7 +213,6 @@ _ELSEWHERE = "tested in a file of another name"
 #: why. The one list of what is left: delete a line when its test file lands (the test
 #: below then says so). Modules without logic (re-exports, constants, Protocols) need none.
 WITHOUT_OWN_TEST: dict[str, str] = {
-    "format/appending.py": _ELSEWHERE,
     "format/objcommit.py": _ELSEWHERE,
     "format/objread.py": _ELSEWHERE,
     "format/staging.py": _ELSEWHERE,
@@ -224,29 +223,6 @@ WITHOUT_OWN_TEST: dict[str, str] = {
     "cli/new_backend_cmd.py": _ELSEWHERE,
     "cli/serve_cmd.py": _ELSEWHERE,
     "cli/verify_cmd.py": _ELSEWHERE,
-    "testing/_cli_suite.py": _ELSEWHERE,
-    "testing/batches.py": _ELSEWHERE,
-    "testing/checks.py": _ELSEWHERE,
-    "testing/common.py": _ELSEWHERE,
-    "testing/config.py": _ELSEWHERE,
-    "testing/contract.py": _ELSEWHERE,
-    "testing/drivers.py": _ELSEWHERE,
-    "testing/edges.py": _ELSEWHERE,
-    "testing/guard.py": _ELSEWHERE,
-    "testing/guarded.py": _ELSEWHERE,
-    "testing/isolation.py": _ELSEWHERE,
-    "testing/machine.py": _ELSEWHERE,
-    "testing/properties.py": _ELSEWHERE,
-    "testing/pytest_plugin.py": _ELSEWHERE,
-    "testing/roundtrip.py": _ELSEWHERE,
-    "testing/runner.py": _ELSEWHERE,
-    "testing/sharing.py": _ELSEWHERE,
-    "testing/show.py": _ELSEWHERE,
-    "testing/stateful.py": _ELSEWHERE,
-    "testing/strategies.py": _ELSEWHERE,
-    "testing/suite.py": _ELSEWHERE,
-    "testing/target.py": _ELSEWHERE,
-    "testing/ticks.py": _ELSEWHERE,
 }
 
 

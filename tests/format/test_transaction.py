@@ -4,8 +4,7 @@ Faults are real OS errors: ENOSPC raised by a real local backend's own write
 path (a subclass that fails the way a full disk does, until space is freed),
 and a real full disk where a small tmpfs can be mounted. Also the refusals
 that must come before anything is written: an append onto nothing without a
-chunk shape, bounds that differ from the store's, attributes that differ
-from a 0-point store's.
+chunk shape (the refusals of an append onto a store are in test_appending.py).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from tests.helpers.tmpfs import small_tmpfs
 from zarr_vectors.exceptions import StoreError, ValidationError
 from zarr_vectors.format.lease import lease_of
 from zarr_vectors.storage.local import LocalBackend
-from zarr_vectors.store.api import create_store
 from zarr_vectors.types.points import read_points, write_points
 
 CS = (200.0, 200.0, 200.0)
@@ -139,33 +137,6 @@ def test_append_onto_nothing_without_chunk_shape_leaves_nothing(tmp_path: Path) 
     with pytest.raises(ValidationError, match="chunk_shape is required"):
         write_points(store, OLD, mode="a")
     assert not store.exists() or list(store.iterdir()) == []
-
-
-def test_append_with_other_bounds_is_refused(tmp_path: Path) -> None:
-    store = tmp_path / "s.zv"
-    write_points(store, OLD, chunk_shape=CS, bounds=BOX)
-    before = (store / "zarr.json").read_bytes()
-    with pytest.raises(ValidationError, match="differ from the store's"):
-        write_points(store, OLD[:10], mode="a", bounds=((0, 0, 0), (2000, 2000, 2000)))
-    assert (store / "zarr.json").read_bytes() == before
-    write_points(store, OLD[:10], mode="a", bounds=BOX)  # the same bounds are fine
-    assert len(read_points(store).positions) == len(OLD) + 10
-
-
-def test_append_with_other_attributes_onto_zero_points(tmp_path: Path) -> None:
-    empty = tmp_path / "plain.zv"
-    create_store(empty, chunk_shape=CS, bounds=BOX)
-    write_points(empty, OLD[:10], mode="a", vertex_attributes={"id": np.arange(10)})
-    assert sorted(read_points(empty).vertex_attributes["id"].tolist()) == list(range(10))
-
-    typed = tmp_path / "typed.zv"
-    write_points(typed, OLD[:0], chunk_shape=CS, bounds=BOX, vertex_attributes={"w": OLD[:0, 0]})
-    before = (typed / "zarr.json").read_bytes()
-    with pytest.raises(ValidationError, match="are made for attributes"):
-        write_points(typed, OLD[:10], mode="a", vertex_attributes={"id": np.arange(10)})
-    with pytest.raises(ValidationError, match="are made for attributes"):
-        write_points(typed, OLD[:10], mode="a")
-    assert (typed / "zarr.json").read_bytes() == before
 
 
 def test_full_disk_during_replace_on_a_real_tmpfs(tmp_path: Path) -> None:
