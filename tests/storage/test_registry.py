@@ -5,7 +5,6 @@ Which backend a URL resolves to is in test_resolve.py.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,12 +12,10 @@ import warnings
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from tests.helpers.plugin_dists import write_dist
 from tests.helpers.registry import CLOUD, rediscover
 from zarr_vectors import storage as zb
-from zarr_vectors.cli import main as cli
 from zarr_vectors.exceptions import (
     BackendPluginWarning,
     PluginError,
@@ -157,36 +154,6 @@ def test_conflicting_plugins_resolve_deterministically(
     assert type(backend).__name__ == "High"
     assert resolve_backend_name("zvtie://x") == "tiea"
     assert resolve_backend_name("zvtest://x") == "dupe"
-
-
-def test_backends_command_lists_everything(
-    fresh_registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    site = tmp_path / "site"
-    write_dist(
-        site,
-        "zv-broken-cli",
-        "2.1",
-        {"zarr_vectors.backends": {"brokencli": "zv_broken_cli:INFO"}},
-        {"zv_broken_cli": "raise RuntimeError('boom at import')\n"},
-    )
-    monkeypatch.syspath_prepend(str(site))
-    rediscover()
-    result = CliRunner().invoke(cli, ["backends", "--json"])
-    assert result.exit_code == 0, result.output
-    rows = {row["name"]: row for row in json.loads(result.output)}
-    assert rows["local"]["status"] == "ok"
-    assert rows["local"]["distribution"] == "zarr-vectors-core"
-    assert rows["obstore"]["priority"] > rows["fsspec"]["priority"]
-    assert "s3" in rows["obstore"]["schemes"]
-    assert rows["brokencli"]["status"] == "broken"
-    assert "boom at import" in rows["brokencli"]["reason"]
-    assert rows["brokencli"]["version"] == "2.1"
-
-    table = CliRunner().invoke(cli, ["backends"], terminal_width=200)
-    assert table.exit_code == 0
-    for text in ("local", "obstore", "fsspec", "brokencli", "broken", "zarr-vectors-core"):
-        assert text in table.output
 
 
 # -- import cost ----------------------------------------------------------------------------

@@ -1,0 +1,132 @@
+"""``zarr-vectors serve`` / ``view`` in-process: what they print, a taken port, the source closed.
+
+The server itself is replaced here (``run_server`` / ``view``); the real processes,
+their signals and Neuroglancer's requests are tested in ``tests/serve/test_cli.py``.
+"""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from zarr_vectors.cli import main
+from zarr_vectors.types.points import write_points
+
+serve = pytest.importorskip("zarr_vectors.serve")
+
+
+def run(*args: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    pos = np.random.default_rng(4).uniform(0, 10, (200, 3))
+    labels = np.arange(200, dtype=np.uint8)
+    write_points(tmp_path / "s", pos, chunk_shape=(5.0,) * 3, vertex_attributes={"label": labels})
+    return tmp_path / "s"
+
+
+@pytest.fixture
+def sources(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """One list per source the command opens, which gets "closed" when it is closed."""
+    opened: list[list[str]] = []
+    real = serve.open_source
+
+    def open_source(*args: Any, **kwargs: Any) -> Any:
+        source = real(*args, **kwargs)
+        said: list[str] = []
+        close = source.close
+
+        def closing() -> None:
+            said.append("closed")
+            close()
+
+        source.close = closing
+        opened.append(said)
+        return source
+
+    monkeypatch.setattr(serve, "open_source", open_source)
+    return opened
+
+
+def test_serve_says_what_it_serves_and_closes_the_store(
+    store: Path, sources: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, int]] = []
+
+    def run_server(source: Any, *, host: str, port: int, print_: Any) -> None:
+        calls.append((host, port))
+        print_("serving")
+
+    monkeypatch.setattr(serve, "run_server", run_server)
+    code, out, err = run("serve", store, "--port", "9123")
+    assert code == 0, out + err
+    assert calls == [("127.0.0.1", 9123)]
+    assert "Spatial index:" in out and "Properties: label" in out and "serving" in out
+    assert err == ""  # loopback: no warning
+    assert sources == [["closed"]]
+
+
+def test_serve_on_another_host_warns_that_anyone_may_read(
+    store: Path, sources: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serve, "run_server", lambda *a, **k: None)
+    code, _, err = run("serve", store, "--host", "0.0.0.0")
+    assert code == 0
+    assert "Note: listening on 0.0.0.0: anyone who can reach this port" in err
+
+
+def test_a_port_that_cannot_be_had_is_one_line_and_the_store_is_closed(
+    store: Path, sources: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def taken(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EADDRINUSE, "Address already in use")
+
+    monkeypatch.setattr(serve, "run_server", taken)
+    result = CliRunner().invoke(main, ["serve", str(store), "--port", "9"])
+    assert result.exit_code == 1
+    assert "cannot listen on 127.0.0.1:9 (Address already in use); choose another --port" in (
+        result.stderr
+    )
+    assert sources == [["closed"]]
+
+
+def test_view_prints_the_viewer_and_stops_on_ctrl_c(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    closed: list[bool] = []
+
+    class Session:
+        url = "http://127.0.0.1:1234/v/abc/"
+        layer_source = "precomputed://http://127.0.0.1:5678"
+
+        def __init__(self, source: Any) -> None:
+            self.source = source
+
+        def close(self) -> None:
+            closed.append(True)
+            self.source.close()
+
+    def view(url: str, **kwargs: Any) -> Session:
+        return Session(serve.open_source(url))
+
+    def interrupted(self: Any, timeout: float | None = None) -> bool:
+        raise KeyboardInterrupt
+
+    pytest.importorskip("neuroglancer")
+    monkeypatch.setattr(serve, "view", view)
+    monkeypatch.setattr(threading.Event, "wait", interrupted)
+    code, out, _ = run("view", store)
+    assert code == 0, out
+    assert "Neuroglancer viewer: http://127.0.0.1:1234/v/abc/" in out
+    assert "Layer source: precomputed://http://127.0.0.1:5678" in out
+    assert closed == [True]
