@@ -1,6 +1,7 @@
-"""The object layer: fragment indexes, manifests, selective and verified reads.
+"""The object layer: fragment indexes, manifests, and verify reading every object.
 
-Link placement is tested in ``test_links.py``.
+Link placement is tested in ``test_links.py``, selective and verified reads in
+``test_objread.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.types.test_points_backends import CountingBackend
 from zarr_vectors.exceptions import CorruptStoreError
 from zarr_vectors.format.objects import (
     _encode_manifests,
@@ -19,7 +19,7 @@ from zarr_vectors.format.objects import (
     encode_fragment_ranges,
 )
 from zarr_vectors.storage.local import LocalBackend
-from zarr_vectors.types.polylines import read_polylines, write_polylines
+from zarr_vectors.types.polylines import write_polylines
 
 CS = (100.0, 100.0, 100.0)
 BOUNDS = ([0.0, 0.0, 0.0], [1000.0, 1000.0, 1000.0])
@@ -56,54 +56,6 @@ def walks(k: int, seed: int = 0) -> list[np.ndarray]:
         ).astype(np.float32)
         for _ in range(k)
     ]
-
-
-def test_reads_by_id_and_group_fetch_only_the_cells_touched(tmp_path: Path) -> None:
-    lines = walks(50)
-    write_polylines(
-        tmp_path / "s", lines, chunk_shape=CS, bounds=BOUNDS, groups={0: [4, 9], 1: [1]}
-    )
-    backend = CountingBackend(LocalBackend(tmp_path / "s"))
-    got = read_polylines(backend, object_ids=[4, 9])
-    np.testing.assert_array_equal(got.polylines[0], lines[4])
-    cells = {tuple(c) for i in (4, 9) for c in np.floor(lines[i] / 100).astype(int).tolist()}
-    vertex_gets = [k for op, k in backend.requests if op == "get" and k.startswith("0/vertices/c/")]
-    assert len(vertex_gets) == len(cells)
-    assert {tuple(int(x) for x in k.split("/")[3:]) for k in vertex_gets} == cells
-    everything = len(list((tmp_path / "s" / "0" / "vertices" / "c").rglob("*/*/*")))
-    assert len(cells) < everything / 2
-    backend.requests.clear()
-    got = read_polylines(backend, group_ids=[1])
-    assert got.object_ids.tolist() == [1]
-    gets = {k for op, k in backend.requests if op == "get" and k.startswith("0/vertices/c/")}
-    assert len(gets) == len({tuple(c) for c in np.floor(lines[1] / 100).astype(int).tolist()})
-
-
-def test_an_object_whose_cells_disagree_is_a_corrupt_store(tmp_path: Path) -> None:
-    lines = walks(10, 1)
-    write_polylines(tmp_path / "s", lines, chunk_shape=CS, bounds=BOUNDS)
-    # Replace one cell's fragment index by one naming a single fragment: the objects whose
-    # manifests name its other fragments no longer agree with it.
-    cells = sorted((tmp_path / "s" / "0" / "vertex_fragments" / "c").rglob("*/*/*"))
-    victim = max(cells, key=lambda p: p.stat().st_size)
-    from zarr_vectors.format.cells import CellCodec, codec_chain
-
-    codec = CellCodec(tuple(codec_chain(None)))
-    victim.write_bytes(
-        codec.encode(encode_fragment_ranges(np.zeros(1, np.int64), np.ones(1, np.int64)))
-    )
-    with pytest.raises(CorruptStoreError, match=r"disagree|fragment"):
-        read_polylines(tmp_path / "s")
-
-
-def test_a_flipped_byte_in_a_cell_is_caught(tmp_path: Path) -> None:
-    write_polylines(tmp_path / "s", walks(5, 2), chunk_shape=CS, bounds=BOUNDS)
-    victim = next((tmp_path / "s" / "0" / "vertices" / "c").rglob("*/*/*"))
-    data = bytearray(victim.read_bytes())
-    data[10] ^= 0xFF
-    victim.write_bytes(bytes(data))
-    with pytest.raises(CorruptStoreError, match="checksum"):
-        read_polylines(tmp_path / "s")
 
 
 def test_verify_reads_every_object_and_names_a_disagreeing_cell(tmp_path: Path) -> None:
