@@ -214,9 +214,6 @@ _ELSEWHERE = "tested in a file of another name"
 #: below then says so). Modules without logic (re-exports, constants, Protocols) need none.
 WITHOUT_OWN_TEST: dict[str, str] = {
     "types/_objects.py": _ELSEWHERE,
-    "cli/check_backend_cmd.py": _ELSEWHERE,
-    "cli/files_cmd.py": _ELSEWHERE,
-    "cli/new_backend_cmd.py": _ELSEWHERE,
 }
 
 

@@ -110,16 +110,6 @@ def test_cli_draco_append_and_refusals(tmp_path: Path) -> None:
     assert res.exit_code != 0 and "a mesh is written as" in res.output
 
 
-def test_cli_read_of_a_point_cloud_points_to_read_points(tmp_path: Path) -> None:
-    from zarr_vectors.types.points import write_points
-
-    write_points(
-        tmp_path / "p", np.random.default_rng(0).uniform(0, 9, (20, 3)), chunk_shape=(5.0,) * 3
-    )
-    res = CliRunner().invoke(main, ["read", str(tmp_path / "p"), "-o", str(tmp_path / "x.ply")])
-    assert res.exit_code != 0 and "read-points" in res.output
-
-
 @pytest.mark.slow
 def test_the_console_script_writes_a_mesh_file(tmp_path: Path) -> None:
     v, f, _ = spheres(k=1)

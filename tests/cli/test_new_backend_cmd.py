@@ -88,3 +88,46 @@ def test_bad_names_and_existing_folders_are_refused(tmp_path: Path) -> None:
         write_skeleton("good", tmp_path)
     text = (tmp_path / "zarr-vectors-good" / "pyproject.toml").read_text(encoding="utf-8")
     assert 'good = "zarr_vectors_good.info:INFO"' in text
+
+
+def test_the_command_writes_the_skeleton_and_says_what_next(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from zarr_vectors.cli import main
+
+    result = CliRunner().invoke(main, ["new-backend", "my_store", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    root = tmp_path / "zarr-vectors-my-store"
+    assert f"Created {root}" in result.output and "pytest" in result.output
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert files == [
+        "README.md",
+        "pyproject.toml",
+        "src/zarr_vectors_my_store/__init__.py",
+        "src/zarr_vectors_my_store/backend.py",
+        "src/zarr_vectors_my_store/info.py",
+        "src/zarr_vectors_my_store/py.typed",
+        "tests/test_conformance.py",
+    ]
+    for path in root.rglob("*.py"):  # every template became valid Python
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    assert "class MyStoreBackend(Backend)" in (root / files[3]).read_text(encoding="utf-8")
+    assert "my-store://" in (root / "README.md").read_text(encoding="utf-8")
+    again = CliRunner().invoke(main, ["new-backend", "my_store", "--dir", str(tmp_path)])
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_the_skeletons_backend_keeps_objects_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its storage calls work before any is replaced (the kit runs them in test_..._pass)."""
+    root = write_skeleton("in_mem", tmp_path, scheme="inmem")
+    monkeypatch.syspath_prepend(str(root / "src"))
+    from zarr_vectors_in_mem.backend import InMemBackend  # type: ignore[import-not-found]
+
+    with InMemBackend("inmem://one") as backend:
+        backend.put_bytes("a/b", b"hello")
+        assert backend.get_bytes("a/b") == b"hello"
+        assert list(backend.list_prefix("a/", recursive=True)) == ["a/b"]
+    with InMemBackend("inmem://one") as again:  # the same URL sees the same objects
+        assert again.exists("a/b")
