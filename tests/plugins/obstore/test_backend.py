@@ -1,34 +1,34 @@
-"""The obstore backend against obstore's MemoryStore and real servers on 127.0.0.1.
+"""The obstore backend: the shared backend suite, and what is obstore's own.
 
-Each store is driven through both protocols (blocking and async) by the same
-scenario; the server-specific tests then cover credentials (right, wrong,
-none), missing buckets, unreachable and unresponsive endpoints, read-only
-HTTP, and that no secret reaches an error message or a repr.
+:class:`TestObstoreSuite` runs :mod:`tests.plugins.backend_suite` (the protocol on
+obstore's MemoryStore, SeaweedFS and Azurite, reads from fake-gcs-server and the
+read-only HTTP server, credentials right, wrong and absent, missing buckets, endpoints
+that refuse or never answer). Below it: obstore's own options and their defaults, its
+option spellings and ambient credentials, Azure's batch deletes and SAS, GCS through
+its XML API, bounded concurrent HTTP reads, a paused server; then the conformance kit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
-import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.helpers.servers import procs
+from tests.plugins.backend_suite import SECRET, BackendSuite, refusal
 from zarr_vectors.exceptions import (
     BackendOptionError,
     MissingKeyError,
-    PreconditionFailedError,
     ReadOnlyBackendError,
     StoreError,
 )
+from zarr_vectors.storage.base import Backend
 from zarr_vectors.storage.resolve import make_backend
 from zarr_vectors.testing.config import KitConfig
 from zarr_vectors.testing.suite import BackendConformance
@@ -40,162 +40,89 @@ from zarr_vectors_obstore.backend import (
     ObstoreBackend,
 )
 
-Factory = Callable[..., ObstoreBackend]
+
+def s3_kwargs(server: procs.S3Server, **extra: Any) -> dict[str, Any]:
+    """backend_kwargs with the server's credentials, in obstore's own names."""
+    return {**server.backend_options("obstore"), **extra}
 
 
-# --------------------------------------------------------------------------- shared scenarios
-def exercise_sync(backend: ObstoreBackend) -> None:
-    """Every blocking method, with the protocol's edge cases."""
-    backend.put_bytes("a/k", b"0123456789")
-    backend.put_bytes("ab", b"x")
-    backend.put_bytes("a/sub/z", b"z")
-    assert backend.get_bytes("a/k") == b"0123456789"
-    assert backend.get_range("a/k", 2, 3) == b"234"
-    assert backend.get_range("a/k", 8, 10) == b"89"
-    assert backend.get_range("a/k", 4) == b"456789"
-    assert backend.get_range("a/k", 10) == b""
-    assert backend.get_range("a/k", 12, 4) == b""
-    assert backend.get_range("a/k", 3, 0) == b""
-    assert backend.exists("a/k") and not backend.exists("a/nope") and not backend.exists("a")
-    with pytest.raises(KeyError):
-        backend.get_bytes("a/nope")
-    with pytest.raises(MissingKeyError):
-        backend.get_range("a/nope", 0, 4)
-    assert list(backend.list_prefix("")) == ["a/", "ab"]
-    assert list(backend.list_prefix("a")) == ["a/k", "a/sub/"]
-    assert list(backend.list_prefix("a/", recursive=True)) == ["a/k", "a/sub/z"]
-    assert list(backend.list_prefix("nothing/")) == []
-    backend.put_bytes("a/k", b"new")
-    assert backend.get_bytes("a/k") == b"new"
-    backend.put_many({f"m/{i}": bytes([i]) * 100 for i in range(20)})
-    got = backend.get_many([f"m/{i}" for i in range(25)])
-    assert got == {f"m/{i}": bytes([i]) * 100 for i in range(20)}
-    backend.delete("ab")
-    backend.delete("ab")  # deleting a missing key is silent
-    assert not backend.exists("ab")
-    backend.delete_prefix("a")
-    assert list(backend.list_prefix("", recursive=True)) == [
-        f"m/{i}" for i in sorted(range(20), key=str)
-    ]
-    exercise_head_and_delete_many(backend)
-    backend.delete_prefix("")
-    assert list(backend.list_prefix("", recursive=True)) == []
+def azure_kwargs(server: procs.AzureServer, **extra: Any) -> dict[str, Any]:
+    return {
+        "account_name": server.account,
+        "account_key": server.key,
+        "endpoint": server.endpoint,
+        **extra,
+    }
 
 
-def exercise_head_and_delete_many(backend: ObstoreBackend) -> None:
-    """head's size and version, ranges of an empty object, delete_many with missing keys."""
-    backend.put_bytes("h/k", b"0123456789")
-    first = backend.head("h/k")
-    assert (first.key, first.size) == ("h/k", 10) and first.version
-    backend.put_bytes("h/k", b"changed")
-    second = backend.head("h/k")
-    assert second.size == 7 and second.version and second.version != first.version
-    with pytest.raises(MissingKeyError, match="'h/nope'"):
-        backend.head("h/nope")
-    backend.put_bytes("h/empty", b"")
-    assert backend.head("h/empty").size == 0
-    assert backend.get_range("h/empty", 0, 4) == b""
-    assert backend.get_range("h/empty", 0) == b""
-    keys = [f"h/d/{i:04d}" for i in range(30)]
-    backend.put_many(dict.fromkeys(keys, b"x"))
-    backend.delete_many([*keys[:20], "h/d/missing", keys[0]])
-    assert list(backend.list_prefix("h/d", recursive=True)) == keys[20:]
-    backend.delete_many([])
+# --------------------------------------------------------------------------- the shared suite
+class TestObstoreSuite(BackendSuite):
+    """The shared suite through obstore's stores."""
+
+    backend_name = "obstore"
+    versioned = frozenset({"memory", "s3", "azure", "gcs"})
+    # obstore types a refused get/put; a refused listing is a generic error with the status.
+    refused_words = ("refused", "403 Forbidden")
+    # fake-gcs-server does not take uploads through GCS's XML API, which obstore uses
+    # (see docs/backends.md and test_gcs_token_reads_and_never_printed): GCS is read here.
+    test_gcs_sync_protocol = None
+    test_gcs_async_protocol = None
+    test_gcs_object_and_prefix_may_share_a_name = None
+
+    def s3_options(
+        self,
+        server: procs.S3Server,
+        secret: str | None = None,
+        token: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        wrong = {"secret_access_key": secret, "session_token": token}
+        return s3_kwargs(server, **{k: v for k, v in wrong.items() if v}, **extra)
+
+    def s3_anonymous(self, server: procs.S3Server) -> dict[str, Any]:
+        return {"endpoint": server.endpoint, "region": server.region, "anon": True}
+
+    def azure_options(
+        self, server: procs.AzureServer, key: str | None = None
+    ) -> list[dict[str, Any]]:
+        connection = (
+            f"AccountName={server.account};AccountKey={key or server.key};"
+            f"BlobEndpoint={server.endpoint}"
+        )
+        return [
+            azure_kwargs(server, account_key=key or server.key),
+            {"connection_string": connection},
+        ]
+
+    def azure_anonymous(self, server: procs.AzureServer) -> dict[str, Any]:
+        return {"account_name": server.account, "endpoint": server.endpoint, "skip_signature": True}
+
+    def gcs_options(self, server: procs.GcsServer) -> dict[str, Any]:
+        return {"endpoint": server.endpoint, "anon": True}
+
+    def check_missing(self, backend: Backend, url: str, *, write: bool = False) -> None:
+        """Only obstore's single reads say a bucket does not exist: a listing fails with
+        obstore's generic 404 error, get_many finds nothing there ({}), and on Azure an
+        async read calls it a missing key."""
+        assert f"{url} does not exist" in str(refusal(lambda: backend.get_bytes("k")))
+        refusal(lambda: list(backend.list_prefix("")))
+        if url.startswith("s3://"):
+            assert "does not exist" in str(refusal(lambda: asyncio.run(backend.aget_bytes("k"))))
+        if write:
+            refusal(lambda: backend.put_bytes("k", b"1"))
+
+    def s3_at(self, endpoint: str, timeout: float) -> dict[str, Any]:
+        return {
+            "endpoint": endpoint,
+            "region": "us-east-1",
+            "access_key_id": "a",
+            "secret_access_key": SECRET,
+            "timeout": timeout,
+            "max_retries": 0,
+        }
 
 
-async def exercise_async(backend: ObstoreBackend) -> None:
-    """The coroutine twins of :func:`exercise_sync`."""
-
-    async def listed(prefix: str, recursive: bool = False) -> list[str]:
-        return [k async for k in backend.alist_prefix(prefix, recursive)]
-
-    await backend.aput_bytes("a/k", b"0123456789")
-    await backend.aput_bytes("ab", b"x")
-    await backend.aput_bytes("a/sub/z", b"z")
-    assert await backend.aget_bytes("a/k") == b"0123456789"
-    assert await backend.aget_range("a/k", 2, 3) == b"234"
-    assert await backend.aget_range("a/k", 8, 10) == b"89"
-    assert await backend.aget_range("a/k", 4) == b"456789"
-    assert await backend.aget_range("a/k", 10, 5) == b""
-    assert await backend.aexists("a/k") and not await backend.aexists("a/nope")
-    with pytest.raises(KeyError):
-        await backend.aget_bytes("a/nope")
-    with pytest.raises(MissingKeyError):
-        await backend.aget_range("a/nope", 1, 2)
-    assert await listed("") == ["a/", "ab"]
-    assert await listed("a") == ["a/k", "a/sub/"]
-    assert await listed("a", True) == ["a/k", "a/sub/z"]
-    await backend.aput_many([(f"m/{i:02d}", b"v" * i) for i in range(30)])
-    got = await backend.aget_many([f"m/{i:02d}" for i in range(35)])
-    assert got == {f"m/{i:02d}": b"v" * i for i in range(30)}
-    await backend.adelete("ab")
-    await backend.adelete("ab")
-    info = await backend.ahead("a/k")
-    assert info.size == 10 and info.version == backend.head("a/k").version
-    with pytest.raises(MissingKeyError):
-        await backend.ahead("a/nope")
-    await backend.adelete_many(["a/k", "a/nope"])
-    assert not await backend.aexists("a/k")
-    await backend.adelete_prefix("a/")
-    assert await listed("", True) == [f"m/{i:02d}" for i in range(30)]
-    await backend.adelete_prefix("")
-    assert await listed("", True) == []
-    await backend.aclose()
-    with pytest.raises(StoreError):
-        await backend.aget_bytes("m/01")
-
-
-def exercise_conditional_writes(backend: ObstoreBackend) -> None:
-    """Create-only and if-match writes: the second creator and a stale version lose."""
-    assert backend.conditional_writes
-    created = backend.put_if("lock", b"one", expect=None)
-    assert created == backend.head("lock").version
-    with pytest.raises(PreconditionFailedError, match="already exists"):
-        backend.put_if("lock", b"two", expect=None)
-    assert backend.get_bytes("lock") == b"one"
-    backend.put_bytes("lock", b"someone else")  # moves the version on
-    with pytest.raises(PreconditionFailedError, match="no longer at version"):
-        backend.put_if("lock", b"three", expect=created)
-    assert backend.get_bytes("lock") == b"someone else"
-    current = backend.head("lock").version
-    assert current is not None and current != created
-    updated = backend.put_if("lock", b"four", expect=current)
-    assert updated != current and updated == backend.head("lock").version
-    assert backend.get_bytes("lock") == b"four"
-    with pytest.raises(PreconditionFailedError):
-        backend.put_if("never-written", b"x", expect=current)
-    assert not backend.exists("never-written")
-
-    async def run() -> None:
-        await backend.aput_if("alock", b"a", expect=None)
-        with pytest.raises(PreconditionFailedError):
-            await backend.aput_if("alock", b"b", expect=None)
-        version = (await backend.ahead("alock")).version
-        assert version is not None
-        new = await backend.aput_if("alock", b"c", expect=version)
-        with pytest.raises(PreconditionFailedError):
-            await backend.aput_if("alock", b"d", expect=version)
-        assert new == (await backend.ahead("alock")).version
-        assert await backend.aget_bytes("alock") == b"c"
-
-    asyncio.run(run())
-
-
-# --------------------------------------------------------------------------- memory
-def test_memory_sync() -> None:
-    with ObstoreBackend("memory://sync") as backend:
-        exercise_sync(backend)
-
-
-def test_memory_async() -> None:
-    asyncio.run(exercise_async(ObstoreBackend("memory://async", max_concurrency=3)))
-
-
-def test_memory_conditional_writes() -> None:
-    with ObstoreBackend(f"memory://cond-{uuid.uuid4().hex}") as backend:
-        exercise_conditional_writes(backend)
-
-
+# --------------------------------------------------------------------------- options
 def test_max_concurrency_defaults_per_family() -> None:
     assert ObstoreBackend("s3://bucket/p", region="us-east-1").max_concurrency == (
         OBJECT_STORE_MAX_CONCURRENCY
@@ -214,17 +141,6 @@ def test_max_concurrency_defaults_per_family() -> None:
     help_text = OBSTORE.options["max_concurrency"]
     assert f"{OBJECT_STORE_MAX_CONCURRENCY} on S3" in help_text
     assert f"{HTTP_MAX_CONCURRENCY} on HTTP" in help_text
-
-
-def test_closed_backend_refuses_calls() -> None:
-    backend = ObstoreBackend(f"memory://closed-{uuid.uuid4().hex}")
-    backend.put_bytes("k", b"v")
-    backend.close()
-    assert backend.closed
-    with pytest.raises(StoreError, match="closed"):
-        backend.get_bytes("k")
-    with pytest.raises(StoreError, match="closed"):
-        backend.head("k")
 
 
 def test_memory_through_make_backend_when_chosen() -> None:
@@ -259,8 +175,6 @@ def test_config_values_are_never_in_repr() -> None:
 
 
 def test_bad_constructor_values() -> None:
-    with pytest.raises(BackendOptionError, match="timeout"):
-        ObstoreBackend("memory://x", timeout=0)
     with pytest.raises(BackendOptionError, match="max_retries"):
         ObstoreBackend("memory://x", max_retries=-1)
     with pytest.raises(StoreError, match="max_concurrency"):
@@ -270,43 +184,6 @@ def test_bad_constructor_values() -> None:
 
 
 # --------------------------------------------------------------------------- S3 (SeaweedFS)
-def s3_kwargs(server: procs.S3Server, **extra: Any) -> dict[str, Any]:
-    """backend_kwargs with the server's credentials, in obstore's own names."""
-    return {
-        "endpoint": server.endpoint,
-        "region": server.region,
-        "access_key_id": server.access_key,
-        "secret_access_key": server.secret_key,
-        **extra,
-    }
-
-
-@pytest.mark.servers
-def test_s3_sync(s3_server: procs.S3Server, s3_bucket: str) -> None:
-    with make_backend(f"s3://{s3_bucket}/root", **s3_kwargs(s3_server)) as backend:
-        assert isinstance(backend, ObstoreBackend)
-        exercise_sync(backend)
-
-
-@pytest.mark.servers
-def test_s3_async(s3_server: procs.S3Server, s3_bucket: str) -> None:
-    backend = make_backend(f"s3://{s3_bucket}/deep/root", max_concurrency=4, **s3_kwargs(s3_server))
-    assert isinstance(backend, ObstoreBackend)
-    asyncio.run(exercise_async(backend))
-
-
-@pytest.mark.servers
-def test_s3_prefix_isolates_keys(s3_server: procs.S3Server, s3_bucket: str) -> None:
-    inner = ObstoreBackend(f"s3://{s3_bucket}/inner", **s3_kwargs(s3_server))
-    outer = ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server))
-    inner.put_bytes("k", b"v")
-    outer.put_bytes("innerish/k", b"w")
-    assert list(outer.list_prefix("", recursive=True)) == ["inner/k", "innerish/k"]
-    assert list(inner.list_prefix("", recursive=True)) == ["k"]
-    inner.delete_prefix("")
-    assert list(outer.list_prefix("", recursive=True)) == ["innerish/k"]
-
-
 @pytest.mark.servers
 def test_s3_friendly_option_names(s3_server: procs.S3Server, s3_bucket: str) -> None:
     backend = ObstoreBackend(
@@ -336,35 +213,6 @@ def test_s3_ambient_credentials(
 
 
 @pytest.mark.servers
-def test_s3_wrong_secret_is_refused_without_leaking_it(
-    s3_server: procs.S3Server, s3_bucket: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    secret = "WRONG-SECRET-zv-4242-do-not-print"
-    token = "SESSION-TOKEN-zv-7777-do-not-print"
-    backend = ObstoreBackend(
-        f"s3://{s3_bucket}/p",
-        **s3_kwargs(s3_server, secret_access_key=secret, session_token=token),
-    )
-    assert secret not in repr(backend) and token not in repr(backend)
-    for call in (
-        lambda: backend.put_bytes("k", b"v"),
-        lambda: backend.get_bytes("k"),
-        lambda: list(backend.list_prefix("")),
-        lambda: asyncio.run(backend.aput_bytes("k", b"v")),
-    ):
-        with pytest.raises(StoreError) as info:
-            call()
-        message = str(info.value)
-        assert f"s3://{s3_bucket}/p" in message
-        # obstore types a refused get/put; a refused listing is a generic error with the status.
-        assert "refused" in message or "403 Forbidden" in message
-        assert secret not in message and token not in message
-        assert "\n" not in message
-    assert secret not in caplog.text and token not in caplog.text
-
-
-@pytest.mark.servers
 def test_s3_unknown_access_key_is_refused(s3_server: procs.S3Server, s3_bucket: str) -> None:
     backend = ObstoreBackend(
         f"s3://{s3_bucket}", **s3_kwargs(s3_server, access_key_id="nobody-at-all")
@@ -374,150 +222,12 @@ def test_s3_unknown_access_key_is_refused(s3_server: procs.S3Server, s3_bucket: 
 
 
 @pytest.mark.servers
-def test_s3_anonymous_reads_but_cannot_write(s3_server: procs.S3Server, s3_bucket: str) -> None:
-    ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server)).put_bytes("pub/k", b"public")
-    anon = ObstoreBackend(
-        f"s3://{s3_bucket}", endpoint=s3_server.endpoint, region=s3_server.region, anon=True
-    )
-    assert anon.get_bytes("pub/k") == b"public"
-    assert asyncio.run(anon.aget_range("pub/k", 1, 3)) == b"ubl"
-    assert list(anon.list_prefix("pub")) == ["pub/k"]
-    with pytest.raises(StoreError, match="refused"):
-        anon.put_bytes("pub/k2", b"nope")
-
-
-@pytest.mark.servers
-def test_s3_missing_bucket_is_a_store_error(s3_server: procs.S3Server) -> None:
-    backend = ObstoreBackend("s3://no-such-bucket-zv/x", **s3_kwargs(s3_server))
-    with pytest.raises(StoreError, match="does not exist") as info:
-        backend.get_bytes("k")
-    assert not isinstance(info.value, KeyError)
-    with pytest.raises(StoreError, match="does not exist"):
-        asyncio.run(backend.aget_bytes("k"))
-
-
-@pytest.mark.servers
-def test_s3_verify_prefixes_hides_emptied_folders(
-    s3_server: procs.S3Server, s3_bucket: str
-) -> None:
-    plain = ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server))
-    checked = ObstoreBackend(f"s3://{s3_bucket}", verify_prefixes=True, **s3_kwargs(s3_server))
-    plain.put_many({"gone/deep/k": b"1", "kept/k": b"2", "top": b"3"})
-    plain.delete("gone/deep/k")
-    assert list(checked.list_prefix("")) == ["kept/", "top"]
-    assert list(checked.list_prefix("gone")) == []
-    # SeaweedFS (a file system underneath) may still report the emptied folder; never less.
-    assert {"kept/", "top"} <= set(plain.list_prefix("")) <= {"gone/", "kept/", "top"}
-    assert list(plain.list_prefix("", recursive=True)) == ["kept/k", "top"]
-
-
-@pytest.mark.servers
 def test_s3_missing_key_after_bucket_check(s3_server: procs.S3Server, s3_bucket: str) -> None:
     backend = ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server))
     for _ in range(2):  # the bucket is checked once, then a missing key is just a KeyError
         with pytest.raises(MissingKeyError, match="'k'"):
             backend.get_bytes("k")
     assert backend.get_many(["k", "j"]) == {}
-
-
-@pytest.mark.servers
-def test_s3_conditional_writes(s3_server: procs.S3Server, s3_bucket: str) -> None:
-    """SeaweedFS honours If-None-Match: * and If-Match on PUT through obstore."""
-    with ObstoreBackend(f"s3://{s3_bucket}/cond", **s3_kwargs(s3_server)) as backend:
-        exercise_conditional_writes(backend)
-
-
-@pytest.mark.servers
-def test_s3_head_is_the_etag(s3_server: procs.S3Server, s3_bucket: str) -> None:
-    import hashlib
-
-    with ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server)) as backend:
-        backend.put_bytes("k", b"payload")
-        info = backend.head("k")
-        assert info.size == 7
-        # A single-part upload's ETag is the MD5 of the bytes, quoted.
-        assert info.version == f'"{hashlib.md5(b"payload").hexdigest()}"'
-
-
-@pytest.mark.servers
-def test_s3_delete_many_in_batches(s3_server: procs.S3Server, s3_bucket: str) -> None:
-    with ObstoreBackend(f"s3://{s3_bucket}", **s3_kwargs(s3_server)) as backend:
-        keys = [f"d/{i:05d}" for i in range(2100)]
-        backend.put_many(dict.fromkeys(keys, b"x"))
-        backend.put_bytes("keep", b"k")
-        asyncio.run(backend.adelete_many([*keys[:1500], "d/missing"]))
-        assert list(backend.list_prefix("d", recursive=True)) == keys[1500:]
-        backend.delete_many(keys[1500:])
-        assert list(backend.list_prefix("", recursive=True)) == ["keep"]
-
-
-# --------------------------------------------------------------------------- endpoints that fail
-def test_unreachable_endpoint_is_a_store_error() -> None:
-    port = procs.free_port()  # nothing listens there
-    backend = ObstoreBackend(
-        "s3://bucket/p",
-        endpoint=f"http://127.0.0.1:{port}",
-        region="us-east-1",
-        access_key_id="a",
-        secret_access_key="SECRET-unreachable-zv",
-        timeout=2,
-        max_retries=0,
-    )
-    with pytest.raises(StoreError) as info:
-        backend.get_bytes("k")
-    assert "s3://bucket/p" in str(info.value)
-    assert "SECRET-unreachable-zv" not in str(info.value)
-
-
-@pytest.fixture
-def silent_server() -> Iterator[tuple[int, list[socket.socket]]]:
-    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            accepted.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join()
-        for conn in accepted:
-            conn.close()
-        listener.close()
-
-
-def test_silent_server_times_out_with_store_error(
-    silent_server: tuple[int, list[socket.socket]],
-) -> None:
-    port, accepted = silent_server
-    backend = ObstoreBackend(
-        "s3://bucket",
-        endpoint=f"http://127.0.0.1:{port}",
-        region="us-east-1",
-        skip_signature=True,
-        timeout=1,
-        max_retries=0,
-    )
-    with pytest.raises(StoreError, match="s3://bucket"):
-        backend.get_bytes("k")
-    with pytest.raises(StoreError, match="s3://bucket"):
-        asyncio.run(backend.aget_bytes("k"))
-    assert accepted, "the request never reached the silent server"
 
 
 def _wait_until_stopped(pid: int) -> None:
@@ -553,36 +263,6 @@ def test_stopped_server_times_out(own_s3_server: procs.S3Server) -> None:
 
 
 # --------------------------------------------------------------------------- Azure (Azurite)
-def azure_kwargs(server: procs.AzureServer, **extra: Any) -> dict[str, Any]:
-    return {
-        "account_name": server.account,
-        "account_key": server.key,
-        "endpoint": server.endpoint,
-        **extra,
-    }
-
-
-@pytest.mark.servers
-def test_azure_sync(azure_server: procs.AzureServer, azure_container: str) -> None:
-    with make_backend(f"az://{azure_container}/root", **azure_kwargs(azure_server)) as backend:
-        assert isinstance(backend, ObstoreBackend)
-        exercise_sync(backend)
-
-
-@pytest.mark.servers
-def test_azure_async(azure_server: procs.AzureServer, azure_container: str) -> None:
-    backend = make_backend(
-        f"azure://{azure_container}", max_concurrency=5, **azure_kwargs(azure_server)
-    )
-    asyncio.run(exercise_async(backend))
-
-
-@pytest.mark.servers
-def test_azure_conditional_writes(azure_server: procs.AzureServer, azure_container: str) -> None:
-    backend = ObstoreBackend(f"az://{azure_container}/cond", **azure_kwargs(azure_server))
-    exercise_conditional_writes(backend)
-
-
 @pytest.mark.servers
 def test_azure_delete_many_skips_missing_keys(
     azure_server: procs.AzureServer, azure_container: str
@@ -622,36 +302,6 @@ def test_azure_ambient_credentials(
 
 
 @pytest.mark.servers
-def test_azure_wrong_key_is_refused_without_leaking_it(
-    azure_server: procs.AzureServer, azure_container: str
-) -> None:
-    import base64
-
-    wrong_key = base64.b64encode(b"WRONG-AZURE-KEY-zv-0042" * 3).decode()
-    conn = (
-        f"AccountName={azure_server.account};AccountKey={wrong_key};"
-        f"BlobEndpoint={azure_server.endpoint}"
-    )
-    for backend in (
-        ObstoreBackend(
-            f"az://{azure_container}", **azure_kwargs(azure_server, account_key=wrong_key)
-        ),
-        ObstoreBackend(f"az://{azure_container}", connection_string=conn),
-    ):
-        assert wrong_key not in repr(backend)
-        for call in (
-            lambda b=backend: b.put_bytes("k", b"v"),
-            lambda b=backend: b.get_bytes("k"),
-            lambda b=backend: asyncio.run(b.aget_many(["k"])),
-        ):
-            with pytest.raises(StoreError) as info:
-                call()
-            message = str(info.value)
-            assert "refused" in message and f"az://{azure_container}" in message
-            assert wrong_key not in message and "\n" not in message
-
-
-@pytest.mark.servers
 def test_azure_sas_token_never_printed(
     azure_server: procs.AzureServer, azure_container: str
 ) -> None:
@@ -668,112 +318,13 @@ def test_azure_sas_token_never_printed(
     assert "SASSIGNATUREzv0099secret" not in str(info.value)
 
 
-@pytest.mark.servers
-def test_azure_anonymous_reads_public_container(azure_server: procs.AzureServer) -> None:
-    public = azure_server.create_container(public=True)
-    ObstoreBackend(f"az://{public}", **azure_kwargs(azure_server)).put_bytes("d/k", b"open")
-    anon = ObstoreBackend(
-        f"az://{public}",
-        account_name=azure_server.account,
-        endpoint=azure_server.endpoint,
-        skip_signature=True,
-    )
-    assert anon.get_bytes("d/k") == b"open"
-    assert list(anon.list_prefix("d")) == ["d/k"]
-    with pytest.raises(StoreError):
-        anon.put_bytes("d/k2", b"no")
-
-
-@pytest.mark.servers
-def test_azure_missing_container_is_a_store_error(azure_server: procs.AzureServer) -> None:
-    backend = ObstoreBackend("az://no-such-container-zv", **azure_kwargs(azure_server))
-    with pytest.raises(StoreError, match="does not exist") as info:
-        backend.get_bytes("k")
-    assert not isinstance(info.value, KeyError)
-
-
 # --------------------------------------------------------------------------- HTTP (read-only)
-@pytest.fixture
-def http_store(http_server: procs.HttpServer, tmp_path: Any) -> tuple[str, Any]:
-    """A fresh directory under the HTTP server's root, with its URL."""
-    name = tmp_path.name
-    root = http_server.root / name
-    (root / "a" / "sub").mkdir(parents=True)
-    (root / "a" / "k").write_bytes(b"0123456789")
-    (root / "a" / "sub" / "z").write_bytes(b"z")
-    (root / "ab").write_bytes(b"x")
-    return f"{http_server.url}/{name}", root
-
-
 @pytest.mark.servers
-def test_http_reads_sync(http_store: tuple[str, Any]) -> None:
-    url, _ = http_store
-    backend = make_backend(url)
-    assert isinstance(backend, ObstoreBackend) and not backend.writable
-    assert backend.get_bytes("a/k") == b"0123456789"
-    assert backend.get_range("a/k", 2, 3) == b"234"
-    assert backend.get_range("a/k", 8, 10) == b"89"
-    assert backend.get_range("a/k", 10) == b""
-    assert backend.exists("ab") and not backend.exists("nope")
-    with pytest.raises(MissingKeyError):
-        backend.get_bytes("nope")
-    assert list(backend.list_prefix("")) == ["a/", "ab"]
-    assert list(backend.list_prefix("a")) == ["a/k", "a/sub/"]
-    assert list(backend.list_prefix("", recursive=True)) == ["a/k", "a/sub/z", "ab"]
-    assert backend.get_many(["a/k", "ab", "missing"]) == {"a/k": b"0123456789", "ab": b"x"}
-
-
-@pytest.mark.servers
-def test_http_reads_async(http_store: tuple[str, Any]) -> None:
-    url, _ = http_store
-
-    async def run() -> None:
-        async with ObstoreBackend(url + "/") as backend:  # a trailing '/' is fine
-            assert await backend.aget_bytes("a/sub/z") == b"z"
-            assert await backend.aget_range("a/k", 5) == b"56789"
-            assert await backend.aexists("a/k") and not await backend.aexists("a/x")
-            assert [k async for k in backend.alist_prefix("a", recursive=True)] == [
-                "a/k",
-                "a/sub/z",
-            ]
-            assert await backend.aget_many(["ab", "nope"]) == {"ab": b"x"}
-            with pytest.raises(KeyError):
-                await backend.aget_bytes("nope")
-
-    asyncio.run(run())
-
-
-@pytest.mark.servers
-def test_http_writes_are_refused(http_store: tuple[str, Any]) -> None:
-    url, root = http_store
-    backend = ObstoreBackend(url)
-    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
-    for call in (
-        lambda: backend.put_bytes("new", b"v"),
-        lambda: backend.put_many({"n1": b"1"}),
-        lambda: backend.delete("ab"),
-        lambda: backend.delete_prefix("a"),
-        lambda: asyncio.run(backend.aput_bytes("new", b"v")),
-        lambda: asyncio.run(backend.adelete_prefix("")),
-    ):
-        with pytest.raises(ReadOnlyBackendError, match="read-only"):
-            call()
-    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
-
-
-@pytest.mark.servers
-def test_http_head_and_no_conditional_writes(http_store: tuple[str, Any]) -> None:
+def test_http_refuses_conditional_writes(http_seeded: str) -> None:
     from zarr_vectors.exceptions import UnsupportedOperationError
 
-    url, _ = http_store
-    backend = ObstoreBackend(url)
-    assert backend.head("a/k").size == 10
-    with pytest.raises(MissingKeyError):
-        backend.head("nope")
-    assert not backend.conditional_writes
     with pytest.raises((ReadOnlyBackendError, UnsupportedOperationError)):
-        backend.put_if("new", b"v", expect=None)
-    assert backend.get_range("ab", 1, 5) == b""
+        ObstoreBackend(http_seeded).put_if("new", b"v", expect=None)
 
 
 def test_http_refuses_store_config() -> None:
@@ -839,50 +390,14 @@ def test_batch_reads_are_concurrent_and_bounded(limit: int) -> None:
 
 
 # --------------------------------------------------------------------------- GCS (fake-gcs-server)
-@pytest.fixture
-def gcs_seeded(gcs_server: procs.GcsServer, gcs_bucket: str) -> str:
-    """A bucket holding a/k, a/sub/z and ab, written through the emulator's JSON API."""
-    for name, data in (("a/k", b"0123456789"), ("a/sub/z", b"z"), ("ab", b"x")):
-        gcs_server.upload(gcs_bucket, name, data)
-    return gcs_bucket
-
-
 @pytest.mark.servers
-def test_gcs_anonymous_reads_sync(gcs_server: procs.GcsServer, gcs_seeded: str) -> None:
+def test_gcs_version_is_the_generation(gcs_server: procs.GcsServer, gcs_seeded: str) -> None:
     backend = make_backend(f"gs://{gcs_seeded}", endpoint=gcs_server.endpoint, anon=True)
     assert isinstance(backend, ObstoreBackend)
-    assert backend.get_bytes("a/k") == b"0123456789"
-    assert backend.get_range("a/k", 2, 3) == b"234"
-    assert backend.get_range("a/k", 8, 10) == b"89"
-    assert backend.get_range("a/k", 10, 2) == b""
-    assert backend.exists("ab") and not backend.exists("a/nope")
-    with pytest.raises(MissingKeyError):
-        backend.get_bytes("a/nope")
-    assert list(backend.list_prefix("")) == ["a/", "ab"]
-    assert list(backend.list_prefix("a")) == ["a/k", "a/sub/"]
-    assert list(backend.list_prefix("", recursive=True)) == ["a/k", "a/sub/z", "ab"]
-    assert backend.get_many(["a/k", "ab", "zz"]) == {"a/k": b"0123456789", "ab": b"x"}
     # GCS matches conditional writes on the generation, so that is the version.
     info = backend.head("a/k")
     assert info.size == 10 and info.version is not None and info.version.isdigit()
     assert backend.conditional_writes
-
-
-@pytest.mark.servers
-def test_gcs_anonymous_reads_async(gcs_server: procs.GcsServer, gcs_seeded: str) -> None:
-    async def run() -> None:
-        backend = ObstoreBackend(
-            f"gcs://{gcs_seeded}/a", endpoint=gcs_server.endpoint, skip_signature=True
-        )
-        assert await backend.aget_bytes("sub/z") == b"z"
-        assert await backend.aget_range("k", 7) == b"789"
-        assert await backend.aexists("k") and not await backend.aexists("ab")
-        assert [k async for k in backend.alist_prefix("", recursive=True)] == ["k", "sub/z"]
-        assert await backend.aget_many(["k", "sub/z", "zz"]) == {"k": b"0123456789", "sub/z": b"z"}
-        with pytest.raises(KeyError):
-            await backend.aget_bytes("zz")
-
-    asyncio.run(run())
 
 
 @pytest.mark.servers
@@ -899,14 +414,6 @@ def test_gcs_token_reads_and_never_printed(gcs_server: procs.GcsServer, gcs_seed
     backend.delete("ab")  # deletes do go through
     backend.delete_prefix("a")
     assert list(backend.list_prefix("", recursive=True)) == []
-
-
-@pytest.mark.servers
-def test_gcs_missing_bucket_is_a_store_error(gcs_server: procs.GcsServer) -> None:
-    backend = ObstoreBackend("gs://no-such-bucket-zv", endpoint=gcs_server.endpoint, anon=True)
-    with pytest.raises(StoreError, match="does not exist") as info:
-        backend.get_bytes("k")
-    assert not isinstance(info.value, KeyError)
 
 
 # --------------------------------------------------------------------------- the conformance kit

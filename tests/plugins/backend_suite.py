@@ -1,0 +1,627 @@
+"""One suite of storage-protocol behaviour that every remote-capable backend plugin runs.
+
+The obstore and fsspec plugins reach the same places (memory, SeaweedFS for S3,
+Azurite, fake-gcs-server, a read-only HTTP server, endpoints that refuse or never
+answer) and promise the same things there; this module says each of those things
+once. A plugin's test module subclasses :class:`BackendSuite` in a ``Test*`` class
+and fills in how its backend is made and reached (the option names differ: obstore's
+``endpoint``/``access_key_id`` against s3fs's ``endpoint_url``/``key``). A test the
+plugin cannot run is switched off by setting its name to ``None`` in the subclass,
+with the reason beside it. What is truly one plugin's own (its options, its error
+wording, its quirks) stays in that plugin's module.
+
+The conformance kit (``zarr_vectors.testing``) checks the protocol by generated
+examples; this suite holds the fixed scenarios, the server set-ups (credentials,
+anonymous access, missing buckets, read-only HTTP) and the failure paths the kit
+does not reach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from tests.helpers.servers import procs
+from zarr_vectors.exceptions import (
+    MissingKeyError,
+    PreconditionFailedError,
+    ReadOnlyBackendError,
+    StoreError,
+)
+from zarr_vectors.storage.base import Backend
+from zarr_vectors.storage.resolve import make_backend
+
+#: Marker credentials: looked for in every message, repr and log line they must not reach.
+SECRET = "zv-Suite-Secret-7f3a9c-do-not-print"
+TOKEN = "zv-Suite-Token-5150-do-not-print"
+
+#: What the read-only places (HTTP, a seeded GCS bucket) hold.
+SEEDED = {"a/k": b"0123456789", "a/sub/z": b"z", "ab": b"x"}
+
+
+# --------------------------------------------------------------------------- the scenarios
+def check_sync(b: Backend, *, versioned: bool) -> None:
+    """Every rule of the storage protocol through the blocking API, on an empty root.
+
+    ``versioned``: ``head`` reports a version that changes with each write (object
+    stores); without, the version may be ``None``.
+    """
+    assert list(b.list_prefix("")) == []
+    b.put_bytes("a/x", b"0123456789")
+    b.put_bytes("a/y/z", b"45")
+    b.put_bytes("ab", b"9")
+    b.put_bytes("e", b"")
+    assert b.get_bytes("a/x") == b"0123456789" and b.get_bytes("e") == b""
+    for start, length, want in [(2, 3, b"234"), (8, 10, b"89"), (4, None, b"456789")]:
+        assert b.get_range("a/x", start, length) == want
+    for start, length in [(10, None), (12, 4), (3, 0), (0, 0)]:  # past the end, or nothing
+        assert b.get_range("a/x", start, length) == b""
+    assert b.get_range("e", 0, 4) == b"" and b.get_range("e", 0) == b""
+    info = b.head("a/x")
+    assert (info.key, info.size) == ("a/x", 10) and (info.version or not versioned)
+    assert b.head("e").size == 0
+    for absent in ("nope", "a", "a/y"):  # a prefix is not an object
+        with pytest.raises(MissingKeyError):
+            b.head(absent)
+    for read in (lambda: b.get_bytes("nope"), lambda: b.get_range("nope", 0, 4)):
+        with pytest.raises(MissingKeyError, match="nope"):
+            read()
+    with pytest.raises(MissingKeyError):
+        b.get_range("nope", 0, 0)
+    assert b.exists("a/x") and b.exists("e")
+    assert not b.exists("a") and not b.exists("a/y") and not b.exists("nope")
+    assert list(b.list_prefix("")) == ["a/", "ab", "e"]
+    assert list(b.list_prefix("a")) == list(b.list_prefix("a/")) == ["a/x", "a/y/"]
+    assert list(b.list_prefix("a/y")) == ["a/y/z"]
+    assert list(b.list_prefix("", recursive=True)) == ["a/x", "a/y/z", "ab", "e"]
+    assert list(b.list_prefix("a", recursive=True)) == ["a/x", "a/y/z"]
+    assert list(b.list_prefix("nothing")) == []
+    b.put_bytes("a/x", b"new")
+    rewritten = b.head("a/x")
+    assert b.get_bytes("a/x") == b"new" and rewritten.size == 3
+    assert rewritten.version != info.version or (not versioned and info.version is None)
+    assert b.get_many(["a/x", "nope", "ab", "a/x"]) == {"a/x": b"new", "ab": b"9"}
+    batch = {f"m/{i:02d}": bytes([i]) * i for i in range(1, 40)}
+    b.put_many(batch)
+    assert b.get_many(list(batch)) == batch
+    assert list(b.list_prefix("m", recursive=True)) == sorted(batch)
+    b.delete("nope")  # deleting a missing key is silent, twice too
+    b.delete("a/y/z")
+    b.delete("a/y/z")
+    assert not b.exists("a/y/z")
+    assert list(b.list_prefix("a", recursive=True)) == ["a/x"]
+    b.delete_prefix("a")  # never touches "ab"
+    assert list(b.list_prefix("", recursive=True)) == ["ab", "e", *sorted(batch)]
+    b.delete_prefix("m/")
+    assert list(b.list_prefix("", recursive=True)) == ["ab", "e"]
+    # "d*" is a key, never a pattern: deleting it leaves "dz" and "d/1" alone
+    b.put_many({"d/1": b"1", "d/2": b"2", "d*": b"star", "dz": b"z"})
+    b.delete_many(["d/2", "d*", "nope", "d/2"])
+    assert list(b.list_prefix("", recursive=True)) == ["ab", "d/1", "dz", "e"]
+    b.delete_many([])
+    b.delete_prefix("")
+    assert list(b.list_prefix("", recursive=True)) == []
+
+
+async def check_async(b: Backend) -> None:
+    """The same rules through the coroutine API; a closed backend then refuses calls."""
+
+    async def listed(prefix: str, recursive: bool = False) -> list[str]:
+        return [k async for k in b.alist_prefix(prefix, recursive)]
+
+    assert await listed("") == []
+    await b.aput_bytes("a/x", b"0123456789")
+    await b.aput_bytes("a/y/z", b"45")
+    await b.aput_bytes("ab", b"9")
+    assert await b.aget_bytes("a/x") == b"0123456789"
+    assert await b.aget_range("a/x", 2, 3) == b"234"
+    assert await b.aget_range("a/x", 4) == b"456789"
+    assert await b.aget_range("a/x", 10, 5) == b""
+    info = await b.ahead("a/x")
+    assert info.size == 10 and info.version == b.head("a/x").version
+    for absent in ("a", "nope"):
+        with pytest.raises(MissingKeyError):
+            await b.ahead(absent)
+    with pytest.raises(MissingKeyError, match="nope"):
+        await b.aget_bytes("nope")
+    with pytest.raises(MissingKeyError):
+        await b.aget_range("nope", 2, 3)
+    assert await b.aexists("a/x") and not await b.aexists("a") and not await b.aexists("nope")
+    assert await listed("") == ["a/", "ab"]
+    assert await listed("a") == ["a/x", "a/y/"]
+    assert await listed("", recursive=True) == ["a/x", "a/y/z", "ab"]
+    batch = {f"m/{i:03d}": bytes([i % 251]) * (i + 1) for i in range(120)}
+    await b.aput_many(batch)
+    assert await b.aget_many([*batch, "m/missing"]) == batch
+    await b.adelete("nope")
+    await b.adelete_many([*(f"m/{i:03d}" for i in range(0, 120, 2)), "m/missing"])
+    assert await listed("m", True) == [f"m/{i:03d}" for i in range(1, 120, 2)]
+    await b.adelete("a/x")
+    assert not await b.aexists("a/x")
+    await b.adelete_prefix("a")
+    assert await b.aexists("ab") and await listed("a", recursive=True) == []
+    await b.adelete_prefix("")
+    assert await listed("", recursive=True) == []
+    await b.aclose()
+    with pytest.raises(StoreError, match="closed"):
+        await b.aget_bytes("ab")
+
+
+def check_object_beside_prefix(b: Backend) -> None:
+    """Object stores are flat: "ab" and "ab/..." are both objects, listed and deleted apart."""
+    b.put_many({"ab": b"obj", "ab/a": b"1", "ab/c/d": b"2", "abc": b"3"})
+    assert b.get_bytes("ab") == b"obj"
+    assert list(b.list_prefix("")) == ["ab", "ab/", "abc"]
+    assert list(b.list_prefix("ab")) == ["ab/a", "ab/c/"]
+    assert list(b.list_prefix("ab", recursive=True)) == ["ab/a", "ab/c/d"]
+    assert asyncio.run(b.aget_many(["ab", "ab/a"])) == {"ab": b"obj", "ab/a": b"1"}
+    b.delete_prefix("ab")
+    assert list(b.list_prefix("", recursive=True)) == ["ab", "abc"]
+    b.delete_prefix("")
+
+
+def check_conditional_writes(b: Backend) -> None:
+    """Create-only and if-match writes: the second creator and a stale version lose."""
+    assert b.conditional_writes
+    created = b.put_if("lock", b"one", expect=None)
+    assert created == b.head("lock").version
+    with pytest.raises(PreconditionFailedError, match="already exists"):
+        b.put_if("lock", b"two", expect=None)
+    assert b.get_bytes("lock") == b"one"
+    b.put_bytes("lock", b"someone else")  # moves the version on
+    with pytest.raises(PreconditionFailedError, match="no longer at version"):
+        b.put_if("lock", b"three", expect=created)
+    assert b.get_bytes("lock") == b"someone else"
+    current = b.head("lock").version
+    assert current is not None and current != created
+    updated = b.put_if("lock", b"four", expect=current)
+    assert updated != current and updated == b.head("lock").version
+    assert b.get_bytes("lock") == b"four"
+    with pytest.raises(PreconditionFailedError):
+        b.put_if("never-written", b"x", expect=current)
+    assert not b.exists("never-written")
+
+    async def run() -> None:
+        await b.aput_if("alock", b"a", expect=None)
+        with pytest.raises(PreconditionFailedError):
+            await b.aput_if("alock", b"b", expect=None)
+        version = (await b.ahead("alock")).version
+        assert version is not None
+        new = await b.aput_if("alock", b"c", expect=version)
+        with pytest.raises(PreconditionFailedError):
+            await b.aput_if("alock", b"d", expect=version)
+        assert new == (await b.ahead("alock")).version
+        assert await b.aget_bytes("alock") == b"c"
+
+    asyncio.run(run())
+
+
+def check_reads(b: Backend) -> None:
+    """A read-only place holding :data:`SEEDED`, through the blocking API."""
+    assert b.get_bytes("a/k") == b"0123456789"
+    assert b.get_range("a/k", 2, 3) == b"234" and b.get_range("a/k", 8, 10) == b"89"
+    assert b.get_range("a/k", 10) == b"" and b.get_range("ab", 1, 5) == b""
+    assert b.head("a/k").size == 10
+    assert b.exists("ab") and not b.exists("a/nope")
+    for read in (lambda: b.get_bytes("a/nope"), lambda: b.head("a/nope")):
+        with pytest.raises(MissingKeyError):
+            read()
+    assert list(b.list_prefix("")) == ["a/", "ab"]
+    assert list(b.list_prefix("a")) == ["a/k", "a/sub/"]
+    assert list(b.list_prefix("", recursive=True)) == ["a/k", "a/sub/z", "ab"]
+    assert b.get_many(["a/k", "ab", "missing"]) == {"a/k": b"0123456789", "ab": b"x"}
+
+
+async def check_reads_async(b: Backend) -> None:
+    """The same place through the coroutine API."""
+    assert await b.aget_bytes("a/sub/z") == b"z"
+    assert await b.aget_range("a/k", 5) == b"56789"
+    assert await b.aget_range("a/k", 7, 2) == b"78"
+    assert await b.aexists("a/k") and not await b.aexists("a/x")
+    assert [k async for k in b.alist_prefix("a", recursive=True)] == ["a/k", "a/sub/z"]
+    assert await b.aget_many(["ab", "nope"]) == {"ab": b"x"}
+    with pytest.raises(MissingKeyError):
+        await b.aget_bytes("nope")
+    await b.aclose()
+
+
+def refusal(call: Callable[[], object]) -> StoreError:
+    """The StoreError ``call`` raises (never a KeyError), in one line."""
+    with pytest.raises(StoreError) as info:
+        call()
+    assert not isinstance(info.value, KeyError) and "\n" not in str(info.value)
+    return info.value
+
+
+# --------------------------------------------------------------------------- endpoints that fail
+@dataclass
+class SilentServer:
+    """A TCP listener on 127.0.0.1 that accepts connections and never answers."""
+
+    url: str
+    accepted: list[socket.socket] = field(default_factory=list)
+
+    @classmethod
+    @contextlib.contextmanager
+    def listening(cls) -> Iterator[SilentServer]:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        server = cls(f"http://127.0.0.1:{listener.getsockname()[1]}")
+        stop = threading.Event()
+
+        def accept() -> None:
+            listener.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                server.accepted.append(conn)
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield server
+        finally:
+            stop.set()
+            thread.join(5)
+            for conn in server.accepted:
+                conn.close()
+            listener.close()
+
+
+# --------------------------------------------------------------------------- the suite
+class BackendSuite:
+    """The shared tests; a plugin's ``Test*`` subclass says how its backend is reached."""
+
+    #: The backend's registered name (``make_backend(..., backend=...)``).
+    backend_name: ClassVar[str]
+    #: Places whose ``head`` reports a version that every write changes.
+    versioned: ClassVar[frozenset[str]] = frozenset({"s3", "azure", "gcs"})
+    #: Words one of which a refusal for wrong credentials says.
+    refused_words: ClassVar[tuple[str, ...]]
+    #: The alias schemes the async scenarios go through (each plugin serves its own).
+    azure_async_scheme: ClassVar[str] = "azure"
+    #: What a request that gets no answer says, past the URL (``None``: the URL suffices).
+    no_answer_says: ClassVar[str | None] = None
+
+    # -- how the plugin's backend is made and reached (override) --------------------------
+    def s3_options(
+        self,
+        server: procs.S3Server,
+        secret: str | None = None,
+        token: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """The options reaching ``server``; ``secret``/``token``: wrong ones instead."""
+        raise NotImplementedError
+
+    def s3_anonymous(self, server: procs.S3Server) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def azure_options(
+        self, server: procs.AzureServer, key: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Each form of options this plugin takes for Azurite (``key``: a wrong account key)."""
+        raise NotImplementedError
+
+    def azure_anonymous(self, server: procs.AzureServer) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def gcs_options(self, server: procs.GcsServer) -> dict[str, Any]:
+        """Anonymous access to the emulator."""
+        raise NotImplementedError
+
+    def s3_at(self, endpoint: str, timeout: float) -> dict[str, Any]:
+        """S3 options for a server at ``endpoint`` with a made-up :data:`SECRET`, no retries."""
+        raise NotImplementedError
+
+    def make(self, url: str, **options: Any) -> Backend:
+        return make_backend(url, backend=self.backend_name, **options)
+
+    def memory(self, **options: Any) -> Backend:
+        return self.make(f"memory://zv-suite/{uuid.uuid4().hex}", **options)
+
+    def check_missing(self, backend: Backend, url: str, *, write: bool = False) -> None:
+        """Calls on a bucket or container that does not exist fail, and say so.
+
+        ``write``: a write too (SeaweedFS makes a missing bucket on a write).
+        """
+        assert f"{url} does not exist" in str(refusal(lambda: backend.get_bytes("k")))
+        for call in (
+            lambda: asyncio.run(backend.aget_bytes("k")),
+            lambda: asyncio.run(backend.aget_many(["k"])),
+            lambda: list(backend.list_prefix("")),
+            *([lambda: backend.put_bytes("k", b"1")] if write else []),
+        ):
+            assert "does not exist" in str(refusal(call))
+
+    # -- memory ------------------------------------------------------------------------
+    def test_memory_sync_protocol(self) -> None:
+        with self.memory() as backend:
+            check_sync(backend, versioned="memory" in self.versioned)
+
+    def test_memory_async_protocol(self) -> None:
+        asyncio.run(check_async(self.memory(max_concurrency=3)))
+
+    def test_memory_conditional_writes(self) -> None:
+        with self.memory() as backend:
+            check_conditional_writes(backend)
+
+    def test_closed_backend_refuses_calls(self) -> None:
+        backend = self.memory()
+        backend.put_bytes("k", b"v")
+        backend.close()
+        assert backend.closed
+        for call in (lambda: backend.get_bytes("k"), lambda: backend.head("k")):
+            with pytest.raises(StoreError, match="closed"):
+                call()
+
+    def test_bad_timeout_is_refused(self) -> None:
+        from zarr_vectors.exceptions import BackendOptionError
+
+        with pytest.raises(BackendOptionError, match="timeout"):
+            self.memory(timeout=0)
+
+    def test_unknown_scheme_is_a_store_error(self) -> None:
+        with pytest.raises(StoreError, match="no-such-proto"):
+            self.make("no-such-proto://host/x")
+
+    # -- endpoints that fail -----------------------------------------------------------
+    def test_unreachable_endpoint_is_a_store_error(self) -> None:
+        backend = self.make(
+            "s3://bucket/p", **self.s3_at(f"http://127.0.0.1:{procs.free_port()}", 2)
+        )
+        error = refusal(lambda: backend.get_bytes("k"))
+        assert "s3://bucket/p" in str(error) and SECRET not in str(error)
+
+    def test_silent_server_times_out_with_a_store_error(self, silent_server: SilentServer) -> None:
+        backend = self.make("s3://bucket/root", **self.s3_at(silent_server.url, 1.5))
+        started = time.monotonic()
+        for call in (lambda: backend.get_bytes("k"), lambda: asyncio.run(backend.aget_many(["a"]))):
+            error = refusal(call)
+            assert "s3://bucket/root" in str(error) and SECRET not in str(error)
+            if self.no_answer_says:
+                assert self.no_answer_says in str(error)
+        assert time.monotonic() - started < 40  # bounded by the timeout, not hanging
+        assert silent_server.accepted, "the request never reached the silent server"
+        backend.close()
+
+    # -- S3 (SeaweedFS) ----------------------------------------------------------------
+    def test_s3_sync_protocol(self, s3_server: procs.S3Server, s3_bucket: str) -> None:
+        with self.make(f"s3://{s3_bucket}/root", **self.s3_options(s3_server)) as backend:
+            check_sync(backend, versioned="s3" in self.versioned)
+
+    def test_s3_async_protocol(self, s3_server: procs.S3Server, s3_bucket: str) -> None:
+        options = self.s3_options(s3_server, max_concurrency=4)
+        asyncio.run(check_async(self.make(f"s3://{s3_bucket}/deep/root", **options)))
+
+    def test_s3_object_and_prefix_may_share_a_name(
+        self, s3_server: procs.S3Server, s3_bucket: str
+    ) -> None:
+        with self.make(f"s3://{s3_bucket}/r", **self.s3_options(s3_server)) as backend:
+            check_object_beside_prefix(backend)
+
+    def test_s3_conditional_writes(self, s3_server: procs.S3Server, s3_bucket: str) -> None:
+        """SeaweedFS honours If-None-Match: * and If-Match on PUT."""
+        with self.make(f"s3://{s3_bucket}/cond", **self.s3_options(s3_server)) as backend:
+            check_conditional_writes(backend)
+
+    def test_s3_wrong_secret_is_refused_without_leaking_it(
+        self, s3_server: procs.S3Server, s3_bucket: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        url = f"s3://{s3_bucket}/root"
+        with self.make(url, **self.s3_options(s3_server)) as good:
+            good.put_bytes("k", b"1")
+        caplog.set_level(logging.DEBUG)
+        bad = self.make(url, **self.s3_options(s3_server, secret=SECRET, token=TOKEN, timeout=20))
+        for call in (
+            lambda: bad.get_bytes("k"),
+            lambda: bad.put_bytes("k", b"2"),
+            lambda: list(bad.list_prefix("")),
+            lambda: asyncio.run(bad.aget_bytes("k")),
+            lambda: asyncio.run(bad.aput_bytes("k", b"2")),
+        ):
+            error = refusal(call)
+            text = str(error) + repr(error)
+            assert url in text and any(word in text for word in self.refused_words), text
+            assert SECRET not in text and TOKEN not in text
+        assert SECRET not in repr(bad) and TOKEN not in repr(bad)
+        assert SECRET not in caplog.text and TOKEN not in caplog.text
+        with self.make(url, **self.s3_options(s3_server)) as good:
+            assert good.get_bytes("k") == b"1"
+
+    def test_s3_anonymous_reads_but_cannot_write(
+        self, s3_server: procs.S3Server, s3_bucket: str
+    ) -> None:
+        url = f"s3://{s3_bucket}/pub"
+        self.make(url, **self.s3_options(s3_server)).put_bytes("k", b"public")
+        anonymous = self.make(url, **self.s3_anonymous(s3_server))
+        assert anonymous.get_bytes("k") == b"public"
+        assert asyncio.run(anonymous.aget_range("k", 1, 3)) == b"ubl"
+        assert list(anonymous.list_prefix("")) == ["k"]
+        assert "refused" in str(refusal(lambda: anonymous.put_bytes("k", b"changed")))
+        assert anonymous.get_bytes("k") == b"public"
+
+    def test_s3_missing_bucket_is_a_store_error(self, s3_server: procs.S3Server) -> None:
+        url = f"s3://zv-no-such-bucket-{uuid.uuid4().hex[:8]}/x"
+        backend = self.make(url, **self.s3_options(s3_server))
+        self.check_missing(backend, url)
+
+    def test_s3_verify_prefixes_hides_emptied_folders(
+        self, s3_server: procs.S3Server, s3_bucket: str
+    ) -> None:
+        url = f"s3://{s3_bucket}/v"
+        plain = self.make(url, **self.s3_options(s3_server))
+        checked = self.make(url, **self.s3_options(s3_server, verify_prefixes=True))
+        plain.put_many({"gone/deep/k": b"1", "kept/k": b"2", "top": b"3"})
+        plain.delete("gone/deep/k")
+        assert list(checked.list_prefix("")) == ["kept/", "top"]
+        assert list(checked.list_prefix("gone")) == []
+        assert asyncio.run(checked.aexists("top"))
+        assert list(checked.list_prefix("", recursive=True)) == ["kept/k", "top"]
+        # SeaweedFS (a file system underneath) may still report the emptied folder; never less.
+        assert {"kept/", "top"} <= set(plain.list_prefix("")) <= {"gone/", "kept/", "top"}
+        assert list(plain.list_prefix("", recursive=True)) == ["kept/k", "top"]
+
+    def test_s3_head_is_the_etag(self, s3_server: procs.S3Server, s3_bucket: str) -> None:
+        """``head``: the size and S3's ETag (the MD5 of a single-part upload, quoted)."""
+        with self.make(f"s3://{s3_bucket}/h", **self.s3_options(s3_server)) as backend:
+            backend.put_bytes("k", b"first")
+            info = backend.head("k")
+            assert (info.key, info.size) == ("k", 5)
+            assert info.version == f'"{hashlib.md5(b"first").hexdigest()}"'
+            backend.put_bytes("k", b"second!")
+            again = asyncio.run(backend.ahead("k"))
+            assert again.size == 7 and again.version == f'"{hashlib.md5(b"second!").hexdigest()}"'
+
+    def test_s3_delete_many_in_batches(self, s3_server: procs.S3Server, s3_bucket: str) -> None:
+        """More keys than one DeleteObjects request takes (1,000), missing ones among them."""
+        with self.make(f"s3://{s3_bucket}/dm", **self.s3_options(s3_server)) as backend:
+            keys = [f"c/{i:04d}" for i in range(1100)]
+            backend.put_many({k: b"x" for k in keys[::-1]} | {"keep": b"k", "c*": b"star"})
+            backend.delete_many([*keys[:1050], "c/missing", "c*", keys[0]])
+            assert list(backend.list_prefix("", recursive=True)) == [*keys[1050:], "keep"]
+            asyncio.run(backend.adelete_many([*keys[1050:], "c/missing"]))
+            assert list(backend.list_prefix("", recursive=True)) == ["keep"]
+
+    # -- Azure (Azurite) ---------------------------------------------------------------
+    def test_azure_sync_protocol(
+        self, azure_server: procs.AzureServer, azure_container: str
+    ) -> None:
+        options = self.azure_options(azure_server)[0]
+        with self.make(f"az://{azure_container}/sync", **options) as backend:
+            check_sync(backend, versioned="azure" in self.versioned)
+
+    def test_azure_async_protocol(
+        self, azure_server: procs.AzureServer, azure_container: str
+    ) -> None:
+        options = {**self.azure_options(azure_server)[0], "max_concurrency": 5}
+        url = f"{self.azure_async_scheme}://{azure_container}/async"
+        asyncio.run(check_async(self.make(url, **options)))
+
+    def test_azure_object_and_prefix_may_share_a_name(
+        self, azure_server: procs.AzureServer, azure_container: str
+    ) -> None:
+        options = self.azure_options(azure_server)[0]
+        with self.make(f"az://{azure_container}", **options) as backend:
+            check_object_beside_prefix(backend)
+
+    def test_azure_conditional_writes(
+        self, azure_server: procs.AzureServer, azure_container: str
+    ) -> None:
+        options = self.azure_options(azure_server)[0]
+        with self.make(f"az://{azure_container}/cond", **options) as backend:
+            check_conditional_writes(backend)
+
+    def test_azure_wrong_key_is_refused_without_leaking_it(
+        self,
+        azure_server: procs.AzureServer,
+        azure_container: str,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        import base64
+
+        caplog.set_level(logging.DEBUG)
+        wrong = base64.b64encode(SECRET.encode() * 2).decode()
+        url = f"az://{azure_container}/x"
+        for options in self.azure_options(azure_server, key=wrong):
+            backend = self.make(url, timeout=20, **options)
+            assert wrong not in repr(backend)
+            for call in (
+                lambda b=backend: b.put_bytes("k", b"v"),
+                lambda b=backend: b.get_bytes("k"),
+                lambda b=backend: asyncio.run(b.aget_many(["k"])),
+            ):
+                text = str(refusal(call))
+                assert url in text and any(word in text for word in self.refused_words), text
+                assert wrong not in text and SECRET not in text
+        assert wrong not in caplog.text
+
+    def test_azure_anonymous_reads_a_public_container(
+        self, azure_server: procs.AzureServer
+    ) -> None:
+        container = azure_server.create_container(public=True)
+        url = f"az://{container}/pub"
+        writer = self.make(url, **self.azure_options(azure_server)[0])
+        writer.put_bytes("d/k", b"open")
+        anonymous = self.make(url, **self.azure_anonymous(azure_server))
+        assert anonymous.get_bytes("d/k") == b"open"
+        assert list(anonymous.list_prefix("d")) == ["d/k"]
+        assert "refused" in str(refusal(lambda: anonymous.put_bytes("d/k", b"changed")))
+        assert writer.get_bytes("d/k") == b"open"
+
+    def test_azure_missing_container_is_a_store_error(
+        self, azure_server: procs.AzureServer
+    ) -> None:
+        url = f"az://zv-no-such-container-{uuid.uuid4().hex[:8]}/x"
+        backend = self.make(url, **self.azure_options(azure_server)[0])
+        self.check_missing(backend, url)
+
+    # -- GCS (fake-gcs-server) ---------------------------------------------------------
+    def test_gcs_sync_protocol(self, gcs_server: procs.GcsServer, gcs_bucket: str) -> None:
+        with self.make(f"gs://{gcs_bucket}/sync", **self.gcs_options(gcs_server)) as backend:
+            check_sync(backend, versioned="gcs" in self.versioned)
+
+    def test_gcs_async_protocol(self, gcs_server: procs.GcsServer, gcs_bucket: str) -> None:
+        backend = self.make(f"gcs://{gcs_bucket}/async", **self.gcs_options(gcs_server))
+        asyncio.run(check_async(backend))
+
+    def test_gcs_object_and_prefix_may_share_a_name(
+        self, gcs_server: procs.GcsServer, gcs_bucket: str
+    ) -> None:
+        with self.make(f"gs://{gcs_bucket}/flat", **self.gcs_options(gcs_server)) as backend:
+            check_object_beside_prefix(backend)
+
+    def test_gcs_reads(self, gcs_server: procs.GcsServer, gcs_seeded: str) -> None:
+        with self.make(f"gs://{gcs_seeded}", **self.gcs_options(gcs_server)) as backend:
+            check_reads(backend)
+        # Rooted below the bucket, through the alias scheme.
+        backend = self.make(f"gcs://{gcs_seeded}", **self.gcs_options(gcs_server))
+        asyncio.run(check_reads_async(backend))
+
+    def test_gcs_missing_bucket_is_a_store_error(self, gcs_server: procs.GcsServer) -> None:
+        url = f"gs://zv-no-such-bucket-{uuid.uuid4().hex[:8]}/x"
+        backend = self.make(url, **self.gcs_options(gcs_server))
+        self.check_missing(backend, url, write=True)
+
+    # -- HTTP (read-only) --------------------------------------------------------------
+    def test_http_reads(self, http_seeded: str) -> None:
+        with self.make(http_seeded) as backend:
+            assert not backend.writable
+            check_reads(backend)
+        asyncio.run(check_reads_async(self.make(http_seeded + "/")))  # a trailing '/' is fine
+
+    def test_http_writes_are_refused(self, http_seeded: str, http_server: procs.HttpServer) -> None:
+        root = Path(http_server.root) / http_seeded.rsplit("/", 1)[1]
+        before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+        backend = self.make(http_seeded)
+        for call in (
+            lambda: backend.put_bytes("new", b"v"),
+            lambda: backend.put_many({"n1": b"1"}),
+            lambda: backend.delete("ab"),
+            lambda: backend.delete_many(["ab"]),
+            lambda: backend.delete_prefix("a"),
+            lambda: asyncio.run(backend.aput_bytes("new", b"v")),
+            lambda: asyncio.run(backend.adelete("a/k")),
+            lambda: asyncio.run(backend.adelete_prefix("")),
+        ):
+            with pytest.raises(ReadOnlyBackendError, match="read-only"):
+                call()
+        assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
+        assert not backend.conditional_writes

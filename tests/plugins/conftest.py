@@ -1,0 +1,41 @@
+"""The places the backend plugins' tests share: seeded read-only stores, a silent endpoint.
+
+Fixtures of :mod:`tests.plugins.backend_suite` and of each plugin's own tests; the
+servers themselves come from ``tests/helpers/servers``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.servers import procs
+from tests.plugins.backend_suite import SEEDED, SilentServer
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    """A TCP listener on 127.0.0.1 that accepts connections and never answers."""
+    with SilentServer.listening() as server:
+        yield server
+
+
+@pytest.fixture
+def http_seeded(http_server: procs.HttpServer) -> str:
+    """A fresh directory under the HTTP server's root holding ``SEEDED``; its URL."""
+    name = f"suite-{uuid.uuid4().hex[:10]}"
+    for key, data in SEEDED.items():
+        path = http_server.root / name / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return f"{http_server.url}/{name}"
+
+
+@pytest.fixture
+def gcs_seeded(gcs_server: procs.GcsServer, gcs_bucket: str) -> str:
+    """A bucket holding ``SEEDED``, written through the emulator's JSON API."""
+    for key, data in SEEDED.items():
+        gcs_server.upload(gcs_bucket, key, data)
+    return gcs_bucket
