@@ -213,7 +213,6 @@ _ELSEWHERE = "tested in a file of another name"
 #: why. The one list of what is left: delete a line when its test file lands (the test
 #: below then says so). Modules without logic (re-exports, constants, Protocols) need none.
 WITHOUT_OWN_TEST: dict[str, str] = {
-    "types/_objects.py": _ELSEWHERE,
 }
 
 
