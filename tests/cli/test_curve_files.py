@@ -107,3 +107,34 @@ def test_swc_round_trip_keeps_radius_and_types(tmp_path: Path) -> None:
     np.testing.assert_allclose(a.radius, b.radius)
     np.testing.assert_array_equal(a.type, b.type)
     assert a.type.tolist() == [1, 3, 3, 3, 3, 2, 2]
+
+
+def test_empty_files_and_one_point_streamlines_are_refused_before_writing(tmp_path: Path) -> None:
+    from zarr_vectors.io.tck import write_tck
+
+    write_tck(tmp_path / "empty.tck", [])
+    run = CliRunner().invoke(write_cmd, [str(tmp_path / "empty.tck"), str(tmp_path / "s")])
+    assert run.exit_code == 2 and "the file holds no streamlines" in run.output
+    sl, _ = tracts(3)
+    write_trk(tmp_path / "short.trk", [sl[0], sl[1][:1], sl[2][:1]], header=HEADER)
+    run = CliRunner().invoke(write_cmd, [str(tmp_path / "short.trk"), str(tmp_path / "s")])
+    assert run.exit_code == 2
+    assert "streamline 1 has fewer than 2 points (2 such)" in run.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_an_swc_file_takes_one_skeleton_chosen_by_object_id(tmp_path: Path) -> None:
+    (tmp_path / "n.swc").write_text(SWC)
+    store = str(tmp_path / "s")
+    for oid in ("1", "2"):
+        mode = "w-" if oid == "1" else "a"
+        run = CliRunner().invoke(
+            write_cmd, [str(tmp_path / "n.swc"), store, "--object-id", oid, "--mode", mode]
+        )
+        assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(read_cmd, [store, "-o", str(tmp_path / "o.swc")])
+    assert run.exit_code == 2
+    assert "2 skeletons match; an SWC file holds one, choose it with --object-id" in run.output
+    run = CliRunner().invoke(read_cmd, [store, "-o", str(tmp_path / "o.swc"), "--object-id", "2"])
+    assert run.exit_code == 0, run.output
+    assert "Read a skeleton of 7 nodes (object 2)" in run.output
