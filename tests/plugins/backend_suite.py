@@ -411,6 +411,16 @@ class BackendSuite:
         options = self.s3_options(s3_server, max_concurrency=4)
         asyncio.run(check_async(self.make(f"s3://{s3_bucket}/deep/root", **options)))
 
+    def test_s3_prefix_isolates_keys(self, s3_server: procs.S3Server, s3_bucket: str) -> None:
+        inner = self.make(f"s3://{s3_bucket}/inner", **self.s3_options(s3_server))
+        outer = self.make(f"s3://{s3_bucket}", **self.s3_options(s3_server))
+        inner.put_bytes("k", b"v")
+        outer.put_bytes("innerish/k", b"w")
+        assert list(outer.list_prefix("", recursive=True)) == ["inner/k", "innerish/k"]
+        assert list(inner.list_prefix("", recursive=True)) == ["k"]
+        inner.delete_prefix("")
+        assert list(outer.list_prefix("", recursive=True)) == ["innerish/k"]
+
     def test_s3_object_and_prefix_may_share_a_name(
         self, s3_server: procs.S3Server, s3_bucket: str
     ) -> None:

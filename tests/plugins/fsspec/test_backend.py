@@ -1,19 +1,18 @@
-"""The fsspec backend: protocol semantics on memory:// and on real servers on 127.0.0.1.
+"""The fsspec backend: the shared backend suite, and what is fsspec's own.
 
-The same checks run through the sync and the async protocol on fsspec's memory
-file system (a sync file system, wrapped in fsspec's AsyncFileSystemWrapper), and,
+:class:`TestFsspecSuite` runs :mod:`tests.plugins.backend_suite` on fsspec's memory
+file system (a sync file system, wrapped in fsspec's AsyncFileSystemWrapper) and,
 marked ``servers``, on SeaweedFS through s3fs, Azurite through adlfs,
 fake-gcs-server through gcsfs and a read-only HTTP server (async file systems).
-Both kinds go through the same coroutines on the project's one I/O loop.
+Below it: the memory file system's hierarchy, file://, how a URL and options
+resolve to this backend, requests per call, the one I/O loop, adlfs's '#'; then the
+conformance kit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
-import logging
-import socket
 import threading
 import time
 import uuid
@@ -24,11 +23,12 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.servers import procs
+from tests.plugins.backend_suite import SECRET, BackendSuite, check_sync
 from zarr_vectors.exceptions import (
     BackendOptionError,
     InvalidKeyError,
     KeyConflictError,
-    ReadOnlyBackendError,
     StoreError,
 )
 from zarr_vectors.storage import make_backend, refresh_backends, resolve_backend_name
@@ -37,122 +37,68 @@ from zarr_vectors.testing.suite import BackendConformance
 from zarr_vectors.testing.target import KitTarget
 from zarr_vectors_fsspec.backend import SPARE_CONNECTIONS, FsspecBackend
 
-SECRET = "zv-Recognisable-Secret-7f3a9c"
-
 
 def _memory_url() -> str:
     return f"memory://zv-tests/{uuid.uuid4().hex}"
 
 
-# -- the protocol, as one sequence of checks ------------------------------------------------------
+def _s3_options(server: procs.S3Server, **extra: Any) -> dict[str, Any]:
+    return {**server.backend_options("fsspec"), **extra}
 
 
-def check_sync(b: FsspecBackend) -> None:
-    """Every rule of the storage protocol, through the blocking API, on an empty root."""
-    assert list(b.list_prefix("")) == []
-    b.put_bytes("a/x", b"123")
-    b.put_bytes("a/y/z", b"45")
-    b.put_bytes("ab", b"9")
-    b.put_bytes("e", b"")
-    assert b.get_bytes("a/x") == b"123"
-    assert b.get_bytes("e") == b""
-    assert b.get_range("a/x", 1, 1) == b"2"
-    assert b.get_range("a/x", 1) == b"23"
-    assert b.get_range("a/x", 2, 10) == b"3"
-    assert b.get_range("a/x", 3, 1) == b""
-    assert b.get_range("a/x", 9) == b""
-    assert b.get_range("a/x", 0, 0) == b""
-    assert b.get_range("e", 0, 4) == b""
-    info = b.head("a/x")
-    assert (info.key, info.size) == ("a/x", 3)
-    assert b.head("e").size == 0
-    for absent in ("nope", "a", "a/y"):  # a container is not an object
-        with pytest.raises(KeyError):
-            b.head(absent)
-    for read in (lambda: b.get_bytes("nope"), lambda: b.get_range("nope", 0, 1)):
-        with pytest.raises(KeyError, match="nope"):
-            read()
-    with pytest.raises(KeyError):
-        b.get_range("nope", 0, 0)
-    assert b.exists("a/x") and b.exists("e")
-    assert not b.exists("a") and not b.exists("a/y") and not b.exists("nope")
-    assert list(b.list_prefix("")) == ["a/", "ab", "e"]
-    assert list(b.list_prefix("a")) == ["a/x", "a/y/"]
-    assert list(b.list_prefix("a/")) == ["a/x", "a/y/"]
-    assert list(b.list_prefix("a/y")) == ["a/y/z"]
-    assert list(b.list_prefix("", recursive=True)) == ["a/x", "a/y/z", "ab", "e"]
-    assert list(b.list_prefix("a", recursive=True)) == ["a/x", "a/y/z"]
-    assert list(b.list_prefix("nothing")) == []
-    b.put_bytes("a/x", b"new")
-    assert b.get_bytes("a/x") == b"new"
-    rewritten = b.head("a/x")
-    assert rewritten.size == 3
-    assert rewritten.version != info.version or info.version is None
-    assert b.get_many(["a/x", "nope", "ab", "a/x"]) == {"a/x": b"new", "ab": b"9"}
-    batch = {f"m/{i:02d}": bytes([i]) * i for i in range(1, 40)}
-    b.put_many(batch)
-    assert b.get_many(list(batch)) == batch
-    assert list(b.list_prefix("m", recursive=True)) == sorted(batch)
-    b.delete("nope")  # silent
-    b.delete("a/y/z")
-    assert not b.exists("a/y/z")
-    assert list(b.list_prefix("a", recursive=True)) == ["a/x"]
-    b.delete_prefix("a")  # never touches "ab"
-    assert list(b.list_prefix("", recursive=True)) == ["ab", "e", *sorted(batch)]
-    b.delete_prefix("m/")
-    assert list(b.list_prefix("", recursive=True)) == ["ab", "e"]
-    # "d*" is a key, never a pattern: deleting it leaves "dz" and "d/1" alone
-    b.put_many({"d/1": b"1", "d/2": b"2", "d*": b"star", "dz": b"z"})
-    b.delete_many(["d/2", "d*", "nope", "d/2"])
-    assert list(b.list_prefix("", recursive=True)) == ["ab", "d/1", "dz", "e"]
-    b.delete_many([])
-    b.delete_prefix("")
-    assert list(b.list_prefix("", recursive=True)) == []
+def _azure_options(server: procs.AzureServer, key: str | None = None) -> dict[str, Any]:
+    """A connection string for Azurite (``key``: the account key, or none at all)."""
+    account_key = "" if key == "" else f"AccountKey={key or server.key};"
+    connection = (
+        f"DefaultEndpointsProtocol=http;AccountName={server.account};"
+        f"{account_key}BlobEndpoint={server.endpoint};"
+    )
+    return {"connection_string": connection}
 
 
-async def check_async(b: FsspecBackend) -> None:
-    """The same rules through the coroutine API."""
-
-    async def listed(prefix: str, recursive: bool = False) -> list[str]:
-        return [k async for k in b.alist_prefix(prefix, recursive)]
-
-    assert await listed("") == []
-    await b.aput_bytes("a/x", b"123")
-    await b.aput_bytes("a/y/z", b"45")
-    await b.aput_bytes("ab", b"9")
-    assert await b.aget_bytes("a/x") == b"123"
-    assert await b.aget_range("a/x", 1, 1) == b"2"
-    assert await b.aget_range("a/x", 1) == b"23"
-    assert await b.aget_range("a/x", 5, 2) == b""
-    assert (await b.ahead("a/x")).size == 3
-    with pytest.raises(KeyError):
-        await b.ahead("a")
-    with pytest.raises(KeyError, match="nope"):
-        await b.aget_bytes("nope")
-    with pytest.raises(KeyError):
-        await b.aget_range("nope", 2, 3)
-    assert await b.aexists("a/x") and not await b.aexists("a") and not await b.aexists("nope")
-    assert await listed("") == ["a/", "ab"]
-    assert await listed("a") == ["a/x", "a/y/"]
-    assert await listed("", recursive=True) == ["a/x", "a/y/z", "ab"]
-    batch = {f"m/{i:03d}": bytes([i % 251]) * (i + 1) for i in range(120)}
-    await b.aput_many(batch)
-    got = await b.aget_many([*batch, "m/missing"])
-    assert got == batch
-    await b.adelete("nope")
-    await b.adelete_many([f"m/{i:03d}" for i in range(0, 120, 2)])
-    assert [k async for k in b.alist_prefix("m", True)] == [f"m/{i:03d}" for i in range(1, 120, 2)]
-    await b.adelete("a/x")
-    assert not await b.aexists("a/x")
-    await b.adelete_prefix("a")
-    assert await b.aexists("ab")
-    assert await listed("a", recursive=True) == []
-    await b.adelete_prefix("")
-    assert await listed("", recursive=True) == []
-    await b.aclose()
+# -- the shared suite ----------------------------------------------------------------------------
 
 
-# -- memory:// (a sync file system) --------------------------------------------------------------
+class TestFsspecSuite(BackendSuite):
+    """The shared suite through s3fs, adlfs, gcsfs, HTTPFileSystem and the memory file system."""
+
+    backend_name = "fsspec"
+    refused_words = ("check the credentials",)
+    azure_async_scheme = "abfs"
+    no_answer_says = "no answer within 1.5 s"
+    # Only s3fs writes conditionally (tests/plugins/fsspec/test_conditional.py).
+    test_memory_conditional_writes = None
+    test_azure_conditional_writes = None
+
+    def s3_options(
+        self,
+        server: procs.S3Server,
+        secret: str | None = None,
+        token: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        wrong = {"secret": secret, "token": token}
+        return _s3_options(server, **{k: v for k, v in wrong.items() if v}, **extra)
+
+    def s3_anonymous(self, server: procs.S3Server) -> dict[str, Any]:
+        return {"anon": True, "endpoint_url": server.endpoint}
+
+    def azure_options(
+        self, server: procs.AzureServer, key: str | None = None
+    ) -> list[dict[str, Any]]:
+        return [_azure_options(server, key)]
+
+    def azure_anonymous(self, server: procs.AzureServer) -> dict[str, Any]:
+        return _azure_options(server, key="")
+
+    def gcs_options(self, server: procs.GcsServer) -> dict[str, Any]:
+        return {"endpoint_url": server.endpoint, "token": "anon", "project": "zv-test"}
+
+    def s3_at(self, endpoint: str, timeout: float) -> dict[str, Any]:
+        return {"key": "k", "secret": SECRET, "endpoint_url": endpoint, "timeout": timeout}
+
+
+# -- memory:// (a sync file system) and file:// ---------------------------------------------------
 
 
 @pytest.fixture
@@ -161,15 +107,6 @@ def memory_backend() -> Iterator[FsspecBackend]:
     yield backend
     backend.delete_prefix("")
     backend.close()
-
-
-def test_memory_sync_protocol(memory_backend: FsspecBackend) -> None:
-    check_sync(memory_backend)
-
-
-def test_memory_async_protocol() -> None:
-    backend = FsspecBackend(_memory_url(), max_concurrency=4)
-    asyncio.run(check_async(backend))
 
 
 def test_memory_async_protocol_from_several_loops() -> None:
@@ -221,7 +158,7 @@ def test_local_files_through_fsspec(tmp_path: Path) -> None:
     """fsspec's local file system (file://) also works when chosen explicitly."""
     backend = make_backend(tmp_path.as_uri() + "/store", backend="fsspec")
     assert isinstance(backend, FsspecBackend)
-    check_sync(backend)  # type: ignore[arg-type]
+    check_sync(backend, versioned=False)
     assert (tmp_path / "store").is_dir()  # emptied, not removed
     assert list((tmp_path / "store").iterdir()) == []
     backend.close()
@@ -279,223 +216,12 @@ def test_loop_options_are_refused() -> None:
         FsspecBackend(_memory_url(), asynchronous=True)
 
 
-def test_bad_timeout_is_refused() -> None:
-    with pytest.raises(BackendOptionError, match="timeout"):
-        FsspecBackend(_memory_url(), timeout=0)
-
-
-def test_unknown_protocol_is_a_store_error() -> None:
-    with pytest.raises(StoreError, match="no-such-proto"):
-        FsspecBackend("no-such-proto://x/y")
-
-
 def test_object_store_url_must_name_a_bucket() -> None:
     with pytest.raises(StoreError, match="bucket"):
         FsspecBackend("s3://", anon=True)
 
 
-def test_closed_backend_refuses_calls() -> None:
-    backend = FsspecBackend(_memory_url())
-    backend.close()
-    with pytest.raises(StoreError, match="closed"):
-        backend.get_bytes("k")
-
-
-# -- unreachable and silent endpoints (real sockets on 127.0.0.1) ----------------------------------
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A TCP server that accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-                accepted.append(conn)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join(5)
-    for conn in accepted:
-        conn.close()
-    listener.close()
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def test_silent_server_times_out_with_a_store_error(silent_server: str) -> None:
-    backend = FsspecBackend(
-        "s3://bucket/root", key="k", secret=SECRET, endpoint_url=silent_server, timeout=1.5
-    )
-    started = time.monotonic()
-    with pytest.raises(StoreError, match=r"no answer within 1\.5 s") as info:
-        backend.get_bytes("k")
-    assert time.monotonic() - started < 20
-    assert SECRET not in str(info.value)
-    with pytest.raises(StoreError, match="no answer"):
-        asyncio.run(backend.aget_many(["a", "b"]))
-    backend.close()
-
-
-def test_unreachable_endpoint_is_a_store_error() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
-    backend = FsspecBackend("s3://bucket/root", anon=True, endpoint_url=url, timeout=2)
-    with pytest.raises(StoreError, match=r"s3://bucket/root"):
-        backend.put_bytes("k", b"1")
-
-
 # -- S3: SeaweedFS through s3fs --------------------------------------------------------------------
-
-
-def _s3_options(server: Any, **extra: Any) -> dict[str, Any]:
-    return {
-        "key": server.access_key,
-        "secret": server.secret_key,
-        "endpoint_url": server.endpoint,
-        "client_kwargs": {"region_name": server.region},
-        **extra,
-    }
-
-
-@pytest.mark.servers
-def test_s3_sync_protocol(s3_server: Any, s3_bucket: str) -> None:
-    backend = make_backend(f"s3://{s3_bucket}/root", backend="fsspec", **_s3_options(s3_server))
-    check_sync(backend)  # type: ignore[arg-type]
-    backend.close()
-
-
-@pytest.mark.servers
-def test_s3_async_protocol(s3_server: Any, s3_bucket: str) -> None:
-    backend = FsspecBackend(f"s3://{s3_bucket}", max_concurrency=8, **_s3_options(s3_server))
-    asyncio.run(check_async(backend))
-
-
-def check_object_beside_prefix(backend: FsspecBackend) -> None:
-    """Object stores are flat: "ab" and "ab/..." are both objects, listed and deleted apart."""
-    for key, data in {"ab": b"obj", "ab/a": b"1", "ab/c/d": b"2", "abc": b"3"}.items():
-        backend.put_bytes(key, data)
-    assert backend.get_bytes("ab") == b"obj"
-    assert list(backend.list_prefix("")) == ["ab", "ab/", "abc"]
-    assert list(backend.list_prefix("ab")) == ["ab/a", "ab/c/"]
-    assert list(backend.list_prefix("ab", recursive=True)) == ["ab/a", "ab/c/d"]
-    assert asyncio.run(backend.aget_many(["ab", "ab/a"])) == {"ab": b"obj", "ab/a": b"1"}
-    backend.delete_prefix("ab")
-    assert list(backend.list_prefix("", recursive=True)) == ["ab", "abc"]
-    backend.delete_prefix("")
-
-
-@pytest.mark.servers
-def test_s3_object_and_prefix_may_share_a_name(s3_server: Any, s3_bucket: str) -> None:
-    check_object_beside_prefix(FsspecBackend(f"s3://{s3_bucket}/r", **_s3_options(s3_server)))
-
-
-@pytest.mark.servers
-def test_s3_verify_prefixes_hides_emptied_folders(s3_server: Any, s3_bucket: str) -> None:
-    plain = FsspecBackend(f"s3://{s3_bucket}/v", **_s3_options(s3_server))
-    checked = FsspecBackend(f"s3://{s3_bucket}/v", verify_prefixes=True, **_s3_options(s3_server))
-    plain.put_many({"gone/x/y": b"1", "kept/z": b"2", "top": b"3"})
-    plain.delete("gone/x/y")
-    assert list(checked.list_prefix("")) == ["kept/", "top"]
-    assert asyncio.run(checked.aexists("top"))
-    assert list(checked.list_prefix("", recursive=True)) == ["kept/z", "top"]
-    # SeaweedFS itself may still report the emptied folder; with the check it never shows.
-    assert set(plain.list_prefix("")) >= {"kept/", "top"}
-
-
-@pytest.mark.servers
-def test_s3_wrong_credentials(
-    s3_server: Any, s3_bucket: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    good = FsspecBackend(f"s3://{s3_bucket}/root", **_s3_options(s3_server))
-    good.put_bytes("k", b"1")
-    caplog.set_level(logging.DEBUG)
-    bad = FsspecBackend(
-        f"s3://{s3_bucket}/root", **_s3_options(s3_server, secret=SECRET), timeout=20
-    )
-    errors: list[StoreError] = []
-    for call in (
-        lambda: bad.get_bytes("k"),
-        lambda: bad.put_bytes("k", b"2"),
-        lambda: list(bad.list_prefix("")),
-        lambda: asyncio.run(bad.aget_bytes("k")),
-    ):
-        with pytest.raises(StoreError) as info:
-            call()
-        errors.append(info.value)
-    for error in errors:
-        text = str(error)
-        assert s3_bucket in text and "check the credentials" in text
-        assert SECRET not in text and SECRET not in repr(error)
-        assert not isinstance(error, KeyError)
-    assert SECRET not in repr(bad)
-    assert all(SECRET not in record.getMessage() for record in caplog.records)
-    assert good.get_bytes("k") == b"1"
-
-
-@pytest.mark.servers
-def test_s3_anonymous_may_read_but_not_write(s3_server: Any, s3_bucket: str) -> None:
-    FsspecBackend(f"s3://{s3_bucket}/pub", **_s3_options(s3_server)).put_bytes("k", b"open")
-    anonymous = FsspecBackend(f"s3://{s3_bucket}/pub", anon=True, endpoint_url=s3_server.endpoint)
-    assert anonymous.get_bytes("k") == b"open"
-    assert list(anonymous.list_prefix("")) == ["k"]
-    with pytest.raises(StoreError, match="refused"):
-        anonymous.put_bytes("k", b"changed")
-
-
-@pytest.mark.servers
-def test_s3_missing_bucket_is_a_store_error(s3_server: Any) -> None:
-    backend = FsspecBackend("s3://zv-no-such-bucket/x", **_s3_options(s3_server))
-    with pytest.raises(StoreError, match="s3://zv-no-such-bucket/x does not exist") as info:
-        backend.get_bytes("k")
-    assert not isinstance(info.value, KeyError)
-    with pytest.raises(StoreError, match="does not exist"):
-        asyncio.run(backend.aget_many(["k"]))
-
-
-@pytest.mark.servers
-def test_s3_head_is_size_and_etag(s3_server: Any, s3_bucket: str) -> None:
-    """``head`` is one HEAD: the size and S3's ETag (the MD5 of a single-part upload)."""
-    backend = FsspecBackend(f"s3://{s3_bucket}/h", **_s3_options(s3_server))
-    backend.put_bytes("k", b"first")
-    info = backend.head("k")
-    assert (info.key, info.size) == ("k", 5)
-    assert info.version == f'"{hashlib.md5(b"first").hexdigest()}"'
-    backend.put_bytes("k", b"second!")
-    again = asyncio.run(backend.ahead("k"))
-    assert again.size == 7 and again.version == f'"{hashlib.md5(b"second!").hexdigest()}"'
-    with pytest.raises(KeyError, match="nope"):
-        backend.head("nope")
-    backend.close()
-
-
-@pytest.mark.servers
-def test_s3_delete_many_in_batches(s3_server: Any, s3_bucket: str) -> None:
-    """More keys than one DeleteObjects request takes (1,000), missing ones among them."""
-    backend = FsspecBackend(f"s3://{s3_bucket}/dm", **_s3_options(s3_server))
-    keys = [f"c/{i:04d}" for i in range(1100)]
-    backend.put_many({k: b"x" for k in keys[::-1]} | {"keep": b"k", "c*": b"star"})
-    backend.delete_many([*keys[:1050], "c/missing", "c*"])
-    assert list(backend.list_prefix("", recursive=True)) == [*keys[1050:], "keep"]
-    asyncio.run(backend.adelete_many(keys[1050:]))
-    assert list(backend.list_prefix("", recursive=True)) == ["keep"]
-    backend.close()
 
 
 @pytest.mark.servers
@@ -591,22 +317,6 @@ def test_s3_sessions_are_closed_on_their_loop(s3_server: Any, s3_bucket: str) ->
 # -- Azure: Azurite through adlfs ------------------------------------------------------------------
 
 
-def _azure_options(server: Any, key: str | None = None) -> dict[str, Any]:
-    connection = (
-        f"DefaultEndpointsProtocol=http;AccountName={server.account};"
-        f"AccountKey={key or server.key};BlobEndpoint={server.endpoint};"
-    )
-    return {"connection_string": connection}
-
-
-@pytest.mark.servers
-def test_azure_sync_and_async_protocol(azure_server: Any, azure_container: str) -> None:
-    options = _azure_options(azure_server)
-    check_sync(FsspecBackend(f"az://{azure_container}/sync", **options))
-    check_object_beside_prefix(FsspecBackend(f"az://{azure_container}", **options))
-    asyncio.run(check_async(FsspecBackend(f"abfs://{azure_container}/async", **options)))
-
-
 @pytest.mark.servers
 def test_azure_keys_adlfs_would_rewrite_are_refused(
     azure_server: Any, azure_container: str
@@ -623,103 +333,6 @@ def test_azure_keys_adlfs_would_rewrite_are_refused(
     assert list(backend.list_prefix("")) == ["a#b", "d#/", "x"]
     assert backend.get_many(["x", "a#b", "d#/e"]) == {"x": b"plain", "a#b": b"1", "d#/e": b"2"}
     backend.close()
-
-
-@pytest.mark.servers
-def test_azure_wrong_key(
-    azure_server: Any, azure_container: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    import base64
-
-    caplog.set_level(logging.DEBUG)
-
-    wrong = base64.b64encode(SECRET.encode() * 2).decode()
-    backend = FsspecBackend(
-        f"az://{azure_container}/x", **_azure_options(azure_server, key=wrong), timeout=20
-    )
-    with pytest.raises(StoreError) as info:
-        backend.put_bytes("k", b"1")
-    assert wrong not in str(info.value) and SECRET not in str(info.value)
-    assert azure_container in str(info.value) and "check the credentials" in str(info.value)
-    assert wrong not in repr(backend)
-    assert all(wrong not in r.getMessage() for r in caplog.records)
-
-
-@pytest.mark.servers
-def test_azure_anonymous_reads_a_public_container(azure_server: Any) -> None:
-    container = azure_server.create_container(public=True)
-    writer = FsspecBackend(f"az://{container}/pub", **_azure_options(azure_server))
-    writer.put_bytes("k", b"open")
-    anonymous_connection = (
-        f"DefaultEndpointsProtocol=http;AccountName={azure_server.account};"
-        f"BlobEndpoint={azure_server.endpoint};"
-    )
-    anonymous = FsspecBackend(f"az://{container}/pub", connection_string=anonymous_connection)
-    assert anonymous.get_bytes("k") == b"open"
-    assert list(anonymous.list_prefix("")) == ["k"]
-    with pytest.raises(StoreError, match="refused"):
-        anonymous.put_bytes("k", b"changed")
-    assert writer.get_bytes("k") == b"open"
-
-
-@pytest.mark.servers
-def test_azure_missing_container_is_a_store_error(azure_server: Any) -> None:
-    backend = FsspecBackend("az://zv-no-such-container/x", **_azure_options(azure_server))
-    with pytest.raises(StoreError, match="az://zv-no-such-container/x does not exist"):
-        backend.get_bytes("k")
-    with pytest.raises(StoreError, match="does not exist"):
-        list(backend.list_prefix(""))
-
-
-# -- GCS: fake-gcs-server through gcsfs -----------------------------------------------------------
-
-
-@pytest.mark.servers
-def test_gcs_sync_and_async_protocol(gcs_server: Any, gcs_bucket: str) -> None:
-    options = {"endpoint_url": gcs_server.endpoint, "token": "anon", "project": "zv-test"}
-    check_sync(FsspecBackend(f"gs://{gcs_bucket}/sync", **options))
-    check_object_beside_prefix(FsspecBackend(f"gs://{gcs_bucket}/flat", **options))
-    asyncio.run(check_async(FsspecBackend(f"gcs://{gcs_bucket}/async", **options)))
-
-
-@pytest.mark.servers
-def test_gcs_missing_bucket_is_a_store_error(gcs_server: Any) -> None:
-    backend = FsspecBackend(
-        "gs://zv-no-such-bucket/x", endpoint_url=gcs_server.endpoint, token="anon"
-    )
-    with pytest.raises(StoreError, match="gs://zv-no-such-bucket/x does not exist"):
-        backend.get_bytes("k")
-    with pytest.raises(StoreError, match="does not exist"):
-        backend.put_bytes("k", b"1")
-
-
-# -- HTTP: read-only ----------------------------------------------------------------------------
-
-
-@pytest.mark.servers
-def test_http_reads_and_refused_writes(http_server: Any) -> None:
-    store = Path(http_server.root) / f"store-{uuid.uuid4().hex[:8]}"
-    (store / "a").mkdir(parents=True)
-    (store / "a" / "x").write_bytes(b"0123456789")
-    (store / "zarr.json").write_bytes(b"{}")
-    backend = FsspecBackend(f"{http_server.url}/{store.name}")
-    assert backend.get_bytes("a/x") == b"0123456789"
-    assert backend.get_range("a/x", 2, 3) == b"234"
-    assert backend.get_many(["a/x", "zarr.json", "nope"]) == {
-        "a/x": b"0123456789",
-        "zarr.json": b"{}",
-    }
-    assert asyncio.run(backend.aget_range("a/x", 8)) == b"89"
-    assert backend.exists("zarr.json") and not backend.exists("nope")
-    assert list(backend.list_prefix("")) == ["a/", "zarr.json"]
-    assert list(backend.list_prefix("", recursive=True)) == ["a/x", "zarr.json"]
-    with pytest.raises(KeyError):
-        backend.get_bytes("nope")
-    with pytest.raises(ReadOnlyBackendError, match="read-only"):
-        backend.put_bytes("k", b"1")
-    with pytest.raises(ReadOnlyBackendError):
-        asyncio.run(backend.adelete("a/x"))
-    assert (store / "a" / "x").read_bytes() == b"0123456789"
 
 
 # -- the conformance kit -------------------------------------------------------------------------
