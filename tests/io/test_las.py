@@ -308,7 +308,15 @@ def test_a_survey_gets_an_overview_by_default_and_preview_draws_it_whole(
     sel = select_points(zv, max_points=500)
     assert sel.level == 1 and sel.cells_read is None  # a whole level, not a sample of cells
     by_intensity = select_points(zv, max_points=500, attribute="intensity")
-    assert by_intensity.level == 0 and by_intensity.values is not None  # level 1 has none
+    assert by_intensity.level == 1 and by_intensity.values is not None  # the overview's own
+    # The overview carries the fields a viewer colours by, each a value of a point of its
+    # bin, and not the others (GPS time would double its bytes).
+    coarse, fine = read_points(store, level=1), read_points(store)
+    assert {"intensity", "classification"} <= set(coarse.vertex_attributes)
+    assert set(coarse.vertex_attributes) <= set(points_cmd.OVERVIEW_FIELDS)
+    assert "gps_time" in fine.vertex_attributes
+    for name, values in coarse.vertex_attributes.items():
+        assert set(values.tolist()) <= set(fine.vertex_attributes[name].tolist())
     flat = tmp_path / "flat.zv"
     code, text = run("write-points", DATA / "1_4_w_evlr.laz", flat, "-c", "500", "--levels", "1")
     assert code == 0 and "1 level(s)" in text, text

@@ -99,16 +99,13 @@ def test_every_level_decodes_to_the_store(
         np.testing.assert_array_equal(positions[mine], expected.positions[theirs])
         names = list(served)
         fields = {n: f"property{j}" for j, n in enumerate(names)}
-        if store_level == 0:
-            values = expected.vertex_attributes
-            for n, col in [("intensity", None), ("label", None)] + [
-                (f"normal_{c}", c) for c in range(3)
-            ]:
-                want = values[n.split("_")[0]] if col is None else values["normal"][:, col]
-                np.testing.assert_array_equal(records[fields[n]][mine], want[theirs])
-        else:  # centroids carry no attributes: NaN for floats, 0 for integers
-            assert np.isnan(records[fields["intensity"]]).all()
-            assert (records[fields["label"]] == 0).all()
+        # every level carries the attributes (a coarse point those of a point of its bin)
+        values = expected.vertex_attributes
+        for n, col in [("intensity", None), ("label", None)] + [
+            (f"normal_{c}", c) for c in range(3)
+        ]:
+            want = values[n.split("_")[0]] if col is None else values["normal"][:, col]
+            np.testing.assert_array_equal(records[fields[n]][mine], want[theirs])
     ids = np.concatenate(all_ids)
     assert len(np.unique(ids)) == len(ids), "annotation ids must be unique"
 

@@ -379,3 +379,45 @@ def test_create_store_replacing_fails_half_way_and_leaves_the_old_store(
     let_lease_run_out(inner)  # the failed writer could not give it back: time passes
     create_store(store, bounds=((0, 0, 0), (10, 10, 10)), chunk_shape=(5, 5, 5), mode="w")
     assert read_points(inner).vertex_count == 0
+
+
+def test_coarse_levels_carry_the_attributes_of_a_point_of_their_bin(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(0, 100, (3000, 3))
+    attrs = {"cls": rng.integers(0, 9, 3000).astype(np.uint8), "t": rng.uniform(0, 1, 3000)}
+    write_points(
+        tmp_path / "all.zv", pts, chunk_shape=(25, 25, 25), levels=3, vertex_attributes=attrs
+    )
+    for level in (1, 2):
+        coarse = read_points(tmp_path / "all.zv", level=level)
+        assert sorted(coarse.vertex_attributes) == ["cls", "t"]
+        # each coarse point's values are those of the first point (in input order) of its bin
+        size = 25 * 2**level
+        bins = [tuple(b) for b in np.floor(pts / size).astype(int).tolist()]
+        first: dict[tuple[int, ...], int] = {}
+        for row, b in enumerate(bins):
+            first.setdefault(b, row)
+        centroid_bins = [tuple(b) for b in np.floor(coarse.positions / size).astype(int).tolist()]
+        rows = [first[b] for b in centroid_bins]
+        assert np.array_equal(coarse.vertex_attributes["t"], attrs["t"][rows])
+        assert np.array_equal(coarse.vertex_attributes["cls"], attrs["cls"][rows])
+    write_points(
+        tmp_path / "some.zv",
+        pts,
+        chunk_shape=(25, 25, 25),
+        levels=2,
+        vertex_attributes=attrs,
+        overview_attributes=["cls"],
+    )
+    assert sorted(read_points(tmp_path / "some.zv", level=1).vertex_attributes) == ["cls"]
+    assert sorted(read_points(tmp_path / "some.zv").vertex_attributes) == ["cls", "t"]
+    with pytest.raises(ValidationError, match=r"overview_attributes \['nope'\]"):
+        write_points(
+            tmp_path / "no.zv",
+            pts,
+            chunk_shape=(25, 25, 25),
+            levels=2,
+            vertex_attributes=attrs,
+            overview_attributes=["nope"],
+        )
+    assert not (tmp_path / "no.zv").exists()

@@ -105,6 +105,11 @@ def _auto_shards(
 #: points; storing it a few per cent of the survey's bytes. Surveys of at most twice
 #: this many points are drawn whole from level 0 and get none.
 OVERVIEW_POINTS = 100_000
+#: What the coarse levels of a survey carry besides positions: the fields a viewer
+#: colours by (each coarse point takes its bin's first point's values). Every field would
+#: more than double the overview's bytes, GPS times alone adding about as much again as
+#: the positions (bench/bench_lidar.py; docs/lidar.md).
+OVERVIEW_FIELDS = ("intensity", "classification", "red", "green", "blue", "nir")
 
 
 def _auto_overview(
@@ -216,7 +221,8 @@ def _notes(notes: list[str]) -> None:
     help="Resolution levels; each coarser level bins points by twice the size of the one "
     "before. Default: 1, except LAS/LAZ input of more than "
     f"{2 * OVERVIEW_POINTS:,} points, which gets an overview (a level of about "
-    f"{OVERVIEW_POINTS:,} points); --levels 1 for none.",
+    f"{OVERVIEW_POINTS:,} points, with {', '.join(OVERVIEW_FIELDS[:-1])} and "
+    f"{OVERVIEW_FIELDS[-1]}); --levels 1 for none.",
 )
 @click.option(
     "--compressor",
@@ -348,6 +354,7 @@ def write_points_cmd(
             crs=reader.crs if mode != "a" else None,
             metadata=(reader.metadata or None) if mode != "a" else None,
             scale_offset=scale_offset,
+            overview_attributes=[n for n in attributes if n in OVERVIEW_FIELDS] if survey else None,
             **kwargs,
         )
         took = time.perf_counter() - start

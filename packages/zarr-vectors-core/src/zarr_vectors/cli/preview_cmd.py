@@ -60,8 +60,8 @@ class Selection:
 def _choose_level(zv: ZVStore, max_points: int, attribute: str | None = None) -> int:
     """The finest level holding at most ``max_points`` points, unless it is so sparse
     (under a twentieth of that) that a sample of the next finer level shows more.
-    With ``attribute``, among the levels that hold it (a survey's overview holds
-    positions only, so colouring by intensity reads level 0)."""
+    With ``attribute``, among the levels that hold it (a survey's overview carries
+    intensity, class and colours, not GPS time, which then reads level 0)."""
     levels = sorted(zv.levels)
     if attribute is not None:
         levels = [n for n in levels if attribute in zv.level(n).attribute_names] or levels

@@ -26,8 +26,11 @@ Batch = tuple[npt.NDArray[Any], Mapping[str, npt.NDArray[Any]]]
 
 #: ``progress(done, total)``, called as cell objects are written or read.
 Progress = Callable[[int, int], None]
-#: Makes the vertices of a coarser level: ``coarsen(positions, chunk_shape, factor)``.
-Coarsen = Callable[[npt.NDArray[Any], Sequence[float], float], npt.NDArray[Any]]
+#: Makes the vertices of a coarser level: ``coarsen(positions, chunk_shape, factor)``
+#: gives them and, for each, the input row whose attribute values it carries.
+Coarsen = Callable[
+    [npt.NDArray[Any], Sequence[float], float], tuple[npt.NDArray[Any], npt.NDArray[Any]]
+]
 #: Writes every cell of a new store somewhere other than this process (Dask workers:
 #: :mod:`zarr_vectors.dask`): ``cell_writer(meta, plan, lease, prefix)`` puts each cell
 #: object under ``prefix`` exactly once and returns, per level, the number of points
@@ -83,6 +86,8 @@ class WritePlan:
     bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     #: Level 0's positions stored as scaled int32 (:mod:`zarr_vectors.format.scaled`).
     scaling: Scaling | None = None
+    #: The attributes coarse levels carry (``None``: all of them).
+    coarse_attributes: tuple[str, ...] | None = None
 
     @property
     def streaming(self) -> bool:

@@ -87,15 +87,18 @@ def _write_cells(
     attributes = plan.attributes
     layout = {n: (a.dtype, tuple(a.shape[1:])) for n, a in attributes.items()}
 
+    def carried(level: int) -> list[str]:
+        """The attributes stored at ``level`` (coarse levels: ``plan.coarse_attributes``)."""
+        wanted = plan.coarse_attributes
+        return [n for n in attributes if level == 0 or wanted is None or n in wanted]
+
     def level_docs(
         level: int, nonempty: list[str], checksums: dict[str, dict[str, int]] | None = None
     ) -> dict[str, dict[str, Any]]:
         docs = level_array_docs(
             str(level),
             dtype=str(plan.positions.dtype),
-            attributes={n: (str(dt), list(shape)) for n, (dt, shape) in layout.items()}
-            if level == 0
-            else {},
+            attributes={n: (str(layout[n][0]), list(layout[n][1])) for n in carried(level)},
             origin=meta.grid_origin(),
             grid_shape=meta.grid_shape(),
             codecs=plan.codecs,
@@ -116,7 +119,7 @@ def _write_cells(
         # it holds: the documents go first, as they will be but for their counts, and are
         # rewritten at the end. Nobody sees either before the commit.
         first = {
-            str(level): _level_doc(level, 0, attrs=bool(attributes) and level == 0)
+            str(level): _level_doc(level, 0, attrs=bool(carried(level)))
             for level in range(len(meta.levels))
         }
         first.update(
@@ -138,18 +141,21 @@ def _write_cells(
                 totals.checksums.setdefault(name, {}).update(sums)
     for positions, attrs in _partitions(meta, plan):
         for level, totals in enumerate(levels):
-            level_pos = positions
+            level_pos, level_attrs = positions, attrs
             if level:
                 if plan.coarsen is None:
                     raise ValidationError("levels > 1 needs a coarsening rule for this geometry")
-                level_pos = plan.coarsen(positions, meta.bin_shape, 2.0**level)
+                # Coarse points carry the attributes of a point of their bin, so a viewer
+                # colours an overview by intensity, class or colour as it does level 0.
+                level_pos, rows = plan.coarsen(positions, meta.bin_shape, 2.0**level)
+                level_attrs = {n: attrs[n][rows] for n in carried(level)}
                 if plan.scaling is not None:  # centroids to the integers' resolution
                     level_pos = plan.scaling.snap(level_pos)
             enc = encode_level(
                 str(level),
                 level_pos,
                 group_by_cell(level_pos, meta.chunk_shape),
-                attrs if level == 0 else {},
+                level_attrs,
                 origin=meta.grid_origin(),
                 grid_shape=meta.grid_shape(),
                 codecs=plan.codecs,
@@ -167,8 +173,7 @@ def _write_cells(
         placed += len(positions)
     docs: dict[str, dict[str, Any]] = {}
     for level, totals in enumerate(levels):
-        has_attrs = bool(attributes) and level == 0
-        docs[str(level)] = _level_doc(level, totals.count, attrs=has_attrs)
+        docs[str(level)] = _level_doc(level, totals.count, attrs=bool(carried(level)))
         docs.update(level_docs(level, sorted(totals.nonempty), totals.checksums))
     return docs, levels
 

@@ -137,7 +137,7 @@ def _records(
     for i, spec in enumerate(specs):
         values = columns.get(spec.attribute)
         if values is None:
-            # A level without this attribute (coarse levels hold centroids only).
+            # A level without this attribute (a coarse level written without it).
             rec[f"p{i}"] = np.nan if spec.type == "float32" else 0
             continue
         column = values if spec.column is None else values.reshape(n, -1)[:, spec.column]

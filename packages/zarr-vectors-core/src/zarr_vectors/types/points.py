@@ -149,12 +149,20 @@ def coarsen_points(
     positions: npt.NDArray[Any], chunk_shape: Sequence[float], factor: float
 ) -> npt.NDArray[Any]:
     """One point per ``chunk_shape * factor`` bin: the centroid of the bin's points."""
+    return _coarsen(positions, chunk_shape, factor)[0]
+
+
+def _coarsen(
+    positions: npt.NDArray[Any], chunk_shape: Sequence[float], factor: float
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """A coarse level's points (:func:`coarsen_points`) and, per point, the input row of
+    its bin's first point, whose attributes it carries (a class or a colour has no mean)."""
     if len(positions) == 0:
-        return positions
+        return positions, np.empty(0, np.intp)
     bins = group_by_cell(positions, chunk_shape, [c * factor for c in chunk_shape])
     p64 = bins.sort_rows(positions).astype(np.float64)
     sums = np.add.reduceat(p64, bins.starts[:-1], axis=0)
-    return (sums / bins.counts[:, None]).astype(positions.dtype)
+    return (sums / bins.counts[:, None]).astype(positions.dtype), bins.order[bins.starts[:-1]]
 
 
 def write_points(
@@ -182,6 +190,7 @@ def write_points(
     metadata: Mapping[str, Any] | None = None,
     scale_offset: tuple[Sequence[float], Sequence[float]] | None = None,
     bin_shape: Sequence[float] | None = None,
+    overview_attributes: Sequence[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     backend: str | None = None,
     **backend_kwargs: Any,
@@ -219,7 +228,9 @@ def write_points(
     ``bin_shape`` sets what coarse levels bin by: level ``k`` holds one point (the
     centroid) per ``bin_shape * 2**k`` bin; by default ``bin_shape`` is
     ``chunk_shape``, and a smaller one (``chunk_shape`` divided by a whole number per
-    axis, kept as the root's ``base_bin_shape``) gives denser overviews.
+    axis, kept as the root's ``base_bin_shape``) gives denser overviews. A coarse
+    point carries the attribute values of its bin's first point: every attribute, or
+    those named in ``overview_attributes`` (``[]``: none).
     ``positions`` may be larger than memory: an iterator of batches (arrays, or
     ``(positions, {name: values})`` pairs, which then need ``bounds=``), a
     ``numpy.memmap`` or a Dask array. Those are spilled to disk (``spill_dir``)
@@ -284,6 +295,7 @@ def write_points(
         metadata=metadata,
         scale_offset=scale_offset,
         bin_shape=bin_shape,
+        overview_attributes=overview_attributes,
     )
     if parallel is not None:
         plan = replace(plan, cell_writer=parallel.cell_writer, expected_rows=parallel.rows)
@@ -324,6 +336,7 @@ def _plan(
     metadata: Mapping[str, Any] | None = None,
     scale_offset: tuple[Sequence[float], Sequence[float]] | None = None,
     bin_shape: Sequence[float] | None = None,
+    overview_attributes: Sequence[str] | None = None,
 ) -> WritePlan:
     """Every check that needs only the arguments, made before the store is opened."""
     check_mode(mode, WRITE_POINTS_MODES)
@@ -346,6 +359,12 @@ def _plan(
     else:
         pos = check_positions(positions, dtype)
         attrs = check_attributes(vertex_attributes, len(pos))
+    coarse = None if overview_attributes is None else tuple(overview_attributes)
+    if coarse is not None and not set(coarse) <= set(attrs):
+        raise ValidationError(
+            f"overview_attributes {sorted(set(coarse) - set(attrs))} are not attributes of "
+            f"the points; they have {sorted(attrs)}"
+        )
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
         raise ValidationError(f"levels must be an integer >= 1, got {levels!r}")
     appending = mode == "a"
@@ -391,7 +410,7 @@ def _plan(
         levels=levels,
         dtype=dtype,
         consolidate=consolidate,
-        coarsen=coarsen_points,
+        coarsen=_coarsen,
         progress=progress,
         batches=None if stream is None else stream.batches,
         expected_rows=None if stream is None else stream.rows,
@@ -400,6 +419,7 @@ def _plan(
         shard_shape=shards,
         bounds=checked_bounds,
         scaling=scaling,
+        coarse_attributes=coarse,
     )
 
 
