@@ -291,6 +291,8 @@ class BackendSuite:
 
     #: The backend's registered name (``make_backend(..., backend=...)``).
     backend_name: ClassVar[str]
+    #: This plugin's names for an S3 secret key and session token.
+    s3_secret_names: ClassVar[tuple[str, str]]
     #: Places whose ``head`` reports a version that every write changes.
     versioned: ClassVar[frozenset[str]] = frozenset({"s3", "azure", "gcs"})
     #: Words one of which a refusal for wrong credentials says.
@@ -309,7 +311,9 @@ class BackendSuite:
         **extra: Any,
     ) -> dict[str, Any]:
         """The options reaching ``server``; ``secret``/``token``: wrong ones instead."""
-        raise NotImplementedError
+        wrong = dict(zip(self.s3_secret_names, (secret, token), strict=True))
+        given = {name: value for name, value in wrong.items() if value}
+        return {**server.backend_options(self.backend_name), **given, **extra}
 
     def s3_anonymous(self, server: procs.S3Server) -> dict[str, Any]:
         raise NotImplementedError

@@ -63,22 +63,13 @@ class TestFsspecSuite(BackendSuite):
     """The shared suite through s3fs, adlfs, gcsfs, HTTPFileSystem and the memory file system."""
 
     backend_name = "fsspec"
+    s3_secret_names = ("secret", "token")
     refused_words = ("check the credentials",)
     azure_async_scheme = "abfs"
     no_answer_says = "no answer within 1.5 s"
     # Only s3fs writes conditionally (tests/plugins/fsspec/test_conditional.py).
     test_memory_conditional_writes = None
     test_azure_conditional_writes = None
-
-    def s3_options(
-        self,
-        server: procs.S3Server,
-        secret: str | None = None,
-        token: str | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]:
-        wrong = {"secret": secret, "token": token}
-        return _s3_options(server, **{k: v for k, v in wrong.items() if v}, **extra)
 
     def s3_anonymous(self, server: procs.S3Server) -> dict[str, Any]:
         return {"anon": True, "endpoint_url": server.endpoint}
@@ -338,6 +329,14 @@ def test_azure_keys_adlfs_would_rewrite_are_refused(
 # -- the conformance kit -------------------------------------------------------------------------
 
 
+#: The Azure and GCS classes: Azure's blob batch takes 256 deletes and GCS's batch 100, so
+#: 300 keys cross a page boundary of both (the S3 class keeps 1,100 for DeleteObjects'
+#: 1,000), at a quarter of the emulator's time.
+_EMULATOR_KIT = KitConfig.remote().with_changes(
+    max_examples=4, roundtrip_examples=1, derandomize=True, batch_keys=300
+)
+
+
 class TestFsspecMemoryConformance(BackendConformance):
     """The kit on fsspec's memory file system (sync: worker threads, hierarchical keys)."""
 
@@ -371,12 +370,7 @@ class TestFsspecAzureConformance(BackendConformance):
     """The kit on Azurite through adlfs."""
 
     backend_name = "fsspec"
-    # Azure's blob batch takes 256 deletes and GCS's batch 100: 300 keys cross a page
-    # boundary of both (the S3 classes keep 1,100 for DeleteObjects' 1,000), at a
-    # quarter of the emulator's time.
-    kit_config = KitConfig.remote().with_changes(
-        max_examples=4, roundtrip_examples=1, derandomize=True, batch_keys=300
-    )
+    kit_config = _EMULATOR_KIT
 
     def make_target(self, request: pytest.FixtureRequest, tmp_path: Path) -> KitTarget:
         server = request.getfixturevalue("azure_server")
@@ -389,12 +383,7 @@ class TestFsspecGcsConformance(BackendConformance):
     """The kit on fake-gcs-server through gcsfs."""
 
     backend_name = "fsspec"
-    # Azure's blob batch takes 256 deletes and GCS's batch 100: 300 keys cross a page
-    # boundary of both (the S3 classes keep 1,100 for DeleteObjects' 1,000), at a
-    # quarter of the emulator's time.
-    kit_config = KitConfig.remote().with_changes(
-        max_examples=4, roundtrip_examples=1, derandomize=True, batch_keys=300
-    )
+    kit_config = _EMULATOR_KIT
 
     def make_target(self, request: pytest.FixtureRequest, tmp_path: Path) -> KitTarget:
         server = request.getfixturevalue("gcs_server")

@@ -60,6 +60,7 @@ class TestObstoreSuite(BackendSuite):
     """The shared suite through obstore's stores."""
 
     backend_name = "obstore"
+    s3_secret_names = ("secret_access_key", "session_token")
     versioned = frozenset({"memory", "s3", "azure", "gcs"})
     # obstore types a refused get/put; a refused listing is a generic error with the status.
     refused_words = ("refused", "403 Forbidden")
@@ -68,16 +69,6 @@ class TestObstoreSuite(BackendSuite):
     test_gcs_sync_protocol = None
     test_gcs_async_protocol = None
     test_gcs_object_and_prefix_may_share_a_name = None
-
-    def s3_options(
-        self,
-        server: procs.S3Server,
-        secret: str | None = None,
-        token: str | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]:
-        wrong = {"secret_access_key": secret, "session_token": token}
-        return s3_kwargs(server, **{k: v for k, v in wrong.items() if v}, **extra)
 
     def s3_anonymous(self, server: procs.S3Server) -> dict[str, Any]:
         return {"endpoint": server.endpoint, "region": server.region, "anon": True}
