@@ -254,11 +254,12 @@ def run_in_child(
                         record_hung(*entry)
                     target.example_count = attempt.example
                     return attempt
-                continue
-            if child.sentinel in ready and not reader.poll():
+            elif child.sentinel in ready and not reader.poll():
                 return _died(child, target, shared)
-            if now - last > (config.call_timeout + GRACE if heard else STARTUP):
+            elif now - last > (config.call_timeout + GRACE if heard else STARTUP):
                 return _frozen(child, target, config, shared, now - last)
+            # Checked whether or not a message came: a busy child sends one (a heartbeat
+            # or a tick) more often than every BEAT seconds.
             if deadline is not None and now - started > deadline:
                 return Attempt("deadline", message=f"stopped after {deadline:.0f} s")
     finally:
