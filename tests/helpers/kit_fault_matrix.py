@@ -1,12 +1,12 @@
 """How often the kit catches each faulty backend at its default settings, seed by seed.
 
-Not collected by pytest (the fault tests in test_kit.py use fewer examples to stay
-quick); run it by hand to measure::
+Not collected by pytest (the fault tests, in the test file of each check's module, use
+fewer examples to stay quick); run it by hand to measure::
 
     uv run python -m tests.helpers.kit_fault_matrix                 # seeds 1-5, every fault
     uv run python -m tests.helpers.kit_fault_matrix --seeds 1-10 --fault torn-writes
 
-Each fault is run through the checks listed for it in test_kit.py with
+Each fault is run through the checks listed for it in kit_expected.py with
 ``KitConfig.local()`` and the seed, without shrinking (which starts only after a
 fault is found, so it changes the time, not the outcome). The hanging backend is
 released when the run ends.
@@ -18,9 +18,8 @@ import argparse
 import itertools
 import time
 
+from tests.helpers.kit_expected import EXPECTED, NEW_EXPECTED
 from tests.helpers.kit_faulty import FAULTY, RELEASE
-from tests.testing.test_kit import EXPECTED
-from tests.testing.test_kit_faults import NEW_EXPECTED
 from zarr_vectors.testing import KitConfig, KitTarget, run_check
 
 #: the faults caught through the time limit, and the check that shows it

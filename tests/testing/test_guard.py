@@ -1,23 +1,33 @@
-"""The kit never hangs: every backend call has a time limit, and the run ends on its own.
+"""The kit never hangs (guard.py): every backend call has a time limit and a place in a log.
 
 A backend whose ``get`` never returns must fail the checks that read, with a
-message naming the call, the key and the backend, within a bounded time; the
-``check-backend`` command and the pytest route must then end by themselves
-(the stuck thread cannot be stopped, so they do not wait for it at exit).
+message naming the call, the key and the backend, within a bounded time; later
+calls of that operation fail at once. The guard's log keeps the calls of the
+current example, and not the cleanup after a failure. (That the ``check-backend``
+command and the pytest route then end by themselves is tested with them, in
+test_kit.py and test_pytest_plugin.py.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import threading
 import time
-from pathlib import Path
+
+import pytest
 
 from tests.helpers.kit_faulty import DictBackend
-from tests.testing.test_kit import _cli, _faulty_dist, _own_suite, _pytest
-from zarr_vectors.testing import CHECK_NAMES, KitConfig, KitTarget, run_kit
-from zarr_vectors.testing.guard import outstanding_calls
+from zarr_vectors.testing import KitConfig, KitTarget, KitTimeoutError, run_kit
+from zarr_vectors.testing.guard import (
+    Guard,
+    _op,
+    hung_calls,
+    outstanding_calls,
+    run_coroutine,
+    watch,
+)
 
 COUNTER = itertools.count()
 
@@ -71,38 +81,84 @@ def test_a_slow_backend_passes_within_the_default_limit() -> None:
     assert KitConfig.local().call_timeout == 30 and KitConfig.remote().call_timeout == 120
 
 
-def test_check_backend_ends_on_its_own_when_get_never_returns(tmp_path: Path) -> None:
-    env = _faulty_dist(tmp_path / "site", "get-blocks-forever", local=True)
-    started = time.monotonic()
-    run = _cli(
-        "check-backend", "faulty", "--url", "dict://hang", "--timeout", "2",
-        "--max-examples", "5",
-        env=env, cwd=tmp_path,
-    )  # fmt: skip
-    took = time.monotonic() - started
-    assert run.returncode == 1, run.stdout + run.stderr
-    assert took < 400, took
-    # Which read hangs first (get_bytes, or get_many of the kit's sentinels) depends on
-    # the seed and on which check gets there first.
-    assert re.search(r"get_(bytes|many)\(.+?\) on faulty backend at dict://hang did not "
-                     r"return within 2 s", run.stdout)  # fmt: skip
-    assert "RUNNING sync-state-machine" in run.stdout
-    assert run.stdout.count("FAILED ") + run.stdout.count("PASSED ") == len(CHECK_NAMES)
-    # the stuck calls were in the checks' child processes, which the kit ended
+def _unique(name: str) -> Guard:
+    return Guard(f"{name} at dict://guard-{next(COUNTER)}", 5.0)
 
 
-def test_the_pytest_route_ends_on_its_own_when_get_never_returns(tmp_path: Path) -> None:
-    env = _faulty_dist(tmp_path / "site", "get-blocks-forever", local=True)
-    suite = _own_suite(tmp_path / "suite")
-    started = time.monotonic()
-    run = _pytest(
-        "--zv-backend", "faulty", "--zv-url", "dict://hang", "--zv-timeout", "2",
-        "--zv-max-examples", "5", "-k", "test_sync_state_machine or key_contract or own",
-        env=env, cwd=suite,
-    )  # fmt: skip
-    took = time.monotonic() - started
-    assert run.returncode == 1, run.stdout + run.stderr
-    assert took < 300, took
-    assert "2 failed, 1 passed" in run.stdout
-    assert "did not return within 2 s" in run.stdout
-    # (the stuck calls were in child processes the kit ended: nothing is left to wait for)
+def test_a_call_that_overruns_is_named_and_its_operation_refused_afterwards() -> None:
+    guard = _unique("Stuck")
+    release = threading.Event()
+    renewed: list[bool] = []
+
+    def check() -> None:
+        call = guard.start("get_bytes", "get_bytes('k')")
+        call.started -= 100  # as if it had been running for 100 s: no waiting for the limit
+        release.wait(60)
+        guard.end(call, b"late")
+
+    try:
+        with pytest.raises(KitTimeoutError, match=r"get_bytes\('k'\) on Stuck at .* within 5 s"):
+            watch(lambda: guard, check, renew=lambda: renewed.append(True))
+        assert renewed == [True] and guard.abandoned
+        assert f"get_bytes('k') on {guard.description}" in hung_calls()
+        assert "get_bytes('k')" in outstanding_calls()
+        # the async twin is the same operation: not attempted again on this backend
+        again = Guard(guard.description, 5.0)
+        with pytest.raises(KitTimeoutError, match=r"aget_bytes\('j'\) .*was not attempted"):
+            again.start("aget_bytes", "aget_bytes('j')")
+        again.start("put_bytes", "put_bytes('j', <1 bytes>)")  # another operation is fine
+    finally:
+        release.set()
+    deadline = time.monotonic() + 30
+    while "get_bytes('k')" in outstanding_calls() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "get_bytes('k')" not in outstanding_calls()  # it returned: nothing left stuck
+
+
+def test_the_log_keeps_the_calls_of_the_example_and_not_the_cleanup() -> None:
+    guard = _unique("Logged")
+    assert guard.run("get_bytes", "get_bytes('a')", lambda: b"1") == b"1"
+    with pytest.raises(KeyError):
+        guard.run("head", "head('b')", lambda: {"a": b""}["b"])
+    with guard.quiet():
+        guard.run("close", "close()", lambda: None)
+    running = guard.start("exists", "exists('c')")
+    assert guard.calls() == [
+        "get_bytes('a') -> b'1'",
+        "head('b') -> KeyError: 'b'",
+        "exists('c') -> (still running)",
+    ]
+    assert guard.calls(last=1) == ["exists('c') -> (still running)"]
+    error = guard.attach(ValueError("x"))
+    guard.end(running, True)
+    assert error.kit_calls[-1] == "exists('c') -> (still running)"  # type: ignore[attr-defined]
+    guard.reset_log()
+    assert guard.calls() == [] and guard.overdue() is None
+
+
+def test_the_oldest_overdue_call_is_reported() -> None:
+    guard = _unique("Slow")
+    young, old, older = (guard.start("get_bytes", f"get_bytes('{k}')") for k in "abc")
+    old.started -= 10
+    older.started -= 20
+    assert guard.overdue() is older
+    for call in (young, old, older):
+        guard.end(call)
+    assert guard.overdue() is None
+
+
+def test_async_twins_are_one_operation_with_their_sync_method() -> None:
+    assert _op("aget_bytes") == _op("get_bytes") == "get_bytes"
+    assert _op("aclose") == "close" and _op("append") == "append"
+
+
+def test_coroutines_run_with_daemon_worker_threads() -> None:
+    async def work() -> tuple[str, bool]:
+        def where() -> tuple[str, bool]:
+            thread = threading.current_thread()
+            return thread.name, thread.daemon
+
+        return await asyncio.to_thread(where)
+
+    name, daemon = run_coroutine(work)
+    assert name.startswith("zv-kit-") and daemon
