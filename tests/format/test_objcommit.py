@@ -18,6 +18,7 @@ import pytest
 
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.format.journal import log_key
+from zarr_vectors.format.lease import lease_of
 from zarr_vectors.format.objcommit import ObjectRootMetadata, commit_objects
 from zarr_vectors.format.snapshot import Snapshot, load_snapshot
 from zarr_vectors.storage.local import LocalBackend
@@ -75,6 +76,7 @@ def test_an_append_the_store_refuses_fails_before_the_lease(tmp_path: Path) -> N
 
     def build(snap: Snapshot | None) -> Any:
         seen.append(snap)
+        assert lease_of(json.loads((store / "zarr.json").read_text())) is None  # not held yet
         raise ValidationError("not like the store")
 
     with LocalBackend(store) as backend, pytest.raises(ValidationError, match="not like"):

@@ -7,6 +7,7 @@ byte) and a read of what is not there is refused naming what is.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,6 +94,26 @@ def test_group_members_and_unknown_groups(snap: Snapshot) -> None:
         ValidationError, match=r"group ids \[2, -1\] do not exist; the store has groups 0..1"
     ):
         group_members(snap, 0, [2, -1])
+
+
+def test_a_group_may_be_stored_as_a_range_of_ids(tmp_path: Path) -> None:
+    store = tmp_path / "r"
+    write_polylines(
+        store,
+        walks(6, 5),
+        chunk_shape=CS,
+        bounds=BOUNDS,
+        groups={0: [0], 1: [5]},
+        consolidate=False,
+    )
+    doc_path = store / "0" / "groups" / "zarr.json"
+    doc = json.loads(doc_path.read_text())
+    doc["attributes"]["group_ranges"] = {"1": [2, 5]}  # ids 2, 3, 4 (the stored blob says 5)
+    doc_path.write_text(json.dumps(doc))
+    with LocalBackend(store) as backend:
+        snap = load_snapshot(backend)
+        np.testing.assert_array_equal(group_members(snap, 0, [1]), [2, 3, 4])
+        np.testing.assert_array_equal(group_members(snap, 0, [0, 1]), [0, 2, 3, 4])
 
 
 def test_objects_are_read_whole_by_id_or_box(snap: Snapshot) -> None:

@@ -8,6 +8,7 @@ since are found through the commit records, a replace since is stale).
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -92,6 +93,12 @@ def test_a_replace_since_opening_makes_the_snapshot_stale(tmp_path: Path) -> Non
         write_points(path, PTS[:5], chunk_shape=CS, bounds=BOUNDS, mode="w")
         with pytest.raises(StaleSnapshotError, match=r"changed from generation .* open it again"):
             snap.appends_since()
+        write_points(path, PTS[:5], mode="a")
+        appended = load_snapshot(backend)  # generation 3: made, replaced, appended to
+        shutil.rmtree(path)
+        write_points(path, PTS[:5], chunk_shape=CS, bounds=BOUNDS)  # made again: generation 1
+        with pytest.raises(StaleSnapshotError, match="changed from generation 3 to 1"):
+            appended.appends_since()
         (path / "zarr.json").unlink()
         with pytest.raises(StaleSnapshotError, match="deleted since it was opened"):
             snap.appends_since()
