@@ -1,4 +1,8 @@
-"""Vertex arrays as named table columns (``zarr_vectors.format.tables``)."""
+"""Vertex arrays as named table columns (``zarr_vectors.format.tables``).
+
+``vertex_frame`` (these columns in a pandas DataFrame) is exercised by the ``to_pandas()``
+tests in ``tests/types``; importing pandas here alone would cost seconds.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import numpy as np
 import pytest
 
 from zarr_vectors.exceptions import ValidationError
-from zarr_vectors.format.tables import axis_names, vertex_columns, vertex_frame
+from zarr_vectors.format.tables import axis_names, vertex_columns
 
 
 def test_axes_are_named_xyzw_then_by_number() -> None:
@@ -29,9 +33,3 @@ def test_wide_attributes_become_one_column_each() -> None:
 def test_an_attribute_named_like_an_axis_is_refused() -> None:
     with pytest.raises(ValidationError, match="attribute 'x' has the name of an axis"):
         vertex_columns(np.zeros((1, 2)), {"x": np.zeros(1)})
-
-
-def test_the_frame_has_the_columns() -> None:
-    pytest.importorskip("pandas")
-    frame = vertex_frame(np.zeros((3, 2)), {"a": np.arange(3)}, ["u", "v"])
-    assert list(frame.columns) == ["u", "v", "a"] and len(frame) == 3
