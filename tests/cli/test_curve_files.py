@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tests.io.test_swc import SWC
+from tests.io.test_trk import HEADER
 from zarr_vectors.cli.files_cmd import read_cmd, write_cmd
 from zarr_vectors.io.swc import read_swc
 from zarr_vectors.io.tck import read_tck
@@ -21,22 +23,6 @@ from zarr_vectors.types.polylines import read_polylines
 
 pytest.importorskip("nibabel")
 pytest.importorskip("morphio")
-
-HEADER = {
-    "voxel_to_rasmm": np.diag([2.0, 2.0, 2.0, 1.0]).tolist(),
-    "voxel_sizes": [2.0, 2.0, 2.0],
-    "dimensions": [100, 100, 100],
-    "voxel_order": "LAS",
-}
-SWC = """# a soma and two neurites, one branching
-1 1 0 0 0 5 -1
-2 3 10 0 0 1 1
-3 3 20 0 0 1 2
-4 3 30 5 0 0.8 3
-5 3 30 -5 0 0.7 3
-6 2 -10 0 0 1.5 1
-7 2 -20 0 0 1.2 6
-"""
 
 
 def tracts(k: int = 25) -> tuple[list[np.ndarray], list[np.ndarray]]:
