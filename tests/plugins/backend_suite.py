@@ -25,12 +25,15 @@ import logging
 import socket
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 
+import numpy as np
 import pytest
 
 from tests.helpers.servers import procs
@@ -42,10 +45,15 @@ from zarr_vectors.exceptions import (
 )
 from zarr_vectors.storage.base import Backend
 from zarr_vectors.storage.resolve import make_backend
+from zarr_vectors.types.points import read_points, write_points
 
 #: Marker credentials: looked for in every message, repr and log line they must not reach.
 SECRET = "zv-Suite-Secret-7f3a9c-do-not-print"
 TOKEN = "zv-Suite-Token-5150-do-not-print"
+
+#: Points written through the public API: the bounds and the cells they fall in.
+BOUNDS = ((0.0, 0.0, 0.0), (100.0, 100.0, 100.0))
+CS = (50.0, 50.0, 50.0)
 
 #: What the read-only places (HTTP, a seeded GCS bucket) hold.
 SEEDED = {"a/k": b"0123456789", "a/sub/z": b"z", "ab": b"x"}
@@ -245,6 +253,31 @@ def refusal(call: Callable[[], object]) -> StoreError:
     return info.value
 
 
+def everything_said(error: BaseException) -> str:
+    """The error as a user or a log could ever see it: message, repr, chained traceback."""
+    return "".join(traceback.format_exception(error)) + repr(error) + str(error)
+
+
+def seed(root: Path) -> str:
+    """A fresh directory under ``root`` holding :data:`SEEDED`; its name."""
+    name = f"suite-{uuid.uuid4().hex[:10]}"
+    for key, data in SEEDED.items():
+        path = root / name / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return name
+
+
+def some_points(n: int = 300, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 100, (n, 3)).astype(np.float32)
+
+
+def same_points(got: np.ndarray, want: np.ndarray) -> None:
+    """The same rows, in any order."""
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got[np.lexsort(got.T[::-1])], want[np.lexsort(want.T[::-1])])
+
+
 # --------------------------------------------------------------------------- endpoints that fail
 @dataclass
 class SilentServer:
@@ -316,6 +349,10 @@ class BackendSuite:
         return {**server.backend_options(self.backend_name), **given, **extra}
 
     def s3_anonymous(self, server: procs.S3Server) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def s3_endpoint_only(self, server: procs.S3Server) -> dict[str, Any]:
+        """The server's endpoint and region, no credentials (those come in the URL)."""
         raise NotImplementedError
 
     def azure_options(
@@ -639,3 +676,87 @@ class BackendSuite:
                 call()
         assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
         assert not backend.conditional_writes
+
+    # -- credentials in URLs -----------------------------------------------------------
+    def test_s3_url_credentials_write_and_read(
+        self, s3_server: procs.S3Server, s3_bucket: str
+    ) -> None:
+        user, secret = quote(s3_server.access_key, safe=""), quote(s3_server.secret_key, safe="")
+        url = f"s3://{user}:{secret}@{s3_bucket}/scan"
+        options = {"backend": self.backend_name, **self.s3_endpoint_only(s3_server)}
+        pts = some_points()
+        assert (
+            write_points(url, pts, chunk_shape=CS, bounds=BOUNDS, **options).points_written == 300
+        )
+        same_points(read_points(url, **options).positions, pts)
+        with make_backend(url, **options) as backend:
+            assert backend.url == f"s3://{s3_bucket}/scan"
+            assert s3_server.secret_key not in repr(backend)
+            assert s3_server.secret_key in backend.secrets  # scrubbed from its messages
+        # The same store with the credentials as options: the URL's were used as such.
+        with self.make(f"s3://{s3_bucket}/scan", **self.s3_options(s3_server)) as plain:
+            assert plain.exists("zarr.json")
+
+    def test_s3_wrong_secret_in_the_url_is_never_shown(
+        self, s3_server: procs.S3Server, s3_bucket: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.DEBUG)
+        url = f"s3://{s3_server.access_key}:{SECRET}@{s3_bucket}/scan"
+        options = {"backend": self.backend_name, "timeout": 20, **self.s3_endpoint_only(s3_server)}
+        backend = make_backend(url, **options)
+        for call in (
+            lambda: backend.put_bytes("k", b"1"),
+            lambda: backend.get_bytes("k"),
+            lambda: asyncio.run(backend.aget_many(["k", "j"])),
+            lambda: write_points(url, some_points(50), chunk_shape=CS, bounds=BOUNDS, **options),
+            lambda: read_points(url, **options),
+        ):
+            error = refusal(call)
+            assert f"s3://{s3_bucket}/scan" in str(error)
+            assert any(word in str(error) for word in self.refused_words), str(error)
+            assert SECRET not in everything_said(error)
+        assert SECRET not in repr(backend) and SECRET not in backend.url
+        assert SECRET not in caplog.text
+
+    def test_http_basic_auth_from_the_url(
+        self,
+        http_auth_server: procs.HttpServer,
+        tmp_path: Path,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        import base64
+        import shutil
+
+        from tests.helpers.servers.fixtures import HTTP_AUTH
+
+        user, password = HTTP_AUTH
+        name = seed(http_auth_server.root)
+        pts = some_points(seed=4)
+        write_points(tmp_path / "scan", pts, chunk_shape=CS, bounds=BOUNDS)
+        shutil.copytree(tmp_path / "scan", http_auth_server.root / f"{name}-scan")
+        host = http_auth_server.url.removeprefix("http://")
+        url = f"http://{user}:{quote(password, safe='')}@{host}/{name}"
+        with self.make(url) as backend:
+            assert backend.url == f"{http_auth_server.url}/{name}"
+            assert password not in repr(backend)
+            check_reads(backend)
+        same_points(read_points(f"{url}-scan", backend=self.backend_name).positions, pts)
+        # Without them, or with a wrong password, the server refuses; nothing shows it.
+        caplog.set_level(logging.DEBUG)
+        hidden = (SECRET, base64.b64encode(f"{user}:{SECRET}".encode()).decode())
+        for refused_url in (
+            f"{http_auth_server.url}/{name}",
+            f"http://{user}:{SECRET}@{host}/{name}",
+        ):
+            refused = self.make(refused_url, timeout=20)
+            assert SECRET not in repr(refused)
+            for call in (
+                lambda b=refused: b.get_bytes("a/k"),
+                lambda u=refused_url: read_points(f"{u}-scan", backend=self.backend_name),
+            ):
+                error = refusal(call)
+                said = str(error)
+                assert any(word in said for word in (*self.refused_words, "401")), said
+                assert not any(secret in everything_said(error) for secret in hidden)
+            refused.close()
+        assert SECRET not in caplog.text

@@ -6,13 +6,12 @@ servers themselves come from ``tests/helpers/servers``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from tests.helpers.servers import procs
-from tests.plugins.backend_suite import SEEDED, SilentServer
+from tests.plugins.backend_suite import SEEDED, SilentServer, seed
 
 
 @pytest.fixture
@@ -25,12 +24,7 @@ def silent_server() -> Iterator[SilentServer]:
 @pytest.fixture
 def http_seeded(http_server: procs.HttpServer) -> str:
     """A fresh directory under the HTTP server's root holding ``SEEDED``; its URL."""
-    name = f"suite-{uuid.uuid4().hex[:10]}"
-    for key, data in SEEDED.items():
-        path = http_server.root / name / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return f"{http_server.url}/{name}"
+    return f"{http_server.url}/{seed(http_server.root)}"
 
 
 @pytest.fixture

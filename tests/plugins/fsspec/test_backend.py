@@ -74,6 +74,9 @@ class TestFsspecSuite(BackendSuite):
     def s3_anonymous(self, server: procs.S3Server) -> dict[str, Any]:
         return {"anon": True, "endpoint_url": server.endpoint}
 
+    def s3_endpoint_only(self, server: procs.S3Server) -> dict[str, Any]:
+        return {"endpoint_url": server.endpoint, "client_kwargs": {"region_name": server.region}}
+
     def azure_options(
         self, server: procs.AzureServer, key: str | None = None
     ) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ through s3fs, Azurite through adlfs and an HTTP server requiring basic auth, all
 from __future__ import annotations
 
 import asyncio
-import logging
 import traceback
 import uuid
 from collections.abc import Callable
@@ -111,80 +110,6 @@ def test_url_credentials_are_refused_where_not_usable(url: str, instead: str) ->
     assert "\n" not in message and "storage_options" in message and instead in message
     assert "not used" in message
     assert SECRET not in _everything_about(info.value)
-
-
-@pytest.mark.servers
-def test_s3_credentials_in_the_url_reach_the_server(s3_server: Any, s3_bucket: str) -> None:
-    url = f"s3://{s3_server.access_key}:{s3_server.secret_key}@{s3_bucket}/url-creds.zv"
-    pts = _points(800, 1)
-    write_points(url, pts, chunk_shape=CS, backend="fsspec", **_s3_plain(s3_server))
-    _same(read_points(url, backend="fsspec", **_s3_plain(s3_server)).positions, pts)
-    # The store is where a client given the same credentials as options finds it.
-    with FsspecBackend(
-        f"s3://{s3_bucket}/url-creds.zv", **s3_server.backend_options("fsspec")
-    ) as plain:
-        assert plain.exists("zarr.json")
-
-
-@pytest.mark.servers
-def test_s3_wrong_secret_in_the_url_is_never_shown(
-    s3_server: Any, s3_bucket: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    url = f"s3://{s3_server.access_key}:{SECRET}@{s3_bucket}/root"
-    backend = FsspecBackend(url, timeout=20, **_s3_plain(s3_server))
-    for call in (
-        lambda: backend.put_bytes("k", b"1"),
-        lambda: backend.get_bytes("k"),
-        lambda: asyncio.run(backend.aget_many(["k", "j"])),
-    ):
-        with pytest.raises(StoreError) as info:
-            call()
-        assert "check the credentials" in str(info.value) and s3_bucket in str(info.value)
-        assert SECRET not in _everything_about(info.value)
-    with pytest.raises(StoreError) as info:
-        write_points(url, _points(50), chunk_shape=CS, backend="fsspec", **_s3_plain(s3_server))
-    assert SECRET not in _everything_about(info.value)
-    assert SECRET not in repr(backend) and SECRET not in backend.url
-    assert all(SECRET not in record.getMessage() for record in caplog.records)
-    backend.close()
-
-
-def _http_store(server: Any) -> tuple[Path, str]:
-    store = Path(server.root) / f"store-{uuid.uuid4().hex[:8]}"
-    (store / "a").mkdir(parents=True)
-    (store / "a" / "x").write_bytes(b"0123456789")
-    (store / "zarr.json").write_bytes(b"{}")
-    return store, store.name
-
-
-@pytest.mark.servers
-def test_http_basic_auth_from_the_url(
-    http_auth_server: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    from tests.helpers.servers.fixtures import HTTP_AUTH
-
-    user, password = HTTP_AUTH
-    _, name = _http_store(http_auth_server)
-    host = http_auth_server.url.removeprefix("http://")
-    backend = FsspecBackend(f"http://{user}:{password}@{host}/{name}")
-    assert backend.url == f"{http_auth_server.url}/{name}"
-    assert backend.get_bytes("a/x") == b"0123456789"
-    assert backend.get_range("a/x", 2, 3) == b"234"
-    assert backend.get_many(["a/x", "zarr.json"]) == {"a/x": b"0123456789", "zarr.json": b"{}"}
-    assert list(backend.list_prefix("", recursive=True)) == ["a/x", "zarr.json"]
-    assert password not in repr(backend)
-    backend.close()
-    # Without them, or with a wrong password, the server refuses; nothing shows the password.
-    caplog.set_level(logging.DEBUG)
-    for url in (f"{http_auth_server.url}/{name}", f"http://{user}:{SECRET}@{host}/{name}"):
-        refused = FsspecBackend(url, timeout=20)
-        with pytest.raises(StoreError, match="check the credentials") as info:
-            refused.get_bytes("a/x")
-        assert SECRET not in _everything_about(info.value)
-        assert SECRET not in repr(refused)
-        refused.close()
-    assert all(SECRET not in r.getMessage() for r in caplog.records)
 
 
 def _azure_sas(server: Any, container: str, permission: str) -> str:

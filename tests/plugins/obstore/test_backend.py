@@ -73,6 +73,9 @@ class TestObstoreSuite(BackendSuite):
     def s3_anonymous(self, server: procs.S3Server) -> dict[str, Any]:
         return {"endpoint": server.endpoint, "region": server.region, "anon": True}
 
+    def s3_endpoint_only(self, server: procs.S3Server) -> dict[str, Any]:
+        return {"endpoint": server.endpoint, "region": server.region}
+
     def azure_options(
         self, server: procs.AzureServer, key: str | None = None
     ) -> list[dict[str, Any]]:

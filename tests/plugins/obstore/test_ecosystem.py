@@ -12,13 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import subprocess
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import numpy as np
 import pytest
@@ -69,49 +68,6 @@ def s3_options(server: procs.S3Server) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- credentials in URLs
-@pytest.mark.servers
-def test_s3_url_credentials_write_and_read(s3_server: procs.S3Server, s3_bucket: str) -> None:
-    user, secret = quote(s3_server.access_key, safe=""), quote(s3_server.secret_key, safe="")
-    url = f"s3://{user}:{secret}@{s3_bucket}/scan"
-    pts = points()
-    summary = write_points(url, pts, chunk_shape=CS, bounds=BOUNDS, **s3_options(s3_server))
-    assert summary.points_written == len(pts)
-    assert same_points(read_points(url, **s3_options(s3_server)).positions, pts)
-    backend = make_backend(url, **s3_options(s3_server))
-    assert isinstance(backend, ObstoreBackend)
-    assert backend.url == f"s3://{s3_bucket}/scan"
-    assert s3_server.secret_key not in repr(backend)
-    assert s3_server.secret_key in backend.secrets
-    # The same store read with the credentials as options: the URL's were used as such.
-    plain = make_backend(
-        f"s3://{s3_bucket}/scan",
-        access_key_id=s3_server.access_key,
-        secret_access_key=s3_server.secret_key,
-        **s3_options(s3_server),
-    )
-    assert plain.exists("zarr.json")
-
-
-@pytest.mark.servers
-def test_s3_url_with_a_wrong_secret_never_shows_it(
-    s3_server: procs.S3Server, s3_bucket: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    secret = "URL-SECRET-zv-5150-do-not-print"
-    url = f"s3://{s3_server.access_key}:{secret}@{s3_bucket}/scan"
-    for call in (
-        lambda: write_points(url, points(), chunk_shape=CS, bounds=BOUNDS, **s3_options(s3_server)),
-        lambda: read_points(url, **s3_options(s3_server)),
-        lambda: make_backend(url, **s3_options(s3_server)).get_bytes("k"),
-    ):
-        with pytest.raises(StoreError) as info:
-            call()
-        assert f"s3://{s3_bucket}/scan" in str(info.value)
-        assert "refused" in str(info.value) or "403" in str(info.value)
-        assert_hidden(info.value, secret)
-    assert secret not in caplog.text
-
-
 def account_sas(server: procs.AzureServer, *, permissions: str = "rwdlac") -> str:
     """An Azure account SAS (blob service) signed with the emulator account's key."""
     version, expiry = "2019-12-12", "2099-01-01T00:00:00Z"
@@ -170,33 +126,6 @@ def test_https_azure_url_with_sas_is_an_azure_store() -> None:
     assert backend.store.config["sas_key"] == sas
     assert backend.store.config["account_name"] == "acct"
     assert "HOSTSIGzv77secret" not in repr(backend) and "HOSTSIGzv77secret" in backend.secrets
-
-
-@pytest.mark.servers
-def test_http_basic_auth_from_the_url(http_auth_server: procs.HttpServer, tmp_path: Path) -> None:
-    from tests.helpers.servers.fixtures import HTTP_AUTH
-
-    name = tmp_path.name
-    pts = points(seed=4)
-    write_points(tmp_path / "scan", pts, chunk_shape=CS, bounds=BOUNDS)
-    import shutil
-
-    shutil.copytree(tmp_path / "scan", http_auth_server.root / name)
-    user, password = HTTP_AUTH
-    host = http_auth_server.url.removeprefix("http://")
-    url = f"http://{user}:{quote(password, safe='')}@{host}/{name}"
-    got = read_points(url, backend="obstore")
-    assert same_points(got.positions, pts)
-    backend = make_backend(url, backend="obstore")
-    assert backend.url == f"{http_auth_server.url}/{name}" and password not in repr(backend)
-    # Without the user and password the server refuses: the URL's were what let us in.
-    with pytest.raises(StoreError) as info:
-        make_backend(f"{http_auth_server.url}/{name}", backend="obstore").get_bytes("zarr.json")
-    assert "401" in str(info.value) or "refused" in str(info.value)
-    wrong = "WRONG-http-password-zv-31"
-    with pytest.raises(StoreError) as info:
-        read_points(f"http://{user}:{wrong}@{host}/{name}", backend="obstore")
-    assert_hidden(info.value, wrong, base64.b64encode(f"{user}:{wrong}".encode()).decode())
 
 
 @pytest.mark.parametrize(
