@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -166,3 +166,44 @@ def assert_caught(fault: str, check: str, pattern: str, seeds: tuple[int, ...]) 
         assert re.search(pattern, result.message), result.message
         assert result.seed == seed and f"seed={seed}" in result.replay
         assert result.calls, "the failure lists the backend calls of its example"
+
+
+class FaultsCaught:
+    """The faults the checks of one module must catch, as tests: subclass it as
+    ``class TestFaultsCaught(FaultsCaught): module = "edges"`` in that module's test file.
+
+    The faults of :data:`EXPECTED` are caught in every seed; those of :data:`NEW_EXPECTED`
+    in the first seed, and in the others among the slow tests.
+    """
+
+    #: the module of ``zarr_vectors.testing`` whose checks are tested (see :data:`MODULE_OF`)
+    module: ClassVar[str]
+
+    @classmethod
+    def pytest_generate_tests(cls, metafunc: pytest.Metafunc) -> None:
+        old = metafunc.function.__name__ == "test_each_fault_is_caught_in_several_seeds"
+        rows = cases(EXPECTED if old else NEW_EXPECTED, cls.module)
+        if not rows:  # no fault of that table for these checks: no test
+            rows = [
+                pytest.param(
+                    "",
+                    "",
+                    "",
+                    marks=pytest.mark.skip(reason="these checks catch no fault of that table"),
+                )
+            ]
+        metafunc.parametrize(("fault", "check", "pattern"), rows)
+
+    def test_each_fault_is_caught_in_several_seeds(
+        self, fault: str, check: str, pattern: str
+    ) -> None:
+        assert_caught(fault, check, pattern, SEEDS)
+
+    def test_each_new_fault_is_caught(self, fault: str, check: str, pattern: str) -> None:
+        assert_caught(fault, check, pattern, SEEDS[:1])
+
+    @pytest.mark.slow
+    def test_each_new_fault_is_caught_in_other_seeds(
+        self, fault: str, check: str, pattern: str
+    ) -> None:
+        assert_caught(fault, check, pattern, SEEDS[1:])

@@ -10,15 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.kit_expected import (
-    EXPECTED,
-    FEWER,
-    NEW_EXPECTED,
-    SEEDS,
-    assert_caught,
-    cases,
-    fault_target,
-)
+from tests.helpers.kit_expected import FEWER, FaultsCaught, fault_target
 from tests.helpers.kit_faulty import DictBackend
 from zarr_vectors.exceptions import ConformanceError
 from zarr_vectors.testing.batches import (
@@ -29,20 +21,8 @@ from zarr_vectors.testing.batches import (
 )
 
 
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(EXPECTED, "batches"))
-def test_each_fault_is_caught_in_several_seeds(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS)
-
-
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(NEW_EXPECTED, "batches"))
-def test_each_new_fault_is_caught(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS[:1])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(NEW_EXPECTED, "batches"))
-def test_each_new_fault_is_caught_in_other_seeds(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS[1:])
+class TestFaultsCaught(FaultsCaught):
+    module = "batches"
 
 
 def test_a_correct_backend_passes_both_checks() -> None:

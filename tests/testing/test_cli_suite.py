@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from tests.helpers.kit_faulty import STORES
 from tests.helpers.kit_routes import faulty_dist, own_suite, run_pytest
+from tests.helpers.pytest_standins import FakeConfig, FakeRequest
 from zarr_vectors.testing import (
     CHECK_NAMES,
     KitConfig,
@@ -55,20 +55,6 @@ def test_pytest_plugin_fails_on_a_faulty_backend_with_a_replay(tmp_path: Path) -
     STORES.clear()
 
 
-class FakeConfig:
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-
-    def getoption(self, name: str, default: Any = None) -> Any:
-        return self.options.get(name, default)
-
-
-class FakeRequest:
-    def __init__(self, config: FakeConfig) -> None:
-        self.config = config
-        self.node = type("Node", (), {"name": "test_key_contract"})()
-
-
 def test_the_command_lines_options_make_the_target_and_a_replay_without_secrets(
     tmp_path: Path,
 ) -> None:
@@ -80,7 +66,7 @@ def test_the_command_lines_options_make_the_target_and_a_replay_without_secrets(
         zv_skip=["persistence"],
     )
     suite = _cli_suite.TestBackendFromCommandLine()
-    request = FakeRequest(options)
+    request = FakeRequest(options, "tests/x.py::TestBackendFromCommandLine::test_key_contract")
     target = suite.make_target(request, tmp_path)  # type: ignore[arg-type]
     assert target.options == {"fsync": True, "secret_access_key": "zv-Hidden-1"}
     assert "zv-Hidden-1" not in target.description

@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.kit_expected import (
-    EXPECTED,
-    FEWER,
-    NEW_EXPECTED,
-    SEEDS,
-    assert_caught,
-    cases,
-    fault_target,
-)
+from tests.helpers.kit_expected import FEWER, FaultsCaught, fault_target
 from tests.helpers.kit_faulty import DictBackend
 from zarr_vectors.exceptions import ConformanceError
 from zarr_vectors.testing.contract import check_invalid_keys, check_key_contract, private_hint
@@ -25,20 +17,8 @@ from zarr_vectors.testing.contract import check_invalid_keys, check_key_contract
 QUICK = FEWER.with_changes(max_examples=4, seed=1, isolate=False)
 
 
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(EXPECTED, "contract"))
-def test_each_fault_is_caught_in_several_seeds(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS)
-
-
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(NEW_EXPECTED, "contract"))
-def test_each_new_fault_is_caught(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS[:1])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(NEW_EXPECTED, "contract"))
-def test_each_new_fault_is_caught_in_other_seeds(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS[1:])
+class TestFaultsCaught(FaultsCaught):
+    module = "contract"
 
 
 def test_a_correct_backend_passes_both_checks() -> None:

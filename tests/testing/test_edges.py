@@ -9,34 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.kit_expected import (
-    EXPECTED,
-    FEWER,
-    NEW_EXPECTED,
-    SEEDS,
-    assert_caught,
-    cases,
-    fault_target,
-)
+from tests.helpers.kit_expected import FEWER, FaultsCaught, fault_target
 from tests.helpers.kit_faulty import DictBackend
 from zarr_vectors.exceptions import ConformanceError
 from zarr_vectors.testing.edges import check_edge_cases
 
 
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(EXPECTED, "edges"))
-def test_each_fault_is_caught_in_several_seeds(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS)
-
-
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(NEW_EXPECTED, "edges"))
-def test_each_new_fault_is_caught(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS[:1])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(NEW_EXPECTED, "edges"))
-def test_each_new_fault_is_caught_in_other_seeds(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS[1:])
+class TestFaultsCaught(FaultsCaught):
+    module = "edges"
 
 
 def test_a_correct_backend_passes_every_script() -> None:

@@ -11,15 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.helpers.kit_expected import (
-    EXPECTED,
-    FEWER,
-    NEW_EXPECTED,
-    SEEDS,
-    assert_caught,
-    cases,
-    fault_target,
-)
+from tests.helpers.kit_expected import FEWER, FaultsCaught, fault_target
 from tests.helpers.kit_faulty import DictBackend, VersionedDictBackend
 from zarr_vectors.exceptions import ConformanceError
 from zarr_vectors.testing.properties import (
@@ -33,13 +25,8 @@ from zarr_vectors.testing.properties import (
 QUICK = FEWER.with_changes(max_examples=4, max_value_size=4096, seed=1)
 
 
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(EXPECTED, "properties"))
-def test_each_fault_is_caught_in_several_seeds(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS)
-
-
-def test_the_new_faults_have_none_for_these_checks() -> None:
-    assert cases(NEW_EXPECTED, "properties") == []
+class TestFaultsCaught(FaultsCaught):
+    module = "properties"
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.kit_routes import faulty_dist, own_suite, run_pytest
+from tests.helpers.pytest_standins import FakeConfig
 from zarr_vectors.testing import guard, pytest_plugin
 
 
@@ -44,14 +45,6 @@ def test_the_pytest_route_ends_on_its_own_when_get_never_returns(tmp_path: Path)
     assert "2 failed, 1 passed" in run.stdout
     assert "did not return within 2 s" in run.stdout
     # (the stuck calls were in child processes the kit ended: nothing is left to wait for)
-
-
-class FakeConfig:
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-
-    def getoption(self, name: str, default: Any = None) -> Any:
-        return self.options.get(name, default)
 
 
 @pytest.mark.parametrize(

@@ -9,35 +9,14 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from tests.helpers.kit_expected import (
-    EXPECTED,
-    FEWER,
-    NEW_EXPECTED,
-    SEEDS,
-    assert_caught,
-    cases,
-    fault_target,
-)
+from tests.helpers.kit_expected import FEWER, FaultsCaught, fault_target
 from tests.helpers.kit_faulty import FAULTY, DictBackend
 from zarr_vectors.testing import KitTarget, run_check
 from zarr_vectors.testing.sharing import check_two_instances, in_process_store
 
 
-def test_the_old_faults_have_none_for_these_checks() -> None:
-    assert cases(EXPECTED, "sharing") == []
-
-
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(NEW_EXPECTED, "sharing"))
-def test_each_new_fault_is_caught(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS[:1])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(NEW_EXPECTED, "sharing"))
-def test_each_new_fault_is_caught_in_other_seeds(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS[1:])
+class TestFaultsCaught(FaultsCaught):
+    module = "sharing"
 
 
 def test_two_processes_sees_a_store_that_lives_in_one_process() -> None:

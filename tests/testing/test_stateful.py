@@ -7,35 +7,13 @@ takes its rules from what the backend declares (put_if where conditional_writes)
 
 from __future__ import annotations
 
-import pytest
-
-from tests.helpers.kit_expected import (
-    EXPECTED,
-    FEWER,
-    NEW_EXPECTED,
-    SEEDS,
-    assert_caught,
-    cases,
-    fault_target,
-)
+from tests.helpers.kit_expected import FEWER, FaultsCaught, fault_target
 from tests.helpers.kit_faulty import DictBackend, VersionedDictBackend
 from zarr_vectors.testing.stateful import Features, machine_class, run_machine
 
 
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(EXPECTED, "stateful"))
-def test_each_fault_is_caught_in_several_seeds(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS)
-
-
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(NEW_EXPECTED, "stateful"))
-def test_each_new_fault_is_caught(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS[:1])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("fault", "check", "pattern"), cases(NEW_EXPECTED, "stateful"))
-def test_each_new_fault_is_caught_in_other_seeds(fault: str, check: str, pattern: str) -> None:
-    assert_caught(fault, check, pattern, SEEDS[1:])
+class TestFaultsCaught(FaultsCaught):
+    module = "stateful"
 
 
 def test_features_are_read_from_the_backend() -> None:

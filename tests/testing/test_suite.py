@@ -8,32 +8,16 @@ command that replays it, a skipped check skips it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.helpers.kit_expected import FEWER, fault_target
 from tests.helpers.kit_faulty import FAULTY, DictBackend
+from tests.helpers.pytest_standins import FakeConfig, FakeRequest
 from zarr_vectors.testing import KitConfig
 from zarr_vectors.testing.suite import BackendConformance, _replay_switches, config_from_options
 
 HERE = FEWER.with_changes(isolate=False)  # in this process: no child per check
-
-
-class FakeConfig:
-    """The part of ``pytest.Config`` the suite reads: command-line options."""
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-
-    def getoption(self, name: str, default: Any = None) -> Any:
-        return self.options.get(name, default)
-
-
-class FakeRequest:
-    def __init__(self, config: FakeConfig, nodeid: str = "tests/test_mine.py::TestMine::test_x"):
-        self.config = config
-        self.node = type("Node", (), {"nodeid": nodeid, "name": nodeid.rpartition("::")[2]})()
 
 
 def test_the_switches_given_change_the_config_and_are_repeated_in_a_replay() -> None:
