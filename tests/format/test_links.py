@@ -18,6 +18,7 @@ from zarr_vectors.format.links import (
     link_array_attributes,
     parse_offsets,
     partition_links,
+    place_links,
     restore_order,
 )
 
@@ -66,6 +67,26 @@ def test_every_endpoint_order_is_restored(width: int) -> None:
             assert source == min(tuple(c) for c in record)
     np.testing.assert_array_equal(got, rows)
     assert sum(len(i) for _, i in buckets.cells.values()) == m
+
+
+def test_the_encoders_numbered_cells_place_as_world_cells_do() -> None:
+    rng = np.random.default_rng(7)
+    world = np.unique(rng.integers(-3, 4, (40, 3)), axis=0)  # lexicographic, as encoded
+    cells = rng.integers(0, len(world), (300, 2))
+    rows = rng.integers(0, 1000, (300, 2))
+    by_number = place_links(world, cells, rows).cells
+    by_world = partition_links(world[cells], rows).cells
+    assert list(by_number) == list(by_world)
+    for key, (stored, index) in by_world.items():
+        np.testing.assert_array_equal(by_number[key][0], stored)
+        np.testing.assert_array_equal(by_number[key][1], index)
+    # rows too large to pack with their cell take the lexsort path, to the same placement
+    big = partition_links(world[cells], rows + 2**61).cells
+    for key, (stored, index) in by_world.items():
+        shifted = stored.copy()
+        shifted[:, -2:] += 2**61
+        np.testing.assert_array_equal(big[key][0], shifted)
+        np.testing.assert_array_equal(big[key][1], index)
 
 
 def test_directed_records_keep_their_endpoint_order() -> None:

@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors.exceptions import CorruptStoreError
+from zarr_vectors.format.grid import stable_order
 
 __all__ = [
     "LinkBuckets",
@@ -45,6 +46,7 @@ __all__ = [
     "format_offsets",
     "parse_offsets",
     "partition_links",
+    "place_links",
 ]
 
 Cell = tuple[int, ...]
@@ -115,83 +117,106 @@ def partition_links(
 ) -> LinkBuckets:
     """Place records (``chunks`` ``(M, L, D)`` world cells, ``rows`` ``(M, L)``) in their cells."""
     chunks = np.asarray(chunks, dtype=np.int64)
-    rows = np.asarray(rows, dtype=np.int64)
     m, width, ndim = chunks.shape
     if m == 0:
         return LinkBuckets(width, {})
-    intra = np.all(chunks == chunks[:, :1, :], axis=(1, 2))
+    world, cell = np.unique(chunks.reshape(-1, ndim), axis=0, return_inverse=True)
+    return place_links(world, cell.reshape(m, width), rows, directed=directed)
+
+
+def place_links(
+    world: npt.NDArray[np.int64],
+    cells: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    *,
+    directed: bool = False,
+) -> LinkBuckets:
+    """:func:`partition_links` with each endpoint's cell a row number of ``world``.
+
+    ``world`` is ``(C, D)`` distinct world cells in lexicographic order (as
+    :func:`~zarr_vectors.format.grid.group_by_cell` numbers them), so comparing
+    cell numbers compares cells, and sorting and grouping work on one integer per
+    endpoint instead of ``D`` coordinates.
+    """
+    world = np.asarray(world, dtype=np.int64)
+    cells = np.asarray(cells, dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    m, width = cells.shape
+    ndim = world.shape[1]
     out: dict[tuple[str, Cell], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+    if m == 0:
+        return LinkBuckets(width, out)
+    cell_text = [tuple(w) for w in world.tolist()]
+    intra = np.all(cells == cells[:, :1], axis=1)
     # Records within one cell keep their order and file under it: group them by cell only.
     part = np.flatnonzero(intra)
     if len(part):
-        key = chunks[part, 0, :]
+        src = cells[part, 0]
+        order = stable_order(src, len(world))
         seg = format_offsets(np.zeros((width - 1, ndim), np.int64))
-        _fill(out, part, key, rows[part], None, ndim, width, lambda off: seg)
+        for s, e, first in _runs(src[order]):
+            rec = part[order[s:e]]
+            out[(seg, cell_text[first])] = (np.ascontiguousarray(rows[rec]), rec)
     # The rest are sorted by (cell, row), placed, and filed under their first endpoint.
     part = np.flatnonzero(~intra)
     if len(part):
-        k = len(part)
-        c_chunks, c_rows = chunks[part], rows[part]
-        perm = np.zeros(k, dtype=np.int64)
-        sigma = np.broadcast_to(np.arange(width, dtype=np.int64), (k, width))
-        if not (directed or width == 1):
-            rec = np.repeat(np.arange(k, dtype=np.int64), width)
-            flat = c_chunks.reshape(-1, ndim)
-            keys = [c_rows.reshape(-1), *(flat[:, d] for d in range(ndim - 1, -1, -1)), rec]
-            sigma = (
-                np.lexsort(keys).reshape(k, width) - (np.arange(k, dtype=np.int64) * width)[:, None]
-            )
-            code_of, radix, _ = _perm_tables(width)
-            perm = code_of[sigma @ radix]
-        sel = np.arange(k)[:, None]
-        placed = c_chunks[sel, sigma]
-        src = placed[:, 0, :]
-        key = np.concatenate([src, (placed[:, 1:, :] - src[:, None, :]).reshape(k, -1)], axis=1)
-        _fill(
-            out,
-            part,
-            key,
-            c_rows[sel, sigma],
-            None if directed else perm,
-            ndim,
-            width,
-            lambda off: format_offsets(off),
-        )
+        _place_across(out, world, cell_text, part, cells[part], rows[part], directed)
     return LinkBuckets(width, out)
 
 
-def _fill(
+def _place_across(
     out: dict[tuple[str, Cell], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
-    index: npt.NDArray[np.int64],
-    key: npt.NDArray[np.int64],
-    rows: npt.NDArray[np.int64],
-    perm: npt.NDArray[np.int64] | None,
-    ndim: int,
-    width: int,
-    segment: Any,
+    world: npt.NDArray[np.int64],
+    cell_text: list[Cell],
+    part: npt.NDArray[np.int64],
+    c: npt.NDArray[np.int64],
+    r: npt.NDArray[np.int64],
+    directed: bool,
 ) -> None:
-    """File ``rows`` (records ``index``) by ``key`` (source cell, then offsets if any)."""
+    """File the records ``part`` whose endpoints (cells ``c``, rows ``r``) span cells."""
+    k, width = c.shape
+    ndim = world.shape[1]
+    perm = np.zeros(k, dtype=np.int64)
+    sigma = np.broadcast_to(np.arange(width, dtype=np.int64), (k, width))
+    if not (directed or width == 1):
+        span = int(r.max()) + 1
+        if len(world) * span < 2**62:  # (cell, row) as one integer per endpoint
+            sigma = np.argsort(c * span + r, axis=1, kind="stable")
+        else:
+            rec = np.repeat(np.arange(k, dtype=np.int64), width)
+            flat = np.lexsort((r.reshape(-1), c.reshape(-1), rec))
+            sigma = flat.reshape(k, width) - (np.arange(k, dtype=np.int64) * width)[:, None]
+        code_of, radix, _ = _perm_tables(width)
+        perm = code_of[sigma @ radix]
+    sel = np.arange(k)[:, None]
+    placed = c[sel, sigma]
+    src = placed[:, 0]
+    offsets = (world[placed[:, 1:]] - world[src][:, None, :]).reshape(k, -1)
+    key = np.concatenate([src[:, None], offsets], axis=1)
     order = _lex_order(key)
-    key_sorted = key[order]
-    starts = np.flatnonzero(
-        np.concatenate(([True], np.any(key_sorted[1:] != key_sorted[:-1], axis=1)))
-    )
-    ends = np.append(starts[1:], len(order))
-    rows, index = rows[order], index[order]
-    with_perm = None
-    if perm is not None:  # the perm column first, made once for every group
-        with_perm = np.concatenate([perm[order][:, None], rows], axis=1)
-    names: dict[tuple[int, ...], tuple[str, bool]] = {}  # offsets -> (segment, any nonzero)
-    zero = (0,) * ((width - 1) * ndim)
-    for head, s, e in zip(key_sorted[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
-        off = tuple(head[ndim:]) or zero
-        named = names.get(off)
-        if named is None:
-            arr = np.asarray(off, dtype=np.int64).reshape(width - 1, ndim)
-            named = names[off] = (segment(arr), any(off))
-        seg, nonzero = named
-        block = with_perm[s:e] if with_perm is not None and nonzero else rows[s:e]
-        out[(seg, tuple(head[:ndim]))] = (np.ascontiguousarray(block), index[s:e])
+    block = r[sel, sigma][order]
+    if not directed:  # the perm column first
+        block = np.concatenate([perm[order][:, None], block], axis=1)
+    key_sorted, index = key[order], part[order]
+    change = np.any(key_sorted[1:] != key_sorted[:-1], axis=1)
+    starts = np.flatnonzero(np.concatenate(([True], change))).tolist()
+    names: dict[tuple[int, ...], str] = {}
+    for s, e in zip(starts, [*starts[1:], k], strict=True):
+        head = key_sorted[s].tolist()
+        off = tuple(head[1:])
+        seg = names.get(off)
+        if seg is None:
+            seg = names[off] = format_offsets(np.asarray(off, np.int64).reshape(width - 1, ndim))
+        out[(seg, cell_text[head[0]])] = (np.ascontiguousarray(block[s:e]), index[s:e])
+
+
+def _runs(values: npt.NDArray[np.int64]) -> list[tuple[int, int, int]]:
+    """``(start, end, value)`` of each run of equal ``values``."""
+    if not len(values):
+        return []
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    ends = [*starts[1:].tolist(), len(values)]
+    return list(zip(starts.tolist(), ends, values[starts].tolist(), strict=True))
 
 
 def _lex_order(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -42,7 +42,7 @@ from zarr_vectors.format.links import (
     encode_cross_cell,
     format_offsets,
     link_array_attributes,
-    partition_links,
+    place_links,
 )
 from zarr_vectors.format.metadata import LevelMetadata, RootMetadata, cell_array_json, group_json
 from zarr_vectors.format.objarrays import plain_array, vlen_array
@@ -510,7 +510,7 @@ def _encode_links(
         keep &= np.any(cell_of[links] != cell_of[links[:, :1]], axis=1)
     stored = np.flatnonzero(keep)
     recs = links[stored]
-    buckets = partition_links(world[cell_of[recs]], local[recs])
+    buckets = place_links(world, cell_of[recs], local[recs])
     family = f"{level}/links/0"
     docs[f"{level}/links"] = group_json()
     docs[family] = group_json(

@@ -42,6 +42,12 @@ from zarr_vectors.exceptions import (
 )
 from zarr_vectors.storage.base import Backend, ObjectInfo, missing_key
 from zarr_vectors.storage.concurrency import check_flag, map_bounded
+from zarr_vectors.storage.localdirs import (
+    conflict,
+    escape,
+    make_directories,
+    needed_directories,
+)
 from zarr_vectors.storage.localtemp import (
     TEMP_PREFIX,
     remove_temporary_files,
@@ -126,10 +132,7 @@ class LocalBackend(Backend):
         return self.root.joinpath(*segments)
 
     def _escape(self, key: str) -> StoreError:
-        return StoreError(
-            f"Key {key!r} resolves outside the store root {self.url} (through a symbolic "
-            "link); refusing to follow it. Remove the link or open the target directly."
-        )
+        return escape(key, self.url)
 
     def _path(self, key: str) -> Path:
         """Absolute path of ``key``, refusing anything that resolves outside the root."""
@@ -142,7 +145,7 @@ class LocalBackend(Backend):
         """:meth:`_batch_files` as :class:`~pathlib.Path` objects (for writes and deletes)."""
         return [Path(f) for f in self._batch_files(keys)]
 
-    def _batch_files(self, keys: list[str]) -> list[str]:
+    def _batch_files(self, keys: list[str], *, resolve: bool = True) -> list[str]:
         """File names of ``keys`` with each distinct parent directory resolved once.
 
         Cell keys of one array share a few directories, so a batch of thousands
@@ -151,7 +154,8 @@ class LocalBackend(Backend):
         :meth:`_get_many`) and writes rename over it, which never follows a link.
         Plain strings: keys are validated (no empty, '.' or '..' segments), so
         joining is concatenation, and pathlib's parsing cost more than the reads
-        of a cached cell.
+        of a cached cell. Writes pass ``resolve=False``: :mod:`.localdirs` checks
+        their directories as it makes them.
         """
         real_root = self._real_root()
         base = os.fspath(self.root).rstrip(os.sep) + os.sep
@@ -162,7 +166,7 @@ class LocalBackend(Backend):
                 self._joined(key)  # raises for a reserved segment
             name = base + (key if os.sep == "/" else key.replace("/", os.sep))
             parent = name.rsplit(os.sep, 1)[0]
-            if parent not in checked:
+            if resolve and parent not in checked:
                 if not self._inside(os.path.realpath(parent), real_root):
                     raise self._escape(key)
                 checked.add(parent)
@@ -226,14 +230,12 @@ class LocalBackend(Backend):
         return found
 
     def _put_many(self, items: list[tuple[str, bytes]]) -> None:
-        """Parents made and checked once per directory, then the atomic puts on threads."""
-        files = self._batch_files([k for k, _ in items])
-        made: set[str] = set()
-        for (key, _), name in zip(items, files, strict=True):
-            parent = os.path.dirname(name)
-            if parent not in made:
-                self._make_parents(key, Path(name))
-                made.add(parent)
+        """Directories made and checked once each (:mod:`.localdirs`), then the atomic puts."""
+        keys = [k for k, _ in items]
+        files = self._batch_files(keys, resolve=False)
+        make_directories(
+            os.fspath(self.root), needed_directories(keys), url=self.url, error=self._write_error
+        )
         jobs = [(key, name, data) for (key, data), name in zip(items, files, strict=True)]
         # Small batches are written in this thread: a pool costs more than it overlaps.
         # Larger ones go to the threads in a share each (one hand-off per thread, not per
@@ -249,6 +251,9 @@ class LocalBackend(Backend):
 
     def _dir(self, prefix: str) -> Path:
         return self._path(prefix[:-1]) if prefix else self.root
+
+    def _write_error(self, key: str, exc: OSError) -> StoreError | InvalidKeyError:
+        return self._error("write", key, exc)
 
     def _error(self, action: str, key: str, exc: OSError) -> StoreError | InvalidKeyError:
         if exc.errno == errno.ENAMETOOLONG:
@@ -445,10 +450,7 @@ class LocalBackend(Backend):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            raise KeyConflictError(
-                f"Cannot write {key!r} in {self.url}: a parent of it is stored as an object, and "
-                "on a file system a key cannot be both an object and a prefix of other keys."
-            ) from None
+            raise conflict(key, self.url) from None
         except OSError as exc:  # a read-only mount, no permission, a full disk: one line
             raise self._error("write", key, exc) from None
         # mkdir may have followed a symlink created since _path() checked; check again.
