@@ -11,17 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from zarr_vectors.cli import main
+from tests.helpers.cli import run_apart
 from zarr_vectors.cli.check_backend_cmd import _replay
 
 pytest.importorskip("hypothesis")
-
-
-def run(*args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_a_check_is_reported_when_it_starts_and_when_it_passes(
@@ -30,7 +24,7 @@ def test_a_check_is_reported_when_it_starts_and_when_it_passes(
     import zarr_vectors.testing.runner as runner
 
     monkeypatch.setattr(runner, "can_isolate", lambda: False)  # in this process: no child
-    code, out, err = run(
+    code, out, err = run_apart(
         "check-backend", "local", "--url", tmp_path / "scratch", "--check", "key-contract",
         "--max-examples", "2", "--derandomize",
     )  # fmt: skip
@@ -42,16 +36,16 @@ def test_a_check_is_reported_when_it_starts_and_when_it_passes(
 
 
 def test_an_unknown_check_is_a_usage_error_listing_the_checks(tmp_path: Path) -> None:
-    code, out, err = run("check-backend", "local", "--url", tmp_path, "--skip", "nope")
+    code, out, err = run_apart("check-backend", "local", "--url", tmp_path, "--skip", "nope")
     assert code == 2
     assert "'nope' is not a check; the checks are: sync-state-machine," in err
     assert "Checking" not in out  # refused before anything runs
 
 
 def test_an_unknown_backend_or_option_is_one_line(tmp_path: Path) -> None:
-    code, _, err = run("check-backend", "nosuch", "--url", tmp_path)
+    code, _, err = run_apart("check-backend", "nosuch", "--url", tmp_path)
     assert code == 1 and "Unknown zarr-vectors backend 'nosuch'" in err
-    code, out, err = run(
+    code, out, err = run_apart(
         "check-backend", "local", "--url", tmp_path, "--option", "password=hunter22"
     )
     assert code == 1 and "does not accept the option(s) password" in err
@@ -78,6 +72,6 @@ def test_without_the_kits_dependencies_it_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "zarr_vectors.testing.config", None)
-    code, _, err = run("check-backend", "local", "--url", tmp_path)
+    code, _, err = run_apart("check-backend", "local", "--url", tmp_path)
     assert code == 1
     assert 'pip install "zarr-vectors-core[testing]"' in err

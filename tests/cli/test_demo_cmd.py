@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_points_cmd import SCRIPT, run
+from tests.cli.test_points_cmd import SCRIPT
+from tests.helpers.cli import run
 from zarr_vectors.types.points import read_points
 
 

@@ -9,15 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from click.testing import CliRunner
 
-from zarr_vectors.cli import main
+from tests.helpers.cli import run
 from zarr_vectors.cli.files_cmd import READERS, WRITERS
-
-
-def run(*args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def test_cli_read_of_a_point_cloud_points_to_read_points(tmp_path: Path) -> None:
@@ -26,8 +20,8 @@ def test_cli_read_of_a_point_cloud_points_to_read_points(tmp_path: Path) -> None
     write_points(
         tmp_path / "p", np.random.default_rng(0).uniform(0, 9, (20, 3)), chunk_shape=(5.0,) * 3
     )
-    res = CliRunner().invoke(main, ["read", str(tmp_path / "p"), "-o", str(tmp_path / "x.ply")])
-    assert res.exit_code != 0 and "read-points" in res.output
+    code, out = run("read", tmp_path / "p", "-o", tmp_path / "x.ply")
+    assert code != 0 and "read-points" in out
 
 
 def test_every_suffix_a_store_is_read_to_can_be_written_from_too() -> None:

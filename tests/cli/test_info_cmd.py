@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.cli.test_points_cmd import as_set, run, write_ply
+from tests.cli.test_points_cmd import as_set, write_ply
+from tests.helpers.cli import run
 from zarr_vectors.cli.info_cmd import describe_store
 from zarr_vectors.types.points import write_points
 

@@ -18,20 +18,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from zarr_vectors.cli import main
+from tests.helpers.cli import run
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.io.points_files import read_point_file
 from zarr_vectors.types.points import read_points
 
 SCRIPT = Path(sys.executable).with_name("zarr-vectors.exe" if os.name == "nt" else "zarr-vectors")
-
-
-def run(*args: str) -> tuple[int, str]:
-    """Run a command in-process; return (exit code, stdout + stderr)."""
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def as_set(*columns: np.ndarray) -> np.ndarray:

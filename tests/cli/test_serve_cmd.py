@@ -14,15 +14,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers.cli import run_apart
 from zarr_vectors.cli import main
 from zarr_vectors.types.points import write_points
 
 serve = pytest.importorskip("zarr_vectors.serve")
-
-
-def run(*args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
@@ -66,7 +62,7 @@ def test_serve_says_what_it_serves_and_closes_the_store(
         print_("serving")
 
     monkeypatch.setattr(serve, "run_server", run_server)
-    code, out, err = run("serve", store, "--port", "9123")
+    code, out, err = run_apart("serve", store, "--port", "9123")
     assert code == 0, out + err
     assert calls == [("127.0.0.1", 9123)]
     assert "Spatial index:" in out and "Properties: label" in out and "serving" in out
@@ -78,7 +74,7 @@ def test_serve_on_another_host_warns_that_anyone_may_read(
     store: Path, sources: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(serve, "run_server", lambda *a, **k: None)
-    code, _, err = run("serve", store, "--host", "0.0.0.0")
+    code, _, err = run_apart("serve", store, "--host", "0.0.0.0")
     assert code == 0
     assert "Note: listening on 0.0.0.0: anyone who can reach this port" in err
 
@@ -125,7 +121,7 @@ def test_view_prints_the_viewer_and_stops_on_ctrl_c(
     pytest.importorskip("neuroglancer")
     monkeypatch.setattr(serve, "view", view)
     monkeypatch.setattr(threading.Event, "wait", interrupted)
-    code, out, _ = run("view", store)
+    code, out, _ = run_apart("view", store)
     assert code == 0, out
     assert "Neuroglancer viewer: http://127.0.0.1:1234/v/abc/" in out
     assert "Layer source: precomputed://http://127.0.0.1:5678" in out

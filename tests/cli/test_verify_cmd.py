@@ -8,15 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from zarr_vectors.cli import main
+from tests.helpers.cli import run_apart
 from zarr_vectors.types.points import write_points
-
-
-def run(*args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
@@ -31,7 +25,7 @@ def _cells(store: Path) -> list[Path]:
 
 
 def test_a_sound_store_exits_0_with_what_was_checked(store: Path) -> None:
-    code, out, err = run("verify", store)
+    code, out, err = run_apart("verify", store)
     assert code == 0, out + err
     assert out.strip().endswith("sound; 1 level(s), 8 cell(s), 300 point(s) checked")
     assert err == ""
@@ -39,7 +33,7 @@ def test_a_sound_store_exits_0_with_what_was_checked(store: Path) -> None:
 
 def test_a_damaged_store_exits_1_and_lists_each_problem_on_stderr(store: Path) -> None:
     os.remove(_cells(store)[0])
-    code, out, err = run("verify", store)
+    code, out, err = run_apart("verify", store)
     assert code == 1
     assert "DAMAGED (1 problem(s))" in out
     assert "missing" in err and "Traceback" not in out + err
@@ -47,7 +41,7 @@ def test_a_damaged_store_exits_1_and_lists_each_problem_on_stderr(store: Path) -
 
 def test_the_json_report(store: Path) -> None:
     os.remove(_cells(store)[0])
-    code, out, _ = run("verify", store, "--json")
+    code, out, _ = run_apart("verify", store, "--json")
     assert code == 1
     report = json.loads(out)
     assert report["ok"] is False and report["levels"] == 1 and report["repaired"] == []
@@ -56,7 +50,7 @@ def test_the_json_report(store: Path) -> None:
 
 
 def test_no_store_there_is_a_one_line_error(tmp_path: Path) -> None:
-    code, out, err = run("verify", tmp_path / "nope")
+    code, out, err = run_apart("verify", tmp_path / "nope")
     assert code in (1, 2)
     assert "no Zarr Vectors store" in err and "Traceback" not in out + err
 
@@ -78,9 +72,9 @@ def test_on_a_terminal_a_bar_follows_the_cells(
 
     monkeypatch.setattr(progress, "is_terminal", lambda stream=None: True)
     monkeypatch.setattr(verify_cmd, "_bar", Bar)
-    assert run("verify", store)[0] == 0
+    assert run_apart("verify", store)[0] == 0
     assert calls[-1] == (-1, -1)  # closed
     assert calls[-2] == (8, 8)
     calls.clear()
-    assert run("verify", store, "--json")[0] == 0
+    assert run_apart("verify", store, "--json")[0] == 0
     assert calls == []  # JSON is for programs: no bar

@@ -7,20 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from zarr_vectors.cli import main
+from tests.helpers.cli import run
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.io.csv import CsvReader, write_csv
 from zarr_vectors.io.points_files import iter_point_batches, read_point_file
 from zarr_vectors.types.points import read_points
 
 pytest.importorskip("pandas")
-
-
-def run(*args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def test_csv_semicolons_and_decimal_commas_are_sniffed(tmp_path: Path) -> None:

@@ -15,9 +15,8 @@ from pathlib import Path
 import laspy
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from zarr_vectors.cli import main
+from tests.helpers.cli import run
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.io.las_header import crs_of_header
 from zarr_vectors.io.points_files import iter_point_batches, open_point_file, read_point_file
@@ -28,11 +27,6 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "las"
 #: Records the writer makes anew (compression, extra-bytes descriptions, COPC's index).
 REMADE = {("laszip encoded", 22204), ("LASF_Spec", 4), ("copc", 1), ("copc", 1000)}
 FILES = ["autzen_trim.laz", "autzen_geo_proj.las", "1_4_w_evlr.laz", "simple.copc.laz"]
-
-
-def run(*args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def records(vlrs: object) -> list[tuple[str, int, bytes]]:

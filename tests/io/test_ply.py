@@ -13,19 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from zarr_vectors.cli import main
+from tests.helpers.cli import run
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.io.ply import PlyReader, write_ply
 from zarr_vectors.io.points_files import read_point_file
 
 plyfile = pytest.importorskip("plyfile")
-
-
-def run(*args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def by_position(positions: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
+from tests.helpers.cli import run
 from tests.io.test_las import make_las
-from zarr_vectors.cli import main
 from zarr_vectors.exceptions import ValidationError, ZarrVectorsError
 from zarr_vectors.io.points_files import (
     iter_point_batches,
@@ -26,11 +25,6 @@ from zarr_vectors.io.points_files import (
     write_point_file,
 )
 from zarr_vectors.types.points import read_points
-
-
-def run(*args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def test_write_points_can_keep_only_some_attributes(tmp_path: Path) -> None:
