@@ -71,7 +71,7 @@ def test_a_graphml_file_goes_to_a_store_and_back(tmp_path: Path) -> None:
     run = CliRunner().invoke(read_cmd, [str(tmp_path / "s"), "-o", str(tmp_path / "out.graphml")])
     assert run.exit_code == 0, run.output
     back = read_graphml(tmp_path / "out.graphml")
-    assert back.notes == []
+    assert back.notes == [] and not back.directed  # a graph store's links are undirected
     np.testing.assert_allclose(back.positions, got.positions)
     np.testing.assert_array_equal(back.object_ids, got.object_ids)
     np.testing.assert_array_equal(back.vertex_attributes["radius"], got.vertex_attributes["radius"])
@@ -92,6 +92,7 @@ def test_a_skeleton_store_is_written_as_graphml_with_its_columns(tmp_path: Path)
     assert run.exit_code == 0, run.output
     assert "'colour' written as colour_0, colour_1" in run.output
     back = read_graphml(tmp_path / "o.graphml")
+    assert back.directed  # child to parent
     order = np.lexsort(back.positions.T[::-1])
     np.testing.assert_allclose(back.positions[order], pos[np.lexsort(pos.T[::-1])])
     got = np.stack([back.vertex_attributes[f"colour_{j}"] for j in range(3)], axis=1)
@@ -100,6 +101,24 @@ def test_a_skeleton_store_is_written_as_graphml_with_its_columns(tmp_path: Path)
     assert directed == {
         (tuple(pos[a].astype(float)), tuple(pos[b].astype(float))) for a, b in edges
     }
+
+
+def test_a_directed_file_is_told_its_store_is_undirected(tmp_path: Path) -> None:
+    g = nx.DiGraph()
+    for i in range(3):
+        g.add_node(str(i), x=float(i), y=0.0, z=0.0)
+    g.add_edges_from([("0", "1"), ("1", "0"), ("1", "2")])
+    nx.write_graphml(g, str(tmp_path / "d.graphml"))
+    run = CliRunner().invoke(write_cmd, [str(tmp_path / "d.graphml"), str(tmp_path / "s")])
+    assert run.exit_code == 0, run.output
+    assert "the store's edges are undirected" in run.output
+    got = read_graph(tmp_path / "s")
+    assert sorted(map(tuple, got.edges.tolist())) == [(0, 1), (1, 0), (1, 2)]  # order kept
+    run = CliRunner().invoke(read_cmd, [str(tmp_path / "s"), "-o", str(tmp_path / "u.graphml")])
+    assert run.exit_code == 0, run.output
+    assert "1 edges repeat another" in run.output  # (0, 1) and (1, 0): one undirected edge
+    back = read_graphml(tmp_path / "u.graphml")
+    assert not back.directed and len(back.edges) == 2
 
 
 def test_nodes_without_positions_are_refused_before_writing(tmp_path: Path) -> None:

@@ -194,6 +194,11 @@ def write_graphml_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[
     from zarr_vectors.types.graphs import write_graph
 
     g = read_graphml(path)
+    if g.directed:
+        g.notes.append(
+            "the store's edges are undirected (as 0.9.2 writes them): each edge keeps its "
+            "(source, target) order, and reading the store out gives an undirected graph"
+        )
     _say(g.notes)
     chunk = chosen_chunk_shape(opts, g.positions)
     oids = g.object_ids
@@ -231,6 +236,7 @@ def read_graphml_file(url: str, out: Path, opts: dict[str, Any], kwargs: dict[st
         object_ids=got.object_ids,
         vertex_attributes=got.vertex_attributes,
         link_attributes=got.link_attributes,
+        directed=got.kind == "skeleton",  # child to parent; a graph's links are undirected
     )
     for name in got.object_attributes:
         notes.append(f"GraphML has no per-object values: {name!r} left out")

@@ -13,8 +13,12 @@ GraphML in Python (typed keys, defaults, directed and undirected graphs).
 
 On the way out each vertex is a node ``"i"`` (its row) with ``x``, ``y``,
 ``z``, ``object_id`` and its attributes, an attribute of several columns
-as ``name_0``, ``name_1``, ...; the graph is written directed, each edge as
-the store holds it (``(child, parent)`` for a skeleton).
+as ``name_0``, ``name_1``, ...; each edge as the store holds it. A skeleton
+is written directed (``(child, parent)``: the edge points at the parent), a
+graph undirected, as its store records it (the links family's ``directed:
+false``, which 0.9.2 writes for every store). A directed file written to a
+store keeps each edge's endpoint order, but not the direction as a property
+of the graph (the CLI says so).
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class GraphFile:
     vertex_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     link_attributes: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The file's graph is directed (``edgedefault="directed"``).
+    directed: bool = False
 
 
 def _nx() -> Any:
@@ -112,6 +118,7 @@ def read_graphml(path: str | Path) -> GraphFile:
         vertex_attributes=_numeric(rows, "node", (*AXES, OBJECT_ID), notes),
         link_attributes=_numeric([d for _, _, d in links], "edge", (), notes),
         notes=notes,
+        directed=bool(g.is_directed()),
     )
 
 
@@ -136,8 +143,13 @@ def write_graphml(
     object_ids: npt.NDArray[np.int64] | None = None,
     vertex_attributes: Mapping[str, npt.NDArray[Any]] | None = None,
     link_attributes: Mapping[str, npt.NDArray[Any]] | None = None,
+    directed: bool = True,
 ) -> list[str]:
-    """Write a directed GraphML file; returns notes on what was changed to fit."""
+    """Write a GraphML file, directed or not; returns notes on what was changed to fit.
+
+    Undirected, an edge given twice (``(a, b)`` and ``(b, a)``) is one edge of
+    the file: a note counts them.
+    """
     nx = _nx()
     n = len(positions)
     notes = [
@@ -153,13 +165,17 @@ def write_graphml(
         node_cols[OBJECT_ID] = np.asarray(object_ids, dtype=np.int64).tolist()
     node_cols.update(_scalars(vertex_attributes or {}, n))
     edge_cols = _scalars(link_attributes or {}, len(edges))
-    g = nx.DiGraph()
+    g = nx.DiGraph() if directed else nx.Graph()
     names = list(node_cols)
     for i, values in enumerate(zip(*node_cols.values(), strict=True)):
         g.add_node(str(i), **dict(zip(names, values, strict=True)))
     enames = list(edge_cols)
     for k, (u, v) in enumerate(np.asarray(edges, dtype=np.int64).tolist()):
         g.add_edge(str(u), str(v), **{e: edge_cols[e][k] for e in enames})
+    if g.number_of_edges() < len(edges):
+        notes.append(
+            f"{len(edges) - g.number_of_edges()} edges repeat another (GraphML holds each once)"
+        )
     with landing(path) as part:
         nx.write_graphml(g, str(part))
     return notes
