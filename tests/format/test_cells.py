@@ -129,7 +129,7 @@ def test_default_blosc_takes_the_level_measured_for_each_value_type() -> None:
 
     default = codec_chain("blosc")
     positions = typed_codecs(default, 12, "int32")
-    assert (conf(positions)["clevel"], conf(positions)["blocksize"]) == (8, 1 << 18)
+    assert (conf(positions)["clevel"], conf(positions)["blocksize"]) == (7, 192 << 10)
     flags = typed_codecs(positions, 1, "uint8")  # retyped: back to the plain default
     assert (conf(flags)["clevel"], conf(flags)["blocksize"], conf(flags)["typesize"]) == (4, 0, 1)
     assert typed_codecs(typed_codecs(default, 8, "float64"), 8, "float64") == typed_codecs(

@@ -8,6 +8,7 @@ arrays get their documents from :func:`shard_docs` and their objects from
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +23,12 @@ from zarr_vectors.format.grid import CellGroups, world_key
 from zarr_vectors.format.levelkeys import ATTRIBUTES, FRAGMENTS, VERTICES
 from zarr_vectors.format.metadata import cell_array_json
 from zarr_vectors.format.scaled import Scaling
+from zarr_vectors.storage.concurrency import map_bounded
 
 __all__ = ["EncodedLevel", "encode_level", "level_array_docs", "shard_docs"]
+
+#: Threads compressing a level's cell objects (one per core: the work is all CPU).
+ENCODE_THREADS = os.cpu_count() or 1
 
 
 @dataclass
@@ -87,18 +92,27 @@ def encode_level(
     apaths = {n: f"{level}/{ATTRIBUTES}/{n}" for n in col_bufs}
     known = known_checksums or {}
     sums: dict[str, dict[str, int]] = {n: dict(known.get(n, {})) for n in col_bufs}
+    # (object key, codec, payload, attribute name or None, world key): one per object
+    jobs: list[tuple[str, CellCodec, bytes | memoryview, str | None, str]] = []
     for i, world in enumerate(groups.world.tolist()):
         s, e = starts[i], starts[i + 1]
         key = world_key(world)
         nonempty.add(key)
         grid = "/".join(str(w - o) for w, o in zip(world, origin, strict=True))
-        chunks.append((f"{vpath}/c/{grid}", vcodec.encode(pos_buf[s * row_bytes : e * row_bytes])))
-        chunks.append((f"{fpath}/c/{grid}", fcodec.encode(encode_single_range(e - s))))
+        jobs.append(
+            (f"{vpath}/c/{grid}", vcodec, pos_buf[s * row_bytes : e * row_bytes], None, key)
+        )
+        jobs.append((f"{fpath}/c/{grid}", fcodec, encode_single_range(e - s), None, key))
         for name, (buf, rb) in col_bufs.items():
-            codec = acodecs[name]
-            blob = codec.encode(buf[s * rb : e * rb])
-            sums[name][key] = codec.checksum(blob)
-            chunks.append((f"{apaths[name]}/c/{grid}", blob))
+            jobs.append(
+                (f"{apaths[name]}/c/{grid}", acodecs[name], buf[s * rb : e * rb], name, key)
+            )
+    # Blosc and zstd release the GIL: the objects are compressed on every core.
+    blobs = map_bounded(lambda job: job[1].encode(job[2]), jobs, ENCODE_THREADS)
+    for (object_key, codec, _, column, cell), blob in zip(jobs, blobs, strict=True):
+        if column is not None:
+            sums[column][cell] = codec.checksum(blob)
+        chunks.append((object_key, blob))
     listed = sorted(nonempty)
     docs = level_array_docs(
         level,
