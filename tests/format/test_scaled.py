@@ -40,3 +40,14 @@ def test_snap_rounds_to_the_grid_and_the_documents_record_the_scaling() -> None:
     assert positions_dtype(attrs) == "float64"
     assert positions_dtype({"dtype": "float32"}) == "float32"
     assert Scaling.of_attrs({"dtype": "float32"}) is None
+
+
+def test_a_coarse_level_gets_a_grid_within_a_thirty_second_of_its_bin() -> None:
+    scaling = Scaling((0.01, 0.01, 0.25), (100.0, 0.0, 5.0))
+    coarse = scaling.coarser((7.8125, 0.02, 1.0))
+    # 0.01 * 16 = 0.16 <= 7.8125 / 32 < 0.32; never finer than the level-0 grid
+    assert coarse == Scaling((0.16, 0.01, 0.25), (100.0, 0.0, 5.0))
+    points = np.array([[123.456, 7.89, 10.1]])
+    snapped = coarse.snap(points)
+    assert np.all(np.abs(snapped - points) <= np.array(coarse.scale) / 2)
+    assert np.array_equal(coarse.decode(coarse.encode(snapped)), snapped)

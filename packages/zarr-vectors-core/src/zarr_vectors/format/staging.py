@@ -39,6 +39,7 @@ from zarr_vectors.format.metadata import (
     dump_json,
 )
 from zarr_vectors.format.plan import Batch, Progress, WritePlan
+from zarr_vectors.format.scaled import Scaling
 from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.format.store_transaction import (
     is_transactional,
@@ -92,6 +93,12 @@ def _write_cells(
         wanted = plan.coarse_attributes
         return [n for n in attributes if level == 0 or wanted is None or n in wanted]
 
+    def scaling(level: int) -> Scaling | None:
+        """Level 0's integers' scaling, or a coarse level's coarser one (``Scaling.coarser``)."""
+        if plan.scaling is None or level == 0:
+            return plan.scaling
+        return plan.scaling.coarser([b * 2.0**level for b in meta.bin_shape])
+
     def level_docs(
         level: int, nonempty: list[str], checksums: dict[str, dict[str, int]] | None = None
     ) -> dict[str, dict[str, Any]]:
@@ -104,7 +111,7 @@ def _write_cells(
             codecs=plan.codecs,
             nonempty=nonempty,
             checksums=checksums,
-            scaling=plan.scaling,
+            scaling=scaling(level),
         )
         return shard_docs(docs, plan.shard_shape)
 
@@ -149,8 +156,9 @@ def _write_cells(
                 # colours an overview by intensity, class or colour as it does level 0.
                 level_pos, rows = plan.coarsen(positions, meta.bin_shape, 2.0**level)
                 level_attrs = {n: attrs[n][rows] for n in carried(level)}
-                if plan.scaling is not None:  # centroids to the integers' resolution
-                    level_pos = plan.scaling.snap(level_pos)
+                coarse = scaling(level)
+                if coarse is not None:  # centroids to the level's integer grid
+                    level_pos = coarse.snap(level_pos)
             enc = encode_level(
                 str(level),
                 level_pos,
@@ -159,7 +167,7 @@ def _write_cells(
                 origin=meta.grid_origin(),
                 grid_shape=meta.grid_shape(),
                 codecs=plan.codecs,
-                scaling=plan.scaling,
+                scaling=scaling(level),
             )
             totals.count += len(level_pos)
             totals.nonempty.update(enc.nonempty)
