@@ -6,8 +6,9 @@ a hanging one ends on its own within the time limit; against a real S3 server th
 credentials given as options are never printed. The kit's own modules are tested
 in the test files named after them (test_runner.py, test_guard.py, ...).
 
-These belong with the command (tests/cli/test_check_backend_cmd.py) once that
-file exists; the helpers they use are in ``tests/helpers/kit_routes.py``.
+The command's own in-process tests are in tests/cli/test_check_backend_cmd.py;
+these run it end to end as an author does, the kit's child processes included
+(the helpers are in ``tests/helpers/kit_routes.py``).
 """
 
 from __future__ import annotations
