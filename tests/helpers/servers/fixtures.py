@@ -85,9 +85,11 @@ def azure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.Azu
 
 
 @pytest.fixture
-def azure_container(azure_server: procs.AzureServer) -> str:
-    """A fresh, private, empty container on :func:`azure_server`."""
-    return azure_server.create_container()
+def azure_container(azure_server: procs.AzureServer) -> Iterator[str]:
+    """A fresh, private, empty container on :func:`azure_server`, deleted afterwards."""
+    name = azure_server.create_container()
+    yield name
+    azure_server.delete_container(name)
 
 
 @pytest.fixture(scope="session")

@@ -387,6 +387,22 @@ class AzureServer(_Server):
             )
         return name
 
+    def delete_container(self, name: str) -> None:
+        """Delete a container and its blobs (Shared Key-signed ``DELETE ?restype=container``).
+
+        Azurite keeps every blob of the run in memory, in one process shared by all
+        the workers: containers left behind make each later request slower.
+        """
+        query = {"restype": "container"}
+        headers = self._shared_key_headers("DELETE", name, query)
+        status, body = _request(
+            "DELETE", f"{self.endpoint}/{name}?restype=container", headers=headers
+        )
+        if status not in (202, 404):
+            raise ServerStartError(
+                f"deleting container {name!r} gave HTTP {status}: {body[:300]!r}"
+            )
+
 
 def hmac_sha256(key: bytes, text: str) -> bytes:
     import hashlib
