@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.helpers.backend_checks import SEEDED, SilentServer, seed
 from tests.helpers.servers import procs
-from tests.plugins.backend_suite import SEEDED, SilentServer, seed
 
 
 @pytest.fixture

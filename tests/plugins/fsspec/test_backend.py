@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.backend_checks import SECRET, check_sync
 from tests.helpers.servers import procs
-from tests.plugins.backend_suite import SECRET, BackendSuite, check_sync
+from tests.plugins.backend_suite import BackendSuite
 from zarr_vectors.exceptions import (
     BackendOptionError,
     InvalidKeyError,

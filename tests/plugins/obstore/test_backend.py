@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.backend_checks import SECRET, refusal
 from tests.helpers.servers import procs
-from tests.plugins.backend_suite import SECRET, BackendSuite, refusal
+from tests.plugins.backend_suite import BackendSuite
 from zarr_vectors.exceptions import (
     BackendOptionError,
     MissingKeyError,
