@@ -53,3 +53,23 @@ def test_a_read_needs_an_existing_folder_and_a_suffix_of_the_geometry(tmp_path: 
     code, out = run("read", tmp_path / "g", "-o", tmp_path / "g.graphml")
     assert code == 0, out
     assert "Read a graph of 3 nodes and 2 edges" in out and "saved to" in out
+
+
+def test_a_bad_file_is_one_line_exit_2_and_no_store(tmp_path: Path) -> None:
+    # each reader's library raises its own errors (nibabel's HeaderError, MorphIO's
+    # MissingParentError, ...): the command says one line, as for any other input error
+    files = {
+        "bad.trk": b"garbage",
+        "bad.tck": b"",
+        "bad.swc": b"1 1 0 0 0 1 -1\n2 3 1 0 0 1 5\n",
+        "bad.trx": b"garbage",
+        "bad.graphml": b"<graphml><graph",
+        "bad.off": b"garbage",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        code, out = run("write", tmp_path / name, tmp_path / "s")
+        assert code == 2, (name, out)
+        assert out.startswith(f"Error: {tmp_path / name}: not a readable "), out
+        assert out.count("\n") == 1 and "Traceback" not in out, out
+        assert not (tmp_path / "s").exists()

@@ -17,6 +17,7 @@ from zarr_vectors.io.common import (
     native,
     need,
     split_columns,
+    unreadable,
 )
 
 HERE = Path("in.csv")
@@ -97,3 +98,31 @@ def test_need_names_the_io_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ZarrVectorsError, match=r"reading \.ply files.*zarr-vectors-core\[io\]"):
         need("plyfile", "reading .ply files")
     assert need("numpy", "anything") is np
+
+
+def test_unreadable_turns_a_library_error_into_one_line_naming_the_file() -> None:
+    class HeaderError(Exception):
+        pass
+
+    with pytest.raises(ValidationError) as e, unreadable("/d/a.swc", "SWC", "fix line 2"):
+        raise HeaderError("\x1b[1;31m/d/a.swc:2:error\x1b[0m\nno parent 5")
+    assert str(e.value) == "/d/a.swc: not a readable SWC file (line 2: no parent 5); fix line 2"
+    assert isinstance(e.value.__cause__, HeaderError)
+    damaged = r"\(a count in it .* damaged\); check that it is"
+    with pytest.raises(ValidationError, match=damaged), unreadable("a.trk", "TRK"):
+        raise MemoryError
+    ours = ValidationError("ours")
+    with pytest.raises(ValidationError) as e, unreadable("a.trk", "TRK"):
+        raise ours
+    assert e.value is ours
+
+
+def test_unreadable_takes_a_rust_panic_but_not_an_interrupt() -> None:
+    class PanicException(BaseException):  # what pyo3 raises for a panic in lazrs
+        pass
+
+    panic = r"a\.laz: not a readable LAZ file \(boom\)"
+    with pytest.raises(ValidationError, match=panic), unreadable("a.laz", "LAZ"):
+        raise PanicException("boom")
+    with pytest.raises(KeyboardInterrupt), unreadable("a.laz", "LAZ"):
+        raise KeyboardInterrupt

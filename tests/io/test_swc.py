@@ -60,3 +60,24 @@ def test_swc_export_refuses_a_forest(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="one tree"):
         write_swc(tmp_path / "x.swc", pos, np.array([[1, 0], [3, 2]]))
     assert not (tmp_path / "x.swc").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("1 1 0 0 0 1 -1\n2 3 1 0 0 1 5\n", "line 2: Sample id: 2 refers to non-existant parent"),
+        ("garbage\n", "line 1: Unable to parse this line"),
+        ("1 1 0 0 0 1 -1\n2 3 nan 0 0 1 1\n", "line 2: Unable to parse"),  # NaN coordinates
+        ("1 1 0 0 0 1 -1\n2 3 1 0", "line 2: The end of the file was reached"),  # cut short
+    ],
+)
+def test_a_bad_swc_file_is_a_validation_error_saying_what_a_line_must_be(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    (tmp_path / "bad.swc").write_text(text)
+    with pytest.raises(ValidationError, match=r"bad\.swc: not a readable SWC file") as e:
+        read_swc(tmp_path / "bad.swc")
+    message = str(e.value)
+    assert reason in message and "'id type x y z radius parent'" in message
+    assert "\n" not in message and "\x1b" not in message  # MorphIO's colours and lines gone
+    assert e.value.__cause__ is not None

@@ -40,3 +40,15 @@ def test_each_value_and_header_tck_cannot_hold_is_named(tmp_path: Path) -> None:
         "TCK has no voxel header: the TRK header in the store is not written",
     ]
     assert len(read_tck(tmp_path / "b.tck").streamlines) == 2
+
+
+@pytest.mark.parametrize("cut", [None, 0, -5])  # garbage, empty, a good file cut short
+def test_a_bad_tck_file_is_a_validation_error_naming_it(tmp_path: Path, cut: int | None) -> None:
+    from zarr_vectors.exceptions import ValidationError
+
+    write_tck(tmp_path / "good.tck", LINES)
+    whole = (tmp_path / "good.tck").read_bytes()
+    (tmp_path / "bad.tck").write_bytes(b"garbage" if cut is None else whole[:cut])
+    with pytest.raises(ValidationError, match=r"bad\.tck: not a readable MRtrix \.tck file") as e:
+        read_tck(tmp_path / "bad.tck")
+    assert "\n" not in str(e.value) and e.value.__cause__ is not None

@@ -61,3 +61,36 @@ def test_without_a_header_or_float32_values_the_notes_say_what_changed(tmp_path:
     got = read_trk(tmp_path / "b.trk")
     assert got.header["trk"]["voxel_sizes"] == [1.0, 1.0, 1.0]
     assert got.object_attributes["n"].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"garbage", "Invalid hdr_size"),  # not a TRK header at all
+        (b"", "Invalid hdr_size"),
+        (None, ""),  # a good file cut short
+    ],
+)
+def test_a_bad_trk_file_is_a_validation_error_naming_it(
+    tmp_path: Path, data: bytes | None, reason: str
+) -> None:
+    from zarr_vectors.exceptions import ValidationError
+
+    write_trk(tmp_path / "good.trk", LINES, header=HEADER)
+    whole = (tmp_path / "good.trk").read_bytes()
+    (tmp_path / "bad.trk").write_bytes(whole[: len(whole) - 7] if data is None else data)
+    with pytest.raises(ValidationError, match=r"bad\.trk: not a readable TrackVis \.trk file") as e:
+        read_trk(tmp_path / "bad.trk")
+    assert reason in str(e.value) and "check that it is a whole" in str(e.value)
+    assert e.value.__cause__ is not None  # chained from nibabel's own error
+
+
+def test_a_damaged_point_count_is_a_validation_error_not_a_memory_error(tmp_path: Path) -> None:
+    from zarr_vectors.exceptions import ValidationError
+
+    write_trk(tmp_path / "a.trk", LINES, header=HEADER)
+    data = bytearray((tmp_path / "a.trk").read_bytes())
+    data[1000:1004] = np.int32(2**31 - 1).tobytes()  # the first streamline's point count
+    (tmp_path / "a.trk").write_bytes(bytes(data))
+    with pytest.raises(ValidationError, match=r"a\.trk: not a readable .*the file is damaged"):
+        read_trk(tmp_path / "a.trk")

@@ -1,4 +1,5 @@
-"""What every point-file module shares: the batch types, the reader base and column helpers.
+"""What every file-format module shares: the batch types, the reader base, column helpers,
+and :func:`unreadable`, the one place a format library's own error becomes ours.
 
 A reader checks its file's header against the file's size when it is made
 (before anything is allocated for what the header claims) and gives its points
@@ -10,7 +11,9 @@ errors into its own messages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -33,6 +36,7 @@ __all__ = [
     "native",
     "need",
     "split_columns",
+    "unreadable",
 ]
 
 AXES = ("x", "y", "z")
@@ -41,6 +45,52 @@ BATCH_POINTS = 1_000_000
 
 Attributes = dict[str, npt.NDArray[Any]]
 Batch = tuple[npt.NDArray[Any], Attributes]
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@contextmanager
+def unreadable(path: str | Path, what: str, hint: str = "") -> Iterator[None]:
+    """Inside: a format library reads ``path``; any error it raises is a bad file.
+
+    Each library has its own exceptions for a damaged file (nibabel's
+    ``HeaderError``, MorphIO's ``RawDataError``, a ``ValueError`` from numpy
+    deep inside, a ``MemoryError`` for a count no file could hold, a Rust
+    panic from lazrs), and no common base: they become one
+    :class:`ValidationError` naming the file, the library's reason on one line
+    and what to do (``hint``, by default to check the file is a whole
+    ``what`` file), chained from the library's error. A ValidationError raised
+    inside passes as it is. Keep the block to the library's reading, so a
+    fault of this package is not reported as the user's file.
+    """
+    try:
+        yield
+    except ValidationError:
+        raise
+    except BaseException as exc:
+        # pyo3 raises a Rust panic as PanicException, a BaseException; nothing else
+        # that is not an Exception (KeyboardInterrupt, SystemExit) is the file's fault.
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
+        todo = hint or (
+            f"check that it is a whole {what} file (not cut short, not another format "
+            "under this suffix)"
+        )
+        raise ValidationError(
+            f"{path}: not a readable {what} file ({_one_line(exc, path)}); {todo}"
+        ) from exc
+
+
+def _one_line(exc: BaseException, path: str | Path) -> str:
+    """A library's message on one line: no colours, no repeated file name, its type if empty."""
+    if isinstance(exc, MemoryError):  # a count in the file asks for more than there is
+        return "a count in it asks for more memory than there is: the file is damaged"
+    text = _ANSI.sub("", str(exc))
+    # "<path>:<line>:error" (MorphIO, compilers): the line number is what is new
+    text = re.sub(re.escape(str(path)) + r":(\d+):(?:error|warning)", r"line \1:", text)
+    text = " ".join(text.split())
+    return text or type(exc).__name__
 
 
 def need(module: str, what: str) -> ModuleType:

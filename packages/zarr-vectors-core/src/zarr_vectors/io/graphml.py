@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from zarr_vectors._extras import require
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.io.common import unreadable
 from zarr_vectors.io.landing import landing
 
 __all__ = ["GraphFile", "read_graphml", "write_graphml"]
@@ -81,11 +82,8 @@ def _numeric(
 def read_graphml(path: str | Path) -> GraphFile:
     """The nodes (positions from ``x``/``y``/``z``) and edges of a GraphML file."""
     nx = _nx()
-    try:
+    with unreadable(path, "GraphML"):
         g = nx.read_graphml(str(path))
-    except (OSError, ValueError, KeyError, SyntaxError, nx.NetworkXError) as exc:
-        # SyntaxError: the XML parser's ElementTree.ParseError
-        raise ValidationError(f"{path}: not a readable GraphML file ({exc})") from None
     nodes = list(g.nodes(data=True))
     if not nodes:
         raise ValidationError(f"{path}: the graph has no nodes")

@@ -22,7 +22,15 @@ import numpy.typing as npt
 
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.format.crs import describe_crs
-from zarr_vectors.io.common import AXES, BATCH_POINTS, Attributes, Batch, PointReader, need
+from zarr_vectors.io.common import (
+    AXES,
+    BATCH_POINTS,
+    Attributes,
+    Batch,
+    PointReader,
+    need,
+    unreadable,
+)
 from zarr_vectors.io.las_header import LAS_KEY, crs_of_header, las_block, restore_records
 
 __all__ = ["LasReader", "write_las"]
@@ -40,13 +48,10 @@ class LasReader(PointReader):
         laspy = need("laspy", f"reading {path.suffix} files")
         self._laspy = laspy
         _check_record_counts(path)
-        try:
-            # The header and its VLRs alone: opening a reader would already start the
-            # LAZ decompressor, which trusts the LASzip VLR checked below.
-            with path.open("rb") as fh:
-                header = laspy.LasHeader.read_from(fh, read_evlrs=True)
-        except _las_errors(laspy) as exc:
-            raise ValidationError(f"{path}: not a readable LAS/LAZ file ({exc})") from None
+        # The header and its VLRs alone: opening a reader would already start the
+        # LAZ decompressor, which trusts the LASzip VLR checked below.
+        with unreadable(path, "LAS/LAZ"), path.open("rb") as fh:
+            header = laspy.LasHeader.read_from(fh, read_evlrs=True)
         count = int(header.point_count)
         compressed = bool(header.are_points_compressed)
         self._backend = laspy.LazBackend.Lazrs
@@ -87,46 +92,37 @@ class LasReader(PointReader):
     def batches(self, batch_points: int = BATCH_POINTS) -> Iterator[Batch]:
         laspy = self._laspy
         yielded = False
-        try:
-            # lazrs decompresses a LAZ file's chunks in parallel from its chunk table,
-            # which _check_laszip has bounded by the file's size and point count (a damaged
-            # one still makes it panic, caught below); a file written without a table
-            # (streamed) goes through the sequential decompressor, which scans for chunks.
-            with laspy.open(self.path, laz_backend=self._backend) as reader:
-                names = [
-                    n
-                    for n in reader.header.point_format.dimension_names
-                    if n not in ("X", "Y", "Z")
-                ]
-                scales, offsets = reader.header.scales, reader.header.offsets
-                for points in reader.chunk_iterator(batch_points):
-                    # x = X * scale + offset, laspy's own arithmetic (so bit-exact), made in
-                    # place in the (n, 3) result instead of three arrays stacked after
-                    positions = np.empty((len(points), 3), np.float64)
-                    for i, axis in enumerate(("X", "Y", "Z")):
-                        column = positions[:, i]
-                        column[...] = points[axis]
-                        column *= scales[i]
-                        column += offsets[i]
-                    attrs = {n: np.array(points[n]) for n in names}
-                    yielded = True
-                    yield positions, attrs
-                if not yielded:
-                    empty = reader.header.point_format.dtype()
-                    yield (
-                        np.empty((0, 3), np.float64),
-                        {n: np.empty(0, _las_field_dtype(empty, n)) for n in names},
-                    )
-        except _las_errors(laspy) as exc:
-            raise ValidationError(f"{self.path}: bad LAS/LAZ point data ({exc})") from None
-        except BaseException as exc:
-            # lazrs (Rust) panics on some damaged compressed data; pyo3 raises that as a
-            # PanicException, which derives from BaseException, not Exception.
-            if type(exc).__name__ != "PanicException":
-                raise
-            raise ValidationError(
-                f"{self.path}: bad LAZ point data (the decompressor failed: {exc})"
-            ) from None
+        # lazrs decompresses a LAZ file's chunks in parallel from its chunk table,
+        # which _check_laszip has bounded by the file's size and point count (a damaged
+        # one still makes it panic, which unreadable() takes as a bad file too); a file
+        # written without a table (streamed) goes through the sequential decompressor,
+        # which scans for chunks.
+        with (
+            unreadable(self.path, "LAS/LAZ"),
+            laspy.open(self.path, laz_backend=self._backend) as reader,
+        ):
+            names = [
+                n for n in reader.header.point_format.dimension_names if n not in ("X", "Y", "Z")
+            ]
+            scales, offsets = reader.header.scales, reader.header.offsets
+            for points in reader.chunk_iterator(batch_points):
+                # x = X * scale + offset, laspy's own arithmetic (so bit-exact), made in
+                # place in the (n, 3) result instead of three arrays stacked after
+                positions = np.empty((len(points), 3), np.float64)
+                for i, axis in enumerate(("X", "Y", "Z")):
+                    column = positions[:, i]
+                    column[...] = points[axis]
+                    column *= scales[i]
+                    column += offsets[i]
+                attrs = {n: np.array(points[n]) for n in names}
+                yielded = True
+                yield positions, attrs
+            if not yielded:
+                empty = reader.header.point_format.dtype()
+                yield (
+                    np.empty((0, 3), np.float64),
+                    {n: np.empty(0, _las_field_dtype(empty, n)) for n in names},
+                )
 
 
 def _check_record_counts(path: Path) -> None:
@@ -221,15 +217,6 @@ def _check_laszip(path: Path, header: Any) -> bool:
             "the file is damaged"
         )
     return True
-
-
-def _las_errors(laspy: ModuleType) -> tuple[type[Exception], ...]:
-    """What reading a damaged LAS/LAZ file raises: laspy's errors, lazrs's (a
-    RuntimeError) for damaged compressed data, struct's for a short header, and
-    numpy's and the OS's."""
-    import struct
-
-    return (laspy.errors.LaspyException, RuntimeError, ValueError, OSError, EOFError, struct.error)
 
 
 def _las_field_dtype(dtype: np.dtype[Any], name: str) -> np.dtype[Any]:

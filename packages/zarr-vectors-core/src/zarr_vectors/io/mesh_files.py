@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from zarr_vectors._extras import require
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.io.common import unreadable
 
 __all__ = ["FORMATS", "MeshFile", "MeshFormat", "mesh_format", "read_mesh_file", "write_mesh_file"]
 
@@ -82,15 +83,13 @@ def read_mesh_file(path: str | Path) -> MeshFile:
     trimesh = _trimesh()
     if not Path(path).is_file():
         raise ValidationError(f"{path}: no such file")
-    try:
+    with unreadable(path, fmt.name):
         mesh = trimesh.load(str(path), file_type=fmt.file_type, process=False)
         if isinstance(mesh, trimesh.Scene):  # several parts (glTF, OBJ groups): one mesh
             parts = [g for g in mesh.dump() if isinstance(g, trimesh.Trimesh)]
             mesh = trimesh.util.concatenate(parts) if parts else trimesh.Trimesh()
         if fmt.file_type == "stl":  # STL repeats each face's corners: share them again
             mesh.merge_vertices()
-    except Exception as exc:  # trimesh raises many types for a bad file
-        raise ValidationError(f"{path}: not a readable {fmt.name} file ({exc})") from None
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     faces = np.asarray(mesh.faces, dtype=np.int64).reshape(-1, 3)
     if not len(vertices) or not len(faces):

@@ -23,6 +23,7 @@ from zarr_vectors.io.common import (
     PointReader,
     native,
     split_columns,
+    unreadable,
 )
 
 __all__ = ["NpyReader", "write_npy", "write_npz"]
@@ -34,12 +35,11 @@ class NpyReader(PointReader):
             magic = fh.read(6)
         if magic != b"\x93NUMPY":
             raise ValidationError(f"{path}: not a readable .npy file (no .npy header)")
-        try:
-            # mmap_mode: nothing is read; numpy checks the header's shape against the size.
+        # mmap_mode: nothing is read; numpy checks the header's shape against the size.
+        # numpy parses the header as Python literals: any error (ValueError, SyntaxError,
+        # tokenize's TokenError, ...) means a damaged file
+        with unreadable(path, ".npy"):
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except Exception as exc:  # numpy parses the header as Python literals: any error
-            # (ValueError, SyntaxError, tokenize's TokenError, ...) means a damaged file
-            raise ValidationError(f"{path}: not a readable .npy file ({exc})") from None
         if arr.dtype.names is None and (arr.ndim != 2 or arr.dtype.kind not in "fiu"):
             raise ValidationError(
                 f"{path}: expected a numeric array of shape (n_points, n_axes) or a structured "

@@ -24,9 +24,15 @@ import numpy.typing as npt
 
 from zarr_vectors._extras import require
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.io.common import unreadable
 from zarr_vectors.io.landing import landing
 
 __all__ = ["SwcFile", "read_swc", "write_swc"]
+
+_SWC_HINT = (
+    "each line must be 'id type x y z radius parent' (numbers; parent -1 for the root or the id "
+    "of another node of the file)"
+)
 
 
 @dataclass
@@ -42,7 +48,8 @@ class SwcFile:
 def read_swc(path: str | Path) -> SwcFile:
     """The nodes of an SWC file (soma first), each with its parent, radius and type."""
     morphio = require("morphio", feature="SWC files", extra="io")
-    m = morphio.Morphology(str(path))
+    with unreadable(path, "SWC", _SWC_HINT):
+        m = morphio.Morphology(str(path))
     pos: list[Any] = []
     rad: list[Any] = []
     typ: list[Any] = []

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors._extras import require
+from zarr_vectors.io.common import unreadable
 from zarr_vectors.io.landing import landing
 from zarr_vectors.io.tractogram import TractFile
 
@@ -25,10 +26,10 @@ __all__ = ["read_tck", "write_tck"]
 def read_tck(path: str | Path) -> TractFile:
     """The streamlines of a ``.tck`` file, in RAS+ mm."""
     nib = require("nibabel", feature="TCK files", extra="io")
-    tck = nib.streamlines.load(str(path))
-    return TractFile(
-        streamlines=[np.asarray(s, dtype=np.float32) for s in tck.tractogram.streamlines]
-    )
+    with unreadable(path, "MRtrix .tck"):
+        tck = nib.streamlines.load(str(path))
+        streamlines = [np.asarray(s, dtype=np.float32) for s in tck.tractogram.streamlines]
+    return TractFile(streamlines=streamlines)
 
 
 def write_tck(

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors._extras import require
+from zarr_vectors.io.common import unreadable
 from zarr_vectors.io.landing import landing
 from zarr_vectors.io.tractogram import TractFile, per_point, per_streamline
 
@@ -28,7 +29,9 @@ def read_trk(path: str | Path) -> TractFile:
     """The streamlines (RAS+ mm), scalars, properties and header of a ``.trk`` file."""
     nib = require("nibabel", feature="TRK files", extra="io")
     field_ = nib.streamlines.Field
-    trk = nib.streamlines.load(str(path))
+    with unreadable(path, "TrackVis .trk"):
+        trk = nib.streamlines.load(str(path))
+        streamlines = [np.asarray(s, dtype=np.float32) for s in trk.tractogram.streamlines]
     tg = trk.tractogram
     hdr = trk.header
     header = {
@@ -38,7 +41,7 @@ def read_trk(path: str | Path) -> TractFile:
         "voxel_order": _text(hdr[field_.VOXEL_ORDER]),
     }
     return TractFile(
-        streamlines=[np.asarray(s, dtype=np.float32) for s in tg.streamlines],
+        streamlines=streamlines,
         vertex_attributes=per_point(tg.data_per_point),
         object_attributes=per_streamline(tg.data_per_streamline),
         header={"trk": header},

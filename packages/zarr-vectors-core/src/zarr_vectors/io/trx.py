@@ -16,7 +16,6 @@ when the file held float64).
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors._extras import require
-from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.io.common import unreadable
 from zarr_vectors.io.landing import landing
 from zarr_vectors.io.tractogram import TractFile
 
@@ -48,10 +47,8 @@ def _columns(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
 def read_trx(path: str | Path) -> TractFile:
     """The streamlines (RAS+ mm), dpv, dps and space of a ``.trx`` file (or folder)."""
     tm = _trx()
-    try:
+    with unreadable(path, "TRX"):
         trx = tm.load(str(path))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise ValidationError(f"{path}: not a readable TRX file ({exc})") from None
     try:
         lengths = np.asarray(trx.streamlines._lengths, dtype=np.int64)
         cuts = np.cumsum(lengths)[:-1]
