@@ -15,7 +15,8 @@ live claim is there (``zarr_vectors.format.lease``). These tests show:
 * a dead writer's claim expires, the next writer takes over and clears it;
 * 4 processes x 10 appends through the fsspec backend on a local disk (no
   conditional writes) leave exactly the union of the successful appends;
-* a holder whose claim was taken over stops before its next root write.
+* a holder whose claim was taken over stops before its next root write;
+* the lease check (run before every file of a batch) judges by the last renewal.
 """
 
 from __future__ import annotations
@@ -259,3 +260,34 @@ def test_a_released_claim_is_deleted_once(tmp_path: Path) -> None:
         with RootLease(backend, wait=1) as lease:
             lease.release({"zarr_format": 3, "node_type": "group", "attributes": {}})
         assert backend.deleted == [claim_key(lease.owner)]
+
+
+class StoppedClock:
+    """Time moves only when the test moves it; the renewer waits until the lease ends."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        return stop.wait()
+
+
+def test_the_lease_check_follows_each_renewal(tmp_path: Path) -> None:
+    """check() runs before every file of a batch, so it keeps the expiry it parsed, until
+    the next root (a renewal) is written: then it judges by the new one."""
+    clock = StoppedClock(1_000.0)
+    root = {"zarr_format": 3, "node_type": "group", "attributes": {}}
+    with LocalBackend(str(tmp_path / "s")) as backend:
+        lease = RootLease(backend, seconds=30, clock=clock)
+        with lease:
+            lease.check()
+            clock.now += 25
+            lease.put(dict(root))  # renewed: now + 30
+            clock.now += 20  # past the first expiry, inside the renewed one
+            lease.check()
+            clock.now += 20
+            with pytest.raises(ConcurrentWriteError, match="lost its write lease"):
+                lease.check()

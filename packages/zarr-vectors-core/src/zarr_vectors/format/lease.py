@@ -177,6 +177,9 @@ class RootLease:
         self._clock: LeaseClock = clock if clock is not None else WallClock()
         self._version: str | None = None
         self._current: dict[str, Any] | None = None  # last root written, lease included
+        #: ``(root, its lease's expiry)``: parsed once per root written, not once per check
+        #: (a batch write checks before each of thousands of files).
+        self._expiry: tuple[dict[str, Any] | None, Any] = (None, None)
         self._held = False
         self._lost: BaseException | None = None
         self._mutex = threading.Lock()
@@ -368,7 +371,10 @@ class RootLease:
         committed meanwhile.
         """
         if self._lost is None and self._held:
-            expires = (lease_of(self._current) or {}).get("expires")
+            current, (doc, expires) = self._current, self._expiry
+            if doc is not current:
+                expires = (lease_of(current) or {}).get("expires")
+                self._expiry = (current, expires)
             if expires is not None and self._clock.time() >= float(expires):
                 self._lost = ConcurrentWriteError(f"the write lease expired at {expires}")
         if self._lost is not None:
