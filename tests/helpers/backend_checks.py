@@ -249,6 +249,28 @@ def seed(root: Path) -> str:
     return name
 
 
+def azure_sas(account: str, key: str, container: str, permission: str) -> str:
+    """A container SAS signed with the account's key (azure-storage-blob), an hour long."""
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import generate_container_sas
+
+    expiry = datetime.now(UTC) + timedelta(hours=1)
+    return str(
+        generate_container_sas(
+            account_name=account,
+            container_name=container,
+            account_key=key,
+            permission=permission,
+            expiry=expiry,
+        )
+    )
+
+
+def sas_signature(sas: str) -> str:
+    return dict(p.split("=", 1) for p in sas.split("&"))["sig"]
+
+
 def some_points(n: int = 300, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 100, (n, 3)).astype(np.float32)
 

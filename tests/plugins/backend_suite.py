@@ -37,6 +37,7 @@ from tests.helpers.backend_checks import (
     SECRET,
     TOKEN,
     SilentServer,
+    azure_sas,
     check_async,
     check_conditional_writes,
     check_object_beside_prefix,
@@ -46,11 +47,13 @@ from tests.helpers.backend_checks import (
     everything_said,
     refusal,
     same_points,
+    sas_signature,
     seed,
     some_points,
 )
 from tests.helpers.servers import procs
 from zarr_vectors.exceptions import ReadOnlyBackendError, StoreError
+from zarr_vectors.lazy import open_zv
 from zarr_vectors.storage.base import Backend
 from zarr_vectors.storage.resolve import make_backend
 from zarr_vectors.types.points import read_points, write_points
@@ -100,6 +103,10 @@ class BackendSuite:
         raise NotImplementedError
 
     def azure_anonymous(self, server: procs.AzureServer) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def azure_endpoint_only(self, server: procs.AzureServer) -> dict[str, Any]:
+        """The emulator's account and endpoint, no credential (a SAS comes in the URL)."""
         raise NotImplementedError
 
     def gcs_options(self, server: procs.GcsServer) -> dict[str, Any]:
@@ -498,3 +505,28 @@ class BackendSuite:
                 assert not any(secret in everything_said(error) for secret in hidden)
             refused.close()
         assert SECRET not in caplog.text
+
+    def test_azure_sas_in_the_url(
+        self, azure_server: procs.AzureServer, azure_container: str
+    ) -> None:
+        options = {"backend": self.backend_name, **self.azure_endpoint_only(azure_server)}
+        sas = azure_sas(azure_server.account, azure_server.key, azure_container, "racwdl")
+        url = f"az://{azure_container}/sas.zv?{sas}"
+        pts = some_points(600, seed=3)
+        write_points(url, pts, chunk_shape=CS, bounds=BOUNDS, **options)
+        same_points(read_points(url, **options).positions, pts)
+        with open_zv(url, **options) as zv:
+            assert zv[0].vertex_count == len(pts)
+        with make_backend(url, **options) as backend:
+            assert backend.url == f"az://{azure_container}/sas.zv"
+            assert sas_signature(sas) not in repr(backend) and "sig=" not in backend.url
+        # The SAS (and nothing else) was the credential: without it the container is private.
+        bare = make_backend(f"az://{azure_container}/sas.zv", **options)
+        refusal(lambda: bare.get_bytes("zarr.json"))
+        # A read-only SAS reads but may not write; the refusal shows no part of the signature.
+        read_only = azure_sas(azure_server.account, azure_server.key, azure_container, "rl")
+        signature = sas_signature(read_only)
+        with make_backend(f"az://{azure_container}/sas.zv?{read_only}", **options) as backend:
+            assert backend.exists("zarr.json")
+            said = everything_said(refusal(lambda: backend.put_bytes("k", b"1")))
+            assert signature not in said and quote(signature, safe="") not in said

@@ -86,6 +86,9 @@ class TestFsspecSuite(BackendSuite):
     def azure_anonymous(self, server: procs.AzureServer) -> dict[str, Any]:
         return _azure_options(server, key="")
 
+    def azure_endpoint_only(self, server: procs.AzureServer) -> dict[str, Any]:
+        return _azure_options(server, key="")
+
     def gcs_options(self, server: procs.GcsServer) -> dict[str, Any]:
         return {"endpoint_url": server.endpoint, "token": "anon", "project": "zv-test"}
 

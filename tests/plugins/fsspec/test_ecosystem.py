@@ -12,7 +12,6 @@ import asyncio
 import traceback
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -110,51 +109,6 @@ def test_url_credentials_are_refused_where_not_usable(url: str, instead: str) ->
     assert "\n" not in message and "storage_options" in message and instead in message
     assert "not used" in message
     assert SECRET not in _everything_about(info.value)
-
-
-def _azure_sas(server: Any, container: str, permission: str) -> str:
-    from azure.storage.blob import generate_container_sas
-
-    return str(
-        generate_container_sas(
-            account_name=server.account,
-            container_name=container,
-            account_key=server.key,
-            permission=permission,
-            expiry=datetime.now(UTC) + timedelta(hours=1),
-        )
-    )
-
-
-def _azure_endpoint_only(server: Any) -> dict[str, str]:
-    """A connection string naming the emulator's endpoint and account, with no credential."""
-    return {
-        "connection_string": f"DefaultEndpointsProtocol=http;AccountName={server.account};"
-        f"BlobEndpoint={server.endpoint};"
-    }
-
-
-@pytest.mark.servers
-def test_azure_sas_in_the_url(azure_server: Any, azure_container: str) -> None:
-    sas = _azure_sas(azure_server, azure_container, "racwdl")
-    signature = dict(p.split("=", 1) for p in sas.split("&"))["sig"]
-    url = f"az://{azure_container}/sas.zv?{sas}"
-    pts = _points(600, 3)
-    options = _azure_endpoint_only(azure_server)
-    write_points(url, pts, chunk_shape=CS, backend="fsspec", **options)
-    _same(read_points(url, backend="fsspec", **options).positions, pts)
-    with make_backend(url, backend="fsspec", **options) as backend:
-        assert backend.url == f"az://{azure_container}/sas.zv"
-        assert signature not in repr(backend)
-    # A read-only SAS reads but may not write; the refusal shows no part of the signature.
-    read_only = _azure_sas(azure_server, azure_container, "rl")
-    ro_signature = dict(p.split("=", 1) for p in read_only.split("&"))["sig"]
-    with FsspecBackend(f"az://{azure_container}/sas.zv?{read_only}", **options) as backend:
-        assert backend.exists("zarr.json")
-        with pytest.raises(StoreError, match="refused") as info:
-            backend.put_bytes("k", b"1")
-        assert ro_signature not in _everything_about(info.value)
-        assert quote(ro_signature, safe="") not in _everything_about(info.value)
 
 
 # -- 2. the caller's own file system: (fs, path) and FSMap -----------------------------------------

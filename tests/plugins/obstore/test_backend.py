@@ -92,6 +92,9 @@ class TestObstoreSuite(BackendSuite):
     def azure_anonymous(self, server: procs.AzureServer) -> dict[str, Any]:
         return {"account_name": server.account, "endpoint": server.endpoint, "skip_signature": True}
 
+    def azure_endpoint_only(self, server: procs.AzureServer) -> dict[str, Any]:
+        return {"account_name": server.account, "endpoint": server.endpoint}
+
     def gcs_options(self, server: procs.GcsServer) -> dict[str, Any]:
         return {"endpoint": server.endpoint, "anon": True}
 

@@ -9,15 +9,11 @@ exceptions, the reprs and the log.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import subprocess
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import numpy as np
 import pytest
@@ -68,38 +64,6 @@ def s3_options(server: procs.S3Server) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- credentials in URLs
-def account_sas(server: procs.AzureServer, *, permissions: str = "rwdlac") -> str:
-    """An Azure account SAS (blob service) signed with the emulator account's key."""
-    version, expiry = "2019-12-12", "2099-01-01T00:00:00Z"
-    to_sign = "\n".join([server.account, permissions, "b", "sco", "", expiry, "", "", version, ""])
-    digest = hmac.new(base64.b64decode(server.key), to_sign.encode(), hashlib.sha256).digest()
-    signature = base64.b64encode(digest).decode()
-    return urlencode(
-        {"sv": version, "ss": "b", "srt": "sco", "sp": permissions, "se": expiry, "sig": signature}
-    )
-
-
-@pytest.mark.servers
-def test_azure_sas_in_the_url_write_and_read(
-    azure_server: procs.AzureServer, azure_container: str
-) -> None:
-    sas = account_sas(azure_server)
-    url = f"az://{azure_container}/scan?{sas}"
-    options = {"account_name": azure_server.account, "endpoint": azure_server.endpoint}
-    pts = points(seed=3)
-    write_points(url, pts, chunk_shape=CS, bounds=BOUNDS, **options)
-    assert same_points(read_points(url, **options).positions, pts)
-    with open_zv(url, **options) as zv:
-        assert zv[0].vertex_count == len(pts)
-    backend = make_backend(url, **options)
-    assert backend.url == f"az://{azure_container}/scan"
-    signature = dict(p.split("=", 1) for p in sas.split("&"))["sig"]
-    assert signature not in repr(backend) and "sig=" not in backend.url
-    # The SAS (and nothing else) was the credential: without it the container is private.
-    with pytest.raises(StoreError):
-        make_backend(f"az://{azure_container}/scan", **options).get_bytes("zarr.json")
-
-
 @pytest.mark.servers
 def test_azure_bad_sas_in_the_url_never_shows_it(
     azure_server: procs.AzureServer, azure_container: str
