@@ -1,4 +1,4 @@
-"""``zarr-vectors verify``: 0 for a sound store, 1 listing every problem, 2 when it cannot run."""
+"""``zarr-vectors verify``: 0 for a sound store, 1 listing every problem, 2 when none is there."""
 
 from __future__ import annotations
 
@@ -49,10 +49,16 @@ def test_the_json_report(store: Path) -> None:
     assert report["points_checked"] < 300
 
 
-def test_no_store_there_is_a_one_line_error(tmp_path: Path) -> None:
-    code, out, err = run_apart("verify", tmp_path / "nope")
-    assert code in (1, 2)
-    assert "no Zarr Vectors store" in err and "Traceback" not in out + err
+@pytest.mark.parametrize("repair", [[], ["--repair"]])
+def test_no_store_there_is_exit_2_and_one_line_not_damaged(
+    tmp_path: Path, repair: list[str]
+) -> None:
+    # 1 is a damaged store (repair or restore it); nothing there is not damaged
+    code, out, err = run_apart("verify", tmp_path / "nope", *repair)
+    assert code == 2
+    assert err.startswith("Error: no Zarr Vectors store at ") and err.count("\n") == 1
+    assert out == "" and "DAMAGED" not in err
+    assert not (tmp_path / "nope").exists()
 
 
 def test_on_a_terminal_a_bar_follows_the_cells(

@@ -625,3 +625,15 @@ def test_a_sharded_store_has_no_orphans_until_a_stray_shard_appears(
     with LocalBackend(path) as backend:
         (problem,) = verify_backend(backend).problems
     assert problem.severity == "warning" and "0/vertices/c/9/9/9" in problem.what
+
+
+def test_no_store_there_is_store_not_found_not_a_damaged_report(tmp_path: Path) -> None:
+    from zarr_vectors.exceptions import StoreNotFoundError
+    from zarr_vectors.store import verify_store
+
+    with pytest.raises(StoreNotFoundError, match=r"no Zarr Vectors store at .*nope"):
+        verify_store(tmp_path / "nope")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "zarr.json").write_text("{not json")  # damaged, not missing
+    report = verify_store(tmp_path / "bad")
+    assert not report.ok and "not valid JSON" in report.errors[0].what

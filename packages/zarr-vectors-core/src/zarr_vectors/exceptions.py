@@ -26,6 +26,7 @@ __all__ = [
     "StaleSnapshotError",
     "StoreError",
     "StoreExistsError",
+    "StoreNotFoundError",
     "TransactionConflictError",
     "UnsupportedOperationError",
     "ValidationError",
@@ -71,6 +72,14 @@ class KeyConflictError(StoreError):
 
 class StoreExistsError(StoreError):
     """A write would overwrite an existing store and the caller did not ask for that."""
+
+
+class StoreNotFoundError(StoreError):
+    """There is no store where one was expected to be read (no root ``zarr.json``).
+
+    Its own class because "nothing there" is not "damaged": ``verify`` reports
+    the second and refuses the first.
+    """
 
 
 class MissingKeyError(KeyError, ZarrVectorsError):

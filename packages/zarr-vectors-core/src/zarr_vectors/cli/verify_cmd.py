@@ -1,8 +1,10 @@
 """``zarr-vectors verify STORE``: check a whole store and list every problem.
 
 Exit codes: 0 when the store is sound (warnings may be printed), 1 when it has
-problems that make reads fail or return wrong data, 2 when the check itself
-could not run (no store there, bad options), as for every other command.
+problems that make reads fail or return wrong data, 2 when there is nothing to
+check (no store at the URL) or an option is wrong. A missing store is not a
+damaged one, so it is not 1 here, where every other command says 1 for it: a
+script running ``verify`` takes 1 to mean "repair or restore this store".
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 
 import click
 
-from zarr_vectors.cli._errors import handle_errors
+from zarr_vectors.cli._errors import InputError, handle_errors, message_for
 from zarr_vectors.cli.points_cmd import backend_options, store_kwargs
 
 __all__ = ["verify"]
@@ -33,12 +35,16 @@ def verify(
 ) -> None:
     """Check every cell of the store at URL against its metadata."""
     from zarr_vectors.cli._progress import is_terminal
+    from zarr_vectors.exceptions import StoreNotFoundError
     from zarr_vectors.store import verify_store
 
     kwargs = store_kwargs(url, backend, options)
     progress = _bar() if is_terminal() and not as_json else None
     try:
         report = verify_store(url, progress=progress, repair=repair, **kwargs)
+    except StoreNotFoundError as exc:
+        secrets = click.get_current_context().meta.get("zv_secrets", [])
+        raise InputError(message_for(exc, secrets)) from None
     finally:
         if progress is not None:
             progress.close()

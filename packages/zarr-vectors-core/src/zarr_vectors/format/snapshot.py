@@ -18,7 +18,12 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from zarr_vectors.exceptions import CorruptStoreError, StaleSnapshotError, StoreError
+from zarr_vectors.exceptions import (
+    CorruptStoreError,
+    StaleSnapshotError,
+    StoreError,
+    StoreNotFoundError,
+)
 from zarr_vectors.format.journal import ROOT_KEY, Pending, log_key, node_key
 from zarr_vectors.format.metadata import LevelMetadata, RootMetadata
 from zarr_vectors.storage.base import ObjectInfo, StorageBackend
@@ -243,7 +248,7 @@ def load_snapshot(backend: StorageBackend) -> Snapshot:
     """Read the root document (one request) and parse the store's metadata."""
     raw = backend.get_many([ROOT_KEY]).get(ROOT_KEY)
     if raw is None:
-        raise StoreError(
+        raise StoreNotFoundError(
             f"no Zarr Vectors store at {backend.url}: it has no root zarr.json "
             "(check the path, or write points there first)"
         )

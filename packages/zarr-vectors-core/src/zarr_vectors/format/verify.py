@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from zarr_vectors.exceptions import ZarrVectorsError
+from zarr_vectors.exceptions import StoreNotFoundError, ZarrVectorsError
 from zarr_vectors.format.cellread import decode_cells, fetch_world, plan_cells
 from zarr_vectors.format.grid import parse_world_key, world_key
 from zarr_vectors.format.journal import is_private
@@ -66,11 +66,17 @@ class VerifyReport:
 def verify_backend(
     backend: StorageBackend, *, progress: Callable[[int, int], None] | None = None
 ) -> VerifyReport:
-    """Check every level, array and cell of the store on ``backend``."""
+    """Check every level, array and cell of the store on ``backend``.
+
+    Raises :class:`StoreNotFoundError` when there is no store there at all: the
+    report is about a store's damage, and nothing is not a damaged store.
+    """
     report = VerifyReport(backend.url)
     try:
         snap = load_snapshot(backend)
         snap.check_complete()
+    except StoreNotFoundError:
+        raise
     except ZarrVectorsError as exc:
         report.problems.append(Problem("root zarr.json", str(exc)))
         return report
