@@ -131,3 +131,29 @@ def test_the_skeletons_backend_keeps_objects_in_process(
         assert list(backend.list_prefix("a/", recursive=True)) == ["a/b"]
     with InMemBackend("inmem://one") as again:  # the same URL sees the same objects
         assert again.exists("a/b")
+
+
+def test_a_failure_half_way_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zarr_vectors.cli.new_backend_cmd as cmd
+
+    # backend.py comes after pyproject.toml, README.md, __init__.py, py.typed and info.py
+    monkeypatch.setattr(cmd, "_BACKEND", cmd._BACKEND + "{not_a_field}")
+    with pytest.raises(KeyError, match="not_a_field"):
+        write_skeleton("half", tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no zarr-vectors-half, no temporary folder
+
+
+def test_an_existing_folder_is_refused_before_anything_is_written_unless_empty(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "zarr-vectors-taken"
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    with pytest.raises(StoreExistsError, match="already exists"):
+        write_skeleton("taken", tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["notes.txt", "zarr-vectors-taken"]
+    (tmp_path / "zarr-vectors-empty").mkdir()
+    assert write_skeleton("empty", tmp_path) == tmp_path / "zarr-vectors-empty"
+    assert (tmp_path / "zarr-vectors-empty" / "pyproject.toml").is_file()

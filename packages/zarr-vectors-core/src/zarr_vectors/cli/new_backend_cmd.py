@@ -281,9 +281,17 @@ def _class_name(name: str) -> str:
 
 
 def write_skeleton(name: str, directory: Path, scheme: str | None = None) -> Path:
-    """Write the distribution ``zarr-vectors-NAME`` in ``directory``; return its folder."""
+    """Write the distribution ``zarr-vectors-NAME`` in ``directory``; return its folder.
+
+    The folder lands whole or not at all (:func:`~zarr_vectors.io.landing.landing`):
+    the files are written into a temporary folder beside it, renamed into place
+    when the last is written, so a failure half way leaves no half a distribution
+    that looks like one. A folder already there is refused, before anything is
+    written, unless it is empty.
+    """
     from zarr_vectors._version import __version__
     from zarr_vectors.exceptions import StoreExistsError, ValidationError
+    from zarr_vectors.io.landing import landing
 
     if not _NAME.match(name):
         raise ValidationError(
@@ -299,10 +307,11 @@ def write_skeleton(name: str, directory: Path, scheme: str | None = None) -> Pat
     dist = f"zarr-vectors-{name.replace('_', '-')}"
     package = f"zarr_vectors_{name}"
     root = directory / dist
-    if root.exists():
-        raise StoreExistsError(
-            f"{root} already exists; choose another directory (--dir) or remove it first."
-        )
+    taken = StoreExistsError(
+        f"{root} already exists; choose another directory (--dir) or remove it first."
+    )
+    if root.is_symlink() or (root.exists() and (not root.is_dir() or any(root.iterdir()))):
+        raise taken
     fields = {
         "name": name,
         "scheme": scheme,
@@ -320,10 +329,17 @@ def write_skeleton(name: str, directory: Path, scheme: str | None = None) -> Pat
         f"src/{package}/backend.py": _BACKEND,
         "tests/test_conformance.py": _TEST,
     }
-    for relative, template in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template.format(**fields), encoding="utf-8")
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        with landing(root) as part:
+            for relative, template in files.items():
+                path = part / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(template.format(**fields), encoding="utf-8")
+    except OSError as exc:
+        if root.is_dir() and any(root.iterdir()):  # filled by another since the check
+            raise taken from exc
+        raise
     return root
 
 
@@ -351,6 +367,8 @@ def new_backend(name: str, directory: Path, scheme: str | None) -> None:
         root = write_skeleton(name, directory, scheme)
     except ZarrVectorsError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # a folder that cannot be made or written: nothing was left
+        raise click.ClickException(f"cannot write {directory}: {exc}") from exc
     click.echo(f"Created {root}")
     click.echo("Next:")
     click.echo(f"  cd {root}")
