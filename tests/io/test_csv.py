@@ -111,3 +111,12 @@ def test_write_csv_spreads_a_vector_attribute_over_columns(tmp_path: Path) -> No
     back = read_point_file(tmp_path / "o.csv")
     np.testing.assert_array_equal(back.positions, pos)
     assert back.attributes["k"].dtype.kind == "i"
+
+
+def test_a_file_cut_short_keeps_its_separator_and_header(tmp_path: Path) -> None:
+    # the last row lost its last field: still a comma file with columns x, y, z (it was
+    # sniffed as space-separated, the header one column "x,y,z", refused as "found []")
+    (tmp_path / "in.csv").write_text("x,y,z\n1,2,3\n4,5,6\n7,8")
+    got = CsvReader(tmp_path / "in.csv", None).read()
+    assert got.positions.shape == (3, 3) and got.description == "csv separated by ','"
+    assert np.isnan(got.positions[2, 2])  # refused by row when written (NaN coordinates)

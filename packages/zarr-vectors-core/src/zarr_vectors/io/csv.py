@@ -59,10 +59,14 @@ def _sample_lines(path: Path) -> list[str]:
 
 def _sniff_separator(lines: list[str]) -> str:
     """``;``, tab or ``|`` when every sample line has the same nonzero count; else ``,``; else
-    spaces. Those three go first because a ``;`` file may hold decimal commas."""
+    spaces. Those three go first because a ``;`` file may hold decimal commas. The last
+    line of several may have fewer (a file cut short): its missing fields are then empty,
+    which the coordinate checks refuse by row, rather than the whole header becoming one
+    column name."""
+    body, last = (lines[:-1], lines[-1]) if len(lines) > 2 else (lines, "")
     for candidate in (";", "\t", "|", ","):
-        counts = {line.count(candidate) for line in lines}
-        if len(counts) == 1 and counts != {0}:
+        counts = {line.count(candidate) for line in body}
+        if len(counts) == 1 and counts != {0} and last.count(candidate) <= min(counts):
             return candidate
     return " "
 
