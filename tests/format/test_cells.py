@@ -128,15 +128,18 @@ def test_default_blosc_takes_the_level_measured_for_each_value_type() -> None:
         return dict(codecs[1]["configuration"])
 
     default = codec_chain("blosc")
-    positions = typed_codecs(default, 12, "int32")
-    assert (conf(positions)["clevel"], conf(positions)["blocksize"]) == (7, 192 << 10)
-    flags = typed_codecs(positions, 1, "uint8")  # retyped: back to the plain default
+    colours = typed_codecs(default, 2, "uint16")
+    assert (conf(colours)["clevel"], conf(colours)["blocksize"]) == (8, 1 << 18)
+    flags = typed_codecs(colours, 1, "uint8")  # retyped: back to the plain default
     assert (conf(flags)["clevel"], conf(flags)["blocksize"], conf(flags)["typesize"]) == (4, 0, 1)
+    positions = typed_codecs(default, 12, "int32")
     assert typed_codecs(typed_codecs(default, 8, "float64"), 8, "float64") == typed_codecs(
         default, 8, "float64"
     )
-    mine = codec_chain({"name": "blosc", "configuration": {"clevel": 2}})
-    assert conf(typed_codecs(mine, 12, "int32"))["clevel"] == 2  # the caller's choice kept
+    for level in (2, 8):  # the caller's choice kept, whatever the values' type
+        mine = codec_chain({"name": "blosc", "configuration": {"clevel": level}})
+        assert conf(typed_codecs(mine, 12, "int32"))["clevel"] == level
+        assert conf(typed_codecs(mine, 2, "uint16"))["blocksize"] == 0
     rows = (np.arange(30_000, dtype="<i4").reshape(-1, 3) * 7) % 100_003
     codec = CellCodec(tuple(positions))
     assert bytes(codec.decode(codec.encode(rows.tobytes()))) == rows.tobytes()

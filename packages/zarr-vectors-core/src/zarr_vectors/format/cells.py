@@ -129,18 +129,18 @@ def _blosc(conf: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callable[[by
 
 
 #: The default ``blosc`` codec's level and block size per value type, where level 4 and
-#: Blosc's own block size are not the best buy. Measured array by array on the cells of
-#: a LiDAR survey (10 tiles of autzen_trim, docs/performance.md), in bytes a point and
-#: compression CPU against level 4: int32 positions 3.86 -> 3.63 at level 7 in 192 KiB
-#: blocks (3.7 times the CPU; level 8 in 256 KiB blocks 3.52 at 4.5 times, which cost the
-#: whole write about a third more CPU), float64 GPS times 1.27 -> 1.21 at level 6 (twice;
-#: level 8 1.17 at 7 times), each uint16 colour about 0.05 less at level 8 (4 times, on
-#: little). Blosc's level 7 is zstd's 13, 8 its 15. Small integers (flags, classes) gain
-#: nothing and stay at level 4.
+#: Blosc's own block size are not the best buy. Measured on the cells of a LiDAR survey
+#: (10 tiles of autzen_trim, docs/performance.md), in bytes a point: float64 GPS times
+#: 1.27 -> 1.21 at level 6 for almost no CPU; each uint16 colour about 0.06 less at
+#: level 8 (the whole store 1.7% smaller for about a fifth more CPU in the write's
+#: encoding). int32 positions stay at 4: level 7 in 192 KiB blocks took them from 3.86
+#: to 3.63 but cost the encoding about half as much CPU again, and level 8 in 256 KiB
+#: blocks (3.52) more. Small integers (flags, classes) gain nothing at any level.
+#: The block sizes are explicit (the same bytes as Blosc's own choice here) so that a
+#: tuned codec is told from a caller's ``{"clevel": 8}``, which is kept as given.
 _BLOSC_BY_DTYPE: dict[str, tuple[int, int]] = {
-    "int32": (7, 192 << 10),
-    "float64": (6, 0),
-    "uint16": (8, 0),
+    "float64": (6, 1 << 20),
+    "uint16": (8, 1 << 18),
 }
 #: The default codec's own level and block size (every other type).
 _BLOSC_PLAIN = (4, 0)
