@@ -127,3 +127,12 @@ def test_the_console_script_writes_a_mesh_file(tmp_path: Path) -> None:
 
 def _vf(m) -> tuple[np.ndarray, np.ndarray]:
     return m.vertices, m.faces
+
+
+def test_an_off_file_cut_short_is_refused_by_its_header_counts(tmp_path: Path) -> None:
+    square = "OFF\n4 2 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n3 0 1 2\n3 0 2 3\n"
+    (tmp_path / "whole.off").write_text(square)
+    assert len(read_mesh_file(tmp_path / "whole.off").faces) == 2
+    (tmp_path / "cut.off").write_text(square[: square.rindex("3 0 2")])  # trimesh reads 1 face
+    with pytest.raises(ValidationError, match=r"cut\.off: the OFF header promises 4 vertices "):
+        read_mesh_file(tmp_path / "cut.off")

@@ -94,6 +94,8 @@ def read_mesh_file(path: str | Path) -> MeshFile:
     faces = np.asarray(mesh.faces, dtype=np.int64).reshape(-1, 3)
     if not len(vertices) or not len(faces):
         raise ValidationError(f"{path}: the {fmt.name} file holds no faces")
+    if fmt.file_type == "off":
+        _check_off_counts(Path(path), len(vertices), len(faces))
     attrs: dict[str, npt.NDArray[Any]] = {}
     visual = getattr(mesh, "visual", None)
     if fmt.colours and visual is not None and getattr(visual, "kind", None) == "vertex":
@@ -101,6 +103,27 @@ def read_mesh_file(path: str | Path) -> MeshFile:
     if fmt.normals and "vertex_normals" in mesh._cache:  # given by the file, not computed
         attrs[NORMAL] = np.ascontiguousarray(mesh.vertex_normals, dtype=np.float32)
     return MeshFile(vertices, faces, attrs)
+
+
+def _check_off_counts(path: Path, vertices: int, faces: int) -> None:
+    """An OFF file's header counts against what trimesh read (it reads a file cut short
+    without a word, and its header says how much there should be)."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 12).decode("ascii", "replace")
+    words = " ".join(line.split("#")[0] for line in head.splitlines()).split()
+    if len(words) < 3 or not words[0].endswith("OFF"):
+        return
+    try:
+        promised = int(words[1]), int(words[2])
+    except ValueError:
+        return
+    # polygons of more corners become several triangles, so only fewer is a loss
+    if vertices < promised[0] or faces < promised[1]:
+        raise ValidationError(
+            f"{path}: the OFF header promises {promised[0]:,} vertices and {promised[1]:,} "
+            f"faces but the file holds {vertices:,} and {faces:,}; it is cut short or its "
+            "header is wrong"
+        )
 
 
 def write_mesh_file(
