@@ -171,13 +171,13 @@ class BackendSuite:
     # -- endpoints that fail -----------------------------------------------------------
     def test_unreachable_endpoint_is_a_store_error(self) -> None:
         backend = self.make(
-            "s3://bucket/p", **self.s3_at(f"http://127.0.0.1:{procs.free_port()}", 2)
+            "s3://bucket/p", **self.s3_at(f"http://127.0.0.1:{procs.free_port()}", 1)
         )
         error = refusal(lambda: backend.get_bytes("k"))
         assert "s3://bucket/p" in str(error) and SECRET not in str(error)
 
     def test_silent_server_times_out_with_a_store_error(self, silent_server: SilentServer) -> None:
-        backend = self.make("s3://bucket/root", **self.s3_at(silent_server.url, 1.5))
+        backend = self.make("s3://bucket/root", **self.s3_at(silent_server.url, 1))
         started = time.monotonic()
         for call in (lambda: backend.get_bytes("k"), lambda: asyncio.run(backend.aget_many(["a"]))):
             error = refusal(call)

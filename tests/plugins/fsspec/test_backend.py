@@ -67,7 +67,7 @@ class TestFsspecSuite(BackendSuite):
     s3_secret_names = ("secret", "token")
     refused_words = ("check the credentials",)
     azure_async_scheme = "abfs"
-    no_answer_says = "no answer within 1.5 s"
+    no_answer_says = "no answer within 1 s"
     # Only s3fs writes conditionally (tests/plugins/fsspec/test_conditional.py).
     test_memory_conditional_writes = None
     test_azure_conditional_writes = None
