@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers.cli import run
 from tests.io.test_swc import SWC
 from tests.io.test_trk import HEADER
 from zarr_vectors.cli.files_cmd import read_cmd, write_cmd
@@ -124,3 +125,13 @@ def test_an_swc_file_takes_one_skeleton_chosen_by_object_id(tmp_path: Path) -> N
     run = CliRunner().invoke(read_cmd, [store, "-o", str(tmp_path / "o.swc"), "--object-id", "2"])
     assert run.exit_code == 0, run.output
     assert "Read a skeleton of 7 nodes (object 2)" in run.output
+
+
+def test_an_empty_swc_file_is_one_error_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty.swc").write_text("")
+    code, out = run("write", tmp_path / "empty.swc", tmp_path / "s")
+    assert (code, out) == (2, f"Error: {tmp_path / 'empty.swc'}: the file holds no nodes\n")
+    assert capfd.readouterr().err == ""  # not MorphIO's coloured "no soma found" lines
+    assert not (tmp_path / "s").exists()

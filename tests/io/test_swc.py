@@ -81,3 +81,14 @@ def test_a_bad_swc_file_is_a_validation_error_saying_what_a_line_must_be(
     assert reason in message and "'id type x y z radius parent'" in message
     assert "\n" not in message and "\x1b" not in message  # MorphIO's colours and lines gone
     assert e.value.__cause__ is not None
+
+
+def test_morphios_warnings_are_notes_not_coloured_lines_on_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "n.swc").write_text("1 3 0 0 0 1 -1\n2 3 1 0 0 1 1\n")  # no soma
+    got = read_swc(tmp_path / "n.swc")
+    assert len(got.positions) == 2
+    assert "no soma found in file" in got.notes
+    assert all("\n" not in n and "\x1b" not in n for n in got.notes)
+    assert capfd.readouterr().err == ""  # MorphIO printed nothing itself

@@ -148,8 +148,9 @@ def write_swc_file(path: Path, url: str, opts: dict[str, Any], kwargs: dict[str,
     from zarr_vectors.types.graphs import write_graph
 
     swc = read_swc(path)
-    if not len(swc.positions):
+    if not len(swc.positions):  # MorphIO's note (no soma) would only repeat it
         raise InputError(f"{path}: the file holds no nodes")
+    _say(swc.notes)
     chunk = chosen_chunk_shape(opts, swc.positions)
     oid = 0 if opts["object_id"] is None else int(opts["object_id"])
     s = write_graph(

@@ -35,6 +35,7 @@ __all__ = [
     "flat_columns",
     "native",
     "need",
+    "one_line",
     "split_columns",
     "unreadable",
 ]
@@ -78,19 +79,27 @@ def unreadable(path: str | Path, what: str, hint: str = "") -> Iterator[None]:
             "under this suffix)"
         )
         raise ValidationError(
-            f"{path}: not a readable {what} file ({_one_line(exc, path)}); {todo}"
+            f"{path}: not a readable {what} file ({_reason(exc, path)}); {todo}"
         ) from exc
 
 
-def _one_line(exc: BaseException, path: str | Path) -> str:
-    """A library's message on one line: no colours, no repeated file name, its type if empty."""
+def _reason(exc: BaseException, path: str | Path) -> str:
+    """Why a library could not read ``path``: its message on one line, else its type."""
     if isinstance(exc, MemoryError):  # a count in the file asks for more than there is
         return "a count in it asks for more memory than there is: the file is damaged"
-    text = _ANSI.sub("", str(exc))
-    # "<path>:<line>:error" (MorphIO, compilers): the line number is what is new
+    return one_line(str(exc), path) or type(exc).__name__
+
+
+def one_line(text: str, path: str | Path) -> str:
+    """A library's message about ``path`` on one line: no colours, no repeated file name.
+
+    ``<path>:<line>:error`` (MorphIO, compilers) becomes ``line <line>:``, the line
+    number being what is new to the reader; line 0 (the whole file) is left out.
+    """
+    text = _ANSI.sub("", text)
     text = re.sub(re.escape(str(path)) + r":(\d+):(?:error|warning)", r"line \1:", text)
     text = " ".join(text.split())
-    return text or type(exc).__name__
+    return text.removeprefix("line 0: ")
 
 
 def need(module: str, what: str) -> ModuleType:

@@ -15,7 +15,7 @@ type differs from its section's first node is noted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from zarr_vectors._extras import require
 from zarr_vectors.exceptions import ValidationError
-from zarr_vectors.io.common import unreadable
+from zarr_vectors.io.common import one_line, unreadable
 from zarr_vectors.io.landing import landing
 
 __all__ = ["SwcFile", "read_swc", "write_swc"]
@@ -43,13 +43,20 @@ class SwcFile:
     edges: npt.NDArray[np.int64]
     radius: npt.NDArray[np.float32]
     type: npt.NDArray[np.int32]
+    #: MorphIO's warnings about the file (no soma, a disconnected neurite), one a line.
+    notes: list[str] = field(default_factory=list)
 
 
 def read_swc(path: str | Path) -> SwcFile:
     """The nodes of an SWC file (soma first), each with its parent, radius and type."""
     morphio = require("morphio", feature="SWC files", extra="io")
+    # collected rather than printed by MorphIO on stderr, in colour, over several lines
+    warnings = morphio.WarningHandlerCollector()
     with unreadable(path, "SWC", _SWC_HINT):
-        m = morphio.Morphology(str(path))
+        m = morphio.Morphology(str(path), warning_handler=warnings)
+    notes = [
+        one_line(e.warning.msg(), path).replace("Warning: ", "", 1) for e in warnings.get_all()
+    ]
     pos: list[Any] = []
     rad: list[Any] = []
     typ: list[Any] = []
@@ -81,6 +88,7 @@ def read_swc(path: str | Path) -> SwcFile:
         np.asarray(edges, np.int64).reshape(-1, 2),
         np.asarray(rad, np.float32),
         np.asarray(typ, np.int32),
+        notes,
     )
 
 
