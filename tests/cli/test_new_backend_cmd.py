@@ -157,3 +157,13 @@ def test_an_existing_folder_is_refused_before_anything_is_written_unless_empty(
     (tmp_path / "zarr-vectors-empty").mkdir()
     assert write_skeleton("empty", tmp_path) == tmp_path / "zarr-vectors-empty"
     assert (tmp_path / "zarr-vectors-empty" / "pyproject.toml").is_file()
+
+
+def test_a_bad_name_is_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    from tests.helpers.cli import run
+
+    code, out = run("new-backend", "My-Store", "--dir", tmp_path)
+    assert code == 2 and out.startswith("Error: 'My-Store' is not a backend name")
+    code, out = run("new-backend", "good", "--scheme", "no_underscores", "--dir", tmp_path)
+    assert code == 2 and "not a URL scheme" in out
+    assert list(tmp_path.iterdir()) == []

@@ -361,10 +361,13 @@ def new_backend(name: str, directory: Path, scheme: str | None) -> None:
     in src/zarr_vectors_NAME/backend.py with calls to your storage, and run its
     tests (the conformance kit) until they pass again.
     """
-    from zarr_vectors.exceptions import ZarrVectorsError
+    from zarr_vectors.cli._errors import InputError
+    from zarr_vectors.exceptions import ValidationError, ZarrVectorsError
 
     try:
         root = write_skeleton(name, directory, scheme)
+    except ValidationError as exc:  # a bad NAME or --scheme: exit 2, as any bad option
+        raise InputError(str(exc)) from exc
     except ZarrVectorsError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # a folder that cannot be made or written: nothing was left
