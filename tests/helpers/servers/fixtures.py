@@ -80,8 +80,14 @@ def s3_bucket(s3_server: procs.S3Server) -> str:
 
 @pytest.fixture(scope="session")
 def azure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.AzureServer]:
-    """Azurite's blob service with a random account key (``.account`` / ``.key``)."""
-    yield from _serve(procs.start_azurite, "azurite", tmp_path_factory, procs.AzureServer)
+    """Azurite's blob service with a random account key (``.account`` / ``.key``).
+
+    One per xdist worker, not one per run: a single Azurite serving both workers'
+    Azure tests for a whole loaded run twice stopped answering for minutes (a kit
+    call past its 120 s, then container creation past 10 s), as long-lived, busy
+    Azurites are known to (Azure/Azurite#719, #939). It starts in about a second.
+    """
+    yield from _serve(procs.start_azurite, "azurite", tmp_path_factory)
 
 
 @pytest.fixture
