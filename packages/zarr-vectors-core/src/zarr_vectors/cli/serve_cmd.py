@@ -37,6 +37,20 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> click.ClickException:
     )
 
 
+def _wait_for_ctrl_c() -> None:
+    """Block until Ctrl-C, waking every quarter second.
+
+    The kernel may deliver SIGINT to any thread of the process (the viewer's and the
+    server's threads among them); Python then only notes it, and a main thread asleep
+    in one endless ``Event.wait()`` never ran again to raise KeyboardInterrupt (a
+    loaded test run saw ``view`` ignore SIGINT for two minutes). A short wait in a
+    loop raises it within a quarter second, whichever thread took the signal.
+    """
+    never = threading.Event()
+    while not never.wait(0.25):
+        pass
+
+
 def _describe(source: Any) -> None:
     """What is served: levels, points, and attributes that are not (with why)."""
     index = source.read_state().index
@@ -145,7 +159,7 @@ def view(
             import webbrowser
 
             webbrowser.open(session.url)
-        threading.Event().wait()
+        _wait_for_ctrl_c()
     except KeyboardInterrupt:
         pass
     finally:
