@@ -7,9 +7,6 @@ their signals and Neuroglancer's requests are tested in ``tests/serve/test_cli.p
 from __future__ import annotations
 
 import errno
-import signal
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,6 @@ from click.testing import CliRunner
 
 from tests.helpers.cli import run_apart
 from zarr_vectors.cli import main
-from zarr_vectors.cli.serve_cmd import _wait_for_ctrl_c
 from zarr_vectors.types.points import write_points
 
 serve = pytest.importorskip("zarr_vectors.serve")
@@ -130,25 +126,3 @@ def test_view_prints_the_viewer_and_stops_on_ctrl_c(
     assert "Neuroglancer viewer: http://127.0.0.1:1234/v/abc/" in out
     assert "Layer source: precomputed://http://127.0.0.1:5678" in out
     assert closed == [True]
-
-
-def test_ctrl_c_taken_by_another_thread_still_ends_the_wait() -> None:
-    """SIGINT delivered to a thread other than the main one (the kernel picks any)
-    still ends ``view``'s wait: an endless ``Event.wait()`` slept through it."""
-    release = threading.Event()
-    other = threading.Thread(target=release.wait, args=(30,), daemon=True)
-    other.start()
-    assert other.ident is not None
-
-    def interrupt_the_other_thread() -> None:
-        time.sleep(0.2)
-        signal.pthread_kill(other.ident, signal.SIGINT)  # type: ignore[arg-type]
-
-    threading.Thread(target=interrupt_the_other_thread, daemon=True).start()
-    started = time.monotonic()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            _wait_for_ctrl_c()
-    finally:
-        release.set()
-    assert time.monotonic() - started < 10
