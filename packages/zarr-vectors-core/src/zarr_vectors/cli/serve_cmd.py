@@ -40,11 +40,11 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> click.ClickException:
 def _wait_for_ctrl_c() -> None:
     """Block until Ctrl-C, waking every quarter second.
 
-    The kernel may deliver SIGINT to any thread of the process (the viewer's and the
-    server's threads among them); Python then only notes it, and a main thread asleep
-    in one endless ``Event.wait()`` never ran again to raise KeyboardInterrupt (a
-    loaded test run saw ``view`` ignore SIGINT for two minutes). A short wait in a
-    loop raises it within a quarter second, whichever thread took the signal.
+    The kernel may deliver SIGINT to any thread of the process; Python then only
+    notes it, and a main thread asleep in one endless ``Event.wait()`` would not run
+    again to raise KeyboardInterrupt. Waking often rules that out. It did not cure
+    the one hang seen: under heavy load ``view`` sometimes still outlives SIGINT by
+    minutes, for a reason not yet found (see the closing note of issue 16).
     """
     never = threading.Event()
     while not never.wait(0.25):
