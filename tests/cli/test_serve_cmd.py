@@ -7,6 +7,11 @@ their signals and Neuroglancer's requests are tested in ``tests/serve/test_cli.p
 from __future__ import annotations
 
 import errno
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ from click.testing import CliRunner
 
 from tests.helpers.cli import run_apart
 from zarr_vectors.cli import main
+from zarr_vectors.cli.serve_cmd import _sigterm_as_ctrl_c, _wait_for_ctrl_c
 from zarr_vectors.types.points import write_points
 
 serve = pytest.importorskip("zarr_vectors.serve")
@@ -97,8 +103,6 @@ def test_a_port_that_cannot_be_had_is_one_line_and_the_store_is_closed(
 def test_view_prints_the_viewer_and_stops_on_ctrl_c(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-
     closed: list[bool] = []
 
     class Session:
@@ -126,3 +130,60 @@ def test_view_prints_the_viewer_and_stops_on_ctrl_c(
     assert "Neuroglancer viewer: http://127.0.0.1:1234/v/abc/" in out
     assert "Layer source: precomputed://http://127.0.0.1:5678" in out
     assert closed == [True]
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, whatever the run inherited.
+
+    A suite started in the background (``cmd &``) inherits SIGINT ignored, and a
+    signal then never becomes KeyboardInterrupt: that, not ``view``, is what made
+    an earlier version of the test below hang.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be set from the main thread")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_taken_by_another_thread_still_ends_the_wait(ctrl_c_raises: None) -> None:
+    """SIGINT delivered to a thread other than the main one (the kernel picks any)
+    still ends ``view``'s wait: an endless ``Event.wait()`` slept through it."""
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, args=(30,), daemon=True)
+    other.start()
+    assert other.ident is not None
+    timer = threading.Timer(0.2, signal.pthread_kill, args=(other.ident, signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _wait_for_ctrl_c()
+    finally:
+        timer.cancel()
+        release.set()
+    assert time.monotonic() - started < 30
+
+
+def test_sigterm_ends_views_wait_and_its_handler_is_put_back(ctrl_c_raises: None) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    done = threading.Event()
+
+    def terminate_once_the_wait_handles_it() -> None:
+        # Sent earlier, SIGTERM's default would end this test process.
+        while not done.is_set():
+            if signal.getsignal(signal.SIGTERM) is not before:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.01)
+
+    threading.Thread(target=terminate_once_the_wait_handles_it, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt), _sigterm_as_ctrl_c():
+            _wait_for_ctrl_c()
+    finally:
+        done.set()
+    assert signal.getsignal(signal.SIGTERM) is before

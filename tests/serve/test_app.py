@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import signal
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import pytest
 
 from tests.serve.conftest import Served, chunk_names, fetch, fetch_info, raw_get, write_cloud
 from zarr_vectors.serve import ServerThread, open_source
+from zarr_vectors.serve.app import how_to_stop
 from zarr_vectors.serve.source import StoreState
 
 
@@ -145,3 +147,17 @@ def test_many_concurrent_requests_are_answered(
         assert by_name.setdefault(name, body) == body
     assert source.cache.computed == 100  # the second ask of each chunk was never recomputed
     assert 1 <= most[0] <= 4
+
+
+@pytest.mark.parametrize(
+    ("sigint", "says"),
+    [(signal.default_int_handler, "Press Ctrl-C to stop."), (signal.SIG_IGN, "kill ")],
+)
+def test_the_stop_hint_names_sigterm_when_ctrl_c_is_ignored(sigint: Any, says: str) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be set from the main thread")
+    previous = signal.signal(signal.SIGINT, sigint)
+    try:
+        assert says in how_to_stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)

