@@ -18,8 +18,12 @@ the process's own) and alternating the contenders, medians of ``--repeats``:
 Usage::
 
     uv run python bench/bench_lidar.py [--tiles 10] [--chunk 500] [--repeats 3]
+    uv run python bench/bench_lidar.py --cells STORE
 
-Prints ratios against laspy; no assertion on time (the machine may be loaded).
+Prints ratios against laspy, in seconds and in CPU seconds (user + system of each
+process, which a loaded machine moves far less); no assertion on time (the machine
+may be loaded). ``--cells`` prints each level-0 array's bytes a point and compression
+CPU, with the filters a cell cannot take (:func:`cells_report`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "tests" / "data" / "las" / "autzen_trim.laz"
@@ -99,8 +104,14 @@ OWN_TIME = re.compile(r" in ([0-9.]+) s; saved to")
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+#: CPU seconds (user + system, every thread) of the last process :func:`timed` ran: on a
+#: machine shared with other jobs this moves far less with the load than the seconds.
+LAST_CPU = [0.0]
+
+
 def timed(cmd: list[str], said: list[str] | None = None) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one process; what it printed is appended to ``said``."""
+    """(seconds, peak RSS in MB) of one process; what it printed is appended to ``said``;
+    its CPU seconds in :data:`LAST_CPU`."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=ENV)
@@ -113,7 +124,74 @@ def timed(cmd: list[str], said: list[str] | None = None) -> tuple[float, float]:
             raise RuntimeError(f"{cmd} failed: {err.read().decode()}")
         if said is not None:
             said.append(out.read().decode())
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     return took, usage.ru_maxrss / 1024
+
+
+def cells_report(store: Path, repeat: int = 3) -> None:
+    """Bytes a point and compression CPU of each level-0 array of ``store``, with its
+    default codec and with filters the format cannot take (``--cells``).
+
+    A cell is one ``vlen-bytes`` element, so a Zarr codec after it sees only bytes:
+    ``transpose`` and ``numcodecs.delta`` (array-to-array) have no numbers to work on.
+    The rows marked "not a codec" measure what they would give if they could, on the
+    same payloads: positions as three runs of x, y and z, each difference-coded; GPS
+    times as their 64-bit patterns difference-coded (exact, unlike a float64 delta)."""
+    import numpy as np
+    import zarr
+    from numcodecs import blosc  # type: ignore[import-untyped]
+
+    from zarr_vectors.format.cells import CellCodec, codec_chain, typed_codecs
+
+    def measured(encode: Any, parts: list[bytes]) -> tuple[int, float]:
+        """(bytes, best CPU seconds) of ``encode`` over ``parts``."""
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.thread_time()
+            size = sum(len(encode(b)) for b in parts)
+            best = min(best, time.thread_time() - start)
+        return size, best
+
+    def zstd_shuffled(level: int, typesize: int) -> Any:
+        return lambda b: blosc.compress(b, b"zstd", level, 1, 0, typesize)
+
+    level0 = store / "0"
+    names = ["vertices"] + [
+        f"vertex_attributes/{p.name}"
+        for p in sorted((level0 / "vertex_attributes").iterdir())
+        if p.is_dir()
+    ]
+    rows: list[tuple[str, int, float]] = []
+    count = 0
+    for name in names:
+        array = zarr.open_array(str(level0 / name), mode="r")
+        cells: Any = array[...]
+        attrs: dict[str, Any] = dict(array.attrs)
+        parts = [bytes(v) for v in cells.ravel() if v is not None and len(v)]
+        dtype = np.dtype(attrs.get("dtype", "float32"))
+        width = 3 if name == "vertices" else int(np.prod(attrs.get("row_shape") or [1]))
+        chain = typed_codecs(codec_chain("blosc"), dtype.itemsize * width, str(dtype))
+        rows.append((name, *measured(CellCodec(tuple(chain)).encode, parts)))
+        if name == "vertices":
+            count = sum(len(b) for b in parts) // (dtype.itemsize * 3)
+            runs = [np.frombuffer(b, dtype).reshape(-1, 3).T.copy() for b in parts]
+            plain = [r.tobytes() for r in runs]
+            deltas = [np.diff(r, axis=1, prepend=0).astype(dtype).tobytes() for r in runs]
+            rows.append(("  x, y, z runs (not a codec)", *measured(zstd_shuffled(4, 4), plain)))
+            rows.append(
+                ("  x, y, z runs, delta (not a codec)", *measured(zstd_shuffled(4, 4), deltas))
+            )
+        if name.endswith("gps_time"):
+            bits = [np.diff(np.frombuffer(b, np.int64), prepend=0).tobytes() for b in parts]
+            rows.append(
+                ("  64-bit pattern delta (not a codec)", *measured(zstd_shuffled(6, 8), bits))
+            )
+    print(f"level 0 of {store}: {count:,} points; best of {repeat}")
+    print(f"{'array':44s} {'bytes/pt':>8s} {'CPU s':>6s}")
+    for name, size, seconds in rows:
+        print(f"{name:44s} {size / max(count, 1):8.3f} {seconds:6.3f}")
+    stored = sum(s for n, s, _ in rows if not n.startswith(" "))
+    print(f"{'level 0 in all':44s} {stored / max(count, 1):8.3f}")
 
 
 def tree(path: Path) -> tuple[int, int]:
@@ -126,7 +204,18 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=10)
     parser.add_argument("--chunk", type=float, default=500.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--cells",
+        type=Path,
+        default=None,
+        metavar="STORE",
+        help="only report the bytes a point and compression CPU of each level-0 array of "
+        "STORE (a store written from LAS), with the filters a cell cannot take",
+    )
     args = parser.parse_args()
+    if args.cells is not None:
+        cells_report(args.cells, args.repeats)
+        return
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="zv-lidar-") as tmp:
         work = Path(tmp)
@@ -194,11 +283,13 @@ def main() -> None:
         )
         times: dict[str, list[float]] = {k: [] for k in ["laspy read+rewrite", *variants]}
         peaks: dict[str, list[float]] = {k: [] for k in times}
+        cpus: dict[str, list[float]] = {k: [] for k in times}
         sizes: dict[str, tuple[int, int]] = {}
         for _ in range(args.repeats):
             t, m = timed([py, "-c", LASPY_REWRITE, str(laz), str(work / "again.laz")])
             times["laspy read+rewrite"].append(t)
             peaks["laspy read+rewrite"].append(m)
+            cpus["laspy read+rewrite"].append(LAST_CPU[0])
             sizes["laspy read+rewrite"] = ((work / "again.laz").stat().st_size, 1)
             for name, make in variants.items():
                 out = work / "store.zv"
@@ -206,23 +297,27 @@ def main() -> None:
                 t, m = timed(make(out))
                 times[name].append(t)
                 peaks[name].append(m)
+                cpus[name].append(LAST_CPU[0])
                 sizes[name] = tree(out)
         base = statistics.median(times["laspy read+rewrite"])
+        base_cpu = statistics.median(cpus["laspy read+rewrite"])
         print(
             f"survey: {args.tiles} tiles of autzen_trim.laz, {laz_bytes:,} bytes of LAZ, "
             f"chunk {args.chunk:g}; medians of {args.repeats}"
         )
         print(
-            f"{'':62s} {'seconds':>8s} {'x laspy':>8s} {'peak MB':>8s} {'bytes':>12s} "
-            f"{'x LAZ':>6s} {'objects':>8s}"
+            f"{'':62s} {'seconds':>8s} {'x laspy':>8s} {'CPU s':>6s} {'x laspy':>8s} "
+            f"{'peak MB':>8s} {'bytes':>12s} {'x LAZ':>6s} {'objects':>8s}"
         )
         for name in times:
             t = statistics.median(times[name])
+            c = statistics.median(cpus[name])
             nbytes, objects = sizes[name]
             print(
-                f"{name:62s} {t:8.2f} {t / base:8.2f} {max(peaks[name]):8.0f} "
-                f"{nbytes:12,d} {nbytes / laz_bytes:6.2f} {objects:8,d}"
+                f"{name:62s} {t:8.2f} {t / base:8.2f} {c:6.2f} {c / base_cpu:8.2f} "
+                f"{max(peaks[name]):8.0f} {nbytes:12,d} {nbytes / laz_bytes:6.2f} {objects:8,d}"
             )
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
         # a box read: a quarter of the first tile
         store = work / "store.zv"
         shutil.rmtree(store, ignore_errors=True)
