@@ -19,11 +19,13 @@ Usage::
 
     uv run python bench/bench_lidar.py [--tiles 10] [--chunk 500] [--repeats 3]
     uv run python bench/bench_lidar.py --cells STORE
+    uv run python bench/bench_lidar.py --phases
 
 Prints ratios against laspy, in seconds and in CPU seconds (user + system of each
 process, which a loaded machine moves far less); no assertion on time (the machine
 may be loaded). ``--cells`` prints each level-0 array's bytes a point and compression
-CPU, with the filters a cell cannot take (:func:`cells_report`).
+CPU, with the filters a cell cannot take (:func:`cells_report`); ``--phases`` the CPU
+seconds of ``write-points``' imports, LAZ reading and write (:func:`phases_report`).
 """
 
 from __future__ import annotations
@@ -93,6 +95,27 @@ write_points(sys.argv[2], data.positions, vertex_attributes=data.attributes,
              crs=reader.crs, metadata=reader.metadata, **opts)
 """
 
+
+#: ``write-points`` run in one process with the CPU seconds (every thread) at the end of
+#: each phase: importing, reading the LAZ into arrays, ``write_points`` (``--phases``).
+PHASES = r"""
+import sys, time
+marks = [time.process_time()]
+import laspy
+import zarr_vectors.cli.points_cmd as cmd
+import zarr_vectors.io.las
+import zarr_vectors.types.points as points
+from zarr_vectors.cli import main
+marks.append(time.process_time())
+read, write = cmd._read_input, points.write_points
+def timed_read(*a, **k):
+    out = read(*a, **k); marks.append(time.process_time()); return out
+def timed_write(*a, **k):
+    out = write(*a, **k); marks.append(time.process_time()); return out
+cmd._read_input, points.write_points = timed_read, timed_write
+main(["write-points", *sys.argv[1:]], standalone_mode=False)
+print(*(b - a for a, b in zip(marks, marks[1:])))
+"""
 
 IMPORTS = "import zarr, zarr_vectors.cli.points_cmd, zarr_vectors.types.points, zarr_vectors.io.las"
 OWN_TIME = re.compile(r" in ([0-9.]+) s; saved to")
@@ -194,6 +217,36 @@ def cells_report(store: Path, repeat: int = 3) -> None:
     print(f"{'level 0 in all':44s} {stored / max(count, 1):8.3f}")
 
 
+def make_survey(work: Path, tiles: int) -> Path:
+    """``tiles`` copies of autzen_trim.laz side by side, as one LAZ file in ``work``."""
+    laz = work / "survey.laz"
+    subprocess.run([sys.executable, "-c", TILE, str(SOURCE), str(laz), str(tiles)], check=True)
+    return laz
+
+
+def phases_report(tiles: int, chunk: float, repeat: int) -> None:
+    """CPU seconds of ``write-points``' phases, each run its own process (``--phases``)."""
+    with tempfile.TemporaryDirectory(prefix="zv-lidar-") as tmp:
+        laz = make_survey(Path(tmp), tiles)
+        runs = []
+        for i in range(repeat + 1):  # the first one untimed: compiles what it imports
+            out = Path(tmp) / f"store{i}.zv"
+            said = subprocess.run(
+                [sys.executable, "-c", PHASES, str(laz), str(out), "-c", str(chunk)],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=ENV,
+            ).stdout.split()
+            runs.append([float(v) for v in said[-3:]])
+        names = ("imports", "reading the LAZ", "write_points")
+        medians = [statistics.median(r[k] for r in runs[1:]) for k in range(3)]
+        print(
+            f"write-points CPU seconds, medians of {repeat}: "
+            + ", ".join(f"{n} {m:.2f}" for n, m in zip(names, medians, strict=True))
+        )
+
+
 def tree(path: Path) -> tuple[int, int]:
     files = [p for p in path.rglob("*") if p.is_file()]
     return sum(p.stat().st_size for p in files), len(files)
@@ -212,15 +265,23 @@ def main() -> None:
         help="only report the bytes a point and compression CPU of each level-0 array of "
         "STORE (a store written from LAS), with the filters a cell cannot take",
     )
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="only report the CPU seconds of write-points' phases (imports, reading the "
+        "LAZ, the write), medians of --repeats processes",
+    )
     args = parser.parse_args()
     if args.cells is not None:
         cells_report(args.cells, args.repeats)
         return
+    if args.phases:
+        phases_report(args.tiles, args.chunk, args.repeats)
+        return
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="zv-lidar-") as tmp:
         work = Path(tmp)
-        laz = work / "survey.laz"
-        subprocess.run([py, "-c", TILE, str(SOURCE), str(laz), str(args.tiles)], check=True)
+        laz = make_survey(work, args.tiles)
         laz_bytes = laz.stat().st_size
         chunk = str(args.chunk)
         cli = [CLI, "write-points", str(laz)]
