@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers.upstream_env import run_published
 from tests.types.test_points_backends import CountingBackend
-from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.exceptions import ConcurrentWriteError, ValidationError
 from zarr_vectors.format.journal import ROOT_KEY
 from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.types.graphs import read_graph, write_graph
@@ -225,3 +225,141 @@ def test_the_published_package_reads_an_appended_store_exactly(tmp_path: Path) -
     assert ids == list(range(30))
     for p, want in zip(polys, lines, strict=True):
         np.testing.assert_array_equal(np.array(p, np.float32), want)
+
+
+def tree(shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 7-node skeleton around (shift, shift, shift): a root, a chain and a branch."""
+    pos = np.array(
+        [[0, 0, 0], [60, 0, 0], [120, 0, 0], [180, 0, 0], [60, 60, 0], [60, 120, 0], [60, 180, 0]],
+        np.float32,
+    )
+    edges = np.array([[1, 0], [2, 1], [3, 2], [4, 1], [5, 4], [6, 5]])
+    return pos + shift, edges
+
+
+def store_files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_a_streamed_append_adds_batches_to_a_sharded_store_in_place(tmp_path: Path) -> None:
+    old = walks(20, 500.0, 60.0, seed=7)
+    fa = [np.arange(len(p), dtype=np.float32) for p in old]
+    write_polylines(
+        tmp_path / "s", old, chunk_shape=CS, bounds=B, vertex_attributes={"fa": fa}, shard_shape=2
+    )
+    new = walks(12, 450.0, 60.0, seed=8)
+    batches = (
+        {
+            "polylines": new[i : i + 4],
+            "object_ids": range(20 + i, 24 + i),
+            "vertex_attributes": {"fa": [p[:, 0] for p in new[i : i + 4]]},
+        }
+        for i in range(0, 12, 4)
+    )
+    backend = CountingBackend(LocalBackend(tmp_path / "s"))
+    summary = write_polylines(
+        backend, batches, mode="a", memory_limit="64MB", spill_dir=str(tmp_path)
+    )
+    assert summary.vertex_count == sum(map(len, new))
+    got = read_polylines(tmp_path / "s")
+    assert got.object_ids.tolist() == list(range(32))
+    assert [p.tolist() for p in got.polylines] == [p.tolist() for p in old + new]
+    want_fa = [*fa, *(p[:, 0] for p in new)]
+    assert [a.tolist() for a in got.vertex_attributes["fa"]] == [a.tolist() for a in want_fa]
+    staged = {
+        k.split("/", 1)[1]
+        for op, k in backend.requests
+        if op == "put" and k.startswith(".zv-staged-")
+    }
+    shards = {k for k in staged if k.startswith("0/vertices/c/")}
+    every = {
+        str(p.relative_to(tmp_path / "s")) for p in (tmp_path / "s/0/vertices/c").rglob("*/*/*")
+    }
+    assert shards < every  # only the shards of the touched cells
+    assert not list(tmp_path.glob("zarr-vectors-spill-*")) and not list(
+        tmp_path.glob("s/.zv-staged-*")
+    )
+
+
+def test_a_skeleton_stream_appended_keeps_every_edge_across_cells(tmp_path: Path) -> None:
+    p0, e0 = tree(420.0)
+    write_graph(
+        tmp_path / "g", p0, e0, object_ids=[1] * 7, kind="skeleton", chunk_shape=CS, bounds=B
+    )
+    items = [(tree(s)[0], tree(s)[1], [k] * 7) for k, s in ((2, 430.0), (3, 90.0))]
+    write_graph(tmp_path / "g", iter(items), kind="skeleton", mode="a")
+    g = read_graph(tmp_path / "g")
+
+    def edge_set(p: np.ndarray, e: np.ndarray) -> set[Any]:
+        return {tuple(p[a].tolist() + p[b].tolist()) for a, b in e}
+
+    want = set().union(*(edge_set(tree(s)[0], e0) for s in (420.0, 430.0, 90.0)))
+    assert edge_set(g.positions, g.edges) == want
+    assert np.unique(g.object_ids).tolist() == [1, 2, 3]
+
+
+def test_a_streamed_append_that_fails_anywhere_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    old = walks(10, 500.0, 60.0, seed=9)
+    write_polylines(tmp_path / "s", old, chunk_shape=CS, bounds=B)
+    before = store_files(tmp_path / "s")
+    bad = walks(2, 500.0, 60.0, seed=10)
+    bad[1] = bad[1].copy()
+    bad[1][0, 0] = np.nan
+    cases = [
+        (
+            [
+                {"polylines": walks(2, 500.0, 60.0, seed=11), "object_ids": [10, 11]},
+                {"polylines": bad, "object_ids": [12, 13]},
+            ],
+            "NaN",
+        ),
+        (
+            [{"polylines": walks(2, 500.0, 60.0, seed=12), "object_ids": [10, 3]}],
+            "object id 3 is already",
+        ),
+        (
+            [{"polylines": walks(1, 500.0, 60.0, seed=13), "object_ids": [10]}] * 2,
+            "more than one object",
+        ),
+        (
+            [{"polylines": [np.full((2, 3), 2000.0, np.float32)], "object_ids": [10]}],
+            "outside the bounds",
+        ),
+        (
+            [
+                {
+                    "polylines": walks(1, 500.0, 60.0, seed=14),
+                    "object_ids": [10],
+                    "vertex_attributes": {"x": [np.ones(12)]},
+                }
+            ],
+            "attributes",
+        ),
+    ]
+    for batches, needle in cases:
+        with pytest.raises(ValidationError, match=needle):
+            write_polylines(tmp_path / "s", iter(batches), mode="a", spill_dir=str(tmp_path))
+        assert store_files(tmp_path / "s") == before, needle
+    assert not list(tmp_path.glob("zarr-vectors-spill-*"))
+
+
+def test_a_writer_that_commits_into_the_same_cells_while_batches_spill_wins(tmp_path: Path) -> None:
+    """The spilled rows are numbered after the cells as they were; a commit meanwhile that
+    adds to those cells makes the append refuse, nothing written, while one elsewhere does not."""
+    write_polylines(tmp_path / "s", walks(10, 500.0, 60.0, seed=15), chunk_shape=CS, bounds=B)
+    here = [np.full((3, 3), 50.0, np.float32) + np.arange(3)[:, None]]
+
+    def meanwhile(ids: list[int], other: list[np.ndarray], other_id: int):  # type: ignore[no-untyped-def]
+        yield {"polylines": here, "object_ids": ids}
+        write_polylines(tmp_path / "s", other, object_ids=[other_id], mode="a")
+
+    with pytest.raises(ConcurrentWriteError, match="another writer"):
+        write_polylines(tmp_path / "s", meanwhile([20], [here[0] + 1.0], 21), mode="a")
+    after = read_polylines(tmp_path / "s")
+    assert after.object_ids.tolist() == [*range(10), 21]  # the other writer's, not ours
+    far = [np.full((2, 3), 950.0, np.float32)]
+    write_polylines(tmp_path / "s", meanwhile([30], far, 31), mode="a")
+    got = read_polylines(tmp_path / "s", object_ids=[30, 31])
+    assert [p.tolist() for p in got.polylines] == [here[0].tolist(), far[0].tolist()]

@@ -34,9 +34,11 @@ from zarr_vectors.format.snapshot import Snapshot
 __all__ = [
     "fill_for",
     "plain_array",
+    "plain_chunks",
     "read_plain",
     "read_vlen",
     "vlen_array",
+    "vlen_chunks",
 ]
 
 _U32 = struct.Struct("<I")
@@ -113,15 +115,33 @@ def plain_array(
     rows = max(1, min(int(chunk_rows), max(len(values), 1)))
     codecs = [{"name": "bytes", "configuration": {"endian": "little"}}, *map(dict, tail_codecs)]
     doc = _doc(values.shape, (rows, *values.shape[1:]), str(dt), fill, codecs, attributes or {})
+    return doc, plain_chunks(path, values, rows=rows, tail_codecs=tail_codecs, fill=fill)
+
+
+def plain_chunks(
+    path: str,
+    values: npt.NDArray[Any],
+    *,
+    rows: int,
+    tail_codecs: Sequence[Mapping[str, Any]] = (),
+    fill: Any,
+    first_chunk: int = 0,
+) -> list[tuple[str, bytes]]:
+    """The chunks of ``values``, ``rows`` a chunk, numbered from ``first_chunk`` (little-endian).
+
+    An append writes the chunks from the first one it changes on, not the array.
+    """
+    values = np.ascontiguousarray(values)
+    dt = values.dtype.newbyteorder("<")
     encode = _encoder(tail_codecs)
     chunks = []
-    for i, start in enumerate(range(0, len(values), rows)):
+    for i, start in enumerate(range(0, len(values), rows), start=first_chunk):
         block = values[start : start + rows].astype(dt, copy=False)
         if len(block) < rows:
             pad = np.full((rows - len(block), *values.shape[1:]), fill, dtype=dt)
             block = np.concatenate([block, pad])
         chunks.append((f"{path}/c/{i}" + "/0" * (values.ndim - 1), encode(block.tobytes())))
-    return doc, chunks
+    return chunks
 
 
 def vlen_array(
@@ -136,14 +156,26 @@ def vlen_array(
     rows = max(1, min(int(chunk_rows), max(len(elements), 1)))
     codecs = [{"name": "vlen-bytes", "configuration": {}}, *map(dict, tail_codecs)]
     doc = _doc((len(elements),), (rows,), "variable_length_bytes", "", codecs, attributes or {})
+    return doc, vlen_chunks(path, elements, rows=rows, tail_codecs=tail_codecs)
+
+
+def vlen_chunks(
+    path: str,
+    elements: Sequence[bytes],
+    *,
+    rows: int,
+    tail_codecs: Sequence[Mapping[str, Any]] = (),
+    first_chunk: int = 0,
+) -> list[tuple[str, bytes]]:
+    """The chunks of ``elements``, ``rows`` a chunk, numbered from ``first_chunk``."""
     encode = _encoder(tail_codecs)
     chunks = []
-    for i, start in enumerate(range(0, len(elements), rows)):
+    for i, start in enumerate(range(0, len(elements), rows), start=first_chunk):
         part = list(elements[start : start + rows])
         part += [b""] * (rows - len(part))
         body = b"".join(_U32.pack(len(e)) + bytes(e) for e in part)
         chunks.append((f"{path}/c/{i}", encode(_U32.pack(len(part)) + body)))
-    return doc, chunks
+    return chunks
 
 
 # -- reading ----------------------------------------------------------------------------

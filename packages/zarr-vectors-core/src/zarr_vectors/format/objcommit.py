@@ -105,7 +105,8 @@ def _commit_objects(
             puts, _ = cells_to_objects(base, layouts, enc.chunks, prefix=prefix)
             put_chunks(backend, puts, progress, lease)
             for batch in enc.chunk_batches() if enc.chunk_batches is not None else ():
-                puts, _ = cells_to_objects(None, layouts, batch, prefix=prefix)
+                # An overlay's batches merge into the old shards too (a streamed append).
+                puts, _ = cells_to_objects(base, layouts, batch, prefix=prefix)
                 put_chunks(backend, puts, None, lease)
             return enc.docs
 

@@ -59,6 +59,8 @@ __all__ = [
 
 #: Rows per chunk of ``object_index/manifests`` (0.9.2's bucket) and of object attributes.
 MANIFEST_ROWS = 16384
+#: Rows per chunk of ``object_index/object_ids``.
+OBJECT_ID_ROWS = 1 << 20
 OBJECT_ATTRIBUTE_ROWS = 65536
 _HEADER = struct.Struct("<4sHHII")
 
@@ -424,7 +426,9 @@ def encode_object_index(
             "object_ids_sorted": True,
         }
     )
-    d, c = plain_array(f"{oi}/object_ids", object_ids, chunk_rows=1 << 20, tail_codecs=tail, fill=0)
+    d, c = plain_array(
+        f"{oi}/object_ids", object_ids, chunk_rows=OBJECT_ID_ROWS, tail_codecs=tail, fill=0
+    )
     docs[f"{oi}/object_ids"] = d
     chunks += c
     zstd = [{"name": "zstd", "configuration": {"level": 0, "checksum": False}}, *tail]

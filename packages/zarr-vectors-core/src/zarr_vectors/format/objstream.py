@@ -15,7 +15,7 @@ bounded batch at a time, whole shards together.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -57,7 +57,11 @@ class ObjectStream:
         budget: int,
         directory: str | os.PathLike[str] | None = None,
         level: str = "0",
+        tally: CellTally | None = None,
+        conform: Callable[[ObjectLevel], ObjectLevel] | None = None,
     ) -> None:
+        """``tally`` and ``conform`` are an append's (:mod:`.objappend`): rows numbered
+        after the store's cells, each batch checked against the store and cast to it."""
         self.meta, self.level = meta, level
         self.codecs, self.index_codecs = list(codecs), list(index_codecs)
         self.shard_shape = None if shard_shape is None else tuple(shard_shape)
@@ -71,7 +75,9 @@ class ObjectStream:
             raise spill_error(self._space.path, exc) from None
         self._at = 0
         self._pieces: dict[str, list[tuple[int, int]]] = {}
-        self._tally = CellTally()
+        self._tally = CellTally() if tally is None else tally
+        self._conform = conform
+        self._sorted = False
         self._docs: dict[str, dict[str, Any]] = {}
         self._ids: list[npt.NDArray[np.int64]] = []
         self._manifests: list[bytes] = []
@@ -101,6 +107,8 @@ class ObjectStream:
     # -- gathering ------------------------------------------------------------------------
     def add(self, obj: ObjectLevel) -> None:
         """Check, encode and spill one batch of whole objects."""
+        if self._conform is not None:
+            obj = self._conform(obj)
         layout = (
             obj.positions.shape[1],
             str(obj.positions.dtype),
@@ -119,7 +127,7 @@ class ObjectStream:
             )
         if obj.groups is not None:
             raise ValidationError("groups cannot be written from batches; write them in memory")
-        check_inside(obj.positions, self.meta, append=False)
+        check_inside(obj.positions, self.meta, append=self._conform is not None)
         enc = encode_objects(
             obj,
             self.meta,
@@ -153,22 +161,47 @@ class ObjectStream:
         self.batches += 1
 
     # -- the level ----------------------------------------------------------------------
-    def finish(self) -> EncodedObjects:
-        """The level's documents and object index; its cells come joined from ``chunk_batches``."""
+    @property
+    def docs(self) -> dict[str, dict[str, Any]]:
+        """The level's documents but the object index's, as the batches made them."""
+        return self._docs
+
+    @property
+    def cell_arrays(self) -> list[str]:
+        return sorted(self._cell_arrays)
+
+    @property
+    def cell_count(self) -> int:
+        return len({k.rpartition("/c/")[2] for k in self._pieces})
+
+    def index_rows(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], list[bytes], dict[str, npt.NDArray[Any]]]:
+        """All the objects' ids (ascending), manifests and object attributes, in id order.
+
+        Refuses an id given twice across the batches.
+        """
         if not self.batches:
             raise ValidationError("the batches are empty: give at least one object")
         ids = np.concatenate(self._ids)
-        order = np.argsort(ids, kind="stable")
-        ids = ids[order]
-        dup = np.flatnonzero(ids[1:] == ids[:-1])
-        if len(dup):
-            raise ValidationError(
-                f"object id {int(ids[dup[0]])} is given to more than one object across the "
-                "batches; ids must be unique"
-            )
-        manifests = [self._manifests[i] for i in order.tolist()]
-        oattrs = {k: np.concatenate(v)[order] for k, v in self._oattrs.items()}
-        self._manifests = []
+        if not self._sorted:
+            order = np.argsort(ids, kind="stable")
+            ids = ids[order]
+            dup = np.flatnonzero(ids[1:] == ids[:-1])
+            if len(dup):
+                raise ValidationError(
+                    f"object id {int(ids[dup[0]])} is given to more than one object across the "
+                    "batches; ids must be unique"
+                )
+            self._manifests = [self._manifests[i] for i in order.tolist()]
+            self._ids = [ids]
+            self._oattrs = {k: [np.concatenate(v)[order]] for k, v in self._oattrs.items()}
+            self._sorted = True
+        return ids, self._manifests, {k: v[0] for k, v in self._oattrs.items()}
+
+    def finish(self) -> EncodedObjects:
+        """The level's documents and object index; its cells come joined from ``chunk_batches``."""
+        ids, manifests, oattrs = self.index_rows()
         docs, chunks = encode_object_index(
             self.level,
             ids,
@@ -182,16 +215,37 @@ class ObjectStream:
         return EncodedObjects(
             chunks,
             {**self._docs, **docs},
-            sorted(self._cell_arrays),
+            self.cell_arrays,
             self.vertex_count,
-            len({k.rpartition("/c/")[2] for k in self._pieces}),
-            chunk_batches=self._joined,
+            self.cell_count,
+            chunk_batches=self.joined,
         )
 
-    def _joined(self) -> Iterator[list[tuple[str, bytes]]]:
-        """Every cell, its pieces joined and encoded, in batches of whole shards."""
+    def joined(
+        self, committed: Callable[[Iterable[str]], Mapping[str, bytes]] | None = None
+    ) -> Iterator[list[tuple[str, bytes]]]:
+        """Every cell, its pieces joined and encoded, in batches of whole shards.
+
+        ``committed(keys)`` (an append's) gives the store's payloads of those
+        cells, which go before the spilled pieces.
+        """
+        self._file.flush()
         codec = CellCodec(tuple(dict(c) for c in self.codecs))
         fd = self._file.fileno()
+        for keys in self._planned():
+            old = committed(keys) if committed is not None else {}
+            batch = []
+            for key in keys:
+                path = key.rpartition("/c/")[0]
+                parts = [os.pread(fd, n, at) for at, n in self._pieces[key]]
+                if key in old:
+                    parts.insert(0, old[key])
+                payload = join_payloads(path, self._docs[path], parts)
+                batch.append((key, codec.encode(payload)))
+            yield batch
+
+    def _planned(self) -> Iterator[list[str]]:
+        """The cell keys in batches of whole shards, about ``budget / 8`` spilled bytes each."""
 
         def shard_of(key: str) -> tuple[Any, ...]:
             path, _, grid = key.rpartition("/c/")
@@ -200,7 +254,7 @@ class ObjectStream:
                 return (path, *cell)
             return (path, *(c // s for c, s in zip(cell, self.shard_shape, strict=True)))
 
-        batch: list[tuple[str, bytes]] = []
+        batch: list[str] = []
         size, last = 0, None
         limit = max(self.budget // 8, 4 << 20)
         for key in sorted(self._pieces, key=shard_of):
@@ -209,11 +263,7 @@ class ObjectStream:
                 yield batch
                 batch, size = [], 0
             last = group
-            path = key.rpartition("/c/")[0]
-            parts = [os.pread(fd, n, at) for at, n in self._pieces[key]]
-            payload = join_payloads(path, self._docs[path], parts)
-            blob = codec.encode(payload)
-            batch.append((key, blob))
-            size += len(blob)
+            batch.append(key)
+            size += sum(n for _, n in self._pieces[key])
         if batch:
             yield batch

@@ -20,10 +20,15 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors._extras import require
-from zarr_vectors.exceptions import StaleSnapshotError, ValidationError
+from zarr_vectors.exceptions import ConcurrentWriteError, StaleSnapshotError, ValidationError
 from zarr_vectors.format.cells import codec_chain
 from zarr_vectors.format.metadata import validate_bounds, validate_chunk_shape
-from zarr_vectors.format.objappend import grow_level
+from zarr_vectors.format.objappend import (
+    append_stream,
+    check_appendable,
+    grow_level,
+    shard_shape_of,
+)
 from zarr_vectors.format.objcommit import ObjectRootMetadata, commit_objects
 from zarr_vectors.format.objects import EncodedObjects, ObjectLevel, encode_objects
 from zarr_vectors.format.objgrow import CannotGrow
@@ -39,6 +44,7 @@ __all__ = ["ObjectResult", "read_store", "write_store", "write_stream"]
 Box = tuple[Sequence[float], Sequence[float]]
 WRITE_MODES = ("w-", "w", "a")
 _READ_ATTEMPTS = 3
+NEED_CHUNK_SHAPE = "chunk_shape is required to create a store, e.g. chunk_shape=(200.0,) * 3"
 
 
 class ObjectResult:
@@ -206,34 +212,19 @@ def write_store(
         if snap is None:
             if fresh is None:  # appending to nothing: create
                 if layout.chunk_shape is None:
-                    raise ValidationError(
-                        "chunk_shape is required to create a store, e.g. chunk_shape=(200.0,) * 3"
-                    )
+                    raise ValidationError(NEED_CHUNK_SHAPE)
                 meta = meta_for(level.positions, layout.chunk_shape, layout.bounds, axes)
             else:
                 meta = fresh
             lvl = level
         else:
-            gtypes = tuple(snap.meta.geometry_types)
-            if gtypes != (geometry_type,):
-                raise ValidationError(
-                    f"the store holds {list(gtypes)}, not {geometry_type}; append the same geometry"
-                )
-            if snap.meta.ndim != ndim:
-                raise ValidationError(
-                    f"the store has {snap.meta.ndim} axes but the new vertices have {ndim}"
-                )
-            if layout.chunk_shape is not None and tuple(layout.chunk_shape) != tuple(
-                snap.meta.chunk_shape
-            ):
-                raise ValidationError(
-                    "chunk_shape differs from the store's; leave chunk_shape out when appending"
-                )
+            check_appendable(snap.meta, geometry_type, ndim, layout.chunk_shape)
             check_inside(level.positions, snap.meta, append=True)
             if merge is None:
                 raise ValidationError(f"appending is not supported for {geometry_type}")
-            base = snap.meta
-            meta = ObjectRootMetadata(**{**base.__dict__, "links_convention": links_convention})
+            meta = ObjectRootMetadata(
+                **{**snap.meta.__dict__, "links_convention": links_convention}
+            )
             if encoder is encode_objects and len(snap.meta.levels) == 1:
                 try:  # only the touched cells and the object index change
                     # Built once per committed state: the check before the lease and
@@ -247,11 +238,9 @@ def write_store(
                     pass  # a store the join cannot extend: the level is rewritten
             old = read_objects(snap, 0, links=True, cell_decoders=cell_decoders)
             lvl = merge(old, snap, level)
-            base = snap.meta
-            meta = ObjectRootMetadata(**{**base.__dict__, "links_convention": links_convention})
         shard = layout.shard_shape
         if snap is not None and shard is None:
-            shard = _stored_shards(snap)
+            shard = shard_shape_of(snap.node("0/vertices"))
         return meta, encoder(
             lvl, meta, codecs=layout.codecs, index_codecs=layout.index_codecs, shard_shape=shard
         )
@@ -291,18 +280,40 @@ def write_stream(
     """Commit a level written from ``batches`` of whole objects (larger than memory).
 
     Every batch is checked and spilled (:class:`~zarr_vectors.format.objstream.ObjectStream`)
-    before the store is opened, so bad input anywhere in the stream leaves the
+    before the store is written, so bad input anywhere in the stream leaves the
     store untouched; then one commit writes it all, as :func:`write_store` does.
+    An append to a store that exists is :func:`~zarr_vectors.format.objappend.append_stream`.
     """
     from zarr_vectors.format.objstream import ObjectStream
     from zarr_vectors.format.spill import check_budget
+    from zarr_vectors.format.transaction import current_store
 
-    if mode == "a":
-        raise ValidationError(
-            "appending from batches is not supported; append the objects in memory (mode='a' "
-            "with lists), or write the whole store from batches with mode='w'"
-        )
     budget = 1 << 30 if memory_limit is None else check_budget(memory_limit)
+    loc = StoreLocation.of(
+        store,
+        backend=backend,
+        storage_options=storage_options,
+        backend_kwargs=backend_kwargs,
+        caller=caller,
+    )
+    if mode == "a":
+        with loc.open("w") as target:
+            snap = current_store(target, "a")
+            if snap is not None:
+                return append_stream(
+                    target,
+                    snap,
+                    batches,
+                    geometry_type=geometry_type,
+                    links_convention=links_convention,
+                    chunk_shape=layout.chunk_shape,
+                    budget=budget,
+                    directory=spill_dir,
+                    consolidate=consolidate,
+                    lock_timeout=lock_timeout,
+                )
+        if layout.chunk_shape is None:  # appending to nothing: create
+            raise ValidationError(NEED_CHUNK_SHAPE)
     if layout.bounds is None:
         raise ValidationError(
             "writing from an iterator of batches needs bounds=((min...), (max...)): the "
@@ -319,13 +330,15 @@ def write_stream(
     meta = ObjectRootMetadata(
         **{**base.__dict__, "links_convention": links_convention, "extra": extra}
     )
-    loc = StoreLocation.of(
-        store,
-        backend=backend,
-        storage_options=storage_options,
-        backend_kwargs=backend_kwargs,
-        caller=caller,
-    )
+
+    def build(snap: Snapshot | None) -> tuple[ObjectRootMetadata, EncodedObjects]:
+        if snap is not None:  # mode "a": a store was created meanwhile; never replace it
+            raise ConcurrentWriteError(
+                f"{snap.backend.url}: another writer created the store while the batches "
+                "were spilled; nothing was written: append them again"
+            )
+        return meta, enc
+
     with ObjectStream(
         meta,
         codecs=layout.codecs,
@@ -339,20 +352,8 @@ def write_stream(
         enc = stream.finish()
         with loc.open("w") as target:
             return commit_objects(
-                target,
-                mode,
-                lambda snap: (meta, enc),
-                consolidate=consolidate,
-                lock_timeout=lock_timeout,
+                target, mode, build, consolidate=consolidate, lock_timeout=lock_timeout
             )
-
-
-def _stored_shards(snap: Snapshot) -> tuple[int, ...] | None:
-    from zarr_vectors.format.sharding import parse_sharding
-
-    doc = snap.node("0/vertices")
-    spec = parse_sharding(doc) if doc is not None else None
-    return None if spec is None else tuple(spec.shard_shape)
 
 
 def objects_as_dask(

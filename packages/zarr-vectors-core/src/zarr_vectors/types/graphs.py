@@ -323,7 +323,7 @@ def _write_stream(
     chunk_shape, bounds = layout_args[0], layout_args[1]
     ndim = len(bounds[0]) if bounds is not None else len(chunk_shape or ())
     layout = check_layout(common["mode"], ndim, *layout_args)
-    edges_seen = [0]
+    seen = [0, 0, 0]  # vertices, edges, objects: what this write adds (an append's too)
     names = (
         "positions",
         "edges",
@@ -347,14 +347,15 @@ def _write_stream(
             level, e = _graph_objects(
                 args[0], args[1], kind, dtype, args[3], args[4], args[5], args[2]
             )
-            edges_seen[0] += len(e)
+            seen[0] += len(level.positions)
+            seen[1] += len(e)
+            seen[2] += len(level.object_ids)
             yield level
 
     enc = write_stream(
         store, levels(), layout=layout, memory_limit=memory_limit, spill_dir=spill_dir, **common
     )
-    objects = int(enc.docs["0/object_index"]["attributes"]["num_objects"])
-    return WriteSummary(enc.vertex_count, edges_seen[0], objects, enc.cells, kind, common["mode"])
+    return WriteSummary(seen[0], seen[1], seen[2], enc.cells, kind, common["mode"])
 
 
 def _merge(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:

@@ -254,15 +254,23 @@ def write_polylines(
             )
         ndim = len(bounds[0]) if bounds is not None else len(chunk_shape or ())
         layout = check_layout(mode, ndim, chunk_shape, bounds, compressor, checksum, shard_shape)
+        seen = [0, 0]  # polylines, vertices: what this write adds (an append's too)
+
+        def counted() -> Iterator[ObjectLevel]:
+            for level in _batches(polylines, dtype):
+                seen[0] += len(level.object_ids)
+                seen[1] += len(level.positions)
+                yield level
+
         enc = write_stream(
             store,
-            _batches(polylines, dtype),
+            counted(),
             layout=layout,
             memory_limit=memory_limit,
             spill_dir=spill_dir,
             **common,
         )
-        return WriteSummary(_count(enc), enc.vertex_count, enc.cells, mode)
+        return WriteSummary(seen[0], seen[1], enc.cells, mode)
     level = _polyline_objects(
         polylines, dtype, vertex_attributes, object_attributes, object_ids, groups, group_attributes
     )
@@ -271,11 +279,6 @@ def write_polylines(
     )
     enc = write_store(store, level, layout=layout, merge=_merge, **common)
     return WriteSummary(len(level.object_ids), len(level.positions), enc.cells, mode)
-
-
-def _count(enc: Any) -> int:
-    """Polylines written, from the object index document of a streamed write."""
-    return int(enc.docs["0/object_index"]["attributes"]["num_objects"])
 
 
 def _polyline_objects(
