@@ -15,7 +15,7 @@ from zarr_vectors.types.graphs import read_graph, write_graph
 from zarr_vectors.types.meshes import read_mesh, triangulate, write_mesh
 
 
-def write_skeletons(path: str) -> None:
+def write_skeletons(path: str, **options: Any) -> None:
     """Two skeletons (ids 7 and 9) over several cells, with a float and a 3-wide attribute."""
     pos = np.array(
         [[5, 5, 5], [50, 5, 5], [150, 20, 5], [250, 30, 40], [5, 5, 500], [5, 60, 520]],
@@ -33,10 +33,11 @@ def write_skeletons(path: str) -> None:
             "radius": np.arange(6, dtype=np.float32) + 0.5,
             "normal": np.arange(18, dtype=np.float32).reshape(6, 3),
         },
+        **options,
     )
 
 
-def write_meshes(path: str) -> None:
+def write_meshes(path: str, **options: Any) -> None:
     """A quad mesh (id 3) and a triangle-pair mesh (id 5) in different cells."""
     v = np.array(
         [
@@ -52,7 +53,7 @@ def write_meshes(path: str) -> None:
         np.float32,
     )
     faces = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
-    write_mesh(path, v, faces, object_ids=[3] * 4 + [5] * 4, chunk_shape=(100, 100, 100))
+    write_mesh(path, v, faces, object_ids=[3] * 4 + [5] * 4, chunk_shape=(100, 100, 100), **options)
 
 
 def decode_skeleton(body: bytes, attrs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -172,6 +173,23 @@ def test_object_urls_name_no_key(tmp_path: Path, serve: Callable[..., Served], p
     status, body = raw_get(url, path)
     assert status == 404, (path, body[:200])
     assert b"zarr_format" not in body
+
+
+def test_objects_are_placed_in_nanometres(tmp_path: Path, serve: Callable[..., Served]) -> None:
+    """Neuroglancer puts standalone skeletons and meshes in nanometres: a store in
+    micrometres is scaled by 1000 (the skeleton's transform, the mesh's vertices)."""
+    axes = [{"name": n, "unit": "micrometer"} for n in "xyz"]
+    skeletons, meshes = str(tmp_path / "skel.zarrvectors"), str(tmp_path / "mesh.zarrvectors")
+    write_skeletons(skeletons, axes=axes)
+    write_meshes(meshes, axes=axes)
+    skeleton_url, _ = serve(skeletons)
+    info = json.loads(fetch(f"{skeleton_url}/skeletons/info")[2])
+    assert info["transform"] == [1000.0, 0, 0, 0, 0, 1000.0, 0, 0, 0, 0, 1000.0, 0]
+    assert json.loads(fetch(f"{skeleton_url}/info")[2])["dimensions"]["x"] == [1e-6, "m"]
+    mesh_url, _ = serve(meshes)
+    pos, _ = decode_fragment(fetch(f"{mesh_url}/meshes/5.frag")[2])
+    want = read_mesh(meshes, object_ids=[5]).vertices
+    np.testing.assert_allclose(np.sort(pos, axis=0), np.sort(want, axis=0) * 1000)
 
 
 def test_a_damaged_cell_is_named(tmp_path: Path, serve: Callable[..., Served]) -> None:

@@ -36,7 +36,7 @@ from zarr_vectors.format.levels import ATTRIBUTES, VERTICES, attribute_names, le
 from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.serve.encoding import PropertySpec, property_specs
 
-__all__ = ["IndexLevel", "SpatialIndex", "neuroglancer_dimensions"]
+__all__ = ["IndexLevel", "SpatialIndex", "nanometres_per_unit", "neuroglancer_dimensions"]
 
 Cell = tuple[int, ...]
 
@@ -75,6 +75,22 @@ def neuroglancer_dimensions(axes: Sequence[dict[str, Any]]) -> dict[str, list[An
         scale, unit = _UNITS.get(str(axis.get("unit", "")).strip().lower(), (1.0, ""))
         out[name] = [scale, unit]
     return out
+
+
+def nanometres_per_unit(dimensions: dict[str, list[Any]]) -> tuple[float, ...]:
+    """Per axis, how many nanometres one stored unit is (1 where the unit is not a length).
+
+    Neuroglancer's standalone skeleton and mesh sources place their vertices in
+    nanometres (its precomputed ``datasource``: a fixed ``1e-9 m`` model space),
+    whereas annotations carry their own ``dimensions``; a store in micrometres
+    must be scaled by 1000 to line up with its points. A unitless store is taken
+    as it stands.
+    """
+    # rounded to 12 digits, so that a micrometre is 1000 nm, not 999.9999999999999
+    return tuple(
+        float(f"{float(scale) / 1e-9:.12g}") if unit == "m" else 1.0
+        for scale, unit in dimensions.values()
+    )
 
 
 @dataclass(frozen=True)

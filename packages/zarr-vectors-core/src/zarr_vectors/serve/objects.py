@@ -12,7 +12,11 @@ Objects are read by id with :func:`~zarr_vectors.types.graphs.read_graph` /
 :func:`~zarr_vectors.types.meshes.read_mesh`, which fetch only the cells the
 object touches, through the source's own (read-only) backend, on the source's
 thread pool; the encoded bytes are cached per committed state, so a commit
-that changes the root is served from then on. An id no object has is
+that changes the root is served from then on. Neuroglancer places these
+sources' vertices in nanometres: the skeleton ``info``'s ``transform`` scales
+the store's units to them, and legacy mesh fragments (which have no transform)
+are written in nanometres, so skeletons and meshes line up with the store's
+points served as annotations. An id no object has is
 :class:`~zarr_vectors.serve.source.NotFound` (404); a damaged cell raises the
 library's error naming its key (answered 500 by the app).
 """
@@ -25,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors.exceptions import ValidationError
-from zarr_vectors.serve.index import _attribute_layout
+from zarr_vectors.serve.index import _attribute_layout, nanometres_per_unit
 from zarr_vectors.serve.source import AnnotationSource, NotFound, StoreState
 
 __all__ = [
@@ -97,11 +101,16 @@ def encode_skeleton(
     return b"".join(parts)
 
 
-def encode_fragment(vertices: npt.NDArray[Any], faces: npt.NDArray[Any]) -> bytes:
-    """One legacy mesh fragment: vertex count, positions, triangles (quads split in two)."""
+def encode_fragment(
+    vertices: npt.NDArray[Any], faces: npt.NDArray[Any], scale: tuple[float, ...] = (1.0,) * 3
+) -> bytes:
+    """One legacy mesh fragment: vertex count, positions (times ``scale``: nanometres),
+    triangles (quads split in two)."""
     from zarr_vectors.types.meshes import triangulate
 
     pos = _three_d(vertices, "mesh")
+    if any(s != 1.0 for s in scale):
+        pos = np.ascontiguousarray(pos * np.asarray(scale), dtype="<f4")
     faces = np.asarray(faces, np.int64)
     triangles = triangulate(faces) if faces.size else np.zeros((0, 3), np.int64)
     return b"".join(
@@ -111,6 +120,11 @@ def encode_fragment(vertices: npt.NDArray[Any], faces: npt.NDArray[Any]) -> byte
             np.ascontiguousarray(triangles, dtype="<u4").tobytes(),
         ]
     )
+
+
+def _nanometres(state: StoreState) -> tuple[float, ...]:
+    """Nanometres per stored unit of the first three axes (objects are 3-D)."""
+    return (tuple(nanometres_per_unit(state.index.dimensions)) + (1.0,) * 3)[:3]
 
 
 def _check_id(object_id: int, what: str) -> None:
@@ -135,9 +149,11 @@ class ObjectSource:
     async def skeleton_info(self) -> dict[str, Any]:
         """The ``/skeletons/info`` document."""
         state = await self._state(SKELETON_KINDS, "skeletons")
+        sx, sy, sz = _nanometres(state)
         return {
             "@type": "neuroglancer_skeletons",
-            "transform": [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            # stored units -> nanometres, 3x4 row-major
+            "transform": [sx, 0.0, 0.0, 0.0, 0.0, sy, 0.0, 0.0, 0.0, 0.0, sz, 0.0],
             "vertex_attributes": [
                 {"id": name, "data_type": dtype.name, "num_components": components}
                 for name, dtype, components in skeleton_attributes(state)
@@ -176,6 +192,7 @@ class ObjectSource:
         """The encoded mesh of one object (its single fragment)."""
         _check_id(object_id, "mesh")
         state = await self._state(("mesh",), "meshes")
+        scale = _nanometres(state)
 
         def read() -> bytes:
             from zarr_vectors.types.meshes import read_mesh
@@ -183,7 +200,7 @@ class ObjectSource:
             mesh = read_mesh(self.source.backend, object_ids=[object_id])
             if len(mesh.vertices) == 0:
                 raise NotFound(f"no mesh has id {object_id}")
-            return encode_fragment(mesh.vertices, mesh.faces)
+            return encode_fragment(mesh.vertices, mesh.faces, scale)
 
         key = (state.token, "mesh", object_id)
         result: bytes = await self.source.cache.get(key, lambda: self.source._run(read))
