@@ -9,7 +9,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,10 +28,11 @@ def write_cloud(
     levels: int = 3,
     seed: int = 0,
     shard_shape: int | None = None,
+    chunk: float = 100.0,
     **options: Any,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """A cloud in a 1000-unit cube with a float, an int and a 3-wide attribute, and a
-    64-bit integer one (which is not served)."""
+    64-bit integer one (which is not served); cells of ``chunk`` (100: 1,000 cells)."""
     rng = np.random.default_rng(seed)
     pts = rng.uniform(0, 1000, (n, 3)).astype(np.float32)
     attrs = {
@@ -44,7 +44,7 @@ def write_cloud(
     zv.write_points(
         store,
         pts,
-        chunk_shape=(100.0, 100.0, 100.0),
+        chunk_shape=(chunk, chunk, chunk),
         bounds=((0, 0, 0), (1000, 1000, 1000)),
         levels=levels,
         vertex_attributes=attrs,
@@ -95,9 +95,13 @@ def serve() -> Iterator[Callable[..., Served]]:
         server.source.close()
 
 
-@pytest.fixture
-def cloud(tmp_path: Path) -> tuple[str, np.ndarray, dict[str, np.ndarray]]:
-    path = str(tmp_path / "cloud.zarrvectors")
+@pytest.fixture(scope="session")
+def cloud(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[str, np.ndarray, dict[str, np.ndarray]]:
+    """A 3,000-point store of 1,000 cells and 3 levels, written once (never written to:
+    the tests that damage or change a store write their own)."""
+    path = str(tmp_path_factory.mktemp("served") / "cloud.zarrvectors")
     pts, attrs = write_cloud(path)
     return path, pts, attrs
 

@@ -54,7 +54,8 @@ def test_every_level_decodes_to_the_store(
     tmp_path: Path, serve: Callable[..., Served], shard_shape: int | None
 ) -> None:
     path = str(tmp_path / "cloud.zarrvectors")
-    write_cloud(path, 4000, levels=3, shard_shape=shard_shape)
+    # 3 cells a side, padded to 4 for the coarsest level's factor of 4
+    write_cloud(path, 4000, levels=3, shard_shape=shard_shape, chunk=400.0)
     url, _ = serve(path)
     info = fetch_info(url)
     assert info["@type"] == "neuroglancer_annotations_v1"
@@ -77,7 +78,7 @@ def test_every_level_decodes_to_the_store(
         size = np.asarray(level["chunk_size"])
         np.testing.assert_allclose(np.asarray(level["grid_shape"]) * size, upper - lower)
         store_level = len(info["spatial"]) - 1 - i  # coarsest first
-        assert np.allclose(size, 100.0 * 2**store_level)
+        assert np.allclose(size, 400.0 * 2**store_level)
         got_pos, got_props = [], []
         for name in chunk_names(level):
             status, headers, body = fetch(f"{url}/{level['key']}/{name}")

@@ -1,4 +1,4 @@
-"""Serving a store on S3 (SeaweedFS on 127.0.0.1, credentials enforced) through obstore."""
+"""Serving a store on S3 (SeaweedFS on 127.0.0.1, credentials enforced): obstore and fsspec."""
 
 from __future__ import annotations
 
@@ -23,17 +23,17 @@ def test_s3_store_served_without_leaking_credentials(
     options = s3_server.backend_options("obstore")
     secret = s3_server.secret_key
     url = f"s3://{s3_bucket}/cloud.zarrvectors"
-    write_cloud(url, 2000, levels=2, storage_options=options)
+    write_cloud(url, 2000, levels=2, chunk=250.0, storage_options=options)  # 64 cells
     caplog.set_level(logging.DEBUG)
     served, source = serve(url, storage_options=options)
     info = fetch_info(served)
     finest = info["spatial"][-1]
     specs = source.read_state().index.properties
-    # The chunk of cell (3, 4, 5) is that cell's points, as read_points reads them.
-    status, headers, body = fetch(f"{served}/{finest['key']}/3_4_5")
+    # The chunk of cell (1, 2, 3) is that cell's points, as read_points reads them.
+    status, headers, body = fetch(f"{served}/{finest['key']}/1_2_3")
     assert status == 200, body
     positions, _, _ = decode_annotations(body, 3, specs)
-    box = ((300.001, 400.001, 500.001), (399.999, 499.999, 599.999))
+    box = ((250.001, 500.001, 750.001), (499.999, 749.999, 999.999))
     expected = zv.read_points(url, bbox=box, storage_options=options).positions
     assert sorted(map(tuple, positions.tolist())) == sorted(map(tuple, expected.tolist()))
     # A damaged cell is named, and no answer, header or log line holds the secret.
@@ -42,7 +42,14 @@ def test_s3_store_served_without_leaking_credentials(
     status, bad_headers, bad = fetch(f"{served}/{finest['key']}/1_1_1")
     assert status == 500 and b"0/vertices/c/1/1/1" in bad, bad
     assert fetch(f"{served}/{finest['key']}/2_2_2")[0] == 200
-    for text in (body, bad, str(headers).encode(), str(bad_headers).encode(), str(info).encode()):
+    # The same store through fsspec (s3fs): the same chunk, the same named damage.
+    by_fsspec, _ = serve(url, backend="fsspec", storage_options=s3_server.backend_options("fsspec"))
+    status, fs_headers, fs_body = fetch(f"{by_fsspec}/{finest['key']}/1_2_3")
+    assert status == 200 and fs_body == body
+    status, _, fs_bad = fetch(f"{by_fsspec}/{finest['key']}/1_1_1")
+    assert status == 500 and b"0/vertices/c/1/1/1" in fs_bad, fs_bad
+    for text in (body, bad, fs_bad, str(headers).encode(), str(bad_headers).encode()):
         assert secret.encode() not in text
+    assert secret.encode() not in str(fs_headers).encode() + str(info).encode()
     assert secret not in caplog.text
     assert np.all(np.isfinite(positions))

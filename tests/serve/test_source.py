@@ -6,7 +6,9 @@ that cannot be served is refused before the server starts.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import zarr_vectors as zv
 from tests.serve.conftest import Served, chunk_names, fetch, fetch_info, write_cloud
 from zarr_vectors.serve import open_source
 from zarr_vectors.serve.encoding import decode_annotations
+from zarr_vectors.serve.source import StoreState
 
 
 def finest_count(url: str, source: Any) -> int:
@@ -37,7 +40,7 @@ def test_a_commit_is_served_once_the_root_says_so(
     tmp_path: Path, serve: Callable[..., Served]
 ) -> None:
     path = str(tmp_path / "cloud.zarrvectors")
-    write_cloud(path, 2000, levels=1)
+    write_cloud(path, 2000, levels=1, chunk=250.0)  # 64 cells: every chunk is fetched
     url, source = serve(path)
     assert finest_count(url, source) == 2000
     old = source.read_state()
@@ -65,17 +68,52 @@ def test_a_replaced_store_is_served_as_replaced(
     tmp_path: Path, serve: Callable[..., Served]
 ) -> None:
     path = str(tmp_path / "cloud.zarrvectors")
-    write_cloud(path, 1500, levels=1)
+    write_cloud(path, 1500, levels=1, chunk=250.0)
     url, source = serve(path)
     assert finest_count(url, source) == 1500
     old = source.read_state()
-    write_cloud(path, 700, levels=1, seed=3, mode="w")
+    write_cloud(path, 700, levels=1, seed=3, mode="w", chunk=250.0)
     assert finest_count(url, source) == 700
     # The old state's cells are gone: reading through it says so instead of mixing states.
     level = old.index.levels[-1]
     with pytest.raises(zv.exceptions.StoreError):
         for chunk in level.chunks:
             old.chunk_bytes(level, chunk)
+
+
+def test_metadata_is_read_once_per_store_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of requests builds one state; a commit builds one more, and is served."""
+    path = str(tmp_path / "cloud.zarrvectors")
+    zv.write_points(path, np.full((40, 3), 5.0, np.float32), chunk_shape=(10.0, 10.0, 10.0))
+    built: list[object] = []
+    real = StoreState.from_root.__func__  # type: ignore[attr-defined]
+
+    def from_root(cls: type[StoreState], backend: Any, raw: bytes) -> StoreState:
+        built.append(raw)
+        return real(cls, backend, raw)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(StoreState, "from_root", classmethod(from_root))
+
+    async def count(source: Any, **wait: float) -> int:
+        state = await source.state(**wait)
+        body = await source.spatial("spatial0", (0, 0, 0))
+        return len(decode_annotations(body, 3, state.index.properties)[0])
+
+    async def scenario() -> tuple[list[int], int, int]:
+        with open_source(path, refresh_interval=3600.0) as source:
+            first = await asyncio.gather(*(count(source) for _ in range(20)))
+            after_burst = len(built)
+            zv.write_points(path, np.full((10, 3), 5.0, np.float32), mode="a")
+            stale = await count(source)  # within the refresh interval: the same state
+            fresh = await count(source, newer_than=time.monotonic())
+            return [*first, stale, fresh], after_burst, source.root_reads
+
+    counts, after_burst, root_reads = asyncio.run(scenario())
+    assert counts == [40] * 21 + [50]
+    assert after_burst == 2  # open_source's check, then the served state
+    assert len(built) == 3 and root_reads == 3
 
 
 def test_no_store_is_an_error_before_serving(tmp_path: Path) -> None:

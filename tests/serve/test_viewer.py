@@ -124,3 +124,23 @@ def test_the_browser_shows_the_served_points(chromium: str, tmp_path: Path) -> N
         f"the points are in the left half of the cube, but {len(columns) - left} of "
         f"{len(columns)} yellow pixels are right of the middle"
     )
+
+
+def test_the_viewer_takes_its_dimensions_units_and_centre_from_the_store(tmp_path: Path) -> None:
+    store = str(tmp_path / "cloud.zarrvectors")
+    pts = np.array([[100, 200, 300], [300, 600, 700]], np.float32)
+    axes: list[str | dict[str, str]] = [
+        {"name": "x", "unit": "micrometer"},
+        {"name": "y", "unit": "nanometer"},
+        "z",
+    ]
+    zv.write_points(store, pts, chunk_shape=(500.0,) * 3, axes=axes)
+    with view(store) as session:
+        state = session.viewer.state
+        dims = state.dimensions.to_json()
+        layer = state.layers["points"]
+        source = layer.source[0].url if layer.source else ""
+        assert session.url.startswith("http://127.0.0.1:")
+    assert dims == {"x": [1e-6, "m"], "y": [1e-9, "m"], "z": [1, ""]}
+    np.testing.assert_allclose(state.position, [200, 400, 500])
+    assert source == session.layer_source
