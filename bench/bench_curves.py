@@ -21,7 +21,9 @@ Targets (issue 21): write <= 0.3x, reads <= 0.5x of 0.9.2.
 
 ``--streaming`` instead writes ``--streamlines`` (default 400,000, 20M vertices)
 streamlines from a generator of batches of 20,000 and reports the time and the
-worker's peak RSS (0.9.2 has no streaming write to compare with). ``--append``
+worker's peak RSS (0.9.2 has no streaming write to compare with); with
+``--append-stream`` a second worker then appends as many streamlines again from
+batches (new ids) and reports its own time and peak RSS. ``--append``
 appends 100 streamlines to the 20,000 twice in place and twice by the earlier
 whole rewrite, with the time and the puts counted.
 """
@@ -148,52 +150,64 @@ from zarr_vectors.types.polylines import read_polylines, write_polylines
 
 job = json.loads(sys.argv[1])
 k, m, per = job["streamlines"], 50, 20_000
+first = k if job["mode"] == "a" else 0  # an append: the next k ids, other walks
 
 def batches():
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(7 + first)
     for start in range(0, k, per):
         n = min(per, k - start)
         s = rng.uniform(100, 900, (n, 1, 3))
         walk = np.clip(s + np.cumsum(rng.normal(0, 6, (n, m, 3)), axis=1), 0, 1000)
-        yield list(walk.astype(np.float32))
+        yield {"polylines": list(walk.astype(np.float32)),
+               "object_ids": range(first + start, first + start + n)}
 
+layout = {} if first else {"chunk_shape": (125.0,) * 3, "bounds": ([0.0] * 3, [1000.0] * 3)}
 t = time.perf_counter()
-summary = write_polylines(job["dir"] + "/s", batches(), chunk_shape=(125.0,) * 3,
-                          bounds=([0.0] * 3, [1000.0] * 3), memory_limit=job["memory_limit"])
+summary = write_polylines(job["dir"] + "/s", batches(), mode=job["mode"],
+                          memory_limit=job["memory_limit"], **layout)
 took = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-r = read_polylines(job["dir"] + "/s", object_ids=[0, k - 1])
+r = read_polylines(job["dir"] + "/s", object_ids=[first, first + k - 1])
 assert summary.vertex_count == k * m and len(r.polylines) == 2
 print(json.dumps({"write": took, "peak_mb": peak, "vertices": summary.vertex_count}))
 """
 
 
 def streaming(args: argparse.Namespace) -> None:
-    """A streamed write of ``--streamlines`` x 50 vertices (ours only: 0.9.2 has none)."""
+    """A streamed write of ``--streamlines`` x 50 vertices (ours only: 0.9.2 has none);
+    with ``--append-stream`` then as many again appended from batches, in a process of
+    its own (its own peak RSS)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-curves-stream-"))
     try:
-        job = {"dir": str(tmp), "streamlines": args.streamlines, "memory_limit": args.memory_limit}
-        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-        proc = subprocess.run(
-            [sys.executable, "-c", STREAM_WORKER, json.dumps(job)],
-            capture_output=True,
-            text=True,
-            cwd=str(REPO),
-            env=env,
-            timeout=3600,
-        )
-        if proc.returncode:
-            raise SystemExit(f"worker exited {proc.returncode}: {proc.stderr[-3000:]}")
-        res = json.loads(proc.stdout.strip().splitlines()[-1])
         print(
             f"machine: {platform.platform()}, {os.cpu_count()} cpus, python "
             f"{platform.python_version()}"
         )
-        print(
-            f"streamed write of {res['vertices']:,} vertices ({args.streamlines:,} streamlines, "
-            f"memory_limit {args.memory_limit}): {res['write']:.1f} s, peak RSS "
-            f"{res['peak_mb']:.0f} MB"
-        )
+        for mode in ("w", "a") if args.append_stream else ("w",):
+            job = {
+                "dir": str(tmp),
+                "streamlines": args.streamlines,
+                "memory_limit": args.memory_limit,
+                "mode": mode,
+            }
+            env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+            proc = subprocess.run(
+                [sys.executable, "-c", STREAM_WORKER, json.dumps(job)],
+                capture_output=True,
+                text=True,
+                cwd=str(REPO),
+                env=env,
+                timeout=3600,
+            )
+            if proc.returncode:
+                raise SystemExit(f"worker exited {proc.returncode}: {proc.stderr[-3000:]}")
+            res = json.loads(proc.stdout.strip().splitlines()[-1])
+            what = "streamed write" if mode == "w" else "streamed append (onto the above)"
+            print(
+                f"{what} of {res['vertices']:,} vertices ({args.streamlines:,} streamlines, "
+                f"memory_limit {args.memory_limit}): {res['write']:.1f} s, peak RSS "
+                f"{res['peak_mb']:.0f} MB"
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -259,6 +273,11 @@ def main() -> None:
     ap.add_argument("--streaming", action="store_true", help="a streamed write, peak RSS")
     ap.add_argument("--streamlines", type=int, default=400_000, help="with --streaming")
     ap.add_argument("--memory-limit", default="512MB", help="with --streaming")
+    ap.add_argument(
+        "--append-stream",
+        action="store_true",
+        help="with --streaming: then append as many again from batches (its own peak RSS)",
+    )
     ap.add_argument("--append", action="store_true", help="appends: in place vs rewrite")
     args = ap.parse_args()
     if args.append:

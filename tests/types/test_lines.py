@@ -61,6 +61,35 @@ def test_append_lines(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_lines(tmp_path / "s").endpoints, np.concatenate([a, b]))
 
 
+def test_lines_written_and_appended_from_batches(tmp_path: Path) -> None:
+    a, b = segments(30, 5), segments(20, 6)
+    w = np.arange(50.0)
+    first = (a[i : i + 10] for i in range(0, 30, 10))  # ids numbered on: 0..29
+    done = write_lines(tmp_path / "s", first, chunk_shape=CS, bounds=BOUNDS)
+    assert done.line_count == 30
+    more = iter(
+        [
+            {"endpoints": b[:12], "object_ids": range(30, 42), "object_attributes": {"w": w[:12]}},
+            {
+                "endpoints": b[12:],
+                "object_ids": range(42, 50),
+                "object_attributes": {"w": w[12:20]},
+            },
+        ]
+    )
+    with pytest.raises(ValidationError, match="attributes"):  # the store has no "w"
+        write_lines(tmp_path / "s", more, mode="a")
+    added = write_lines(
+        tmp_path / "s", iter([{"endpoints": b, "object_ids": range(30, 50)}]), mode="a"
+    )
+    assert added.line_count == 20
+    got = read_lines(tmp_path / "s")
+    np.testing.assert_array_equal(got.endpoints, np.concatenate([a, b]))
+    assert got.object_ids.tolist() == list(range(50))
+    with pytest.raises(ValidationError, match="batch dict needs 'endpoints'"):
+        write_lines(tmp_path / "t", iter([{"lines": a}]), chunk_shape=CS, bounds=BOUNDS)
+
+
 @pytest.mark.parametrize(
     ("endpoints", "kw", "match"),
     [

@@ -9,7 +9,7 @@ The user guide is ``docs/lines.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zarr_vectors.exceptions import ValidationError
+from zarr_vectors.format.batches import is_stream
 from zarr_vectors.format.objects import ObjectLevel
 from zarr_vectors.format.objread import ObjectData
 from zarr_vectors.format.snapshot import Snapshot
@@ -29,6 +30,7 @@ from zarr_vectors.types._objects import (
     objects_as_dask,
     read_store,
     write_store,
+    write_stream,
 )
 from zarr_vectors.types.polylines import polyline_level
 
@@ -92,6 +94,8 @@ def write_lines(
     consolidate: bool = True,
     axes: Sequence[Any] | None = None,
     lock_timeout: float | None = None,
+    memory_limit: int | str | None = None,
+    spill_dir: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     backend: Any = None,
     **backend_kwargs: Any,
@@ -102,7 +106,82 @@ def write_lines(
     endpoint); ``object_attributes`` ``(N,)`` or ``(N, C)`` (a value per line).
     Line ``i`` gets object id ``i`` unless ``object_ids`` says otherwise.
     ``mode`` is ``"w-"``, ``"w"`` or ``"a"`` (append whole lines with new ids).
+
+    ``endpoints`` may be an iterator of batches, each an ``(N, 2, D)`` array or
+    a dict with ``endpoints`` and that batch's ``vertex_attributes``,
+    ``object_attributes`` and ``object_ids`` (lines without ids are numbered on
+    across batches); they are spilled and joined as for
+    :func:`~zarr_vectors.types.polylines.write_polylines` (``bounds=`` to
+    create a store, ``memory_limit``, ``spill_dir``), also with ``mode="a"``.
     """
+    common: dict[str, Any] = {
+        "mode": mode,
+        "geometry_type": "line",
+        "links_convention": "implicit_sequential",
+        "axes": axes,
+        "consolidate": consolidate,
+        "lock_timeout": lock_timeout,
+        "storage_options": storage_options,
+        "backend": backend,
+        "backend_kwargs": backend_kwargs,
+        "caller": write_lines,
+    }
+    if is_stream(endpoints, None) and not isinstance(endpoints, np.ndarray):
+        if vertex_attributes or object_attributes or object_ids is not None:
+            raise ValidationError(
+                "with batches, give vertex_attributes, object_attributes and object_ids in each "
+                "batch (a dict with those keys and 'endpoints')"
+            )
+        ndim = len(bounds[0]) if bounds is not None else len(chunk_shape or ())
+        layout = check_layout(mode, ndim, chunk_shape, bounds, compressor, checksum, shard_shape)
+        seen = [0, 0]  # the next id to give, the lines this write adds
+
+        def levels() -> Iterator[ObjectLevel]:
+            for item in endpoints:
+                level = _line_level(*_batch_args(item), dtype=dtype, first_id=seen[0])
+                seen[0] = max(seen[0], int(level.object_ids.max()) + 1)
+                seen[1] += len(level.object_ids)
+                yield level
+
+        enc = write_stream(
+            store, levels(), layout=layout, memory_limit=memory_limit, spill_dir=spill_dir, **common
+        )
+        return WriteSummary(seen[1], enc.cells, mode)
+    level = _line_level(endpoints, vertex_attributes, object_attributes, object_ids, dtype=dtype)
+    d = level.positions.shape[1]
+    layout = check_layout(mode, d, chunk_shape, bounds, compressor, checksum, shard_shape)
+    enc = write_store(store, level, layout=layout, merge=_merge, **common)
+    return WriteSummary(len(level.object_ids), enc.cells, mode)
+
+
+def _batch_args(item: Any) -> tuple[Any, Any, Any, Any]:
+    """One batch of lines as ``(endpoints, vertex_attributes, object_attributes, object_ids)``."""
+    if not isinstance(item, Mapping):
+        return item, None, None, None
+    known = {"endpoints", "vertex_attributes", "object_attributes", "object_ids"}
+    if set(item) - known or "endpoints" not in item:
+        raise ValidationError(
+            "a batch dict needs 'endpoints' and may have 'vertex_attributes', "
+            f"'object_attributes', 'object_ids'; got {sorted(item)}"
+        )
+    return (
+        item["endpoints"],
+        item.get("vertex_attributes"),
+        item.get("object_attributes"),
+        item.get("object_ids"),
+    )
+
+
+def _line_level(
+    endpoints: Any,
+    vertex_attributes: Mapping[str, Any] | None,
+    object_attributes: Mapping[str, Any] | None,
+    object_ids: Any,
+    *,
+    dtype: Any,
+    first_id: int = 0,
+) -> ObjectLevel:
+    """Lines checked and laid out as objects of two vertices, rows by ascending id."""
     arr = np.asarray(endpoints)
     if arr.ndim != 3 or arr.shape[1] != 2:
         raise ValidationError(f"endpoints must be (N, 2, D), got shape {arr.shape}")
@@ -110,7 +189,6 @@ def write_lines(
     if n == 0:
         raise ValidationError("endpoints is empty: give at least one line")
     pos = check_positions(arr.reshape(2 * n, d), dtype)
-    layout = check_layout(mode, d, chunk_shape, bounds, compressor, checksum, shard_shape)
     attrs = {}
     for name, v in (vertex_attributes or {}).items():
         check_attribute_name(name)
@@ -127,7 +205,7 @@ def write_lines(
         attrs[name] = np.ascontiguousarray(a.reshape(2 * n, *a.shape[2:]))
     oattrs = check_object_attributes(object_attributes, n, "line")
     if object_ids is None:
-        ids = np.arange(n, dtype=np.int64)
+        ids = np.arange(first_id, first_id + n, dtype=np.int64)
     else:
         ids = np.asarray(object_ids)
         if ids.shape != (n,) or (ids.size and ids.dtype.kind not in "iu"):
@@ -141,26 +219,9 @@ def write_lines(
         pos, ids = pos[take], ids[order]
         attrs = {k: v[take] for k, v in attrs.items()}
         oattrs = {k: v[order] for k, v in oattrs.items()}
-    level = polyline_level(
+    return polyline_level(
         pos, np.full(n, 2, np.int64), ids, attributes=attrs, object_attributes=oattrs
     )
-    enc = write_store(
-        store,
-        level,
-        mode=mode,
-        layout=layout,
-        geometry_type="line",
-        links_convention="implicit_sequential",
-        merge=_merge,
-        axes=axes,
-        consolidate=consolidate,
-        lock_timeout=lock_timeout,
-        storage_options=storage_options,
-        backend=backend,
-        backend_kwargs=backend_kwargs,
-        caller=write_lines,
-    )
-    return WriteSummary(n, enc.cells, mode)
 
 
 def _merge(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:
