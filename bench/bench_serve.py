@@ -17,7 +17,11 @@ alternating order so that neither side is always the warmer one:
    times and ratios, and the server's peak resident memory (``VmHWM``) before
    and after the bursts.
 
-    uv run python bench/bench_serve.py [--points 2000000] [--chunk 100] [--cells 30]
+    uv run python bench/bench_serve.py [--points 2000000] [--chunk 100] [--cells 30] [--shard N]
+
+``--shard N`` writes the store sharded, N cells a side per shard (a chunk is then
+read as each array's shard index and byte ranges, as ``zarr-vectors write-points``
+writes LAS surveys).
 """
 
 from __future__ import annotations
@@ -102,15 +106,18 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=2_000_000)
     ap.add_argument("--chunk", type=float, default=100.0)
     ap.add_argument("--cells", type=int, default=30, help="cells timed one by one")
+    ap.add_argument("--shard", type=int, default=None, help="cells per shard a side")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     points = rng.uniform(0, 1000, (args.points, 3)).astype(np.float32)
     attrs = {"intensity": rng.uniform(0, 1, args.points).astype(np.float32)}
     per_axis = round(1000 / args.chunk)
+    layout = f"shards of {args.shard}**3 cells" if args.shard else "unsharded"
     print(
         f"# {platform.platform()}, {os.cpu_count()} cores, {args.points:,} points, "
         f"chunk {args.chunk:g} ({per_axis**3:,} cells, ~{args.points // per_axis**3:,} "
-        "points each), 3 levels, SeaweedFS S3 on 127.0.0.1 through obstore"
+        f"points each), 3 levels, {layout}, "
+        "SeaweedFS S3 on 127.0.0.1 through obstore"
     )
     with tempfile.TemporaryDirectory() as work:
         server = procs.start_seaweedfs(Path(work))
@@ -126,6 +133,7 @@ def main() -> None:
                 bounds=((0,) * 3, (1000,) * 3),
                 levels=3,
                 vertex_attributes=attrs,
+                shard_shape=args.shard,
                 storage_options=opts,
             )
             proc, base = start_server(url, opts)

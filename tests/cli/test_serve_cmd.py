@@ -76,6 +76,22 @@ def test_serve_says_what_it_serves_and_closes_the_store(
     assert sources == [["closed"]]
 
 
+def test_serve_says_where_objects_are_and_why_draco_points_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("DracoPy")
+    from zarr_vectors.types.meshes import write_mesh
+
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float32)
+    faces = np.array([[0, 1, 2, 3]])
+    write_mesh(tmp_path / "m", vertices, faces, chunk_shape=(5.0,) * 3, encoding="draco")
+    monkeypatch.setattr(serve, "run_server", lambda *a, **k: None)
+    code, out, _ = run_apart("serve", tmp_path / "m")
+    assert code == 0, out
+    assert "Not served: points (" in out and "encoded as 'draco'" in out
+    assert "Meshes: under /meshes" in out and "Spatial index" not in out
+
+
 def test_serve_on_another_host_warns_that_anyone_may_read(
     store: Path, sources: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -175,6 +175,24 @@ def test_object_urls_name_no_key(tmp_path: Path, serve: Callable[..., Served], p
     assert b"zarr_format" not in body
 
 
+def test_a_draco_mesh_serves_its_meshes_not_its_points(
+    tmp_path: Path, serve: Callable[..., Served]
+) -> None:
+    pytest.importorskip("DracoPy")
+    path = str(tmp_path / "mesh.zarrvectors")
+    write_meshes(path, encoding="draco")
+    url, _ = serve(path)
+    for points in ("/info", "/spatial0/0_0_0", "/by_id/0"):
+        status, _, body = fetch(url + points)
+        assert status == 404 and b"encoded as 'draco'" in body and b"/meshes" in body, points
+    status, _, body = fetch(f"{url}/meshes/5.frag")
+    assert status == 200, body
+    pos, triangles = decode_fragment(body)
+    want = read_mesh(path, object_ids=[5])
+    assert len(triangles) == 2 * len(want.faces)
+    np.testing.assert_allclose(np.sort(pos, axis=0), np.sort(want.vertices, axis=0))
+
+
 def test_objects_are_placed_in_nanometres(tmp_path: Path, serve: Callable[..., Served]) -> None:
     """Neuroglancer puts standalone skeletons and meshes in nanometres: a store in
     micrometres is scaled by 1000 (the skeleton's transform, the mesh's vertices)."""

@@ -120,14 +120,3 @@ def test_no_store_is_an_error_before_serving(tmp_path: Path) -> None:
     with pytest.raises(zv.exceptions.StoreError, match="no Zarr Vectors store"):
         open_source(str(tmp_path / "nothing.zarrvectors"))
     assert not os.path.exists(tmp_path / "nothing.zarrvectors")
-
-
-def test_vertices_it_cannot_decode_are_refused_by_name(tmp_path: Path) -> None:
-    pytest.importorskip("DracoPy")
-    rng = np.random.default_rng(0)
-    vertices = rng.uniform(0, 1000, (60, 3)).astype(np.float32)
-    faces = np.array([[i, i + 1, i + 2] for i in range(0, 57, 3)])
-    path = str(tmp_path / "mesh.zarrvectors")
-    zv.write_mesh(path, vertices, faces, chunk_shape=(500.0, 500.0, 500.0), encoding="draco")
-    with pytest.raises(zv.exceptions.UnsupportedOperationError, match="'draco'"):
-        open_source(path)

@@ -69,14 +69,25 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
 
 
 def _describe(source: Any) -> None:
-    """What is served: levels, points, and attributes that are not (with why)."""
-    index = source.read_state().index
-    levels = ", ".join(f"{lv.key} = level {lv.store_level}" for lv in index.levels)
-    click.echo(f"Spatial index: {levels}")
-    props = ", ".join(p.id for p in index.properties) or "none"
-    click.echo(f"Properties: {props}")
-    for name, why in index.skipped.items():
-        click.echo(f"Not served: attribute {name!r} ({why})")
+    """What is served: levels, points, objects, and what is not (with why)."""
+    state = source.read_state()
+    index = state.index
+    if index.refused is not None:
+        click.echo(f"Not served: points ({index.refused})")
+    else:
+        levels = ", ".join(f"{lv.key} = level {lv.store_level}" for lv in index.levels)
+        click.echo(f"Spatial index: {levels}")
+        props = ", ".join(p.id for p in index.properties) or "none"
+        click.echo(f"Properties: {props}")
+        for name, why in index.skipped.items():
+            click.echo(f"Not served: attribute {name!r} ({why})")
+    from zarr_vectors.serve.objects import SKELETON_KINDS, geometry_kind
+
+    kind = geometry_kind(state)
+    if kind in SKELETON_KINDS:
+        click.echo("Skeletons: under /skeletons (add the layer source below + /skeletons)")
+    elif kind == "mesh":
+        click.echo("Meshes: under /meshes (add the layer source below + /meshes)")
 
 
 @click.command()

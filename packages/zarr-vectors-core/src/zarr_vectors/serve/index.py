@@ -142,6 +142,13 @@ class SpatialIndex:
         cell_bits = max(1, math.ceil(math.log2(max(2, self.n_store_levels * self.n_cells))))
         self.row_bits = 64 - cell_bits
         self.levels: list[IndexLevel] = []
+        #: Why the points are not served (vertices not stored as raw rows), else None.
+        #: Only a mesh store is served so (its meshes by id); any other store is refused.
+        self.refused = _refusal(snap, store_levels)
+        if self.refused is not None:
+            if "mesh" not in meta.geometry_types:
+                raise UnsupportedOperationError(self.refused)
+            return
         for i, k in enumerate(sorted(store_levels, reverse=True)):
             factor = 2**k
             world = _level_cells(snap, k, self.origin)
@@ -215,17 +222,25 @@ class SpatialIndex:
         return tuple((w - o) // level.factor for w, o in zip(world, self.origin, strict=True))
 
 
+def _refusal(snap: Snapshot, levels: Sequence[int]) -> str | None:
+    """Why the levels' vertices cannot be served as points (not raw rows), or None."""
+    for level in levels:
+        doc = snap.node(f"{level}/{VERTICES}") or {}
+        encoding = doc.get("attributes", {}).get("encoding", "raw")
+        if encoding not in (None, "raw"):
+            return (
+                f"{snap.backend.url}: level {level} stores its vertices encoded as "
+                f"{encoding!r}; points are served from raw vertices only (write the store "
+                "with encoding='raw' to serve them)"
+            )
+    return None
+
+
 def _level_cells(snap: Snapshot, level: int, origin: Sequence[int]) -> npt.NDArray[np.int64]:
     doc = snap.node(f"{level}/{VERTICES}")
     if doc is None:
         return np.empty((0, snap.meta.ndim), np.int64)
     attrs = doc.get("attributes", {})
-    encoding = attrs.get("encoding", "raw")
-    if encoding not in (None, "raw"):
-        raise UnsupportedOperationError(
-            f"{snap.backend.url}: level {level} stores its vertices encoded as {encoding!r}; "
-            "serving reads raw vertices only (write the store with encoding='raw' to serve it)"
-        )
     stored_origin = [int(o) for o in attrs.get("chunk_grid_origin", [0] * len(origin))]
     return listed_cells(snap, level, attrs, stored_origin)
 

@@ -37,6 +37,7 @@ __all__ = [
     "ObjectSource",
     "encode_fragment",
     "encode_skeleton",
+    "geometry_kind",
     "skeleton_attributes",
 ]
 
@@ -46,7 +47,8 @@ SKELETON_KINDS = ("skeleton", "graph")
 _VERTEX_DTYPES = ("float32", "int8", "uint8", "int16", "uint16", "int32", "uint32")
 
 
-def _kind(state: StoreState) -> str:
+def geometry_kind(state: StoreState) -> str:
+    """The store's geometry type (``point``, ``skeleton``, ``graph``, ``mesh``...)."""
     types = state.snap.meta.geometry_types
     return str(types[0]) if types else "point"
 
@@ -141,7 +143,7 @@ class ObjectSource:
 
     async def _state(self, kinds: tuple[str, ...], what: str) -> StoreState:
         state = await self.source.state()
-        kind = _kind(state)
+        kind = geometry_kind(state)
         if kind not in kinds:
             raise NotFound(f"this store holds {kind} geometry, not {what}")
         return state

@@ -219,15 +219,22 @@ class AnnotationSource:
 
     async def _with_state(self, work: Any) -> Any:
         """``await work(state)``, once more on a fresh state if this one was replaced meanwhile."""
-        state = await self.state()
+        state = await self._points()
         try:
             return await work(state)
         except StaleSnapshotError:
             return await work(await self.state(newer_than=time.monotonic()))
 
+    async def _points(self) -> StoreState:
+        """The current state, or NotFound when its points are not served (a Draco mesh)."""
+        state = await self.state()
+        if state.index.refused is not None:
+            raise NotFound(f"{state.index.refused}; its meshes are served under /meshes")
+        return state
+
     async def info(self) -> dict[str, Any]:
         """The ``info`` document of the current state."""
-        state = await self.state()
+        state = await self._points()
         doc = state.index.info()
         return doc
 
