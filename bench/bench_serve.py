@@ -18,16 +18,18 @@ alternating order so that neither side is always the warmer one:
    and after the bursts.
 
     uv run python bench/bench_serve.py [--points 2000000] [--chunk 100] [--cells 30] [--shard N]
+                                       [--backend obstore|fsspec]
 
 ``--shard N`` writes the store sharded, N cells a side per shard (a chunk is then
 read as each array's shard index and byte ranges, as ``zarr-vectors write-points``
-writes LAS surveys).
+writes LAS surveys). ``--backend fsspec`` serves and reads through s3fs instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import re
@@ -54,11 +56,14 @@ from zarr_vectors.types.points import read_points, write_points  # noqa: E402
 EPS = 1e-3
 
 
-def start_server(url: str, options: dict[str, Any]) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    url: str, backend: str, options: dict[str, Any]
+) -> tuple[subprocess.Popen[str], str]:
     script = Path(sys.executable).parent / "zarr-vectors"
-    args = [str(script), "serve", url, "--port", "0"]
+    args = [str(script), "serve", url, "--port", "0", "--backend", backend]
     for key, value in options.items():
-        args += ["--option", f"{key}={value}"]
+        shown = json.dumps(value) if isinstance(value, dict) else value
+        args += ["--option", f"{key}={shown}"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -107,6 +112,12 @@ def main() -> None:
     ap.add_argument("--chunk", type=float, default=100.0)
     ap.add_argument("--cells", type=int, default=30, help="cells timed one by one")
     ap.add_argument("--shard", type=int, default=None, help="cells per shard a side")
+    ap.add_argument(
+        "--backend",
+        default="obstore",
+        choices=["obstore", "fsspec"],
+        help="what the server and the reference read through (the store is written by obstore)",
+    )
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     points = rng.uniform(0, 1000, (args.points, 3)).astype(np.float32)
@@ -117,7 +128,7 @@ def main() -> None:
         f"# {platform.platform()}, {os.cpu_count()} cores, {args.points:,} points, "
         f"chunk {args.chunk:g} ({per_axis**3:,} cells, ~{args.points // per_axis**3:,} "
         f"points each), 3 levels, {layout}, "
-        "SeaweedFS S3 on 127.0.0.1 through obstore"
+        f"SeaweedFS S3 on 127.0.0.1 read through {args.backend}"
     )
     with tempfile.TemporaryDirectory() as work:
         server = procs.start_seaweedfs(Path(work))
@@ -136,7 +147,8 @@ def main() -> None:
                 shard_shape=args.shard,
                 storage_options=opts,
             )
-            proc, base = start_server(url, opts)
+            read_opts = server.backend_options(args.backend)
+            proc, base = start_server(url, args.backend, read_opts)
             finest = f"{base}/spatial2"
             cells = [
                 tuple(int(c) for c in rng.integers(0, per_axis - 1, 3))
@@ -144,7 +156,7 @@ def main() -> None:
             ]
             cells = list(dict.fromkeys(cells))
             timed, burst = cells[: args.cells], cells[args.cells : args.cells + 400]
-            with make_backend(url, backend="obstore", **opts) as backend:
+            with make_backend(url, backend=args.backend, **read_opts) as backend:
                 read_points(backend, bbox=cell_box(timed[0], args.chunk))  # connect once
                 asyncio.run(fetch_all(finest, ["0_0_0"], 1))
                 served, direct = [], []
