@@ -18,7 +18,7 @@ import pytest
 
 from tests.serve.conftest import Served, chunk_names, fetch, fetch_info, raw_get, write_cloud
 from zarr_vectors.serve import ServerThread, open_source
-from zarr_vectors.serve.app import how_to_stop
+from zarr_vectors.serve.app import client_url, how_to_stop
 from zarr_vectors.serve.source import StoreState
 
 
@@ -28,6 +28,22 @@ def test_binds_loopback_by_default(cloud: tuple[str, Any, Any]) -> None:
         assert server.url.startswith("http://127.0.0.1:")
         status, _, _ = fetch(f"{server.url}/info")
         assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:80"),
+        ("0.0.0.0", "http://127.0.0.1:80"),
+        ("::", "http://[::1]:80"),
+        ("::1", "http://[::1]:80"),
+        ("vm.example.org", "http://vm.example.org:80"),
+    ],
+)
+def test_a_wildcard_address_is_given_to_clients_as_loopback(host: str, url: str) -> None:
+    """A server listening on every interface is reached on this machine by loopback:
+    ``view``'s layer source must not send the browser to ``http://0.0.0.0``."""
+    assert client_url(host, 80) == url
 
 
 def test_cors_on_answers_errors_and_preflight(

@@ -35,7 +35,7 @@ from zarr_vectors.exceptions import ZarrVectorsError
 from zarr_vectors.serve.objects import ObjectSource
 from zarr_vectors.serve.source import AnnotationSource, NotFound
 
-__all__ = ["ServerThread", "how_to_stop", "make_app", "run_server"]
+__all__ = ["ServerThread", "client_url", "how_to_stop", "make_app", "run_server"]
 
 log = logging.getLogger("zarr_vectors.serve")
 
@@ -163,6 +163,18 @@ def make_app(source: AnnotationSource) -> web.Application:
     return app
 
 
+#: Addresses that mean "every interface": a server listens there, but no client can
+#: be sent there (browsers refuse or misroute ``http://0.0.0.0``).
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+def client_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` a client on this machine can open (a wildcard becomes loopback)."""
+    host = _WILDCARDS.get(host, host)
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
 def _bound_port(runner: web.AppRunner, asked: int) -> int:
     """The port the runner's site listens on (what ``port=0`` became)."""
     for address in runner.addresses:
@@ -214,8 +226,8 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        """Where a client on this machine reaches the server (see :func:`client_url`)."""
+        return client_url(self.host, self.port)
 
     def stop(self) -> None:
         """Stop serving and wait for the thread to finish."""
@@ -259,13 +271,19 @@ def run_server(
             await site.start()
             bound = _bound_port(runner, port)
             shown = f"[{host}]" if ":" in host else host
+            url = client_url(host, bound)
+            elsewhere = (
+                f" (from another machine, this machine's address in place of {_WILDCARDS[host]})"
+                if host in _WILDCARDS
+                else ""
+            )
             stop = asyncio.Event()
             # Before the lines that tell a caller it may now send SIGTERM.
             with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
                 asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
             print_(
                 f"Serving {source.backend.url} on http://{shown}:{bound}\n"
-                f"Neuroglancer layer source: precomputed://http://{shown}:{bound}\n"
+                f"Neuroglancer layer source: precomputed://{url}{elsewhere}\n"
                 f"{how_to_stop()}"
             )
             await stop.wait()
