@@ -1,14 +1,15 @@
 """``zarr-vectors serve`` / ``view`` in-process: what they print, a taken port, the source closed.
 
-The server itself is replaced here (``run_server`` / ``view``); the real processes,
-their signals and Neuroglancer's requests are tested in ``tests/serve/test_cli.py``.
+The server itself is replaced here (``run_server`` / ``view``), except where it cannot
+start (a port in use, no store), which needs no process; the real processes, their
+signals and Neuroglancer's requests are tested in ``tests/serve/test_cli.py``.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -102,18 +103,24 @@ def test_serve_on_another_host_warns_that_anyone_may_read(
 
 
 def test_a_port_that_cannot_be_had_is_one_line_and_the_store_is_closed(
-    store: Path, sources: list[list[str]], monkeypatch: pytest.MonkeyPatch
+    store: Path, sources: list[list[str]]
 ) -> None:
-    def taken(*args: Any, **kwargs: Any) -> None:
-        raise OSError(errno.EADDRINUSE, "Address already in use")
-
-    monkeypatch.setattr(serve, "run_server", taken)
-    result = CliRunner().invoke(main, ["serve", str(store), "--port", "9"])
+    with socket.socket() as taken:  # the real server meets a port in use
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", str(store), "--port", str(port)])
     assert result.exit_code == 1
-    assert "cannot listen on 127.0.0.1:9 (Address already in use); choose another --port" in (
-        result.stderr
-    )
-    assert sources == [["closed"]]
+    assert f"cannot listen on 127.0.0.1:{port} (" in result.stderr
+    assert "choose another --port" in result.stderr and "Traceback" not in result.stderr
+    assert len(sources) == 1 and "closed" in sources[0]  # (the app closes it too: harmless)
+
+
+def test_serve_says_what_is_wrong_with_the_store(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["serve", str(tmp_path / "missing.zarrvectors")])
+    assert result.exit_code == 1
+    assert "no Zarr Vectors store" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "missing.zarrvectors").exists()
 
 
 def test_view_prints_the_viewer_and_stops_on_ctrl_c(

@@ -7,7 +7,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -103,34 +102,6 @@ def test_serve_answers_neuroglancer_until_stopped(cloud: tuple[str, Any, Any]) -
     finally:
         code = running.stop(signal.SIGTERM)
     assert code == 0, running.seen
-
-
-def test_serve_says_what_is_wrong_with_the_store(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [*command(), "serve", str(tmp_path / "missing.zarrvectors"), "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=LINE_DEADLINE,
-    )
-    assert done.returncode == 1
-    assert "no Zarr Vectors store" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-def test_serve_on_a_taken_port_says_so(cloud: tuple[str, Any, Any]) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        done = subprocess.run(
-            [*command(), "serve", cloud[0], "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=LINE_DEADLINE,
-        )
-    assert done.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
-    assert "Traceback" not in done.stderr
 
 
 def test_view_prints_a_viewer_with_the_layer(cloud: tuple[str, Any, Any]) -> None:
