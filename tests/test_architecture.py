@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,10 +69,19 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     return inside
 
 
+#: A string that names a module of the package, as ``importlib.import_module`` takes it
+#: or as an entry-point or lazy table writes it (``"zarr_vectors.io.las:read_las"``).
+_MODULE_STRING = re.compile(r"^(zarr_vectors(?:_[a-z]+)?(?:\.[A-Za-z_][A-Za-z0-9_]*)+)(?::\w+)?$")
+
+
 def _imports(module: str, path: Path, *, runtime_only: bool = False) -> Iterator[str]:
     """Every module ``module`` imports (absolute names, relative ones resolved).
 
-    ``runtime_only`` leaves out imports made only for type checkers.
+    Strings that name a module (lazy tables, ``importlib.import_module("...")``, entry-point
+    targets, forkserver preloads) count too: a dependency on that module all the same, so an
+    arrow for the layer check. ``runtime_only`` (the circle check) leaves them out, with the
+    imports made only for type checkers: such a module is imported later, often by another
+    module (the registry, the forkserver), so it closes no circle at import time.
     """
     is_package = path.name == "__init__.py"
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -79,7 +89,10 @@ def _imports(module: str, path: Path, *, runtime_only: bool = False) -> Iterator
     for node in ast.walk(tree):
         if id(node) in skipped:
             continue
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if not runtime_only and (named := _MODULE_STRING.match(node.value)):
+                yield named.group(1)
+        elif isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
@@ -178,6 +191,46 @@ def test_the_layer_check_sees_an_upward_import() -> None:
     assert _layer_of("zarr_vectors.cli.points_cmd") > _layer_of("zarr_vectors.storage.base")
 
 
+def test_the_import_walk_sees_modules_named_in_strings(tmp_path: Path) -> None:
+    source = tmp_path / "lazy.py"
+    source.write_text(
+        'import importlib\nimportlib.import_module("zarr_vectors.cli.points_cmd")\n'
+        'TABLE = {"f": "zarr_vectors.io.las:read_las", "doc": "see zarr_vectors.io"}\n'
+    )
+    found = set(_imports("zarr_vectors.format.lazy", source))
+    assert {"zarr_vectors.cli.points_cmd", "zarr_vectors.io.las"} <= found
+    assert "zarr_vectors.io" not in found  # prose naming a module is no import
+
+
+def test_plugins_build_on_the_storage_layer_and_below() -> None:
+    # CONTRIBUTING.md: a plugin builds on storage/ (a transactional one on store/ too),
+    # never on the format, the geometry types, the CLI or the kit.
+    highest = _layer_of("zarr_vectors.store")
+    above = [
+        f"{module} imports {name}"
+        for src in PLUGINS
+        if src.exists()
+        for module, path in _modules(src, src.parent.name.replace("-", "_")).items()
+        for name in _imports(module, path)
+        if name.startswith("zarr_vectors.") and _layer_of(name) > highest
+    ]
+    assert not above, "plugins importing above store/:\n" + "\n".join(above)
+
+
+def test_the_kit_uses_no_private_name_of_the_layers_below() -> None:
+    # The kit (testing/) is what plugin authors run; it must pass through what they can use.
+    private = [
+        f"{module} imports {name}"
+        for module, path in _modules(CORE, "zarr_vectors").items()
+        if module.startswith("zarr_vectors.testing")
+        for name in _imports(module, path)
+        if name.startswith("zarr_vectors.")
+        and not name.startswith("zarr_vectors.testing")
+        and any(part.startswith("_") for part in name.split(".")[1:])
+    ]
+    assert not private, "\n".join(private)
+
+
 def test_the_core_never_names_a_plugin() -> None:
     named = [
         f"{module} imports {name}"
@@ -212,8 +265,7 @@ _ELSEWHERE = "tested in a file of another name"
 #: name, ``tests/<layer>/test_<module>.py`` (``tests/test_<module>.py`` at the top), and
 #: why. The one list of what is left: delete a line when its test file lands (the test
 #: below then says so). Modules without logic (re-exports, constants, Protocols) need none.
-WITHOUT_OWN_TEST: dict[str, str] = {
-}
+WITHOUT_OWN_TEST: dict[str, str] = {}
 
 
 def _is_stub(body: list[ast.stmt]) -> bool:
