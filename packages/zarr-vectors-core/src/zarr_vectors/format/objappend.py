@@ -63,6 +63,8 @@ __all__ = [
 
 _INDEX = ("object_index", "object_attributes", "groups", "group_attributes")
 Cell = tuple[int, ...]
+#: Cells whose committed payloads are fetched at once to count their rows (memory bound).
+_COUNT_CELLS = 64
 
 
 def level_docs(snap: Snapshot) -> dict[str, dict[str, Any]]:
@@ -141,8 +143,17 @@ class StoredCells:
         self.origin = np.asarray(snap.meta.grid_origin(), dtype=np.int64)
 
     def counts(self, world: Iterable[Cell]) -> dict[Cell, tuple[int, int]]:
-        """Rows and fragments each of the cells ``world`` holds (0, 0 if absent)."""
+        """Rows and fragments each of the cells ``world`` holds (0, 0 if absent).
+
+        Fetched ``_COUNT_CELLS`` cells at a time: only their counts are kept.
+        """
         cells = [tuple(c) for c in world]
+        out: dict[Cell, tuple[int, int]] = {}
+        for at in range(0, len(cells), _COUNT_CELLS):
+            out.update(self._counts(cells[at : at + _COUNT_CELLS]))
+        return out
+
+    def _counts(self, cells: list[Cell]) -> dict[Cell, tuple[int, int]]:
         vpath, fpath = f"{self.level}/vertices", f"{self.level}/vertex_fragments"
         vlay = ArrayLayout(vpath, self.docs[vpath])
         flay = ArrayLayout(fpath, self.docs[fpath])

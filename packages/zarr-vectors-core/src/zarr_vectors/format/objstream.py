@@ -232,7 +232,8 @@ class ObjectStream:
         self._file.flush()
         codec = CellCodec(tuple(dict(c) for c in self.codecs))
         fd = self._file.fileno()
-        for keys in self._planned():
+        # An append's batch also holds the committed payloads: half the spilled bytes.
+        for keys in self._planned(max(self.budget // (16 if committed else 8), 4 << 20)):
             old = committed(keys) if committed is not None else {}
             batch = []
             for key in keys:
@@ -244,8 +245,8 @@ class ObjectStream:
                 batch.append((key, codec.encode(payload)))
             yield batch
 
-    def _planned(self) -> Iterator[list[str]]:
-        """The cell keys in batches of whole shards, about ``budget / 8`` spilled bytes each."""
+    def _planned(self, limit: int) -> Iterator[list[str]]:
+        """The cell keys in batches of whole shards, about ``limit`` spilled bytes each."""
 
         def shard_of(key: str) -> tuple[Any, ...]:
             path, _, grid = key.rpartition("/c/")
@@ -256,7 +257,6 @@ class ObjectStream:
 
         batch: list[str] = []
         size, last = 0, None
-        limit = max(self.budget // 8, 4 << 20)
         for key in sorted(self._pieces, key=shard_of):
             group = key if self.shard_shape is None else shard_of(key)
             if size >= limit and group != last:
