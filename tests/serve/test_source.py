@@ -116,6 +116,52 @@ def test_metadata_is_read_once_per_store_state(
     assert len(built) == 3 and root_reads == 3
 
 
+@pytest.mark.parametrize("shard_shape", [None, 2], ids=["cells", "sharded"])
+def test_a_chunk_is_one_batched_read_of_its_cells(tmp_path: Path, shard_shape: int | None) -> None:
+    """Unsharded: one get_many of the cell's arrays; sharded: byte ranges, never whole
+    shards; then one root read confirming the state."""
+    path = str(tmp_path / "cloud.zarrvectors")
+    write_cloud(path, 500, levels=1, chunk=250.0, shard_shape=shard_shape)
+    with open_source(path, refresh_interval=3600.0) as source:
+        backend = source.backend
+        calls: list[tuple[str, list[str]]] = []
+        get_many, get_range = backend.get_many, backend.get_range
+
+        def counted_many(keys: Any) -> Any:
+            keys = list(keys)
+            calls.append(("get_many", keys))
+            return get_many(keys)
+
+        def counted_range(key: str, *args: Any) -> Any:
+            calls.append(("get_range", [key]))
+            return get_range(key, *args)
+
+        backend.get_many, backend.get_range = counted_many, counted_range
+
+        async def one_chunk() -> None:
+            await source.state()
+            calls.clear()
+            await source.spatial("spatial0", (1, 2, 3))
+
+        asyncio.run(one_chunk())
+    served = [
+        "vertices",
+        "vertex_attributes/intensity",
+        "vertex_attributes/label",
+        "vertex_attributes/normal",
+    ]
+    many = [keys for kind, keys in calls if kind == "get_many"]
+    assert many[-1] == ["zarr.json"]  # the confirming root read
+    if shard_shape is None:
+        assert len(many) == 2 and sorted(many[0]) == sorted(f"0/{a}/c/1/2/3" for a in served)
+        assert not [c for c in calls if c[0] == "get_range"]
+    else:
+        assert len(many) == 1
+        ranges = [keys[0] for kind, keys in calls if kind == "get_range"]
+        assert sorted(set(ranges)) == sorted(f"0/{a}/c/0/1/1" for a in served)
+        assert len(ranges) == 2 * len(served)  # each shard's index, then the cell's bytes
+
+
 def test_no_store_is_an_error_before_serving(tmp_path: Path) -> None:
     with pytest.raises(zv.exceptions.StoreError, match="no Zarr Vectors store"):
         open_source(str(tmp_path / "nothing.zarrvectors"))
