@@ -69,3 +69,43 @@ def test_the_cli_warns_when_the_published_package_shares_the_environment(tmp_pat
         [sys.executable, "-c", script, "backends"], capture_output=True, text=True
     )
     assert "published zarr-vectors" not in proc.stderr
+
+
+#: Public functions whose ``store``/``backend`` are still typed ``Any`` (issue 16 wants
+#: ``StoreLike`` and ``str | None``); the curves engineer's modules. Delete a line when fixed.
+_LOOSE_STORE = {
+    "read_graph",
+    "read_lines",
+    "read_polylines",
+    "write_graph",
+    "write_lines",
+    "write_polylines",
+}
+
+
+def _store_annotations() -> dict[str, tuple[str, str]]:
+    """``{public name: (store's annotation, backend's)}`` for the top-level functions."""
+    import inspect
+
+    found = {}
+    for name in zarr_vectors.__all__:
+        value = getattr(zarr_vectors, name)
+        params = inspect.signature(value).parameters if inspect.isfunction(value) else {}
+        where = next((p for p in ("store", "path") if p in params), None)  # open_* say path
+        if where:
+            backend = params["backend"].annotation if "backend" in params else "str | None"
+            found[name] = (str(params[where].annotation), str(backend))
+    return found
+
+
+def test_every_store_parameter_is_a_store_like_and_backend_a_name() -> None:
+    found = _store_annotations()
+    assert {"write_points", "read_points", "open_zv", "create_store", "write_mesh"} <= set(found)
+    loose = {
+        name: annotations
+        for name, annotations in found.items()
+        if annotations != ("StoreLike", "str | None") and name not in _LOOSE_STORE
+    }
+    assert not loose, f"type store as StoreLike and backend as str | None: {loose}"
+    fixed = {n for n in _LOOSE_STORE if found.get(n) == ("StoreLike", "str | None")}
+    assert not fixed, f"delete from _LOOSE_STORE in tests/test_top_level.py: {sorted(fixed)}"

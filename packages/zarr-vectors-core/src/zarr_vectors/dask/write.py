@@ -18,7 +18,7 @@ from zarr_vectors.format.batches import _is_dask as _is_dask_array
 from zarr_vectors.format.metadata import RootMetadata
 from zarr_vectors.format.plan import Progress, WritePlan
 from zarr_vectors.format.validate import check_attributes, check_positions
-from zarr_vectors.store.location import StoreLocation
+from zarr_vectors.store.location import StoreLike, StoreLocation
 
 __all__ = ["ParallelWrite", "is_dask_frame", "prepare_write", "wants_parallel"]
 
@@ -44,7 +44,7 @@ from zarr_vectors.dask.bins import (
 )
 
 
-def wants_parallel(positions: Any, store: Any, scheduler: Any) -> bool:
+def wants_parallel(positions: Any, store: StoreLike, scheduler: Any) -> bool:
     """Whether a write of ``positions`` runs on Dask workers rather than in this process.
 
     ``scheduler=None`` (the default): a Dask DataFrame always does; a Dask array
@@ -392,12 +392,12 @@ def _merge(results: list[_Written], levels: int) -> list[_LevelWritten]:
 
 
 def prepare_write(
-    store: Any,
+    store: StoreLike,
     positions: Any,
     vertex_attributes: Mapping[str, Any] | None,
     *,
     mode: str,
-    dtype: Any,
+    dtype: npt.DTypeLike | None,
     bounds: Box | None,
     scheduler: Any,
     position_columns: Sequence[str] | None,

@@ -197,7 +197,7 @@ def write_mesh(
     vertex_attributes: Mapping[str, Any] | None = None,
     object_attributes: Mapping[str, Any] | None = None,
     object_ids: Any = None,
-    dtype: Any = "float32",
+    dtype: npt.DTypeLike = "float32",
     compressor: str | dict[str, Any] | None = None,
     shard_shape: int | Sequence[int] | None = None,
     mode: str = "w-",

@@ -172,7 +172,7 @@ def write_points(
     chunk_shape: Sequence[float] | None = None,
     bounds: Box | None = None,
     vertex_attributes: Mapping[str, Any] | None = None,
-    dtype: Any = None,
+    dtype: npt.DTypeLike | None = None,
     compressor: str | dict[str, Any] | None = None,
     mode: str = "w-",
     levels: int = 1,
