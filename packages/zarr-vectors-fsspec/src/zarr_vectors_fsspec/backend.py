@@ -52,9 +52,11 @@ from zarr_vectors_fsspec.errors import _denied, _s3_conditional, _version
 from zarr_vectors_fsspec.info import (
     BUCKET_PROTOCOLS,
     DEFAULT_TIMEOUT,
+    GCS_PROTOCOLS,
     HTTP_PROTOCOLS,
     LOCAL_MAX_CONCURRENCY,
     REMOTE_MAX_CONCURRENCY,
+    S3_PROTOCOLS,
 )
 from zarr_vectors_fsspec.lifecycle import (
     _OPEN,
@@ -289,7 +291,7 @@ class FsspecBackend(ConditionalPuts):
         other ``endpoint_url`` every lookup waits for its own timeout and is never
         cached. With a custom endpoint, the plain JSON-API class is used instead.
         """
-        if self.protocol in ("gs", "gcs") and options.get("endpoint_url"):
+        if self.protocol in GCS_PROTOCOLS and options.get("endpoint_url"):
             from gcsfs.core import GCSFileSystem  # type: ignore[import-untyped]
 
             return GCSFileSystem
@@ -301,7 +303,7 @@ class FsspecBackend(ConditionalPuts):
             # A private instance: closing this backend must not close anyone else's session.
             options.setdefault("skip_instance_cache", True)
             options.setdefault("use_listings_cache", False)
-        if self.protocol in ("s3", "s3a"):
+        if self.protocol in S3_PROTOCOLS:
             # s3fs's own per-object concurrency (the name is this backend's option, so the
             # caller cannot pass it): above 1, every whole-object read first HEADs the
             # object to decide on a chunked download, two requests where one does.

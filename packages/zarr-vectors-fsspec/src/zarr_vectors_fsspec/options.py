@@ -126,7 +126,7 @@ def apply_url_credentials(
         _azure_credentials(url, credentials, options)
     elif protocol in HTTP_PROTOCOLS:
         secrets.append(_http_credentials(url, credentials, options))
-    elif protocol in ("gs", "gcs"):
+    elif protocol in GCS_PROTOCOLS:
         raise _refuse(
             url,
             "gcsfs takes no credentials from a URL",

@@ -43,6 +43,7 @@ from zarr_vectors.storage import AsyncBackend, ObjectInfo, children_of, missing_
 from zarr_vectors.storage.concurrency import amap_bounded
 from zarr_vectors.storage.runner import run_sync
 from zarr_vectors_icechunk import keyspace as ks
+from zarr_vectors_icechunk.info import DEFAULT_BRANCH, DEFAULT_MAX_CONCURRENCY
 from zarr_vectors_icechunk.objects import (
     IcechunkObjects,
     headline,
@@ -89,7 +90,7 @@ class IcechunkBackend(IcechunkVersions, IcechunkObjects, AsyncBackend):
 
     backend_name: ClassVar[str] = "icechunk"
     transactional: ClassVar[bool] = True
-    default_max_concurrency: ClassVar[int] = 128
+    default_max_concurrency: ClassVar[int] = DEFAULT_MAX_CONCURRENCY
 
     def __init__(
         self,
@@ -108,7 +109,7 @@ class IcechunkBackend(IcechunkVersions, IcechunkObjects, AsyncBackend):
         self._given = (str(url), dict(storage_options))
         super().__init__(location.url, max_concurrency=max_concurrency, secrets=location.secrets)
         self.location = location
-        self.branch = branch or "main"
+        self.branch = branch or DEFAULT_BRANCH
         self.tag = tag
         self.snapshot = snapshot
         self.message = message

@@ -1,6 +1,35 @@
-"""Entry-point target: the light description of the icechunk backend (no icechunk import)."""
+"""Entry-point target: the light description of the icechunk backend (no icechunk import).
+
+The one home of the URL schemes this backend opens and of its defaults: the backend
+and its storage module import the constants below, and the description and option
+texts are made from them.
+"""
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from zarr_vectors.storage.info import BackendInfo
+
+#: URL scheme -> the Icechunk storage family that opens it (``""`` is a bare path).
+SCHEME_FAMILIES: Mapping[str, str] = MappingProxyType(
+    {
+        "": "local",
+        "file": "local",
+        "memory": "memory",
+        "s3": "s3",
+        "s3a": "s3",
+        "gs": "gcs",
+        "gcs": "gcs",
+        "az": "azure",
+        "azure": "azure",
+        "abfs": "azure",
+        "abfss": "azure",
+    }
+)
+DEFAULT_BRANCH = "main"
+DEFAULT_MAX_CONCURRENCY = 128
+
+_OPENS = ", ".join(f"{scheme}://" if scheme else "local path" for scheme in SCHEME_FAMILIES)
 
 ICECHUNK = BackendInfo(
     name="icechunk",
@@ -10,15 +39,16 @@ ICECHUNK = BackendInfo(
     factory="zarr_vectors_icechunk.backend:IcechunkBackend",
     priority=0,
     install_hint='pip install "zarr-vectors-core[icechunk]"',
-    description="Versioned stores in an Icechunk repository (local path, file://, s3://, "
-    "gs://, az://, memory://): each write one commit; history, branches, tags.",
-    # Kept in step with zarr_vectors_icechunk.backend and .storage (not imported here).
+    description=f"Versioned stores in an Icechunk repository ({_OPENS}): each write one "
+    "commit; history, branches, tags.",
     options={
-        "branch": "branch to read and to write (default 'main'; others made with create_branch)",
+        "branch": f"branch to read and to write (default '{DEFAULT_BRANCH}'; others made with "
+        "create_branch)",
         "tag": "read the store as this tag names it (read-only)",
         "snapshot": "read the store at this snapshot id (read-only)",
         "message": "commit message of the write (default: what the write did)",
-        "max_concurrency": "Icechunk calls a batch keeps in flight (default 128)",
+        "max_concurrency": "Icechunk calls a batch keeps in flight (default "
+        f"{DEFAULT_MAX_CONCURRENCY})",
         "endpoint": "S3-compatible server, GCS or Azure endpoint URL, e.g. an emulator's "
         "(aliases endpoint_url, aws_endpoint_url; base_url on GCS)",
         "region": "S3 region (alias region_name)",

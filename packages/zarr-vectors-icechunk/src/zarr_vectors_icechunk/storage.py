@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from zarr_vectors.exceptions import BackendOptionError, StoreError
 from zarr_vectors.storage.secrets import redact_url
+from zarr_vectors_icechunk.info import SCHEME_FAMILIES
 
 __all__ = ["LOCATION_OPTIONS", "Location", "make_location"]
 
@@ -99,19 +100,7 @@ _SECRET_ARGS = frozenset(
         "sas_token",
     }
 )
-_FAMILY = {
-    "": "local",
-    "file": "local",
-    "memory": "memory",
-    "s3": "s3",
-    "s3a": "s3",
-    "gs": "gcs",
-    "gcs": "gcs",
-    "az": "azure",
-    "azure": "azure",
-    "abfs": "azure",
-    "abfss": "azure",
-}
+_FAMILY = SCHEME_FAMILIES
 #: The schemes this plugin opens (``""`` is a bare path).
 SCHEMES = tuple(s for s in _FAMILY if s)
 
