@@ -25,7 +25,9 @@ worker's peak RSS (0.9.2 has no streaming write to compare with); with
 ``--append-stream`` a second worker then appends as many streamlines again from
 batches (new ids) and reports its own time and peak RSS. ``--append``
 appends 100 streamlines to the 20,000 twice in place and twice by the earlier
-whole rewrite, with the time and the puts counted.
+whole rewrite, with the time and the puts counted. ``--index-cost N`` appends
+100 polylines to a store of N and counts the object index requests and bytes
+read.
 """
 
 from __future__ import annotations
@@ -243,7 +245,9 @@ for name, grow in (("in place", in_place), ("rewrite", refuse)) * 2:
     write_polylines(backend, new, object_ids=range(len(lines), len(lines) + 100), mode="a")
     took = time.perf_counter() - t
     puts = sum(1 for op, _ in backend.requests if op == "put")
-    out.setdefault(name, []).append([took, puts])
+    gets = [k for op, k in backend.requests if op == "get"]
+    index = sum(1 for k in gets if k.startswith(("0/object_index/", "0/object_attributes/")))
+    out.setdefault(name, []).append([took, puts, len(gets), index])
     shutil.rmtree(where)
 print(json.dumps(out))
 """
@@ -257,9 +261,62 @@ def appending(args: argparse.Namespace) -> None:
         job = {"dir": str(tmp), "data": str(data["streamlines"]), "cs": CS, "repo": str(REPO)}
         res = run(Path(sys.executable), job, REPO, script=APPEND_WORKER)
         for name, runs in res.items():
-            times = ", ".join(f"{t:.2f}" for t, _ in runs)
-            puts = ", ".join(f"{p:,}" for _, p in runs)
-            print(f"append 100 streamlines to 20,000, {name}: {times} s; {puts} puts")
+            times = ", ".join(f"{r[0]:.2f}" for r in runs)
+            puts = ", ".join(f"{r[1]:,}" for r in runs)
+            gets = ", ".join(f"{r[2]:,} ({r[3]} of the object index)" for r in runs)
+            print(f"append 100 streamlines to 20,000, {name}: {times} s; {puts} puts; {gets} gets")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+INDEX_WORKER = r"""
+import json, shutil, sys, tempfile, time
+job = json.loads(sys.argv[1])
+sys.path.insert(0, job["repo"])
+import numpy as np
+from tests.types.test_points_backends import CountingBackend
+from zarr_vectors.storage.local import LocalBackend
+from zarr_vectors.types.polylines import write_polylines
+
+k = job["objects"]
+rng = np.random.default_rng(0)
+start = rng.uniform(50, 950, (k, 1, 3))
+lines = list((start + rng.normal(0, 5, (k, 3, 3))).astype(np.float32))
+where = tempfile.mkdtemp(dir=job["dir"])
+write_polylines(where + "/s", lines, chunk_shape=(job["cs"],) * 3, bounds=([0.0] * 3, [1000.0] * 3),
+                object_attributes={"w": np.arange(k, dtype=np.float64)})
+INDEX = ("0/object_index/", "0/object_attributes/")
+
+class Bytes(CountingBackend):
+    index_bytes = 0
+
+    def _get_many(self, keys):
+        got = super()._get_many(keys)
+        self.index_bytes += sum(len(v) for key, v in got.items() if key.startswith(INDEX))
+        return got
+
+backend = Bytes(LocalBackend(where + "/s"))
+t = time.perf_counter()
+write_polylines(backend, lines[:100], object_ids=range(k, k + 100), mode="a",
+                object_attributes={"w": np.zeros(100)})
+took = time.perf_counter() - t
+gets = sum(1 for op, key in backend.requests if op == "get" and key.startswith(INDEX))
+shutil.rmtree(where)
+print(json.dumps({"append": took, "index_gets": gets, "index_bytes": backend.index_bytes}))
+"""
+
+
+def index_cost(args: argparse.Namespace) -> None:
+    """Append 100 polylines (new, higher ids) to ``--index-cost`` objects: the object
+    index read (requests and bytes through a counting backend) and the time."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-curves-index-"))
+    try:
+        job = {"dir": str(tmp), "objects": args.index_cost, "cs": CS, "repo": str(REPO)}
+        res = run(Path(sys.executable), job, REPO, script=INDEX_WORKER)
+        print(
+            f"append 100 to {args.index_cost:,} objects: {res['append']:.2f} s; object index "
+            f"read: {res['index_gets']} gets, {res['index_bytes']:,} bytes"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -279,7 +336,11 @@ def main() -> None:
         help="with --streaming: then append as many again from batches (its own peak RSS)",
     )
     ap.add_argument("--append", action="store_true", help="appends: in place vs rewrite")
+    ap.add_argument("--index-cost", type=int, metavar="N", help="append 100 to N objects")
     args = ap.parse_args()
+    if args.index_cost:
+        index_cost(args)
+        return
     if args.append:
         appending(args)
         return

@@ -192,7 +192,7 @@ def _layout(doc: Mapping[str, Any], where: str) -> tuple[int, list[Any], list[di
 
 
 def _chunks_of(rows_wanted: npt.NDArray[np.int64], rows_per_chunk: int) -> list[int]:
-    return sorted({int(c) for c in (rows_wanted // rows_per_chunk).tolist()})
+    return [int(c) for c in np.unique(rows_wanted // rows_per_chunk).tolist()]
 
 
 def _decode(data: bytes, decoders: list[Any], where: str) -> bytes:

@@ -86,7 +86,11 @@ def grow_object_index(
     n_old, n_new = int(ids_doc["shape"][0]), len(ids)
     sorted_ids = bool(head.get("object_ids_sorted", True))
     t0, tail = _stored_tail(snap, ids_path, ids_doc, int(ids[0]), sorted_ids)
-    dup = np.intersect1d(tail, ids)
+    if sorted_ids:  # a binary search of the new ids among the stored tail
+        at = np.minimum(np.searchsorted(tail, ids), max(len(tail) - 1, 0))
+        dup = ids[tail[at] == ids] if len(tail) else tail
+    else:
+        dup = ids[np.isin(ids, tail)]
     if dup.size:
         raise ValidationError(
             f"object id {int(dup[0])} is already in the store; appended objects need new ids"
