@@ -218,11 +218,13 @@ print(json.dumps([polys, list(map(int, r["object_ids"]))]))
 
 @pytest.mark.slow
 def test_the_published_package_reads_an_appended_store_exactly(tmp_path: Path) -> None:
-    lines = walks(30, 500.0, 50.0, seed=7)
+    lines = walks(40, 500.0, 50.0, seed=7)
     write_polylines(tmp_path / "s", lines[:20], chunk_shape=CS, bounds=B)
-    write_polylines(tmp_path / "s", lines[20:], object_ids=range(20, 30), mode="a")
+    write_polylines(tmp_path / "s", lines[20:30], object_ids=range(20, 30), mode="a")
+    batches = ({"polylines": lines[i : i + 5], "object_ids": range(i, i + 5)} for i in (30, 35))
+    write_polylines(tmp_path / "s", batches, mode="a")  # and from batches
     polys, ids = json.loads(run_published(READ, str(tmp_path / "s")).stdout)
-    assert ids == list(range(30))
+    assert ids == list(range(40))
     for p, want in zip(polys, lines, strict=True):
         np.testing.assert_array_equal(np.array(p, np.float32), want)
 
