@@ -231,6 +231,16 @@ def test_the_kit_uses_no_private_name_of_the_layers_below() -> None:
     assert not private, "\n".join(private)
 
 
+def test_the_contributing_guide_draws_these_layers_in_order() -> None:
+    guide = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    picture = guide.split("## The layers", 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    drawn = [m.removesuffix("/").removesuffix(".py") for m in re.findall(r"^ (\S+)", picture, re.M)]
+    ranks = [0 if name == "base" else _layer_of(f"zarr_vectors.{name}") for name in drawn]
+    assert ranks == sorted(range(len(LAYERS)), reverse=True), (
+        f"CONTRIBUTING.md draws {drawn} (top first); LAYERS has them as ranks {ranks}"
+    )
+
+
 def test_the_core_never_names_a_plugin() -> None:
     named = [
         f"{module} imports {name}"
