@@ -49,7 +49,14 @@ def exercise(url: str, **options: Any) -> None:
     write_polylines(
         url, lines, chunk_shape=REMOTE_CS, bounds=BOUNDS, mode="w", **options
     )  # replace
-    write_polylines(url, more, object_ids=[30, 31, 32], mode="a", **options)
+    # appended from batches (in memory: the fsspec test and the local ones)
+    batches = iter(
+        [
+            {"polylines": more[:1], "object_ids": [30]},
+            {"polylines": more[1:], "object_ids": [31, 32]},
+        ]
+    )
+    write_polylines(url, batches, mode="a", **options)
     got = read_polylines(url, **options)
     assert got.object_ids.tolist() == list(range(33))
     np.testing.assert_array_equal(got.polylines[31], more[1])
