@@ -14,8 +14,11 @@ from zarr_vectors.store.api import (
     read_metadata,
     verify_store,
 )
+from zarr_vectors.store.location import StoreLike, StoreLocation
 
 __all__ = [
+    "StoreLike",
+    "StoreLocation",
     "as_zarr_store",
     "consolidate_metadata",
     "create_store",
