@@ -345,6 +345,12 @@ def test_a_streamed_append_that_fails_anywhere_leaves_the_store_as_it_was(tmp_pa
             write_polylines(tmp_path / "s", iter(batches), mode="a", spill_dir=str(tmp_path))
         assert store_files(tmp_path / "s") == before, needle
     assert not list(tmp_path.glob("zarr-vectors-spill-*"))
+    good = iter([{"polylines": walks(2, 500.0, 60.0, seed=16), "object_ids": [10, 11]}])
+    with pytest.raises(OSError, match="disk full"):  # a put of the commit fails
+        write_polylines(FailingPuts(LocalBackend(tmp_path / "s")), good, mode="a")
+    got = read_polylines(tmp_path / "s")
+    assert [p.tolist() for p in got.polylines] == [p.tolist() for p in old]
+    assert not list(tmp_path.glob("s/.zv-staged-*"))
 
 
 def test_a_writer_that_commits_into_the_same_cells_while_batches_spill_wins(tmp_path: Path) -> None:
