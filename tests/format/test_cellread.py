@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers.stores import snapshot_of
 from zarr_vectors.exceptions import CorruptStoreError, ValidationError
 from zarr_vectors.format.cellread import (
     Cell,
@@ -45,8 +46,8 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def snap(store: Path) -> Iterator[Snapshot]:
-    with LocalBackend(store) as backend:
-        yield load_snapshot(backend)
+    with snapshot_of(store) as snap:
+        yield snap
 
 
 def ids_of(cells: list[Cell]) -> np.ndarray:

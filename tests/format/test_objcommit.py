@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.helpers.stores import snapshot_of
 from zarr_vectors.exceptions import ValidationError
 from zarr_vectors.format.journal import log_key
 from zarr_vectors.format.lease import lease_of
 from zarr_vectors.format.objcommit import ObjectRootMetadata, commit_objects
-from zarr_vectors.format.snapshot import Snapshot, load_snapshot
+from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.types.polylines import read_polylines, write_polylines
 
@@ -45,8 +46,8 @@ def writer(store: Path) -> dict[str, Any]:
 
 def test_the_links_convention_is_written_in_the_root(tmp_path: Path) -> None:
     write_polylines(tmp_path / "p", lines(1, 1), chunk_shape=CS, bounds=BOUNDS)
-    with LocalBackend(tmp_path / "p") as backend:
-        meta = load_snapshot(backend).meta
+    with snapshot_of(tmp_path / "p") as snap:
+        meta = snap.meta
     kept = {f.name: getattr(meta, f.name) for f in dataclasses.fields(meta)}
     explicit = ObjectRootMetadata(**kept, links_convention="explicit")
     assert explicit.to_attributes()["zarr_vectors"]["links_convention"] == "explicit"

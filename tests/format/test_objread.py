@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.format.test_objects import BOUNDS, CS, walks
+from tests.helpers.stores import snapshot_of
 from tests.types.test_points_backends import CountingBackend
 from zarr_vectors.exceptions import CorruptStoreError, ValidationError
 from zarr_vectors.format.objects import encode_fragment_ranges
@@ -83,8 +84,8 @@ def snap(tmp_path: Path) -> Iterator[Snapshot]:
         groups={0: [1, 2], 1: [7]},
         object_attributes={"len": np.arange(8, dtype=np.float32)},
     )
-    with LocalBackend(tmp_path / "s") as backend:
-        yield load_snapshot(backend)
+    with snapshot_of(tmp_path / "s") as snap:
+        yield snap
 
 
 def test_group_members_and_unknown_groups(snap: Snapshot) -> None:
@@ -110,8 +111,7 @@ def test_a_group_may_be_stored_as_a_range_of_ids(tmp_path: Path) -> None:
     doc = json.loads(doc_path.read_text())
     doc["attributes"]["group_ranges"] = {"1": [2, 5]}  # ids 2, 3, 4 (the stored blob says 5)
     doc_path.write_text(json.dumps(doc))
-    with LocalBackend(store) as backend:
-        snap = load_snapshot(backend)
+    with snapshot_of(store) as snap:
         np.testing.assert_array_equal(group_members(snap, 0, [1]), [2, 3, 4])
         np.testing.assert_array_equal(group_members(snap, 0, [0, 1]), [0, 2, 3, 4])
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.format.test_repair import DiesBeforeCommit
+from tests.helpers.stores import snapshot_of
 from zarr_vectors.exceptions import StoreError
 from zarr_vectors.format.journal import Pending, log_key
 from zarr_vectors.format.lease import RootLease
@@ -49,8 +50,7 @@ def cell_objects(store: Path) -> dict[str, bytes]:
 
 def state(store: Path) -> tuple[int, Pending | None, int]:
     """(generation, journal entry, level 0's vertex count) of the store as it is."""
-    with LocalBackend(store) as backend:
-        snap = load_snapshot(backend)
+    with snapshot_of(store) as snap:
         return snap.generation, snap.pending, snap.level_meta(0).vertex_count
 
 
