@@ -371,3 +371,17 @@ def test_a_writer_that_commits_into_the_same_cells_while_batches_spill_wins(tmp_
     write_polylines(tmp_path / "s", meanwhile([30], far, 31), mode="a")
     got = read_polylines(tmp_path / "s", object_ids=[30, 31])
     assert [p.tolist() for p in got.polylines] == [here[0].tolist(), far[0].tolist()]
+    # a replace meanwhile that keeps those cells but adds an object attribute: refused too
+    lines = walks(10, 500.0, 60.0, seed=17)
+    write_polylines(tmp_path / "t", lines, chunk_shape=CS, bounds=B)
+
+    def replaced():  # type: ignore[no-untyped-def]
+        yield {"polylines": here, "object_ids": [40]}
+        w = {"w": np.arange(10.0)}
+        write_polylines(
+            tmp_path / "t", lines, chunk_shape=CS, bounds=B, mode="w", object_attributes=w
+        )
+
+    with pytest.raises(ConcurrentWriteError, match="another writer"):
+        write_polylines(tmp_path / "t", replaced(), mode="a")
+    assert read_polylines(tmp_path / "t").object_ids.tolist() == list(range(10))

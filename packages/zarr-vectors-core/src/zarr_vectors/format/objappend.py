@@ -323,6 +323,19 @@ def check_appendable(
         )
 
 
+def _kinds(docs: Mapping[str, Mapping[str, Any]], level: str = "0") -> list[Any]:
+    """What the batches were checked and cast against: the vertices' dtype, the names
+    of the vertex, object and link attributes and the dtypes of the first two."""
+    groups = [f"{level}/vertices"] + [
+        f"{level}/{k}_attributes/" for k in ("vertex", "object", "link")
+    ]
+    return sorted(
+        (p, str(d.get("data_type")), str(d.get("attributes", {}).get("dtype")))
+        for p, d in docs.items()
+        if p == groups[0] or (p.startswith(tuple(groups[1:])) and p.count("/") == 2)
+    )
+
+
 def append_stream(
     backend: StorageBackend,
     snap0: Snapshot,
@@ -391,7 +404,7 @@ def append_stream(
                 if gen != snap0.meta.generation:
                     now = level_docs(snap)
                     check_appendable(snap.meta, geometry_type, None, chunk_shape)
-                    if not tally.still_holds(snap, now):
+                    if _kinds(now) != _kinds(docs) or not tally.still_holds(snap, now):
                         raise ConcurrentWriteError(
                             f"{backend.url}: another writer added to the cells these batches "
                             "touch while they were spilled; nothing was written: append them "
