@@ -73,14 +73,7 @@ def test_the_cli_warns_when_the_published_package_shares_the_environment(tmp_pat
 
 #: Public functions whose ``store``/``backend`` are still typed ``Any`` (issue 16 wants
 #: ``StoreLike`` and ``str | None``); the curves engineer's modules. Delete a line when fixed.
-_LOOSE_STORE = {
-    "read_graph",
-    "read_lines",
-    "read_polylines",
-    "write_graph",
-    "write_lines",
-    "write_polylines",
-}
+_LOOSE_STORE: set[str] = set()
 
 
 def _store_annotations() -> dict[str, tuple[str, str]]:

@@ -25,6 +25,7 @@ from zarr_vectors.format.objects import ObjectLevel
 from zarr_vectors.format.objread import ObjectData
 from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.format.validate import check_attributes, check_positions
+from zarr_vectors.store.location import StoreLike
 from zarr_vectors.types._objects import (
     ObjectResult,
     check_layout,
@@ -165,7 +166,7 @@ def check_forest(
 
 
 def write_graph(
-    store: Any,
+    store: StoreLike,
     positions: Any,
     edges: Any = None,
     *,
@@ -187,7 +188,7 @@ def write_graph(
     memory_limit: int | str | None = None,
     spill_dir: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> WriteSummary:
     """Write a graph (``kind="graph"``) or skeleton set (``kind="skeleton"``) to ``store``.
@@ -401,7 +402,7 @@ def tree_edges(data: ObjectData) -> tuple[npt.NDArray[np.int64], dict[str, npt.N
 
 
 def read_graph(
-    store: Any,
+    store: StoreLike,
     *,
     level: int = 0,
     object_ids: Sequence[int] | None = None,
@@ -409,7 +410,7 @@ def read_graph(
     attribute_names: Sequence[str] | None = None,
     as_dask: bool = False,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> Graph | Any:
     """Read a graph or skeleton: whole objects with every edge between the vertices read.

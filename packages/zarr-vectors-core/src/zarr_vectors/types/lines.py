@@ -22,6 +22,7 @@ from zarr_vectors.format.objects import ObjectLevel
 from zarr_vectors.format.objread import ObjectData
 from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.format.validate import check_attribute_name, check_positions
+from zarr_vectors.store.location import StoreLike
 from zarr_vectors.types._objects import (
     ObjectResult,
     check_layout,
@@ -78,7 +79,7 @@ class WriteSummary:
 
 
 def write_lines(
-    store: Any,
+    store: StoreLike,
     endpoints: Any,
     *,
     chunk_shape: Sequence[float] | None = None,
@@ -97,7 +98,7 @@ def write_lines(
     memory_limit: int | str | None = None,
     spill_dir: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> WriteSummary:
     """Write ``endpoints`` (``(N, 2, D)``: N lines of two endpoints) to ``store``.
@@ -229,7 +230,7 @@ def _merge(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:
 
 
 def read_lines(
-    store: Any,
+    store: StoreLike,
     *,
     level: int = 0,
     object_ids: Sequence[int] | None = None,
@@ -237,7 +238,7 @@ def read_lines(
     attribute_names: Sequence[str] | None = None,
     as_dask: bool = False,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> Lines | Any:
     """Read lines whole: ``endpoints`` ``(N, 2, D)`` in id order.

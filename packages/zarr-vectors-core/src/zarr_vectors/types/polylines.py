@@ -25,6 +25,7 @@ from zarr_vectors.format.objects import ObjectLevel
 from zarr_vectors.format.objread import ObjectData
 from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.format.validate import check_attribute_name, check_positions
+from zarr_vectors.store.location import StoreLike
 from zarr_vectors.types._objects import (
     ObjectResult,
     check_groups,
@@ -184,7 +185,7 @@ def polyline_level(
 
 
 def write_polylines(
-    store: Any,
+    store: StoreLike,
     polylines: Sequence[Any] | Iterable[Any],
     *,
     chunk_shape: Sequence[float] | None = None,
@@ -207,7 +208,7 @@ def write_polylines(
     memory_limit: int | str | None = None,
     spill_dir: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> WriteSummary:
     """Write polylines (a list of ``(n_k, D)`` arrays) to ``store``.
@@ -376,7 +377,7 @@ def _merge(old: ObjectData, snap: Snapshot, new: ObjectLevel) -> ObjectLevel:
 
 
 def read_polylines(
-    store: Any,
+    store: StoreLike,
     *,
     level: int = 0,
     object_ids: Sequence[int] | None = None,
@@ -385,7 +386,7 @@ def read_polylines(
     attribute_names: Sequence[str] | None = None,
     as_dask: bool = False,
     storage_options: Mapping[str, Any] | None = None,
-    backend: Any = None,
+    backend: str | None = None,
     **backend_kwargs: Any,
 ) -> Polylines | Any:
     """Read polylines whole, each a ``(n_k, D)`` array in its stored order and direction.
