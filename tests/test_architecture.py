@@ -280,11 +280,6 @@ _THROUGH_BACKEND = (
 )
 WITHOUT_OWN_TEST: dict[str, str] = {
     # The plugins: these modules are tested today only through their backend.
-    "zarr_vectors_obstore/adopt.py": _THROUGH_BACKEND,
-    "zarr_vectors_obstore/building.py": _THROUGH_BACKEND,
-    "zarr_vectors_obstore/credentials.py": _THROUGH_BACKEND,
-    "zarr_vectors_obstore/errors.py": _THROUGH_BACKEND,
-    "zarr_vectors_obstore/options.py": _THROUGH_BACKEND,
     "zarr_vectors_fsspec/adopt.py": _THROUGH_BACKEND,
     "zarr_vectors_fsspec/errors.py": _THROUGH_BACKEND,
     "zarr_vectors_fsspec/lifecycle.py": _THROUGH_BACKEND,

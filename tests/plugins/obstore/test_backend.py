@@ -148,11 +148,6 @@ def test_memory_through_make_backend_when_chosen() -> None:
     assert backend.get_bytes("k") == b"v"
 
 
-def test_memory_refuses_store_config() -> None:
-    with pytest.raises(BackendOptionError, match="region"):
-        ObstoreBackend("memory://x", region="us-east-1")
-
-
 def test_unknown_options_are_named() -> None:
     with pytest.raises(BackendOptionError, match=r"'obstore'.*'bogus', 'regoin'"):
         make_backend("s3://bucket/p", regoin="us-east-1", bogus=1, region="us-east-1")
@@ -323,11 +318,6 @@ def test_http_refuses_conditional_writes(http_seeded: str) -> None:
 
     with pytest.raises((ReadOnlyBackendError, UnsupportedOperationError)):
         ObstoreBackend(http_seeded).put_if("new", b"v", expect=None)
-
-
-def test_http_refuses_store_config() -> None:
-    with pytest.raises(BackendOptionError, match="'access_key_id'"):
-        ObstoreBackend("http://127.0.0.1:1/x", access_key_id="a")
 
 
 class _SlowCounting:

@@ -220,15 +220,6 @@ def test_adopt_an_http_store_reads_only(http_server: procs.HttpServer, tmp_path:
         write_points(store, pts, mode="w", chunk_shape=CS, bounds=BOUNDS)
 
 
-def test_adopted_store_refuses_store_options() -> None:
-    from obstore.store import MemoryStore
-
-    with pytest.raises(BackendOptionError, match=r"region.*MemoryStore.*when making it"):
-        write_points(MemoryStore(), points(), chunk_shape=CS, storage_options={"region": "x"})
-    with pytest.raises(BackendOptionError, match="max_concurrency"):
-        read_points(MemoryStore(), storage_options={"max_concurrency": "8"})
-
-
 def test_entry_point_stays_light() -> None:
     """Loading the plugin's description imports neither obstore nor the adopter."""
     code = (

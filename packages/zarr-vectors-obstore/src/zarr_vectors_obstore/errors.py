@@ -100,7 +100,7 @@ def cause_of(err: BaseException, redact: Callable[[str], str]) -> str:
         if index > 0:
             text = text[:index]
     text = redact(text)
-    text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}={REDACTED}", text).rstrip(" .:")
     if len(text) > _MAX_CAUSE:
-        text = text[: _MAX_CAUSE - 3] + "..."
-    return text.rstrip(" .:")
+        text = text[: _MAX_CAUSE - 3] + "..."  # after the strip, which would take the dots
+    return text
