@@ -7,14 +7,20 @@ wanted mostly whole is read whole, one wanted for a few cells by its index and r
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import threading
+from typing import Any, cast
 
 import pytest
 
+from zarr_vectors.exceptions import CorruptStoreError
 from zarr_vectors.format.cellio import ArrayLayout, cells_to_objects, fetch_cell_bytes
 from zarr_vectors.format.cells import CellCodec, codec_chain
 from zarr_vectors.format.levelwrite import level_array_docs, shard_docs
-from zarr_vectors.storage.protocol import ObjectInfo
+from zarr_vectors.format.sharding import sharded_array_json
+from zarr_vectors.format.snapshot import Snapshot
+from zarr_vectors.storage.async_base import AsyncBackend
+from zarr_vectors.storage.protocol import ObjectInfo, missing_key
 
 DOCS = level_array_docs(
     "0",
@@ -128,3 +134,142 @@ def test_cells_written_into_a_shard_keep_the_cells_it_holds() -> None:
 def test_the_layout_decodes_with_the_arrays_cell_codec(layout: ArrayLayout) -> None:
     assert layout.codec.decode(cell((1, 2))) == f"cell {(1, 2)}".encode() * 20
     assert layout.cell_key((1, 2)) == "0/vertices/c/1/2"
+
+
+ATTR = ArrayLayout("0/vertex_attributes/a", shard_docs(DOCS, (4, 4))["0/vertices"])
+
+
+class Rounds(Store):
+    """A store whose every request waits until ``parties`` requests are in flight together.
+
+    A read that sends its requests one after another never gets past the first
+    (the barrier breaks after its timeout, long enough for any machine load);
+    one that sends each round at once passes, and ``rounds()`` says what each
+    round asked for.
+    """
+
+    def __init__(self, objects: list[tuple[str, bytes]], parties: int) -> None:
+        super().__init__(objects)
+        self.max_concurrency = 8
+        self.parties = parties
+        self.barrier = threading.Barrier(parties, timeout=60)
+
+    def _wait(self, kind: str, key: str) -> None:
+        self.requests.append((kind, key))
+        self.barrier.wait()
+
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        for k in keys:
+            self._wait("get", k)
+        return {k: self.objects[k] for k in keys if k in self.objects}
+
+    def head(self, key: str) -> ObjectInfo:
+        self._wait("head", key)
+        return ObjectInfo(key, len(self.objects[key]))
+
+    def get_range(self, key: str, start: int, length: int | None) -> bytes:
+        self._wait("range", key)
+        data = self.objects[key]
+        return data[start : None if length is None else start + length]
+
+    def rounds(self) -> list[set[tuple[str, str]]]:
+        n = self.parties
+        return [set(self.requests[i : i + n]) for i in range(0, len(self.requests), n)]
+
+
+class AsyncRounds(AsyncBackend):
+    """:class:`Rounds` as a backend with coroutines of its own (as obstore's), read through a
+    :class:`Snapshot`: its requests meet at an :class:`asyncio.Barrier` on the I/O loop."""
+
+    def __init__(self, objects: list[tuple[str, bytes]], parties: int) -> None:
+        super().__init__("mem://t")
+        self.objects = dict(objects)
+        self.parties = parties
+        self.requests: list[tuple[str, str]] = []
+        self.barrier: asyncio.Barrier | None = None
+
+    async def _wait(self, kind: str, key: str) -> None:
+        self.requests.append((kind, key))
+        if self.barrier is None:
+            self.barrier = asyncio.Barrier(self.parties)
+        await asyncio.wait_for(self.barrier.wait(), 60)
+
+    async def _aget(self, key: str) -> bytes:
+        await self._wait("get", key)
+        try:
+            return self.objects[key]
+        except KeyError:
+            raise missing_key(key, self.url) from None
+
+    async def _ahead(self, key: str) -> ObjectInfo:
+        await self._wait("head", key)
+        return ObjectInfo(key, len(self.objects[key]))
+
+    async def _aget_range(self, key: str, start: int, length: int | None) -> bytes:
+        await self._wait("range", key)
+        data = self.objects[key]
+        return data[start : None if length is None else start + length]
+
+    async def _aput(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def _aexists(self, key: str) -> bool:
+        return key in self.objects
+
+    async def _adelete(self, key: str) -> None:
+        raise NotImplementedError
+
+    async def _alist(self, prefix: str, recursive: bool) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    rounds = Rounds.rounds
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["threads", "coroutines"])
+@pytest.mark.parametrize("wanted", [[(0, 1)], [(0, 1), (4, 2)]], ids=["1 shard", "2 shards"])
+def test_every_array_and_shard_is_read_in_the_same_three_rounds(
+    wanted: list[Any], native: bool
+) -> None:
+    """Sizes, then indexes, then cell bytes: each a round over both arrays and every shard."""
+    layouts = {"0/vertices": SHARDED, ATTR.path: ATTR}
+    grids = [(i, j) for i in range(8) for j in range(4)]
+    chunks = [(lay.cell_key(g), cell(g)) for lay in layouts.values() for g in grids]
+    puts, _ = cells_to_objects(None, layouts, chunks)
+    store: Any
+    reader: Any
+    if native:
+        store = AsyncRounds(puts, parties=2 * len(wanted))
+        reader = Snapshot(store, {}, meta=cast(Any, None), consolidated=None)
+    else:
+        store = reader = Rounds(puts, parties=2 * len(wanted))
+    got = fetch_cell_bytes(reader, {p: (lay, wanted) for p, lay in layouts.items()})
+    assert got == {(p, g): cell(g) for p in layouts for g in wanted}
+    spec = SHARDED.sharding
+    assert spec is not None
+    shards = {spec.shard_key(p, spec.locate(g)[0]) for p in layouts for g in wanted}
+    assert store.rounds() == [
+        {("head", k) for k in shards},
+        {("range", k) for k in shards},  # the indexes
+        {("range", k) for k in shards},  # the cells' bytes
+    ]
+
+
+def test_an_index_at_the_start_is_read_without_a_head() -> None:
+    doc = sharded_array_json(DOCS["0/vertices"], (4, 4), index_location="start")
+    layout = ArrayLayout("0/vertices", doc)
+    chunks = [(layout.cell_key(g), cell(g)) for g in [(0, 1), (2, 2)]]
+    puts, _ = cells_to_objects(None, {layout.path: layout}, chunks)
+    store = Store(puts)
+    got = fetch_cell_bytes(snap(store), {layout.path: (layout, [(0, 1), (1, 3)])})
+    assert got == {(layout.path, (0, 1)): cell((0, 1))}
+    assert store.requests == [("range", "0/vertices/c/0/0")] * 2  # the index, the cell
+    store.objects["0/vertices/c/0/0"] = store.objects["0/vertices/c/0/0"][:300]  # truncated
+    with pytest.raises(CorruptStoreError, match="mem://t: 0/vertices/c/0/0"):
+        fetch_cell_bytes(snap(store), {layout.path: (layout, [(0, 1)])})
+
+
+def test_a_shard_shorter_than_its_index_is_named() -> None:
+    store = sharded_store()
+    store.objects["0/vertices/c/0/0"] = b"short"
+    with pytest.raises(CorruptStoreError, match="mem://t: 0/vertices/c/0/0: shard of 5 bytes"):
+        fetch_cell_bytes(snap(store), {"0/vertices": (SHARDED, [(0, 1)])})

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -59,12 +60,15 @@ class CountingProxy:
     clients connect; :meth:`counts` returns the requests seen so far by kind.
     """
 
-    def __init__(self, upstream: str, *, timeout: float = 60.0) -> None:
+    def __init__(self, upstream: str, *, timeout: float = 60.0, delay: float = 0.0) -> None:
+        """``delay``: seconds each request waits before it is forwarded, requests in flight
+        together waiting side by side (benches: a remote store's round trip on 127.0.0.1)."""
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname or not parts.port:
             raise ValueError(f"upstream must be http://host:port, got {upstream!r}")
         self._upstream = (parts.hostname, parts.port)
         self._timeout = timeout
+        self._delay = delay
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._requests: list[tuple[str, str]] = []
@@ -144,6 +148,8 @@ class CountingProxy:
                 if self.command == "PUT" and self.headers.get("x-amz-copy-source"):
                     kind = "PUT+copy" + kind[3:]  # CopyObject: no bytes through the client
                 proxy._count(kind, self.path)
+                if proxy._delay:
+                    time.sleep(proxy._delay)
                 body = self._body()
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 if body or self.command in ("PUT", "POST"):

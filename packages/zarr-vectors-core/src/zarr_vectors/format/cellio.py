@@ -9,7 +9,9 @@ and writers above this module speak of cells only:
   object, or the inner chunk cut out of its shard). For shards it reads the
   index (a ``head`` for the size, then one ranged read) and then only the byte
   ranges of the wanted cells, neighbouring ranges coalesced; a shard that is
-  wanted mostly whole is read whole instead.
+  wanted mostly whole is read whole instead. Each step is one concurrent round
+  over every array and shard of the read, so a read's latency is three round
+  trips however many arrays (vertices, attributes, fragments) it touches.
 * :func:`shard_objects` turns encoded cell objects into shard objects, merging
   the cells already stored in the shards it touches (appends).
 
@@ -20,11 +22,13 @@ exactly an unsharded array's codecs).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from zarr_vectors.exceptions import CorruptStoreError
 from zarr_vectors.format.cells import CellCodec
 from zarr_vectors.format.sharding import (
+    ByteRange,
+    ShardIndex,
     ShardingSpec,
     decode_index,
     parse_sharding,
@@ -32,7 +36,8 @@ from zarr_vectors.format.sharding import (
     slice_ranges,
 )
 from zarr_vectors.format.snapshot import Snapshot
-from zarr_vectors.storage.concurrency import map_bounded
+from zarr_vectors.storage.base import Backend
+from zarr_vectors.storage.concurrency import amap_bounded
 
 __all__ = ["ArrayLayout", "cells_to_objects", "fetch_cell_bytes", "shard_objects"]
 
@@ -58,67 +63,179 @@ class ArrayLayout:
 def fetch_cell_bytes(
     snap: Snapshot, wanted: Mapping[str, tuple[ArrayLayout, Sequence[Grid]]]
 ) -> dict[tuple[str, Grid], bytes]:
-    """Encoded bytes of the wanted cells, by ``(array path, grid cell)``; missing ones left out."""
+    """Encoded bytes of the wanted cells, by ``(array path, grid cell)``; missing ones left out.
+
+    Every array and every shard is fetched at once, in at most three rounds of
+    concurrent requests (:func:`_round`): the cells of unsharded arrays, the
+    shards wanted mostly whole, and the size of each other shard (a ``head``,
+    only when its index is at its end); then every such shard's index; then
+    every byte range those indexes point to. A read of one cell in two arrays
+    costs three round trips, not six one after the other.
+    """
     plain: dict[str, tuple[str, Grid]] = {}
-    sharded: list[tuple[ArrayLayout, Sequence[Grid]]] = []
+    shards: list[_ShardRead] = []
     for path, (layout, cells) in wanted.items():
         if layout.sharding is None:
             plain.update({layout.cell_key(g): (path, g) for g in cells})
         elif cells:
-            sharded.append((layout, cells))
+            shards.extend(_shard_reads(layout, cells, snap.backend.url))
+    first = [read.first_request() for read in shards]
+    if plain:
+        first.append(("get_many", (list(plain),)))
+    answers = _round(snap, first, missing_ok=True)
     out: dict[tuple[str, Grid], bytes] = {}
     if plain:
-        got = snap.get_many(list(plain))
-        out.update({plain[k]: v for k, v in got.items()})
-    for layout, cells in sharded:
-        out.update(_from_shards(snap, layout, cells))
+        out.update({plain[k]: v for k, v in answers.pop().items()})
+    for read, answer in zip(shards, answers, strict=True):
+        read.took_first(answer)
+    sized = [read for read in shards if read.size is not None]
+    for read, raw in zip(sized, _round(snap, [r.index_request() for r in sized]), strict=True):
+        read.took_index(raw)
+    ranged = [read for read in shards if read.blobs is None and read.index is not None]
+    jobs: list[_Request] = [
+        ("get_range", (read.key, r.start, r.length)) for read in ranged for r in read.ranges
+    ]
+    parts = _round(snap, jobs)
+    done = 0
+    for read in ranged:  # the parts come back in the order of ``jobs``: read by read
+        read.blobs = slice_ranges(read.ranges, parts[done : done + len(read.ranges)], read.where)
+        done += len(read.ranges)
+    for read in shards:
+        out.update(read.cells())
     return out
 
 
-def _from_shards(
-    snap: Snapshot, layout: ArrayLayout, cells: Sequence[Grid]
-) -> dict[tuple[str, Grid], bytes]:
+#: One request of a round: a :class:`Snapshot` read method and its arguments.
+_Request = tuple[Literal["get_many", "head", "get_range"], tuple[Any, ...]]
+
+
+def _round(snap: Snapshot, requests: list[_Request], *, missing_ok: bool = False) -> list[Any]:
+    """The answers to ``requests``, all sent at once: one round trip, in their order.
+
+    A round is one batch on the I/O loop (:func:`~zarr_vectors.storage.runner.run_sync`)
+    with at most the backend's ``max_concurrency`` requests in flight: the
+    backend's own coroutines where it has them (obstore, fsspec's async file
+    systems, icechunk), else its blocking calls on the loop's long-lived worker
+    threads (no thread is started per read). With ``missing_ok`` a missing key
+    answers ``None`` (a shard not stored) instead of raising.
+    """
+    if not requests:
+        return []
+    import asyncio
+
+    from zarr_vectors.storage.runner import run_sync
+
+    native = _native_coroutines(snap.backend)
+
+    async def ask(request: _Request) -> Any:
+        name, args = request
+        try:
+            if native:
+                return await getattr(snap, "a" + name)(*args)
+            return await asyncio.to_thread(getattr(snap, name), *args)
+        except KeyError:
+            if missing_ok:
+                return None
+            raise
+
+    limit = int(getattr(snap.backend, "max_concurrency", 8))
+    return run_sync(amap_bounded(ask, requests, limit))
+
+
+def _native_coroutines(backend: object) -> bool:
+    """Whether ``backend``'s coroutine reads are its own rather than its blocking ones on a thread.
+
+    Then a round awaits them; a thread-based backend's (local files, test doubles)
+    are its blocking calls on a thread, which the round makes itself.
+    """
+    return isinstance(backend, Backend) and type(backend)._aget_range is not Backend._aget_range
+
+
+def _shard_reads(layout: ArrayLayout, cells: Sequence[Grid], url: str) -> list[_ShardRead]:
+    """The shards of ``layout`` holding ``cells``, each with the cells wanted from it."""
     spec = layout.sharding
     assert spec is not None
     by_shard: dict[Grid, list[tuple[int, Grid]]] = {}
     for grid in cells:
         shard, inner = spec.locate(grid)
         by_shard.setdefault(shard, []).append((inner, grid))
-    jobs = list(by_shard.items())
-    limit = int(getattr(snap.backend, "max_concurrency", 8))
-    results = map_bounded(lambda job: _one_shard(snap, layout, *job), jobs, limit)
-    out: dict[tuple[str, Grid], bytes] = {}
-    for part in results:
-        out.update(part)
-    return out
+    return [_ShardRead(layout, shard, found, url) for shard, found in by_shard.items()]
 
 
-def _one_shard(
-    snap: Snapshot, layout: ArrayLayout, shard: Grid, wanted: list[tuple[int, Grid]]
-) -> dict[tuple[str, Grid], bytes]:
-    spec = layout.sharding
-    assert spec is not None
-    key = spec.shard_key(layout.path, shard)
-    where = f"{snap.backend.url}: {key}"
-    if len(wanted) >= WHOLE_SHARD_SHARE * spec.n_inner:
-        data = snap.get_many([key]).get(key)
-        if data is None:
-            return {}
-        start, length = spec.index_range(len(data))
-        index = decode_index(spec, data[start : start + length], shard_size=len(data), where=where)
-        blobs = {i: memoryview(data)[s[0] : s[0] + s[1]] for i, _ in wanted if (s := index.span(i))}
-    else:
+class _ShardRead:
+    """One shard of one array being read, and what its rounds have learnt of it.
+
+    The first round reads the whole object (most of its cells wanted), its size
+    (a ``head``: the index is at its end) or its index (at its start, which
+    needs no size); the second the index at the end; then the cells' byte
+    ranges. A shard that is not stored yields no cells.
+    """
+
+    def __init__(
+        self, layout: ArrayLayout, shard: Grid, wanted: list[tuple[int, Grid]], url: str
+    ) -> None:
+        assert layout.sharding is not None
+        self.layout, self.spec, self.wanted = layout, layout.sharding, wanted
+        self.key = self.spec.shard_key(layout.path, shard)
+        self.where = f"{url}: {self.key}"
+        self.whole = len(wanted) >= WHOLE_SHARD_SHARE * self.spec.n_inner
+        #: The object's size, while its index (at the end) is still to be read.
+        self.size: int | None = None
+        self.index: ShardIndex | None = None
+        self.ranges: list[ByteRange] = []
+        #: Inner chunk bytes by inner index; ``None`` until fetched.
+        self.blobs: dict[int, memoryview] | None = None
+
+    def first_request(self) -> _Request:
+        if self.whole:
+            return ("get_many", ([self.key],))
+        if self.spec.index_location == "end":
+            return ("head", (self.key,))
+        # An index at the start needs no size: a shard shorter than its index or
+        # its ranges comes back short, which decoding and slicing refuse.
+        return ("get_range", (self.key, 0, self.spec.index_nbytes))
+
+    def took_first(self, answer: Any) -> None:
+        spec = self.spec
+        if answer is None:
+            return
+        if self.whole:
+            data = answer.get(self.key)
+            if data is None:
+                return
+            start, length = spec.index_range(len(data))
+            raw = data[start : start + length]
+            index = decode_index(spec, raw, shard_size=len(data), where=self.where)
+            view = memoryview(data)
+            self.blobs = {
+                i: view[s[0] : s[0] + s[1]] for i, _ in self.wanted if (s := index.span(i))
+            }
+            self.index = index
+        elif spec.index_location == "end":
+            self.size = int(answer.size)
+        else:
+            self._planned(decode_index(spec, answer, where=self.where))
+
+    def index_request(self) -> _Request:
+        assert self.size is not None
         try:
-            size = snap.head(key).size
-        except KeyError:
-            return {}
-        start, length = spec.index_range(size)
-        raw = snap.get_range(key, start, length)
-        index = decode_index(spec, raw, shard_size=size, where=where)
-        ranges = plan_ranges(index, [i for i, _ in wanted])
-        parts = [snap.get_range(key, r.start, r.length) for r in ranges]
-        blobs = slice_ranges(ranges, parts, where)
-    return {(layout.path, grid): bytes(blobs[i]) for i, grid in wanted if i in blobs}
+            start, length = self.spec.index_range(self.size)
+        except CorruptStoreError as exc:
+            raise CorruptStoreError(f"{self.where}: {exc}") from None
+        return ("get_range", (self.key, start, length))
+
+    def took_index(self, raw: bytes) -> None:
+        assert self.size is not None
+        self._planned(decode_index(self.spec, raw, shard_size=self.size, where=self.where))
+        self.size = None
+
+    def _planned(self, index: ShardIndex) -> None:
+        self.index = index
+        self.ranges = plan_ranges(index, [i for i, _ in self.wanted])
+
+    def cells(self) -> dict[tuple[str, Grid], bytes]:
+        blobs = self.blobs or {}
+        return {(self.layout.path, g): bytes(blobs[i]) for i, g in self.wanted if i in blobs}
 
 
 def shard_objects(

@@ -26,7 +26,7 @@ from zarr_vectors.exceptions import (
 )
 from zarr_vectors.format.journal import ROOT_KEY, Pending, log_key, node_key
 from zarr_vectors.format.metadata import LevelMetadata, RootMetadata
-from zarr_vectors.storage.base import ObjectInfo, StorageBackend
+from zarr_vectors.storage.base import AsyncStorageBackend, ObjectInfo, StorageBackend
 
 __all__ = ["Snapshot", "load_snapshot", "parse_json_doc", "snapshot_from_doc"]
 
@@ -94,6 +94,45 @@ class Snapshot:
             except KeyError:
                 pass
         return self.backend.get_range(key, start, length)
+
+    async def aget_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """:meth:`get_many` through the backend's coroutines (an :class:`AsyncStorageBackend`)."""
+        backend = self._async_backend()
+        prefix = self._staged()
+        if not prefix:
+            return await backend.aget_many(keys)
+        staged = await backend.aget_many([prefix + k for k in keys])
+        found = {k: staged[prefix + k] for k in keys if prefix + k in staged}
+        rest = [k for k in keys if k not in found]
+        if rest:
+            found.update(await backend.aget_many(rest))
+        return found
+
+    async def ahead(self, key: str) -> ObjectInfo:
+        """:meth:`head` through the backend's coroutines."""
+        backend, staged = self._async_backend(), self._staged()
+        if staged:
+            try:
+                return await backend.ahead(staged + key)
+            except KeyError:
+                pass
+        return await backend.ahead(key)
+
+    async def aget_range(self, key: str, start: int, length: int | None) -> bytes:
+        """:meth:`get_range` through the backend's coroutines."""
+        backend, staged = self._async_backend(), self._staged()
+        if staged:
+            try:
+                return await backend.aget_range(staged + key, start, length)
+            except KeyError:
+                pass
+        return await backend.aget_range(key, start, length)
+
+    def _async_backend(self) -> AsyncStorageBackend:
+        backend = self.backend
+        if not isinstance(backend, AsyncStorageBackend):
+            raise TypeError(f"{type(backend).__name__} has no coroutine methods (aget_range...)")
+        return backend
 
     def list_keys(self, prefix: str) -> list[str]:
         """Every object key under ``prefix`` in this snapshot (format keys, sorted)."""
