@@ -280,12 +280,6 @@ _THROUGH_BACKEND = (
 )
 WITHOUT_OWN_TEST: dict[str, str] = {
     # The plugins: these modules are tested today only through their backend.
-    "zarr_vectors_fsspec/adopt.py": _THROUGH_BACKEND,
-    "zarr_vectors_fsspec/errors.py": _THROUGH_BACKEND,
-    "zarr_vectors_fsspec/lifecycle.py": _THROUGH_BACKEND,
-    "zarr_vectors_fsspec/logs.py": _THROUGH_BACKEND,
-    "zarr_vectors_fsspec/options.py": _THROUGH_BACKEND,
-    "zarr_vectors_fsspec/paths.py": _THROUGH_BACKEND,
     "zarr_vectors_icechunk/history.py": _THROUGH_BACKEND,
     "zarr_vectors_icechunk/keyspace.py": _THROUGH_BACKEND,
     "zarr_vectors_icechunk/objects.py": _THROUGH_BACKEND,

@@ -12,11 +12,8 @@ conformance kit.
 from __future__ import annotations
 
 import asyncio
-import gc
 import threading
-import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,6 @@ from tests.helpers.servers import procs
 from tests.plugins.backend_suite import BackendSuite
 from zarr_vectors.exceptions import (
     BackendOptionError,
-    InvalidKeyError,
     KeyConflictError,
     StoreError,
 )
@@ -280,57 +276,6 @@ def test_sync_and_async_file_systems_share_one_code_path(s3_server: Any, s3_buck
         backend.close()
     started = [t for t in threading.enumerate() if t.ident not in threads_before]
     assert all(t.name.startswith("zarr-vectors-io") for t in started), started
-
-
-@pytest.mark.servers
-def test_s3_sessions_are_closed_on_their_loop(s3_server: Any, s3_bucket: str) -> None:
-    """close() closes s3fs's aiohttp session on the loop it was made on; so does dropping
-    a backend unclosed. Nothing is reported unclosed.
-    """
-
-    def used_backend() -> FsspecBackend:
-        backend = FsspecBackend(f"s3://{s3_bucket}/c", **_s3_options(s3_server))
-        backend.put_bytes("k", b"1")
-        assert asyncio.run(backend.aget_bytes("k")) == b"1"
-        return backend
-
-    gc.collect()  # backends other tests forgot are not this test's business
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        closed = used_backend()
-        closed.close()
-        assert closed.closed and closed.fs._s3 is None
-        dropped = used_backend()
-        fs = dropped.fs
-        del closed, dropped  # the second one's finalizer schedules the close on the loop
-        deadline = time.monotonic() + 10
-        while fs._s3 is not None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert fs._s3 is None
-        del fs
-        gc.collect()
-    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
-
-
-# -- Azure: Azurite through adlfs ------------------------------------------------------------------
-
-
-@pytest.mark.servers
-def test_azure_keys_adlfs_would_rewrite_are_refused(
-    azure_server: Any, azure_container: str
-) -> None:
-    """adlfs parses paths as URLs and drops a '#' that ends a name: such a key would alias
-    another, so it is refused; a '#' inside a name, or ending a folder, is kept.
-    """
-    backend = FsspecBackend(f"az://{azure_container}/h", **_azure_options(azure_server))
-    backend.put_bytes("x", b"plain")
-    for call in (lambda: backend.put_bytes("x#", b"alias"), lambda: backend.get_bytes("x#")):
-        with pytest.raises(InvalidKeyError, match="'x#'"):
-            call()
-    backend.put_many({"a#b": b"1", "d#/e": b"2"})
-    assert list(backend.list_prefix("")) == ["a#b", "d#/", "x"]
-    assert backend.get_many(["x", "a#b", "d#/e"]) == {"x": b"plain", "a#b": b"1", "d#/e": b"2"}
-    backend.close()
 
 
 # -- the conformance kit -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-from zarr_vectors.exceptions import BackendOptionError, PluginError, StoreError
+from zarr_vectors.exceptions import BackendOptionError, StoreError
 from zarr_vectors.lazy import open_zv
 from zarr_vectors.storage import make_backend
 from zarr_vectors.types.points import read_points, write_points
@@ -144,24 +144,6 @@ def test_adopt_a_memory_file_system_and_its_mapper() -> None:
     fs.rm(f"{path}-map", recursive=True)
 
 
-def test_adopt_takes_only_the_backends_own_options() -> None:
-    import fsspec
-
-    fs = fsspec.filesystem("memory")
-    path = f"zv-adopt/{uuid.uuid4().hex}"
-    options = {"max_concurrency": 2, "timeout": 9}
-    write_points((fs, path), _points(100), chunk_shape=CS, storage_options=options)
-    with pytest.raises(BackendOptionError, match=r"anon.*configured already"):
-        read_points((fs, path), anon=True)
-    with pytest.raises(BackendOptionError, match="max_concurrency must be an int"):
-        read_points((fs, path), max_concurrency="2")
-    with pytest.raises(StoreError, match=r"names no store by itself.*get_mapper"):
-        read_points(fs)
-    with pytest.raises(StoreError, match="path a string"):
-        read_points((fs, Path(path)))
-    fs.rm(path, recursive=True)
-
-
 @pytest.mark.servers
 @pytest.mark.parametrize("asynchronous", [False, True])
 def test_adopt_an_s3fs_file_system_and_its_mapper(
@@ -283,34 +265,6 @@ def test_s3_endpoint_from_the_environment(
         assert backend.exists("zarr.json")
 
 
-@pytest.mark.parametrize(
-    ("url", "option", "value", "expected"),
-    [
-        ("memory://zv/t", "max_concurrency", "8", "an int >= 1"),
-        ("memory://zv/t", "max_concurrency", 8.0, "an int >= 1"),
-        ("memory://zv/t", "timeout", "30", "a number of seconds"),
-        ("memory://zv/t", "verify_prefixes", "yes", "True or False"),
-        ("s3://bucket/t", "client_kwargs", "region_name=eu-west-1", "a dict"),
-        ("s3://bucket/t", "config_kwargs", [("retries", 3)], "a dict"),
-        ("s3://bucket/t", "endpoint_url", 8333, "a URL string"),
-        ("s3://bucket/t", "anon", "true", "True or False"),
-        ("s3://bucket/t", "secret", 12345678, "a string"),
-        ("gs://bucket/t", "session_kwargs", "x", "a dict"),
-    ],
-)
-def test_option_types_are_named(url: str, option: str, value: Any, expected: str) -> None:
-    with pytest.raises(BackendOptionError) as info:
-        make_backend(url, backend="fsspec", **{option: value})
-    message = str(info.value)
-    assert "\n" not in message
-    assert f"option {option} must be {expected}" in message
-    assert f"got {type(value).__name__}" in message
-    if option == "secret":
-        assert "12345678" not in message  # a credential's value is never echoed
-    else:
-        assert f"{option}=" in message  # an example of the right type
-
-
 def test_forced_fsspec_on_a_scheme_nothing_serves() -> None:
     """Refused in one line naming the scheme and what to install (by the core's check of a
     forced backend, or by the plugin when it is constructed directly)."""
@@ -322,32 +276,6 @@ def test_forced_fsspec_on_a_scheme_nothing_serves() -> None:
             make()
         message = str(info.value)
         assert "\n" not in message and "'nosuchproto" in message and "install" in message
-
-
-@pytest.mark.parametrize(
-    ("make", "words"),
-    [
-        (lambda: FsspecBackend("dropbox://x/y"), ["dropbox://", '"dropboxdrivefs"']),
-        (lambda: make_backend("sftp://host/y", backend="fsspec"), ["sftp://", '"paramiko"']),
-    ],
-    ids=["dropbox", "sftp"],
-)
-def test_fsspec_protocol_whose_package_is_missing(
-    make: Callable[[], Any], words: list[str]
-) -> None:
-    pytest.importorskip("fsspec")
-    for module in ("dropboxdrivefs", "paramiko"):
-        try:
-            __import__(module)
-        except ImportError:
-            continue
-        pytest.skip(f"{module} is installed here")
-    with pytest.raises(PluginError) as info:
-        make()
-    message = str(info.value)
-    assert "\n" not in message and "not installed" in message
-    for word in words:
-        assert word in message
 
 
 @pytest.mark.parametrize(
