@@ -139,6 +139,13 @@ def test_a_streamed_mesh_has_the_faces_of_the_mesh_written_in_memory(tmp_path: P
         8,
     )
     assert triangles(read_mesh(tmp_path / "m")) == triangles(read_mesh(tmp_path / "s"))
+    more = ((v + 1.0, f, np.full(len(v), 10 + i)) for i, (v, f) in enumerate(objs[:3]))
+    added = write_mesh(tmp_path / "s", more, mode="a")  # counts what it adds, not the store
+    assert (added.vertex_count, added.face_count, added.object_count) == (
+        sum(sizes[:3]),
+        sum(len(f) for _, f in objs[:3]),
+        3,
+    )
     for k in (0, 5):
         want = read_mesh(tmp_path / "m", object_ids=[k])
         assert triangles(read_mesh(tmp_path / "s", object_ids=[k])) == triangles(want)

@@ -357,7 +357,7 @@ def _write_stream(
     chunk_shape, bounds = layout_args[0], layout_args[1]
     ndim = len(bounds[0]) if bounds is not None else len(chunk_shape or ())
     layout = check_layout(mode, ndim, *layout_args)
-    faces_seen = [0]
+    seen = [0, 0, 0]  # vertices, faces, objects: what this write adds (an append's too)
 
     def levels() -> Any:
         for item in items:
@@ -373,7 +373,9 @@ def _write_stream(
             else:
                 parts, extra = [*item, None][:3], (None, None)
             _, f, level = _mesh_objects(parts[0], parts[1], dtype, extra[0], extra[1], parts[2])
-            faces_seen[0] += len(f)
+            seen[0] += len(level.positions)
+            seen[1] += len(f)
+            seen[2] += len(level.object_ids)
             yield level
 
     enc = write_stream(
@@ -388,10 +390,7 @@ def _write_stream(
         caller=write_mesh,
         **kw,
     )
-    objects = int(enc.docs["0/object_index"]["attributes"]["num_objects"])
-    return MeshWriteSummary(
-        enc.vertex_count, faces_seen[0], objects, enc.cells, None, None, encoding, mode
-    )
+    return MeshWriteSummary(seen[0], seen[1], seen[2], enc.cells, None, None, encoding, mode)
 
 
 def _count_cross(
