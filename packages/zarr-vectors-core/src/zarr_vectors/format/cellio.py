@@ -116,11 +116,22 @@ def _round(snap: Snapshot, requests: list[_Request], *, missing_ok: bool = False
     with at most the backend's ``max_concurrency`` requests in flight: the
     backend's own coroutines where it has them (obstore, fsspec's async file
     systems, icechunk), else its blocking calls on the loop's long-lived worker
-    threads (no thread is started per read). With ``missing_ok`` a missing key
-    answers ``None`` (a shard not stored) instead of raising.
+    threads (no thread is started per read). A single request is the blocking
+    call itself, in this thread: there is nothing to overlap. With ``missing_ok``
+    a missing key answers ``None`` (a shard not stored) instead of raising.
     """
-    if not requests:
-        return []
+
+    def answer(request: _Request) -> Any:
+        name, args = request
+        try:
+            return getattr(snap, name)(*args)
+        except KeyError:
+            if missing_ok:
+                return None
+            raise
+
+    if len(requests) <= 1:
+        return [answer(r) for r in requests]
     import asyncio
 
     from zarr_vectors.storage.runner import run_sync
@@ -128,11 +139,11 @@ def _round(snap: Snapshot, requests: list[_Request], *, missing_ok: bool = False
     native = _native_coroutines(snap.backend)
 
     async def ask(request: _Request) -> Any:
+        if not native:
+            return await asyncio.to_thread(answer, request)
         name, args = request
         try:
-            if native:
-                return await getattr(snap, "a" + name)(*args)
-            return await asyncio.to_thread(getattr(snap, name), *args)
+            return await getattr(snap, "a" + name)(*args)
         except KeyError:
             if missing_ok:
                 return None
