@@ -275,17 +275,7 @@ _ELSEWHERE = "tested in a file of another name"
 #: name, ``tests/<layer>/test_<module>.py`` (``tests/test_<module>.py`` at the top), and
 #: why. The one list of what is left: delete a line when its test file lands (the test
 #: below then says so). Modules without logic (re-exports, constants, Protocols) need none.
-_THROUGH_BACKEND = (
-    "no test file of its own yet: tested through its backend in tests/plugins/<name>/"
-)
-WITHOUT_OWN_TEST: dict[str, str] = {
-    # The plugins: these modules are tested today only through their backend.
-    "zarr_vectors_icechunk/history.py": _THROUGH_BACKEND,
-    "zarr_vectors_icechunk/keyspace.py": _THROUGH_BACKEND,
-    "zarr_vectors_icechunk/objects.py": _THROUGH_BACKEND,
-    "zarr_vectors_icechunk/storage.py": _THROUGH_BACKEND,
-    "zarr_vectors_icechunk/versions.py": _THROUGH_BACKEND,
-}
+WITHOUT_OWN_TEST: dict[str, str] = {}
 
 
 def _is_stub(body: list[ast.stmt]) -> bool:

@@ -140,37 +140,6 @@ def test_bad_input_is_one_line(
     assert "\n" not in str(info.value)
 
 
-def test_tag_refusals(repo: str) -> None:
-    with pytest.raises(StoreError, match="No Icechunk repository"):
-        zi.tag(repo, "v1")
-    write_points(repo, _points(100), **NEW)
-    with pytest.raises(StoreError, match="has no snapshot 'AAAAAAAAAAAAAAAAAAAA'; list"):
-        zi.tag(repo, "v1", snapshot="AAAAAAAAAAAAAAAAAAAA")
-    zi.tag(repo, "v1")
-    with pytest.raises(StoreError, match="already has a tag 'v1'"):
-        zi.tag(repo, "v1")
-    with pytest.raises(BackendOptionError, match="tag name 'v 1' is not usable"):
-        zi.tag(repo, "v 1")
-    with pytest.raises(StoreError, match="has no branch 'nope'"):
-        zi.history(repo, branch="nope")
-
-
-def test_a_branch_is_made_before_it_is_written(repo: str) -> None:
-    write_points(repo, _points(100), **NEW)
-    with pytest.raises(StoreError, match=r"has no branch 'trial' .*create_branch\(url, 'trial'\)"):
-        write_points(repo, _points(10), mode="a", backend="icechunk", branch="trial")
-    with pytest.raises(StoreError, match="has no branch 'trial'"):
-        read_points(repo, backend="icechunk", branch="trial")
-    first = zi.history(repo)[0].id
-    write_points(repo, _points(10, seed=9), mode="a", backend="icechunk")
-    assert zi.create_branch(repo, "trial", snapshot=first) == first
-    assert len(read_points(repo, backend="icechunk", branch="trial")) == 100
-    with pytest.raises(StoreError, match="already has a branch 'trial'"):
-        zi.create_branch(repo, "trial")
-    with pytest.raises(StoreError, match="has no snapshot 'BBBBBBBBBBBBBBBBBBBB'"):
-        zi.create_branch(repo, "other", snapshot="B" * 20)
-
-
 def test_a_conflicting_commit_names_the_other(repo: str) -> None:
     write_points(repo, _points(100), **NEW)
     with IcechunkBackend(repo) as one, IcechunkBackend(repo) as two:
@@ -230,27 +199,6 @@ def test_a_store_lives_natively_in_the_repository(repo: str) -> None:
     assert sorted(group.group_keys()) == ["0"]
     assert group["0/vertices"].metadata.zarr_format == 3
     assert "zarr_vectors" in str(dict(group.attrs))
-
-
-def test_keys_icechunk_does_not_hold_are_kept_too(repo: str) -> None:
-    with IcechunkBackend(repo) as backend:
-        backend.put_bytes("a/b", b"foreign")
-        backend.put_bytes("g/zarr.json", b'{"zarr_format": 3, "node_type": "group"}')
-        backend.put_bytes("g/h/zarr.json", b'{"zarr_format": 3, "node_type": "group"}')
-        backend.put_bytes("g/x", b"under g")
-        backend.put_bytes("bad/zarr.json", b"not metadata")
-        assert list(backend.list_prefix("")) == ["a/", "bad/", "g/"]
-        backend.delete("g/zarr.json")  # Icechunk would take g/h with it; the protocol keeps it
-        assert list(backend.list_prefix("", recursive=True)) == [
-            "a/b",
-            "bad/zarr.json",
-            "g/h/zarr.json",
-            "g/x",
-        ]
-    with IcechunkBackend(repo) as again:  # every call was committed
-        assert again.get_bytes("bad/zarr.json") == b"not metadata"
-        assert again.get_range("a/b", 2, 3) == b"rei"
-        assert not again.exists("g/zarr.json")
 
 
 def test_secrets_stay_out_of_messages_and_repr(tmp_path: Path) -> None:

@@ -80,6 +80,8 @@ def unpack(blob: bytes, where: str) -> tuple[str, bytes]:
         raise CorruptStoreError(f"{where}: a chunk of {KV_ARRAY} is not a zarr-vectors key")
     (size,) = struct.unpack(">I", blob[len(_MAGIC) : len(_MAGIC) + 4])
     start = len(_MAGIC) + 4
+    if len(blob) < start + size:  # cut short: its key would be read as another, shorter one
+        raise CorruptStoreError(f"{where}: a chunk of {KV_ARRAY} is cut short")
     return blob[start : start + size].decode("utf-8"), blob[start + size :]
 
 
