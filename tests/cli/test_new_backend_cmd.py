@@ -9,6 +9,7 @@ tests really run the kit.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -43,8 +44,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # The skeleton's own pytest run takes none of this suite's PYTEST_ADDOPTS.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
     return subprocess.run(
-        [str(python), *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [str(python), *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
     )
 
 

@@ -56,10 +56,14 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
 
 
 def run_pytest(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``pytest -q ARGS`` in a child process (the kit's pytest11 plugin loads as installed)."""
+    """``pytest -q ARGS`` in a child process (the kit's pytest11 plugin loads as installed).
+
+    The child is an author's own pytest run: options given to this suite's run through
+    ``PYTEST_ADDOPTS`` (a junit file, a plugin) are not passed down to it.
+    """
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-        env=env,
+        env={k: v for k, v in env.items() if k != "PYTEST_ADDOPTS"},
         cwd=cwd,
         capture_output=True,
         text=True,
