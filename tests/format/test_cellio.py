@@ -16,6 +16,7 @@ import pytest
 from zarr_vectors.exceptions import CorruptStoreError
 from zarr_vectors.format.cellio import ArrayLayout, cells_to_objects, fetch_cell_bytes
 from zarr_vectors.format.cells import CellCodec, codec_chain
+from zarr_vectors.format.journal import Pending
 from zarr_vectors.format.levelwrite import level_array_docs, shard_docs
 from zarr_vectors.format.sharding import sharded_array_json
 from zarr_vectors.format.snapshot import Snapshot
@@ -273,3 +274,19 @@ def test_a_shard_shorter_than_its_index_is_named() -> None:
     store.objects["0/vertices/c/0/0"] = b"short"
     with pytest.raises(CorruptStoreError, match="mem://t: 0/vertices/c/0/0: shard of 5 bytes"):
         fetch_cell_bytes(snap(store), {"0/vertices": (SHARDED, [(0, 1)])})
+
+
+def test_coroutine_reads_find_a_moving_replace_staged_first() -> None:
+    """While a committed replace is moved into place, each shard is read where it is now."""
+    layouts = {"0/vertices": SHARDED, ATTR.path: ATTR}
+    grids = [(i, j) for i in range(4) for j in range(4)]
+    chunks = [(lay.cell_key(g), cell(g)) for lay in layouts.values() for g in grids]
+    staged = ".zv-staged/w1"
+    puts, _ = cells_to_objects(None, layouts, chunks)
+    moved = [(k if k.startswith(ATTR.path) else f"{staged}/{k}", v) for k, v in puts]
+    store = AsyncRounds([*moved, ("0/vertices/c/0/0", b"the old store's shard")], parties=1)
+    reader = Snapshot(store, {}, meta=cast(Any, None), consolidated=None)
+    reader.__dict__["pending"] = Pending(mode="w", staged=staged, state="moving")
+    for wanted in ([(0, 1)], grids):  # by ranges (head, index, cells), then whole shards
+        got = fetch_cell_bytes(reader, {p: (lay, wanted) for p, lay in layouts.items()})
+        assert got == {(p, g): cell(g) for p in layouts for g in wanted}
