@@ -12,6 +12,7 @@ import pytest
 
 from zarr_vectors.exceptions import BackendOptionError
 from zarr_vectors_obstore.credentials import (
+    _S3_CREDENTIAL_ENV,
     S3_ENDPOINT_ENV,
     is_azure_host,
     metadata_failure,
@@ -22,17 +23,8 @@ from zarr_vectors_obstore.credentials import (
     s3_has_credentials,
 )
 
-_AWS_ENV = (
-    *S3_ENDPOINT_ENV,
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_SKIP_SIGNATURE",
-    "AWS_METADATA_ENDPOINT",
-)
+#: Every variable the module reads (its own lists), cleared for each test that reads them.
+_AWS_ENV = (*S3_ENDPOINT_ENV, *_S3_CREDENTIAL_ENV, "AWS_SKIP_SIGNATURE", "AWS_METADATA_ENDPOINT")
 
 
 @pytest.fixture
