@@ -53,6 +53,7 @@ def test_s3_key_and_secret_become_options() -> None:
         "secret_access_key": "S3-SECRET-zv-1",
     }
     assert "S3-SECRET-zv-1" in got.secrets
+    assert "S3-SECRET-zv-1" not in repr(got) and "'access_key_id'" in repr(got)
 
 
 def test_azure_sas_query_becomes_the_sas_key() -> None:

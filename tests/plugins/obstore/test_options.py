@@ -114,3 +114,15 @@ def test_secrets_include_the_pieces_they_leak_in() -> None:
     conn = "AccountName=a;AccountKey=ACCOUNTKEY-zv-1"
     assert "ACCOUNTKEY-zv-1" in secrets_of({"connection_string": conn})
     assert "a" not in secrets_of({"connection_string": conn})  # short pieces are not
+
+
+def test_the_repr_shows_no_credential() -> None:
+    sorted_ = split_options(
+        "azure",
+        {"connection_string": "AccountName=acct;AccountKey=ACCOUNTKEY-zv-7", "sas_key": "SIG-zv-8"},
+        timeout=30.0,
+        max_retries=2,
+    )
+    shown = repr(sorted_)
+    assert "ACCOUNTKEY-zv-7" not in shown and "SIG-zv-8" not in shown
+    assert "StoreOptions(config=" in shown and "'account_key': '***'" in shown

@@ -30,7 +30,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from zarr_vectors.exceptions import BackendOptionError
-from zarr_vectors.storage.secrets import UrlCredentials, redact_url, split_url_credentials
+from zarr_vectors.storage.secrets import (
+    UrlCredentials,
+    redact_options,
+    redact_text,
+    redact_url,
+    split_url_credentials,
+)
 
 __all__ = [
     "FromUrl",
@@ -127,6 +133,14 @@ class FromUrl:
     family: str
     options: dict[str, Any]
     secrets: list[str] = field(default_factory=list, repr=False)
+
+    def __repr__(self) -> str:
+        # A repr lands in tracebacks and debuggers: credential values never show.
+        text = (
+            f"FromUrl(url={redact_url(self.url)!r}, family={self.family!r}, "
+            f"options={redact_options(self.options)!r})"
+        )
+        return redact_text(text, self.secrets)
 
 
 def is_azure_host(url: str) -> bool:

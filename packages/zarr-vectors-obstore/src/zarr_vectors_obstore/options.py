@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from zarr_vectors.exceptions import BackendOptionError
-from zarr_vectors.storage.secrets import secret_values
+from zarr_vectors.storage.secrets import redact_options, redact_text, secret_values
 from zarr_vectors_obstore.info import SCHEME_FAMILIES
 
 __all__ = [
@@ -103,6 +103,16 @@ class StoreOptions:
     retry_config: dict[str, Any] = field(default_factory=dict)
     credential_provider: Any = None
     secrets: list[str] = field(default_factory=list, repr=False)
+
+    def __repr__(self) -> str:
+        # A repr lands in tracebacks and debuggers: credential values never show.
+        text = (
+            f"StoreOptions(config={redact_options(self.config)!r}, "
+            f"client_options={redact_options(self.client_options)!r}, "
+            f"retry_config={self.retry_config!r}, "
+            f"credential_provider={self.credential_provider!r})"
+        )
+        return redact_text(text, self.secrets)
 
 
 def _parse_connection_string(text: str) -> dict[str, str]:
