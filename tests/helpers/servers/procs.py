@@ -413,22 +413,22 @@ def hmac_sha256(key: bytes, text: str) -> bytes:
 
 def _azurite_binary() -> Path:
     """``azurite-blob`` from ``node_modules`` beside this file (``npm ci`` if it is missing)."""
-    binary = HERE / "node_modules" / ".bin" / "azurite-blob"
-    if binary.exists():
-        return binary
-    npm = shutil.which("npm")
-    if not npm:
-        raise ServerStartError(
-            "Azurite is not installed and npm was not found; install Node.js (npm), then "
-            "run `npm ci` in tests/helpers/servers."
-        )
     import fcntl
     import tempfile
 
-    # Parallel test runs must not run two `npm ci` into one folder at once.
+    binary = HERE / "node_modules" / ".bin" / "azurite-blob"
+    # Parallel test runs (and .ci/run, which starts `npm ci` beside the test run under
+    # this lock) must not run two `npm ci` into one folder at once, nor use a half-made
+    # one: the binary is looked for only while holding the lock.
     with open(Path(tempfile.gettempdir()) / "zarr-vectors-npm-ci.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not binary.exists():
+            npm = shutil.which("npm")
+            if not npm:
+                raise ServerStartError(
+                    "Azurite is not installed and npm was not found; install Node.js (npm), "
+                    "then run `npm ci` in tests/helpers/servers."
+                )
             done = subprocess.run(
                 [npm, "ci", "--no-audit", "--no-fund"],
                 cwd=HERE,
