@@ -36,6 +36,7 @@ from zarr_vectors.types._objects import (
     write_store,
     write_stream,
 )
+from zarr_vectors.types._write_options import WriteOptions
 
 __all__ = ["Graph", "read_graph", "write_graph"]
 
@@ -209,20 +210,11 @@ def write_graph(
     """
     if kind not in KINDS:
         raise ValidationError(f"kind must be 'graph' or 'skeleton', got {kind!r}")
-    common: dict[str, Any] = {
-        "mode": mode,
-        "geometry_type": kind,
-        "links_convention": "implicit_sequential_with_branches"
-        if kind == "skeleton"
-        else "explicit",
-        "axes": axes,
-        "consolidate": consolidate,
-        "lock_timeout": lock_timeout,
-        "storage_options": storage_options,
-        "backend": backend,
-        "backend_kwargs": backend_kwargs,
-        "caller": write_graph,
-    }
+    links = "implicit_sequential_with_branches" if kind == "skeleton" else "explicit"
+    options = WriteOptions(
+        mode, axes, consolidate, lock_timeout, storage_options, backend, backend_kwargs
+    )
+    common = options.keywords(write_graph, kind, links)
     if edges is None:
         if vertex_attributes or link_attributes or object_attributes or object_ids is not None:
             raise ValidationError(

@@ -33,6 +33,7 @@ from zarr_vectors.types._objects import (
     write_store,
     write_stream,
 )
+from zarr_vectors.types._write_options import WriteOptions
 from zarr_vectors.types.polylines import polyline_level
 
 __all__ = ["Lines", "read_lines", "write_lines"]
@@ -115,18 +116,10 @@ def write_lines(
     :func:`~zarr_vectors.types.polylines.write_polylines` (``bounds=`` to
     create a store, ``memory_limit``, ``spill_dir``), also with ``mode="a"``.
     """
-    common: dict[str, Any] = {
-        "mode": mode,
-        "geometry_type": "line",
-        "links_convention": "implicit_sequential",
-        "axes": axes,
-        "consolidate": consolidate,
-        "lock_timeout": lock_timeout,
-        "storage_options": storage_options,
-        "backend": backend,
-        "backend_kwargs": backend_kwargs,
-        "caller": write_lines,
-    }
+    options = WriteOptions(
+        mode, axes, consolidate, lock_timeout, storage_options, backend, backend_kwargs
+    )
+    common = options.keywords(write_lines, "line", "implicit_sequential")
     if is_stream(endpoints, None) and not isinstance(endpoints, np.ndarray):
         if vertex_attributes or object_attributes or object_ids is not None:
             raise ValidationError(

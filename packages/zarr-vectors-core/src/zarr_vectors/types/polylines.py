@@ -36,6 +36,7 @@ from zarr_vectors.types._objects import (
     write_store,
     write_stream,
 )
+from zarr_vectors.types._write_options import WriteOptions
 
 __all__ = ["Polylines", "read_polylines", "write_polylines"]
 
@@ -234,19 +235,10 @@ def write_polylines(
         raise ValidationError(
             f"geometry_type must be 'polyline' or 'streamline', got {geometry_type!r}"
         )
-    common: dict[str, Any] = {
-        "mode": mode,
-        "geometry_type": geometry_type,
-        "links_convention": "implicit_sequential",
-        "axes": axes,
-        "consolidate": consolidate,
-        "lock_timeout": lock_timeout,
-        "storage_options": storage_options,
-        "backend": backend,
-        "backend_kwargs": backend_kwargs,
-        "caller": write_polylines,
-        "metadata": metadata,
-    }
+    options = WriteOptions(
+        mode, axes, consolidate, lock_timeout, storage_options, backend, backend_kwargs
+    )
+    common = options.keywords(write_polylines, geometry_type, "implicit_sequential", metadata)
     if is_stream(polylines, None) and not isinstance(polylines, np.ndarray):
         if vertex_attributes or object_attributes or object_ids is not None or groups:
             raise ValidationError(
