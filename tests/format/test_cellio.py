@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -21,6 +22,7 @@ from zarr_vectors.format.levelwrite import level_array_docs, shard_docs
 from zarr_vectors.format.sharding import sharded_array_json
 from zarr_vectors.format.snapshot import Snapshot
 from zarr_vectors.storage.async_base import AsyncBackend
+from zarr_vectors.storage.local import LocalBackend
 from zarr_vectors.storage.protocol import ObjectInfo, missing_key
 
 DOCS = level_array_docs(
@@ -253,6 +255,25 @@ def test_every_array_and_shard_is_read_in_the_same_three_rounds(
         {("range", k) for k in shards},  # the indexes
         {("range", k) for k in shards},  # the cells' bytes
     ]
+
+
+class ThreadsOnly(LocalBackend):
+    """A thread-based backend that overrides a coroutine primitive without saying it is native."""
+
+    async def _aget_range(self, key: str, start: int, length: int | None) -> bytes:
+        raise AssertionError("a round awaited the coroutines of a backend not native_async")
+
+
+def test_a_backend_not_native_async_is_read_through_its_blocking_calls(tmp_path: Path) -> None:
+    """A round awaits the coroutines only where ``native_async`` says so, not on overrides."""
+    layouts = {"0/vertices": SHARDED, ATTR.path: ATTR}
+    chunks = [(lay.cell_key(g), cell(g)) for lay in layouts.values() for g in [(0, 1), (1, 1)]]
+    puts, _ = cells_to_objects(None, layouts, chunks)
+    with ThreadsOnly(str(tmp_path)) as backend:
+        backend.put_many(puts)
+        reader = Snapshot(backend, {}, meta=cast(Any, None), consolidated=None)
+        got = fetch_cell_bytes(reader, {p: (lay, [(0, 1)]) for p, lay in layouts.items()})
+    assert got == {(p, (0, 1)): cell((0, 1)) for p in layouts}
 
 
 def test_an_index_at_the_start_is_read_without_a_head() -> None:

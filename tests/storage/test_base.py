@@ -18,6 +18,7 @@ import pytest
 from tests.helpers.kit_faulty import DictBackend
 from zarr_vectors.exceptions import ConcurrentWriteError
 from zarr_vectors.format.lease import RootLease
+from zarr_vectors.storage.async_base import AsyncBackend
 from zarr_vectors.storage.base import Backend
 from zarr_vectors.storage.local import LocalBackend
 
@@ -89,3 +90,9 @@ def test_the_lease_fences_the_backend_while_it_is_held(tmp_path: Path) -> None:
     assert not backend.exists("0/c/0")
     backend.put_bytes("0/c/0", b"after the lease")
     backend.close()
+
+
+def test_native_async_is_false_unless_the_coroutines_are_the_backends_own() -> None:
+    """The base's ``a``-methods are its blocking ones on a thread; an AsyncBackend's are its own."""
+    assert not Backend.native_async and not LocalBackend.native_async
+    assert AsyncBackend.native_async

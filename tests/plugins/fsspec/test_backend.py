@@ -125,6 +125,11 @@ def test_memory_is_process_global_but_roots_are_separate() -> None:
     assert not same.exists("k") and not nested.exists("k")
 
 
+def test_a_sync_file_systems_calls_are_coroutines_too(memory_backend: FsspecBackend) -> None:
+    """Its ``a``-methods are the wrapped file system's coroutines, never the blocking calls."""
+    assert memory_backend.native_async is True
+
+
 def test_memory_keys_are_a_hierarchy(memory_backend: FsspecBackend) -> None:
     memory_backend.put_bytes("a", b"1")
     with pytest.raises(KeyConflictError, match="'a/b'"):

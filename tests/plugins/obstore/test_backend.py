@@ -141,6 +141,10 @@ def test_max_concurrency_defaults_per_family() -> None:
     assert f"{HTTP_MAX_CONCURRENCY} on HTTP" in help_text
 
 
+def test_its_coroutines_are_obstores_own() -> None:
+    assert ObstoreBackend("memory://d").native_async is True
+
+
 def test_memory_through_make_backend_when_chosen() -> None:
     backend = make_backend("memory://chosen", backend="obstore")
     assert isinstance(backend, ObstoreBackend)

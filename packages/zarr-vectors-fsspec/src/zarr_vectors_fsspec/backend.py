@@ -156,6 +156,9 @@ class FsspecBackend(ConditionalPuts):
 
     backend_name: ClassVar[str] = "fsspec"
     default_max_concurrency: ClassVar[int] = REMOTE_MAX_CONCURRENCY
+    #: Every primitive is a coroutine of the file system (a sync one's wrapped, its calls
+    #: on the loop's executor); the blocking ones are ``run_sync`` of them.
+    native_async: ClassVar[bool] = True
 
     def __init__(
         self,

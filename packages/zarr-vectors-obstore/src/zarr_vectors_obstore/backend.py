@@ -116,6 +116,8 @@ class ObstoreBackend(Backend):
     backend_name: ClassVar[str] = "obstore"
     default_max_concurrency: ClassVar[int] = OBJECT_STORE_MAX_CONCURRENCY
     conditional_writes: ClassVar[bool] = True
+    #: The ``_a...`` primitives await obstore's own coroutines.
+    native_async: ClassVar[bool] = True
     _s3_config: dict[str, Any]
 
     def __init__(

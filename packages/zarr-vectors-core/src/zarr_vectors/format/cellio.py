@@ -36,7 +36,6 @@ from zarr_vectors.format.sharding import (
     slice_ranges,
 )
 from zarr_vectors.format.snapshot import Snapshot
-from zarr_vectors.storage.base import Backend
 from zarr_vectors.storage.concurrency import amap_bounded
 
 __all__ = ["ArrayLayout", "cells_to_objects", "fetch_cell_bytes", "shard_objects"]
@@ -114,8 +113,8 @@ def _round(snap: Snapshot, requests: list[_Request], *, missing_ok: bool = False
 
     A round is one batch on the I/O loop (:func:`~zarr_vectors.storage.runner.run_sync`)
     with at most the backend's ``max_concurrency`` requests in flight: the
-    backend's own coroutines where it has them (obstore, fsspec's async file
-    systems, icechunk), else its blocking calls on the loop's long-lived worker
+    backend's own coroutines where it has them (``native_async``: obstore,
+    fsspec, icechunk), else its blocking calls on the loop's long-lived worker
     threads (no thread is started per read). A single request is the blocking
     call itself, in this thread: there is nothing to overlap. With ``missing_ok``
     a missing key answers ``None`` (a shard not stored) instead of raising.
@@ -136,7 +135,7 @@ def _round(snap: Snapshot, requests: list[_Request], *, missing_ok: bool = False
 
     from zarr_vectors.storage.runner import run_sync
 
-    native = _native_coroutines(snap.backend)
+    native = bool(getattr(snap.backend, "native_async", False))
 
     async def ask(request: _Request) -> Any:
         if not native:
@@ -151,15 +150,6 @@ def _round(snap: Snapshot, requests: list[_Request], *, missing_ok: bool = False
 
     limit = int(getattr(snap.backend, "max_concurrency", 8))
     return run_sync(amap_bounded(ask, requests, limit))
-
-
-def _native_coroutines(backend: object) -> bool:
-    """Whether ``backend``'s coroutine reads are its own rather than its blocking ones on a thread.
-
-    Then a round awaits them; a thread-based backend's (local files, test doubles)
-    are its blocking calls on a thread, which the round makes itself.
-    """
-    return isinstance(backend, Backend) and type(backend)._aget_range is not Backend._aget_range
 
 
 def _shard_reads(layout: ArrayLayout, cells: Sequence[Grid], url: str) -> list[_ShardRead]:

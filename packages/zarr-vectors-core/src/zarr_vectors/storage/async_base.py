@@ -25,6 +25,8 @@ class AsyncBackend(Backend):
     each operation once.
     """
 
+    native_async = True
+
     # -- async defaults that do not go back to the blocking primitives ----------------------
     async def _aget_range(self, key: str, start: int, length: int | None) -> bytes:
         data = await self._aget(key)

@@ -91,6 +91,9 @@ class Backend:
     #: Whether :meth:`put_if` (create-only and if-match writes) is offered; a
     #: subclass that sets it implements ``_put_if`` (and ``_aput_if`` if async).
     conditional_writes: ClassVar[bool] = False
+    #: True when the ``a``-methods are the library's own coroutines (``AsyncBackend``), not
+    #: the blocking primitives on a thread: readers of many objects at once then await them.
+    native_async: ClassVar[bool] = False
     #: Default for ``max_concurrency`` (subclasses set their own, by measurement).
     default_max_concurrency: ClassVar[int] = 16
     #: The check every write runs first while a :meth:`write_fence` is active.
