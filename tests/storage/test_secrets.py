@@ -36,6 +36,41 @@ def test_redact_url_keeps_plain_urls_and_paths() -> None:
         assert redact_url(url) == url
 
 
+class _Registry:
+    """A registry whose backends say which schemes name a container in the user part."""
+
+    def __init__(self, *schemes: str) -> None:
+        self.schemes = frozenset(schemes)
+
+    def schemes_where(self, attribute: str) -> frozenset[str]:
+        return self.schemes if attribute == "container_user_schemes" else frozenset()
+
+
+AZURE_URL = "abfs://container@account.dfs.core.windows.net/stores/a.zv"
+
+
+def test_a_user_part_naming_a_container_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("zarr_vectors.storage.registry.get_registry", lambda: _Registry("abfs"))
+    assert redact_url(AZURE_URL) == AZURE_URL
+    assert redact_url("ABFS://c@account.dfs.core.windows.net/a").startswith("ABFS://c@")
+    secret = redact_url(f"abfs://container:{SECRET}@account.dfs.core.windows.net/a")
+    assert secret == "abfs://container:***@account.dfs.core.windows.net/a"
+    # A scheme that does not say so keeps its bare user part hidden: it may be a token.
+    assert redact_url(f"https://{SECRET}@example.test/a") == "https://***@example.test/a"
+
+
+def test_a_user_part_is_hidden_where_no_backend_says_it_names_a_container(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("zarr_vectors.storage.registry.get_registry", lambda: _Registry())
+    assert redact_url(AZURE_URL) == "abfs://***@account.dfs.core.windows.net/stores/a.zv"
+
+
+def test_the_installed_azure_backends_name_containers_in_the_user_part() -> None:
+    pytest.importorskip("zarr_vectors_fsspec")
+    assert redact_url(AZURE_URL) == AZURE_URL
+
+
 def test_redact_options_nested() -> None:
     options = {
         "aws_secret_access_key": SECRET,

@@ -37,6 +37,8 @@ FSSPEC = BackendInfo(
     name="fsspec",
     schemes=(*_OBJECT_STORES, *OTHER_PROTOCOLS),
     object_store_schemes=_OBJECT_STORES,
+    # adlfs reads abfs://container@account.dfs.core.windows.net/path (no credential there).
+    container_user_schemes=("abfs", "abfss", "az"),
     factory="zarr_vectors_fsspec.backend:FsspecBackend",
     priority=10,
     install_hint='pip install "zarr-vectors-core[fsspec]"',

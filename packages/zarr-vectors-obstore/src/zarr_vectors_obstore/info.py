@@ -66,6 +66,8 @@ OBSTORE = BackendInfo(
     name="obstore",
     schemes=_SERVED,
     object_store_schemes=_SERVED,
+    # abfs[s]://file_system@account.dfs.core.windows.net/path (the Hadoop driver's form).
+    container_user_schemes=("abfs", "abfss"),
     factory="zarr_vectors_obstore.backend:ObstoreBackend",
     priority=50,
     install_hint='pip install "zarr-vectors-core[obstore]"',

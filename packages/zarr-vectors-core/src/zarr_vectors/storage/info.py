@@ -49,6 +49,11 @@ class BackendInfo:
         can turn into a backend, and ``"module:function"`` doing it:
         ``adopt(obj, **options)`` returns a backend, or ``None`` when it does not
         take that object after all. Lets users pass their own store objects.
+    container_user_schemes:
+        The subset of ``schemes`` whose URLs name a container in their user part
+        (Azure's ``abfs://container@account.dfs.core.windows.net/path``): it is
+        shown in messages. In any other URL a user part is hidden, since it may
+        be a token (``https://TOKEN@host``); a password is hidden in every URL.
     """
 
     name: str
@@ -62,13 +67,13 @@ class BackendInfo:
     options: dict[str, str] = field(default_factory=dict)
     adopts: tuple[str, ...] = ()
     adopt: str | Callable[..., Any] | None = None
+    container_user_schemes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "schemes", tuple(s.lower() for s in self.schemes))
         object.__setattr__(self, "local_schemes", tuple(s.lower() for s in self.local_schemes))
-        object.__setattr__(
-            self, "object_store_schemes", tuple(s.lower() for s in self.object_store_schemes)
-        )
+        for name in ("object_store_schemes", "container_user_schemes"):
+            object.__setattr__(self, name, tuple(s.lower() for s in getattr(self, name)))
 
     def load_factory(self) -> Callable[..., Any]:
         """Import and return the backend constructor (this is where heavy imports happen)."""

@@ -85,7 +85,13 @@ def secret_values(options: Mapping[str, Any]) -> list[str]:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with any password and credential-bearing query values replaced."""
+    """Return ``url`` with any password and credential-bearing query values replaced.
+
+    A password (``user:PASSWORD@``) is hidden in every URL. A user part without
+    one is hidden too (``https://TOKEN@host``), except where the scheme's backend
+    says it names a container (``BackendInfo.container_user_schemes``: Azure's
+    ``abfs://container@account.dfs.core.windows.net/``).
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -96,7 +102,10 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{REDACTED}@{host}" if ":" in userinfo else f"{REDACTED}@{host}"
+        if ":" in userinfo:
+            netloc = f"{user}:{REDACTED}@{host}"
+        elif not _user_names_container(parts.scheme):
+            netloc = f"{REDACTED}@{host}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
@@ -110,6 +119,17 @@ def redact_url(url: str) -> str:
     if url[: len(head)].lower() == head.lower() and not text.startswith(head):
         text = head + text[len(parts.scheme) + 1 :]  # urlunsplit drops "//" of "sqlite:///x"
     return text
+
+
+def _user_names_container(scheme: str) -> bool:
+    """Whether a ``scheme`` URL's user part names a container rather than a credential.
+
+    The backends' descriptions say so (their :class:`~zarr_vectors.storage.info.BackendInfo`
+    is the one home of schemes); a scheme no installed backend claims keeps it hidden.
+    """
+    from zarr_vectors.storage.registry import get_registry
+
+    return scheme.lower() in get_registry().schemes_where("container_user_schemes")
 
 
 def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
