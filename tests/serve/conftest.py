@@ -35,7 +35,7 @@ def write_cloud(
     64-bit integer one (which is not served); cells of ``chunk`` (100: 1,000 cells)."""
     rng = np.random.default_rng(seed)
     pts = rng.uniform(0, 1000, (n, 3)).astype(np.float32)
-    attrs = {
+    attrs: dict[str, np.ndarray] = {
         "intensity": rng.uniform(0, 1, n).astype(np.float32),
         "label": rng.integers(0, 200, n).astype(np.uint8),
         "normal": rng.normal(size=(n, 3)).astype(np.float32),
@@ -109,6 +109,7 @@ def cloud(
 def raw_get(url: str, path: str) -> tuple[int, bytes]:
     """A GET of ``path`` exactly as written (no client-side normalisation of ``..``)."""
     parts = urllib.parse.urlsplit(url)
+    assert parts.hostname is not None
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     try:
         conn.request("GET", path)

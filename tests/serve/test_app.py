@@ -54,6 +54,7 @@ def test_cors_on_answers_errors_and_preflight(
         _, headers, _ = fetch(url + path)
         assert headers.get("Access-Control-Allow-Origin") == "*", path
     parts = urllib.parse.urlsplit(url)
+    assert parts.hostname is not None
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     try:
         conn.request(

@@ -8,7 +8,10 @@ that refuses bytes that are not a whole encoding.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from zarr_vectors.serve.encoding import (
@@ -19,7 +22,7 @@ from zarr_vectors.serve.encoding import (
     property_specs,
 )
 
-LAYOUT = {
+LAYOUT: dict[str, tuple[np.dtype[Any], tuple[int, ...]]] = {
     "label": (np.dtype(np.uint8), ()),
     "intensity": (np.dtype(np.float32), ()),
     "normal": (np.dtype(np.float32), (3,)),
@@ -60,7 +63,7 @@ def test_a_chunk_decodes_to_what_was_encoded() -> None:
     specs, _ = property_specs(LAYOUT)
     rng = np.random.default_rng(0)
     positions = rng.uniform(0, 100, (5, 3)).astype(np.float32)
-    columns = {
+    columns: dict[str, npt.NDArray[Any]] = {
         "intensity": rng.uniform(0, 1, 5).astype(np.float32),
         "normal": rng.normal(size=(5, 3)).astype(np.float32),
         "label": np.arange(5, dtype=np.uint8),

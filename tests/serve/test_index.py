@@ -19,7 +19,7 @@ from tests.serve.conftest import Served, chunk_names, fetch, fetch_info, write_c
 
 pytestmark = pytest.mark.slow
 ng = pytest.importorskip("neuroglancer")
-from neuroglancer import write_annotations  # noqa: E402
+from neuroglancer import write_annotations  # type: ignore[import-untyped]  # noqa: E402
 
 
 def record_dtype(info: dict[str, Any]) -> np.dtype:
@@ -32,7 +32,8 @@ def record_dtype(info: dict[str, Any]) -> np.dtype:
     )
     props = [ng.AnnotationPropertySpec(id=p["id"], type=p["type"]) for p in info["properties"]]
     writer = write_annotations.AnnotationWriter(space, "point", properties=props)
-    return np.dtype(writer.get_dtype())
+    dtype: np.dtype[Any] = np.dtype(writer.get_dtype())
+    return dtype
 
 
 def decode(body: bytes, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
