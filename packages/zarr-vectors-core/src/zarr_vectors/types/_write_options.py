@@ -1,6 +1,6 @@
 """The options every object type's ``write_*`` takes from its caller and passes on as they are.
 
-``write_lines``, ``write_polylines`` and ``write_graph`` each take ``mode``,
+``write_lines``, ``write_polylines``, ``write_graph`` and ``write_mesh`` each take ``mode``,
 ``axes``, ``consolidate``, ``lock_timeout`` and the store's backend options from
 the user and hand them, with what the type itself adds (its geometry type, links
 convention and name), to :func:`~zarr_vectors.types._objects.write_store` or

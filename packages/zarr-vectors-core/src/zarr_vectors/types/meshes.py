@@ -50,6 +50,7 @@ from zarr_vectors.types._objects import (
     write_store,
     write_stream,
 )
+from zarr_vectors.types._write_options import WriteOptions
 
 __all__ = ["Mesh", "MeshWriteSummary", "read_mesh", "triangulate", "write_mesh"]
 
@@ -232,6 +233,10 @@ def write_mesh(
     """
     if encoding not in ENCODINGS:
         raise ValidationError(f"encoding must be 'raw' or 'draco', got {encoding!r}")
+    options = WriteOptions(
+        mode, axes, consolidate, lock_timeout, storage_options, backend, backend_kwargs
+    )
+    common = options.keywords(write_mesh, "mesh", "explicit")
     if faces is None:
         if vertex_attributes or object_attributes or object_ids is not None:
             raise ValidationError(
@@ -248,16 +253,10 @@ def write_mesh(
             vertices,
             encoding=encoding,
             dtype=dtype,
-            mode=mode,
             layout_args=(chunk_shape, bounds, compressor, checksum, shard_shape),
             memory_limit=memory_limit,
             spill_dir=spill_dir,
-            axes=axes,
-            consolidate=consolidate,
-            lock_timeout=lock_timeout,
-            storage_options=storage_options,
-            backend=backend,
-            backend_kwargs=backend_kwargs,
+            common=common,
         )
     pos, f, level = _mesh_objects(
         vertices, faces, dtype, vertex_attributes, object_attributes, object_ids
@@ -270,23 +269,7 @@ def write_mesh(
     if encoding == "draco":
         cells = DracoCells(check_draco(pos.shape[1], f.shape[1], draco_quantization_bits))
         hooks["encoder"] = cells
-    enc = write_store(
-        store,
-        level,
-        mode=mode,
-        layout=layout,
-        geometry_type="mesh",
-        links_convention="explicit",
-        merge=_merge,
-        axes=axes,
-        consolidate=consolidate,
-        lock_timeout=lock_timeout,
-        storage_options=storage_options,
-        backend=backend,
-        backend_kwargs=backend_kwargs,
-        caller=write_mesh,
-        **hooks,
-    )
+    enc = write_store(store, level, layout=layout, merge=_merge, **common, **hooks)
     cross = _count_cross(pos, f, layout.chunk_shape)
     intra = None if cross is None else len(f) - cross
     return MeshWriteSummary(n, len(f), len(ids), enc.cells, intra, cross, encoding, mode)
@@ -343,11 +326,10 @@ def _write_stream(
     *,
     encoding: str,
     dtype: Any,
-    mode: str,
     layout_args: tuple[Any, ...],
     memory_limit: int | str | None,
     spill_dir: str | None,
-    **kw: Any,
+    common: dict[str, Any],
 ) -> MeshWriteSummary:
     """:func:`write_mesh` from batches of whole objects (see its docstring)."""
     if encoding != "raw":
@@ -356,6 +338,7 @@ def _write_stream(
         )
     chunk_shape, bounds = layout_args[0], layout_args[1]
     ndim = len(bounds[0]) if bounds is not None else len(chunk_shape or ())
+    mode = common["mode"]
     layout = check_layout(mode, ndim, *layout_args)
     seen = [0, 0, 0]  # vertices, faces, objects: what this write adds (an append's too)
 
@@ -379,16 +362,7 @@ def _write_stream(
             yield level
 
     enc = write_stream(
-        store,
-        levels(),
-        mode=mode,
-        layout=layout,
-        geometry_type="mesh",
-        links_convention="explicit",
-        memory_limit=memory_limit,
-        spill_dir=spill_dir,
-        caller=write_mesh,
-        **kw,
+        store, levels(), layout=layout, memory_limit=memory_limit, spill_dir=spill_dir, **common
     )
     return MeshWriteSummary(seen[0], seen[1], seen[2], enc.cells, None, None, encoding, mode)
 
