@@ -18,7 +18,7 @@ from zarr_vectors.format.cells import CellCodec, codec_chain, compressor_codecs
 
 
 @settings(max_examples=40, deadline=None)
-@given(payload=st.binary(max_size=2000), compressor=st.sampled_from([None, "zstd", "gzip"]))
+@given(payload=st.binary(max_size=2000), compressor=st.sampled_from([None, "zstd", "gzip", "lzma"]))
 def test_cell_codec_round_trip(payload: bytes, compressor: str | None) -> None:
     codec = CellCodec(tuple(codec_chain(compressor)))
     assert codec.decode(codec.encode(payload)) == payload
@@ -143,3 +143,41 @@ def test_default_blosc_takes_the_level_measured_for_each_value_type() -> None:
     rows = (np.arange(30_000, dtype="<i4").reshape(-1, 3) * 7) % 100_003
     codec = CellCodec(tuple(positions))
     assert bytes(codec.decode(codec.encode(rows.tobytes()))) == rows.tobytes()
+
+
+def test_lzma_deltas_by_the_row_size_and_round_trips() -> None:
+    from zarr_vectors.format.cells import typed_codecs
+
+    def filters(codecs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return list(codecs[1]["configuration"]["filters"])
+
+    default = codec_chain("lzma")
+    assert default[1]["name"] == "numcodecs.lzma" and default[-1]["name"] == "crc32c"
+    positions = typed_codecs(default, 12, "int32")
+    assert filters(positions)[0] == {"id": 3, "dist": 12}  # xz's delta over a row
+    assert typed_codecs(positions, 12, "int32") == positions  # idempotent
+    assert filters(typed_codecs(positions, 1))[0]["id"] == 33  # 1-byte rows: LZMA2 alone
+    assert filters(typed_codecs(positions, 400))[0] == {"id": 3, "dist": 256}  # xz's limit
+    mine = [{"name": "numcodecs.lzma", "configuration": {"preset": 9}}]
+    assert typed_codecs(mine, 12) == mine  # a caller's own configuration kept as given
+    rows = (np.arange(30_000, dtype="<i4").reshape(-1, 3) * 7) % 100_003
+    codec = CellCodec(tuple(positions))
+    data = codec.encode(rows.tobytes())
+    assert bytes(codec.decode(data)) == rows.tobytes()
+    assert len(data) < len(
+        CellCodec(tuple(typed_codecs(codec_chain("blosc"), 12))).encode(rows.tobytes())
+    )
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"format": 3, "filters": [{"id": 4}]}, "only delta and LZMA2"),
+        ({"format": 3, "filters": [{"id": 33, "dict_size": 1 << 30}]}, "over 64 MiB"),
+    ],
+)
+def test_a_stored_lzma_configuration_is_checked_before_decoding(
+    conf: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(StoreError, match=message):
+        CellCodec(({"name": "vlen-bytes"}, {"name": "numcodecs.lzma", "configuration": conf}))

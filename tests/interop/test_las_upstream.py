@@ -8,12 +8,18 @@ returns the integers, unscaled (it has no notion of a scale), and so a box
 given to it in the survey's coordinates finds nothing. The scale and offset it
 needs are in the same document; applying them gives the coordinates exactly.
 ``--dtype float64`` writes what 0.9.2 reads as coordinates.
+
+``--compressor lzma`` (the smallest store) uses numcodecs' LZMA codec, which
+zarr-python registers itself as ``numcodecs.lzma``: zarr-python alone and 0.9.2
+(through it, with zarr-python's warning that numcodecs codecs are not in the Zarr
+v3 specification) read it like the ``blosc`` store.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import laspy
 import numpy as np
@@ -52,14 +58,20 @@ def _sorted(a: np.ndarray) -> np.ndarray:
 def test_the_published_package_reads_a_las_store_as_the_files_integers(tmp_path: Path) -> None:
     from tests.helpers.upstream_env import run_published
 
-    scaled, floats = tmp_path / "s.zv", tmp_path / "f.zv"
-    for store, extra in ((scaled, []), (floats, ["--dtype", "float64"])):
+    scaled, floats, small = tmp_path / "s.zv", tmp_path / "f.zv", tmp_path / "l.zv"
+    variants: tuple[tuple[Path, list[str]], ...] = (
+        (scaled, []),
+        (floats, ["--dtype", "float64"]),
+        (small, ["--compressor", "lzma"]),
+    )
+    for store, extra in variants:
         args = ["write-points", str(DATA / "1_4_w_evlr.laz"), str(store), "-c", "500", *extra]
         result = CliRunner().invoke(main, args, catch_exceptions=False)
         assert result.exit_code == 0, result.output
     src = laspy.read(DATA / "1_4_w_evlr.laz")
     lo = json.dumps([float(v) for v in src.header.mins])  # a box in the survey's coordinates
-    proc = run_published(READS, str(tmp_path / "out.npz"), lo, str(scaled), str(floats))
+    stores = (str(scaled), str(floats), str(small))
+    proc = run_published(READS, str(tmp_path / "out.npz"), lo, *stores)
     out = np.load(tmp_path / "out.npz")
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == read_points(scaled).crs
     ints = np.column_stack([src.X, src.Y, src.Z])
@@ -81,3 +93,24 @@ def test_the_published_package_reads_a_las_store_as_the_files_integers(tmp_path:
     # The float store (--dtype float64): 0.9.2 reads the coordinates themselves.
     assert np.array_equal(_sorted(out["1_positions"]), _sorted(coords))
     assert len(out["1_tight"]) > 0
+
+    # The LZMA store reads as the blosc one does: the file's integers and intensities.
+    assert np.array_equal(_sorted(out["2_positions"]), _sorted(ints))
+    assert np.array_equal(np.sort(out["2_intensity"]), np.sort(np.asarray(src.intensity)))
+
+
+def test_zarr_python_alone_decodes_a_cell_of_the_lzma_store(tmp_path: Path) -> None:
+    import zarr
+
+    store = tmp_path / "l.zv"
+    args = ["write-points", str(DATA / "1_4_w_evlr.laz"), str(store), "-c", "500"]
+    result = CliRunner().invoke(main, [*args, "--compressor", "lzma"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((store / "0" / "vertices" / "zarr.json").read_text())
+    assert doc["codecs"][1]["name"] == "numcodecs.lzma"
+    assert doc["codecs"][1]["configuration"]["filters"][0] == {"id": 3, "dist": 12}
+    src = laspy.read(DATA / "1_4_w_evlr.laz")
+    with pytest.warns(UserWarning, match="Numcodecs codecs are not in the Zarr version 3"):
+        cells: Any = zarr.open_array(str(store / "0" / "vertices"), mode="r")[...]
+    ints = np.concatenate([np.frombuffer(c, "<i4").reshape(-1, 3) for c in cells.ravel() if c])
+    assert np.array_equal(_sorted(ints), _sorted(np.column_stack([src.X, src.Y, src.Z])))

@@ -4,7 +4,8 @@ Every Zarr Vectors per-cell array (vertices, vertex_fragments, attributes) is a
 zarr v3 array of ``variable_length_bytes`` with one element per chunk. A chunk
 object is that element run through the array's codec chain: ``vlen-bytes``
 frames it (uint32 element count, then uint32 length + bytes per element), and
-an optional bytes-to-bytes codec (``zstd``, ``gzip``, ``blosc``) compresses the frame, and
+an optional bytes-to-bytes codec (``zstd``, ``gzip``, ``blosc``, ``numcodecs.lzma``) compresses
+the frame, and
 an optional ``crc32c`` codec appends a checksum of what precedes it, so a bit
 flipped in storage or on the wire is caught when the cell is read.
 
@@ -27,6 +28,7 @@ from zarr_vectors.exceptions import CorruptStoreError, StoreError, ValidationErr
 __all__ = [
     "BLOSC_CODEC",
     "CHECKSUM_CODEC",
+    "LZMA_CODEC",
     "CellCodec",
     "codec_chain",
     "compressor_codecs",
@@ -47,6 +49,29 @@ BLOSC_CODEC: dict[str, Any] = {
         "blocksize": 0,
     },
 }
+#: numcodecs' LZMA codec as ``compressor="lzma"`` writes it (the smallest store, for
+#: about ten times Blosc's compression CPU): raw LZMA2 streams (no xz container: a
+#: cell's object already carries a crc32c, and the container's ~60 bytes a cell add up
+#: over thousands of small cells) at preset 1 in normal mode (the optimal parser, most
+#: of the gain over Blosc), behind xz's delta filter over each array's row size
+#: (:func:`typed_codecs`; none for 1-byte rows, which it makes bigger). zarr-python
+#: reads it as ``numcodecs.lzma`` (registered by zarr-python itself); it is not one of
+#: Zarr v3's core codecs, so other Zarr implementations may not. Measured on a LiDAR
+#: survey in docs/performance.md ("Issue 19, fourth pass").
+LZMA_CODEC: dict[str, Any] = {
+    "name": "numcodecs.lzma",
+    "configuration": {
+        "format": 3,  # lzma.FORMAT_RAW
+        "check": -1,
+        "preset": None,
+        "filters": [{"id": 33, "preset": 1, "mode": 2}],  # LZMA2, MODE_NORMAL
+    },
+}
+_LZMA_DELTA, _LZMA2 = 3, 33  # lzma.FILTER_DELTA, lzma.FILTER_LZMA2
+#: The largest LZMA2 dictionary a stored configuration may ask a reader to allocate
+#: (preset 9's): the filters come from the store's metadata, and a raw stream's
+#: decoder takes no memory limit.
+_LZMA_MAX_DICT = 64 << 20
 #: The zarr v3 checksum codec cells carry by default.
 CHECKSUM_CODEC: dict[str, Any] = {"name": "crc32c", "configuration": {}}
 _CRC = struct.Struct("<I")
@@ -95,12 +120,44 @@ def _bytes_codec(spec: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callab
         return (lambda b: bytes(g.encode(b))), (lambda b: bytes(g.decode(b)))
     if name == "blosc":
         return _blosc(conf)
+    if name == "numcodecs.lzma":
+        return _lzma(conf)
     if name == "crc32c":
         return _crc_append, _crc_check
     raise StoreError(
-        f"codec {name!r} on a cell array is not supported by zarr-vectors "
-        "(supported: vlen-bytes, optionally followed by zstd, gzip or blosc, then crc32c)"
+        f"codec {name!r} on a cell array is not supported by zarr-vectors (supported: "
+        "vlen-bytes, optionally followed by zstd, gzip, blosc or numcodecs.lzma, then crc32c)"
     )
+
+
+def _lzma(conf: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
+    """numcodecs' ``lzma`` codec with ``conf`` (what zarr-python builds from the same
+    configuration), after checking its filters: a stored configuration is input, and
+    an LZMA2 dictionary is allocated whole by the decoder."""
+    from numcodecs import LZMA
+
+    filters = conf.get("filters")
+    for f in filters if isinstance(filters, list) else []:
+        if not isinstance(f, dict) or f.get("id") not in (_LZMA_DELTA, _LZMA2):
+            raise StoreError(
+                f"numcodecs.lzma filter {f!r}: zarr-vectors reads only delta and LZMA2 filters"
+            )
+        size = f.get("dict_size", 0)
+        if not isinstance(size, int) or size > _LZMA_MAX_DICT:
+            raise StoreError(
+                f"numcodecs.lzma filter {f!r}: a dictionary over {_LZMA_MAX_DICT >> 20} MiB "
+                "is refused (preset 9 uses 64 MiB)"
+            )
+    try:
+        codec = LZMA(
+            format=int(conf.get("format", 1)),
+            check=int(conf.get("check", -1)),
+            preset=conf.get("preset"),
+            filters=filters,
+        )
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"numcodecs.lzma configuration {conf!r}: {exc}") from None
+    return (lambda b: bytes(codec.encode(b))), (lambda b: bytes(codec.decode(b)))
 
 
 #: Zarr v3's names of Blosc's shuffle filters, by the numbers Blosc takes.
@@ -157,10 +214,16 @@ def typed_codecs(
     LAS input gets) also takes the level and block size measured best for ``dtype``
     (:data:`_BLOSC_BY_DTYPE`; level 4 and Blosc's block size for other types and
     for ``dtype=None``); a codec configured otherwise by the caller is kept as given.
-    Idempotent. Decoding needs none of this (Blosc's header carries it)."""
+    The default ``numcodecs.lzma`` codec (``compressor="lzma"``) gets a delta filter
+    whose distance is the row size (up to 256, xz's limit), so LZMA2 sees the byte-wise
+    differences of neighbouring rows; none for 1-byte rows. Idempotent. Decoding needs
+    none of this (Blosc's header carries it; the LZMA filters are in the configuration
+    written with the array)."""
     out = []
     for c in codecs:
         spec = {"name": c["name"], "configuration": dict(c.get("configuration") or {})}
+        if spec["name"] == "numcodecs.lzma" and _is_default_lzma(spec["configuration"]):
+            spec["configuration"]["filters"] = _lzma_filters(row_bytes)
         if spec["name"] == "blosc":
             conf = spec["configuration"]
             conf["typesize"] = int(min(max(row_bytes, 1), 255))
@@ -180,6 +243,30 @@ def _is_default_blosc(conf: Mapping[str, Any]) -> bool:
         return False
     pair = (conf.get("clevel"), conf.get("blocksize"))
     return pair == _BLOSC_PLAIN or pair in _BLOSC_BY_DTYPE.values()
+
+
+def _lzma_filters(row_bytes: int) -> list[dict[str, Any]]:
+    """The default LZMA filter chain for ``row_bytes``-byte rows (:data:`LZMA_CODEC`)."""
+    lzma2 = [dict(f) for f in LZMA_CODEC["configuration"]["filters"]]
+    if row_bytes <= 1:
+        return lzma2
+    return [{"id": _LZMA_DELTA, "dist": int(min(row_bytes, 256))}, *lzma2]
+
+
+def _is_default_lzma(conf: Mapping[str, Any]) -> bool:
+    """Whether ``conf`` is :data:`LZMA_CODEC`'s configuration, or fitted from it to some
+    row size (its delta filter aside)."""
+    filters = conf.get("filters")
+    if not isinstance(filters, list) or not filters:
+        return False
+    first = filters[0]
+    if isinstance(first, dict) and first.get("id") == _LZMA_DELTA and set(first) == {"id", "dist"}:
+        filters = filters[1:]
+    rest = {k: v for k, v in conf.items() if k != "filters"}
+    default = LZMA_CODEC["configuration"]
+    return rest == {k: v for k, v in default.items() if k != "filters"} and filters == list(
+        default["filters"]
+    )
 
 
 def _crc(data: bytes | memoryview) -> int:
@@ -261,9 +348,11 @@ def compressor_codecs(compressor: str | dict[str, Any] | None) -> list[dict[str,
     default); ``"zstd"``/``"gzip"`` use that codec with default settings;
     ``"blosc"`` is Blosc with zstd and a byte shuffle by the size of each array's
     rows (what LAS input gets by default: about half zstd's bytes for
-    coordinates, times and colours, see :func:`typed_codecs`); a
-    dict is taken as a zarr v3 codec spec (``{"name": "zstd", "configuration":
-    {"level": 3}}``).
+    coordinates, times and colours, see :func:`typed_codecs`); ``"lzma"`` is
+    numcodecs' LZMA behind a delta filter by the row size (:data:`LZMA_CODEC`: the
+    smallest store, for about ten times Blosc's compression CPU; zarr-python reads
+    it, other Zarr implementations may not); a dict is taken as a zarr v3 codec spec
+    (``{"name": "zstd", "configuration": {"level": 3}}``).
     """
     if compressor is None:
         return []
@@ -275,8 +364,13 @@ def compressor_codecs(compressor: str | dict[str, Any] | None) -> list[dict[str,
             return [{"name": "gzip", "configuration": {"level": 5}}]
         if name == "blosc":
             return [dict(BLOSC_CODEC, configuration=dict(BLOSC_CODEC["configuration"]))]
+        if name == "lzma":
+            conf = dict(LZMA_CODEC["configuration"])
+            conf["filters"] = [dict(f) for f in conf["filters"]]
+            return [{"name": LZMA_CODEC["name"], "configuration": conf}]
         raise ValidationError(
-            f"unknown compressor {compressor!r}: use None, 'zstd', 'gzip', 'blosc' or a codec dict"
+            f"unknown compressor {compressor!r}: use None, 'zstd', 'gzip', 'blosc', 'lzma' "
+            "or a codec dict"
         )
     if isinstance(compressor, dict) and compressor.get("name") == "blosc":
         conf = {**BLOSC_CODEC["configuration"], **(compressor.get("configuration") or {})}
@@ -295,8 +389,8 @@ def compressor_codecs(compressor: str | dict[str, Any] | None) -> list[dict[str,
             spec["configuration"].setdefault("checksum", False)
         return [spec]
     raise ValidationError(
-        f"unsupported compressor {compressor!r}: use None, 'zstd', 'gzip', 'blosc' or "
-        "{'name': 'zstd'|'gzip'|'blosc', 'configuration': {...}}"
+        f"unsupported compressor {compressor!r}: use None, 'zstd', 'gzip', 'blosc', 'lzma' "
+        "or {'name': 'zstd'|'gzip'|'blosc', 'configuration': {...}}"
     )
 
 
