@@ -44,18 +44,10 @@ LOOP_THREADS = cellio._round
 
 
 def _map_bounded_round(snap: Any, requests: list[Any], *, missing_ok: bool = False) -> list[Any]:
-    """A round as map_bounded runs it: the same calls on a pool made for the call."""
-
-    def answer(request: Any) -> Any:
-        name, args = request
-        try:
-            return getattr(snap, name)(*args)
-        except KeyError:
-            if missing_ok:
-                return None
-            raise
-
-    return map_bounded(answer, requests, int(getattr(snap.backend, "max_concurrency", 8)))
+    """A round as map_bounded runs it: each request a round of one (the blocking call) on a
+    pool made for the call."""
+    limit = int(getattr(snap.backend, "max_concurrency", 8))
+    return map_bounded(lambda r: LOOP_THREADS(snap, [r], missing_ok=missing_ok)[0], requests, limit)
 
 
 WAYS: dict[str, Callable[..., list[Any]]] = {
