@@ -321,10 +321,12 @@ class LevelMetadata:
 
 # -- JSON documents ----------------------------------------------------------
 def dump_json(doc: Mapping[str, Any]) -> bytes:
-    """``zarr.json`` bytes (indented, like zarr-python writes them)."""
+    """``zarr.json`` bytes, compact (no indentation or spaces): the root document holds
+    every array's document (consolidated metadata), and indenting a LiDAR survey's took
+    it from 57 kB to 114 kB; every JSON reader (zarr-python, 0.9.2) reads either."""
     import json
 
-    return json.dumps(doc, indent=2, allow_nan=False).encode()
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
 def group_json(attributes: Mapping[str, Any] | None = None) -> dict[str, Any]:
