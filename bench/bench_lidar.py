@@ -7,11 +7,12 @@ the process's own) and alternating the contenders, medians of ``--repeats``:
 * laspy reading the LAZ and writing it again (the time a LiDAR user compares with);
 * ``zarr-vectors write-points`` with its defaults (LAS integers with the file's
   scale and offset, Blosc-compressed, sharded, with an overview) and with each
-  choice undone (floats, zstd, no overview, no sharding, 0.9.2's defaults):
-  seconds, peak RSS, store bytes and objects;
-* a box read: ``zarr-vectors read-points --bbox`` against laspy reading the
-  whole LAZ and keeping the box, plus the cost of starting the command alone
-  (``zarr-vectors --help``), so the box read's own time is the difference;
+  choice undone (floats, zstd, no overview, no sharding, 0.9.2's defaults), and
+  the smallest store on request (``--compressor lzma``, with and without the
+  overview): seconds, CPU seconds, peak RSS, store bytes and objects;
+* a box read: ``zarr-vectors read-points --bbox`` of the default store and of the
+  ``--compressor lzma`` one, alternating, against laspy reading the whole LAZ and
+  keeping the box, plus the cost of importing what the command needs;
 * ``zarr-vectors preview`` of the default store: which level it drew and whether
   whole (the survey) or a sample of its cells.
 
@@ -19,18 +20,21 @@ Usage::
 
     uv run python bench/bench_lidar.py [--tiles 10] [--chunk 500] [--repeats 3]
     uv run python bench/bench_lidar.py --cells STORE
+    uv run python bench/bench_lidar.py --lzma STORE --repeats 1
     uv run python bench/bench_lidar.py --phases
 
 Prints ratios against laspy, in seconds and in CPU seconds (user + system of each
 process, which a loaded machine moves far less); no assertion on time (the machine
 may be loaded). ``--cells`` prints each level-0 array's bytes a point and compression
-CPU, with the filters a cell cannot take (:func:`cells_report`); ``--phases`` the CPU
+CPU, with the filters a cell cannot take (:func:`cells_report`); ``--lzma`` every cell
+array's bytes and CPU with blosc and LZMA variants (:func:`lzma_report`); ``--phases`` the CPU
 seconds of ``write-points``' imports, LAZ reading and write (:func:`phases_report`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -217,6 +221,79 @@ def cells_report(store: Path, repeat: int = 3) -> None:
     print(f"{'level 0 in all':44s} {stored / max(count, 1):8.3f}")
 
 
+#: The LZMA chains ``--lzma`` compares, as (label, overrides of LZMA2's filter options,
+#: whether 1-byte rows get the delta filter too); the first is ``compressor="lzma"``'s.
+LZMA_VARIANTS: list[tuple[str, dict[str, int], bool]] = [
+    ("preset 1, normal mode (compressor='lzma')", {}, False),
+    ("  the same, delta on 1-byte rows too", {}, True),
+    ("  preset 1, fast mode", {"mode": 1}, False),
+    (
+        "  preset 1, normal, hash chains, nice 16, depth 8",
+        {"mf": 4, "nice_len": 16, "depth": 8},
+        False,
+    ),
+    ("  preset 6 (normal, binary trees, nice 64)", {"preset": 6, "mode": 2}, False),
+]
+
+
+def lzma_report(store: Path, repeat: int = 1) -> None:
+    """Bytes and compression CPU of every cell array of ``store`` (all levels), with the
+    default ``blosc`` codec and with ``compressor="lzma"``'s chain and its variants
+    (``--lzma``): what chose preset 1 in normal mode and the delta by the row size."""
+    import numpy as np
+    import zarr
+
+    from zarr_vectors.format.cells import CellCodec, codec_chain, typed_codecs
+
+    def cost(chain: list[dict[str, Any]], parts: list[bytes]) -> tuple[int, float]:
+        codec, best = CellCodec(tuple(chain)), float("inf")
+        for _ in range(repeat):
+            start = time.thread_time()
+            size = sum(len(codec.encode(b)) for b in parts)
+            best = min(best, time.thread_time() - start)
+        return size, best
+
+    arrays = []
+    for level in sorted(p for p in store.iterdir() if p.name.isdigit()):
+        for doc in sorted(level.rglob("zarr.json")):
+            if json.loads(doc.read_text()).get("node_type") != "array":
+                continue
+            array = zarr.open_array(str(doc.parent), mode="r")
+            attrs: dict[str, Any] = dict(array.attrs)
+            cells: Any = array[...]
+            parts = [bytes(v) for v in cells.ravel() if v is not None and len(v)]
+            dtype = np.dtype(attrs.get("dtype", "uint8"))
+            width = (
+                3 if doc.parent.name == "vertices" else int(np.prod(attrs.get("row_shape") or [1]))
+            )
+            arrays.append(
+                (str(doc.parent.relative_to(store)), parts, dtype.itemsize * width, str(dtype))
+            )
+    print(f"cell arrays of {store}, without checksums; CPU best of {repeat}")
+    print(f"{'array':40s} {'blosc B':>10s} {'lzma B':>10s} {'blosc s':>8s} {'lzma s':>7s}")
+    totals = {label: [0, 0.0] for label, _, _ in [("blosc (default)", {}, False), *LZMA_VARIANTS]}
+    for name, parts, rb, dt in arrays:
+        row = []
+        for label, extra, all_rows in [("blosc (default)", {}, False), *LZMA_VARIANTS]:
+            if label.startswith("blosc"):
+                chain = typed_codecs(codec_chain("blosc", checksum=False), rb, dt)
+            else:
+                chain = typed_codecs(codec_chain("lzma", checksum=False), rb, dt)
+                filters = [dict(f) for f in chain[1]["configuration"]["filters"]]
+                filters[-1].update(extra)
+                if all_rows and rb == 1:
+                    filters.insert(0, {"id": 3, "dist": 1})
+                chain[1]["configuration"]["filters"] = filters
+            size, seconds = cost(chain, parts)
+            totals[label][0] += size
+            totals[label][1] += seconds
+            row.append((size, seconds))
+        print(f"{name:40s} {row[0][0]:10,d} {row[1][0]:10,d} {row[0][1]:8.3f} {row[1][1]:7.3f}")
+    print(f"{'in all':40s} {'bytes':>10s} {'CPU s':>8s}")
+    for label, (size, seconds) in totals.items():
+        print(f"{label:52s} {size:12,d} {seconds:8.2f}")
+
+
 def make_survey(work: Path, tiles: int) -> Path:
     """``tiles`` copies of autzen_trim.laz side by side, as one LAZ file in ``work``."""
     laz = work / "survey.laz"
@@ -266,6 +343,14 @@ def main() -> None:
         "STORE (a store written from LAS), with the filters a cell cannot take",
     )
     parser.add_argument(
+        "--lzma",
+        type=Path,
+        default=None,
+        metavar="STORE",
+        help="only report the bytes and compression CPU of every cell array of STORE with "
+        "blosc, the lzma codec and its variants (presets, modes, delta filters)",
+    )
+    parser.add_argument(
         "--phases",
         action="store_true",
         help="only report the CPU seconds of write-points' phases (imports, reading the "
@@ -274,6 +359,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.cells is not None:
         cells_report(args.cells, args.repeats)
+        return
+    if args.lzma is not None:
+        lzma_report(args.lzma, args.repeats)
         return
     if args.phases:
         phases_report(args.tiles, args.chunk, args.repeats)
@@ -302,6 +390,24 @@ def main() -> None:
                 chunk,
                 "--compressor",
                 "zstd",
+            ],
+            "  lzma (--compressor lzma)": lambda out: [
+                *cli,
+                str(out),
+                "-c",
+                chunk,
+                "--compressor",
+                "lzma",
+            ],
+            "  lzma, no overview (--compressor lzma --levels 1)": lambda out: [
+                *cli,
+                str(out),
+                "-c",
+                chunk,
+                "--compressor",
+                "lzma",
+                "--levels",
+                "1",
             ],
             "  no overview (--levels 1)": lambda out: [
                 *cli,
@@ -379,33 +485,43 @@ def main() -> None:
                 f"{max(peaks[name]):8.0f} {nbytes:12,d} {nbytes / laz_bytes:6.2f} {objects:8,d}"
             )
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-        # a box read: a quarter of the first tile
-        store = work / "store.zv"
-        shutil.rmtree(store, ignore_errors=True)
-        subprocess.run(
-            [CLI, "write-points", str(laz), str(store), "-c", chunk],
-            check=True,
-            capture_output=True,
-        )
+        # a box read: a quarter of the first tile, from the default and the lzma store
+        stores = {"defaults": [], "lzma": ["--compressor", "lzma"]}
+        for kind, extra in stores.items():
+            store = work / f"{kind}.zv"
+            subprocess.run(
+                [CLI, "write-points", str(laz), str(store), "-c", chunk, *extra],
+                check=True,
+                capture_output=True,
+            )
         box = "636000,849000,0,636600,849300,1000"
-        imports, box_read, own, laspy_box = [], [], [], []
+        imports, laspy_box = [], []
+        box_read: dict[str, list[float]] = {k: [] for k in stores}
+        own: dict[str, list[float]] = {k: [] for k in stores}
         for _ in range(args.repeats):
             imports.append(timed([py, "-c", IMPORTS])[0])
-            said: list[str] = []
-            cmd = [CLI, "read-points", str(store), "-o", str(work / "b.npy"), "--bbox", box]
-            box_read.append(timed(cmd, said)[0])
-            found = OWN_TIME.search(said[-1])
-            own.append(float(found[1]) if found else float("nan"))
+            for kind in stores:
+                said: list[str] = []
+                store = work / f"{kind}.zv"
+                cmd = [CLI, "read-points", str(store), "-o", str(work / "b.npy"), "--bbox", box]
+                box_read[kind].append(timed(cmd, said)[0])
+                found = OWN_TIME.search(said[-1])
+                own[kind].append(float(found[1]) if found else float("nan"))
             laspy_box.append(timed([py, "-c", LASPY_BOX, str(laz), box, str(work / "c.npy")])[0])
-        s, b, o, lb = (statistics.median(v) for v in (imports, box_read, own, laspy_box))
-        said: list[str] = []
-        timed([CLI, "preview", str(store), "-o", str(work / "p.png")], said)
+        s, lb = statistics.median(imports), statistics.median(laspy_box)
+        said = []
+        timed([CLI, "preview", str(work / "defaults.zv"), "-o", str(work / "p.png")], said)
         print("preview:", said[-1].strip())
         print(
-            f"box read {box}: read-points {b:.2f} s in all, of which the read itself {o:.2f} s "
-            f"(as the command prints it); Python importing the modules it needs {s:.2f} s; "
-            f"laspy full read + filter {lb:.2f} s (read-points {b / lb:.2f}x that)"
+            f"box read {box}: Python importing the modules read-points needs {s:.2f} s; "
+            f"laspy full read + filter {lb:.2f} s"
         )
+        for kind in stores:
+            b, o = statistics.median(box_read[kind]), statistics.median(own[kind])
+            print(
+                f"  {kind} store: read-points {b:.2f} s in all, of which the read itself "
+                f"{o:.2f} s (as the command prints it); {b / lb:.2f}x laspy's"
+            )
 
 
 if __name__ == "__main__":
