@@ -83,10 +83,11 @@ def test_bad_frames_are_corrupt_cells(data: bytes, message: str) -> None:
     assert codec.decode(struct.pack("<I", 0), "cell 7") == b""  # no element: empty
 
 
-def test_undecodable_compressed_bytes_name_the_cell() -> None:
-    codec = CellCodec(tuple(codec_chain("zstd", checksum=False)))
+@pytest.mark.parametrize("compressor", ["zstd", "lzma"])
+def test_undecodable_compressed_bytes_name_the_cell(compressor: str) -> None:
+    codec = CellCodec(tuple(codec_chain(compressor, checksum=False)))
     with pytest.raises(CorruptStoreError, match="cell 3: the chunk cannot be decoded"):
-        codec.decode(b"not zstd at all", "cell 3")
+        codec.decode(b"\xff not compressed at all", "cell 3")
 
 
 def test_a_chain_must_start_with_vlen_bytes() -> None:
