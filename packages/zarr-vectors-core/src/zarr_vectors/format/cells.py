@@ -50,7 +50,7 @@ BLOSC_CODEC: dict[str, Any] = {
     },
 }
 #: numcodecs' LZMA codec as ``compressor="lzma"`` writes it (the smallest store, for
-#: about ten times Blosc's compression CPU): raw LZMA2 streams (no xz container: a
+#: about fifteen times Blosc's compression CPU): raw LZMA2 streams (no xz container: a
 #: cell's object already carries a crc32c, and the container's ~60 bytes a cell add up
 #: over thousands of small cells) at preset 1 in normal mode (the optimal parser, most
 #: of the gain over Blosc), behind xz's delta filter over each array's row size
@@ -131,10 +131,13 @@ def _bytes_codec(spec: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callab
 
 
 def _lzma(conf: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
-    """numcodecs' ``lzma`` codec with ``conf`` (what zarr-python builds from the same
-    configuration), after checking its filters: a stored configuration is input, and
-    an LZMA2 dictionary is allocated whole by the decoder."""
-    from numcodecs import LZMA
+    """numcodecs' ``lzma`` codec with ``conf``: Python's :mod:`lzma` with the same
+    arguments as numcodecs passes it (what zarr-python runs on the same configuration),
+    after checking the filters, and decoding within a memory limit: a stored
+    configuration and a chunk are input, and an LZMA2 dictionary is allocated whole by
+    the decoder (a raw stream's from the checked filters, an xz stream's from its own
+    header, which the limit bounds)."""
+    import lzma
 
     filters = conf.get("filters")
     for f in filters if isinstance(filters, list) else []:
@@ -148,16 +151,23 @@ def _lzma(conf: dict[str, Any]) -> tuple[Callable[[bytes], bytes], Callable[[byt
                 f"numcodecs.lzma filter {f!r}: a dictionary over {_LZMA_MAX_DICT >> 20} MiB "
                 "is refused (preset 9 uses 64 MiB)"
             )
-    try:
-        codec = LZMA(
-            format=int(conf.get("format", 1)),
-            check=int(conf.get("check", -1)),
-            preset=conf.get("preset"),
-            filters=filters,
-        )
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"numcodecs.lzma configuration {conf!r}: {exc}") from None
-    return (lambda b: bytes(codec.encode(b))), (lambda b: bytes(codec.decode(b)))
+    fmt, check, preset = (
+        conf.get("format", lzma.FORMAT_XZ),
+        conf.get("check", -1),
+        conf.get("preset"),
+    )
+    if not isinstance(fmt, int) or not isinstance(check, int):
+        raise StoreError(f"numcodecs.lzma configuration {conf!r}: format and check are integers")
+    raw = fmt == lzma.FORMAT_RAW
+    limit = None if raw else 2 * _LZMA_MAX_DICT
+
+    def encode(b: bytes) -> bytes:
+        return lzma.compress(b, format=fmt, check=check, preset=preset, filters=filters)
+
+    def decode(b: bytes) -> bytes:
+        return lzma.decompress(b, format=fmt, memlimit=limit, filters=filters if raw else None)
+
+    return encode, decode
 
 
 #: Zarr v3's names of Blosc's shuffle filters, by the numbers Blosc takes.
@@ -350,7 +360,7 @@ def compressor_codecs(compressor: str | dict[str, Any] | None) -> list[dict[str,
     rows (what LAS input gets by default: about half zstd's bytes for
     coordinates, times and colours, see :func:`typed_codecs`); ``"lzma"`` is
     numcodecs' LZMA behind a delta filter by the row size (:data:`LZMA_CODEC`: the
-    smallest store, for about ten times Blosc's compression CPU; zarr-python reads
+    smallest store, for about fifteen times Blosc's compression CPU; zarr-python reads
     it, other Zarr implementations may not); a dict is taken as a zarr v3 codec spec
     (``{"name": "zstd", "configuration": {"level": 3}}``).
     """
