@@ -168,6 +168,10 @@ def test_lzma_deltas_by_the_row_size_and_round_trips() -> None:
     assert len(data) < len(
         CellCodec(tuple(typed_codecs(codec_chain("blosc"), 12))).encode(rows.tobytes())
     )
+    # numcodecs' own defaults (an xz stream, as other writers make it) read too
+    xz = {"format": 1, "check": -1, "preset": None, "filters": None}
+    plain = CellCodec(({"name": "vlen-bytes"}, {"name": "numcodecs.lzma", "configuration": xz}))
+    assert bytes(plain.decode(plain.encode(b"abc" * 100))) == b"abc" * 100
 
 
 @pytest.mark.parametrize(
