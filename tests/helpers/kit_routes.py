@@ -59,10 +59,14 @@ def run_pytest(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Complet
     """``pytest -q ARGS`` in a child process (the kit's pytest11 plugin loads as installed).
 
     The child is an author's own pytest run: options given to this suite's run through
-    ``PYTEST_ADDOPTS`` (a junit file, a plugin) are not passed down to it.
+    ``PYTEST_ADDOPTS`` (a junit file, a plugin) are not passed down to it. Its temporary
+    directories go beside ``cwd`` (``--basetemp``), not to the machine's shared
+    ``pytest-of-<user>``: a run that makes one there deletes older runs' directories as
+    it ends, which took a kit-route test 30 to 90 s when other runs had left gigabytes.
     """
+    basetemp = f"--basetemp={cwd.with_name(f'{cwd.name}-basetemp')}"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", basetemp, *args],
         env={k: v for k, v in env.items() if k != "PYTEST_ADDOPTS"},
         cwd=cwd,
         capture_output=True,

@@ -1,4 +1,5 @@
-"""The kit's checks by name (checks.py): every name runs its own module's check function."""
+"""The kit's checks by name (checks.py): every name runs its own module's check function,
+and names what it imports, so that the process children start from imports it once."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.helpers.kit_expected import (
     fault_target,
 )
 from tests.helpers.kit_faulty import FAULTY, DictBackend
-from zarr_vectors.testing.checks import CHECKS, check_function
+from zarr_vectors.testing.checks import CHECKS, FIXED, check_function, check_modules, preload
 from zarr_vectors.testing.config import CHECK_NAMES
 
 #: check -> the function of its module that runs it
@@ -62,3 +63,18 @@ def test_every_fault_has_an_expectation() -> None:
     assert set(EXPECTED) | TIMED | set(NEW_EXPECTED) | STOPPING == set(FAULTY)
     assert {check for table in (EXPECTED, NEW_EXPECTED) for rows in table.values()
             for check, _ in rows} <= set(CHECK_NAMES)  # fmt: skip
+
+
+def test_the_modules_the_checks_import_are_named_once_each() -> None:
+    modules = check_modules()
+    assert len(modules) == len(set(modules))
+    assert {f"zarr_vectors.testing.{m}" for m in MODULE_OF.values()} <= set(modules)
+    assert check_modules(["zarr-array", "point-cloud"]) == [
+        "zarr_vectors.testing.roundtrip",
+        "numpy",
+        "zarr",
+        "zarr_vectors.storage.zarr_adapter",
+        "zarr_vectors.types.points",
+    ]
+    preload(CHECK_NAMES)  # each of them exists
+    assert set(CHECK_NAMES) > FIXED

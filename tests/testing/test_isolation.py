@@ -3,21 +3,24 @@
 A backend call stuck in C code holding the GIL and one that crashes the process
 end the check with a clear failure naming the call; what the child reports
 survives the trip to the parent; in the kit's own process a check passes, is
-skipped with its reason, or fails with the calls of its example.
+skipped with its reason, or fails with the calls of its example. What the checks
+import is imported once where the children start from, not in each child.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from multiprocessing import forkserver
+from pathlib import Path
 
 import pytest
 
 from tests.helpers.kit_expected import FEWER, fault_target
 from tests.helpers.kit_faulty import FAULTY, DictBackend
 from zarr_vectors.exceptions import ConformanceError
-from zarr_vectors.testing import run_check
-from zarr_vectors.testing.isolation import _last_call, _portable, run_here
+from zarr_vectors.testing import KitTarget, checks, run_check
+from zarr_vectors.testing.isolation import _context, _last_call, _portable, run_here
 
 
 @pytest.mark.slow
@@ -81,3 +84,19 @@ def test_the_last_call_is_read_back_from_shared_memory() -> None:
         "get_bytes",
         "get_bytes('a\tb')",
     )
+
+
+def test_what_a_child_imports_is_imported_where_it_is_started_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    loaded: list[list[str]] = []
+    monkeypatch.setattr(checks, "preload", lambda names: loaded.append(list(names)))
+    # a lambda's target: the child is forked from this process, which imports them first
+    assert _context(fault_target(DictBackend), "edge-cases").get_start_method() == "fork"
+    assert loaded == [["edge-cases"]]
+    # a picklable target: the forkserver imports every check's modules before it forks
+    monkeypatch.setattr(forkserver._forkserver, "_preload_modules", [])
+    target = KitTarget.from_name("local", str(tmp_path / "kit"))
+    assert _context(target, "edge-cases").get_start_method() == "forkserver"
+    assert set(checks.check_modules()) <= set(vars(forkserver._forkserver)["_preload_modules"])
+    assert loaded == [["edge-cases"]]

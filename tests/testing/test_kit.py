@@ -87,6 +87,10 @@ def test_check_backend_ends_on_its_own_when_get_never_returns(tmp_path: Path) ->
                      r"return within 2 s", run.stdout)  # fmt: skip
     assert "RUNNING sync-state-machine" in run.stdout
     assert run.stdout.count("FAILED ") + run.stdout.count("PASSED ") == len(CHECK_NAMES)
+    # get_many overran in invalid-keys: the two processes of two-processes (started from
+    # a forkserver, which knows nothing of it) are told, and refuse it at once
+    assert re.search(r"FAILED  two-processes: .*\n\s+KitTimeoutError: Process p[12], one of two "
+                     r"using .* get_many\(.* was not attempted", run.stdout)  # fmt: skip
     # the stuck calls were in the checks' child processes, which the kit ended
 
 

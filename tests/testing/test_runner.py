@@ -4,7 +4,7 @@ A correct backend passes every check and the local backend too; a failure shows
 the minimal run hypothesis found, the backend calls it made, the seed and the
 command that replays it, never a secret; the same seed replays the same failure;
 a reporter hears each check start and end; the search for a smaller example
-stops after its time.
+stops after its time, and is not made for a timeout or a check without a search.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import pytest
 from tests.helpers.kit_expected import FEWER, fault_target
 from tests.helpers.kit_faulty import FAULTY, DictBackend, VersionedDictBackend
 from zarr_vectors.exceptions import ConformanceError, ValidationError
-from zarr_vectors.testing import CHECK_NAMES, KitConfig, KitTarget, run_check, run_kit
+from zarr_vectors.testing import CHECK_NAMES, KitConfig, KitTarget, run_check, run_kit, runner
+from zarr_vectors.testing.guard import KitTimeoutError
+from zarr_vectors.testing.isolation import Attempt
 from zarr_vectors.testing.runner import CheckResult, _kit_failure, _planned, new_seed
 
 COUNTER = itertools.count()
@@ -125,6 +127,30 @@ def test_shrinking_stops_after_its_time_and_reports_the_example_as_found() -> No
     assert result.status == "failed"
     assert "the search for a smaller example was stopped after" in result.message
     assert "state = SyncBackendMachine()" in result.example and "put_many(" in result.example
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "runs"),
+    [
+        ("key-contract", ConformanceError("listed wrong"), 2),  # found, then shrunk
+        ("edge-cases", ConformanceError("listed wrong"), 1),  # a fixed script: nothing to shrink
+        ("key-contract", KitTimeoutError("get_bytes('a') did not return"), 1),
+        ("key-contract", ExceptionGroup("flaky", [KitTimeoutError("get_bytes('a')")]), 1),
+    ],
+)
+def test_a_failure_is_run_again_only_to_look_for_a_smaller_example(
+    name: str, error: Exception, runs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    children: list[bool] = []
+
+    def child(name: str, target: object, config: KitConfig, *args: object, **kw: object) -> Attempt:
+        children.append(config.shrink)
+        return Attempt("failed", error)
+
+    monkeypatch.setattr(runner, "run_in_child", child)
+    config = FEWER.with_changes(shrink=True, isolate=True)
+    result = run_check(name, fault_target(DictBackend), config)
+    assert result.status == "failed" and children == [False, True][:runs]
 
 
 def test_a_result_describes_itself_by_status() -> None:

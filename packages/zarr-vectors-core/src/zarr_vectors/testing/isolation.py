@@ -20,6 +20,9 @@ The child is started with ``forkserver`` when the target can be pickled
 (:meth:`KitTarget.from_name` targets can), so that it does not inherit threads
 of native libraries (obstore's runtime does not survive a fork), and forked
 otherwise. Where neither exists (Windows), checks run in the kit's process.
+Either way the modules the checks import are imported before the fork, in the
+forkserver or in the kit's process (:func:`~.checks.preload`): importing them in
+every child cost about a second of CPU per check, more than most checks take.
 """
 
 from __future__ import annotations
@@ -170,13 +173,18 @@ def _portable(error: BaseException | None) -> BaseException | None:
 
 
 # -- the parent -----------------------------------------------------------------------------
-def _context(target: KitTarget) -> Any:
+def _context(target: KitTarget, name: str) -> Any:
+    """How to start the child of check ``name``; what it imports is imported beforehand
+    in the process it is started from (once, instead of in every child)."""
+    from zarr_vectors.testing.checks import check_modules, preload
+
     try:
         pickle.dumps(target)
     except Exception:
+        preload([name])
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["zarr_vectors.testing.runner", "hypothesis"])
+    context.set_forkserver_preload(["zarr_vectors.testing.runner", "hypothesis", *check_modules()])
     return context
 
 
@@ -220,7 +228,7 @@ def run_in_child(
     ``"deadline"`` attempt. The GIL watchdog fails the check when the child
     sends nothing for :attr:`KitConfig.call_timeout` (plus :data:`GRACE`) seconds.
     """
-    context = _context(target)
+    context = _context(target, name)
     reader, writer = context.Pipe(duplex=False)
     shared = context.RawArray("c", _CALL_BYTES)
     sys.stdout.flush()

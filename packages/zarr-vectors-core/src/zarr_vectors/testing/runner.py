@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from zarr_vectors.exceptions import ConformanceError
-from zarr_vectors.testing.checks import CHECKS, check_function
+from zarr_vectors.testing.checks import CHECKS, FIXED, check_function
 from zarr_vectors.testing.config import CHECK_NAMES, KitConfig
 from zarr_vectors.testing.guard import KitTimeoutError
 from zarr_vectors.testing.isolation import Attempt, can_isolate, run_here, run_in_child
@@ -142,7 +142,9 @@ def run_check(
     :mod:`~.isolation`). A failure is then found without shrinking first; the
     search for its minimal example runs again in a child that is stopped after
     :attr:`KitConfig.shrink_seconds`, and if it is stopped the failure is reported
-    as found.
+    as found. A failure of the time limit, or of a check without a search
+    (:data:`~.checks.FIXED`), is reported as found: running it again would only
+    repeat the wait, or the same script.
     """
     if name in config.skip:
         result = CheckResult(name, "skipped", "skipped by configuration")
@@ -185,7 +187,12 @@ def _attempt(
     if not (config.isolate and can_isolate()):
         return run_here(name, target, config, progress), ""
     found = run_in_child(name, target, config.with_changes(shrink=False), progress)
-    if found.status != "failed" or not config.shrink or isinstance(found.error, KitTimeoutError):
+    if (
+        found.status != "failed"
+        or not config.shrink
+        or name in FIXED  # no search: nothing smaller to find
+        or _timed_out(found.error)  # the same wait again, for the same call
+    ):
         return found, ""
     took = time.monotonic()
     shrunk = run_in_child(name, target, config, progress, deadline=config.shrink_seconds)
@@ -239,6 +246,13 @@ def _failure(
         calls=[redact_text(c, secrets) for c in calls],
         replay=redact_text(command, secrets),
     )
+
+
+def _timed_out(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is (or groups) the kit's time limit failing a call."""
+    if isinstance(exc, KitTimeoutError):
+        return True
+    return any(_timed_out(sub) for sub in getattr(exc, "exceptions", ()))
 
 
 def _kit_failure(exc: BaseException) -> BaseException | None:

@@ -18,14 +18,16 @@ import asyncio
 import gc
 import multiprocessing
 import pickle
+import queue
 import threading
+import time
 import zlib
 from typing import Any
 
 from zarr_vectors.testing.common import CheckSkipped, close_driver, kit_error
 from zarr_vectors.testing.config import KitConfig
 from zarr_vectors.testing.drivers import AsyncDriver, Driver, SyncDriver
-from zarr_vectors.testing.guard import run_coroutine
+from zarr_vectors.testing.guard import KitTimeoutError, hung_entries, record_hung, run_coroutine
 from zarr_vectors.testing.show import show, show_keys
 from zarr_vectors.testing.strategies import value_of
 from zarr_vectors.testing.target import KitTarget, close_quietly
@@ -172,26 +174,67 @@ def process_context(target: KitTarget) -> Any:
         pickle.dumps(target)
     except Exception:
         return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver")
+    context = multiprocessing.get_context("forkserver")
+    # the workers run this module: imported once where they are forked from, not in each
+    context.set_forkserver_preload([__name__])
+    return context
 
 
-def _process_work(target: KitTarget, name: str, other: str, go: Any, out: Any) -> None:
-    """In a child process: write this process's keys, wait, read the other's; report."""
+def _process_work(
+    target: KitTarget, name: str, other: str, hung: list[tuple[str, str, str]], go: Any, out: Any
+) -> None:
+    """In a child process: write this process's keys, wait, read the other's; report.
+
+    Its calls have the kit's time limit: one that overruns is reported as a timeout
+    when it does (not when the parent gives up), and an operation that overran earlier
+    in the run (``hung``) is not attempted again.
+    """
+    for entry in hung:
+        record_hung(*entry)
     try:
-        backend = target.current()
-        try:
-            for key, value in _keys(name).items():
-                backend.put_bytes(key, value)
-            out.put(("written", name, None))
-            if not go.wait(target.guard.timeout * 4):
-                out.put(("error", name, "the other process never finished writing"))
-                return
-            found = {k: bytes(v) for k, v in backend.get_many(list(_keys(other))).items()}
-            out.put(("read", name, found))
-        finally:
-            close_quietly(backend)
+        target.watched(lambda: _write_then_read(target, name, other, go, out))
+    except KitTimeoutError as exc:
+        out.put(("timeout", name, (str(exc), hung_entries())))
     except BaseException as exc:
         out.put(("error", name, show(exc)))
+
+
+def _write_then_read(target: KitTarget, name: str, other: str, go: Any, out: Any) -> None:
+    backend = target.current()
+    try:
+        for key, value in _keys(name).items():
+            backend.put_bytes(key, value)
+        out.put(("written", name, None))
+        if not go.wait(target.guard.timeout * 4):
+            out.put(("error", name, "the other process never finished writing"))
+            return
+        found = {k: bytes(v) for k, v in backend.get_many(list(_keys(other))).items()}
+        out.put(("read", name, found))
+    finally:
+        close_quietly(backend)
+
+
+def _await(out: Any, workers: dict[str, Any], waiting: set[str], limit: float) -> list[Any]:
+    """One report from each worker named in ``waiting``, until all came, one is a failure,
+    or ``limit`` seconds passed; those that sent none are left in ``waiting``. A worker
+    that ended without a word is reported as ``("died", name, exit code)`` at once."""
+    reports: list[Any] = []
+    deadline = time.monotonic() + limit
+    while waiting and time.monotonic() < deadline:
+        try:
+            report = out.get(timeout=0.2)
+        except queue.Empty:
+            dead = [n for n in sorted(waiting) if workers[n].exitcode is not None]
+            if dead and out.empty():
+                reports.append(("died", dead[0], workers[dead[0]].exitcode))
+                waiting.discard(dead[0])
+                break
+            continue
+        reports.append(report)
+        waiting.discard(report[1])
+        if report[0] not in ("written", "read"):
+            break
+    return reports
 
 
 def check_two_processes(target: KitTarget, config: KitConfig) -> None:
@@ -205,40 +248,79 @@ def check_two_processes(target: KitTarget, config: KitConfig) -> None:
     close_quietly(target.fresh())
     context = process_context(target)
     go, out = context.Event(), context.Queue()
-    workers = [
-        context.Process(target=_process_work, args=(target, a, b, go, out), daemon=True)
+    workers = {
+        a: context.Process(
+            target=_process_work, args=(target, a, b, hung_entries(), go, out), daemon=True
+        )
         for a, b in (("p1", "p2"), ("p2", "p1"))
-    ]
+    }
     # Starting a process may take a while on a loaded machine; the calls then have the
-    # kit's time limit (twice: a worker's puts, or its get_many, are several calls).
+    # kit's time limit in the workers (twice here: a worker's puts, or its get_many, are
+    # several calls). These limits only catch what the workers cannot report themselves.
     limits = (target.guard.timeout * 2 + 60, target.guard.timeout * 2 + 5)
-    for worker in workers:
+    for worker in workers.values():
         worker.start()
+    waiting = set(workers)
+    phase = "starting and writing"
+    reports: list[Any] = []
     try:
-        reports = [out.get(timeout=limits[0]) for _ in workers]
-        go.set()
-        reports += [out.get(timeout=limits[1]) for _ in workers]
-    except Exception as exc:
-        raise kit_error(
-            target,
-            f"Two processes using {target.description} at once did not finish within "
-            f"{sum(limits):g} s ({show(exc) if str(exc) else type(exc).__name__}): a call "
-            "never returned, or a lock one process holds blocks the other.",
-        ) from exc
+        reports = _await(out, workers, waiting, limits[0])
+        if not waiting and all(kind == "written" for kind, _, _ in reports):
+            go.set()
+            waiting, phase = set(workers), "reading"
+            reports += _await(out, workers, waiting, limits[1])
     finally:
-        for worker in workers:
-            worker.join(5)
-            if worker.is_alive():
-                worker.kill()
+        # a worker that reported a timeout has a call still stuck: it is killed too
+        _end(workers, {name for kind, name, _ in reports if kind in ("read", "error")})
         out.close()
         del go, out
         gc.collect()  # their semaphores are released now, not left to the resource tracker
-    errors = [(name, text) for kind, name, text in reports if kind == "error"]
-    if errors:
-        name, text = errors[0]
-        raise kit_error(
-            target,
-            f"Process {name}, one of two using {target.description} at once, failed: {text}.",
+    _judge(target, reports, waiting, phase, limits[0] if phase != "reading" else limits[1])
+
+
+def _end(workers: dict[str, Any], done: set[str]) -> None:
+    """Let the workers in ``done`` (they sent their last report) exit; kill the others at
+    once (they are stuck, or wait for a go that will not come)."""
+    for name, worker in workers.items():
+        if name in done:
+            worker.join(5)
+        if worker.is_alive():
+            worker.kill()
+        worker.join(5)
+
+
+def _judge(
+    target: KitTarget, reports: list[Any], silent: set[str], phase: str, limit: float
+) -> None:
+    """Raise for the first failure the workers reported (or for their silence)."""
+    for kind, name, detail in reports:
+        if kind == "timeout":
+            message, hung = detail
+            for entry in hung:
+                record_hung(*entry)
+            error = KitTimeoutError(
+                f"Process {name}, one of two using {target.description} at once: {message}"
+            )
+            raise target.guard.attach(error)
+        if kind == "error":
+            raise kit_error(
+                target,
+                f"Process {name}, one of two using {target.description} at once, failed: {detail}.",
+            )
+        if kind == "died":
+            raise kit_error(
+                target,
+                f"Process {name}, one of two using {target.description} at once, ended "
+                f"(exit code {detail}) without reporting: a crash in the backend's native code?",
+            )
+    if silent:
+        raise target.guard.attach(
+            KitTimeoutError(
+                f"Two processes using {target.description} at once did not finish: "
+                f"{' and '.join(sorted(silent))} sent nothing for {limit:g} s while {phase} "
+                "(a call that never returned and holds Python's GIL, or a lock one process "
+                "holds blocks the other); the kit ended them."
+            )
         )
     for kind, name, found in reports:
         if kind == "read":
