@@ -222,17 +222,16 @@ def cells_report(store: Path, repeat: int = 3) -> None:
 
 
 #: The LZMA chains ``--lzma`` compares, as (label, overrides of LZMA2's filter options,
-#: whether 1-byte rows get the delta filter too); the first is ``compressor="lzma"``'s.
-LZMA_VARIANTS: list[tuple[str, dict[str, int], bool]] = [
-    ("preset 1, normal mode (compressor='lzma')", {}, False),
-    ("  the same, delta on 1-byte rows too", {}, True),
-    ("  preset 1, fast mode", {"mode": 1}, False),
-    (
-        "  preset 1, normal, hash chains, nice 16, depth 8",
-        {"mf": 4, "nice_len": 16, "depth": 8},
-        False,
-    ),
-    ("  preset 6 (normal, binary trees, nice 64)", {"preset": 6, "mode": 2}, False),
+#: form); the first is ``compressor="lzma"``'s (a byte shuffle by the value size, then
+#: a delta by the values per row, then LZMA2); form "row" is a delta over the whole row
+#: with no shuffle (this pass's first choice), "row+1" that with 1-byte rows too.
+LZMA_VARIANTS: list[tuple[str, dict[str, int], str]] = [
+    ("shuffle, delta, preset 1 normal (compressor='lzma')", {}, ""),
+    ("  no shuffle, delta by the row size", {}, "row"),
+    ("  the same, delta on 1-byte rows too", {}, "row+1"),
+    ("  shuffle, delta, preset 1 fast mode", {"mode": 1}, ""),
+    ("  shuffle, delta, hash chains, nice 16, depth 8", {"mf": 4, "nice_len": 16, "depth": 8}, ""),
+    ("  shuffle, delta, preset 6 (binary trees, nice 64)", {"preset": 6, "mode": 2}, ""),
 ]
 
 
@@ -271,19 +270,24 @@ def lzma_report(store: Path, repeat: int = 1) -> None:
             )
     print(f"cell arrays of {store}, without checksums; CPU best of {repeat}")
     print(f"{'array':40s} {'blosc B':>10s} {'lzma B':>10s} {'blosc s':>8s} {'lzma s':>7s}")
-    totals = {label: [0, 0.0] for label, _, _ in [("blosc (default)", {}, False), *LZMA_VARIANTS]}
+    variants = [("blosc (default)", {}, ""), *LZMA_VARIANTS]
+    totals = {label: [0, 0.0] for label, _, _ in variants}
     for name, parts, rb, dt in arrays:
         row = []
-        for label, extra, all_rows in [("blosc (default)", {}, False), *LZMA_VARIANTS]:
+        for label, extra, form in variants:
             if label.startswith("blosc"):
                 chain = typed_codecs(codec_chain("blosc", checksum=False), rb, dt)
             else:
                 chain = typed_codecs(codec_chain("lzma", checksum=False), rb, dt)
-                filters = [dict(f) for f in chain[1]["configuration"]["filters"]]
+                lz = chain[-1]
+                filters = [dict(f) for f in lz["configuration"]["filters"]]
+                if form:  # no shuffle: the delta over the whole row
+                    chain = [chain[0], lz]
+                    filters = filters[-1:]
+                    if rb > 1 or form == "row+1":
+                        filters.insert(0, {"id": 3, "dist": min(rb, 256)})
                 filters[-1].update(extra)
-                if all_rows and rb == 1:
-                    filters.insert(0, {"id": 3, "dist": 1})
-                chain[1]["configuration"]["filters"] = filters
+                lz["configuration"] = {**lz["configuration"], "filters": filters}
             size, seconds = cost(chain, parts)
             totals[label][0] += size
             totals[label][1] += seconds

@@ -146,19 +146,29 @@ def test_default_blosc_takes_the_level_measured_for_each_value_type() -> None:
     assert bytes(codec.decode(codec.encode(rows.tobytes()))) == rows.tobytes()
 
 
-def test_lzma_deltas_by_the_row_size_and_round_trips() -> None:
+def test_lzma_shuffles_by_the_value_size_deltas_by_the_row_and_round_trips() -> None:
     from zarr_vectors.format.cells import typed_codecs
 
+    def names(codecs: list[dict[str, Any]]) -> list[str]:
+        return [c["name"] for c in codecs]
+
     def filters(codecs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return list(codecs[1]["configuration"]["filters"])
+        return list(codecs[-2]["configuration"]["filters"])
 
     default = codec_chain("lzma")
-    assert default[1]["name"] == "numcodecs.lzma" and default[-1]["name"] == "crc32c"
+    assert names(default) == ["vlen-bytes", "numcodecs.lzma", "crc32c"]
     positions = typed_codecs(default, 12, "int32")
-    assert filters(positions)[0] == {"id": 3, "dist": 12}  # xz's delta over a row
+    lz, crc = "numcodecs.lzma", "crc32c"
+    assert names(positions) == ["vlen-bytes", "numcodecs.shuffle", lz, crc]
+    assert positions[1]["configuration"] == {"elementsize": 4}  # by the value's bytes
+    assert filters(positions)[0] == {"id": 3, "dist": 3}  # each from the one a row before
     assert typed_codecs(positions, 12, "int32") == positions  # idempotent
-    assert filters(typed_codecs(positions, 1))[0]["id"] == 33  # 1-byte rows: LZMA2 alone
-    assert filters(typed_codecs(positions, 400))[0] == {"id": 3, "dist": 256}  # xz's limit
+    flags = typed_codecs(positions, 1, "uint8")  # retyped: no shuffle, LZMA2 alone
+    assert names(flags) == ["vlen-bytes", lz, crc] and filters(flags)[0]["id"] == 33
+    times = typed_codecs(flags, 8, "float64")
+    assert times[1]["configuration"] == {"elementsize": 8} and filters(times)[0]["dist"] == 1
+    wide = typed_codecs(default, 400, "V400")  # no shuffle by 400; xz's delta limit
+    assert names(wide) == ["vlen-bytes", lz, crc] and filters(wide)[0] == {"id": 3, "dist": 256}
     mine = [{"name": "numcodecs.lzma", "configuration": {"preset": 9}}]
     assert typed_codecs(mine, 12) == mine  # a caller's own configuration kept as given
     rows = (np.arange(30_000, dtype="<i4").reshape(-1, 3) * 7) % 100_003
