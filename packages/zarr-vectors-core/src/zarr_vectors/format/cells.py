@@ -50,7 +50,7 @@ BLOSC_CODEC: dict[str, Any] = {
     },
 }
 #: numcodecs' LZMA codec as ``compressor="lzma"`` writes it (the smallest store, for
-#: about ten times Blosc's compression CPU): raw LZMA2 streams (no xz container: a
+#: about eight times Blosc's compression CPU): raw LZMA2 streams (no xz container: a
 #: cell's object already carries a crc32c, and the container's ~60 bytes a cell add up
 #: over thousands of small cells) at preset 1 in normal mode (the optimal parser, most
 #: of the gain over Blosc), after a byte shuffle and xz's delta filter fitted to each
@@ -396,7 +396,7 @@ def compressor_codecs(compressor: str | dict[str, Any] | None) -> list[dict[str,
     rows (what LAS input gets by default: about half zstd's bytes for
     coordinates, times and colours, see :func:`typed_codecs`); ``"lzma"`` is
     numcodecs' LZMA after a byte shuffle and a delta filter (:data:`LZMA_CODEC`: the
-    smallest store, for about ten times Blosc's compression CPU; zarr-python reads
+    smallest store, for about eight times Blosc's compression CPU; zarr-python reads
     it, other Zarr implementations may not); a dict is taken as a zarr v3 codec spec
     (``{"name": "zstd", "configuration": {"level": 3}}``).
     """
