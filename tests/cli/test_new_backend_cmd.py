@@ -51,12 +51,19 @@ def _run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+def _basetemp(root: Path) -> str:
+    """The skeleton's pytest keeps its temporary folders beside it: one made in the
+    machine's shared ``pytest-of-<user>`` deletes older runs' folders as it ends (30 to
+    90 s when other runs had left gigabytes; see ``tests/helpers/kit_routes.run_pytest``)."""
+    return f"--basetemp={root.with_name(root.name + '-basetemp')}"
+
+
 def test_the_skeleton_is_a_listed_plugin_whose_tests_pass(installed: tuple[Path, Path]) -> None:
     root, python = installed
     code = "from zarr_vectors.cli import main; main()"
     listed = _run(python, root, "-c", code, "backends", "--json")
     assert '"name": "kit_demo"' in listed.stdout and '"status": "ok"' in listed.stdout
-    run = _run(python, root, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    run = _run(python, root, "-m", "pytest", "-q", "-p", "no:cacheprovider", _basetemp(root),
                "--zv-max-examples", "3", "--zv-steps", "10")  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     # every check but two-processes: the skeleton keeps objects in the test process
@@ -73,7 +80,7 @@ def test_the_skeletons_tests_catch_a_broken_backend(installed: tuple[Path, Path]
     assert broken != original
     backend.write_text(broken, encoding="utf-8")
     try:
-        run = _run(python, root, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        run = _run(python, root, "-m", "pytest", "-q", "-p", "no:cacheprovider", _basetemp(root),
                    "--zv-max-examples", "5", "-k", "key_contract")  # fmt: skip
     finally:
         backend.write_text(original, encoding="utf-8")
